@@ -1,0 +1,17 @@
+// Small, careful file helpers shared by the config loader, state store and platforms.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+
+namespace vnetd {
+
+// Reads a whole regular file of at most max_bytes (larger → EFBIG), retrying on EINTR.
+Result<std::string> readSmallFile(const std::string& path, size_t max_bytes);
+
+// Removes leading/trailing ASCII whitespace.
+std::string trimWhitespace(std::string_view text);
+
+}  // namespace vnetd

@@ -1,0 +1,23 @@
+#include <sys/types.h>
+#include <sys/sysctl.h>
+
+#include "core/file_util.h"
+#include "platform/host.h"
+
+namespace vnetd::platform {
+
+Result<std::string> readHostId() {
+  // kern.hostuuid is set at boot from /etc/hostid (rc.d/hostid); it is a 36-char UUID.
+  char buf[64] = {};
+  size_t len = sizeof buf - 1;
+  if (sysctlbyname("kern.hostuuid", buf, &len, nullptr, 0) != 0)
+    return errnoError("read sysctl kern.hostuuid");
+  std::string id = trimWhitespace(std::string(buf, strnlen(buf, len)));
+  // An all-zero UUID means rc.d/hostid has not run; deriving MACs from it would make
+  // every such host produce the same MACs.
+  if (id.empty() || id == "00000000-0000-0000-0000-000000000000")
+    return plainError("kern.hostuuid is unset (run 'service hostid start', or set [daemon] host_id)");
+  return id;
+}
+
+}  // namespace vnetd::platform

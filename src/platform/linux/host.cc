@@ -1,0 +1,22 @@
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "core/file_util.h"
+#include "platform/host.h"
+
+namespace vnetd::platform {
+
+Result<std::string> readHostId() {
+  // systemd's machine-id; /var/lib/dbus/machine-id is the pre-systemd location.
+  for (const char* path : {"/etc/machine-id", "/var/lib/dbus/machine-id"}) {
+    auto text = readSmallFile(path, 4096);
+    if (!text.ok()) continue;
+    std::string id = trimWhitespace(*text);
+    if (!id.empty()) return id;
+  }
+  return plainError(
+      "cannot read a host id from /etc/machine-id (run 'systemd-machine-id-setup', or set "
+      "[daemon] host_id in the config)");
+}
+
+}  // namespace vnetd::platform
