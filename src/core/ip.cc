@@ -1,5 +1,8 @@
 #include "core/ip.h"
 
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 #include <arpa/inet.h>
 
 #include <charconv>

@@ -1,0 +1,78 @@
+# Shared by scripts/test and scripts/demo: dependency installation for a fresh Debian 12
+# or FreeBSD 14 machine (run as root). Sourced, not executed.
+
+VNETD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Debian packages vnetd needs to build, test and run its tests (keep in sync with README).
+VNETD_DEBIAN_PACKAGES=(
+  cmake ninja-build g++ clang libclang-rt-14-dev pkg-config git
+  libevent-dev libpcap-dev prometheus-cpp-dev libtomlplusplus-dev nlohmann-json3-dev libmnl-dev
+  libgtest-dev libgmock-dev
+  iproute2 iputils-ping
+  python3 python3-pip
+)
+# FreeBSD packages (libpcap is in base).
+VNETD_FREEBSD_PACKAGES=(
+  cmake ninja pkgconf git libevent prometheus-cpp tomlplusplus nlohmann-json googletest
+)
+
+vnetd_log() { printf '==> %s\n' "$*" >&2; }
+vnetd_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+vnetd_install_debian() {
+  local missing=() p
+  for p in "${VNETD_DEBIAN_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    [ "$(id -u)" -eq 0 ] || vnetd_die "missing packages (${missing[*]}); run as root to install them"
+    vnetd_log "installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  # Zig (from PyPI) is the FreeBSD cross compiler used by scripts/check-freebsd.
+  if ! python3 -c 'import ziglang' 2>/dev/null; then
+    vnetd_log "installing ziglang from PyPI"
+    # Debian's own python3 is "externally managed" (PEP 668); a pyenv/venv python is not.
+    python3 -m pip install -q ziglang 2>/dev/null \
+      || python3 -m pip install -q --break-system-packages ziglang \
+      || vnetd_die "pip install ziglang failed"
+  fi
+}
+
+vnetd_install_freebsd() {
+  local missing=() p
+  for p in "${VNETD_FREEBSD_PACKAGES[@]}"; do
+    pkg info -e "$p" || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    [ "$(id -u)" -eq 0 ] || vnetd_die "missing packages (${missing[*]}); run as root to install them"
+    vnetd_log "installing FreeBSD packages: ${missing[*]}"
+    env ASSUME_ALWAYS_YES=yes pkg install -y "${missing[@]}" >/dev/null
+  fi
+}
+
+vnetd_install_deps() {
+  case "$(uname -s)" in
+    Linux)
+      [ -f /etc/debian_version ] || vnetd_die "scripts install dependencies on Debian 12 (or FreeBSD 14); on other systems install the packages listed in scripts/lib.sh yourself and re-run with VNETD_SKIP_DEPS=1"
+      vnetd_install_debian ;;
+    FreeBSD) vnetd_install_freebsd ;;
+    *) vnetd_die "unsupported system $(uname -s): vnetd supports FreeBSD and Linux" ;;
+  esac
+}
+
+vnetd_jobs() { nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2; }
+
+# vnetd_build DIR [cmake args...]: configure (once) and build.
+vnetd_build() {
+  local dir=$1; shift
+  local gen=()
+  command -v ninja >/dev/null && gen=(-G Ninja)
+  if [ ! -f "$dir/CMakeCache.txt" ]; then
+    cmake -S "$VNETD_ROOT" -B "$dir" "${gen[@]}" "$@" >/dev/null || return 1
+  else
+    cmake -S "$VNETD_ROOT" -B "$dir" "$@" >/dev/null || return 1
+  fi
+  cmake --build "$dir" -j "$(vnetd_jobs)"
+}
