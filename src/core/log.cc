@@ -74,7 +74,11 @@ void write(Level lvl, const char* fmt, ...) {
                                            : "",
                    msg);
   if (n > 0) {
-    size_t len = static_cast<size_t>(n) < sizeof line ? static_cast<size_t>(n) : sizeof line - 1;
+    size_t len = static_cast<size_t>(n);
+    if (len >= sizeof line) {  // truncated: keep the line terminated
+      len = sizeof line - 1;
+      line[len - 1] = '\n';
+    }
     ssize_t ignored = ::write(STDERR_FILENO, line, len);
     (void)ignored;
   }
