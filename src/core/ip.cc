@@ -10,7 +10,8 @@
 namespace vnetd {
 
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
-  if (text.empty() || text.size() > 45) return std::nullopt;
+  // inet_pton stops at a NUL: "198.18.0.1\0junk" must not pass as an address.
+  if (text.empty() || text.size() > 45 || text.find('\0') != std::string_view::npos) return std::nullopt;
   char buf[46];
   text.copy(buf, text.size());
   buf[text.size()] = '\0';

@@ -18,6 +18,7 @@ TEST(IpAddress, ParsesStrictForms) {
   for (const char* bad : {"", "198.18.0", "198.18.0.256", "198.18.0.1/24", "fe80::1%lo", " 1.2.3.4",
                           "2001:db8:::1", "x"})
     EXPECT_FALSE(IpAddress::parse(bad)) << bad;
+  EXPECT_FALSE(IpAddress::parse(std::string_view("198.18.0.1\0junk", 15)));
 }
 
 TEST(Cidr, ParseNetworkContains) {
