@@ -1,0 +1,140 @@
+// vnetd-hook — jail.conf exec.prestart / exec.created / exec.poststop helper.
+#include <getopt.h>
+
+#include <cstdio>
+#include <string>
+
+#include "core/config.h"
+#include "core/jail_network.h"
+#include "core/log.h"
+#include "core/naming.h"
+#include "core/state_store.h"
+#include "platform/host.h"
+#include "platform/jails.h"
+#include "platform/netif.h"
+#include "vnetd/build_config.h"
+
+namespace {
+
+constexpr const char* kUsage = "usage: vnetd-hook [--config FILE] prestart|created|poststop JAIL\n";
+
+constexpr const char* kHelp =
+    "NAME\n"
+    "     vnetd-hook - set up and tear down a VNET jail's network from jail.conf hooks\n"
+    "\n"
+    "SYNOPSIS\n"
+    "     vnetd-hook [-c FILE] prestart JAIL\n"
+    "     vnetd-hook [-c FILE] created JAIL\n"
+    "     vnetd-hook [-c FILE] poststop JAIL\n"
+    "\n"
+    "DESCRIPTION\n"
+    "     Called by jail(8) with the jail's name, in jail(8)'s order:\n"
+    "\n"
+    "     prestart  Before the jail exists. For each interface configured for JAIL (its\n"
+    "               [jail.JAIL] table, else [jail_defaults]) create the interface pair\n"
+    "               e<i>a_JAIL (host side) / e<i>b_JAIL (jail side) with stable MAC\n"
+    "               addresses and the description vnetd:JAIL:<i>, give it the bridge's MTU,\n"
+    "               add the host side to the bridge and bring it up. The bridge is\n"
+    "               created, addressed and brought up if it does not exist. Prints the\n"
+    "               jail-side interface names, one per line.\n"
+    "     created   After the jail exists. Move the jail sides into the jail unless\n"
+    "               vnet.interface already did, then inside the jail: rename them if a\n"
+    "               name is configured, bring up the loopback, assign the addresses,\n"
+    "               bring the interfaces up and add the default routes.\n"
+    "     poststop  After the jail is removed. Destroy the pairs vnetd created for JAIL.\n"
+    "\n"
+    "     Every phase is idempotent (running it twice changes nothing the second time)\n"
+    "     and concurrent hooks are serialised through the state directory's lock. If a\n"
+    "     prestart step fails, everything that invocation created is removed again and\n"
+    "     the exit status is non-zero, so jail(8) aborts the start. vnetd-hook only ever\n"
+    "     destroys interfaces that its state records as created by vnetd.\n"
+    "\n"
+    "     Interface names longer than 15 characters are shortened deterministically\n"
+    "     with a hash suffix (e.g. e0a_webXXXXXXXX).\n"
+    "\n"
+    "OPTIONS\n"
+    "     -c, --config FILE   Configuration file (default: %s).\n"
+    "     -V, --version       Print the version and exit.\n"
+    "     -h, --help          Print this help and exit.\n"
+    "\n"
+    "JAIL.CONF\n"
+    "     web {\n"
+    "         vnet;\n"
+    "         exec.prestart  += \"/usr/local/sbin/vnetd-hook prestart ${name}\";\n"
+    "         exec.created   += \"/usr/local/sbin/vnetd-hook created ${name}\";\n"
+    "         exec.poststop  += \"/usr/local/sbin/vnetd-hook poststop ${name}\";\n"
+    "     }\n"
+    "\n"
+    "EXIT STATUS\n"
+    "     0 on success (including nothing to do), 1 on failure (one line on stderr),\n"
+    "     2 on usage errors.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace vnetd;
+  log::init(log::Sink::Stderr, log::Level::Warning, "vnetd-hook");
+  std::string config_path = build::kDefaultConfigPath;
+  static const option kOptions[] = {{"config", required_argument, nullptr, 'c'},
+                                    {"version", no_argument, nullptr, 'V'},
+                                    {"help", no_argument, nullptr, 'h'},
+                                    {nullptr, 0, nullptr, 0}};
+  int opt;
+  while ((opt = getopt_long(argc, argv, "+c:Vh", kOptions, nullptr)) != -1) {
+    switch (opt) {
+      case 'c': config_path = optarg; break;
+      case 'V': std::printf("vnetd-hook %s (%s)\n", build::kVersion, build::kPlatform); return 0;
+      case 'h': std::printf(kHelp, build::kDefaultConfigPath); return 0;
+      default: std::fputs(kUsage, stderr); return 2;
+    }
+  }
+  if (argc - optind != 2) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  auto phase = parseHookPhase(argv[optind]);
+  if (!phase) {
+    std::fprintf(stderr, "vnetd-hook: unknown phase '%s' (expected prestart, created or poststop)\n",
+                 argv[optind]);
+    return 2;
+  }
+  std::string jail = argv[optind + 1];
+  // Hostile or malformed names stop here, before the config, the state or the kernel.
+  if (auto problem = jailNameProblem(jail); !problem.empty()) {
+    std::fprintf(stderr, "vnetd-hook: %s: %s\n", argv[optind], problem.c_str());
+    return 1;
+  }
+
+  ConfigLoadResult loaded = loadConfigFile(config_path);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) std::fprintf(stderr, "vnetd-hook: %s\n", e.toString().c_str());
+    return 1;
+  }
+  const Config& config = *loaded.config;
+  log::setLevel(config.daemon.log_level < log::Level::Warning ? config.daemon.log_level
+                                                              : log::Level::Warning);
+
+  auto fail = [&](const Error& e) {
+    std::fprintf(stderr, "vnetd-hook: %s %s: %s\n", hookPhaseName(*phase), jail.c_str(), e.message().c_str());
+    return 1;
+  };
+  std::string host_id = config.daemon.host_id;
+  if (host_id.empty()) {
+    auto id = platform::readHostId();
+    if (!id) return fail(id.error());
+    host_id = *id;
+  }
+  auto store = StateStore::open(config.daemon.state_dir);
+  if (!store) return fail(store.error());
+  auto host = platform::openHostStack();
+  if (!host) return fail(host.error());
+  auto jails = platform::openJails();
+  if (!jails) return fail(jails.error());
+
+  JailNetwork network(config, *store, **host, **jails, host_id);
+  auto outcome = network.run(*phase, jail);
+  if (!outcome) return fail(outcome.error());
+  if (*phase == HookPhase::Prestart)
+    for (const auto& name : outcome->jail_side_names) std::printf("%s\n", name.c_str());
+  return 0;
+}

@@ -1,0 +1,415 @@
+#include "core/jail_network.h"
+
+#include <ctime>
+#include <functional>
+#include <set>
+
+#include "core/log.h"
+
+namespace vnetd {
+
+// Reverse-order undo log for prestart's all-or-nothing effect.
+class UndoLog {
+ public:
+  UndoLog() = default;
+  UndoLog(const UndoLog&) = delete;
+  UndoLog& operator=(const UndoLog&) = delete;
+  ~UndoLog() {
+    if (committed_) return;
+    for (auto it = steps_.rbegin(); it != steps_.rend(); ++it) (*it)();
+  }
+  void push(std::function<void()> step) { steps_.push_back(std::move(step)); }
+  void commit() { committed_ = true; }
+
+ private:
+  std::vector<std::function<void()>> steps_;
+  bool committed_ = false;
+};
+
+namespace {
+
+using platform::LinkInfo;
+using platform::LinkKind;
+
+std::string description(const std::string& jail, unsigned index) {
+  return "vnetd:" + jail + ":" + std::to_string(index);
+}
+
+const InterfaceRecord* findRecord(const JailRecord& rec, unsigned index) {
+  for (const auto& r : rec.interfaces)
+    if (r.index == index) return &r;
+  return nullptr;
+}
+
+const LinkInfo* findLink(const std::vector<LinkInfo>& links, const std::string& name) {
+  for (const auto& l : links)
+    if (l.name == name) return &l;
+  return nullptr;
+}
+
+
+int64_t now() { return static_cast<int64_t>(std::time(nullptr)); }
+
+Result<void> refuseUnreadableState(const Error& e) {
+  return Error{e.code, e.context + "; refusing to change anything"};
+}
+
+}  // namespace
+
+const char* hookPhaseName(HookPhase phase) {
+  switch (phase) {
+    case HookPhase::Prestart: return "prestart";
+    case HookPhase::Created: return "created";
+    case HookPhase::Poststop: return "poststop";
+  }
+  return "?";
+}
+
+std::optional<HookPhase> parseHookPhase(std::string_view text) {
+  if (text == "prestart") return HookPhase::Prestart;
+  if (text == "created") return HookPhase::Created;
+  if (text == "poststop") return HookPhase::Poststop;
+  return std::nullopt;
+}
+
+std::optional<Cidr> allocateAddress(const Cidr& subnet, const std::vector<IpAddress>& taken) {
+  if (subnet.address.family != IpFamily::V4 || subnet.prefix > 30) return std::nullopt;
+  uint32_t net = subnet.network().v4HostOrder();
+  uint32_t size = subnet.prefix == 0 ? 0xffffffffu : (1u << (32 - subnet.prefix)) - 1;
+  std::set<uint32_t> used;
+  used.insert(subnet.address.v4HostOrder());
+  for (const auto& t : taken)
+    if (t.family == IpFamily::V4) used.insert(t.v4HostOrder());
+  for (uint32_t host = 1; host < size; ++host) {
+    uint32_t candidate = net + host;
+    if (!used.count(candidate)) return Cidr{IpAddress::v4(candidate), subnet.prefix};
+  }
+  return std::nullopt;
+}
+
+Result<HookOutcome> JailNetwork::run(HookPhase phase, const std::string& jail) {
+  switch (phase) {
+    case HookPhase::Prestart: return prestart(jail);
+    case HookPhase::Created: return created(jail);
+    case HookPhase::Poststop: return poststop(jail);
+  }
+  return plainError("unknown hook phase");
+}
+
+// ---------------------------------------------------------------------------- prestart
+
+Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
+  if (auto p = jailNameProblem(jail); !p.empty()) return plainError(p);
+  auto cfg = config_.jailFor(jail);
+  if (!cfg)
+    return plainError("jail '" + jail + "' is not configured in " + config_.source +
+                      " and there is no [jail_defaults] (add a [jail." + jail + "] table)");
+
+  auto lock = store_.lock();
+  if (!lock) return lock.error();
+  auto state = store_.load(*lock);
+  if (!state) return refuseUnreadableState(state.error()).error();
+
+  auto jail_now = jails_.find(jail);
+  if (!jail_now) return jail_now.error();
+  // When the jail (Linux: its namespace) already exists, the jail side is created directly
+  // inside it: one kernel operation instead of create + move.
+  const platform::JailInfo* place_in =
+      (*jail_now && (*jail_now)->own_stack) ? &**jail_now : nullptr;
+
+  JailRecord rec;
+  rec.name = jail;
+  if (auto it = state->jails.find(jail); it != state->jails.end()) rec = it->second;
+
+  UndoLog undo;
+  HookOutcome out;
+  std::set<std::string> bridges_ready;
+
+  for (const InterfaceConfig& ic : cfg->interfaces) {
+    const BridgeConfig& br = config_.bridges.at(ic.bridge);
+    const InterfaceRecord* recorded = findRecord(rec, ic.index);
+    std::string generated_jail_side = interfaceName(jail, ic.index, Side::B);
+
+    // Names must not be claimed by another jail's record.
+    for (const auto& [other, other_rec] : state->jails) {
+      if (other == jail) continue;
+      for (const auto& r : other_rec.interfaces)
+        if (r.host_name == ic.host_side_name || r.host_name == generated_jail_side)
+          return plainError("interface name " + r.host_name + " of jail '" + jail +
+                            "' is already used by jail '" + other + "'");
+    }
+
+    auto existing = host_.link(ic.host_side_name);
+    if (!existing) return existing.error();
+    if (*existing) {
+      if (recorded && (*existing)->mac.toString() == recorded->host_mac) {
+        out.jail_side_names.push_back(generated_jail_side);  // already done: idempotent
+        continue;
+      }
+      return plainError("interface " + ic.host_side_name + " already exists but vnetd did not create it for jail '" +
+                        jail + "' (destroy it, or rename the jail)");
+    }
+
+    if (!bridges_ready.count(br.interface)) {
+      auto r = ensureBridge(br, undo);
+      if (!r) return r.error();
+      bridges_ready.insert(br.interface);
+    }
+
+    // Identity: what the store remembers wins over what would be derived today, so an
+    // upgrade or a host-id change never changes a jail's MACs or addresses.
+    InterfaceRecord ir;
+    ir.index = ic.index;
+    ir.host_name = ic.host_side_name;
+    ir.jail_name = ic.jail_side_name;
+    ir.bridge = br.interface;
+    ir.created_by_vnetd = true;
+    ir.host_mac = recorded ? recorded->host_mac : deriveMac(host_id_, jail, ic.index, Side::A).toString();
+    ir.jail_mac = recorded ? recorded->jail_mac
+                           : (ic.mac ? ic.mac->toString() : deriveMac(host_id_, jail, ic.index, Side::B).toString());
+    if (recorded) {
+      ir.addresses = recorded->addresses;
+    } else {
+      if (ic.address) ir.addresses.push_back(ic.address->toString());
+      if (ic.address_auto) {
+        auto a = allocateFor(*state, jail, br);
+        if (!a) return a.error();
+        ir.addresses.push_back(a->toString());
+      }
+      if (ic.address6) ir.addresses.push_back(ic.address6->toString());
+    }
+
+    auto bridge_link = host_.link(br.interface);
+    if (!bridge_link) return bridge_link.error();
+    platform::PairSpec spec;
+    spec.host_name = ir.host_name;
+    spec.jail_name = generated_jail_side;
+    spec.host_mac = *MacAddress::parse(ir.host_mac);
+    spec.jail_mac = *MacAddress::parse(ir.jail_mac);
+    // Members of a bridge share its MTU (FreeBSD forces it; a mismatch drops frames).
+    spec.mtu = ic.mtu ? ic.mtu : (*bridge_link ? std::optional<uint32_t>((*bridge_link)->mtu) : std::nullopt);
+    spec.description = description(jail, ic.index);
+    spec.bridge = br.interface;
+    spec.private_member = br.private_members;
+    spec.peer_in_jail = place_in;
+    auto created = host_.createPair(spec);
+    if (!created) return created.error();
+    undo.push([this, name = spec.host_name] { (void)host_.destroyLink(name); });
+
+    std::erase_if(rec.interfaces, [&](const InterfaceRecord& r) { return r.index == ic.index; });
+    rec.interfaces.push_back(ir);
+    out.jail_side_names.push_back(generated_jail_side);
+    out.changed = true;
+  }
+
+  if (out.changed) {
+    std::sort(rec.interfaces.begin(), rec.interfaces.end(),
+              [](const InterfaceRecord& a, const InterfaceRecord& b) { return a.index < b.index; });
+    if (rec.phase.empty()) rec.phase = "prestart";
+    rec.updated_at = now();
+    state->jails[jail] = rec;
+    auto saved = store_.save(*lock, *state);
+    if (!saved) return saved.error();
+  }
+  undo.commit();
+  return out;
+}
+
+Result<void> JailNetwork::ensureBridge(const BridgeConfig& br, UndoLog& undo) {
+  auto link = host_.link(br.interface);
+  if (!link) return link.error();
+  if (*link) {
+    if ((*link)->kind != LinkKind::Bridge)
+      return plainError("interface " + br.interface + " exists but is not a bridge (bridge '" + br.name +
+                        "' in the config)");
+    // An existing bridge is left as the administrator (or an earlier hook) made it, except
+    // that jails need it up and with its gateway address to reach anything.
+    if (!(*link)->admin_up) VNETD_TRY(host_.setUp(br.interface, true));
+    return ensureBridgeAddresses(br, (*link)->index);
+  }
+
+  for (const std::string& uplink : br.uplinks) {
+    if (uplink.rfind("vlan:", 0) != 0) continue;
+    const VlanConfig& vlan = config_.vlans.at(uplink.substr(5));
+    auto vl = host_.link(vlan.name);
+    if (!vl) return vl.error();
+    if (!*vl) {
+      VNETD_TRY(host_.createVlan(vlan.name, vlan.parent, vlan.tag));
+      undo.push([this, name = vlan.name] { (void)host_.destroyLink(name); });
+      VNETD_TRY(host_.setUp(vlan.name, true));
+    }
+  }
+  VNETD_TRY(host_.createBridge(br.interface, br.mtu));
+  undo.push([this, name = br.interface] { (void)host_.destroyLink(name); });
+  VNETD_TRY(host_.setDescription(br.interface, "vnetd:bridge:" + br.name));
+  for (const std::string& uplink : br.uplinks) {
+    std::string member = uplink.rfind("vlan:", 0) == 0 ? config_.vlans.at(uplink.substr(5)).name : uplink;
+    VNETD_TRY(host_.addBridgeMember(br.interface, member, false));
+  }
+  auto created = host_.link(br.interface);
+  if (!created) return created.error();
+  if (!*created) return plainError("bridge " + br.interface + " vanished right after it was created");
+  VNETD_TRY(ensureBridgeAddresses(br, (*created)->index));
+  return host_.setUp(br.interface, true);
+}
+
+Result<void> JailNetwork::ensureBridgeAddresses(const BridgeConfig& br, uint32_t index) {
+  if (!br.address && !br.address6) return success();
+  auto addrs = host_.addresses();
+  if (!addrs) return addrs.error();
+  for (const auto& want : {br.address, br.address6}) {
+    if (!want) continue;
+    bool present = false;
+    for (const auto& a : *addrs)
+      if (a.link_index == index && a.cidr.address == want->address) present = true;
+    if (!present) VNETD_TRY(host_.addAddress(br.interface, *want));
+  }
+  return success();
+}
+
+Result<Cidr> JailNetwork::allocateFor(const State& state, const std::string& jail, const BridgeConfig& br) {
+  std::vector<IpAddress> taken;
+  // Static addresses of every configured jail, and everything already handed out.
+  for (const auto& [name, jc] : config_.jails)
+    for (const auto& ic : jc.interfaces)
+      if (ic.address) taken.push_back(ic.address->address);
+  for (const auto& [name, rec] : state.jails)
+    for (const auto& r : rec.interfaces)
+      for (const auto& a : r.addresses)
+        if (auto c = Cidr::parse(a)) taken.push_back(c->address);
+  auto a = allocateAddress(*br.address, taken);
+  if (!a)
+    return plainError("no free address left in " + br.address->toString() + " of bridge '" + br.name +
+                      "' for jail '" + jail + "'");
+  return *a;
+}
+
+// ----------------------------------------------------------------------------- created
+
+Result<HookOutcome> JailNetwork::created(const std::string& jail) {
+  if (auto p = jailNameProblem(jail); !p.empty()) return plainError(p);
+  auto cfg = config_.jailFor(jail);
+  if (!cfg)
+    return plainError("jail '" + jail + "' is not configured in " + config_.source +
+                      " and there is no [jail_defaults]");
+  auto info = jails_.find(jail);
+  if (!info) return info.error();
+  if (!*info) return plainError("jail '" + jail + "' is not running");
+  if (!(*info)->own_stack)
+    return plainError("jail '" + jail + "' has no own network stack (add 'vnet;' to its jail.conf)");
+
+  auto lock = store_.lock();
+  if (!lock) return lock.error();
+  auto state = store_.load(*lock);
+  if (!state) return refuseUnreadableState(state.error()).error();
+  auto it = state->jails.find(jail);
+  if (it == state->jails.end() || it->second.interfaces.empty())
+    return plainError("no interfaces were set up for jail '" + jail +
+                      "' (run 'vnetd-hook prestart " + jail + "' first, from exec.prestart)");
+  JailRecord& rec = it->second;
+
+  auto js = jails_.openStack(**info);
+  if (!js) return js.error();
+  auto inside = (*js)->links();
+  if (!inside) return inside.error();
+
+  HookOutcome out;
+  for (InterfaceRecord& ir : rec.interfaces) {
+    std::string generated = interfaceName(jail, ir.index, Side::B);
+    const LinkInfo* l = findLink(*inside, ir.jail_name);
+    if (!l || l->mac.toString() != ir.jail_mac) l = findLink(*inside, generated);
+    std::string current;
+    if (l && l->mac.toString() == ir.jail_mac) {
+      current = l->name;  // jail(8) (vnet.interface) or prestart already put it there
+    } else {
+      auto on_host = host_.link(generated);
+      if (!on_host) return on_host.error();
+      if (!*on_host || (*on_host)->mac.toString() != ir.jail_mac)
+        return plainError("jail side " + generated + " of jail '" + jail +
+                          "' is missing (run poststop, then prestart again)");
+      VNETD_TRY(host_.moveToJail(generated, **info));
+      current = generated;
+      out.changed = true;
+    }
+    if (current != ir.jail_name) {
+      // Renaming needs the interface down on some systems; it arrives down after a move.
+      VNETD_TRY((*js)->setUp(current, false));
+      VNETD_TRY((*js)->rename(current, ir.jail_name));
+      out.changed = true;
+    }
+    VNETD_TRY((*js)->setDescription(ir.jail_name, description(jail, ir.index)));
+    for (const auto& a : ir.addresses)
+      if (auto c = Cidr::parse(a)) VNETD_TRY((*js)->addAddress(ir.jail_name, *c));
+    VNETD_TRY((*js)->setUp(ir.jail_name, true));
+  }
+  VNETD_TRY((*js)->loopbackUp());
+
+  // One default route per family: the first interface (in config order) with a gateway.
+  bool v4_done = false, v6_done = false;
+  for (const InterfaceConfig& ic : cfg->interfaces) {
+    if (ic.gateway && !v4_done && findRecord(rec, ic.index)) {
+      VNETD_TRY((*js)->setDefaultRoute(*ic.gateway));
+      v4_done = true;
+    }
+    if (ic.gateway6 && !v6_done && findRecord(rec, ic.index)) {
+      VNETD_TRY((*js)->setDefaultRoute(*ic.gateway6));
+      v6_done = true;
+    }
+  }
+
+  if (rec.phase != "created" || out.changed) {
+    rec.phase = "created";
+    rec.updated_at = now();
+    auto saved = store_.save(*lock, *state);
+    if (!saved) return saved.error();
+    out.changed = true;
+  }
+  for (const auto& ir : rec.interfaces) out.jail_side_names.push_back(ir.jail_name);
+  return out;
+}
+
+// ---------------------------------------------------------------------------- poststop
+
+Result<HookOutcome> JailNetwork::poststop(const std::string& jail) {
+  if (auto p = jailNameProblem(jail); !p.empty()) return plainError(p);
+  auto lock = store_.lock();
+  if (!lock) return lock.error();
+  auto state = store_.load(*lock);
+  if (!state) return refuseUnreadableState(state.error()).error();
+  HookOutcome out;
+  auto it = state->jails.find(jail);
+  if (it == state->jails.end()) return out;  // never started (or already cleaned): nothing to do
+
+  auto links = host_.links();
+  if (!links) return links.error();
+  for (const InterfaceRecord& ir : it->second.interfaces) {
+    if (!ir.created_by_vnetd) continue;
+    // Either end destroys both. The host side is normally on the host; after a FreeBSD
+    // jail is removed, the jail side comes back to the host as well.
+    std::string generated = interfaceName(jail, ir.index, Side::B);
+    const LinkInfo* victim = nullptr;
+    for (const auto& [name, mac] : {std::pair{ir.host_name, ir.host_mac}, std::pair{ir.jail_name, ir.jail_mac},
+                                    std::pair{generated, ir.jail_mac}}) {
+      const LinkInfo* l = findLink(*links, name);
+      if (!l) continue;
+      if (l->mac.toString() != mac) {
+        VNETD_LOG_WARN("poststop %s: not destroying %s: its MAC %s is not the recorded %s", jail.c_str(),
+                       name.c_str(), l->mac.toString().c_str(), mac.c_str());
+        continue;
+      }
+      victim = l;
+      break;
+    }
+    if (!victim) continue;  // already gone (Linux destroys a veth with its namespace)
+    auto r = host_.destroyLink(victim->name);
+    if (!r && r.error().code != ENODEV) return r.error();
+    out.changed = true;
+  }
+  state->jails.erase(it);
+  auto saved = store_.save(*lock, *state);
+  if (!saved) return saved.error();
+  out.changed = true;
+  return out;
+}
+
+}  // namespace vnetd

@@ -1,0 +1,57 @@
+// Interface events from the kernel, in one platform-neutral stream.
+//
+// FreeBSD: PF_ROUTE routing socket + devd(8). Linux: rtnetlink multicast + kernel
+// uevents (NETLINK_KOBJECT_UEVENT). Both sources of a platform report the same changes
+// (a veth creation is an RTM_NEWLINK *and* a uevent): consumers treat events as "look
+// again at this interface", not as exact counts of kernel changes, and label metrics by
+// source. When the kernel dropped messages (socket overflow, ENOBUFS) the stream says
+// ResyncNeeded: the consumer must re-list everything instead of guessing.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/ip.h"
+#include "core/result.h"
+
+namespace vnetd::platform {
+
+struct InterfaceEvent {
+  enum class Type : uint8_t {
+    Arrived,         // a new interface in this stack
+    Departed,        // destroyed, or moved to another stack
+    Renamed,         // old_name -> name, same index
+    LinkUp,
+    LinkDown,
+    AddressAdded,
+    AddressRemoved,
+    ResyncNeeded,    // events were lost: re-list everything
+  };
+  Type type = Type::Arrived;
+  const char* source = "";  // "rtnetlink", "uevent", "route", "devd"
+  uint32_t index = 0;       // 0 when the source does not say
+  std::string name;
+  std::string old_name;     // Renamed only
+  std::optional<Cidr> address;  // Address* only
+};
+
+const char* eventTypeName(InterfaceEvent::Type type);
+
+class EventSource {
+ public:
+  virtual ~EventSource() = default;
+  // Descriptors to watch for readability (level-triggered). Stable for the object's life,
+  // except after reconnect() on platforms where a source can go away (devd restarts).
+  virtual std::vector<int> fds() const = 0;
+  // Reads everything pending without blocking and appends the events. Loop thread only.
+  virtual Result<void> drain(std::vector<InterfaceEvent>& out) = 0;
+};
+
+// Events of the host's network stack, with the socket buffers enlarged. The initial link
+// table is learnt so that the first renames and link changes are reported correctly.
+Result<std::unique_ptr<EventSource>> openHostEvents();
+
+}  // namespace vnetd::platform

@@ -1,0 +1,230 @@
+#include "platform/linux/netlink.h"
+
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
+
+#include <cstring>
+
+#include "platform/linux/rtnl_decode.h"
+
+namespace vnetd::platform::lnx {
+namespace {
+
+// Large enough for any single rtnetlink reply and a good batch of dump messages (the
+// kernel fills up to this much per recv; libmnl's MNL_SOCKET_DUMP_SIZE is the same).
+constexpr size_t kReceiveBufferSize = 32768;
+
+// Extended-ack text (NLMSGERR_ATTR_MSG) of an NLMSG_ERROR, if the kernel sent one.
+std::string extAckMessage(std::span<const std::byte> msg) {
+  const auto* nlh = reinterpret_cast<const nlmsghdr*>(msg.data());
+  if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS)) return {};
+  size_t off = NLMSG_HDRLEN + sizeof(nlmsgerr);
+  // Without NLM_F_CAPPED the kernel echoes our whole request after nlmsgerr.
+  if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) {
+    if (msg.size() < NLMSG_HDRLEN + sizeof(nlmsgerr)) return {};
+    nlmsgerr err;
+    std::memcpy(&err, msg.data() + NLMSG_HDRLEN, sizeof err);
+    off += NLMSG_ALIGN(err.msg.nlmsg_len) - sizeof(nlmsghdr);
+  }
+  while (off + sizeof(nlattr) <= msg.size()) {
+    nlattr a;
+    std::memcpy(&a, msg.data() + off, sizeof a);
+    if (a.nla_len < sizeof(nlattr) || off + a.nla_len > msg.size()) break;
+    if ((a.nla_type & NLA_TYPE_MASK) == NLMSGERR_ATTR_MSG) {
+      const char* s = reinterpret_cast<const char*>(msg.data() + off + sizeof(nlattr));
+      return std::string(s, strnlen(s, a.nla_len - sizeof(nlattr)));
+    }
+    off += NLA_ALIGN(a.nla_len);
+  }
+  return {};
+}
+
+Error kernelError(int err, const std::string& what, const std::string& ext) {
+  // The kernel's own words ("Unknown device type") are more specific than strerror.
+  return Error{err, ext.empty() ? what : what + " (" + ext + ")"};
+}
+
+}  // namespace
+
+MessageBuilder::MessageBuilder(uint16_t type, uint16_t flags) {
+  std::memset(buf_, 0, sizeof buf_);
+  nlh_ = mnl_nlmsg_put_header(buf_);
+  nlh_->nlmsg_type = type;
+  nlh_->nlmsg_flags = static_cast<uint16_t>(NLM_F_REQUEST | flags);
+}
+
+NetlinkSocket::NetlinkSocket(mnl_socket* s) : sock_(s), portid_(mnl_socket_get_portid(s)) {}
+
+Result<NetlinkSocket> NetlinkSocket::open(int bus, uint32_t groups) {
+  mnl_socket* s = mnl_socket_open2(bus, SOCK_CLOEXEC);
+  if (!s) return errnoError("open netlink socket (bus " + std::to_string(bus) + ")");
+  std::unique_ptr<mnl_socket, Closer> owned(s);
+  if (mnl_socket_bind(s, groups, MNL_SOCKET_AUTOPID) < 0) return errnoError("bind netlink socket");
+  int one = 1;
+  // Best effort: older kernels lack extended acks; errors are still reported by errno.
+  mnl_socket_setsockopt(s, NETLINK_EXT_ACK, &one, sizeof one);
+  mnl_socket_setsockopt(s, NETLINK_CAP_ACK, &one, sizeof one);
+  return NetlinkSocket(owned.release());
+}
+
+Result<NetlinkSocket> NetlinkSocket::adopt(UniqueFd fd) {
+  // A socket made with socket(2) elsewhere is unbound; bind it now (port id chosen by the
+  // kernel) so that mnl_socket_fdopen learns the port id replies are addressed to.
+  sockaddr_nl addr{};
+  addr.nl_family = AF_NETLINK;
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno != EINVAL)
+    return errnoError("bind adopted netlink socket");
+  mnl_socket* s = mnl_socket_fdopen(fd.get());
+  if (!s) return errnoError("adopt netlink socket");
+  fd.release();  // now owned by the mnl_socket
+  int one = 1;
+  mnl_socket_setsockopt(s, NETLINK_EXT_ACK, &one, sizeof one);
+  mnl_socket_setsockopt(s, NETLINK_CAP_ACK, &one, sizeof one);
+  return NetlinkSocket(s);
+}
+
+int NetlinkSocket::fd() const { return mnl_socket_get_fd(sock_.get()); }
+
+Result<void> NetlinkSocket::joinGroup(unsigned group) {
+  int g = static_cast<int>(group);
+  if (mnl_socket_setsockopt(sock_.get(), NETLINK_ADD_MEMBERSHIP, &g, sizeof g) < 0)
+    return errnoError("join netlink group " + std::to_string(group));
+  return success();
+}
+
+void NetlinkSocket::setReceiveBuffer(int bytes) {
+  if (mnl_socket_setsockopt(sock_.get(), SO_RCVBUFFORCE, &bytes, sizeof bytes) < 0)
+    ::setsockopt(fd(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+}
+
+Result<void> NetlinkSocket::send(nlmsghdr* nlh, const std::string& what) {
+  for (;;) {
+    if (mnl_socket_sendto(sock_.get(), nlh, nlh->nlmsg_len) >= 0) return success();
+    if (errno != EINTR) return errnoError(what + ": send");
+  }
+}
+
+Result<void> NetlinkSocket::request(MessageBuilder& msg, const std::string& what) {
+  if (!msg.ok()) return Error{EMSGSIZE, what + ": request does not fit a netlink message"};
+  nlmsghdr* nlh = msg.message();
+  nlh->nlmsg_flags |= NLM_F_ACK;
+  nlh->nlmsg_seq = ++seq_;
+  VNETD_TRY(send(nlh, what));
+  alignas(8) char buf[kReceiveBufferSize];
+  for (;;) {
+    ssize_t n = mnl_socket_recvfrom(sock_.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errnoError(what + ": receive ack");
+    }
+    bool done = false;
+    Error failure;
+    auto r = forEachMessage(std::as_bytes(std::span(buf, static_cast<size_t>(n))),
+                            [&](std::span<const std::byte> m) {
+                              const auto* h = reinterpret_cast<const nlmsghdr*>(m.data());
+                              if (done || h->nlmsg_seq != seq_ || h->nlmsg_pid != portid_) return;
+                              if (h->nlmsg_type != NLMSG_ERROR) return;
+                              done = true;
+                              if (m.size() < NLMSG_HDRLEN + sizeof(nlmsgerr)) {
+                                failure = Error{EBADMSG, what + ": truncated ack"};
+                                return;
+                              }
+                              nlmsgerr err;
+                              std::memcpy(&err, m.data() + NLMSG_HDRLEN, sizeof err);
+                              if (err.error != 0) failure = kernelError(-err.error, what, extAckMessage(m));
+                            });
+    if (!r) return r.error();
+    if (done) {
+      if (failure.code != 0 || !failure.context.empty()) return failure;
+      return success();
+    }
+  }
+}
+
+Result<std::vector<std::byte>> NetlinkSocket::query(MessageBuilder& msg, const std::string& what) {
+  if (!msg.ok()) return Error{EMSGSIZE, what + ": request does not fit a netlink message"};
+  nlmsghdr* nlh = msg.message();
+  nlh->nlmsg_seq = ++seq_;
+  VNETD_TRY(send(nlh, what));
+  alignas(8) char buf[kReceiveBufferSize];
+  for (;;) {
+    ssize_t n = mnl_socket_recvfrom(sock_.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errnoError(what + ": receive reply");
+    }
+    std::vector<std::byte> reply;
+    bool done = false;
+    Error failure;
+    auto r = forEachMessage(std::as_bytes(std::span(buf, static_cast<size_t>(n))),
+                            [&](std::span<const std::byte> m) {
+                              const auto* h = reinterpret_cast<const nlmsghdr*>(m.data());
+                              if (done || h->nlmsg_seq != seq_ || h->nlmsg_pid != portid_) return;
+                              done = true;
+                              if (h->nlmsg_type == NLMSG_ERROR) {
+                                nlmsgerr err{};
+                                if (m.size() >= NLMSG_HDRLEN + sizeof err)
+                                  std::memcpy(&err, m.data() + NLMSG_HDRLEN, sizeof err);
+                                failure = kernelError(err.error ? -err.error : EBADMSG, what, extAckMessage(m));
+                                return;
+                              }
+                              reply.assign(m.begin(), m.end());
+                            });
+    if (!r) return r.error();
+    if (done) {
+      if (failure.code != 0) return failure;
+      return reply;
+    }
+  }
+}
+
+Result<void> NetlinkSocket::dump(MessageBuilder& msg, const std::string& what,
+                                 const std::function<void(std::span<const std::byte>)>& on_message) {
+  if (!msg.ok()) return Error{EMSGSIZE, what + ": request does not fit a netlink message"};
+  // A dump that races with changes is flagged NLM_F_DUMP_INTR; its content may be
+  // inconsistent, so collect everything first and deliver only a clean dump.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    nlmsghdr* nlh = msg.message();
+    nlh->nlmsg_flags |= NLM_F_DUMP;
+    nlh->nlmsg_seq = ++seq_;
+    VNETD_TRY(send(nlh, what));
+    std::vector<std::byte> collected;
+    std::vector<std::pair<size_t, size_t>> spans;
+    bool done = false, interrupted = false;
+    Error failure;
+    alignas(8) char buf[kReceiveBufferSize];
+    while (!done) {
+      ssize_t n = mnl_socket_recvfrom(sock_.get(), buf, sizeof buf);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return errnoError(what + ": receive dump");
+      }
+      auto r = forEachMessage(std::as_bytes(std::span(buf, static_cast<size_t>(n))),
+                              [&](std::span<const std::byte> m) {
+                                const auto* h = reinterpret_cast<const nlmsghdr*>(m.data());
+                                if (done || h->nlmsg_seq != seq_ || h->nlmsg_pid != portid_) return;
+                                if (h->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
+                                if (h->nlmsg_type == NLMSG_DONE) {
+                                  done = true;
+                                } else if (h->nlmsg_type == NLMSG_ERROR) {
+                                  done = true;
+                                  nlmsgerr err{};
+                                  if (m.size() >= NLMSG_HDRLEN + sizeof err)
+                                    std::memcpy(&err, m.data() + NLMSG_HDRLEN, sizeof err);
+                                  failure = kernelError(err.error ? -err.error : EBADMSG, what, extAckMessage(m));
+                                } else {
+                                  spans.emplace_back(collected.size(), m.size());
+                                  collected.insert(collected.end(), m.begin(), m.end());
+                                }
+                              });
+      if (!r) return r.error();
+    }
+    if (failure.code != 0) return failure;
+    if (interrupted) continue;
+    for (auto [off, len] : spans) on_message(std::span<const std::byte>(collected).subspan(off, len));
+    return success();
+  }
+  return Error{EAGAIN, what + ": dump kept being interrupted by concurrent changes"};
+}
+
+}  // namespace vnetd::platform::lnx

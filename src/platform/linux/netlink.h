@@ -1,0 +1,108 @@
+// A netlink socket (libmnl) with request/ack and dump helpers, and a message builder.
+//
+// Used by the Linux NetStack (NETLINK_ROUTE) and the event source. One NetlinkSocket is
+// used by one thread at a time. Replies are matched by sequence number; a stale reply
+// (e.g. from an earlier request that timed out) is skipped, never mistaken for ours.
+#pragma once
+
+#include <libmnl/libmnl.h>
+#include <linux/netlink.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "core/unique_fd.h"
+
+namespace vnetd::platform::lnx {
+
+// Builds one netlink message in a fixed, aligned buffer. Attribute puts that would not
+// fit fail loudly (ok() == false) rather than truncating.
+class MessageBuilder {
+ public:
+  MessageBuilder(uint16_t type, uint16_t flags);
+  template <typename T>
+  T* putHeader() {
+    return static_cast<T*>(mnl_nlmsg_put_extra_header(nlh_, sizeof(T)));
+  }
+  void putString(uint16_t type, const std::string& s) { ok_ &= mnl_attr_put_strz_check(nlh_, sizeof buf_, type, s.c_str()); }
+  void putU8(uint16_t type, uint8_t v) { ok_ &= mnl_attr_put_u8_check(nlh_, sizeof buf_, type, v); }
+  void putU32(uint16_t type, uint32_t v) { ok_ &= mnl_attr_put_u32_check(nlh_, sizeof buf_, type, v); }
+  void putBytes(uint16_t type, const void* data, size_t len) {
+    ok_ &= mnl_attr_put_check(nlh_, sizeof buf_, type, len, data);
+  }
+  nlattr* nestStart(uint16_t type) {
+    nlattr* a = mnl_attr_nest_start_check(nlh_, sizeof buf_, type);
+    ok_ &= a != nullptr;
+    return a;
+  }
+  void nestEnd(nlattr* a) {
+    if (a) mnl_attr_nest_end(nlh_, a);
+  }
+  // Reserves room for a fixed header inside a nest (e.g. the ifinfomsg of a veth peer).
+  template <typename T>
+  T* putRaw() {
+    size_t len = MNL_ALIGN(sizeof(T));
+    if (nlh_->nlmsg_len + len > sizeof buf_) {
+      ok_ = false;
+      return nullptr;
+    }
+    T* p = reinterpret_cast<T*>(reinterpret_cast<char*>(nlh_) + nlh_->nlmsg_len);
+    std::memset(p, 0, len);
+    nlh_->nlmsg_len += static_cast<uint32_t>(len);
+    return p;
+  }
+  bool ok() const { return ok_; }
+  nlmsghdr* message() { return nlh_; }
+
+ private:
+  alignas(8) char buf_[4096];
+  nlmsghdr* nlh_;
+  bool ok_ = true;
+};
+
+class NetlinkSocket {
+ public:
+  // A new socket on `bus` (NETLINK_ROUTE, NETLINK_KOBJECT_UEVENT), bound to `groups`
+  // (multicast bitmask for the legacy groups). Close-on-exec.
+  static Result<NetlinkSocket> open(int bus, uint32_t groups = 0);
+  // Wraps an already created netlink socket (e.g. one made inside another namespace).
+  static Result<NetlinkSocket> adopt(UniqueFd fd);
+
+  NetlinkSocket(NetlinkSocket&&) noexcept = default;
+  NetlinkSocket& operator=(NetlinkSocket&&) noexcept = default;
+
+  // Sends `msg` with NLM_F_ACK and waits for the kernel's answer. A negative ack becomes
+  // an Error with the kernel's errno and `what` as context.
+  Result<void> request(MessageBuilder& msg, const std::string& what);
+  // Sends a get request (no dump) and returns the kernel's one reply message.
+  Result<std::vector<std::byte>> query(MessageBuilder& msg, const std::string& what);
+  // Sends a dump request (NLM_F_DUMP) and calls `on_message` with each reply message
+  // until NLMSG_DONE. EINTR-style dump interruptions (NLM_F_DUMP_INTR) are retried.
+  Result<void> dump(MessageBuilder& msg, const std::string& what,
+                    const std::function<void(std::span<const std::byte>)>& on_message);
+
+  // Joins a multicast group by number (RTNLGRP_*), for event sockets.
+  Result<void> joinGroup(unsigned group);
+  // Enlarges the receive buffer (SO_RCVBUFFORCE when root, else SO_RCVBUF).
+  void setReceiveBuffer(int bytes);
+  int fd() const;
+
+ private:
+  struct Closer {
+    void operator()(mnl_socket* s) const { mnl_socket_close(s); }
+  };
+  explicit NetlinkSocket(mnl_socket* s);
+  Result<void> send(nlmsghdr* nlh, const std::string& what);
+  std::unique_ptr<mnl_socket, Closer> sock_;
+  uint32_t portid_ = 0;
+  uint32_t seq_ = 0;
+};
+
+}  // namespace vnetd::platform::lnx

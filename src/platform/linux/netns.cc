@@ -1,0 +1,111 @@
+#include "platform/linux/netns.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "core/naming.h"
+#include "platform/linux/netlink.h"
+
+namespace vnetd::platform::lnx {
+
+Result<std::unique_ptr<NetStack>> makeNetStack(NetlinkSocket socket);  // netstack.cc
+
+namespace {
+
+// A /run/netns entry is a namespace only while the nsfs bind mount is in place; a plain
+// file left behind by an interrupted `ip netns del` is not.
+Result<std::optional<JailInfo>> inspect(const std::string& name) {
+  std::string path = std::string(kNetnsDir) + "/" + name;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return std::optional<JailInfo>();
+    return errnoError("stat " + path);
+  }
+  struct statfs fs {};
+  if (::statfs(path.c_str(), &fs) != 0) return errnoError("statfs " + path);
+  if (static_cast<unsigned long>(fs.f_type) != NSFS_MAGIC) return std::optional<JailInfo>();
+  return std::optional<JailInfo>(JailInfo{name, static_cast<int64_t>(st.st_ino), true});
+}
+
+class LinuxJails final : public Jails {
+ public:
+  Result<std::vector<JailInfo>> list() override {
+    std::vector<JailInfo> out;
+    DIR* d = ::opendir(kNetnsDir);
+    if (!d) {
+      if (errno == ENOENT) return out;  // no namespace was ever created
+      return errnoError(std::string("open ") + kNetnsDir);
+    }
+    std::unique_ptr<DIR, int (*)(DIR*)> dir(d, ::closedir);
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (!isValidJailName(name)) continue;  // ".", "..", and names vnetd would refuse anyway
+      auto info = inspect(name);
+      if (info.ok() && info->has_value()) out.push_back(**info);
+    }
+    std::sort(out.begin(), out.end(), [](const JailInfo& a, const JailInfo& b) { return a.name < b.name; });
+    return out;
+  }
+
+  Result<std::optional<JailInfo>> find(const std::string& name) override {
+    if (!isValidJailName(name)) return plainError(jailNameProblem(name));
+    return inspect(name);
+  }
+
+  Result<std::unique_ptr<NetStack>> openStack(const JailInfo& jail) override {
+    auto ns = openNamespace(jail);
+    if (!ns) return ns.error();
+    auto fd = createSocketInNamespace(ns->get(), AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (!fd) return std::move(fd).withContext("jail " + jail.name).error();
+    auto sock = NetlinkSocket::adopt(std::move(*fd));
+    if (!sock) return sock.error();
+    return makeNetStack(std::move(*sock));
+  }
+};
+
+}  // namespace
+
+Result<UniqueFd> openNamespace(const JailInfo& jail) {
+  std::string path = std::string(kNetnsDir) + "/" + jail.name;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return errnoError("open network namespace " + path);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return errnoError("stat " + path);
+  if (static_cast<int64_t>(st.st_ino) != jail.id)
+    return Error{ESTALE, "jail " + jail.name + " was re-created while vnetd was working on it"};
+  return fd;
+}
+
+Result<UniqueFd> createSocketInNamespace(int ns_fd, int domain, int type, int protocol) {
+  Result<UniqueFd> result = plainError("namespace helper thread did not run");
+  std::thread helper([&] {
+    if (::setns(ns_fd, CLONE_NEWNET) != 0) {
+      result = errnoError("enter network namespace");
+      return;
+    }
+    UniqueFd s(::socket(domain, type, protocol));
+    if (!s) {
+      result = errnoError("create socket in network namespace");
+      return;
+    }
+    result = std::move(s);
+  });
+  helper.join();
+  return result;
+}
+
+Result<std::unique_ptr<Jails>> openJailsImpl() { return std::unique_ptr<Jails>(new LinuxJails()); }
+
+}  // namespace vnetd::platform::lnx
+
+namespace vnetd::platform {
+Result<std::unique_ptr<Jails>> openJails() { return lnx::openJailsImpl(); }
+}  // namespace vnetd::platform

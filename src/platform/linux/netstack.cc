@@ -1,0 +1,352 @@
+// NetStack over rtnetlink (libmnl). One instance per network stack: the host's, or a
+// jail's (namespace), depending on where its netlink socket was created.
+#include <arpa/inet.h>
+#include <linux/if_addr.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <linux/if.h>
+
+#include "platform/linux/netlink.h"
+#include "platform/linux/netns.h"
+#include "platform/linux/rtnl_decode.h"
+#include "platform/netif.h"
+
+namespace vnetd::platform {
+
+const char* linkKindName(LinkKind kind) {
+  switch (kind) {
+    case LinkKind::Pair: return "pair";
+    case LinkKind::Bridge: return "bridge";
+    case LinkKind::Vlan: return "vlan";
+    case LinkKind::Loopback: return "loopback";
+    case LinkKind::Other: break;
+  }
+  return "other";
+}
+
+namespace lnx {
+namespace {
+
+constexpr uint16_t kCreate = NLM_F_CREATE | NLM_F_EXCL;
+
+ifinfomsg* linkHeader(MessageBuilder& m, int index = 0) {
+  auto* ifi = m.putHeader<ifinfomsg>();
+  ifi->ifi_family = AF_UNSPEC;
+  ifi->ifi_index = index;
+  return ifi;
+}
+
+int familyOf(const IpAddress& a) { return a.family == IpFamily::V4 ? AF_INET : AF_INET6; }
+
+class LinuxNetStack final : public NetStack {
+ public:
+  explicit LinuxNetStack(NetlinkSocket sock) : sock_(std::move(sock)) {}
+
+  Result<std::vector<LinkInfo>> links() override {
+    MessageBuilder m(RTM_GETLINK, 0);
+    linkHeader(m);
+    // Counters come with every link in the same dump (IFLA_STATS64): one kernel walk.
+    std::vector<LinkInfo> out;
+    Error decode_error;
+    auto r = sock_.dump(m, "list interfaces", [&](std::span<const std::byte> msg) {
+      if (messageType(msg) != RTM_NEWLINK) return;
+      auto link = decodeLinkMessage(msg);
+      if (link) out.push_back(std::move(link->info));
+      else decode_error = link.error();
+    });
+    if (!r) return r.error();
+    if (!decode_error.context.empty()) return decode_error;
+    return out;
+  }
+
+  Result<std::optional<LinkInfo>> link(const std::string& name) override {
+    MessageBuilder m(RTM_GETLINK, 0);
+    linkHeader(m);
+    m.putString(IFLA_IFNAME, name);
+    auto reply = sock_.query(m, "look up interface " + name);
+    if (!reply) {
+      if (reply.error().code == ENODEV) return std::optional<LinkInfo>();
+      return reply.error();
+    }
+    auto link = decodeLinkMessage(*reply);
+    if (!link) return link.error();
+    return std::optional<LinkInfo>(std::move(link->info));
+  }
+
+  Result<void> createPair(const PairSpec& spec) override {
+    uint32_t bridge_index = 0;
+    if (!spec.bridge.empty()) {
+      auto idx = indexOf(spec.bridge);
+      if (!idx) return std::move(idx).withContext("create pair " + spec.host_name).error();
+      bridge_index = *idx;
+    }
+    UniqueFd ns;
+    if (spec.peer_in_jail) {
+      auto fd = openNamespace(*spec.peer_in_jail);
+      if (!fd) return fd.error();
+      ns = std::move(*fd);
+    }
+    // One message creates both ends: host side already enslaved to the bridge (but still
+    // down), jail side created directly in the jail's namespace when it exists.
+    MessageBuilder m(RTM_NEWLINK, kCreate);
+    linkHeader(m);
+    m.putString(IFLA_IFNAME, spec.host_name);
+    m.putBytes(IFLA_ADDRESS, spec.host_mac.bytes.data(), 6);
+    if (spec.mtu) m.putU32(IFLA_MTU, *spec.mtu);
+    if (bridge_index) m.putU32(IFLA_MASTER, bridge_index);
+    nlattr* info = m.nestStart(IFLA_LINKINFO);
+    m.putString(IFLA_INFO_KIND, "veth");
+    nlattr* data = m.nestStart(IFLA_INFO_DATA);
+    nlattr* peer = m.nestStart(VETH_INFO_PEER);
+    if (auto* pi = m.putRaw<ifinfomsg>()) pi->ifi_family = AF_UNSPEC;
+    m.putString(IFLA_IFNAME, spec.jail_name);
+    m.putBytes(IFLA_ADDRESS, spec.jail_mac.bytes.data(), 6);
+    if (spec.mtu) m.putU32(IFLA_MTU, *spec.mtu);
+    if (ns) m.putU32(IFLA_NET_NS_FD, static_cast<uint32_t>(ns.get()));
+    m.nestEnd(peer);
+    m.nestEnd(data);
+    m.nestEnd(info);
+    VNETD_TRY(sock_.request(m, "create pair " + spec.host_name + "/" + spec.jail_name));
+
+    // From here on a failure must not leave half a pair behind.
+    auto finish = [&]() -> Result<void> {
+      if (!spec.description.empty()) {
+        VNETD_TRY(setDescription(spec.host_name, spec.description));
+        if (!ns) VNETD_TRY(setDescription(spec.jail_name, spec.description));
+      }
+      if (spec.private_member && bridge_index) VNETD_TRY(setIsolated(spec.host_name, true));
+      VNETD_TRY(setUp(spec.host_name, true));
+      return success();
+    };
+    auto r = finish();
+    if (!r) {
+      (void)destroyLink(spec.host_name);  // either end destroys both
+      return r;
+    }
+    return success();
+  }
+
+  Result<void> createBridge(const std::string& name, std::optional<uint32_t> mtu) override {
+    MessageBuilder m(RTM_NEWLINK, kCreate);
+    linkHeader(m);
+    m.putString(IFLA_IFNAME, name);
+    nlattr* info = m.nestStart(IFLA_LINKINFO);
+    m.putString(IFLA_INFO_KIND, "bridge");
+    m.nestEnd(info);
+    VNETD_TRY(sock_.request(m, "create bridge " + name));
+    // Set the MTU through the device (not at creation) so the bridge keeps it as chosen
+    // by the administrator instead of following its smallest member.
+    if (mtu) {
+      auto r = setMtu(name, *mtu);
+      if (!r) {
+        (void)destroyLink(name);
+        return r;
+      }
+    }
+    return success();
+  }
+
+  Result<void> createVlan(const std::string& name, const std::string& parent, uint16_t tag) override {
+    auto parent_index = indexOf(parent);
+    if (!parent_index) return std::move(parent_index).withContext("create vlan " + name).error();
+    MessageBuilder m(RTM_NEWLINK, kCreate);
+    linkHeader(m);
+    m.putString(IFLA_IFNAME, name);
+    m.putU32(IFLA_LINK, *parent_index);
+    nlattr* info = m.nestStart(IFLA_LINKINFO);
+    m.putString(IFLA_INFO_KIND, "vlan");
+    nlattr* data = m.nestStart(IFLA_INFO_DATA);
+    uint16_t id = tag;
+    m.putBytes(IFLA_VLAN_ID, &id, sizeof id);
+    uint16_t proto = htons(0x8100);
+    m.putBytes(IFLA_VLAN_PROTOCOL, &proto, sizeof proto);
+    m.nestEnd(data);
+    m.nestEnd(info);
+    return sock_.request(m, "create vlan " + name + " (tag " + std::to_string(tag) + " on " + parent + ")");
+  }
+
+  Result<void> destroyLink(const std::string& name) override {
+    MessageBuilder m(RTM_DELLINK, 0);
+    linkHeader(m);
+    m.putString(IFLA_IFNAME, name);
+    return sock_.request(m, "destroy " + name);
+  }
+
+  Result<void> addBridgeMember(const std::string& bridge, const std::string& member,
+                               bool private_member) override {
+    auto idx = indexOf(bridge);
+    if (!idx) return idx.error();
+    VNETD_TRY(setLinkU32(member, IFLA_MASTER, *idx, "add " + member + " to bridge " + bridge));
+    if (private_member) VNETD_TRY(setIsolated(member, true));
+    return success();
+  }
+
+  Result<void> removeBridgeMember(const std::string& bridge, const std::string& member) override {
+    return setLinkU32(member, IFLA_MASTER, 0, "remove " + member + " from bridge " + bridge);
+  }
+
+  Result<void> moveToJail(const std::string& name, const JailInfo& jail) override {
+    auto ns = openNamespace(jail);
+    if (!ns) return ns.error();
+    return setLinkU32(name, IFLA_NET_NS_FD, static_cast<uint32_t>(ns->get()),
+                      "move " + name + " into jail " + jail.name);
+  }
+
+  Result<void> rename(const std::string& from, const std::string& to) override {
+    auto idx = indexOf(from);
+    if (!idx) return idx.error();
+    MessageBuilder m(RTM_NEWLINK, 0);
+    linkHeader(m, static_cast<int>(*idx));
+    m.putString(IFLA_IFNAME, to);
+    return sock_.request(m, "rename " + from + " to " + to);
+  }
+
+  Result<void> setMtu(const std::string& name, uint32_t mtu) override {
+    return setLinkU32(name, IFLA_MTU, mtu, "set mtu " + std::to_string(mtu) + " on " + name);
+  }
+
+  Result<void> setMac(const std::string& name, const MacAddress& mac) override {
+    MessageBuilder m(RTM_NEWLINK, 0);
+    linkHeader(m);
+    m.putString(IFLA_IFNAME, name);
+    m.putBytes(IFLA_ADDRESS, mac.bytes.data(), 6);
+    return sock_.request(m, "set mac " + mac.toString() + " on " + name);
+  }
+
+  Result<void> setDescription(const std::string& name, const std::string& text) override {
+    MessageBuilder m(RTM_NEWLINK, 0);
+    linkHeader(m);
+    m.putString(IFLA_IFNAME, name);
+    m.putString(IFLA_IFALIAS, text);
+    return sock_.request(m, "set description on " + name);
+  }
+
+  Result<void> setUp(const std::string& name, bool up) override {
+    MessageBuilder m(RTM_NEWLINK, 0);
+    auto* ifi = linkHeader(m);
+    ifi->ifi_change = IFF_UP;
+    ifi->ifi_flags = up ? IFF_UP : 0;
+    m.putString(IFLA_IFNAME, name);
+    return sock_.request(m, std::string(up ? "bring up " : "bring down ") + name);
+  }
+
+  Result<std::vector<AddressInfo>> addresses() override {
+    MessageBuilder m(RTM_GETADDR, 0);
+    auto* ifa = m.putHeader<ifaddrmsg>();
+    ifa->ifa_family = AF_UNSPEC;
+    std::vector<AddressInfo> out;
+    Error decode_error;
+    auto r = sock_.dump(m, "list addresses", [&](std::span<const std::byte> msg) {
+      if (messageType(msg) != RTM_NEWADDR) return;
+      auto a = decodeAddrMessage(msg);
+      if (a) out.push_back(a->address);
+      else decode_error = a.error();
+    });
+    if (!r) return r.error();
+    if (!decode_error.context.empty()) return decode_error;
+    return out;
+  }
+
+  Result<void> addAddress(const std::string& name, const Cidr& cidr) override {
+    auto idx = indexOf(name);
+    if (!idx) return idx.error();
+    // NLM_F_REPLACE makes a repeated add succeed: the hooks must be idempotent.
+    MessageBuilder m(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
+    auto* ifa = m.putHeader<ifaddrmsg>();
+    ifa->ifa_family = static_cast<uint8_t>(familyOf(cidr.address));
+    ifa->ifa_prefixlen = cidr.prefix;
+    ifa->ifa_index = *idx;
+    ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+    m.putBytes(IFA_LOCAL, cidr.address.bytes.data(), cidr.address.length());
+    m.putBytes(IFA_ADDRESS, cidr.address.bytes.data(), cidr.address.length());
+    if (cidr.address.family == IpFamily::V6) {
+      // vnetd assigns statically and checks uniqueness itself (config validation); DAD
+      // would only keep the address "tentative" for a second after the jail starts.
+      m.putU32(IFA_FLAGS, IFA_F_NODAD);
+    }
+    return sock_.request(m, "add address " + cidr.toString() + " to " + name);
+  }
+
+  Result<std::vector<RouteInfo>> defaultRoutes() override {
+    std::vector<RouteInfo> out;
+    for (int family : {AF_INET, AF_INET6}) {
+      MessageBuilder m(RTM_GETROUTE, 0);
+      auto* rtm = m.putHeader<rtmsg>();
+      rtm->rtm_family = static_cast<uint8_t>(family);
+      auto r = sock_.dump(m, "list routes", [&](std::span<const std::byte> msg) {
+        if (messageType(msg) != RTM_NEWROUTE) return;
+        auto route = decodeRouteMessage(msg);
+        if (route && route->table == RT_TABLE_MAIN && route->route.destination.prefix == 0 &&
+            route->type == RTN_UNICAST)
+          out.push_back(route->route);
+      });
+      if (!r) return r.error();
+    }
+    return out;
+  }
+
+  Result<void> setDefaultRoute(const IpAddress& gateway) override {
+    MessageBuilder m(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE);
+    auto* rtm = m.putHeader<rtmsg>();
+    rtm->rtm_family = static_cast<uint8_t>(familyOf(gateway));
+    rtm->rtm_dst_len = 0;
+    rtm->rtm_table = RT_TABLE_MAIN;
+    rtm->rtm_protocol = RTPROT_STATIC;
+    rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+    rtm->rtm_type = RTN_UNICAST;
+    m.putBytes(RTA_GATEWAY, gateway.bytes.data(), gateway.length());
+    return sock_.request(m, "set default route via " + gateway.toString());
+  }
+
+  Result<void> loopbackUp() override { return setUp("lo", true); }
+
+ private:
+  Result<uint32_t> indexOf(const std::string& name) {
+    auto l = link(name);
+    if (!l) return l.error();
+    if (!*l) return Error{ENODEV, "no interface " + name};
+    return (*l)->index;
+  }
+
+  Result<void> setLinkU32(const std::string& name, uint16_t attr, uint32_t value, const std::string& what) {
+    MessageBuilder m(RTM_NEWLINK, 0);
+    linkHeader(m);
+    m.putString(IFLA_IFNAME, name);
+    m.putU32(attr, value);
+    return sock_.request(m, what);
+  }
+
+  // Linux's counterpart of if_bridge's IFBIF_PRIVATE: isolated ports cannot reach each
+  // other, only non-isolated ports (uplinks) and the bridge itself.
+  Result<void> setIsolated(const std::string& name, bool on) {
+    MessageBuilder m(RTM_NEWLINK, 0);
+    linkHeader(m);
+    m.putString(IFLA_IFNAME, name);
+    nlattr* info = m.nestStart(IFLA_LINKINFO);
+    m.putString(IFLA_INFO_SLAVE_KIND, "bridge");
+    nlattr* data = m.nestStart(IFLA_INFO_SLAVE_DATA);
+    m.putU8(IFLA_BRPORT_ISOLATED, on ? 1 : 0);
+    m.nestEnd(data);
+    m.nestEnd(info);
+    return sock_.request(m, "make " + name + " a private bridge member");
+  }
+
+  NetlinkSocket sock_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<NetStack>> makeNetStack(NetlinkSocket socket) {
+  return std::unique_ptr<NetStack>(new LinuxNetStack(std::move(socket)));
+}
+
+}  // namespace lnx
+
+Result<std::unique_ptr<NetStack>> openHostStack() {
+  auto sock = lnx::NetlinkSocket::open(NETLINK_ROUTE);
+  if (!sock) return sock.error();
+  return lnx::makeNetStack(std::move(*sock));
+}
+
+}  // namespace vnetd::platform

@@ -1,0 +1,51 @@
+// Pure decoders of rtnetlink messages (RTM_NEWLINK/DELLINK, NEWADDR/DELADDR,
+// NEWROUTE) into the platform-neutral types of netif.h.
+//
+// Input is untrusted bytes (the kernel, but also fuzzers): every length is checked
+// against the buffer, truncated or lying messages give an error, never a crash.
+// No sockets, no allocation beyond the result. Any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+
+#include "core/result.h"
+#include "platform/netif.h"
+
+namespace vnetd::platform::lnx {
+
+struct LinkMessage {
+  bool deleted = false;   // RTM_DELLINK
+  LinkInfo info;
+  std::string kind;       // IFLA_INFO_KIND ("veth", "bridge", "vlan", ...), "" if absent
+};
+
+struct AddrMessage {
+  bool deleted = false;   // RTM_DELADDR
+  AddressInfo address;
+};
+
+struct RouteMessage {
+  bool deleted = false;   // RTM_DELROUTE
+  RouteInfo route;
+  uint8_t table = 0;      // RT_TABLE_MAIN = 254
+  uint8_t type = 0;       // RTN_UNICAST = 1
+};
+
+// Splits a receive buffer into messages, validating each nlmsg_len against what is left.
+// Calls `fn` with each whole message (header included). Stops with an error on the first
+// malformed header. NLMSG_ERROR / NLMSG_DONE are passed through like any other message.
+Result<void> forEachMessage(std::span<const std::byte> buf,
+                            const std::function<void(std::span<const std::byte>)>& fn);
+
+// Message type (nlmsg_type) of one message; 0 if shorter than a header.
+uint16_t messageType(std::span<const std::byte> msg);
+
+Result<LinkMessage> decodeLinkMessage(std::span<const std::byte> msg);
+Result<AddrMessage> decodeAddrMessage(std::span<const std::byte> msg);
+Result<RouteMessage> decodeRouteMessage(std::span<const std::byte> msg);
+
+}  // namespace vnetd::platform::lnx

@@ -1,0 +1,123 @@
+// Network-stack operations: links, bridges, addresses and routes in ONE network stack
+// (the host's, or a jail's own vnet / network namespace).
+//
+// Platform-neutral vocabulary: a "pair" is an epair(4) on FreeBSD and a veth pair on
+// Linux; a "bridge" is if_bridge(4) / a Linux bridge. Names passed in have already been
+// validated (naming.h); implementations still never interpret them as anything but
+// interface names (no shell, no paths).
+//
+// Threading: a NetStack is used by one thread at a time (the hook's main thread, or the
+// daemon loop). It owns its kernel handles (netlink / ioctl sockets) via RAII.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/ip.h"
+#include "core/naming.h"
+#include "core/result.h"
+
+namespace vnetd::platform {
+
+struct JailInfo;
+
+enum class LinkKind : uint8_t { Other, Pair, Bridge, Vlan, Loopback };
+const char* linkKindName(LinkKind kind);
+
+// Kernel counters, from the interface's own point of view (rx = received by it).
+struct LinkCounters {
+  uint64_t rx_bytes = 0, rx_packets = 0, rx_errors = 0, rx_dropped = 0;
+  uint64_t tx_bytes = 0, tx_packets = 0, tx_errors = 0, tx_dropped = 0;
+};
+
+struct LinkInfo {
+  uint32_t index = 0;
+  std::string name;
+  LinkKind kind = LinkKind::Other;
+  MacAddress mac;
+  uint32_t mtu = 0;
+  bool admin_up = false;       // IFF_UP
+  bool running = false;        // carrier / link state up
+  uint32_t master_index = 0;   // bridge this link is a member of (0 = none)
+  std::string description;     // FreeBSD ifdescr, Linux ifalias
+  LinkCounters counters;
+};
+
+struct AddressInfo {
+  uint32_t link_index = 0;
+  Cidr cidr;
+};
+
+struct RouteInfo {
+  Cidr destination;                  // 0.0.0.0/0 or ::/0 for a default route
+  std::optional<IpAddress> gateway;
+  uint32_t out_index = 0;
+};
+
+// Everything needed to create one jail interface pair in a single step where the kernel
+// allows it (Linux: one RTM_NEWLINK; FreeBSD: SIOCIFCREATE2 + renames + BRDGADD + ...).
+struct PairSpec {
+  std::string host_name;          // e0a_web: stays on the host, becomes a bridge member
+  std::string jail_name;          // e0b_web (or the configured jail-side name)
+  MacAddress host_mac;
+  MacAddress jail_mac;
+  std::optional<uint32_t> mtu;    // set on both sides before joining the bridge
+  std::string description;        // "vnetd:<jail>:<index>", on both sides
+  std::string bridge;             // bridge to join (host side); "" = none
+  bool private_member = false;    // FreeBSD IFBIF_PRIVATE / Linux bridge port "isolated"
+  // When set, the jail side is placed directly into this jail's stack (the jail must
+  // exist); otherwise it stays on the host until moveToJail.
+  const JailInfo* peer_in_jail = nullptr;
+};
+
+class NetStack {
+ public:
+  virtual ~NetStack() = default;
+
+  // All links of this stack with their kernel counters, in one kernel dump.
+  virtual Result<std::vector<LinkInfo>> links() = 0;
+  // One link by name; nullopt when it does not exist (not an error).
+  virtual Result<std::optional<LinkInfo>> link(const std::string& name) = 0;
+
+  // Creates the pair per `spec`: MACs, MTU, description; the host side joins the bridge
+  // BEFORE it is brought up (FreeBSD 15 refuses members that have addresses), then both
+  // sides are brought up. On failure nothing of the pair is left behind.
+  virtual Result<void> createPair(const PairSpec& spec) = 0;
+  // Creates a bridge (down); mtu applies before any member joins.
+  virtual Result<void> createBridge(const std::string& name, std::optional<uint32_t> mtu) = 0;
+  // Creates vlan `name` with `tag` on `parent` (802.1Q).
+  virtual Result<void> createVlan(const std::string& name, const std::string& parent, uint16_t tag) = 0;
+  // Destroys a link; for a pair, either side destroys both.
+  virtual Result<void> destroyLink(const std::string& name) = 0;
+
+  virtual Result<void> addBridgeMember(const std::string& bridge, const std::string& member,
+                                       bool private_member) = 0;
+  virtual Result<void> removeBridgeMember(const std::string& bridge, const std::string& member) = 0;
+
+  // Moves a link of this stack into `jail`'s stack; name and MAC are kept. The link
+  // arrives there down and without addresses (both OSes behave this way).
+  virtual Result<void> moveToJail(const std::string& name, const JailInfo& jail) = 0;
+
+  virtual Result<void> rename(const std::string& from, const std::string& to) = 0;
+  virtual Result<void> setMtu(const std::string& name, uint32_t mtu) = 0;
+  virtual Result<void> setMac(const std::string& name, const MacAddress& mac) = 0;
+  virtual Result<void> setDescription(const std::string& name, const std::string& text) = 0;
+  virtual Result<void> setUp(const std::string& name, bool up) = 0;
+
+  virtual Result<std::vector<AddressInfo>> addresses() = 0;
+  // Adds an address; already present → success (idempotent).
+  virtual Result<void> addAddress(const std::string& name, const Cidr& cidr) = 0;
+  virtual Result<std::vector<RouteInfo>> defaultRoutes() = 0;
+  // Installs (or replaces) the default route of `gateway`'s family.
+  virtual Result<void> setDefaultRoute(const IpAddress& gateway) = 0;
+  // Brings up the loopback interface (lo0 / lo) with its usual addresses.
+  virtual Result<void> loopbackUp() = 0;
+};
+
+// The host's own stack.
+Result<std::unique_ptr<NetStack>> openHostStack();
+
+}  // namespace vnetd::platform

@@ -1,0 +1,340 @@
+// vnetd-hook end-to-end on real network namespaces (Linux "jails"), veths and bridges.
+// Every check of kernel state goes through the product's own backend (NetStack), not by
+// parsing ip(8) output; ping proves the data path.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+#include <thread>
+
+#include "core/naming.h"
+#include "core/state_store.h"
+#include "platform/host.h"
+#include "platform/jails.h"
+#include "platform/netif.h"
+#include "tests/support/testnet.h"
+
+namespace vnetd {
+namespace {
+
+using testing::CommandResult;
+using testing::TempDir;
+using testing::TestNet;
+
+class HookTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(testing::isRoot()) << "integration tests create namespaces and need root";
+    auto h = platform::openHostStack();
+    ASSERT_TRUE(h) << h.error().message();
+    host_ = std::move(*h);
+    auto j = platform::openJails();
+    ASSERT_TRUE(j) << j.error().message();
+    jails_ = std::move(*j);
+    auto id = platform::readHostId();
+    ASSERT_TRUE(id);
+    host_id_ = *id;
+  }
+
+  void writeConfig(const std::string& body) {
+    dir_.write("vnetd.toml", "[daemon]\nstate_dir = \"" + dir_.file("state") + "\"\n\n" + body);
+  }
+
+  CommandResult hook(const std::string& phase, const std::string& jail) {
+    return testing::run({VNETD_HOOK_BINARY, "--config", dir_.file("vnetd.toml"), phase, jail});
+  }
+
+  std::optional<platform::LinkInfo> hostLink(const std::string& name) {
+    auto l = host_->link(name);
+    EXPECT_TRUE(l) << l.error().message();
+    return l ? *l : std::nullopt;
+  }
+
+  std::unique_ptr<platform::NetStack> jailStack(const std::string& jail) {
+    auto info = jails_->find(jail);
+    if (!info || !*info) return nullptr;
+    auto s = jails_->openStack(**info);
+    return s ? std::move(*s) : nullptr;
+  }
+
+  State loadState() {
+    auto store = StateStore::open(dir_.file("state"));
+    EXPECT_TRUE(store);
+    auto lock = store->lock();
+    EXPECT_TRUE(lock);
+    auto s = store->load(*lock);
+    EXPECT_TRUE(s) << s.error().message();
+    return s ? *s : State{};
+  }
+
+  TestNet net_;
+  TempDir dir_;
+  std::unique_ptr<platform::NetStack> host_;
+  std::unique_ptr<platform::Jails> jails_;
+  std::string host_id_;
+};
+
+TEST_F(HookTest, TwoJailsOnOneBridgePingEachOtherAndTheGateway) {
+  std::string br = net_.bridgeName("br0");
+  std::string a = net_.jailName("a"), b = net_.jailName("b");
+  writeConfig("[bridge.lan]\ninterface = \"" + br + "\"\naddress = \"198.18.10.1/24\"\n\n" +
+              "[jail." + a + "]\n[[jail." + a + ".interface]]\nbridge = \"lan\"\naddress = \"198.18.10.11/24\"\n\n" +
+              "[jail." + b + "]\n[[jail." + b + ".interface]]\nbridge = \"lan\"\naddress = \"auto\"\n");
+  // jail(8) order: prestart, jail created, created.
+  for (const auto& j : {a, b}) {
+    auto r = hook("prestart", j);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, interfaceName(j, 0, Side::B) + "\n");
+    net_.addNamespace(j);
+    r = hook("created", j);
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+
+  // Names, MACs, description, bridge membership, as generated.
+  auto bridge = hostLink(br);
+  ASSERT_TRUE(bridge);
+  EXPECT_EQ(bridge->kind, platform::LinkKind::Bridge);
+  EXPECT_TRUE(bridge->admin_up);
+  for (const auto& j : {a, b}) {
+    auto hs = hostLink(interfaceName(j, 0, Side::A));
+    ASSERT_TRUE(hs) << j;
+    EXPECT_EQ(hs->mac, deriveMac(host_id_, j, 0, Side::A));
+    EXPECT_EQ(hs->master_index, bridge->index);
+    EXPECT_EQ(hs->description, "vnetd:" + j + ":0");
+    EXPECT_TRUE(hs->admin_up);
+    EXPECT_FALSE(hostLink(interfaceName(j, 0, Side::B))) << "jail side must not stay on the host";
+
+    auto js = jailStack(j);
+    ASSERT_TRUE(js);
+    auto inside = js->link(interfaceName(j, 0, Side::B));
+    ASSERT_TRUE(inside && *inside);
+    EXPECT_EQ((*inside)->mac, deriveMac(host_id_, j, 0, Side::B));
+    EXPECT_TRUE((*inside)->admin_up);
+    auto routes = js->defaultRoutes();
+    ASSERT_TRUE(routes);
+    ASSERT_EQ(routes->size(), 1u);
+    EXPECT_EQ((*routes)[0].gateway->toString(), "198.18.10.1");
+    auto addrs = js->addresses();
+    ASSERT_TRUE(addrs);
+    std::set<std::string> v4;
+    for (const auto& ad : *addrs)
+      if (ad.cidr.address.family == IpFamily::V4) v4.insert(ad.cidr.toString());
+    EXPECT_TRUE(v4.count("127.0.0.1/8")) << "loopback must be up";
+    EXPECT_TRUE(v4.count(j == a ? "198.18.10.11/24" : "198.18.10.2/24")) << j;  // auto: lowest free
+  }
+  EXPECT_TRUE(TestNet::ping(a, "198.18.10.2"));
+  EXPECT_TRUE(TestNet::ping(b, "198.18.10.11"));
+  EXPECT_TRUE(TestNet::ping(a, "198.18.10.1"));
+  EXPECT_TRUE(TestNet::ping(b, "198.18.10.1"));
+
+  for (const auto& j : {a, b}) {
+    net_.deleteNamespace(j);
+    auto r = hook("poststop", j);
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_FALSE(hostLink(interfaceName(j, 0, Side::A)));
+  }
+  EXPECT_TRUE(loadState().jails.empty());
+}
+
+TEST_F(HookTest, TwoInterfacesOnTwoBridgesAndJumboMtu) {
+  std::string br0 = net_.bridgeName("b0"), br1 = net_.bridgeName("b1");
+  std::string j = net_.jailName("multi");
+  writeConfig("[bridge.front]\ninterface = \"" + br0 + "\"\naddress = \"198.18.20.1/24\"\n\n" +
+              "[bridge.back]\ninterface = \"" + br1 + "\"\naddress = \"198.18.21.1/24\"\nmtu = 9000\n\n" +
+              "[jail." + j + "]\n[[jail." + j + ".interface]]\nbridge = \"front\"\naddress = \"198.18.20.10/24\"\n" +
+              "[[jail." + j + ".interface]]\nbridge = \"back\"\naddress = \"198.18.21.10/24\"\nname = \"eth1\"\n");
+  net_.addNamespace(j);  // the namespace may exist before prestart: the peer is created inside it
+  auto r = hook("prestart", j);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, interfaceName(j, 0, Side::B) + "\n" + interfaceName(j, 1, Side::B) + "\n");
+  r = hook("created", j);
+  ASSERT_EQ(r.status, 0) << r.err;
+
+  auto back = hostLink(br1);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->mtu, 9000u);
+  auto h1 = hostLink(interfaceName(j, 1, Side::A));
+  ASSERT_TRUE(h1);
+  EXPECT_EQ(h1->mtu, 9000u);
+  EXPECT_EQ(h1->master_index, back->index);
+  auto h0 = hostLink(interfaceName(j, 0, Side::A));
+  ASSERT_TRUE(h0);
+  EXPECT_EQ(h0->mtu, 1500u);
+  auto js = jailStack(j);
+  ASSERT_TRUE(js);
+  auto eth1 = js->link("eth1");  // configured jail-side name
+  ASSERT_TRUE(eth1 && *eth1);
+  EXPECT_EQ((*eth1)->mtu, 9000u);
+  EXPECT_EQ((*eth1)->mac, deriveMac(host_id_, j, 1, Side::B));
+  auto first = js->link(interfaceName(j, 0, Side::B));
+  ASSERT_TRUE(first && *first);
+  EXPECT_TRUE(TestNet::ping(j, "198.18.20.1"));
+  EXPECT_TRUE(TestNet::ping(j, "198.18.21.1"));
+}
+
+TEST_F(HookTest, PhasesAreIdempotent) {
+  std::string br = net_.bridgeName("bi");
+  std::string j = net_.jailName("idem");
+  writeConfig("[bridge.lan]\ninterface = \"" + br + "\"\naddress = \"198.18.30.1/24\"\n\n[jail." + j +
+              "]\n[[jail." + j + ".interface]]\nbridge = \"lan\"\naddress = \"198.18.30.5/24\"\n");
+  ASSERT_EQ(hook("prestart", j).status, 0);
+  auto first = hostLink(interfaceName(j, 0, Side::A));
+  ASSERT_TRUE(first);
+  uint64_t gen = loadState().generation;
+  auto again = hook("prestart", j);
+  ASSERT_EQ(again.status, 0) << again.err;
+  EXPECT_EQ(again.out, interfaceName(j, 0, Side::B) + "\n");
+  EXPECT_EQ(hostLink(interfaceName(j, 0, Side::A))->index, first->index) << "must not be re-created";
+  EXPECT_EQ(loadState().generation, gen) << "a no-op must not rewrite the state";
+
+  net_.addNamespace(j);
+  ASSERT_EQ(hook("created", j).status, 0);
+  auto twice = hook("created", j);
+  ASSERT_EQ(twice.status, 0) << twice.err;
+  EXPECT_TRUE(TestNet::ping(j, "198.18.30.1"));
+  auto js = jailStack(j);
+  ASSERT_TRUE(js);
+  auto routes = js->defaultRoutes();
+  ASSERT_TRUE(routes);
+  EXPECT_EQ(routes->size(), 1u);
+
+  net_.deleteNamespace(j);
+  EXPECT_EQ(hook("poststop", j).status, 0);
+  EXPECT_EQ(hook("poststop", j).status, 0);
+}
+
+TEST_F(HookTest, FailedPrestartRollsBackEverythingItCreated) {
+  std::string br0 = net_.bridgeName("rb0"), br1 = net_.bridgeName("rb1");
+  std::string j = net_.jailName("rb");
+  // The second bridge's name is taken by a veth the "administrator" made: creating the
+  // jail's second interface fails after the first pair and the first bridge exist.
+  ASSERT_EQ(testing::run({"ip", "link", "add", br1, "type", "veth", "peer", "name", br1 + "p"}).status, 0);
+  writeConfig("[bridge.one]\ninterface = \"" + br0 + "\"\naddress = \"198.18.40.1/24\"\n\n" +
+              "[bridge.two]\ninterface = \"" + br1 + "\"\naddress = \"198.18.41.1/24\"\n\n[jail." + j +
+              "]\n[[jail." + j + ".interface]]\nbridge = \"one\"\naddress = \"auto\"\n" + "[[jail." + j +
+              ".interface]]\nbridge = \"two\"\naddress = \"auto\"\n");
+  auto r = hook("prestart", j);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "vnetd-hook: prestart " + j + ": interface " + br1 +
+                       " exists but is not a bridge (bridge 'two' in the config)\n");
+  EXPECT_FALSE(hostLink(interfaceName(j, 0, Side::A))) << "first pair must be rolled back";
+  EXPECT_FALSE(hostLink(interfaceName(j, 0, Side::B)));
+  EXPECT_FALSE(hostLink(br0)) << "bridge created by this invocation must be rolled back";
+  EXPECT_TRUE(hostLink(br1)) << "the administrator's interface is never touched";
+  EXPECT_TRUE(loadState().jails.empty());
+}
+
+TEST_F(HookTest, TwentyConcurrentPrestartsThenPoststopLeavesNothing) {
+  std::string br = net_.bridgeName("cc");
+  std::string cfg = "[bridge.lan]\ninterface = \"" + br + "\"\naddress = \"198.18.50.1/24\"\n\n";
+  std::vector<std::string> names;
+  for (int i = 0; i < 20; ++i) {
+    names.push_back(net_.jailName("c"));
+    cfg += "[jail." + names.back() + "]\n[[jail." + names.back() + ".interface]]\nbridge = \"lan\"\naddress = \"auto\"\n";
+  }
+  writeConfig(cfg);
+  std::vector<CommandResult> results(names.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < names.size(); ++i)
+    threads.emplace_back([&, i] { results[i] = hook("prestart", names[i]); });
+  for (auto& t : threads) t.join();
+  std::set<std::string> host_sides, addresses;
+  for (size_t i = 0; i < names.size(); ++i) {
+    ASSERT_EQ(results[i].status, 0) << names[i] << ": " << results[i].err;
+    auto l = hostLink(interfaceName(names[i], 0, Side::A));
+    ASSERT_TRUE(l) << names[i];
+    host_sides.insert(l->name);
+  }
+  EXPECT_EQ(host_sides.size(), 20u);
+  State s = loadState();
+  ASSERT_EQ(s.jails.size(), 20u);
+  for (const auto& [name, rec] : s.jails) {
+    ASSERT_EQ(rec.interfaces.size(), 1u);
+    addresses.insert(rec.interfaces[0].addresses.at(0));
+  }
+  EXPECT_EQ(addresses.size(), 20u) << "auto addresses must be distinct";
+
+  threads.clear();
+  for (size_t i = 0; i < names.size(); ++i)
+    threads.emplace_back([&, i] { results[i] = hook("poststop", names[i]); });
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < names.size(); ++i) EXPECT_EQ(results[i].status, 0) << results[i].err;
+  auto links = host_->links();
+  ASSERT_TRUE(links);
+  for (const auto& l : *links) EXPECT_EQ(l.description.rfind("vnetd:" + testing::runPrefix(), 0), std::string::npos) << l.name;
+  for (const auto& n : names) EXPECT_FALSE(hostLink(interfaceName(n, 0, Side::A)));
+  EXPECT_TRUE(loadState().jails.empty());
+}
+
+TEST_F(HookTest, NeverTouchesWhatVnetdDidNotCreate) {
+  std::string br = net_.bridgeName("nt");
+  std::string j = net_.jailName("ghost"), squatted = net_.jailName("sq");
+  writeConfig("[bridge.lan]\ninterface = \"" + br + "\"\naddress = \"198.18.60.1/24\"\n\n[jail_defaults]\n"
+              "[[jail_defaults.interface]]\nbridge = \"lan\"\naddress = \"auto\"\n");
+  // poststop of a jail that never started: success, nothing touched.
+  auto before = TestNet::hostLinks();
+  auto r = hook("poststop", j);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(TestNet::hostLinks(), before);
+
+  // An interface with vnetd's name that vnetd did not create: prestart refuses, and
+  // neither prestart nor poststop destroys it.
+  std::string name = interfaceName(squatted, 0, Side::A);
+  ASSERT_EQ(testing::run({"ip", "link", "add", name, "type", "veth", "peer", "name", name + "x"}).status, 0);
+  r = hook("prestart", squatted);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "vnetd-hook: prestart " + squatted + ": interface " + name +
+                       " already exists but vnetd did not create it for jail '" + squatted +
+                       "' (destroy it, or rename the jail)\n");
+  EXPECT_EQ(hook("poststop", squatted).status, 0);
+  EXPECT_TRUE(hostLink(name));
+}
+
+TEST_F(HookTest, BadInputIsRejectedWithOneLineAndNothingCreated) {
+  std::string br = net_.bridgeName("bad");
+  std::string known = net_.jailName("k");
+  writeConfig("[bridge.lan]\ninterface = \"" + br + "\"\naddress = \"198.18.70.1/24\"\n\n[jail." + known +
+              "]\n[[jail." + known + ".interface]]\nbridge = \"lan\"\naddress = \"auto\"\n");
+  auto before = TestNet::hostLinks();
+  std::string unknown = net_.jailName("u");
+  auto r = hook("prestart", unknown);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "vnetd-hook: prestart " + unknown + ": jail '" + unknown + "' is not configured in " +
+                       dir_.file("vnetd.toml") + " and there is no [jail_defaults] (add a [jail." + unknown +
+                       "] table)\n");
+  r = hook("created", known);  // configured, but no such namespace
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "vnetd-hook: created " + known + ": jail '" + known + "' is not running\n");
+
+  const std::pair<std::string, std::string> hostile[] = {
+      {"../x", "jail name contains '/' (allowed: A-Z a-z 0-9 _ . -)"},
+      {"a;rm -rf /", "jail name contains ';' (allowed: A-Z a-z 0-9 _ . -)"},
+      {std::string(200, 'a'), "jail name is 200 characters long (at most 64)"},
+      {"j\xc3\xa4il", "jail name contains 0xc3 (allowed: A-Z a-z 0-9 _ . -)"},
+      {"", "jail name is empty"},
+  };
+  for (const auto& [name, msg] : hostile) {
+    for (const char* phase : {"prestart", "created", "poststop"}) {
+      r = hook(phase, name);
+      EXPECT_EQ(r.status, 1) << name;
+      EXPECT_EQ(r.err, std::string("vnetd-hook: ") + phase + ": " + msg + "\n");
+    }
+  }
+  // Missing and broken configuration files.
+  r = testing::run({VNETD_HOOK_BINARY, "--config", dir_.file("missing.toml"), "prestart", known});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find(dir_.file("missing.toml") + ": cannot read"), std::string::npos) << r.err;
+  dir_.write("broken.toml", "[bridge.lan\ninterface = 1\n");
+  r = testing::run({VNETD_HOOK_BINARY, "--config", dir_.file("broken.toml"), "prestart", known});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err.rfind("vnetd-hook: " + dir_.file("broken.toml") + ":1:", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1);
+  // Usage errors.
+  EXPECT_EQ(testing::run({VNETD_HOOK_BINARY, "start", known}).status, 2);
+  EXPECT_EQ(testing::run({VNETD_HOOK_BINARY}).status, 2);
+  EXPECT_EQ(TestNet::hostLinks(), before) << "bad input must create nothing";
+}
+
+}  // namespace
+}  // namespace vnetd
