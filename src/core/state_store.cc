@@ -1,0 +1,669 @@
+#include "core/state_store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <initializer_list>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string_view>
+#include <thread>
+
+#include "core/file_util.h"
+#include "core/ip.h"
+#include "core/log.h"
+#include "core/naming.h"
+
+namespace vnetd {
+namespace {
+
+using Json = nlohmann::json;
+using OrderedJson = nlohmann::ordered_json;
+
+constexpr std::string_view kStateFileName = "state.json";
+constexpr std::string_view kTempPrefix = ".state.json.tmp-";
+constexpr std::string_view kPhases[] = {"prestart", "created"};
+// Our format nests 6 levels deep. The cap keeps a file of millions of '[' from turning
+// into millions of heap-allocated arrays before the schema check could reject it.
+constexpr size_t kMaxNesting = 32;
+// Values from the file are echoed in error messages; keep those messages one short line.
+constexpr size_t kMaxEchoedChars = 64;
+constexpr size_t kMaxSyntaxMessageChars = 200;
+constexpr auto kLockFirstBackoff = std::chrono::milliseconds(1);
+constexpr auto kLockMaxBackoff = std::chrono::milliseconds(50);
+
+// Makes untrusted text safe for a one-line message: printable ASCII kept, everything
+// else (newlines, control characters, bytes of other encodings) as \xNN, bounded.
+std::string printable(std::string_view text, size_t max_chars) {
+  std::string out;
+  size_t shown = 0;
+  for (char c : text) {
+    if (shown++ == max_chars) {
+      out += "...";
+      break;
+    }
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f) {
+      out += c;
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+std::string echoed(std::string_view text) {
+  std::string out = "\"";
+  for (char c : printable(text, kMaxEchoedChars)) {
+    if (c == '"') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string jailLabel(std::string_view name) {
+  if (isValidJailName(name)) return "jail '" + std::string(name) + "'";
+  return "jail " + echoed(name);
+}
+
+std::string join(const std::string& where, const std::string& what) {
+  return where.empty() ? what : where + ": " + what;
+}
+
+Error fileProblem(const std::string& problem) {
+  return plainError(std::string(kStateFileName) + ": " + problem);
+}
+
+// What a JSON value is, for "<field> is <this>, expected <that>".
+std::string describe(const Json& value) {
+  switch (value.type()) {
+    case Json::value_t::null:
+      return "null";
+    case Json::value_t::boolean:
+      return "a boolean";
+    case Json::value_t::number_integer:
+      return std::to_string(value.get<Json::number_integer_t>());
+    case Json::value_t::number_unsigned:
+      return std::to_string(value.get<Json::number_unsigned_t>());
+    case Json::value_t::number_float:
+      return "a floating-point number";
+    case Json::value_t::string:
+      return "a string";
+    case Json::value_t::array:
+      return "an array";
+    case Json::value_t::object:
+      return "an object";
+    case Json::value_t::binary:
+      return "binary data";
+    case Json::value_t::discarded:
+      break;
+  }
+  return "invalid";
+}
+
+// Typed, non-throwing access to one object of the document; problems name `where`.
+class FieldReader {
+ public:
+  FieldReader(const Json& object, std::string where) : object_(object), where_(std::move(where)) {}
+
+  // Fields outside `known` are errors: a misspelt field must not fall back to a default.
+  Result<void> onlyKnownFields(std::initializer_list<std::string_view> known) const {
+    for (const auto& item : object_.items()) {
+      if (std::find(known.begin(), known.end(), item.key()) == known.end())
+        return problem("unknown field " + echoed(item.key()));
+    }
+    return success();
+  }
+
+  Result<const Json*> field(std::string_view key) const {
+    auto it = object_.find(std::string(key));
+    if (it == object_.end()) return problem(std::string(key) + " is missing");
+    return &*it;
+  }
+
+  Result<std::string> string(std::string_view key) const {
+    auto value = field(key);
+    if (!value) return value.error();
+    if (!(*value)->is_string()) return typeProblem(key, **value, "a string");
+    return (*value)->get<std::string>();
+  }
+
+  Result<uint64_t> unsignedInteger(std::string_view key) const {
+    auto value = field(key);
+    if (!value) return value.error();
+    const Json& v = **value;
+    if (v.is_number_unsigned()) return v.get<uint64_t>();
+    // "-0" parses as a signed zero.
+    if (v.is_number_integer() && v.get<int64_t>() == 0) return uint64_t{0};
+    return typeProblem(key, v, "an unsigned integer");
+  }
+
+  Result<int64_t> signedInteger(std::string_view key) const {
+    auto value = field(key);
+    if (!value) return value.error();
+    const Json& v = **value;
+    if (v.is_number_unsigned()) {
+      uint64_t u = v.get<uint64_t>();
+      if (u <= static_cast<uint64_t>(INT64_MAX)) return static_cast<int64_t>(u);
+    } else if (v.is_number_integer()) {
+      return v.get<int64_t>();
+    }
+    return typeProblem(key, v, "a 64-bit integer");
+  }
+
+  Result<bool> boolean(std::string_view key) const {
+    auto value = field(key);
+    if (!value) return value.error();
+    if (!(*value)->is_boolean()) return typeProblem(key, **value, "true or false");
+    return (*value)->get<bool>();
+  }
+
+  Result<const Json*> object(std::string_view key) const {
+    auto value = field(key);
+    if (!value) return value.error();
+    if (!(*value)->is_object()) return typeProblem(key, **value, "an object");
+    return *value;
+  }
+
+  Result<const Json*> array(std::string_view key) const {
+    auto value = field(key);
+    if (!value) return value.error();
+    if (!(*value)->is_array()) return typeProblem(key, **value, "an array");
+    return *value;
+  }
+
+  Error problem(const std::string& what) const { return fileProblem(join(where_, what)); }
+
+  Error typeProblem(std::string_view key, const Json& value, std::string_view expected) const {
+    return problem(std::string(key) + " is " + describe(value) + ", expected " +
+                   std::string(expected));
+  }
+
+ private:
+  const Json& object_;
+  std::string where_;
+};
+
+Result<InterfaceRecord> decodeInterface(const Json& value, const std::string& jail_where,
+                                        size_t position) {
+  std::string where = jail_where + " interfaces[" + std::to_string(position) + "]";
+  if (!value.is_object())
+    return fileProblem(where + " is " + describe(value) + ", expected an object");
+  InterfaceRecord record;
+  {
+    // Until the index is known the interface is named by its position in the array.
+    FieldReader positional(value, where);
+    auto index = positional.unsignedInteger("index");
+    if (!index) return index.error();
+    if (*index > UINT32_MAX)
+      return positional.problem("index " + std::to_string(*index) + " is out of range");
+    record.index = static_cast<unsigned>(*index);
+  }
+  FieldReader reader(value, jail_where + " interface " + std::to_string(record.index));
+  VNETD_TRY(reader.onlyKnownFields({"index", "host_name", "jail_name", "host_mac", "jail_mac",
+                                    "bridge", "addresses", "created_by_vnetd"}));
+  struct StringField {
+    std::string_view key;
+    std::string* out;
+  };
+  for (const StringField& f :
+       {StringField{"host_name", &record.host_name}, StringField{"jail_name", &record.jail_name},
+        StringField{"host_mac", &record.host_mac}, StringField{"jail_mac", &record.jail_mac},
+        StringField{"bridge", &record.bridge}}) {
+    auto text = reader.string(f.key);
+    if (!text) return text.error();
+    *f.out = std::move(*text);
+  }
+  auto addresses = reader.array("addresses");
+  if (!addresses) return addresses.error();
+  for (size_t i = 0; i < (*addresses)->size(); ++i) {
+    const Json& address = (**addresses)[i];
+    if (!address.is_string()) {
+      return reader.problem("addresses[" + std::to_string(i) + "] is " + describe(address) +
+                            ", expected a string");
+    }
+    record.addresses.push_back(address.get<std::string>());
+  }
+  auto created = reader.boolean("created_by_vnetd");
+  if (!created) return created.error();
+  record.created_by_vnetd = *created;
+  return record;
+}
+
+Result<JailRecord> decodeJail(const std::string& key, const Json& value) {
+  const std::string where = jailLabel(key);
+  if (!value.is_object())
+    return fileProblem(where + " is " + describe(value) + ", expected an object");
+  FieldReader reader(value, where);
+  VNETD_TRY(reader.onlyKnownFields({"name", "phase", "updated_at", "interfaces"}));
+  JailRecord record;
+  auto name = reader.string("name");
+  if (!name) return name.error();
+  record.name = std::move(*name);
+  auto phase = reader.string("phase");
+  if (!phase) return phase.error();
+  record.phase = std::move(*phase);
+  auto updated_at = reader.signedInteger("updated_at");
+  if (!updated_at) return updated_at.error();
+  record.updated_at = *updated_at;
+  auto interfaces = reader.array("interfaces");
+  if (!interfaces) return interfaces.error();
+  for (size_t i = 0; i < (*interfaces)->size(); ++i) {
+    auto interface = decodeInterface((**interfaces)[i], where, i);
+    if (!interface) return interface.error();
+    record.interfaces.push_back(std::move(*interface));
+  }
+  return record;
+}
+
+// The semantic rules, shared by decodeState and save(). Returns "" when valid.
+std::string stateProblem(const State& state) {
+  std::map<std::string, std::string, std::less<>> host_names;  // host_name → its owner
+  for (const auto& [key, jail] : state.jails) {
+    const std::string where = jailLabel(key);
+    if (std::string p = jailNameProblem(key); !p.empty()) return where + ": " + p;
+    if (jail.name != key) return where + ": name " + echoed(jail.name) + " does not match its key";
+    if (std::find(std::begin(kPhases), std::end(kPhases), jail.phase) == std::end(kPhases)) {
+      std::string known;
+      for (std::string_view phase : kPhases)
+        known += (known.empty() ? "\"" : " or \"") + std::string(phase) + "\"";
+      return where + ": phase " + echoed(jail.phase) + " is not " + known;
+    }
+    std::set<unsigned> indexes;
+    std::set<std::string_view> jail_side_names;
+    for (const InterfaceRecord& iface : jail.interfaces) {
+      const std::string iw = where + " interface " + std::to_string(iface.index);
+      if (iface.index >= kMaxInterfacesPerJail) {
+        return iw + ": index is out of range (0.." + std::to_string(kMaxInterfacesPerJail - 1) +
+               ")";
+      }
+      if (!indexes.insert(iface.index).second)
+        return where + ": interface index " + std::to_string(iface.index) + " appears twice";
+      for (const auto& [field, name] :
+           {std::pair{"host_name", &iface.host_name}, std::pair{"jail_name", &iface.jail_name}}) {
+        if (std::string p = interfaceNameProblem(*name); !p.empty())
+          return iw + ": " + field + " " + echoed(*name) + " is invalid: " + p;
+      }
+      if (!iface.bridge.empty()) {
+        if (std::string p = interfaceNameProblem(iface.bridge); !p.empty())
+          return iw + ": bridge " + echoed(iface.bridge) + " is invalid: " + p;
+      }
+      for (const auto& [field, mac] :
+           {std::pair{"host_mac", &iface.host_mac}, std::pair{"jail_mac", &iface.jail_mac}}) {
+        if (!MacAddress::parse(*mac))
+          return iw + ": " + field + " " + echoed(*mac) + " is not a MAC address";
+      }
+      for (const std::string& address : iface.addresses) {
+        if (!Cidr::parse(address))
+          return iw + ": address " + echoed(address) + " is not a CIDR (address/prefix length)";
+      }
+      if (!jail_side_names.insert(iface.jail_name).second)
+        return iw + ": jail_name " + echoed(iface.jail_name) + " is used twice in this jail";
+      auto [owner, inserted] = host_names.emplace(iface.host_name, iw);
+      if (!inserted)
+        return iw + ": host_name " + echoed(iface.host_name) + " is also used by " + owner->second;
+    }
+  }
+  return {};
+}
+
+// Depth of [ and { outside strings. Agrees with the real parser on every valid prefix,
+// and whatever it says about invalid input, the parser rejects that input anyway.
+bool nestedTooDeep(std::span<const char> bytes) {
+  size_t depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : bytes) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxNesting) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
+// A SAX consumer that accepts everything and records the first syntax error. Used only
+// after the DOM parse failed: the non-throwing DOM parse says nothing about why.
+class SyntaxErrorCapture {
+ public:
+  bool null() { return true; }
+  bool boolean(bool) { return true; }
+  bool number_integer(Json::number_integer_t) { return true; }
+  bool number_unsigned(Json::number_unsigned_t) { return true; }
+  bool number_float(Json::number_float_t, const Json::string_t&) { return true; }
+  bool string(Json::string_t&) { return true; }
+  bool binary(Json::binary_t&) { return true; }
+  bool start_object(std::size_t) { return true; }
+  bool key(Json::string_t&) { return true; }
+  bool end_object() { return true; }
+  bool start_array(std::size_t) { return true; }
+  bool end_array() { return true; }
+  bool parse_error(std::size_t, const std::string&, const Json::exception& error) {
+    message_ = error.what();
+    return false;
+  }
+
+  // "line 3, column 5: syntax error while parsing object - ...", without the library's
+  // "[json.exception.parse_error.101] parse error at " prefix.
+  std::string message() const {
+    std::string_view text = message_;
+    constexpr std::string_view kMarker = "parse error at ";
+    if (size_t at = text.find(kMarker); at != std::string_view::npos)
+      text.remove_prefix(at + kMarker.size());
+    if (text.empty()) return "syntax error";
+    return printable(text, kMaxSyntaxMessageChars);
+  }
+
+ private:
+  std::string message_;
+};
+
+std::string encode(const State& state, uint64_t generation) {
+  // One jail per line: readable, greppable, and linear to build for any number of jails.
+  std::string out = "{\n  \"version\": " + std::to_string(kStateFormatVersion) +
+                    ",\n  \"generation\": " + std::to_string(generation) + ",\n  \"jails\": {";
+  bool first = true;
+  for (const auto& [key, jail] : state.jails) {
+    OrderedJson interfaces = OrderedJson::array();
+    for (const InterfaceRecord& iface : jail.interfaces) {
+      OrderedJson i = OrderedJson::object();
+      i["index"] = iface.index;
+      i["host_name"] = iface.host_name;
+      i["jail_name"] = iface.jail_name;
+      i["host_mac"] = iface.host_mac;
+      i["jail_mac"] = iface.jail_mac;
+      i["bridge"] = iface.bridge;
+      i["addresses"] = iface.addresses;
+      i["created_by_vnetd"] = iface.created_by_vnetd;
+      interfaces.push_back(std::move(i));
+    }
+    OrderedJson j = OrderedJson::object();
+    j["name"] = jail.name;
+    j["phase"] = jail.phase;
+    j["updated_at"] = jail.updated_at;
+    j["interfaces"] = std::move(interfaces);
+    // replace: an unvalidated State may hold invalid UTF-8, and dump() must not throw.
+    // Valid states are ASCII, so this never alters one.
+    constexpr auto kReplace = OrderedJson::error_handler_t::replace;
+    out += first ? "\n    " : ",\n    ";
+    out += OrderedJson(key).dump(-1, ' ', false, kReplace);
+    out += ": ";
+    out += j.dump(-1, ' ', false, kReplace);
+    first = false;
+  }
+  out += first ? "}\n}\n" : "\n  }\n}\n";
+  return out;
+}
+
+Result<void> writeAll(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errnoError("write " + path);
+    }
+    if (n == 0) return Error{EIO, "write " + path + " made no progress"};
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return success();
+}
+
+int fsyncRetrying(int fd) {
+  int rc;
+  do {
+    rc = ::fsync(fd);
+  } while (rc != 0 && errno == EINTR);
+  return rc;
+}
+
+// Makes a rename in `dir` durable.
+Result<void> syncDirectory(const std::string& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) return errnoError("open directory " + dir);
+  // EINVAL: the filesystem cannot fsync a directory at all; failing every save there
+  // would make vnetd unusable without making anything more durable.
+  if (fsyncRetrying(fd.get()) != 0 && errno != EINVAL) return errnoError("fsync directory " + dir);
+  return success();
+}
+
+Result<void> checkHeld(const StateLock& held) {
+  if (!held.held())
+    return Error{EINVAL, "state store used without its lock (moved-from StateLock)"};
+  return success();
+}
+
+// Read failures that say something about the file itself (rather than about us or the
+// system, like EACCES or EMFILE) are treated like corrupt contents.
+bool isBadFile(int code) { return code == 0 || code == EFBIG || code == EIO || code == ELOOP; }
+
+struct DirCloser {
+  void operator()(DIR* dir) const { ::closedir(dir); }
+};
+
+}  // namespace
+
+std::string encodeState(const State& state) { return encode(state, state.generation); }
+
+Result<void> validateState(const State& state) {
+  std::string problem = stateProblem(state);
+  if (!problem.empty()) return plainError(problem);
+  return success();
+}
+
+Result<State> decodeState(std::span<const char> bytes) {
+  if (bytes.size() > kMaxStateFileBytes)
+    return fileProblem("larger than " + std::to_string(kMaxStateFileBytes) + " bytes");
+  if (bytes.empty()) return fileProblem("file is empty");
+  if (nestedTooDeep(bytes))
+    return fileProblem("nested deeper than " + std::to_string(kMaxNesting) + " levels");
+  const char* first = bytes.data();
+  const char* last = first + bytes.size();
+  Json doc = Json::parse(first, last, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) {
+    SyntaxErrorCapture capture;
+    (void)Json::sax_parse(first, last, &capture);
+    return fileProblem("not valid JSON: " + capture.message());
+  }
+  if (!doc.is_object())
+    return fileProblem("top level is " + describe(doc) + ", expected an object");
+
+  FieldReader reader(doc, "");
+  // Version before anything else: a newer format may well have fields we do not know.
+  auto version = reader.unsignedInteger("version");
+  if (!version) return version.error();
+  if (*version != static_cast<uint64_t>(kStateFormatVersion)) {
+    return reader.problem("version " + std::to_string(*version) +
+                          " is not supported (this vnetd reads version " +
+                          std::to_string(kStateFormatVersion) + ")");
+  }
+  VNETD_TRY(reader.onlyKnownFields({"version", "generation", "jails"}));
+  State state;
+  auto generation = reader.unsignedInteger("generation");
+  if (!generation) return generation.error();
+  state.generation = *generation;
+  auto jails = reader.object("jails");
+  if (!jails) return jails.error();
+  for (const auto& item : (*jails)->items()) {
+    auto jail = decodeJail(item.key(), item.value());
+    if (!jail) return jail.error();
+    state.jails.emplace(item.key(), std::move(*jail));
+  }
+  if (std::string problem = stateProblem(state); !problem.empty()) return fileProblem(problem);
+  return state;
+}
+
+StateLock::StateLock(StateLock&& other) noexcept = default;
+StateLock& StateLock::operator=(StateLock&& other) noexcept = default;
+StateLock::~StateLock() = default;
+
+Result<StateStore> StateStore::open(const std::string& state_dir) {
+  if (state_dir.empty()) return Error{EINVAL, "state dir is empty"};
+  std::string dir = state_dir;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  // mkdir -p: only the state dir itself is private; parents are ordinary directories
+  // such as /var/db that other software expects to be traversable.
+  for (size_t end = 1; end <= dir.size(); ++end) {
+    if (end != dir.size() && dir[end] != '/') continue;
+    if (dir[end - 1] == '/') continue;  // "//" in the path
+    const bool is_state_dir = end == dir.size();
+    const std::string prefix = dir.substr(0, end);
+    if (::mkdir(prefix.c_str(), is_state_dir ? 0700 : 0755) == 0) continue;
+    if (errno != EEXIST) return errnoError("create state dir " + prefix);
+    struct stat st {};
+    if (::stat(prefix.c_str(), &st) != 0) return errnoError("stat " + prefix);
+    if (!S_ISDIR(st.st_mode)) {
+      return Error{ENOTDIR, is_state_dir ? "state dir " + prefix + " exists and is not a directory"
+                                         : "state dir " + dir + ": " + prefix +
+                                               " exists and is not a directory"};
+    }
+  }
+  return StateStore(std::move(dir));
+}
+
+Result<StateLock> StateStore::lock(int timeout_ms) const {
+  const std::string path = lockPath();
+  const auto timeout = std::chrono::milliseconds(std::max(timeout_ms, 0));
+  const auto start = std::chrono::steady_clock::now();
+  auto backoff = kLockFirstBackoff;
+  for (;;) {
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd) return errnoError("open state lock " + path);
+    // No OS has a timed flock(2), and interrupting a blocking one needs a timer signal
+    // that a library must not own. So poll LOCK_NB with a backoff: 1 ms first (hooks
+    // usually hold the lock for a few ms), doubling to 50 ms so a long wait costs ~20
+    // wakeups a second, never sleeping past the deadline.
+    for (;;) {
+      if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) break;
+      if (errno == EINTR) continue;
+      if (errno != EWOULDBLOCK) return errnoError("lock " + path);
+      const auto elapsed = std::chrono::steady_clock::now() - start;
+      if (elapsed >= timeout) {
+        return Error{ETIMEDOUT, "state lock " + path + " held by another process for " +
+                                    std::to_string(timeout_ms) + " ms"};
+      }
+      std::this_thread::sleep_for(
+          std::min<std::chrono::steady_clock::duration>(backoff, timeout - elapsed));
+      backoff = std::min(backoff * 2, kLockMaxBackoff);
+    }
+    // If state.lock was removed or replaced while we waited, we hold a lock on an inode
+    // nobody else will ever open: it excludes no one. Start over on the current file.
+    struct stat held {
+    }, current{};
+    if (::fstat(fd.get(), &held) != 0) return errnoError("stat " + path);
+    if (::stat(path.c_str(), &current) == 0 && current.st_dev == held.st_dev &&
+        current.st_ino == held.st_ino) {
+      return StateLock(std::move(fd));
+    }
+  }
+}
+
+Result<State> StateStore::load(const StateLock& held) const {
+  VNETD_TRY(checkHeld(held));
+  removeStaleTemps();
+  auto bytes = readSmallFile(statePath(), kMaxStateFileBytes);
+  if (!bytes) {
+    if (bytes.error().code == ENOENT) return State{};
+    if (!isBadFile(bytes.error().code)) return bytes.error();
+    return moveAside(bytes.error().message());
+  }
+  auto state = decodeState(*bytes);
+  if (!state) return moveAside(state.error().message());
+  return state;
+}
+
+Result<void> StateStore::save(const StateLock& held, State& state) const {
+  VNETD_TRY(checkHeld(held));
+  const std::string path = statePath();
+  if (std::string problem = stateProblem(state); !problem.empty())
+    return plainError("refusing to save an invalid state to " + path + ": " + problem);
+  if (state.generation == UINT64_MAX) return plainError("state generation would overflow");
+  const uint64_t next = state.generation + 1;
+  const std::string text = encode(state, next);
+
+  const std::string temp = dir_ + "/" + std::string(kTempPrefix) + std::to_string(::getpid());
+  // O_TRUNC: a file of that name can only be the leftover of an earlier process with
+  // our pid that was killed mid-write (we hold the lock).
+  UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) return errnoError("create " + temp);
+  auto discard = [&](Error error) -> Error {
+    fd.reset();
+    ::unlink(temp.c_str());
+    return error;
+  };
+  if (auto written = writeAll(fd.get(), text, temp); !written) return discard(written.error());
+  if (fsyncRetrying(fd.get()) != 0) return discard(errnoError("fsync " + temp));
+  // close() can report a deferred write error (NFS); EINTR means it was closed anyway.
+  if (::close(fd.release()) != 0 && errno != EINTR) return discard(errnoError("close " + temp));
+  if (::rename(temp.c_str(), path.c_str()) != 0)
+    return discard(errnoError("rename " + temp + " to " + path));
+  if (auto synced = syncDirectory(dir_); !synced) {
+    return Error{synced.error().code, "wrote " + path + " but " + synced.error().context +
+                                          " failed, so it may not survive a power loss"};
+  }
+  state.generation = next;
+  return success();
+}
+
+Error StateStore::moveAside(const std::string& problem) const {
+  const std::string path = statePath();
+  const std::string base =
+      path + ".corrupt-" + std::to_string(::time(nullptr)) + "-" + std::to_string(::getpid());
+  // Never overwrite an earlier corrupt file: it may be the only copy of someone's state.
+  std::string target = base;
+  struct stat st {};
+  for (int n = 1; ::lstat(target.c_str(), &st) == 0; ++n) target = base + "." + std::to_string(n);
+  if (::rename(path.c_str(), target.c_str()) != 0) {
+    const int error = errno;
+    return plainError(problem + "; could not move it aside to " + target + " (" +
+                      std::strerror(error) + "); nothing will be destroyed on the basis of it");
+  }
+  if (auto synced = syncDirectory(dir_); !synced)
+    VNETD_LOG_WARN("%s", synced.error().message().c_str());
+  return plainError(problem + "; the file was moved aside to " + target +
+                    "; nothing will be destroyed on the basis of it, and the next load starts "
+                    "from an empty state");
+}
+
+void StateStore::removeStaleTemps() const {
+  // Writers hold the lock while a temp file exists, and so do we: any temp file here
+  // belongs to a writer that was killed. It is never state, only litter.
+  std::unique_ptr<DIR, DirCloser> dir(::opendir(dir_.c_str()));
+  if (!dir) return;
+  std::vector<std::string> stale;
+  while (const dirent* entry = ::readdir(dir.get())) {
+    std::string_view name = entry->d_name;
+    if (name.substr(0, kTempPrefix.size()) == kTempPrefix) stale.emplace_back(name);
+  }
+  for (const std::string& name : stale) {
+    const std::string path = dir_ + "/" + name;
+    if (::unlink(path.c_str()) == 0) {
+      VNETD_LOG_INFO("removed %s left by an interrupted state write", path.c_str());
+    } else if (errno != ENOENT) {
+      VNETD_LOG_WARN("cannot remove leftover %s: %s", path.c_str(), std::strerror(errno));
+    }
+  }
+}
+
+}  // namespace vnetd

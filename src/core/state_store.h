@@ -13,48 +13,87 @@
 //    state.json.corrupt-<unix time>-<pid> and load() returns an error that names it.
 //    Callers must then refuse destructive operations: never destroy on a state you
 //    could not read.
+//  - Leftover temp files (.state.json.tmp-<pid>) of writers that were killed are removed
+//    by the next load(); they are never read as state.
+//
+// Format (version 1), every field required, unknown fields rejected (a misspelt
+// "created_by_vnetd" must not silently default to true and let vnetd destroy an
+// interface it merely adopted):
+//   {"version": 1, "generation": <uint64>,
+//    "jails": {"<name>": {"name": "<name>", "phase": "prestart"|"created",
+//                         "updated_at": <int64>,
+//                         "interfaces": [{"index": 0..15, "host_name": ..., "jail_name": ...,
+//                                         "host_mac": "02:..", "jail_mac": "02:..",
+//                                         "bridge": "<ifname>"|"", "addresses": ["cidr", ..],
+//                                         "created_by_vnetd": true|false}]}}}
+// Adding or changing a field means a new format version.
+//
 // Thread-compatibility: a StateStore object may be used from one thread at a time;
 // separate processes coordinate through the lock.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/result.h"
+#include "core/unique_fd.h"
 
 namespace vnetd {
 
+inline constexpr int kStateFormatVersion = 1;
+// Far above any real state (a jail with 16 interfaces is ~8 KiB), small enough that a
+// runaway or hostile file cannot exhaust memory when parsed.
+inline constexpr size_t kMaxStateFileBytes = size_t{16} << 20;
+
 struct InterfaceRecord {
   unsigned index = 0;
-  std::string host_name;    // e0a_web
-  std::string jail_name;    // name inside the jail (generated e0b_web or configured)
-  std::string host_mac;     // "02:..:..", as set on the host side
-  std::string jail_mac;     // as set on the jail side
-  std::string bridge;       // bridge interface name it is a member of
+  std::string host_name;               // e0a_web
+  std::string jail_name;               // name inside the jail (generated e0b_web or configured)
+  std::string host_mac;                // "02:..:..", as set on the host side
+  std::string jail_mac;                // as set on the jail side
+  std::string bridge;                  // bridge interface name it is a member of; "" = not bridged
   std::vector<std::string> addresses;  // CIDRs assigned inside the jail (v4 and v6)
   bool created_by_vnetd = true;        // false: adopted/observed, never destroyed by vnetd
+
+  friend bool operator==(const InterfaceRecord&, const InterfaceRecord&) = default;
 };
 
 struct JailRecord {
   std::string name;
-  std::string phase;          // last completed hook phase: "prestart" | "created"
-  int64_t updated_at = 0;     // unix seconds of the last change
-  std::vector<InterfaceRecord> interfaces;
+  std::string phase;                        // last completed hook phase: "prestart" | "created"
+  int64_t updated_at = 0;                   // unix seconds of the last change
+  std::vector<InterfaceRecord> interfaces;  // unique index; host_name unique in the State
+
+  friend bool operator==(const JailRecord&, const JailRecord&) = default;
 };
 
 struct State {
   uint64_t generation = 0;                  // incremented by every save()
   std::map<std::string, JailRecord> jails;  // by jail name
+
+  friend bool operator==(const State&, const State&) = default;
 };
 
 // Pure codec, exposed for tests and the fuzz target: never throws, never crashes.
+// encodeState output decodes to an equal State whenever validateState(state) passes.
 std::string encodeState(const State& state);
+// Checks syntax, types and validateState. Errors are one line starting "state.json: "
+// and name the offending item, e.g.
+//   state.json: jail 'web' interface 0: host_mac "zz" is not a MAC address
 Result<State> decodeState(std::span<const char> bytes);
+// The semantic rules decodeState enforces (valid names, jail key == name, phase,
+// MACs, CIDRs, index < kMaxInterfacesPerJail and unique per jail, host_name unique
+// across jails). save() refuses a state that fails them: it could never be read back.
+Result<void> validateState(const State& state);
 
+// Holds the exclusive flock on <state_dir>/state.lock until destroyed (closing the fd
+// releases it). The fd is O_CLOEXEC, so exec'd programs never inherit the lock; a
+// fork()ed child does share it until it exits or closes it.
 class StateLock {
  public:
   StateLock(StateLock&& other) noexcept;
@@ -63,30 +102,48 @@ class StateLock {
   StateLock& operator=(const StateLock&) = delete;
   ~StateLock();  // releases the lock
 
+  // False only for a moved-from lock.
+  bool held() const { return fd_.valid(); }
+
  private:
   friend class StateStore;
-  explicit StateLock(int fd) : fd_(fd) {}
-  int fd_ = -1;
+  explicit StateLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
 };
 
 class StateStore {
  public:
-  // Creates state_dir (mode 0700) if missing. Does not read the state.
+  // Creates state_dir (mode 0700, missing parents 0755) if missing; an existing
+  // directory keeps its mode. ENOTDIR if it exists and is not a directory. Does not
+  // read the state.
   static Result<StateStore> open(const std::string& state_dir);
 
   // Blocks until the exclusive lock is held, or fails after timeout_ms (ETIMEDOUT).
+  // timeout_ms <= 0 tries once. Sleeps while waiting: on the daemon's event loop use a
+  // short timeout (hooks hold the lock for milliseconds).
   Result<StateLock> lock(int timeout_ms = 30000) const;
 
-  // Missing file → empty State (first run). Corrupt file → moved aside + error.
+  // Missing file → empty State (first run). Corrupt file → moved aside + error (code 0).
+  // Other read failures (EACCES, EMFILE, ...) leave the file in place and return the errno.
+  // EINVAL if `held` is a moved-from lock.
   Result<State> load(const StateLock& held) const;
-  // Increments state.generation and writes atomically.
+  // Increments state.generation and writes atomically (fsync'd file and directory).
+  // Refuses a state that fails validateState. On error state.generation is
+  // unchanged and state.json is untouched, except when the error says the directory
+  // fsync failed: the new file is then already in place (reload before retrying).
   Result<void> save(const StateLock& held, State& state) const;
 
   const std::string& dir() const { return dir_; }
   std::string statePath() const { return dir_ + "/state.json"; }
+  std::string lockPath() const { return dir_ + "/state.lock"; }
 
  private:
   explicit StateStore(std::string dir) : dir_(std::move(dir)) {}
+  // Renames state.json aside and returns the error load() reports for `problem`.
+  Error moveAside(const std::string& problem) const;
+  // Removes temp files of writers that were killed; call with the lock held.
+  void removeStaleTemps() const;
+
   std::string dir_;
 };
 
