@@ -272,11 +272,11 @@ TEST_F(HookTest, NeverTouchesWhatVnetdDidNotCreate) {
   writeConfig("[bridge.lan]\ninterface = \"" + br + "\"\naddress = \"198.18.60.1/24\"\n\n[jail_defaults]\n"
               "[[jail_defaults.interface]]\nbridge = \"lan\"\naddress = \"auto\"\n");
   // poststop of a jail that never started: success, nothing touched.
-  auto before = TestNet::hostLinks();
+  auto before = TestNet::ownLinks();
   auto r = hook("poststop", j);
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "");
-  EXPECT_EQ(TestNet::hostLinks(), before);
+  EXPECT_EQ(TestNet::ownLinks(), before);
 
   // An interface with vnetd's name that vnetd did not create: prestart refuses, and
   // neither prestart nor poststop destroys it.
@@ -296,7 +296,7 @@ TEST_F(HookTest, BadInputIsRejectedWithOneLineAndNothingCreated) {
   std::string known = net_.jailName("k");
   writeConfig("[bridge.lan]\ninterface = \"" + br + "\"\naddress = \"198.18.70.1/24\"\n\n[jail." + known +
               "]\n[[jail." + known + ".interface]]\nbridge = \"lan\"\naddress = \"auto\"\n");
-  auto before = TestNet::hostLinks();
+  auto before = TestNet::ownLinks();
   std::string unknown = net_.jailName("u");
   auto r = hook("prestart", unknown);
   EXPECT_EQ(r.status, 1);
@@ -333,7 +333,7 @@ TEST_F(HookTest, BadInputIsRejectedWithOneLineAndNothingCreated) {
   // Usage errors.
   EXPECT_EQ(testing::run({VNETD_HOOK_BINARY, "start", known}).status, 2);
   EXPECT_EQ(testing::run({VNETD_HOOK_BINARY}).status, 2);
-  EXPECT_EQ(TestNet::hostLinks(), before) << "bad input must create nothing";
+  EXPECT_EQ(TestNet::ownLinks(), before) << "bad input must create nothing";
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -101,8 +102,7 @@ TestNet::~TestNet() {
   for (auto it = namespaces_.rbegin(); it != namespaces_.rend(); ++it) run({"ip", "netns", "del", *it});
   // Sweep: hooks name links e<i>a_<jail> and bridges carry the prefix; anything of
   // this run still on the host goes.
-  for (const auto& l : hostLinks())
-    if (l.find(runPrefix()) != std::string::npos) run({"ip", "link", "del", l});
+  for (const auto& l : ownLinks()) run({"ip", "link", "del", l});
 }
 
 std::string TestNet::jailName(const std::string& label) {
@@ -132,6 +132,14 @@ std::vector<std::string> TestNet::hostLinks(const std::string& prefix) {
     if (n.rfind(prefix, 0) == 0) out.push_back(n);
   }
   ::closedir(d);
+  return out;
+}
+
+std::vector<std::string> TestNet::ownLinks() {
+  std::vector<std::string> out;
+  for (auto& l : hostLinks())
+    if (l.find(runPrefix()) != std::string::npos) out.push_back(l);
+  std::sort(out.begin(), out.end());
   return out;
 }
 

@@ -53,6 +53,9 @@ class TestNet {
   void deleteNamespace(const std::string& name);
   // Names of links in the host namespace, optionally only those starting with `prefix`.
   static std::vector<std::string> hostLinks(const std::string& prefix = "");
+  // Host links whose name contains this run's prefix: what this test process (and the
+  // hooks it ran) created. Other tests may run in parallel with other prefixes.
+  static std::vector<std::string> ownLinks();
   // Pings from inside a namespace; true when one reply came back.
   static bool ping(const std::string& ns, const std::string& address);
 

@@ -852,7 +852,8 @@ State crashState(uint64_t k) {
       iface.jail_name = "e" + std::to_string(i) + "b_" + std::to_string(k % 100000);
       char mac[18];
       std::snprintf(mac, sizeof mac, "02:%02x:%02x:%02x:%02x:%02x",
-                    static_cast<unsigned>(k >> 8) & 0xff, static_cast<unsigned>(k) & 0xff, j, i, 0);
+                    static_cast<unsigned>(k >> 8) & 0xff, static_cast<unsigned>(k) & 0xff, j & 0xff,
+                    i & 0xff, 0u);
       iface.host_mac = mac;
       mac[16] = '1';
       iface.jail_mac = mac;

@@ -2,6 +2,7 @@
 // the tests check the decoder against the kernel ABI, not against our own builder.
 #pragma once
 
+#include <sys/socket.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
