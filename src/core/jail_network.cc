@@ -255,7 +255,7 @@ Result<void> JailNetwork::ensureBridge(const BridgeConfig& br, UndoLog& undo) {
 
 Result<void> JailNetwork::ensureBridgeAddresses(const BridgeConfig& br, uint32_t index) {
   if (!br.address && !br.address6) return success();
-  auto addrs = host_.addresses();
+  auto addrs = host_.addresses(index);
   if (!addrs) return addrs.error();
   for (const auto& want : {br.address, br.address6}) {
     if (!want) continue;
@@ -380,28 +380,28 @@ Result<HookOutcome> JailNetwork::poststop(const std::string& jail) {
   auto it = state->jails.find(jail);
   if (it == state->jails.end()) return out;  // never started (or already cleaned): nothing to do
 
-  auto links = host_.links();
-  if (!links) return links.error();
   for (const InterfaceRecord& ir : it->second.interfaces) {
     if (!ir.created_by_vnetd) continue;
     // Either end destroys both. The host side is normally on the host; after a FreeBSD
-    // jail is removed, the jail side comes back to the host as well.
+    // jail is removed, the jail side comes back to the host as well. Looked up by name
+    // (not a full dump): poststop must stay cheap on hosts with thousands of interfaces.
     std::string generated = interfaceName(jail, ir.index, Side::B);
-    const LinkInfo* victim = nullptr;
+    std::optional<std::string> victim;
     for (const auto& [name, mac] : {std::pair{ir.host_name, ir.host_mac}, std::pair{ir.jail_name, ir.jail_mac},
                                     std::pair{generated, ir.jail_mac}}) {
-      const LinkInfo* l = findLink(*links, name);
-      if (!l) continue;
-      if (l->mac.toString() != mac) {
+      auto l = host_.link(name);
+      if (!l) return l.error();
+      if (!*l) continue;
+      if ((*l)->mac.toString() != mac) {
         VNETD_LOG_WARN("poststop %s: not destroying %s: its MAC %s is not the recorded %s", jail.c_str(),
-                       name.c_str(), l->mac.toString().c_str(), mac.c_str());
+                       name.c_str(), (*l)->mac.toString().c_str(), mac.c_str());
         continue;
       }
-      victim = l;
+      victim = name;
       break;
     }
     if (!victim) continue;  // already gone (Linux destroys a veth with its namespace)
-    auto r = host_.destroyLink(victim->name);
+    auto r = host_.destroyLink(*victim);
     if (!r && r.error().code != ENODEV) return r.error();
     out.changed = true;
   }

@@ -107,7 +107,8 @@ class NetStack {
   virtual Result<void> setDescription(const std::string& name, const std::string& text) = 0;
   virtual Result<void> setUp(const std::string& name, bool up) = 0;
 
-  virtual Result<std::vector<AddressInfo>> addresses() = 0;
+  // Addresses of one link (link_index != 0; filtered in the kernel where it can) or of all.
+  virtual Result<std::vector<AddressInfo>> addresses(uint32_t link_index = 0) = 0;
   // Adds an address; already present → success (idempotent).
   virtual Result<void> addAddress(const std::string& name, const Cidr& cidr) = 0;
   virtual Result<std::vector<RouteInfo>> defaultRoutes() = 0;

@@ -172,6 +172,33 @@ TEST_F(HookTest, TwoInterfacesOnTwoBridgesAndJumboMtu) {
   EXPECT_TRUE(TestNet::ping(j, "198.18.21.1"));
 }
 
+TEST_F(HookTest, PrivateBridgeMembersReachTheGatewayButNotEachOther) {
+  std::string br = net_.bridgeName("pv");
+  std::string a = net_.jailName("pa"), b = net_.jailName("pb");
+  writeConfig("[bridge.dmz]\ninterface = \"" + br + "\"\naddress = \"198.18.80.1/24\"\n" +
+              "address6 = \"2001:db8:80::1/64\"\nprivate = true\n\n[jail_defaults]\n" +
+              "[[jail_defaults.interface]]\nbridge = \"dmz\"\naddress = \"auto\"\n\n[jail." + a + "]\n[[jail." +
+              a + ".interface]]\nbridge = \"dmz\"\naddress = \"198.18.80.21/24\"\naddress6 = \"2001:db8:80::21/64\"\n");
+  for (const auto& j : {a, b}) {
+    net_.addNamespace(j);
+    ASSERT_EQ(hook("prestart", j).status, 0);
+    auto r = hook("created", j);
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+  EXPECT_TRUE(TestNet::ping(a, "198.18.80.1"));
+  EXPECT_TRUE(TestNet::ping(b, "198.18.80.1"));
+  EXPECT_FALSE(TestNet::ping(a, "198.18.80.2")) << "private members must not reach each other";
+  // IPv6: the static address and the default route via the bridge's address6.
+  auto js = jailStack(a);
+  ASSERT_TRUE(js);
+  auto routes = js->defaultRoutes();
+  ASSERT_TRUE(routes);
+  std::set<std::string> gateways;
+  for (const auto& rt : *routes) gateways.insert(rt.gateway ? rt.gateway->toString() : "-");
+  EXPECT_EQ(gateways, (std::set<std::string>{"198.18.80.1", "2001:db8:80::1"}));
+  EXPECT_TRUE(TestNet::ping(a, "2001:db8:80::1"));
+}
+
 TEST_F(HookTest, PhasesAreIdempotent) {
   std::string br = net_.bridgeName("bi");
   std::string j = net_.jailName("idem");

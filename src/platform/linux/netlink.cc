@@ -64,6 +64,7 @@ Result<NetlinkSocket> NetlinkSocket::open(int bus, uint32_t groups) {
   // Best effort: older kernels lack extended acks; errors are still reported by errno.
   mnl_socket_setsockopt(s, NETLINK_EXT_ACK, &one, sizeof one);
   mnl_socket_setsockopt(s, NETLINK_CAP_ACK, &one, sizeof one);
+  mnl_socket_setsockopt(s, NETLINK_GET_STRICT_CHK, &one, sizeof one);  // filtered dumps
   return NetlinkSocket(owned.release());
 }
 
@@ -80,6 +81,7 @@ Result<NetlinkSocket> NetlinkSocket::adopt(UniqueFd fd) {
   int one = 1;
   mnl_socket_setsockopt(s, NETLINK_EXT_ACK, &one, sizeof one);
   mnl_socket_setsockopt(s, NETLINK_CAP_ACK, &one, sizeof one);
+  mnl_socket_setsockopt(s, NETLINK_GET_STRICT_CHK, &one, sizeof one);
   return NetlinkSocket(s);
 }
 

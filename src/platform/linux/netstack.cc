@@ -231,16 +231,19 @@ class LinuxNetStack final : public NetStack {
     return sock_.request(m, std::string(up ? "bring up " : "bring down ") + name);
   }
 
-  Result<std::vector<AddressInfo>> addresses() override {
+  Result<std::vector<AddressInfo>> addresses(uint32_t link_index) override {
     MessageBuilder m(RTM_GETADDR, 0);
     auto* ifa = m.putHeader<ifaddrmsg>();
     ifa->ifa_family = AF_UNSPEC;
+    // With NETLINK_GET_STRICT_CHK (set on every socket) the kernel filters by index, so
+    // a host with thousands of interfaces does not dump all their addresses.
+    ifa->ifa_index = link_index;
     std::vector<AddressInfo> out;
     Error decode_error;
     auto r = sock_.dump(m, "list addresses", [&](std::span<const std::byte> msg) {
       if (messageType(msg) != RTM_NEWADDR) return;
       auto a = decodeAddrMessage(msg);
-      if (a) out.push_back(a->address);
+      if (a && (link_index == 0 || a->address.link_index == link_index)) out.push_back(a->address);
       else decode_error = a.error();
     });
     if (!r) return r.error();
