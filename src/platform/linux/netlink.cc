@@ -106,121 +106,86 @@ Result<void> NetlinkSocket::send(nlmsghdr* nlh, const std::string& what) {
   }
 }
 
-Result<void> NetlinkSocket::request(MessageBuilder& msg, const std::string& what) {
+Result<void> NetlinkSocket::exchange(MessageBuilder& msg, const std::string& what, const ReplyHandler& on_reply) {
   if (!msg.ok()) return Error{EMSGSIZE, what + ": request does not fit a netlink message"};
   nlmsghdr* nlh = msg.message();
-  nlh->nlmsg_flags |= NLM_F_ACK;
   nlh->nlmsg_seq = ++seq_;
   VNETD_TRY(send(nlh, what));
   alignas(8) char buf[kReceiveBufferSize];
-  for (;;) {
+  bool done = false;
+  while (!done) {
     ssize_t n = mnl_socket_recvfrom(sock_.get(), buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return errnoError(what + ": receive ack");
+      return errnoError(what + ": receive");
     }
-    bool done = false;
-    Error failure;
     auto r = forEachMessage(std::as_bytes(std::span(buf, static_cast<size_t>(n))),
                             [&](std::span<const std::byte> m) {
                               const auto* h = reinterpret_cast<const nlmsghdr*>(m.data());
+                              // Replies to an earlier, abandoned request are not ours.
                               if (done || h->nlmsg_seq != seq_ || h->nlmsg_pid != portid_) return;
-                              if (h->nlmsg_type != NLMSG_ERROR) return;
-                              done = true;
-                              if (m.size() < NLMSG_HDRLEN + sizeof(nlmsgerr)) {
-                                failure = Error{EBADMSG, what + ": truncated ack"};
-                                return;
-                              }
-                              nlmsgerr err;
-                              std::memcpy(&err, m.data() + NLMSG_HDRLEN, sizeof err);
-                              if (err.error != 0) failure = kernelError(-err.error, what, extAckMessage(m));
+                              done = on_reply(m);
                             });
     if (!r) return r.error();
-    if (done) {
-      if (failure.code != 0 || !failure.context.empty()) return failure;
-      return success();
-    }
   }
+  return success();
+}
+
+Error NetlinkSocket::errorReply(std::span<const std::byte> m, const std::string& what) {
+  nlmsgerr err{};
+  if (m.size() < NLMSG_HDRLEN + sizeof err) return Error{EBADMSG, what + ": truncated error reply"};
+  std::memcpy(&err, m.data() + NLMSG_HDRLEN, sizeof err);
+  if (err.error == 0) return Error{};
+  return kernelError(-err.error, what, extAckMessage(m));
+}
+
+Result<void> NetlinkSocket::request(MessageBuilder& msg, const std::string& what) {
+  msg.message()->nlmsg_flags |= NLM_F_ACK;
+  Error failure;
+  VNETD_TRY(exchange(msg, what, [&](std::span<const std::byte> m) {
+    if (messageType(m) != NLMSG_ERROR) return false;
+    failure = errorReply(m, what);
+    return true;
+  }));
+  if (failure.code != 0) return failure;
+  return success();
 }
 
 Result<std::vector<std::byte>> NetlinkSocket::query(MessageBuilder& msg, const std::string& what) {
-  if (!msg.ok()) return Error{EMSGSIZE, what + ": request does not fit a netlink message"};
-  nlmsghdr* nlh = msg.message();
-  nlh->nlmsg_seq = ++seq_;
-  VNETD_TRY(send(nlh, what));
-  alignas(8) char buf[kReceiveBufferSize];
-  for (;;) {
-    ssize_t n = mnl_socket_recvfrom(sock_.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errnoError(what + ": receive reply");
-    }
-    std::vector<std::byte> reply;
-    bool done = false;
-    Error failure;
-    auto r = forEachMessage(std::as_bytes(std::span(buf, static_cast<size_t>(n))),
-                            [&](std::span<const std::byte> m) {
-                              const auto* h = reinterpret_cast<const nlmsghdr*>(m.data());
-                              if (done || h->nlmsg_seq != seq_ || h->nlmsg_pid != portid_) return;
-                              done = true;
-                              if (h->nlmsg_type == NLMSG_ERROR) {
-                                nlmsgerr err{};
-                                if (m.size() >= NLMSG_HDRLEN + sizeof err)
-                                  std::memcpy(&err, m.data() + NLMSG_HDRLEN, sizeof err);
-                                failure = kernelError(err.error ? -err.error : EBADMSG, what, extAckMessage(m));
-                                return;
-                              }
-                              reply.assign(m.begin(), m.end());
-                            });
-    if (!r) return r.error();
-    if (done) {
-      if (failure.code != 0) return failure;
-      return reply;
-    }
-  }
+  std::vector<std::byte> reply;
+  Error failure;
+  VNETD_TRY(exchange(msg, what, [&](std::span<const std::byte> m) {
+    if (messageType(m) == NLMSG_ERROR) failure = errorReply(m, what);
+    else reply.assign(m.begin(), m.end());
+    return true;
+  }));
+  if (failure.code != 0) return failure;
+  return reply;
 }
 
 Result<void> NetlinkSocket::dump(MessageBuilder& msg, const std::string& what,
                                  const std::function<void(std::span<const std::byte>)>& on_message) {
-  if (!msg.ok()) return Error{EMSGSIZE, what + ": request does not fit a netlink message"};
+  msg.message()->nlmsg_flags |= NLM_F_DUMP;
   // A dump that races with changes is flagged NLM_F_DUMP_INTR; its content may be
   // inconsistent, so collect everything first and deliver only a clean dump.
   for (int attempt = 0; attempt < 5; ++attempt) {
-    nlmsghdr* nlh = msg.message();
-    nlh->nlmsg_flags |= NLM_F_DUMP;
-    nlh->nlmsg_seq = ++seq_;
-    VNETD_TRY(send(nlh, what));
     std::vector<std::byte> collected;
     std::vector<std::pair<size_t, size_t>> spans;
-    bool done = false, interrupted = false;
+    bool interrupted = false;
     Error failure;
-    alignas(8) char buf[kReceiveBufferSize];
-    while (!done) {
-      ssize_t n = mnl_socket_recvfrom(sock_.get(), buf, sizeof buf);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return errnoError(what + ": receive dump");
+    VNETD_TRY(exchange(msg, what, [&](std::span<const std::byte> m) {
+      const auto* h = reinterpret_cast<const nlmsghdr*>(m.data());
+      if (h->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
+      if (h->nlmsg_type == NLMSG_DONE) return true;
+      if (h->nlmsg_type == NLMSG_ERROR) {
+        failure = errorReply(m, what);
+        if (failure.code == 0) failure = Error{EBADMSG, what + ": dump ended with an empty error"};
+        return true;
       }
-      auto r = forEachMessage(std::as_bytes(std::span(buf, static_cast<size_t>(n))),
-                              [&](std::span<const std::byte> m) {
-                                const auto* h = reinterpret_cast<const nlmsghdr*>(m.data());
-                                if (done || h->nlmsg_seq != seq_ || h->nlmsg_pid != portid_) return;
-                                if (h->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
-                                if (h->nlmsg_type == NLMSG_DONE) {
-                                  done = true;
-                                } else if (h->nlmsg_type == NLMSG_ERROR) {
-                                  done = true;
-                                  nlmsgerr err{};
-                                  if (m.size() >= NLMSG_HDRLEN + sizeof err)
-                                    std::memcpy(&err, m.data() + NLMSG_HDRLEN, sizeof err);
-                                  failure = kernelError(err.error ? -err.error : EBADMSG, what, extAckMessage(m));
-                                } else {
-                                  spans.emplace_back(collected.size(), m.size());
-                                  collected.insert(collected.end(), m.begin(), m.end());
-                                }
-                              });
-      if (!r) return r.error();
-    }
+      spans.emplace_back(collected.size(), m.size());
+      collected.insert(collected.end(), m.begin(), m.end());
+      return false;
+    }));
     if (failure.code != 0) return failure;
     if (interrupted) continue;
     for (auto [off, len] : spans) on_message(std::span<const std::byte>(collected).subspan(off, len));

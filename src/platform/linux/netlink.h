@@ -95,6 +95,14 @@ class NetlinkSocket {
   int fd() const;
 
  private:
+  // Called with each reply message to the current request; returns true when the
+  // exchange is complete.
+  using ReplyHandler = std::function<bool(std::span<const std::byte>)>;
+  // Sends `msg` with a fresh sequence number and feeds the replies to `on_reply`.
+  Result<void> exchange(MessageBuilder& msg, const std::string& what, const ReplyHandler& on_reply);
+  // The error carried by an NLMSG_ERROR reply; code 0 for a positive ack.
+  static Error errorReply(std::span<const std::byte> m, const std::string& what);
+
   struct Closer {
     void operator()(mnl_socket* s) const { mnl_socket_close(s); }
   };
