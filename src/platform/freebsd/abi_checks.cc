@@ -1,14 +1,147 @@
 // Compile-time checks that the constants vnetd's platform-neutral code relies on match
 // the FreeBSD ABI. These run in CI through the Zig x86_64-freebsd cross-compile
 // (scripts/check-freebsd) against FreeBSD 15 headers, and natively on FreeBSD.
+//
+// The pure decoders and request builders (rtsock_decode, bridge_request) are compiled
+// and tested on Linux, where these headers do not exist: every offset, size and value
+// they hard-code is pinned here against the real definitions, so a header change breaks
+// the FreeBSD build instead of silently misreading kernel messages.
 #include <sys/param.h>
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <net/ethernet.h>
 #include <net/if.h>
+#include <net/if_bridgevar.h>
+#include <net/if_dl.h>
+#include <net/route.h>
+#include <netinet/in.h>
+
+#include <cstddef>
 
 #include "core/naming.h"
+#include "platform/freebsd/bridge_request.h"
+#include "platform/freebsd/rtsock_decode.h"
 
+namespace {
+
+namespace fb = vnetd::platform::fbsd;
+
+// --- names
 static_assert(IFNAMSIZ == 16, "FreeBSD IFNAMSIZ changed: interface-name derivation assumes 16");
 static_assert(vnetd::kMaxInterfaceNameLength + 1 == IFNAMSIZ,
               "generated names must fit IFNAMSIZ including the NUL");
+static_assert(fb::kIfNameSize == IFNAMSIZ && fb::kBridgeNameSize == IFNAMSIZ);
 static_assert(sizeof(struct ifreq) == 32, "struct ifreq is 32 bytes on LP64 FreeBSD");
+
+// --- address families and sockaddrs
+static_assert(fb::kAfInet == AF_INET && fb::kAfInet6 == AF_INET6 && fb::kAfLink == AF_LINK);
+static_assert(offsetof(struct sockaddr, sa_len) == 0 && offsetof(struct sockaddr, sa_family) == 1,
+              "every sockaddr starts with sa_len, sa_family (one byte each)");
+static_assert(sizeof(sa_family_t) == 1);
+static_assert(offsetof(struct sockaddr_in, sin_len) == 0 &&
+              offsetof(struct sockaddr_in, sin_family) == 1);
+static_assert(offsetof(struct sockaddr_in, sin_addr) == fb::kSinAddrOffset);
+static_assert(sizeof(struct in_addr) == 4);
+static_assert(sizeof(struct sockaddr_in) == fb::kSockaddrInSize);
+static_assert(offsetof(struct sockaddr_in6, sin6_len) == 0 &&
+              offsetof(struct sockaddr_in6, sin6_family) == 1);
+static_assert(offsetof(struct sockaddr_in6, sin6_addr) == fb::kSin6AddrOffset);
+static_assert(sizeof(struct in6_addr) == 16);
+static_assert(sizeof(struct sockaddr_in6) == fb::kSockaddrIn6Size);
+static_assert(offsetof(struct sockaddr_dl, sdl_len) == 0 &&
+              offsetof(struct sockaddr_dl, sdl_family) == 1);
+static_assert(offsetof(struct sockaddr_dl, sdl_nlen) == fb::kSdlNlenOffset);
+static_assert(offsetof(struct sockaddr_dl, sdl_data) == fb::kSdlDataOffset,
+              "sockaddr_dl: the interface name starts sdl_data");
+
+// SA_SIZE itself (not a re-statement of its formula) against saSize for every sa_len.
+constexpr bool saSizeMatchesKernelMacro() {
+  for (unsigned len = 0; len <= 255; ++len) {
+    struct sockaddr sa {};
+    sa.sa_len = static_cast<unsigned char>(len);
+    struct sockaddr* p = &sa;
+    if (SA_SIZE(p) != fb::saSize(static_cast<uint8_t>(len))) return false;
+  }
+  return true;
+}
+static_assert(sizeof(long) == 8, "SA_SIZE rounds to sizeof(long): saSize assumes LP64");
+static_assert(saSizeMatchesKernelMacro(), "saSize() disagrees with <net/route.h> SA_SIZE()");
+
+// --- routing socket: common header, versions, types, address bits
+static_assert(fb::kRtmVersion == RTM_VERSION);
+static_assert(fb::kRtmNewAddr == RTM_NEWADDR && fb::kRtmDelAddr == RTM_DELADDR &&
+              fb::kRtmIfInfo == RTM_IFINFO && fb::kRtmIfAnnounce == RTM_IFANNOUNCE);
+static_assert(fb::kRtaNetmask == RTA_NETMASK && fb::kRtaIfp == RTA_IFP && fb::kRtaIfa == RTA_IFA);
+static_assert(fb::kRtaxMax == RTAX_MAX);
+static_assert(RTA_NETMASK == 1 << RTAX_NETMASK && RTA_IFP == 1 << RTAX_IFP &&
+                  RTA_IFA == 1 << RTAX_IFA,
+              "sockaddrs follow in RTA bit order");
+static_assert(offsetof(struct rt_msghdr, rtm_msglen) == 0 &&
+              offsetof(struct rt_msghdr, rtm_version) == 2 &&
+              offsetof(struct rt_msghdr, rtm_type) == 3 &&
+              sizeof(((struct rt_msghdr*)nullptr)->rtm_msglen) == 2);
+
+// --- struct if_data (inside RTM_IFINFO; also getifaddrs' ifa_data)
+static_assert(sizeof(struct if_data) == fb::kIfDataSize && fb::kIfDataSize == 152);
+static_assert(offsetof(struct if_data, ifi_link_state) == fb::kIfiLinkStateOffset);
+static_assert(sizeof(((struct if_data*)nullptr)->ifi_link_state) == 1);
+static_assert(fb::kLinkStateUnknown == LINK_STATE_UNKNOWN &&
+              fb::kLinkStateDown == LINK_STATE_DOWN && fb::kLinkStateUp == LINK_STATE_UP);
+
+// --- struct if_msghdr (RTM_IFINFO)
+static_assert(sizeof(struct if_msghdr) == fb::kIfMsghdrSize);
+static_assert(offsetof(struct if_msghdr, ifm_msglen) == 0 &&
+              offsetof(struct if_msghdr, ifm_version) == 2 &&
+              offsetof(struct if_msghdr, ifm_type) == 3);
+static_assert(offsetof(struct if_msghdr, ifm_addrs) == 4);
+static_assert(offsetof(struct if_msghdr, ifm_index) == fb::kIfmIndexOffset);
+static_assert(sizeof(((struct if_msghdr*)nullptr)->ifm_index) == 2);
+static_assert(offsetof(struct if_msghdr, ifm_data) == fb::kIfmDataOffset);
+
+// --- struct if_announcemsghdr (RTM_IFANNOUNCE)
+static_assert(sizeof(struct if_announcemsghdr) == fb::kIfAnnounceMsghdrSize);
+static_assert(offsetof(struct if_announcemsghdr, ifan_msglen) == 0 &&
+              offsetof(struct if_announcemsghdr, ifan_version) == 2 &&
+              offsetof(struct if_announcemsghdr, ifan_type) == 3);
+static_assert(offsetof(struct if_announcemsghdr, ifan_index) == fb::kIfanIndexOffset);
+static_assert(offsetof(struct if_announcemsghdr, ifan_name) == fb::kIfanNameOffset);
+static_assert(sizeof(((struct if_announcemsghdr*)nullptr)->ifan_name) == fb::kIfNameSize);
+static_assert(offsetof(struct if_announcemsghdr, ifan_what) == fb::kIfanWhatOffset);
+static_assert(fb::kIfanArrival == IFAN_ARRIVAL && fb::kIfanDeparture == IFAN_DEPARTURE);
+
+// --- struct ifa_msghdr (RTM_NEWADDR / RTM_DELADDR)
+static_assert(sizeof(struct ifa_msghdr) == fb::kIfaMsghdrSize);
+static_assert(offsetof(struct ifa_msghdr, ifam_msglen) == 0 &&
+              offsetof(struct ifa_msghdr, ifam_version) == 2 &&
+              offsetof(struct ifa_msghdr, ifam_type) == 3);
+static_assert(offsetof(struct ifa_msghdr, ifam_addrs) == fb::kIfamAddrsOffset);
+static_assert(sizeof(((struct ifa_msghdr*)nullptr)->ifam_addrs) == 4);
+static_assert(offsetof(struct ifa_msghdr, ifam_index) == fb::kIfamIndexOffset);
+static_assert(sizeof(((struct ifa_msghdr*)nullptr)->ifam_index) == 2);
+
+// --- if_bridge requests
+static_assert(sizeof(struct ifbreq) == fb::kIfbreqSize, "struct ifbreq is 80 bytes on 14 and 15");
+static_assert(offsetof(struct ifbreq, ifbr_ifsname) == fb::kIfbrIfsnameOffset);
+static_assert(sizeof(((struct ifbreq*)nullptr)->ifbr_ifsname) == fb::kBridgeNameSize);
+static_assert(offsetof(struct ifbreq, ifbr_ifsflags) == fb::kIfbrIfsflagsOffset);
+static_assert(sizeof(((struct ifbreq*)nullptr)->ifbr_ifsflags) == 4);
+static_assert(sizeof(struct ifbifconf) == fb::kIfbifconfSize);
+static_assert(offsetof(struct ifbifconf, ifbic_len) == fb::kIfbicLenOffset);
+static_assert(offsetof(struct ifbifconf, ifbic_buf) == fb::kIfbicBufOffset);
+static_assert(sizeof(struct ifdrv) == fb::kIfdrvSize);
+static_assert(offsetof(struct ifdrv, ifd_name) == fb::kIfdNameOffset);
+static_assert(sizeof(((struct ifdrv*)nullptr)->ifd_name) == fb::kBridgeNameSize);
+static_assert(offsetof(struct ifdrv, ifd_cmd) == fb::kIfdCmdOffset);
+static_assert(sizeof(((struct ifdrv*)nullptr)->ifd_cmd) == 8);
+static_assert(offsetof(struct ifdrv, ifd_len) == fb::kIfdLenOffset);
+static_assert(sizeof(((struct ifdrv*)nullptr)->ifd_len) == 8);
+static_assert(offsetof(struct ifdrv, ifd_data) == fb::kIfdDataOffset);
+static_assert(sizeof(((struct ifdrv*)nullptr)->ifd_data) == 8);
+static_assert(fb::kBrdgAdd == BRDGADD && fb::kBrdgDel == BRDGDEL &&
+              fb::kBrdgGifflgs == BRDGGIFFLGS && fb::kBrdgSifflgs == BRDGSIFFLGS &&
+              fb::kBrdgGifs == BRDGGIFS);
+static_assert(fb::kIfbifLearning == IFBIF_LEARNING && fb::kIfbifDiscover == IFBIF_DISCOVER &&
+              fb::kIfbifStp == IFBIF_STP && fb::kIfbifSpan == IFBIF_SPAN &&
+              fb::kIfbifPrivate == IFBIF_PRIVATE);
+
+}  // namespace

@@ -1,0 +1,42 @@
+// devd(8) event lines → platform-neutral InterfaceEvents. Pure, platform-neutral,
+// unit-tested on Linux.
+//
+// devd sends one event per SOCK_SEQPACKET record: a prefix ('!' notify, '+' attach,
+// '-' detach, '?' nomatch) then space-separated key=value pairs; a value may be
+// "double-quoted" (with spaces inside). The kernel's notify format is
+// "!system=%s subsystem=%s type=%s[ %s]\n". Device attach/detach/nomatch records have
+// the form "+<device> at <key=value...> on <bus>" ('?' records have no device name).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "platform/events.h"
+
+namespace vnetd::platform::fbsd {
+
+struct DevdEvent {
+  char kind = 0;  // '!', '+', '-', '?'
+  // system, subsystem, type, ... For '+'/'-'/'?' records also "device-name" (the word
+  // after the prefix, '+'/'-' only) and "bus" (the word after "on"), as devd names them.
+  std::map<std::string, std::string> fields;
+};
+
+// Parses one devd record (one trailing newline optional). nullopt for anything that is
+// not a well-formed devd record: empty, no prefix, no fields, an unterminated quote or
+// text glued to a closing quote, a key without '=' (outside the device-record words
+// above), a key outside [A-Za-z0-9_.-], NUL bytes or other control characters.
+// A repeated key keeps its last value.
+std::optional<DevdEvent> parseDevdRecord(std::string_view record);
+
+// IFNET notifications → InterfaceEvent (source "devd", index 0: devd does not say):
+// ATTACH → Arrived, DETACH → Departed, LINK_UP/LINK_DOWN, RENAME (subsystem = old name,
+// name=new) → Renamed, ADDR_ADD/ADDR_DEL (address=..., a "%zone" suffix dropped) →
+// Address* with /32 or /128 (devd does not carry the prefix; an explicit "/len" is
+// honoured). Other systems and types, interface names that fail isValidInterfaceName,
+// and missing or unparsable addresses → nullopt.
+std::optional<InterfaceEvent> devdInterfaceEvent(const DevdEvent& event);
+
+}  // namespace vnetd::platform::fbsd
