@@ -1,0 +1,35 @@
+// NAT for a bridge's jails through a pf(4) anchor. FreeBSD only; rule text from
+// policy_text.h.
+//
+// Each bridge gets its own anchor, "vnetd/<bridge>", loaded with pfctl(8): the anchor is
+// replaced as a whole, so loading is idempotent and never touches the administrator's
+// main ruleset. pf only evaluates the anchor when pf.conf says `nat-anchor "vnetd/*"`;
+// natAnchorConfigured() lets doctor and the daemon say so instead of NAT silently not
+// happening. pfctl runs via fork/execv with an argv vector, rules on its stdin — never a
+// shell.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/ip.h"
+#include "core/result.h"
+
+namespace vnetd::platform::fbsd {
+
+inline constexpr const char* kPfctl = "/sbin/pfctl";
+inline constexpr const char* kPfConf = "/etc/pf.conf";
+
+// Loads `nat on <egress> from <subnet> to any -> (<egress>)` for each subnet into
+// vnetd/<bridge>, replacing what the anchor held.
+Result<void> loadNatAnchor(const std::string& bridge, const std::string& egress,
+                           const std::vector<Cidr>& subnets);
+
+// Empties vnetd/<bridge> (loads an empty ruleset into it).
+Result<void> clearNatAnchor(const std::string& bridge);
+
+// Whether `pf_conf` (a path) contains an active `nat-anchor "vnetd/*"`. A missing file is
+// false, not an error.
+Result<bool> natAnchorConfigured(const std::string& pf_conf = kPfConf);
+
+}  // namespace vnetd::platform::fbsd

@@ -1,0 +1,36 @@
+// Internals shared by the FreeBSD NetStack, Jails and EventSource implementations.
+// FreeBSD only.
+//
+// Which network stack (vnet) a NetStack acts on is decided by where its sockets were
+// created: `ifioctl` and the routing socket run in `so->so_vnet`. The host's sockets are
+// created by the daemon itself; a jail's by a child attached to the jail (jail_child.h),
+// passed back with SCM_RIGHTS. Reading the interface list is the exception — it is a
+// sysctl, answered in the *caller's* vnet — hence the InterfaceReader.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+#include "core/unique_fd.h"
+#include "platform/freebsd/interfaces.h"
+#include "platform/netif.h"
+
+namespace vnetd::platform::fbsd {
+
+struct StackSockets {
+  UniqueFd local;  // AF_LOCAL datagram: interface ioctls (create, rename, flags, bridge, move)
+  UniqueFd inet;   // AF_INET datagram: IPv4 address ioctls (SIOCAIFADDR is per family)
+  UniqueFd inet6;  // AF_INET6 datagram: IPv6 address ioctls; invalid on a kernel without INET6
+  UniqueFd route;  // PF_ROUTE raw: default route changes and lookups
+};
+
+// The four sockets, created in the calling process's vnet.
+Result<StackSockets> openStackSockets();
+
+// A NetStack over `sockets`, listing interfaces with `reader`. `where` names the stack in
+// error messages ("" for the host, "jail web" for a jail).
+std::unique_ptr<NetStack> makeNetStack(StackSockets sockets, InterfaceReader reader,
+                                       std::string where);
+
+}  // namespace vnetd::platform::fbsd
