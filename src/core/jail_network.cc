@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/log.h"
+#include "platform/policy.h"
 
 namespace vnetd {
 
@@ -202,6 +203,12 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
     out.changed = true;
   }
 
+  if (out.changed && !cfg->limits.empty()) {
+    auto limited = platform::applyJailLimits(jail, cfg->limits);
+    if (!limited) return limited.error();
+    undo.push([jail] { (void)platform::removeJailLimits(jail); });
+  }
+
   if (out.changed) {
     std::sort(rec.interfaces.begin(), rec.interfaces.end(),
               [](const InterfaceRecord& a, const InterfaceRecord& b) { return a.index < b.index; });
@@ -250,7 +257,12 @@ Result<void> JailNetwork::ensureBridge(const BridgeConfig& br, UndoLog& undo) {
   if (!created) return created.error();
   if (!*created) return plainError("bridge " + br.interface + " vanished right after it was created");
   VNETD_TRY(ensureBridgeAddresses(br, (*created)->index));
-  return host_.setUp(br.interface, true);
+  VNETD_TRY(host_.setUp(br.interface, true));
+  // NAT rules belong with the bridge: loaded when vnetd creates it (and re-checked by
+  // the daemon's reconciler), not on every jail start.
+  if (!br.nat.empty() && br.address)
+    VNETD_TRY(platform::applyBridgeNat(br.interface, Cidr{br.address->network(), br.address->prefix}, br.nat));
+  return success();
 }
 
 Result<void> JailNetwork::ensureBridgeAddresses(const BridgeConfig& br, uint32_t index) {
@@ -405,6 +417,8 @@ Result<HookOutcome> JailNetwork::poststop(const std::string& jail) {
     if (!r && r.error().code != ENODEV) return r.error();
     out.changed = true;
   }
+  auto unlimited = platform::removeJailLimits(jail);
+  if (!unlimited) return unlimited.error();
   state->jails.erase(it);
   auto saved = store_.save(*lock, *state);
   if (!saved) return saved.error();

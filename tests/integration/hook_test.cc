@@ -199,6 +199,28 @@ TEST_F(HookTest, PrivateBridgeMembersReachTheGatewayButNotEachOther) {
   EXPECT_TRUE(TestNet::ping(a, "2001:db8:80::1"));
 }
 
+TEST_F(HookTest, LinuxReportsNatAsUnsupportedAndIgnoresLimits) {
+  std::string br = net_.bridgeName("nat"), br2 = net_.bridgeName("lim");
+  std::string j = net_.jailName("n"), k = net_.jailName("l");
+  writeConfig("[bridge.out]\ninterface = \"" + br + "\"\naddress = \"198.18.85.1/24\"\nnat = \"eth0\"\n\n" +
+              "[bridge.plain]\ninterface = \"" + br2 + "\"\naddress = \"198.18.86.1/24\"\n\n[jail." + j +
+              "]\n[[jail." + j + ".interface]]\nbridge = \"out\"\naddress = \"auto\"\n\n[jail." + k + "]\n[[jail." + k +
+              ".interface]]\nbridge = \"plain\"\naddress = \"auto\"\n[jail." + k + ".limits]\nmemoryuse = \"2G\"\n");
+  auto r = hook("prestart", j);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "vnetd-hook: prestart " + j + ": bridge " + br +
+                       ": NAT is implemented with pf on FreeBSD; the Linux (nftables) backend does not have it "
+                       "yet (remove 'nat' from the bridge, or set up NAT yourself): " +
+                       std::string(strerror(ENOTSUP)) + "\n");
+  EXPECT_FALSE(hostLink(br)) << "the bridge made for the failed prestart is rolled back";
+  EXPECT_FALSE(hostLink(interfaceName(j, 0, Side::A)));
+  r = hook("prestart", k);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err, "vnetd-hook: warning: jail " + k + ": [jail." + k +
+                       ".limits] are applied with rctl on FreeBSD only; ignored on Linux\n");
+  EXPECT_EQ(hook("poststop", k).status, 0);
+}
+
 TEST_F(HookTest, PhasesAreIdempotent) {
   std::string br = net_.bridgeName("bi");
   std::string j = net_.jailName("idem");

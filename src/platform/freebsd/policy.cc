@@ -1,0 +1,23 @@
+#include "platform/policy.h"
+
+#include <vector>
+
+#include "platform/freebsd/pf_nat.h"
+#include "platform/freebsd/rctl.h"
+
+namespace vnetd::platform {
+
+Result<void> applyJailLimits(const std::string& jail, const std::map<std::string, std::string>& limits) {
+  if (limits.empty()) return success();
+  std::vector<fbsd::RctlLimit> rules;
+  for (const auto& [resource, amount] : limits) rules.push_back({resource, amount});
+  return fbsd::applyJailLimits(jail, rules);
+}
+
+Result<void> removeJailLimits(const std::string& jail) { return fbsd::removeJailLimits(jail); }
+
+Result<void> applyBridgeNat(const std::string& bridge, const Cidr& subnet, const std::string& egress) {
+  return fbsd::loadNatAnchor(bridge, egress, {subnet});
+}
+
+}  // namespace vnetd::platform

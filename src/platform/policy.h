@@ -1,0 +1,26 @@
+// Per-jail and per-bridge policy that lives outside the interfaces themselves:
+// resource limits ([jail.X.limits]) and NAT for a bridge's subnet ([bridge.X] nat).
+//
+// FreeBSD: rctl(2) deny rules "jail:<name>:<resource>:deny=<amount>", and a pf anchor
+// "vnetd/<bridge>" loaded with pfctl(8) (argv, rules on stdin). Linux: network
+// namespaces have no resource accounting of their own, so limits are reported and
+// skipped; NAT through nftables is not implemented yet and says so.
+// Any thread; each call is synchronous.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "core/ip.h"
+#include "core/result.h"
+
+namespace vnetd::platform {
+
+// Applies every limit (resource → amount as written, e.g. "2G"); empty → success.
+Result<void> applyJailLimits(const std::string& jail, const std::map<std::string, std::string>& limits);
+// Removes all limits of the jail; none present → success.
+Result<void> removeJailLimits(const std::string& jail);
+// NAT of `subnet` out of `egress` for the jails on `bridge` (replaces earlier rules).
+Result<void> applyBridgeNat(const std::string& bridge, const Cidr& subnet, const std::string& egress);
+
+}  // namespace vnetd::platform
