@@ -9,21 +9,6 @@
 
 namespace vnetd::platform {
 
-const char* eventTypeName(InterfaceEvent::Type type) {
-  using T = InterfaceEvent::Type;
-  switch (type) {
-    case T::Arrived: return "arrived";
-    case T::Departed: return "departed";
-    case T::Renamed: return "renamed";
-    case T::LinkUp: return "link_up";
-    case T::LinkDown: return "link_down";
-    case T::AddressAdded: return "address_added";
-    case T::AddressRemoved: return "address_removed";
-    case T::ResyncNeeded: return "resync_needed";
-  }
-  return "unknown";
-}
-
 namespace lnx {
 namespace {
 

@@ -14,17 +14,6 @@
 
 namespace vnetd::platform {
 
-const char* linkKindName(LinkKind kind) {
-  switch (kind) {
-    case LinkKind::Pair: return "pair";
-    case LinkKind::Bridge: return "bridge";
-    case LinkKind::Vlan: return "vlan";
-    case LinkKind::Loopback: return "loopback";
-    case LinkKind::Other: break;
-  }
-  return "other";
-}
-
 namespace lnx {
 namespace {
 
