@@ -173,7 +173,7 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
     } else {
       if (ic.address) ir.addresses.push_back(ic.address->toString());
       if (ic.address_auto) {
-        auto a = allocateFor(*state, jail, br);
+        auto a = allocateFor(*state, rec, jail, br);
         if (!a) return a.error();
         ir.addresses.push_back(a->toString());
       }
@@ -204,15 +204,16 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
   }
 
   if (out.changed && !cfg->limits.empty()) {
+    // Registered before applying: a partial application is taken back too.
+    undo.push([jail, limits = cfg->limits] { (void)platform::removeJailLimits(jail, limits); });
     auto limited = platform::applyJailLimits(jail, cfg->limits);
     if (!limited) return limited.error();
-    undo.push([jail] { (void)platform::removeJailLimits(jail); });
   }
 
   if (out.changed) {
     std::sort(rec.interfaces.begin(), rec.interfaces.end(),
               [](const InterfaceRecord& a, const InterfaceRecord& b) { return a.index < b.index; });
-    if (rec.phase.empty()) rec.phase = "prestart";
+    rec.phase = "prestart";  // pairs were (re)created: whatever "created" did is gone
     rec.updated_at = now();
     state->jails[jail] = rec;
     auto saved = store_.save(*lock, *state);
@@ -260,8 +261,10 @@ Result<void> JailNetwork::ensureBridge(const BridgeConfig& br, UndoLog& undo) {
   VNETD_TRY(host_.setUp(br.interface, true));
   // NAT rules belong with the bridge: loaded when vnetd creates it (and re-checked by
   // the daemon's reconciler), not on every jail start.
-  if (!br.nat.empty() && br.address)
+  if (!br.nat.empty() && br.address) {
+    undo.push([name = br.interface] { (void)platform::removeBridgeNat(name); });
     VNETD_TRY(platform::applyBridgeNat(br.interface, Cidr{br.address->network(), br.address->prefix}, br.nat));
+  }
   return success();
 }
 
@@ -279,8 +282,13 @@ Result<void> JailNetwork::ensureBridgeAddresses(const BridgeConfig& br, uint32_t
   return success();
 }
 
-Result<Cidr> JailNetwork::allocateFor(const State& state, const std::string& jail, const BridgeConfig& br) {
+Result<Cidr> JailNetwork::allocateFor(const State& state, const JailRecord& pending, const std::string& jail,
+                                      const BridgeConfig& br) {
   std::vector<IpAddress> taken;
+  // Addresses this prestart already picked for the jail's earlier interfaces.
+  for (const auto& r : pending.interfaces)
+    for (const auto& a : r.addresses)
+      if (auto c = Cidr::parse(a)) taken.push_back(c->address);
   // Static addresses of every configured jail, and everything already handed out.
   for (const auto& [name, jc] : config_.jails)
     for (const auto& ic : jc.interfaces)
@@ -417,8 +425,11 @@ Result<HookOutcome> JailNetwork::poststop(const std::string& jail) {
     if (!r && r.error().code != ENODEV) return r.error();
     out.changed = true;
   }
-  auto unlimited = platform::removeJailLimits(jail);
-  if (!unlimited) return unlimited.error();
+  // Only the limits vnetd applies (from the jail's configuration), never other rules.
+  if (auto cfg = config_.jailFor(jail); cfg && !cfg->limits.empty()) {
+    auto unlimited = platform::removeJailLimits(jail, cfg->limits);
+    if (!unlimited) return unlimited.error();
+  }
   state->jails.erase(it);
   auto saved = store_.save(*lock, *state);
   if (!saved) return saved.error();

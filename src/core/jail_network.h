@@ -56,7 +56,8 @@ class JailNetwork {
  private:
   Result<void> ensureBridge(const BridgeConfig& br, UndoLog& undo);
   Result<void> ensureBridgeAddresses(const BridgeConfig& br, uint32_t index);
-  Result<Cidr> allocateFor(const State& state, const std::string& jail, const BridgeConfig& br);
+  Result<Cidr> allocateFor(const State& state, const JailRecord& pending, const std::string& jail,
+                           const BridgeConfig& br);
 
   const Config& config_;
   const StateStore& store_;

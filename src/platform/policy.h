@@ -18,9 +18,12 @@ namespace vnetd::platform {
 
 // Applies every limit (resource → amount as written, e.g. "2G"); empty → success.
 Result<void> applyJailLimits(const std::string& jail, const std::map<std::string, std::string>& limits);
-// Removes all limits of the jail; none present → success.
-Result<void> removeJailLimits(const std::string& jail);
+// Removes the limits vnetd applies for these resources (never other rules of the jail);
+// none present, or accounting disabled → success.
+Result<void> removeJailLimits(const std::string& jail, const std::map<std::string, std::string>& limits);
 // NAT of `subnet` out of `egress` for the jails on `bridge` (replaces earlier rules).
 Result<void> applyBridgeNat(const std::string& bridge, const Cidr& subnet, const std::string& egress);
+// Removes the bridge's NAT rules (undo of applyBridgeNat).
+Result<void> removeBridgeNat(const std::string& bridge);
 
 }  // namespace vnetd::platform

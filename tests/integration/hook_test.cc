@@ -221,6 +221,21 @@ TEST_F(HookTest, LinuxReportsNatAsUnsupportedAndIgnoresLimits) {
   EXPECT_EQ(hook("poststop", k).status, 0);
 }
 
+TEST_F(HookTest, TwoAutoInterfacesOfOneJailGetDistinctAddresses) {
+  std::string br = net_.bridgeName("aa");
+  std::string j = net_.jailName("two");
+  writeConfig("[bridge.lan]\ninterface = \"" + br + "\"\naddress = \"198.18.87.1/24\"\n\n[jail." + j + "]\n[[jail." +
+              j + ".interface]]\nbridge = \"lan\"\naddress = \"auto\"\n[[jail." + j +
+              ".interface]]\nbridge = \"lan\"\naddress = \"auto\"\n");
+  auto r = hook("prestart", j);
+  ASSERT_EQ(r.status, 0) << r.err;
+  State s = loadState();
+  ASSERT_EQ(s.jails.at(j).interfaces.size(), 2u);
+  EXPECT_EQ(s.jails.at(j).interfaces[0].addresses, std::vector<std::string>{"198.18.87.2/24"});
+  EXPECT_EQ(s.jails.at(j).interfaces[1].addresses, std::vector<std::string>{"198.18.87.3/24"});
+  EXPECT_EQ(s.jails.at(j).phase, "prestart");
+}
+
 TEST_F(HookTest, PhasesAreIdempotent) {
   std::string br = net_.bridgeName("bi");
   std::string j = net_.jailName("idem");

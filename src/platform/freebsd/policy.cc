@@ -14,10 +14,16 @@ Result<void> applyJailLimits(const std::string& jail, const std::map<std::string
   return fbsd::applyJailLimits(jail, rules);
 }
 
-Result<void> removeJailLimits(const std::string& jail) { return fbsd::removeJailLimits(jail); }
+Result<void> removeJailLimits(const std::string& jail, const std::map<std::string, std::string>& limits) {
+  std::vector<std::string> resources;
+  for (const auto& [resource, amount] : limits) resources.push_back(resource);
+  return fbsd::removeJailLimits(jail, resources);
+}
 
 Result<void> applyBridgeNat(const std::string& bridge, const Cidr& subnet, const std::string& egress) {
   return fbsd::loadNatAnchor(bridge, egress, {subnet});
 }
+
+Result<void> removeBridgeNat(const std::string& bridge) { return fbsd::clearNatAnchor(bridge); }
 
 }  // namespace vnetd::platform

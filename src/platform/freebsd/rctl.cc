@@ -35,20 +35,29 @@ Result<void> applyJailLimits(const std::string& jail, const std::vector<RctlLimi
     if (!rule) return rule.error();
     rules.push_back(std::move(*rule));
   }
-  for (const std::string& rule : rules) {
+  for (size_t i = 0; i < rules.size(); ++i) {
     // The length includes the NUL: the kernel copyinstr()s at most that many bytes.
-    if (::rctl_add_rule(rule.c_str(), rule.size() + 1, nullptr, 0) != 0)
-      return rctlError("add rctl rule " + rule);
+    if (::rctl_add_rule(rules[i].c_str(), rules[i].size() + 1, nullptr, 0) != 0) {
+      Error e = rctlError("add rctl rule " + rules[i]);
+      // All or nothing: take back the rules this call already added.
+      std::vector<std::string> added;
+      for (size_t k = 0; k < i; ++k) added.push_back(limits[k].resource);
+      (void)removeJailLimits(jail, added);
+      return e;
+    }
   }
   return success();
 }
 
-Result<void> removeJailLimits(const std::string& jail) {
-  auto filter = rctlJailFilter(jail);
-  if (!filter) return filter.error();
-  if (::rctl_remove_rule(filter->c_str(), filter->size() + 1, nullptr, 0) != 0) {
-    if (errno == ESRCH) return success();  // no rules matched
-    return rctlError("remove rctl rules " + *filter);
+Result<void> removeJailLimits(const std::string& jail, const std::vector<std::string>& resources) {
+  auto subject = rctlJailFilter(jail);
+  if (!subject) return subject.error();
+  for (const std::string& resource : resources) {
+    const std::string filter = *subject + ":" + resource + ":deny";
+    if (::rctl_remove_rule(filter.c_str(), filter.size() + 1, nullptr, 0) != 0) {
+      if (errno == ESRCH || errno == ENOSYS) continue;  // nothing matched / racct off
+      return rctlError("remove rctl rules " + filter);
+    }
   }
   return success();
 }

@@ -23,7 +23,10 @@ struct RctlLimit {
 // texts are validated before the first one is added.
 Result<void> applyJailLimits(const std::string& jail, const std::vector<RctlLimit>& limits);
 
-// Removes every rctl rule of `jail` (filter "jail:<name>"); none present is success.
-Result<void> removeJailLimits(const std::string& jail);
+// Removes the deny rules of these resources for `jail` ("jail:<name>:<resource>:deny"),
+// i.e. exactly what applyJailLimits adds — never the administrator's other rules for the
+// jail. None present, or resource accounting off (ENOSYS: nothing can have been added),
+// is success.
+Result<void> removeJailLimits(const std::string& jail, const std::vector<std::string>& resources);
 
 }  // namespace vnetd::platform::fbsd

@@ -176,7 +176,14 @@ Result<void> NetlinkSocket::dump(MessageBuilder& msg, const std::string& what,
     VNETD_TRY(exchange(msg, what, [&](std::span<const std::byte> m) {
       const auto* h = reinterpret_cast<const nlmsghdr*>(m.data());
       if (h->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
-      if (h->nlmsg_type == NLMSG_DONE) return true;
+      if (h->nlmsg_type == NLMSG_DONE) {
+        // A dump callback that fails reports its negative errno in NLMSG_DONE's payload,
+        // not as NLMSG_ERROR: a truncated dump must not pass as a complete one.
+        int32_t status = 0;
+        if (m.size() >= NLMSG_HDRLEN + sizeof status) std::memcpy(&status, m.data() + NLMSG_HDRLEN, sizeof status);
+        if (status < 0) failure = kernelError(-status, what, "");
+        return true;
+      }
       if (h->nlmsg_type == NLMSG_ERROR) {
         failure = errorReply(m, what);
         if (failure.code == 0) failure = Error{EBADMSG, what + ": dump ended with an empty error"};

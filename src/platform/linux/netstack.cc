@@ -232,8 +232,12 @@ class LinuxNetStack final : public NetStack {
     auto r = sock_.dump(m, "list addresses", [&](std::span<const std::byte> msg) {
       if (messageType(msg) != RTM_NEWADDR) return;
       auto a = decodeAddrMessage(msg);
-      if (a && (link_index == 0 || a->address.link_index == link_index)) out.push_back(a->address);
-      else decode_error = a.error();
+      if (!a) {
+        decode_error = a.error();
+        return;
+      }
+      // Kernels without strict checking ignore the index filter: filter here as well.
+      if (link_index == 0 || a->address.link_index == link_index) out.push_back(a->address);
     });
     if (!r) return r.error();
     if (!decode_error.context.empty()) return decode_error;

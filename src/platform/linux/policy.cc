@@ -11,7 +11,9 @@ Result<void> applyJailLimits(const std::string& jail, const std::map<std::string
   return success();
 }
 
-Result<void> removeJailLimits(const std::string&) { return success(); }
+Result<void> removeJailLimits(const std::string&, const std::map<std::string, std::string>&) { return success(); }
+
+Result<void> removeBridgeNat(const std::string&) { return success(); }
 
 Result<void> applyBridgeNat(const std::string& bridge, const Cidr&, const std::string&) {
   return Error{ENOTSUP, "bridge " + bridge +
