@@ -1,0 +1,76 @@
+// Dispatcher: the daemon's one event loop (libevent), in the spirit of Envoy's.
+//
+// Owns the event_base. File, timer and signal events are objects (RAII: destroying one
+// removes it from the loop, so a callback can never run after its owner is gone).
+// Signals are delivered by libevent's self-pipe, so callbacks run on the loop thread
+// with no restrictions — signal handlers never do work.
+//
+// Threading: everything except post() must be called on the loop thread (or before
+// run()). post() may be called from any thread — capture threads use it to hand
+// snapshots to the loop; callbacks run on the loop thread in posting order.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include "core/result.h"
+
+struct event;
+struct event_base;
+
+namespace vnetd::daemon {
+
+class Dispatcher;
+
+class Event {
+ public:
+  ~Event();
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+
+ private:
+  friend class Dispatcher;
+  Event() = default;
+  static void trampoline(int fd, short what, void* self);
+  struct event* ev_ = nullptr;
+  std::function<void()> callback_;
+};
+
+class Dispatcher {
+ public:
+  using Callback = std::function<void()>;
+
+  static Result<std::unique_ptr<Dispatcher>> create();
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // Calls `cb` whenever `fd` is readable (level-triggered) until the Event is destroyed.
+  Result<std::unique_ptr<Event>> onReadable(int fd, Callback cb);
+  // Calls `cb` after `delay`, then every `delay` when `repeat`.
+  Result<std::unique_ptr<Event>> onTimer(std::chrono::milliseconds delay, bool repeat, Callback cb);
+  // Calls `cb` on the loop thread each time `signo` arrives.
+  Result<std::unique_ptr<Event>> onSignal(int signo, Callback cb);
+
+  // Any thread: runs `cb` on the loop thread soon. Never blocks on the loop.
+  void post(Callback cb);
+
+  // Runs until exit(). Loop thread.
+  Result<void> run();
+  // Makes run() return after the current callbacks. Loop thread (or post() it).
+  void exit();
+
+ private:
+  explicit Dispatcher(event_base* base) : base_(base) {}
+  void runPosted();
+
+  event_base* base_;
+  std::unique_ptr<Event> wakeup_;  // activated by post()
+  std::mutex mutex_;
+  std::deque<Callback> posted_;
+};
+
+}  // namespace vnetd::daemon
