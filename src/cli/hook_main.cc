@@ -12,6 +12,7 @@
 #include "platform/host.h"
 #include "platform/jails.h"
 #include "platform/netif.h"
+#include "platform/policy.h"
 #include "vnetd/build_config.h"
 
 namespace {
@@ -131,7 +132,8 @@ int main(int argc, char** argv) {
   auto jails = platform::openJails();
   if (!jails) return fail(jails.error());
 
-  JailNetwork network(config, *store, **host, **jails, host_id);
+  auto policy = platform::openPolicy();
+  JailNetwork network(config, *store, **host, **jails, *policy, host_id);
   auto outcome = network.run(*phase, jail);
   if (!outcome) return fail(outcome.error());
   if (*phase == HookPhase::Prestart)

@@ -5,7 +5,6 @@
 #include <set>
 
 #include "core/log.h"
-#include "platform/policy.h"
 
 namespace vnetd {
 
@@ -205,8 +204,8 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
 
   if (out.changed && !cfg->limits.empty()) {
     // Registered before applying: a partial application is taken back too.
-    undo.push([jail, limits = cfg->limits] { (void)platform::removeJailLimits(jail, limits); });
-    auto limited = platform::applyJailLimits(jail, cfg->limits);
+    undo.push([this, jail, limits = cfg->limits] { (void)policy_.removeJailLimits(jail, limits); });
+    auto limited = policy_.applyJailLimits(jail, cfg->limits);
     if (!limited) return limited.error();
   }
 
@@ -262,8 +261,8 @@ Result<void> JailNetwork::ensureBridge(const BridgeConfig& br, UndoLog& undo) {
   // NAT rules belong with the bridge: loaded when vnetd creates it (and re-checked by
   // the daemon's reconciler), not on every jail start.
   if (!br.nat.empty() && br.address) {
-    undo.push([name = br.interface] { (void)platform::removeBridgeNat(name); });
-    VNETD_TRY(platform::applyBridgeNat(br.interface, Cidr{br.address->network(), br.address->prefix}, br.nat));
+    undo.push([this, name = br.interface] { (void)policy_.removeBridgeNat(name); });
+    VNETD_TRY(policy_.applyBridgeNat(br.interface, Cidr{br.address->network(), br.address->prefix}, br.nat));
   }
   return success();
 }
@@ -427,7 +426,7 @@ Result<HookOutcome> JailNetwork::poststop(const std::string& jail) {
   }
   // Only the limits vnetd applies (from the jail's configuration), never other rules.
   if (auto cfg = config_.jailFor(jail); cfg && !cfg->limits.empty()) {
-    auto unlimited = platform::removeJailLimits(jail, cfg->limits);
+    auto unlimited = policy_.removeJailLimits(jail, cfg->limits);
     if (!unlimited) return unlimited.error();
   }
   state->jails.erase(it);

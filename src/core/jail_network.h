@@ -27,6 +27,7 @@
 #include "core/state_store.h"
 #include "platform/jails.h"
 #include "platform/netif.h"
+#include "platform/policy.h"
 
 namespace vnetd {
 
@@ -44,8 +45,8 @@ struct HookOutcome {
 class JailNetwork {
  public:
   JailNetwork(const Config& config, const StateStore& store, platform::NetStack& host,
-              platform::Jails& jails, std::string host_id)
-      : config_(config), store_(store), host_(host), jails_(jails), host_id_(std::move(host_id)) {}
+              platform::Jails& jails, platform::Policy& policy, std::string host_id)
+      : config_(config), store_(store), host_(host), jails_(jails), policy_(policy), host_id_(std::move(host_id)) {}
 
   Result<HookOutcome> run(HookPhase phase, const std::string& jail);
 
@@ -63,6 +64,7 @@ class JailNetwork {
   const StateStore& store_;
   platform::NetStack& host_;
   platform::Jails& jails_;
+  platform::Policy& policy_;
   std::string host_id_;
 };
 

@@ -5,10 +5,12 @@
 // "vnetd/<bridge>" loaded with pfctl(8) (argv, rules on stdin). Linux: network
 // namespaces have no resource accounting of their own, so limits are reported and
 // skipped; NAT through nftables is not implemented yet and says so.
-// Any thread; each call is synchronous.
+// Injected into the hook logic like NetStack and Jails (no link-time dependency of
+// core on a backend). Any thread; each call is synchronous.
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 
 #include "core/ip.h"
@@ -16,14 +18,23 @@
 
 namespace vnetd::platform {
 
-// Applies every limit (resource → amount as written, e.g. "2G"); empty → success.
-Result<void> applyJailLimits(const std::string& jail, const std::map<std::string, std::string>& limits);
-// Removes the limits vnetd applies for these resources (never other rules of the jail);
-// none present, or accounting disabled → success.
-Result<void> removeJailLimits(const std::string& jail, const std::map<std::string, std::string>& limits);
-// NAT of `subnet` out of `egress` for the jails on `bridge` (replaces earlier rules).
-Result<void> applyBridgeNat(const std::string& bridge, const Cidr& subnet, const std::string& egress);
-// Removes the bridge's NAT rules (undo of applyBridgeNat).
-Result<void> removeBridgeNat(const std::string& bridge);
+class Policy {
+ public:
+  virtual ~Policy() = default;
+  // Applies every limit (resource → amount as written, e.g. "2G"); empty → success.
+  virtual Result<void> applyJailLimits(const std::string& jail,
+                                       const std::map<std::string, std::string>& limits) = 0;
+  // Removes the limits vnetd applies for these resources (never other rules of the
+  // jail); none present, or accounting disabled → success.
+  virtual Result<void> removeJailLimits(const std::string& jail,
+                                        const std::map<std::string, std::string>& limits) = 0;
+  // NAT of `subnet` out of `egress` for the jails on `bridge` (replaces earlier rules).
+  virtual Result<void> applyBridgeNat(const std::string& bridge, const Cidr& subnet,
+                                      const std::string& egress) = 0;
+  // Removes the bridge's NAT rules (undo of applyBridgeNat).
+  virtual Result<void> removeBridgeNat(const std::string& bridge) = 0;
+};
+
+std::unique_ptr<Policy> openPolicy();
 
 }  // namespace vnetd::platform
