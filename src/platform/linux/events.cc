@@ -31,35 +31,14 @@ class LinuxEventSource final : public EventSource {
   std::vector<int> fds() const override { return {rtnl_.fd(), uevent_.get()}; }
 
   Result<void> drain(std::vector<InterfaceEvent>& out) override {
-    alignas(8) static thread_local std::byte buf[65536];
     bool overflow = false;
-    for (;;) {
-      ssize_t n = ::recv(rtnl_.fd(), buf, sizeof buf, MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        if (errno == ENOBUFS) {
-          overflow = true;
-          continue;  // the socket stays usable; keep reading what is queued
-        }
-        return errnoError("read rtnetlink events");
-      }
-      translator_.translate(std::span<const std::byte>(buf, static_cast<size_t>(n)), out);
-    }
-    for (;;) {
-      ssize_t n = ::recv(uevent_.get(), buf, sizeof buf, MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        if (errno == ENOBUFS) {
-          overflow = true;
-          continue;
-        }
-        return errnoError("read uevents");
-      }
+    VNETD_TRY(readPending(rtnl_.fd(), "read rtnetlink events", overflow, [&](std::span<const std::byte> msg) {
+      translator_.translate(msg, out);
+    }));
+    VNETD_TRY(readPending(uevent_.get(), "read uevents", overflow, [&](std::span<const std::byte> msg) {
       InterfaceEvent e;
-      if (decodeUevent(std::span<const std::byte>(buf, static_cast<size_t>(n)), e)) out.push_back(std::move(e));
-    }
+      if (decodeUevent(msg, e)) out.push_back(std::move(e));
+    }));
     if (overflow) {
       InterfaceEvent e;
       e.type = InterfaceEvent::Type::ResyncNeeded;
@@ -72,6 +51,24 @@ class LinuxEventSource final : public EventSource {
   }
 
  private:
+  // Reads every datagram queued on `fd` without blocking. ENOBUFS (the kernel dropped
+  // messages) sets `overflow`; the socket stays usable, so reading goes on.
+  template <typename Handler>
+  static Result<void> readPending(int fd, const char* what, bool& overflow, Handler&& handle) {
+    alignas(8) static thread_local std::byte buf[65536];
+    for (;;) {
+      ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n >= 0) {
+        handle(std::span<const std::byte>(buf, static_cast<size_t>(n)));
+        continue;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return success();
+      if (errno != ENOBUFS) return errnoError(what);
+      overflow = true;
+    }
+  }
+
   NetlinkSocket rtnl_;
   UniqueFd uevent_;
   std::unique_ptr<NetStack> lister_;
