@@ -1,10 +1,14 @@
 // vnetd-hook — jail.conf exec.prestart / exec.created / exec.poststop helper.
 #include <getopt.h>
 
+#include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "core/config.h"
+#include "core/control_client.h"
+#include "core/control_protocol.h"
 #include "core/jail_network.h"
 #include "core/log.h"
 #include "core/naming.h"
@@ -17,16 +21,20 @@
 
 namespace {
 
-constexpr const char* kUsage = "usage: vnetd-hook [--config FILE] prestart|created|poststop JAIL\n";
+constexpr const char* kUsage = "usage: vnetd-hook [--config FILE] [--standalone] prestart|created|poststop JAIL\n";
+
+// How long a hook waits for the daemon's answer before doing the work itself. The
+// daemon serialises hooks, so this covers a queue of many jails starting at once.
+constexpr std::chrono::seconds kDaemonReplyTimeout{60};
 
 constexpr const char* kHelp =
     "NAME\n"
     "     vnetd-hook - set up and tear down a VNET jail's network from jail.conf hooks\n"
     "\n"
     "SYNOPSIS\n"
-    "     vnetd-hook [-c FILE] prestart JAIL\n"
-    "     vnetd-hook [-c FILE] created JAIL\n"
-    "     vnetd-hook [-c FILE] poststop JAIL\n"
+    "     vnetd-hook [-c FILE] [-s] prestart JAIL\n"
+    "     vnetd-hook [-c FILE] [-s] created JAIL\n"
+    "     vnetd-hook [-c FILE] [-s] poststop JAIL\n"
     "\n"
     "DESCRIPTION\n"
     "     Called by jail(8) with the jail's name, in jail(8)'s order:\n"
@@ -44,6 +52,13 @@ constexpr const char* kHelp =
     "               bring the interfaces up and add the default routes.\n"
     "     poststop  After the jail is removed. Destroy the pairs vnetd created for JAIL.\n"
     "\n"
+    "     When vnetd is running, the work is handed to it over its control socket\n"
+    "     ([daemon] control_socket): the daemon serialises all hooks and knows at once\n"
+    "     what changed. When it is not running (or stops answering), vnetd-hook prints\n"
+    "     one warning line and does the same work itself, recording it in the state\n"
+    "     directory; the daemon adopts it when it starts. A jail never fails to start\n"
+    "     because the daemon is down. Output and exit status are the same either way.\n"
+    "\n"
     "     Every phase is idempotent (running it twice changes nothing the second time)\n"
     "     and concurrent hooks are serialised through the state directory's lock. If a\n"
     "     prestart step fails, everything that invocation created is removed again and\n"
@@ -55,6 +70,7 @@ constexpr const char* kHelp =
     "\n"
     "OPTIONS\n"
     "     -c, --config FILE   Configuration file (default: %s).\n"
+    "     -s, --standalone    Do the work in this process; do not contact the daemon.\n"
     "     -V, --version       Print the version and exit.\n"
     "     -h, --help          Print this help and exit.\n"
     "\n"
@@ -70,20 +86,77 @@ constexpr const char* kHelp =
     "     0 on success (including nothing to do), 1 on failure (one line on stderr),\n"
     "     2 on usage errors.\n";
 
+// Standalone mode: the same JailNetwork the daemon uses, in this process.
+int runStandalone(const vnetd::Config& config, vnetd::HookPhase phase, const std::string& jail) {
+  using namespace vnetd;
+  auto fail = [&](const Error& e) {
+    std::fprintf(stderr, "vnetd-hook: %s %s: %s\n", hookPhaseName(phase), jail.c_str(), e.message().c_str());
+    return 1;
+  };
+  std::string host_id = config.daemon.host_id;
+  if (host_id.empty()) {
+    auto id = platform::readHostId();
+    if (!id) return fail(id.error());
+    host_id = *id;
+  }
+  auto store = StateStore::open(config.daemon.state_dir);
+  if (!store) return fail(store.error());
+  auto host = platform::openHostStack();
+  if (!host) return fail(host.error());
+  auto jails = platform::openJails();
+  if (!jails) return fail(jails.error());
+
+  auto policy = platform::openPolicy();
+  JailNetwork network(config, *store, **host, **jails, *policy, host_id);
+  auto outcome = network.run(phase, jail);
+  if (!outcome) return fail(outcome.error());
+  if (phase == HookPhase::Prestart)
+    for (const auto& name : outcome->jail_side_names) std::printf("%s\n", name.c_str());
+  return 0;
+}
+
+// Daemon mode. Returns the exit status, or nullopt when the daemon could not answer and
+// the caller must fall back (after this function printed the one warning line).
+std::optional<int> runThroughDaemon(const vnetd::Config& config, vnetd::HookPhase phase, const std::string& jail) {
+  using namespace vnetd;
+  control::Request request{control::Op::Hook, phase, jail};
+  auto result = control::call(config.daemon.control_socket, control::encodeRequest(request), kDaemonReplyTimeout);
+  if (!result.ok()) {
+    const char* why = result.failure == control::CallFailure::Unreachable ? "vnetd is not reachable"
+                      : result.failure == control::CallFailure::Timeout   ? "vnetd did not answer"
+                                                                          : "vnetd stopped answering";
+    std::fprintf(stderr, "vnetd-hook: warning: %s (%s); doing %s %s without it\n", why,
+                 result.error.message().c_str(), hookPhaseName(phase), jail.c_str());
+    return std::nullopt;
+  }
+  auto outcome = control::decodeHookReply(result.reply);
+  if (!outcome) {
+    std::fprintf(stderr, "vnetd-hook: %s %s: %s\n", hookPhaseName(phase), jail.c_str(),
+                 outcome.error().message().c_str());
+    return 1;
+  }
+  if (phase == HookPhase::Prestart)
+    for (const auto& name : outcome->jail_side_names) std::printf("%s\n", name.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace vnetd;
   log::init(log::Sink::Stderr, log::Level::Warning, "vnetd-hook");
   std::string config_path = build::kDefaultConfigPath;
+  bool standalone = false;
   static const option kOptions[] = {{"config", required_argument, nullptr, 'c'},
+                                    {"standalone", no_argument, nullptr, 's'},
                                     {"version", no_argument, nullptr, 'V'},
                                     {"help", no_argument, nullptr, 'h'},
                                     {nullptr, 0, nullptr, 0}};
   int opt;
-  while ((opt = getopt_long(argc, argv, "+c:Vh", kOptions, nullptr)) != -1) {
+  while ((opt = getopt_long(argc, argv, "+c:sVh", kOptions, nullptr)) != -1) {
     switch (opt) {
       case 'c': config_path = optarg; break;
+      case 's': standalone = true; break;
       case 'V': std::printf("vnetd-hook %s (%s)\n", build::kVersion, build::kPlatform); return 0;
       case 'h': std::printf(kHelp, build::kDefaultConfigPath); return 0;
       default: std::fputs(kUsage, stderr); return 2;
@@ -114,29 +187,9 @@ int main(int argc, char** argv) {
   const Config& config = *loaded.config;
   log::setLevel(config.daemon.log_level < log::Level::Warning ? config.daemon.log_level
                                                               : log::Level::Warning);
-
-  auto fail = [&](const Error& e) {
-    std::fprintf(stderr, "vnetd-hook: %s %s: %s\n", hookPhaseName(*phase), jail.c_str(), e.message().c_str());
-    return 1;
-  };
-  std::string host_id = config.daemon.host_id;
-  if (host_id.empty()) {
-    auto id = platform::readHostId();
-    if (!id) return fail(id.error());
-    host_id = *id;
+  if (!standalone) {
+    // stdout must carry exactly what the daemon path printed (nothing, on fallback).
+    if (auto status = runThroughDaemon(config, *phase, jail)) return *status;
   }
-  auto store = StateStore::open(config.daemon.state_dir);
-  if (!store) return fail(store.error());
-  auto host = platform::openHostStack();
-  if (!host) return fail(host.error());
-  auto jails = platform::openJails();
-  if (!jails) return fail(jails.error());
-
-  auto policy = platform::openPolicy();
-  JailNetwork network(config, *store, **host, **jails, *policy, host_id);
-  auto outcome = network.run(*phase, jail);
-  if (!outcome) return fail(outcome.error());
-  if (*phase == HookPhase::Prestart)
-    for (const auto& name : outcome->jail_side_names) std::printf("%s\n", name.c_str());
-  return 0;
+  return runStandalone(config, *phase, jail);
 }

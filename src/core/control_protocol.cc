@@ -95,4 +95,54 @@ std::string encodeError(std::string_view message) {
   return doc.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+std::string encodeHookReply(const HookOutcome& outcome) {
+  Json doc = {{"v", kProtocolVersion}, {"ok", true}, {"changed", outcome.changed},
+              {"jail_side_names", outcome.jail_side_names}};
+  return doc.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+namespace {
+
+// Parses a reply line and checks its envelope; ok:false becomes the daemon's error.
+Result<Json> decodeEnvelope(std::string_view line) {
+  Json doc = Json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) return plainError("vnetd sent a reply that is not a JSON object");
+  const Json* v = field(doc, "v");
+  if (!v || !v->is_number_unsigned() || v->get<uint64_t>() != static_cast<uint64_t>(kProtocolVersion))
+    return plainError("vnetd replied with an unsupported protocol version");
+  const Json* ok = field(doc, "ok");
+  if (!ok || !ok->is_boolean()) return plainError("vnetd sent a reply without \"ok\"");
+  if (!ok->get<bool>()) {
+    const Json* error = field(doc, "error");
+    if (!error || !error->is_string()) return plainError("vnetd reported a failure without a message");
+    return plainError(error->get<std::string>());
+  }
+  return doc;
+}
+
+}  // namespace
+
+Result<HookOutcome> decodeHookReply(std::string_view line) {
+  auto doc = decodeEnvelope(line);
+  if (!doc) return doc.error();
+  const Json* changed = field(*doc, "changed");
+  const Json* names = field(*doc, "jail_side_names");
+  if (!changed || !changed->is_boolean() || !names || !names->is_array())
+    return plainError("vnetd sent a malformed hook reply");
+  HookOutcome out;
+  out.changed = changed->get<bool>();
+  for (const auto& n : *names) {
+    if (!n.is_string() || !isValidInterfaceName(n.get_ref<const std::string&>()))
+      return plainError("vnetd sent a malformed hook reply (bad interface name)");
+    out.jail_side_names.push_back(n.get<std::string>());
+  }
+  return out;
+}
+
+Result<void> decodeReplyStatus(std::string_view line) {
+  auto doc = decodeEnvelope(line);
+  if (!doc) return doc.error();
+  return success();
+}
+
 }  // namespace vnetd::control

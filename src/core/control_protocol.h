@@ -38,4 +38,13 @@ std::string encodeRequest(const Request& request);
 // {"v":1,"ok":false,"error":"..."} (no newline).
 std::string encodeError(std::string_view message);
 
+// Replies. Every reply is one line {"v":1,"ok":true|false,...}; ok:false carries "error".
+// {"v":1,"ok":true,"changed":bool,"jail_side_names":[...]}
+std::string encodeHookReply(const HookOutcome& outcome);
+// The hook reply as the client sees it: ok:false becomes an Error carrying the daemon's
+// message as it is (vnetd-hook prints it like its own); a malformed line is an error too.
+Result<HookOutcome> decodeHookReply(std::string_view line);
+// Any reply: ok:true → success; ok:false → Error(message); malformed → Error.
+Result<void> decodeReplyStatus(std::string_view line);
+
 }  // namespace vnetd::control

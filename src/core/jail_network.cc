@@ -141,11 +141,21 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
 
     auto existing = host_.link(ic.host_side_name);
     if (!existing) return existing.error();
+    if (*existing && recorded && (*existing)->mac.toString() == recorded->host_mac) {
+      out.jail_side_names.push_back(generated_jail_side);  // already done: idempotent
+      continue;
+    }
+    if (*existing && !recorded && isInterruptedPrestartLeftover(**existing, jail, ic.index)) {
+      // A prestart (or the daemon running it) was killed between creating this pair and
+      // recording it. Nobody can rely on an unrecorded pair, so start it over.
+      VNETD_LOG_WARN("prestart %s: %s was left by an interrupted prestart; creating it again", jail.c_str(),
+                     ic.host_side_name.c_str());
+      auto gone = host_.destroyLink(ic.host_side_name);
+      if (!gone && gone.error().code != ENODEV) return gone.error();
+      existing = host_.link(ic.host_side_name);
+      if (!existing) return existing.error();
+    }
     if (*existing) {
-      if (recorded && (*existing)->mac.toString() == recorded->host_mac) {
-        out.jail_side_names.push_back(generated_jail_side);  // already done: idempotent
-        continue;
-      }
       return plainError("interface " + ic.host_side_name + " already exists but vnetd did not create it for jail '" +
                         jail + "' (destroy it, or rename the jail)");
     }
@@ -220,6 +230,20 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
   }
   undo.commit();
   return out;
+}
+
+bool JailNetwork::isInterruptedPrestartLeftover(const platform::LinkInfo& link, const std::string& jail,
+                                                unsigned index) const {
+  // Both marks vnetd sets at creation: the description and the MAC derived from this
+  // host's id. An administrator's interface with the same name carries neither.
+  return link.description == description(jail, index) && link.mac == deriveMac(host_id_, jail, index, Side::A);
+}
+
+Result<void> JailNetwork::ensureBridgeReady(const BridgeConfig& br) {
+  UndoLog undo;
+  VNETD_TRY(ensureBridge(br, undo));
+  undo.commit();
+  return success();
 }
 
 Result<void> JailNetwork::ensureBridge(const BridgeConfig& br, UndoLog& undo) {
@@ -395,9 +419,28 @@ Result<HookOutcome> JailNetwork::poststop(const std::string& jail) {
   if (!lock) return lock.error();
   auto state = store_.load(*lock);
   if (!state) return refuseUnreadableState(state.error()).error();
+  return teardown(*lock, *state, jail);
+}
+
+Result<HookOutcome> JailNetwork::collectOrphan(const std::string& jail, const JailRecord& seen) {
+  auto lock = store_.lock();
+  if (!lock) return lock.error();
+  auto state = store_.load(*lock);
+  if (!state) return refuseUnreadableState(state.error()).error();
   HookOutcome out;
   auto it = state->jails.find(jail);
-  if (it == state->jails.end()) return out;  // never started (or already cleaned): nothing to do
+  // Re-checked under the lock: a hook may have run since the caller looked.
+  if (it == state->jails.end() || it->second != seen) return out;
+  auto running = jails_.find(jail);
+  if (!running) return running.error();
+  if (*running) return out;
+  return teardown(*lock, *state, jail);
+}
+
+Result<HookOutcome> JailNetwork::teardown(const StateLock& lock, State& state, const std::string& jail) {
+  HookOutcome out;
+  auto it = state.jails.find(jail);
+  if (it == state.jails.end()) return out;  // never started (or already cleaned): nothing to do
 
   for (const InterfaceRecord& ir : it->second.interfaces) {
     if (!ir.created_by_vnetd) continue;
@@ -429,8 +472,8 @@ Result<HookOutcome> JailNetwork::poststop(const std::string& jail) {
     auto unlimited = policy_.removeJailLimits(jail, cfg->limits);
     if (!unlimited) return unlimited.error();
   }
-  state->jails.erase(it);
-  auto saved = store_.save(*lock, *state);
+  state.jails.erase(it);
+  auto saved = store_.save(lock, state);
   if (!saved) return saved.error();
   out.changed = true;
   return out;

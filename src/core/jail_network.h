@@ -54,7 +54,22 @@ class JailNetwork {
   Result<HookOutcome> created(const std::string& jail);
   Result<HookOutcome> poststop(const std::string& jail);
 
+  // The daemon's orphan collection: poststop's teardown, but only if, under the state
+  // lock, the jail is still not running and its record is still exactly `seen` (a hook
+  // that ran in between wins). Nothing to do → changed == false.
+  Result<HookOutcome> collectOrphan(const std::string& jail, const JailRecord& seen);
+
+  // Creates the bridge (vlans, uplinks, address, up, NAT) if missing; an existing one is
+  // brought up and given its configured addresses. The daemon's start, reload and repair.
+  Result<void> ensureBridgeReady(const BridgeConfig& br);
+
+  // True when `link` carries both marks vnetd gives the host side of (jail, index) at
+  // creation — its description and the MAC derived from this host's id — i.e. it was
+  // made by vnetd even though no record says so (a prestart killed before saving).
+  bool isInterruptedPrestartLeftover(const platform::LinkInfo& link, const std::string& jail, unsigned index) const;
+
  private:
+  Result<HookOutcome> teardown(const StateLock& lock, State& state, const std::string& jail);
   Result<void> ensureBridge(const BridgeConfig& br, UndoLog& undo);
   Result<void> ensureBridgeAddresses(const BridgeConfig& br, uint32_t index);
   Result<Cidr> allocateFor(const State& state, const JailRecord& pending, const std::string& jail,

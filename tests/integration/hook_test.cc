@@ -41,7 +41,7 @@ class HookTest : public ::testing::Test {
   }
 
   CommandResult hook(const std::string& phase, const std::string& jail) {
-    return testing::run({VNETD_HOOK_BINARY, "--config", dir_.file("vnetd.toml"), phase, jail});
+    return testing::run({VNETD_HOOK_BINARY, "--standalone", "--config", dir_.file("vnetd.toml"), phase, jail});
   }
 
   std::optional<platform::LinkInfo> hostLink(const std::string& name) {

@@ -67,3 +67,36 @@ TEST(ControlProtocol, ErrorLine) {
 
 }  // namespace
 }  // namespace vnetd::control
+
+namespace vnetd::control {
+namespace {
+
+TEST(ControlProtocol, HookReplyRoundTrip) {
+  HookOutcome out;
+  out.changed = true;
+  out.jail_side_names = {"e0b_web", "e1b_web"};
+  auto back = decodeHookReply(encodeHookReply(out));
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_TRUE(back->changed);
+  EXPECT_EQ(back->jail_side_names, out.jail_side_names);
+  EXPECT_TRUE(decodeReplyStatus(encodeHookReply(out)));
+}
+
+TEST(ControlProtocol, FailedReplyCarriesTheDaemonsMessage) {
+  auto r = decodeHookReply(encodeError("bridge bridge0 exists but is not a bridge"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "bridge bridge0 exists but is not a bridge");
+  EXPECT_EQ(decodeReplyStatus(encodeError("nope")).error().message(), "nope");
+}
+
+TEST(ControlProtocol, MalformedRepliesAreErrors) {
+  for (const char* bad : {"", "garbage", "[]", R"({"ok":true})", R"({"v":2,"ok":true})", R"({"v":1})",
+                          R"({"v":1,"ok":false})", R"({"v":1,"ok":true,"changed":1,"jail_side_names":[]})",
+                          R"({"v":1,"ok":true,"changed":true})",
+                          R"({"v":1,"ok":true,"changed":true,"jail_side_names":["../etc"]})"}) {
+    EXPECT_FALSE(decodeHookReply(bad)) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace vnetd::control
