@@ -29,6 +29,11 @@ struct Error {
 // Builds an Error from the current errno. Call immediately after the failing call.
 inline Error errnoError(std::string context) { return Error{errno, std::move(context)}; }
 inline Error plainError(std::string context) { return Error{0, std::move(context)}; }
+// The same error with outer context ("state lock: " + inner), errno kept.
+inline Error withContext(Error e, const std::string& outer) {
+  e.context = outer + ": " + e.context;
+  return e;
+}
 
 template <typename T>
 class [[nodiscard]] Result {

@@ -1,0 +1,145 @@
+#include "daemon/reconciler.h"
+
+#include <charconv>
+
+namespace vnetd::daemon {
+namespace {
+
+using platform::LinkInfo;
+using platform::LinkKind;
+using Kind = ReconcileAction::Kind;
+
+const LinkInfo* byName(const std::vector<LinkInfo>& links, const std::string& name) {
+  for (const auto& l : links)
+    if (l.name == name) return &l;
+  return nullptr;
+}
+
+bool hasAddress(const std::vector<platform::AddressInfo>& addrs, uint32_t index, const IpAddress& a) {
+  for (const auto& x : addrs)
+    if (x.link_index == index && x.cidr.address == a) return true;
+  return false;
+}
+
+// "vnetd:<jail>:<index>" → (jail, index); anything else (including the bridges'
+// "vnetd:bridge:<key>") → false.
+bool parsePairDescription(const std::string& text, std::string& jail, unsigned& index) {
+  constexpr std::string_view kPrefix = "vnetd:";
+  if (text.rfind(kPrefix, 0) != 0) return false;
+  auto colon = text.rfind(':');
+  if (colon <= kPrefix.size()) return false;
+  jail = text.substr(kPrefix.size(), colon - kPrefix.size());
+  const char* first = text.data() + colon + 1;
+  const char* last = text.data() + text.size();
+  auto [end, ec] = std::from_chars(first, last, index);
+  if (ec != std::errc() || end != last || first == last) return false;
+  return isValidJailName(jail) && index < kMaxInterfacesPerJail;
+}
+
+// Advances the grace clock of `key`; true once it has been a candidate for `grace`.
+bool graceOver(OrphanClock& clock, OrphanClock& seen, const std::string& key, int64_t now, int64_t grace) {
+  auto [it, inserted] = clock.try_emplace(key, now);
+  seen[key] = it->second;
+  return now - it->second >= grace;
+}
+
+}  // namespace
+
+const char* actionKindName(ReconcileAction::Kind kind) {
+  switch (kind) {
+    case Kind::Adopt: return "adopt";
+    case Kind::EnsureBridge: return "ensure_bridge";
+    case Kind::ReaddMember: return "readd_member";
+    case Kind::CollectOrphan: return "collect_orphan";
+    case Kind::DestroyLeftover: return "destroy_leftover";
+    case Kind::ReportForeign: return "report_foreign";
+  }
+  return "?";
+}
+
+std::vector<ReconcileAction> planReconcile(const ReconcileInput& in, OrphanClock& clock) {
+  const Config& config = *in.config;
+  const State& state = *in.state;
+  const auto& links = *in.host_links;
+  std::vector<ReconcileAction> out;
+  OrphanClock still;  // candidates of this pass, with their first-seen times
+
+  for (const auto& [name, rec] : state.jails)
+    if (!in.known_jails->count(name))
+      out.push_back({Kind::Adopt, name, "", "", false, 0,
+                     "jail " + name + " (" + std::to_string(rec.interfaces.size()) + " interfaces, phase " +
+                         rec.phase + ") was set up while vnetd was not running"});
+
+  // Bridges: every configured one must exist, be up and carry its addresses.
+  std::set<std::string> bridges_pending;  // interface names being (re)created this pass
+  for (const auto& [key, br] : config.bridges) {
+    const LinkInfo* l = byName(links, br.interface);
+    std::string why;
+    if (!l) {
+      why = "bridge " + br.interface + " is missing";
+      bridges_pending.insert(br.interface);
+    } else if (l->kind != LinkKind::Bridge) {
+      continue;  // someone else's interface under that name: ensureBridge refuses, reported there
+    } else if (!l->admin_up) {
+      why = "bridge " + br.interface + " is down";
+    } else {
+      for (const auto& want : {br.address, br.address6})
+        if (want && !hasAddress(*in.host_addresses, l->index, want->address))
+          why = "bridge " + br.interface + " lacks its address " + want->toString();
+    }
+    if (!why.empty()) out.push_back({Kind::EnsureBridge, "", key, "", false, 0, why});
+  }
+
+  // Members: recorded host sides that are ours (MAC) and present but not in their bridge.
+  std::set<std::string> recorded_names;
+  for (const auto& [jail, rec] : state.jails) {
+    for (const auto& ir : rec.interfaces) {
+      recorded_names.insert(ir.host_name);
+      recorded_names.insert(ir.jail_name);
+      recorded_names.insert(interfaceName(jail, ir.index, Side::B));
+      if (ir.bridge.empty() || bridges_pending.count(ir.bridge)) continue;  // members follow the bridge's re-creation
+      const LinkInfo* member = byName(links, ir.host_name);
+      const LinkInfo* bridge = byName(links, ir.bridge);
+      if (!member || !bridge || bridge->kind != LinkKind::Bridge) continue;
+      if (member->mac.toString() != ir.host_mac) continue;  // not ours any more: hands off
+      if (member->master_index == bridge->index) continue;
+      bool private_member = false;
+      for (const auto& [key, br] : config.bridges)
+        if (br.interface == ir.bridge) private_member = br.private_members;
+      out.push_back({Kind::ReaddMember, jail, ir.bridge, ir.host_name, private_member, 0,
+                     ir.host_name + " of jail " + jail + " is not a member of bridge " + ir.bridge});
+    }
+  }
+
+  // Orphans: records of jails that are not running, for longer than the grace.
+  for (const auto& [jail, rec] : state.jails) {
+    if (in.running_jails->count(jail)) continue;
+    if (graceOver(clock, still, "jail:" + jail, in.now, in.orphan_grace))
+      out.push_back({Kind::CollectOrphan, jail, "", "", false, 0,
+                     "jail " + jail + " (phase " + rec.phase + ") has not been running for " +
+                         std::to_string(in.now - still["jail:" + jail]) + " s"});
+  }
+
+  // Unrecorded interfaces that say they are vnetd's.
+  for (const auto& l : links) {
+    std::string jail;
+    unsigned index = 0;
+    if (recorded_names.count(l.name) || !parsePairDescription(l.description, jail, index)) continue;
+    bool proven = l.mac == deriveMac(in.host_id, jail, index, Side::A) && l.name == interfaceName(jail, index, Side::A);
+    if (proven && !state.jails.count(jail) && !in.running_jails->count(jail)) {
+      if (graceOver(clock, still, "link:" + l.name, in.now, in.orphan_grace))
+        out.push_back({Kind::DestroyLeftover, jail, "", l.name, false, index,
+                       l.name + " was left by an interrupted prestart of jail " + jail + " that never started"});
+      continue;
+    }
+    if (!proven)
+      out.push_back({Kind::ReportForeign, jail, "", l.name, false, 0,
+                     l.name + " is described \"" + l.description +
+                         "\" but vnetd has no record of it and did not make it on this host; leaving it alone"});
+  }
+
+  clock = std::move(still);
+  return out;
+}
+
+}  // namespace vnetd::daemon
