@@ -24,8 +24,8 @@ constexpr std::chrono::milliseconds kReconcileDebounce{100};
 // milliseconds, and the loop must not stall behind a stuck one.
 constexpr int kStateLockTimeoutMs = 500;
 
-int64_t monotonicSeconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch())
+int64_t monotonicMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -230,8 +230,8 @@ Result<void> Daemon::reconcilePass(bool& again) {
   in.running_jails = &running_names;
   in.known_jails = &known_jails_;
   in.host_id = host_id_;
-  in.now = monotonicSeconds();
-  in.orphan_grace = config_.daemon.orphan_grace_seconds;
+  in.now_ms = monotonicMs();
+  in.orphan_grace_ms = int64_t{config_.daemon.orphan_grace_seconds} * 1000;
   auto plan = planReconcile(in, orphan_clock_);
 
   JailNetwork network(config_, store_, *host_, *jails_, *policy_, host_id_);
@@ -245,24 +245,24 @@ Result<void> Daemon::reconcilePass(bool& again) {
         VNETD_LOG_INFO("adopted %s", a.reason.c_str());
         break;
       case ReconcileAction::Kind::EnsureBridge:
-        VNETD_LOG_WARN("bridge: %s; fixing it", a.reason.c_str());
         done = network.ensureBridgeReady(config_.bridges.at(a.bridge));
+        if (done) VNETD_LOG_WARN("repaired: %s; fixed", a.reason.c_str());
         again = again || done.ok();
         break;
       case ReconcileAction::Kind::ReaddMember:
-        VNETD_LOG_WARN("repair: %s; adding it back", a.reason.c_str());
         done = host_->addBridgeMember(a.bridge, a.interface, a.private_member);
+        if (done) VNETD_LOG_WARN("repaired: %s; added it back", a.reason.c_str());
         break;
       case ReconcileAction::Kind::CollectOrphan:
         orphans.push_back(a);  // needs the lock itself: after this loop
         continue;
       case ReconcileAction::Kind::DestroyLeftover: {
         // Planned under this same lock, so no prestart can be creating it right now.
-        VNETD_LOG_WARN("orphan: %s; destroying it", a.reason.c_str());
         auto l = host_->link(a.interface);
         if (!l) done = l.error();
         else if (*l && network.isInterruptedPrestartLeftover(**l, a.jail, a.index)) done = host_->destroyLink(a.interface);
         else continue;  // gone, or no longer carrying vnetd's marks
+        if (done) VNETD_LOG_WARN("orphan: %s; destroyed it", a.reason.c_str());
         break;
       }
       case ReconcileAction::Kind::ReportForeign:
@@ -281,7 +281,6 @@ Result<void> Daemon::reconcilePass(bool& again) {
   for (const auto& a : orphans) {
     auto it = state_.jails.find(a.jail);
     if (it == state_.jails.end()) continue;
-    VNETD_LOG_WARN("orphan: %s; collecting it", a.reason.c_str());
     auto out = network.collectOrphan(a.jail, it->second);
     if (!out) {
       ++counters_["reconcile_errors"];
@@ -289,6 +288,7 @@ Result<void> Daemon::reconcilePass(bool& again) {
       continue;
     }
     if (out->changed) {
+      VNETD_LOG_WARN("orphan: %s; collected it", a.reason.c_str());
       ++counters_["collect_orphan"];
       known_jails_.erase(a.jail);
       orphan_clock_.erase("jail:" + a.jail);
@@ -507,9 +507,9 @@ Result<void> Daemon::reload() {
   if (!config_.daemon.host_id.empty()) host_id_ = config_.daemon.host_id;
   if (interval_changed) armReconcileTimer();
   ++counters_["reloads"];
+  reconcile("reload");  // new bridges appear now, not at the next timer
   VNETD_LOG_INFO("configuration reloaded from %s (%zu bridges, %zu jails)", config_path_.c_str(),
                  config_.bridges.size(), config_.jails.size());
-  reconcile("reload");  // new bridges appear now, not at the next timer
   return success();
 }
 

@@ -201,12 +201,13 @@ int main(int argc, char** argv) {
   if (!pidfile) return fail(pidfile.error().message());
   auto dispatcher = daemon::Dispatcher::create();
   if (!dispatcher) return fail(dispatcher.error().message());
-  auto d = daemon::Daemon::create(**dispatcher, config_path, std::move(*loaded.config));
-  if (!d) return fail(d.error().message());
-
   auto& loop = **dispatcher;
+  // Signals are watched before the daemon exists: one that arrives during start-up waits
+  // in libevent's queue instead of killing the process with its default action.
+  std::unique_ptr<daemon::Daemon> d;
   auto hup = loop.onSignal(SIGHUP, [&] {
-    auto r = (*d)->reload();
+    if (!d) return;
+    auto r = d->reload();
     if (!r) VNETD_LOG_ERROR("%s", r.error().message().c_str());
   });
   auto stop = [&] {
@@ -216,13 +217,17 @@ int main(int argc, char** argv) {
   auto term = loop.onSignal(SIGTERM, stop);
   auto intr = loop.onSignal(SIGINT, stop);
   if (!hup || !term || !intr) return fail("cannot watch signals");
+
+  auto created = daemon::Daemon::create(loop, config_path, std::move(*loaded.config));
+  if (!created) return fail(created.error().message());
+  d = std::move(*created);
   reportStart(ready_fd, "");
 
   auto ran = loop.run();
+  d.reset();
   hup->reset();
   term->reset();
   intr->reset();
-  d->reset();
   if (!ran) {
     VNETD_LOG_ERROR("%s", ran.error().message().c_str());
     return 1;

@@ -114,10 +114,10 @@ std::vector<ReconcileAction> planReconcile(const ReconcileInput& in, OrphanClock
   // Orphans: records of jails that are not running, for longer than the grace.
   for (const auto& [jail, rec] : state.jails) {
     if (in.running_jails->count(jail)) continue;
-    if (graceOver(clock, still, "jail:" + jail, in.now, in.orphan_grace))
+    if (graceOver(clock, still, "jail:" + jail, in.now_ms, in.orphan_grace_ms))
       out.push_back({Kind::CollectOrphan, jail, "", "", false, 0,
                      "jail " + jail + " (phase " + rec.phase + ") has not been running for " +
-                         std::to_string(in.now - still["jail:" + jail]) + " s"});
+                         std::to_string((in.now_ms - still["jail:" + jail]) / 1000) + " s"});
   }
 
   // Unrecorded interfaces that say they are vnetd's.
@@ -127,7 +127,7 @@ std::vector<ReconcileAction> planReconcile(const ReconcileInput& in, OrphanClock
     if (recorded_names.count(l.name) || !parsePairDescription(l.description, jail, index)) continue;
     bool proven = l.mac == deriveMac(in.host_id, jail, index, Side::A) && l.name == interfaceName(jail, index, Side::A);
     if (proven && !state.jails.count(jail) && !in.running_jails->count(jail)) {
-      if (graceOver(clock, still, "link:" + l.name, in.now, in.orphan_grace))
+      if (graceOver(clock, still, "link:" + l.name, in.now_ms, in.orphan_grace_ms))
         out.push_back({Kind::DestroyLeftover, jail, "", l.name, false, index,
                        l.name + " was left by an interrupted prestart of jail " + jail + " that never started"});
       continue;

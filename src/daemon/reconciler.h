@@ -54,8 +54,8 @@ struct ReconcileInput {
   const std::set<std::string>* running_jails = nullptr;  // jails that exist with their own stack
   const std::set<std::string>* known_jails = nullptr;    // records the daemon already tracks
   std::string host_id;
-  int64_t now = 0;                 // seconds (monotonic is fine: only differences matter)
-  int64_t orphan_grace = 60;       // seconds
+  int64_t now_ms = 0;              // monotonic is fine: only differences matter
+  int64_t orphan_grace_ms = 60000;
 };
 
 // When each candidate was first seen orphaned ("jail:<name>" / "link:<name>"). The plan
