@@ -125,6 +125,8 @@ std::vector<ReconcileAction> planReconcile(const ReconcileInput& in, OrphanClock
     std::string jail;
     unsigned index = 0;
     if (recorded_names.count(l.name) || !parsePairDescription(l.description, jail, index)) continue;
+    // The jail side of an unrecorded pair goes with its host side; nothing to do for it.
+    if (l.name == interfaceName(jail, index, Side::B) && l.mac == deriveMac(in.host_id, jail, index, Side::B)) continue;
     bool proven = l.mac == deriveMac(in.host_id, jail, index, Side::A) && l.name == interfaceName(jail, index, Side::A);
     if (proven && !state.jails.count(jail) && !in.running_jails->count(jail)) {
       if (graceOver(clock, still, "link:" + l.name, in.now_ms, in.orphan_grace_ms))
