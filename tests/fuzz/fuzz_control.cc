@@ -1,5 +1,6 @@
-// Fuzzes the control-protocol request decoder: never a crash or an exception; every
-// accepted request re-encodes to a line that decodes to the same request.
+// Fuzzes the control-protocol decoders: requests (the daemon's side) and replies (the
+// hook's and vnetctl's side) — never a crash or an exception; every accepted request
+// re-encodes to a line that decodes to the same request; errors are one line.
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
@@ -15,5 +16,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else if (r.error().message().find('\n') != std::string::npos) {
     std::abort();  // errors go back to the client as one line
   }
+  std::string_view line(reinterpret_cast<const char*>(data), size);
+  auto reply = decodeHookReply(line);
+  if (reply) {
+    auto again = decodeHookReply(encodeHookReply(*reply));
+    if (!again || again->jail_side_names != reply->jail_side_names || again->changed != reply->changed) std::abort();
+  }
+  (void)decodeReplyStatus(line);
   return 0;
 }

@@ -1,0 +1,113 @@
+#include "core/control_client.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <functional>
+#include <thread>
+
+#include "core/unique_fd.h"
+
+namespace vnetd::control {
+namespace {
+
+// A one-connection server whose behaviour each test chooses.
+class OneShotServer {
+ public:
+  explicit OneShotServer(std::function<void(int)> behaviour) {
+    char tmpl[] = "/tmp/vnetd-client-test-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    path_ = dir_ + "/s.sock";
+    listen_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strcpy(addr.sun_path, path_.c_str());
+    EXPECT_EQ(::bind(listen_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    EXPECT_EQ(::listen(listen_.get(), 4), 0);
+    thread_ = std::thread([this, behaviour] {
+      UniqueFd c(::accept(listen_.get(), nullptr, nullptr));
+      if (c) behaviour(c.get());
+    });
+  }
+  ~OneShotServer() {
+    thread_.join();
+    ::unlink(path_.c_str());
+    ::rmdir(dir_.c_str());
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string dir_, path_;
+  UniqueFd listen_;
+  std::thread thread_;
+};
+
+std::string readLine(int fd) {
+  std::string in;
+  char c;
+  while (::read(fd, &c, 1) == 1 && c != '\n') in += c;
+  return in;
+}
+
+TEST(ControlClient, RoundTrip) {
+  OneShotServer server([](int fd) {
+    std::string req = readLine(fd);
+    std::string reply = "echo:" + req + "\r\n";  // a CRLF peer is tolerated
+    ASSERT_EQ(::write(fd, reply.data(), reply.size()), static_cast<ssize_t>(reply.size()));
+  });
+  auto r = call(server.path(), "hello", std::chrono::seconds(5));
+  ASSERT_TRUE(r.ok()) << r.error.message();
+  EXPECT_EQ(r.reply, "echo:hello");
+}
+
+TEST(ControlClient, NoDaemonIsUnreachable) {
+  auto r = call("/nonexistent/vnetd.sock", "x", std::chrono::seconds(1));
+  EXPECT_EQ(r.failure, CallFailure::Unreachable);
+  EXPECT_EQ(r.error.message(), "connect /nonexistent/vnetd.sock: No such file or directory");
+}
+
+TEST(ControlClient, ADaemonThatDiesMidRequestIsLost) {
+  OneShotServer server([](int fd) {
+    (void)readLine(fd);
+    ASSERT_EQ(::write(fd, "{\"v\":1", 6), 6);  // half a reply, then gone
+  });
+  auto r = call(server.path(), "x", std::chrono::seconds(5));
+  EXPECT_EQ(r.failure, CallFailure::Lost);
+  EXPECT_EQ(r.error.message(), "vnetd closed the connection before replying");
+}
+
+TEST(ControlClient, ASilentDaemonTimesOut) {
+  int done[2];
+  ASSERT_EQ(::pipe(done), 0);
+  OneShotServer server([&](int fd) {
+    (void)readLine(fd);
+    char c;
+    (void)::read(done[0], &c, 1);  // silent until the client gave up
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto r = call(server.path(), "x", std::chrono::milliseconds(200));
+  EXPECT_EQ(r.failure, CallFailure::Timeout);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  ASSERT_EQ(::write(done[1], "x", 1), 1);
+  ::close(done[0]);
+  ::close(done[1]);
+}
+
+TEST(ControlClient, AnEndlessReplyIsBounded) {
+  OneShotServer server([](int fd) {
+    (void)readLine(fd);
+    std::string junk(4096, 'x');
+    for (int i = 0; i < 64; ++i)
+      if (::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL) < 0) break;
+  });
+  auto r = call(server.path(), "x", std::chrono::seconds(5), 16384);
+  EXPECT_EQ(r.failure, CallFailure::Lost);
+  EXPECT_NE(r.error.message().find("larger than 16384 bytes"), std::string::npos) << r.error.message();
+}
+
+}  // namespace
+}  // namespace vnetd::control
