@@ -187,7 +187,7 @@ void Daemon::reconcile(const char* why) {
   if (in_reconcile_) return;
   in_reconcile_ = true;
   ++counters_["reconcile_runs"];
-  VNETD_LOG_DEBUG("reconcile (%s)", why);
+  auto began = std::chrono::steady_clock::now();
   // A pass that (re)created a bridge runs once more, so the members follow at once.
   for (int pass = 0; pass < 2; ++pass) {
     bool again = false;
@@ -200,6 +200,8 @@ void Daemon::reconcile(const char* why) {
     if (!again) break;
   }
   last_reconcile_ = std::chrono::steady_clock::now();
+  VNETD_LOG_DEBUG("reconcile (%s) took %.1f ms", why,
+                  std::chrono::duration_cast<std::chrono::microseconds>(last_reconcile_ - began).count() / 1000.0);
   in_reconcile_ = false;
 }
 
@@ -336,13 +338,16 @@ std::string Daemon::hookReply(const control::Request& request) {
   const HookPhase phase = *request.phase;
   const std::string& jail = request.jail;
   JailNetwork network(config_, store_, *host_, *jails_, *policy_, host_id_);
+  auto began = std::chrono::steady_clock::now();
   auto out = network.run(phase, jail);
+  auto took_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began);
   if (!out) {
     ++counters_["hook_errors"];
     VNETD_LOG_WARN("%s %s: %s", hookPhaseName(phase), jail.c_str(), out.error().message().c_str());
     return control::encodeError(out.error().message());
   }
-  if (out->changed) VNETD_LOG_INFO("%s %s: done", hookPhaseName(phase), jail.c_str());
+  if (out->changed)
+    VNETD_LOG_INFO("%s %s: done in %.1f ms", hookPhaseName(phase), jail.c_str(), took_us.count() / 1000.0);
   // The daemon made (or removed) these itself: track them without an "adopt".
   orphan_clock_.erase("jail:" + jail);
   if (phase == HookPhase::Poststop) {
