@@ -44,6 +44,15 @@ Result<std::unique_ptr<Event>> Dispatcher::onReadable(int fd, Callback cb) {
   return e;
 }
 
+Result<std::unique_ptr<Event>> Dispatcher::onWritable(int fd, Callback cb) {
+  std::unique_ptr<Event> e(new Event());
+  e->callback_ = std::move(cb);
+  e->ev_ = event_new(base_, fd, EV_WRITE | EV_PERSIST, &Event::trampoline, e.get());
+  if (!e->ev_ || event_add(e->ev_, nullptr) != 0)
+    return plainError("libevent: cannot watch fd " + std::to_string(fd) + " for writing");
+  return e;
+}
+
 Result<std::unique_ptr<Event>> Dispatcher::onTimer(std::chrono::milliseconds delay, bool repeat, Callback cb) {
   std::unique_ptr<Event> e(new Event());
   e->callback_ = std::move(cb);

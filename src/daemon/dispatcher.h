@@ -50,6 +50,10 @@ class Dispatcher {
 
   // Calls `cb` whenever `fd` is readable (level-triggered) until the Event is destroyed.
   Result<std::unique_ptr<Event>> onReadable(int fd, Callback cb);
+  // Calls `cb` whenever `fd` is writable (level-triggered) until the Event is destroyed.
+  // A socket is writable almost always: hold this Event only while output is pending
+  // (after a write returned EAGAIN), or it fires on every loop iteration.
+  Result<std::unique_ptr<Event>> onWritable(int fd, Callback cb);
   // Calls `cb` after `delay`, then every `delay` when `repeat`.
   Result<std::unique_ptr<Event>> onTimer(std::chrono::milliseconds delay, bool repeat, Callback cb);
   // Calls `cb` on the loop thread each time `signo` arrives.

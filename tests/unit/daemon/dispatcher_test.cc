@@ -1,10 +1,13 @@
 #include "daemon/dispatcher.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <thread>
 #include <vector>
 
@@ -72,6 +75,47 @@ TEST(Dispatcher, ReadableFd) {
   EXPECT_EQ(got, "hello");
   EXPECT_FALSE(timed_out);
   r->reset();
+  ::close(p[0]);
+  ::close(p[1]);
+}
+
+TEST(Dispatcher, WritableFdFiresOnlyOnceThereIsRoom) {
+  auto d = make();
+  bool timed_out = false;
+  auto dog = watchdog(*d, timed_out);
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);
+  ASSERT_EQ(::fcntl(p[1], F_SETFL, O_NONBLOCK), 0);
+  // Fill the pipe: the write end is not writable until the reader makes room.
+  char block[4096] = {};
+  size_t filled = 0;
+  for (;;) {
+    ssize_t n = ::write(p[1], block, sizeof block);
+    if (n <= 0) break;
+    filled += static_cast<size_t>(n);
+  }
+  ASSERT_EQ(errno, EAGAIN);
+  bool drained = false, fired_before_drain = false;
+  int fired = 0;
+  auto w = d->onWritable(p[1], [&] {
+    fired_before_drain |= !drained;
+    if (++fired == 2) d->exit();  // level-triggered: fires again while there is room
+  });
+  ASSERT_TRUE(w);
+  // Make room from the loop a little later: the write event must wait for it.
+  auto drain = d->onTimer(std::chrono::milliseconds(20), false, [&] {
+    drained = true;
+    for (size_t left = filled; left > 0;) {
+      ssize_t n = ::read(p[0], block, std::min(left, sizeof block));
+      if (n <= 0) break;
+      left -= static_cast<size_t>(n);
+    }
+  });
+  ASSERT_TRUE(d->run());
+  EXPECT_FALSE(timed_out);
+  EXPECT_FALSE(fired_before_drain);
+  EXPECT_EQ(fired, 2);
+  w->reset();
   ::close(p[0]);
   ::close(p[1]);
 }
