@@ -1,0 +1,158 @@
+// ControlServer: the daemon's control socket, an AF_UNIX stream socket speaking the
+// JSON-lines control protocol (core/control_protocol.h) to vnetd-hook and vnetctl.
+//
+// Clients are local but untrusted bytes: a peer's credentials are checked before any of
+// its input is read, input is bounded per connection (one request line + one read chunk,
+// a longer line is refused), output is bounded (a client that does not read its replies
+// is dropped), silent connections time out, and running out of file descriptors pauses
+// accepting instead of spinning the loop. One misbehaving client can therefore cost the
+// daemon at most ~max_request_bytes of input, max_pending_output of output and one slot
+// of max_connections for idle_timeout.
+//
+// Threading: everything runs on the Dispatcher's loop thread. create(), the destructor,
+// connectionCount() and stats() are called on the loop thread (or before run() / after
+// run() has returned); the handler is called on it. The Dispatcher must outlive the server.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/control_protocol.h"
+#include "core/result.h"
+#include "core/unique_fd.h"
+#include "daemon/dispatcher.h"
+
+namespace vnetd::daemon {
+
+// Who is on the other end of a connection, as the kernel reports it at accept time.
+struct PeerCredentials {
+  uid_t uid = 0;
+  gid_t gid = 0;   // effective (primary) gid of the peer process
+  pid_t pid = -1;  // -1 when the platform does not report it (FreeBSD getpeereid)
+};
+
+// Who may talk to the daemon: root always; members of `group` when set.
+struct AccessPolicy {
+  std::optional<gid_t> group;  // nullopt: root only
+};
+
+// "" when `peer` may use the control socket, else a one-line reason such as
+// "uid 65534 is not root and not in group wheel". Membership: the peer's gid equals
+// `group`, or `group` is in getgrouplist() of the user owning peer.uid. May block briefly
+// on the user/group database (NSS) — only for a non-root peer whose gid is not the group.
+// Any thread.
+std::string accessProblem(const PeerCredentials& peer, const AccessPolicy& policy);
+
+struct ControlServerOptions {
+  std::string path;  // socket path; its directory should not be writable by untrusted users
+  AccessPolicy access;
+  // A connection with no complete request for this long is closed (checked by a periodic
+  // sweep every idle_timeout/4, clamped to [10 ms, 1 s], so closing may lag by that much).
+  std::chrono::milliseconds idle_timeout{10000};
+  size_t max_connections = 256;                         // beyond: accept, write one error line, close
+  size_t max_request_bytes = control::kMaxRequestBytes;  // a longer line: error line, then close
+  size_t max_pending_output = 16 << 20;                 // a client not reading its replies is dropped
+};
+
+class ControlServer {
+ public:
+  // Gets one decoded request and returns ONE response line WITHOUT the trailing newline
+  // (a stray '\n' or '\r' in it is replaced by a space so framing cannot break).
+  // Runs on the loop thread, synchronously: every other client waits while it runs, so
+  // it must not block. It may call Dispatcher::exit() or post() work, but must NOT
+  // destroy this ControlServer (post() the destruction instead). An exception thrown by
+  // it is caught and answered with an "internal error" line.
+  using Handler = std::function<std::string(const control::Request&, const PeerCredentials&)>;
+
+  // Counters for metrics/status; monotonic for the server's lifetime.
+  struct Stats {
+    uint64_t accepted = 0;          // connections accepted (including the refused ones below)
+    uint64_t refused_access = 0;    // closed because accessProblem() refused the peer
+    uint64_t refused_too_many = 0;  // closed because max_connections were open
+    uint64_t bad_requests = 0;      // lines that did not decode (answered with an error, kept open)
+    uint64_t oversized = 0;         // lines over max_request_bytes (answered, then closed)
+    uint64_t timeouts = 0;          // closed after idle_timeout without a request
+    uint64_t dropped_slow = 0;      // closed because unread output exceeded max_pending_output
+    uint64_t requests = 0;          // requests handed to the handler
+  };
+
+  // Binds and listens on options.path.
+  // - An existing socket file is removed first only if nothing answers on it (connect
+  //   fails with ECONNREFUSED); if something answers: "control socket PATH is in use by
+  //   another process". Anything else at the path (regular file, directory, symlink) is
+  //   never removed: error.
+  // - The socket file is mode 0600, or 0660 with group = access.group when a group is set.
+  //   Mode and group are set after bind() but before listen(), so no client can connect
+  //   while the file still has the process umask's mode.
+  // - The listening fd is non-blocking and close-on-exec.
+  // Loop thread (or before run()).
+  static Result<std::unique_ptr<ControlServer>> create(Dispatcher& dispatcher, ControlServerOptions options,
+                                                       Handler handler);
+  // Closes every connection (replies not yet written are lost) and removes the socket file
+  // if it is still the one we bound (same st_dev/st_ino), so a successor's socket at the
+  // same path is left alone. Loop thread, and never from inside the handler.
+  ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  // Connections currently open and served (refused and closing ones are not counted).
+  size_t connectionCount() const { return connections_.size(); }
+  const Stats& stats() const { return stats_; }
+
+ private:
+  struct Connection;
+  using Clock = std::chrono::steady_clock;
+
+  ControlServer(Dispatcher& dispatcher, ControlServerOptions options, Handler handler, UniqueFd listen_fd,
+                dev_t dev, ino_t ino);
+
+  void acceptReady();
+  void pauseAccepting(int err);
+  void resumeAccepting();
+  void adopt(UniqueFd fd);
+  void readReady(Connection* c);
+  void processInput(Connection* c);
+  void handleLine(Connection* c, std::string_view line);
+  void refuseOversized(Connection* c);
+  void respond(Connection* c, std::string line);
+  void flush(Connection* c);
+  void stopReading(Connection* c);
+  void close(Connection* c);
+  void sweepIdle();
+  void retire(std::unique_ptr<Event> event);
+  void scheduleReap();
+  void reap();
+
+  Dispatcher& dispatcher_;
+  const ControlServerOptions options_;
+  const Handler handler_;
+  UniqueFd listen_fd_;
+  const dev_t dev_;  // identity of the socket file we bound, checked before unlinking it
+  const ino_t ino_;
+  std::unique_ptr<Event> listen_event_;
+  std::unique_ptr<Event> resume_timer_;  // re-enables accepting after fd exhaustion
+  std::unique_ptr<Event> sweep_timer_;
+  std::unique_ptr<Event> reap_timer_;
+  bool accept_paused_ = false;
+  bool reap_scheduled_ = false;
+  bool fd_exhaustion_reported_ = false;
+  Clock::time_point last_fd_exhaustion_log_{};
+  std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
+  // Closed connections and retired events wait here until reap() on a later loop
+  // iteration: an Event must never be destroyed from inside its own callback.
+  std::vector<std::unique_ptr<Connection>> closed_;
+  std::vector<std::unique_ptr<Event>> retired_;
+  Stats stats_;
+};
+
+}  // namespace vnetd::daemon
