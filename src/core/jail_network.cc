@@ -234,9 +234,12 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
 
 bool JailNetwork::isInterruptedPrestartLeftover(const platform::LinkInfo& link, const std::string& jail,
                                                 unsigned index) const {
-  // Both marks vnetd sets at creation: the description and the MAC derived from this
-  // host's id. An administrator's interface with the same name carries neither.
-  return link.description == description(jail, index) && link.mac == deriveMac(host_id_, jail, index, Side::A);
+  // The MAC derived from this host's id (45 bits of hash over host, jail and index) is
+  // set in the very message that creates the pair; the description may follow in a
+  // second step (Linux cannot set an alias at creation), so a kill in between leaves it
+  // empty. An administrator's interface with the same name has neither mark.
+  return (link.description == description(jail, index) || link.description.empty()) &&
+         link.mac == deriveMac(host_id_, jail, index, Side::A);
 }
 
 Result<void> JailNetwork::ensureBridgeReady(const BridgeConfig& br) {

@@ -63,8 +63,8 @@ class JailNetwork {
   // brought up and given its configured addresses. The daemon's start, reload and repair.
   Result<void> ensureBridgeReady(const BridgeConfig& br);
 
-  // True when `link` carries both marks vnetd gives the host side of (jail, index) at
-  // creation — its description and the MAC derived from this host's id — i.e. it was
+  // True when `link` carries the MAC vnetd derives for the host side of (jail, index)
+  // from this host's id, and its description is vnetd's or still empty — i.e. it was
   // made by vnetd even though no record says so (a prestart killed before saving).
   bool isInterruptedPrestartLeftover(const platform::LinkInfo& link, const std::string& jail, unsigned index) const;
 

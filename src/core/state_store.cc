@@ -626,6 +626,15 @@ Result<State> StateStore::load(const StateLock& held) const {
   return state;
 }
 
+Result<State> StateStore::peek() const {
+  auto bytes = readSmallFile(statePath(), kMaxStateFileBytes);
+  if (!bytes) {
+    if (bytes.error().code == ENOENT) return State{};
+    return bytes.error();
+  }
+  return decodeState(*bytes);
+}
+
 Result<void> StateStore::save(const StateLock& held, State& state) const {
   VNETD_TRY(checkHeld(held));
   const std::string path = statePath();

@@ -127,6 +127,11 @@ class StateStore {
   // Other read failures (EACCES, EMFILE, ...) leave the file in place and return the errno.
   // EINVAL if `held` is a moved-from lock.
   Result<State> load(const StateLock& held) const;
+  // The last committed state, read without the lock: state.json is only ever replaced by
+  // rename(2), so this is always one complete state, never a mix. For readers that must
+  // not wait behind a writer (the daemon's status). Missing file → empty State; a bad
+  // file is reported, never moved aside (that is load()'s job, under the lock).
+  Result<State> peek() const;
   // Increments state.generation and writes atomically (fsync'd file and directory).
   // Refuses a state that fails validateState. On error state.generation is
   // unchanged and state.json is untouched, except when the error says the directory

@@ -168,6 +168,10 @@ struct ControlServer::Connection {
   bool reading = true;
   bool close_when_flushed = false;
   bool closed = false;  // in closed_, waiting for reap(); its callbacks must do nothing
+  uint64_t id = 0;
+  bool awaiting = false;    // a request was handed to the handler and is not answered yet
+  bool in_handler = false;  // inside the handler call (a synchronous reply lands here)
+  bool refused = false;     // an oversized line was refused: nothing more is handled
   Clock::time_point last_request;
 
   size_t pendingOutput() const { return output.size() - output_sent; }
@@ -175,6 +179,15 @@ struct ControlServer::Connection {
 
 Result<std::unique_ptr<ControlServer>> ControlServer::create(Dispatcher& dispatcher, ControlServerOptions options,
                                                              Handler handler) {
+  if (!handler) return plainError("control socket " + options.path + ": no request handler");
+  return createAsync(dispatcher, std::move(options),
+                     [h = std::move(handler)](const control::Request& r, const PeerCredentials& p, Reply reply) {
+                       reply(h(r, p));
+                     });
+}
+
+Result<std::unique_ptr<ControlServer>> ControlServer::createAsync(Dispatcher& dispatcher, ControlServerOptions options,
+                                                                  AsyncHandler handler) {
   const std::string path = options.path;
   if (!handler) return plainError("control socket " + path + ": no request handler");
   if (options.max_connections == 0 || options.max_request_bytes == 0 || options.max_pending_output == 0 ||
@@ -225,7 +238,7 @@ Result<std::unique_ptr<ControlServer>> ControlServer::create(Dispatcher& dispatc
   return server;
 }
 
-ControlServer::ControlServer(Dispatcher& dispatcher, ControlServerOptions options, Handler handler,
+ControlServer::ControlServer(Dispatcher& dispatcher, ControlServerOptions options, AsyncHandler handler,
                              UniqueFd listen_fd, dev_t dev, ino_t ino)
     : dispatcher_(dispatcher),
       options_(std::move(options)),
@@ -235,6 +248,7 @@ ControlServer::ControlServer(Dispatcher& dispatcher, ControlServerOptions option
       ino_(ino) {}
 
 ControlServer::~ControlServer() {
+  alive_.reset();  // replies still in flight elsewhere become no-ops
   // Events first (they reference this object and the fds), then the fds.
   listen_event_.reset();
   resume_timer_.reset();
@@ -346,11 +360,13 @@ void ControlServer::adopt(UniqueFd fd) {
     return;
   }
   c->read_event = std::move(*event);
+  c->id = next_id_++;
+  by_id_.emplace(c->id, raw);
   connections_.emplace(raw, std::move(c));
 }
 
 void ControlServer::readReady(Connection* c) {
-  if (c->closed || !c->reading) return;  // a retired event firing before reap()
+  if (c->closed || !c->reading || c->awaiting) return;  // a retired event firing before reap()
   const size_t old = c->input.size();
   c->input.resize(old + kReadChunk);
   ssize_t n = ::recv(c->fd.get(), c->input.data() + old, kReadChunk, 0);
@@ -383,9 +399,15 @@ void ControlServer::processInput(Connection* c) {
     if (nl == std::string::npos) break;
     handleLine(c, std::string_view(c->input).substr(start, nl - start));
     start = nl + 1;
-    if (c->closed || c->close_when_flushed) break;  // dropped, or refused an oversized line
+    if (c->closed || c->refused) break;  // dropped, or refused an oversized line
+    if (c->awaiting) break;  // the rest waits for this reply (replies stay in order)
   }
   if (c->closed) return;
+  if (c->awaiting) {
+    c->input.erase(0, start);
+    c->scanned = 0;
+    return;
+  }
   if (!c->reading) {  // oversized or EOF: nothing buffered is needed any more
     std::string().swap(c->input);
     c->scanned = 0;
@@ -416,23 +438,65 @@ void ControlServer::handleLine(Connection* c, std::string_view line) {
     return;
   }
   ++stats_.requests;
-  std::string reply;
+  c->awaiting = true;
+  c->in_handler = true;
+  const uint64_t id = c->id;
+  Reply reply = [this, alive = std::weak_ptr<char>(alive_), id](std::string line) {
+    if (alive.expired()) return;
+    complete(id, std::move(line));
+  };
   try {
-    reply = handler_(*request, c->peer);
+    handler_(*request, c->peer, std::move(reply));
   } catch (const std::exception& e) {
     VNETD_LOG_ERROR("control socket %s: handler failed on a %s request: %s", options_.path.c_str(),
                     control::opName(request->op), e.what());
-    reply = control::encodeError("internal error");
+    if (c->awaiting) complete(id, control::encodeError("internal error"));
   } catch (...) {
     VNETD_LOG_ERROR("control socket %s: handler failed on a %s request", options_.path.c_str(),
                     control::opName(request->op));
-    reply = control::encodeError("internal error");
+    if (c->awaiting) complete(id, control::encodeError("internal error"));
   }
-  respond(c, std::move(reply));
+  c->in_handler = false;
+  // Answered later: stop reading meanwhile, so a pipelining client cannot make us buffer
+  // without bound (the read event is level-triggered and would otherwise spin).
+  if (c->awaiting && !c->closed) pauseReading(c);
+}
+
+void ControlServer::complete(uint64_t id, std::string line) {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return;  // the client went away meanwhile
+  Connection* c = it->second;
+  if (!c->awaiting) return;  // a second reply for one request: ignored
+  c->awaiting = false;
+  respond(c, std::move(line));
+  if (c->in_handler || c->closed) return;  // synchronous: handleLine's caller carries on
+  // Late reply: serve the requests that queued behind it, then read again.
+  c->last_request = Clock::now();
+  processInput(c);
+  if (c->closed) return;
+  if (!c->awaiting) resumeReading(c);
+  flush(c);
+}
+
+void ControlServer::pauseReading(Connection* c) {
+  if (c->read_event) retire(std::move(c->read_event));
+}
+
+void ControlServer::resumeReading(Connection* c) {
+  if (!c->reading || c->read_event || c->closed) return;
+  auto event = dispatcher_.onReadable(c->fd.get(), [this, c] { readReady(c); });
+  if (!event) {
+    VNETD_LOG_WARN("control socket %s: %s; closing the connection", options_.path.c_str(),
+                   event.error().message().c_str());
+    close(c);
+    return;
+  }
+  c->read_event = std::move(*event);
 }
 
 void ControlServer::refuseOversized(Connection* c) {
   ++stats_.oversized;
+  c->refused = true;
   VNETD_LOG_INFO("control socket %s: pid %d sent a request line over %zu bytes; closing", options_.path.c_str(),
                  static_cast<int>(c->peer.pid), options_.max_request_bytes);
   stopReading(c);
@@ -488,7 +552,7 @@ void ControlServer::flush(Connection* c) {
   c->output.clear();
   c->output_sent = 0;
   if (c->write_event) retire(std::move(c->write_event));
-  if (c->close_when_flushed) close(c);
+  if (c->close_when_flushed && !c->awaiting) close(c);
 }
 
 void ControlServer::stopReading(Connection* c) {
@@ -501,6 +565,7 @@ void ControlServer::close(Connection* c) {
   auto it = connections_.find(c);
   if (it == connections_.end()) return;
   c->closed = true;
+  by_id_.erase(c->id);
   // Its events may be the ones running right now: the connection (events, then fd) is
   // destroyed by reap() on a later loop iteration; until then its callbacks return early.
   closed_.push_back(std::move(it->second));
@@ -512,7 +577,7 @@ void ControlServer::sweepIdle() {
   const auto now = Clock::now();
   std::vector<Connection*> expired;
   for (const auto& [raw, c] : connections_)
-    if (now - c->last_request >= options_.idle_timeout) expired.push_back(raw);
+    if (!c->awaiting && now - c->last_request >= options_.idle_timeout) expired.push_back(raw);
   for (Connection* c : expired) {
     ++stats_.timeouts;
     VNETD_LOG_DEBUG("control socket %s: pid %d idle for %lld ms; closing", options_.path.c_str(),

@@ -74,6 +74,15 @@ class ControlServer {
   // it is caught and answered with an "internal error" line.
   using Handler = std::function<std::string(const control::Request&, const PeerCredentials&)>;
 
+  // Asynchronous form, for requests whose work runs elsewhere (the daemon's hook worker):
+  // the handler returns at once and calls `reply` exactly once, later, ON THE LOOP THREAD
+  // (post() it there), with the response line. Until then that connection's further
+  // requests wait (replies stay in request order) and its input is not read (bounded),
+  // and it is exempt from the idle timeout; other connections are served meanwhile. A
+  // reply for a connection that has gone, or after the server was destroyed, is dropped.
+  using Reply = std::function<void(std::string)>;
+  using AsyncHandler = std::function<void(const control::Request&, const PeerCredentials&, Reply)>;
+
   // Counters for metrics/status; monotonic for the server's lifetime.
   struct Stats {
     uint64_t accepted = 0;          // connections accepted (including the refused ones below)
@@ -98,6 +107,9 @@ class ControlServer {
   // Loop thread (or before run()).
   static Result<std::unique_ptr<ControlServer>> create(Dispatcher& dispatcher, ControlServerOptions options,
                                                        Handler handler);
+  // The same with an asynchronous handler.
+  static Result<std::unique_ptr<ControlServer>> createAsync(Dispatcher& dispatcher, ControlServerOptions options,
+                                                            AsyncHandler handler);
   // Closes every connection (replies not yet written are lost) and removes the socket file
   // if it is still the one we bound (same st_dev/st_ino), so a successor's socket at the
   // same path is left alone. Loop thread, and never from inside the handler.
@@ -113,7 +125,7 @@ class ControlServer {
   struct Connection;
   using Clock = std::chrono::steady_clock;
 
-  ControlServer(Dispatcher& dispatcher, ControlServerOptions options, Handler handler, UniqueFd listen_fd,
+  ControlServer(Dispatcher& dispatcher, ControlServerOptions options, AsyncHandler handler, UniqueFd listen_fd,
                 dev_t dev, ino_t ino);
 
   void acceptReady();
@@ -125,6 +137,9 @@ class ControlServer {
   void handleLine(Connection* c, std::string_view line);
   void refuseOversized(Connection* c);
   void respond(Connection* c, std::string line);
+  void complete(uint64_t id, std::string line);
+  void pauseReading(Connection* c);
+  void resumeReading(Connection* c);
   void flush(Connection* c);
   void stopReading(Connection* c);
   void close(Connection* c);
@@ -135,7 +150,7 @@ class ControlServer {
 
   Dispatcher& dispatcher_;
   const ControlServerOptions options_;
-  const Handler handler_;
+  const AsyncHandler handler_;
   UniqueFd listen_fd_;
   const dev_t dev_;  // identity of the socket file we bound, checked before unlinking it
   const ino_t ino_;
@@ -148,6 +163,10 @@ class ControlServer {
   bool fd_exhaustion_reported_ = false;
   Clock::time_point last_fd_exhaustion_log_{};
   std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
+  std::unordered_map<uint64_t, Connection*> by_id_;  // open connections, for late replies
+  uint64_t next_id_ = 1;
+  // Replies hold a weak reference: one arriving after destruction finds it expired.
+  std::shared_ptr<char> alive_ = std::make_shared<char>(0);
   // Closed connections and retired events wait here until reap() on a later loop
   // iteration: an Event must never be destroyed from inside its own callback.
   std::vector<std::unique_ptr<Connection>> closed_;

@@ -36,6 +36,18 @@ bool parsePairDescription(const std::string& text, std::string& jail, unsigned& 
   return isValidJailName(jail) && index < kMaxInterfacesPerJail;
 }
 
+// "e<index>a_<jail>" (the unshortened host-side name) → (jail, index). Shortened names
+// end in a hash and cannot be reversed; those leftovers need their description.
+bool parseHostSideName(const std::string& name, std::string& jail, unsigned& index) {
+  if (name.size() < 4 || name[0] != 'e') return false;
+  auto a = name.find("a_");
+  if (a == std::string::npos || a < 2) return false;
+  auto [end, ec] = std::from_chars(name.data() + 1, name.data() + a, index);
+  if (ec != std::errc() || end != name.data() + a || index >= kMaxInterfacesPerJail) return false;
+  jail = name.substr(a + 2);
+  return isValidJailName(jail) && interfaceName(jail, index, Side::A) == name;
+}
+
 // Advances the grace clock of `key`; true once it has been a candidate for `grace`.
 bool graceOver(OrphanClock& clock, OrphanClock& seen, const std::string& key, int64_t now, int64_t grace) {
   auto [it, inserted] = clock.try_emplace(key, now);
@@ -120,11 +132,15 @@ std::vector<ReconcileAction> planReconcile(const ReconcileInput& in, OrphanClock
                          std::to_string((in.now_ms - still["jail:" + jail]) / 1000) + " s"});
   }
 
-  // Unrecorded interfaces that say they are vnetd's.
+  // Unrecorded interfaces that say they are vnetd's, or that a killed prestart left
+  // before it could describe them (name and MAC say it, the description is empty).
   for (const auto& l : links) {
     std::string jail;
     unsigned index = 0;
-    if (recorded_names.count(l.name) || !parsePairDescription(l.description, jail, index)) continue;
+    if (recorded_names.count(l.name)) continue;
+    if (!parsePairDescription(l.description, jail, index) &&
+        !(l.description.empty() && parseHostSideName(l.name, jail, index)))
+      continue;
     // The jail side of an unrecorded pair goes with its host side; nothing to do for it.
     if (l.name == interfaceName(jail, index, Side::B) && l.mac == deriveMac(in.host_id, jail, index, Side::B)) continue;
     bool proven = l.mac == deriveMac(in.host_id, jail, index, Side::A) && l.name == interfaceName(jail, index, Side::A);
@@ -136,8 +152,9 @@ std::vector<ReconcileAction> planReconcile(const ReconcileInput& in, OrphanClock
     }
     if (!proven)
       out.push_back({Kind::ReportForeign, jail, "", l.name, false, 0,
-                     l.name + " is described \"" + l.description +
-                         "\" but vnetd has no record of it and did not make it on this host; leaving it alone"});
+                     l.name + (l.description.empty() ? std::string(" is named") : " is described \"" + l.description + "\"") +
+                         " like a vnetd interface, but vnetd has no record of it and did not make it on this host; "
+                         "leaving it alone"});
   }
 
   clock = std::move(still);

@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include <fstream>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -474,6 +476,32 @@ TEST(StateStore, SaveIncrementsGenerationAndLoadReturnsIt) {
   ASSERT_EQ(::stat(store->statePath().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
   EXPECT_TRUE(tempFiles(store->dir()).empty());
+}
+
+TEST(StateStore, PeekReadsTheLastCommittedStateWithoutTheLock) {
+  TempDir tmp;
+  auto store = StateStore::open(tmp.stateDir());
+  ASSERT_TRUE(store);
+  auto empty = store->peek();
+  ASSERT_TRUE(empty) << empty.error().message();
+  EXPECT_EQ(*empty, State{});
+  auto lock = store->lock();
+  ASSERT_TRUE(lock);
+  State state = richState();
+  ASSERT_TRUE(store->save(*lock, state).ok());
+  auto seen = store->peek();  // while another holder has the lock
+  ASSERT_TRUE(seen) << seen.error().message();
+  EXPECT_EQ(*seen, state);
+
+  // A bad file is reported but left where it is (moving it aside needs the lock).
+  {
+    std::ofstream f(store->statePath(), std::ios::trunc);
+    f << "{not json";
+  }
+  auto bad = store->peek();
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message().rfind("state.json: ", 0), 0u) << bad.error().message();
+  EXPECT_TRUE(exists(store->statePath()));
 }
 
 TEST(StateStore, MovedFromLockIsRefused) {

@@ -476,6 +476,97 @@ TEST(AccessProblem, RootAlwaysOthersOnlyThroughTheGroup) {
   }
 }
 
+// Asynchronous replies: hooks run on a worker and answer later, on the loop thread.
+class AsyncControlServerTest : public ControlServerTest {
+ protected:
+  void startAsync(ControlServerOptions o) {
+    auto s = ControlServer::createAsync(
+        *dispatcher_, std::move(o),
+        [this](const control::Request& r, const PeerCredentials& peer, ControlServer::Reply reply) {
+          // Hooks are parked until the test releases them; everything else answers at once.
+          if (r.op == control::Op::Hook) parked_.push_back({echoHandler(r, peer), std::move(reply)});
+          else reply(echoHandler(r, peer));
+        });
+    ASSERT_TRUE(s) << s.error().message();
+    server_ = std::move(*s);
+    loop_ = std::thread([this] { EXPECT_TRUE(dispatcher_->run()); });
+  }
+  size_t parked() {
+    return onLoop([this] { return parked_.size(); });
+  }
+  // Answers the oldest parked request (on the loop thread, as the contract requires).
+  void release() {
+    onLoop([this] {
+      auto p = std::move(parked_.front());
+      parked_.erase(parked_.begin());
+      p.second(p.first);
+      return 0;
+    });
+  }
+  std::vector<std::pair<std::string, ControlServer::Reply>> parked_;
+};
+
+std::string hookRequest(const std::string& jail) {
+  return R"({"v":1,"op":"hook","phase":"prestart","jail":")" + jail + R"("})";
+}
+std::string hookReply(const std::string& jail) {
+  return echoHandler(control::Request{control::Op::Hook, HookPhase::Prestart, jail}, PeerCredentials{::getuid(), 0, 0});
+}
+
+TEST_F(AsyncControlServerTest, LateRepliesKeepRequestOrderAndOthersAreServedMeanwhile) {
+  startAsync(options());
+  Client a(path_);
+  ASSERT_TRUE(a.send(hookRequest("one") + "\n" + statusRequest("two") + "\n" + hookRequest("three") + "\n"));
+  ASSERT_TRUE(eventually([this] { return parked_.size() == 1; }));
+  // While a's hook is pending, another client is served at once.
+  Client b(path_);
+  EXPECT_EQ(b.request(kPing), pingReply());
+  EXPECT_EQ(parked(), 1u) << "a's later requests wait behind its pending one";
+  release();
+  EXPECT_EQ(a.readLine().value_or(""), hookReply("one"));
+  EXPECT_EQ(a.readLine().value_or(""), statusReply("two"));
+  ASSERT_TRUE(eventually([this] { return parked_.size() == 1; }));
+  release();
+  EXPECT_EQ(a.readLine().value_or(""), hookReply("three"));
+}
+
+TEST_F(AsyncControlServerTest, APendingRequestIsNotAnIdleConnectionAndEofWaitsForTheReply) {
+  auto o = options();
+  o.idle_timeout = 50ms;
+  startAsync(o);
+  Client a(path_);
+  ASSERT_TRUE(a.send(hookRequest("slow") + "\n"));
+  ::shutdown(a.fd(), SHUT_WR);  // hook-style client: request, then only listens
+  ASSERT_TRUE(eventually([this] { return parked_.size() == 1; }));
+  // Several sweeps pass; the connection must survive them.
+  auto until = Clock::now() + 300ms;
+  while (Clock::now() < until) std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(stats().timeouts, 0u);
+  release();
+  EXPECT_EQ(a.readLine().value_or(""), hookReply("slow"));
+  EXPECT_TRUE(a.closedByServer());
+}
+
+TEST_F(AsyncControlServerTest, RepliesForGoneClientsOrAGoneServerAreDropped) {
+  startAsync(options());
+  {
+    Client a(path_);
+    ASSERT_TRUE(a.send(hookRequest("gone") + "\n"));
+    ASSERT_TRUE(eventually([this] { return parked_.size() == 1; }));
+  }  // closed while its request is pending
+  // The server notices EOF only when it reads again; either way the reply must be harmless.
+  release();
+  Client b(path_);
+  ASSERT_TRUE(b.send(hookRequest("late") + "\n"));
+  ASSERT_TRUE(eventually([this] { return parked_.size() == 1; }));
+  onLoop([this] {
+    server_.reset();
+    return 0;
+  });
+  release();  // after destruction: a no-op (ASan would see a use-after-free otherwise)
+  EXPECT_TRUE(b.closedByServer());
+}
+
 TEST_F(ControlServerTest, StaleSocketFileIsReplaced) {
   {
     // A crashed daemon's leftover: a socket file nobody listens on.

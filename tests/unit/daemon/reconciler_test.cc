@@ -203,6 +203,24 @@ TEST(Reconciler, LeftoversOfAKilledPrestartAreDestroyedAfterTheGrace) {
   EXPECT_TRUE(w.plan().empty());
 }
 
+TEST(Reconciler, ALeftoverKilledBeforeItsDescriptionIsFoundByNameAndMac) {
+  World w;
+  LinkInfo left = link(20, "e1a_cache", LinkKind::Pair);
+  left.mac = deriveMac(kHost, "cache", 1, Side::A);  // description never set
+  w.links.push_back(left);
+  LinkInfo plain = link(21, "e0a_other", LinkKind::Pair);  // a name like ours, an admin's MAC
+  plain.mac = *MacAddress::parse("02:00:00:00:00:07");
+  w.links.push_back(plain);
+  w.now_ms += 60000;
+  (void)w.plan();
+  w.now_ms += 60000;
+  auto plan = w.plan();
+  ASSERT_EQ(kinds(plan), (std::vector<Kind>{Kind::DestroyLeftover, Kind::ReportForeign}));
+  EXPECT_EQ(plan[0].interface, "e1a_cache");
+  EXPECT_EQ(plan[0].index, 1u);
+  EXPECT_EQ(plan[1].interface, "e0a_other");
+}
+
 TEST(Reconciler, InterfacesThatOnlyClaimToBeOursAreReportedNeverDestroyed) {
   World w;
   LinkInfo fake = link(30, "e0a_db", LinkKind::Pair);
