@@ -1,0 +1,303 @@
+#include "daemon/mutator.h"
+
+#include <chrono>
+
+#include "core/jail_network.h"
+#include "core/log.h"
+
+namespace vnetd::daemon {
+namespace {
+
+// The reconciler waits this long for the state lock; a standalone hook holds it for
+// milliseconds, and a stuck one must not stall the mutator for long.
+constexpr int kStateLockTimeoutMs = 500;
+
+int64_t monotonicMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Mutator>> Mutator::create(Dispatcher& dispatcher, std::shared_ptr<const Config> config,
+                                                 std::string host_id, const StateStore& store, Counters& counters,
+                                                 ManagedNames on_managed, Failed on_failed) {
+  std::unique_ptr<Mutator> m(new Mutator(dispatcher, std::move(config), std::move(host_id), store, counters,
+                                         std::move(on_managed), std::move(on_failed)));
+  auto host = platform::openHostStack();
+  if (!host) return host.error();
+  m->host_ = std::move(*host);
+  auto jails = platform::openJails();
+  if (!jails) return jails.error();
+  m->jails_ = std::move(*jails);
+  m->policy_ = platform::openPolicy();
+  // The first pass runs here, before the thread and before the daemon reports ready: once
+  // `vnetd` has started, configured bridges exist and earlier standalone work is adopted.
+  m->runReconcile("start");
+  m->thread_ = std::thread([raw = m.get()] { raw->run(); });
+  return m;
+}
+
+Mutator::Mutator(Dispatcher& dispatcher, std::shared_ptr<const Config> config, std::string host_id,
+                 const StateStore& store, Counters& counters, ManagedNames on_managed, Failed on_failed)
+    : dispatcher_(dispatcher),
+      host_id_(std::move(host_id)),
+      store_(store),
+      counters_(counters),
+      on_managed_(std::move(on_managed)),
+      on_failed_(std::move(on_failed)),
+      config_(std::move(config)) {}
+
+Mutator::~Mutator() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+    jobs_.clear();
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  alive_.reset();
+}
+
+void Mutator::setConfig(std::shared_ptr<const Config> config) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  config_ = std::move(config);
+}
+
+std::shared_ptr<const Config> Mutator::config() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return config_;
+}
+
+size_t Mutator::backlog() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return jobs_.size() + running_;
+}
+
+void Mutator::submit(std::function<void()> job) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    jobs_.push_back(std::move(job));
+  }
+  wake_.notify_one();
+}
+
+void Mutator::run() {
+  for (;;) {
+    std::function<void()> job;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+      if (stop_) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+      ++running_;
+    }
+    job();
+    std::lock_guard<std::mutex> lock(mutex_);
+    --running_;
+  }
+}
+
+void Mutator::toLoop(std::function<void()> fn) {
+  dispatcher_.post([alive = std::weak_ptr<char>(alive_), fn = std::move(fn)] {
+    if (!alive.expired()) fn();
+  });
+}
+
+void Mutator::hook(const control::Request& request, std::function<void(std::string)> reply) {
+  submit([this, request, reply = std::move(reply)]() mutable {
+    std::string line = runHook(request);
+    toLoop([reply = std::move(reply), line = std::move(line)] { reply(line); });
+  });
+}
+
+void Mutator::reconcile(std::string why, std::function<void()> then) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (then) after_reconcile_.push_back(std::move(then));
+    if (reconcile_queued_) return;
+    reconcile_queued_ = true;
+  }
+  submit([this, why = std::move(why)] {
+    std::deque<std::function<void()>> thens;
+    {
+      // From here a new trigger queues another pass: this one may already be past the
+      // moment that trigger is about.
+      std::lock_guard<std::mutex> lock(mutex_);
+      reconcile_queued_ = false;
+      thens.swap(after_reconcile_);
+    }
+    runReconcile(why);
+    for (auto& t : thens) toLoop(std::move(t));
+  });
+}
+
+// --------------------------------------------------------------------------------- hooks
+
+std::string Mutator::runHook(const control::Request& request) {
+  auto cfg = config();
+  const HookPhase phase = *request.phase;
+  const std::string& jail = request.jail;
+  JailNetwork network(*cfg, store_, *host_, *jails_, *policy_, host_id_);
+  auto began = std::chrono::steady_clock::now();
+  auto out = network.run(phase, jail);
+  auto took_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began);
+  counters_.add(std::string("hook_") + hookPhaseName(phase));
+  if (!out) {
+    counters_.add("hook_errors");
+    VNETD_LOG_WARN("%s %s: %s", hookPhaseName(phase), jail.c_str(), out.error().message().c_str());
+    return control::encodeError(out.error().message());
+  }
+  if (out->changed)
+    VNETD_LOG_INFO("%s %s: done in %.1f ms", hookPhaseName(phase), jail.c_str(), took_us.count() / 1000.0);
+  // The daemon made (or removed) these itself: tracked without an "adopt".
+  orphan_clock_.erase("jail:" + jail);
+  std::set<std::string> managed = managed_;
+  if (auto jc = cfg->jailFor(jail)) {
+    for (const auto& ic : jc->interfaces) {
+      if (phase == HookPhase::Poststop) managed.erase(ic.host_side_name);
+      else managed.insert(ic.host_side_name);
+    }
+  }
+  if (phase == HookPhase::Poststop) known_jails_.erase(jail);
+  else known_jails_.insert(jail);
+  if (managed != managed_) {
+    managed_ = managed;
+    toLoop([this, managed = std::move(managed)]() mutable { on_managed_(std::move(managed)); });
+  }
+  return control::encodeHookReply(*out);
+}
+
+// ----------------------------------------------------------------------------- reconcile
+
+void Mutator::runReconcile(const std::string& why) {
+  auto cfg = config();
+  counters_.add("reconcile_runs");
+  auto began = std::chrono::steady_clock::now();
+  // A pass that (re)created a bridge runs once more, so the members follow at once.
+  for (int pass = 0; pass < 2; ++pass) {
+    bool again = false;
+    auto r = reconcilePass(*cfg, again);
+    if (!r) {
+      counters_.add("reconcile_errors");
+      VNETD_LOG_WARN("reconcile (%s): %s; will retry", why.c_str(), r.error().message().c_str());
+      if (on_failed_) toLoop(on_failed_);
+      break;
+    }
+    if (!again) break;
+  }
+  VNETD_LOG_DEBUG("reconcile (%s) took %.1f ms", why.c_str(),
+                  std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began)
+                          .count() / 1000.0);
+}
+
+void Mutator::publishManaged(const Config& config, const State& state) {
+  std::set<std::string> managed;
+  for (const auto& [key, br] : config.bridges) managed.insert(br.interface);
+  for (const auto& [name, rec] : state.jails)
+    for (const auto& ir : rec.interfaces) managed.insert(ir.host_name);
+  if (managed == managed_) return;
+  managed_ = managed;
+  toLoop([this, managed = std::move(managed)]() mutable { on_managed_(std::move(managed)); });
+}
+
+Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
+  auto locked = store_.lock(kStateLockTimeoutMs);
+  if (!locked) return withContext(locked.error(), "state lock");
+  std::optional<StateLock> lock(std::move(*locked));
+  auto loaded = store_.load(*lock);
+  // An unreadable state means "do nothing": never destroy on a state we could not read.
+  if (!loaded) return loaded.error();
+  State state = std::move(*loaded);
+
+  auto links = host_->links();
+  if (!links) return withContext(links.error(), "listing interfaces");
+  auto addresses = host_->addresses();
+  if (!addresses) return withContext(addresses.error(), "listing addresses");
+  auto running = jails_->list();
+  if (!running) return withContext(running.error(), "listing jails");
+  std::set<std::string> running_names;
+  for (const auto& j : *running)
+    if (j.own_stack) running_names.insert(j.name);
+
+  ReconcileInput in;
+  in.config = &config;
+  in.state = &state;
+  in.host_links = &*links;
+  in.host_addresses = &*addresses;
+  in.running_jails = &running_names;
+  in.known_jails = &known_jails_;
+  in.host_id = host_id_;
+  in.now_ms = monotonicMs();
+  in.orphan_grace_ms = int64_t{config.daemon.orphan_grace_seconds} * 1000;
+  auto plan = planReconcile(in, orphan_clock_);
+
+  JailNetwork network(config, store_, *host_, *jails_, *policy_, host_id_);
+  std::vector<ReconcileAction> orphans;
+  for (const auto& a : plan) {
+    const char* kind = actionKindName(a.kind);
+    Result<void> done = success();
+    switch (a.kind) {
+      case ReconcileAction::Kind::Adopt:
+        known_jails_.insert(a.jail);
+        VNETD_LOG_INFO("adopted %s", a.reason.c_str());
+        break;
+      case ReconcileAction::Kind::EnsureBridge:
+        done = network.ensureBridgeReady(config.bridges.at(a.bridge));
+        if (done) VNETD_LOG_WARN("repaired: %s; fixed", a.reason.c_str());
+        again = again || done.ok();
+        break;
+      case ReconcileAction::Kind::ReaddMember:
+        done = host_->addBridgeMember(a.bridge, a.interface, a.private_member);
+        if (done) VNETD_LOG_WARN("repaired: %s; added it back", a.reason.c_str());
+        break;
+      case ReconcileAction::Kind::CollectOrphan:
+        orphans.push_back(a);  // needs the lock itself: after this loop
+        continue;
+      case ReconcileAction::Kind::DestroyLeftover: {
+        // Planned under this same lock, so no prestart can be creating it right now.
+        auto l = host_->link(a.interface);
+        if (!l) done = l.error();
+        else if (*l && network.isInterruptedPrestartLeftover(**l, a.jail, a.index)) done = host_->destroyLink(a.interface);
+        else continue;  // gone, or no longer carrying vnetd's marks
+        if (done) VNETD_LOG_WARN("orphan: %s; destroyed it", a.reason.c_str());
+        break;
+      }
+      case ReconcileAction::Kind::ReportForeign:
+        if (!reported_foreign_.insert(a.interface).second) continue;
+        VNETD_LOG_WARN("%s", a.reason.c_str());
+        break;
+    }
+    if (done) counters_.add(kind);
+    else {
+      counters_.add("reconcile_errors");
+      VNETD_LOG_ERROR("%s: %s: %s", kind, a.reason.c_str(), done.error().message().c_str());
+    }
+  }
+  lock.reset();  // collectOrphan takes the lock itself
+
+  for (const auto& a : orphans) {
+    auto it = state.jails.find(a.jail);
+    if (it == state.jails.end()) continue;
+    auto out = network.collectOrphan(a.jail, it->second);
+    if (!out) {
+      counters_.add("reconcile_errors");
+      VNETD_LOG_ERROR("collect_orphan %s: %s", a.jail.c_str(), out.error().message().c_str());
+      continue;
+    }
+    if (out->changed) {
+      VNETD_LOG_WARN("orphan: %s; collected it", a.reason.c_str());
+      counters_.add("collect_orphan");
+      known_jails_.erase(a.jail);
+      orphan_clock_.erase("jail:" + a.jail);
+      state.jails.erase(a.jail);
+    }
+  }
+  for (auto it = known_jails_.begin(); it != known_jails_.end();)
+    it = state.jails.count(*it) ? std::next(it) : known_jails_.erase(it);
+  publishManaged(config, state);
+  return success();
+}
+
+}  // namespace vnetd::daemon

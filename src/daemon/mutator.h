@@ -1,0 +1,125 @@
+// Mutator: the one thread that changes jail networking. Hooks and reconciliation passes
+// run here, one at a time in submission order — so they are serialised — while the event
+// loop stays free to answer status, take events and serve other clients (a status request
+// never waits behind a queue of jail starts).
+//
+// It owns its own platform handles (netlink/ioctl sockets are per thread) and the
+// reconciler's memory (which jails are known, orphan clocks, what was reported).
+// Results come back to the loop thread through Dispatcher::post().
+//
+// Threading: the public methods are called on the loop thread; callbacks given to them
+// run on the loop thread. Destroying the Mutator lets a running job finish (a half-done
+// hook would be worse than a late stop), drops queued ones and joins the thread.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "core/config.h"
+#include "core/control_protocol.h"
+#include "core/state_store.h"
+#include "daemon/dispatcher.h"
+#include "daemon/reconciler.h"
+#include "platform/jails.h"
+#include "platform/netif.h"
+#include "platform/policy.h"
+
+namespace vnetd::daemon {
+
+// Named counters shared by the loop and the mutator ("adopt", "hook_errors", ...).
+class Counters {
+ public:
+  void add(const std::string& name, uint64_t n = 1) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    values_[name] += n;
+  }
+  std::map<std::string, uint64_t> snapshot() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return values_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, uint64_t> values_;
+};
+
+class Mutator {
+ public:
+  // Called on the loop thread after every job with the names of the host links the
+  // daemon manages now (recorded host sides and configured bridges).
+  using ManagedNames = std::function<void(std::set<std::string>)>;
+
+  // Called on the loop thread when a reconciliation pass failed (the state lock was busy,
+  // a dump kept being interrupted by a storm of changes...): the caller retries later.
+  using Failed = std::function<void()>;
+
+  // Runs the first reconciliation pass on the calling thread, then starts the thread.
+  static Result<std::unique_ptr<Mutator>> create(Dispatcher& dispatcher, std::shared_ptr<const Config> config,
+                                                 std::string host_id, const StateStore& store, Counters& counters,
+                                                 ManagedNames on_managed, Failed on_failed);
+  ~Mutator();
+  Mutator(const Mutator&) = delete;
+  Mutator& operator=(const Mutator&) = delete;
+
+  // The configuration the next jobs use.
+  void setConfig(std::shared_ptr<const Config> config);
+
+  // Runs a hook; `reply` gets the response line on the loop thread.
+  void hook(const control::Request& request, std::function<void(std::string)> reply);
+
+  // Queues a reconciliation pass unless one is already waiting (it will see this change
+  // too). `then`, if given, runs on the loop thread after that pass.
+  void reconcile(std::string why, std::function<void()> then = {});
+
+  // Jobs queued or running (for status).
+  size_t backlog() const;
+
+ private:
+  Mutator(Dispatcher& dispatcher, std::shared_ptr<const Config> config, std::string host_id, const StateStore& store,
+          Counters& counters, ManagedNames on_managed, Failed on_failed);
+  void submit(std::function<void()> job);
+  void run();
+  std::shared_ptr<const Config> config() const;
+  std::string runHook(const control::Request& request);
+  void runReconcile(const std::string& why);
+  Result<void> reconcilePass(const Config& config, bool& again);
+  void publishManaged(const Config& config, const State& state);
+  void toLoop(std::function<void()> fn);
+
+  Dispatcher& dispatcher_;
+  const std::string host_id_;
+  const StateStore& store_;
+  Counters& counters_;
+  const ManagedNames on_managed_;
+  const Failed on_failed_;
+
+  std::unique_ptr<platform::NetStack> host_;
+  std::unique_ptr<platform::Jails> jails_;
+  std::unique_ptr<platform::Policy> policy_;
+
+  // Mutator thread only.
+  std::set<std::string> known_jails_;
+  OrphanClock orphan_clock_;
+  std::set<std::string> reported_foreign_;
+  std::set<std::string> managed_;  // last published
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> jobs_;
+  std::shared_ptr<const Config> config_;
+  bool reconcile_queued_ = false;
+  std::deque<std::function<void()>> after_reconcile_;  // `then`s of the queued pass
+  bool stop_ = false;
+  size_t running_ = 0;
+  std::shared_ptr<char> alive_ = std::make_shared<char>(0);  // posted results check it
+  std::thread thread_;
+};
+
+}  // namespace vnetd::daemon
