@@ -3,7 +3,9 @@
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "platform/linux/rtnl_decode.h"
 
@@ -167,8 +169,13 @@ Result<void> NetlinkSocket::dump(MessageBuilder& msg, const std::string& what,
                                  const std::function<void(std::span<const std::byte>)>& on_message) {
   msg.message()->nlmsg_flags |= NLM_F_DUMP;
   // A dump that races with changes is flagged NLM_F_DUMP_INTR; its content may be
-  // inconsistent, so collect everything first and deliver only a clean dump.
-  for (int attempt = 0; attempt < 5; ++attempt) {
+  // inconsistent, so collect everything first and deliver only a clean dump. On a host
+  // where interfaces are being created by the hundred (a jail manager starting many
+  // jails), back-to-back retries keep losing the race: back off a little between them
+  // (1, 2, 4 ... 64 ms; at most ~0.25 s in all) before giving up.
+  constexpr int kAttempts = 9;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1 << (attempt - 1)));
     std::vector<std::byte> collected;
     std::vector<std::pair<size_t, size_t>> spans;
     bool interrupted = false;

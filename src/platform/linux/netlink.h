@@ -84,7 +84,8 @@ class NetlinkSocket {
   // Sends a get request (no dump) and returns the kernel's one reply message.
   Result<std::vector<std::byte>> query(MessageBuilder& msg, const std::string& what);
   // Sends a dump request (NLM_F_DUMP) and calls `on_message` with each reply message
-  // until NLMSG_DONE. EINTR-style dump interruptions (NLM_F_DUMP_INTR) are retried.
+  // until NLMSG_DONE. Dumps interrupted by concurrent changes (NLM_F_DUMP_INTR) are
+  // retried with a short back-off; EAGAIN when they never come out clean.
   Result<void> dump(MessageBuilder& msg, const std::string& what,
                     const std::function<void(std::span<const std::byte>)>& on_message);
 
