@@ -21,11 +21,14 @@ class LinuxEventSource final : public EventSource {
   LinuxEventSource(NetlinkSocket rtnl, UniqueFd uevent, std::unique_ptr<NetStack> lister)
       : rtnl_(std::move(rtnl)), uevent_(std::move(uevent)), lister_(std::move(lister)) {}
 
-  Result<void> reseed() {
+  // Learns the link table. When the dump cannot be had (a host creating interfaces by
+  // the hundred keeps interrupting it), the events are not lost: the next drain says
+  // ResyncNeeded and tries again. Returns whether the table is current.
+  bool reseed() {
     auto links = lister_->links();
-    if (!links) return links.error();
-    translator_.seed(*links);
-    return success();
+    resync_pending_ = !links;
+    if (links) translator_.seed(*links);
+    return links.ok();
   }
 
   std::vector<int> fds() const override { return {rtnl_.fd(), uevent_.get()}; }
@@ -39,13 +42,13 @@ class LinuxEventSource final : public EventSource {
       InterfaceEvent e;
       if (decodeUevent(msg, e)) out.push_back(std::move(e));
     }));
-    if (overflow) {
+    if (overflow || resync_pending_) {
       InterfaceEvent e;
       e.type = InterfaceEvent::Type::ResyncNeeded;
       e.source = "rtnetlink";
       out.push_back(e);
       // Relearn names and link states so later renames/transitions are right again.
-      VNETD_TRY(reseed());
+      reseed();
     }
     return success();
   }
@@ -73,6 +76,7 @@ class LinuxEventSource final : public EventSource {
   UniqueFd uevent_;
   std::unique_ptr<NetStack> lister_;
   RtnlEventTranslator translator_;
+  bool resync_pending_ = false;
 };
 
 }  // namespace
@@ -100,7 +104,7 @@ Result<std::unique_ptr<EventSource>> openHostEvents() {
   auto src = std::make_unique<lnx::LinuxEventSource>(std::move(*rtnl), std::move(uevent), std::move(*lister));
   // Subscribe first, then learn the table: a change in between shows up as an event
   // about a link we already know, which the translator handles.
-  VNETD_TRY(src->reseed());
+  src->reseed();
   return std::unique_ptr<EventSource>(std::move(src));
 }
 
