@@ -275,6 +275,13 @@ Result<void> JailNetwork::ensureBridge(const BridgeConfig& br, UndoLog& undo) {
   }
   VNETD_TRY(host_.createBridge(br.interface, br.mtu));
   undo.push([this, name = br.interface] { (void)host_.destroyLink(name); });
+  // A Linux bridge without an address of its own takes the lowest MAC of its members and
+  // changes it whenever one with a lower MAC joins: every jail's ARP entry for the
+  // gateway goes stale and they lose it until it expires. A fixed MAC (derived like the
+  // jails', from this host's id; '/' never occurs in a jail name, so no jail shares it)
+  // keeps the gateway where the jails learnt it. FreeBSD's if_bridge has a fixed MAC
+  // anyway; setting one there is harmless.
+  VNETD_TRY(host_.setMac(br.interface, bridgeMac(host_id_, br.interface)));
   VNETD_TRY(host_.setDescription(br.interface, "vnetd:bridge:" + br.name));
   for (const std::string& uplink : br.uplinks) {
     std::string member = uplink.rfind("vlan:", 0) == 0 ? config_.vlans.at(uplink.substr(5)).name : uplink;

@@ -101,4 +101,8 @@ MacAddress deriveMac(std::string_view host_id, std::string_view jail, unsigned i
   return mac;
 }
 
+MacAddress bridgeMac(std::string_view host_id, std::string_view bridge_interface) {
+  return deriveMac(host_id, "bridge/" + std::string(bridge_interface), 0, Side::A);
+}
+
 }  // namespace vnetd

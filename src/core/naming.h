@@ -59,4 +59,8 @@ struct MacAddress {
 // octet is the side, so the A and B MACs of a pair always differ.
 MacAddress deriveMac(std::string_view host_id, std::string_view jail, unsigned index, Side side);
 
+// Stable MAC for a bridge vnetd creates (the jails' gateway), derived the same way from
+// (host id, "bridge/<interface>"): distinct from every jail's, since jail names have no '/'.
+MacAddress bridgeMac(std::string_view host_id, std::string_view bridge_interface);
+
 }  // namespace vnetd

@@ -95,6 +95,9 @@ TEST_F(HookTest, TwoJailsOnOneBridgePingEachOtherAndTheGateway) {
   ASSERT_TRUE(bridge);
   EXPECT_EQ(bridge->kind, platform::LinkKind::Bridge);
   EXPECT_TRUE(bridge->admin_up);
+  // A fixed MAC: a Linux bridge would otherwise take its lowest member's and change it
+  // as jails come and go, leaving the other jails with a stale ARP entry for the gateway.
+  EXPECT_EQ(bridge->mac, bridgeMac(host_id_, br));
   for (const auto& j : {a, b}) {
     auto hs = hostLink(interfaceName(j, 0, Side::A));
     ASSERT_TRUE(hs) << j;

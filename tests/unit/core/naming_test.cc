@@ -110,6 +110,17 @@ std::string randomJailName(std::mt19937_64& rng) {
   return s;
 }
 
+TEST(Mac, BridgeMacsAreStableLocalUnicastAndNoJailsMac) {
+  MacAddress m = bridgeMac("host-1", "bridge0");
+  EXPECT_EQ(m, bridgeMac("host-1", "bridge0"));
+  EXPECT_NE(m, bridgeMac("host-2", "bridge0"));
+  EXPECT_NE(m, bridgeMac("host-1", "bridge1"));
+  EXPECT_TRUE(m.isLocallyAdministered());
+  EXPECT_FALSE(m.isMulticast());
+  // What a jail called like the bridge would get is something else.
+  EXPECT_NE(m, deriveMac("host-1", "bridge0", 0, Side::A));
+}
+
 TEST(NamingProperty, HundredThousandDistinctPairs) {
   std::mt19937_64 rng(20261129);
   std::set<std::pair<std::string, unsigned>> pairs;
