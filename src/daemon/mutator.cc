@@ -139,6 +139,19 @@ std::string Mutator::runHook(const control::Request& request) {
   auto cfg = config();
   const HookPhase phase = *request.phase;
   const std::string& jail = request.jail;
+  // Tell the loop which names are (no longer) ours before touching them, so the events
+  // this hook causes are not taken for outside changes that need a reconciliation pass.
+  std::set<std::string> managed = managed_;
+  if (auto jc = cfg->jailFor(jail)) {
+    for (const auto& ic : jc->interfaces) {
+      if (phase == HookPhase::Poststop) managed.erase(ic.host_side_name);
+      else managed.insert(ic.host_side_name);
+    }
+  }
+  if (managed != managed_) {
+    managed_ = managed;
+    toLoop([this, managed = std::move(managed)]() mutable { on_managed_(std::move(managed)); });
+  }
   JailNetwork network(*cfg, store_, *host_, *jails_, *policy_, host_id_);
   auto began = std::chrono::steady_clock::now();
   auto out = network.run(phase, jail);
@@ -153,19 +166,8 @@ std::string Mutator::runHook(const control::Request& request) {
     VNETD_LOG_INFO("%s %s: done in %.1f ms", hookPhaseName(phase), jail.c_str(), took_us.count() / 1000.0);
   // The daemon made (or removed) these itself: tracked without an "adopt".
   orphan_clock_.erase("jail:" + jail);
-  std::set<std::string> managed = managed_;
-  if (auto jc = cfg->jailFor(jail)) {
-    for (const auto& ic : jc->interfaces) {
-      if (phase == HookPhase::Poststop) managed.erase(ic.host_side_name);
-      else managed.insert(ic.host_side_name);
-    }
-  }
   if (phase == HookPhase::Poststop) known_jails_.erase(jail);
   else known_jails_.insert(jail);
-  if (managed != managed_) {
-    managed_ = managed;
-    toLoop([this, managed = std::move(managed)]() mutable { on_managed_(std::move(managed)); });
-  }
   return control::encodeHookReply(*out);
 }
 
