@@ -1,6 +1,5 @@
-// Shared fixture of the daemon integration tests: a temp directory with a config whose
-// control socket, pid file and state live there, a TestNet for namespaces and links, the
-// product's own backend for checks, and a DaemonProcess.
+// Shared fixture of the daemon integration tests: on top of BackendFixture, a config whose
+// control socket, pid file and state live in the temp directory, and a DaemonProcess.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -13,6 +12,7 @@
 #include "platform/host.h"
 #include "platform/jails.h"
 #include "platform/netif.h"
+#include "tests/integration/backend_fixture.h"
 #include "tests/support/daemon_process.h"
 #include "tests/support/testnet.h"
 
@@ -20,18 +20,8 @@ namespace vnetd {
 
 using Json = nlohmann::json;
 
-class DaemonFixture : public ::testing::Test {
+class DaemonFixture : public BackendFixture {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(testing::isRoot()) << "integration tests create namespaces and need root";
-    auto h = platform::openHostStack();
-    ASSERT_TRUE(h) << h.error().message();
-    host_ = std::move(*h);
-    auto j = platform::openJails();
-    ASSERT_TRUE(j) << j.error().message();
-    jails_ = std::move(*j);
-  }
-
   void TearDown() override {
     if (daemon_ && daemon_->running()) {
       int status = daemon_->stop(SIGTERM);
@@ -86,26 +76,6 @@ class DaemonFixture : public ::testing::Test {
     return nullptr;
   }
 
-  std::optional<platform::LinkInfo> hostLink(const std::string& name) {
-    auto l = host_->link(name);
-    EXPECT_TRUE(l) << l.error().message();
-    return l ? *l : std::nullopt;
-  }
-
-  State loadState() {
-    auto store = StateStore::open(dir_.file("state"));
-    EXPECT_TRUE(store);
-    auto lock = store->lock();
-    EXPECT_TRUE(lock);
-    auto s = store->load(*lock);
-    EXPECT_TRUE(s) << s.error().message();
-    return s ? *s : State{};
-  }
-
-  testing::TestNet net_;
-  testing::TempDir dir_;
-  std::unique_ptr<platform::NetStack> host_;
-  std::unique_ptr<platform::Jails> jails_;
   std::unique_ptr<testing::DaemonProcess> daemon_;
 };
 

@@ -12,6 +12,7 @@
 #include "platform/host.h"
 #include "platform/jails.h"
 #include "platform/netif.h"
+#include "tests/integration/backend_fixture.h"
 #include "tests/support/testnet.h"
 
 namespace vnetd {
@@ -21,16 +22,11 @@ using testing::CommandResult;
 using testing::TempDir;
 using testing::TestNet;
 
-class HookTest : public ::testing::Test {
+class HookTest : public BackendFixture {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(testing::isRoot()) << "integration tests create namespaces and need root";
-    auto h = platform::openHostStack();
-    ASSERT_TRUE(h) << h.error().message();
-    host_ = std::move(*h);
-    auto j = platform::openJails();
-    ASSERT_TRUE(j) << j.error().message();
-    jails_ = std::move(*j);
+    BackendFixture::SetUp();
+    if (HasFatalFailure()) return;
     auto id = platform::readHostId();
     ASSERT_TRUE(id);
     host_id_ = *id;
@@ -44,12 +40,6 @@ class HookTest : public ::testing::Test {
     return testing::run({VNETD_HOOK_BINARY, "--standalone", "--config", dir_.file("vnetd.toml"), phase, jail});
   }
 
-  std::optional<platform::LinkInfo> hostLink(const std::string& name) {
-    auto l = host_->link(name);
-    EXPECT_TRUE(l) << l.error().message();
-    return l ? *l : std::nullopt;
-  }
-
   std::unique_ptr<platform::NetStack> jailStack(const std::string& jail) {
     auto info = jails_->find(jail);
     if (!info || !*info) return nullptr;
@@ -57,20 +47,6 @@ class HookTest : public ::testing::Test {
     return s ? std::move(*s) : nullptr;
   }
 
-  State loadState() {
-    auto store = StateStore::open(dir_.file("state"));
-    EXPECT_TRUE(store);
-    auto lock = store->lock();
-    EXPECT_TRUE(lock);
-    auto s = store->load(*lock);
-    EXPECT_TRUE(s) << s.error().message();
-    return s ? *s : State{};
-  }
-
-  TestNet net_;
-  TempDir dir_;
-  std::unique_ptr<platform::NetStack> host_;
-  std::unique_ptr<platform::Jails> jails_;
   std::string host_id_;
 };
 
