@@ -9,6 +9,7 @@ VNETD_DEBIAN_PACKAGES=(
   libevent-dev libpcap-dev prometheus-cpp-dev libtomlplusplus-dev nlohmann-json3-dev libmnl-dev
   libgtest-dev libgmock-dev
   iproute2 iputils-ping
+  prometheus  # promtool and a real Prometheus server for the metrics tests
   python3 python3-pip
 )
 # FreeBSD packages (libpcap is in base).

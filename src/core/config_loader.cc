@@ -263,8 +263,10 @@ std::pair<std::string, std::string> listenProblem(std::string_view value) {
     if (!ok) return {"has an invalid host", "use an IPv4 address or a host name, e.g. 127.0.0.1"};
   }
   auto number = parseAmount(port, "");
-  if (port.size() > 5 || !number || *number < 1 || *number > 65535)
-    return {"has an invalid port", "use a port in 1..65535"};
+  // Port 0 asks the kernel for a free port (tests, several daemons on one host); the port
+  // in use is logged and shown by `status`.
+  if (port.size() > 5 || !number || *number > 65535)
+    return {"has an invalid port", "use a port in 1..65535, or 0 for any free port"};
   return {};
 }
 

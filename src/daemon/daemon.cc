@@ -6,6 +6,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "collectors/jail_counters.h"
 #include "core/log.h"
 #include "platform/host.h"
 #include "vnetd/build_config.h"
@@ -46,6 +47,7 @@ Daemon::~Daemon() {
   // The socket goes first, so no client is accepted by a half-destroyed daemon; then the
   // mutator finishes the job it is running (never half a hook) and drops the rest.
   server_.reset();
+  http_.reset();
   mutator_.reset();
   VNETD_LOG_INFO("stopped; jail networking left in place");
 }
@@ -86,7 +88,8 @@ Result<void> Daemon::start() {
   for (const auto& [key, br] : cfg.bridges) managed_names_.insert(br.interface);
 
   auto mutator = Mutator::create(
-      dispatcher_, config_, host_id, store_, counters_, [this](std::set<std::string> names) { setManaged(std::move(names)); },
+      dispatcher_, config_, host_id, store_, counters_, metrics_,
+      [this](std::set<std::string> names) { setManaged(std::move(names)); },
       [this] { reconcileSoon("retrying a failed pass", kReconcileRetry); });
   if (!mutator) return mutator.error();
   mutator_ = std::move(*mutator);
@@ -100,6 +103,17 @@ Result<void> Daemon::start() {
                         " is not a group on this system");
     options.access.group = g->gr_gid;
   }
+  // Per-jail kernel counters, read at scrape time with the loop's own handles.
+  metrics_.add(std::make_shared<collectors::JailCounters>(store_, *host_, *jails_, [this] {
+    std::vector<std::string> names;
+    for (const auto& [key, br] : config_->bridges) names.push_back(br.interface);
+    return names;
+  }));
+  auto http = exporters::MetricsHttp::create(dispatcher_.base(), cfg.metrics.listen, cfg.metrics.path,
+                                             [this] { return metrics_.render(); });
+  if (!http) return http.error();
+  http_ = std::move(*http);
+
   auto server = ControlServer::createAsync(
       dispatcher_, options,
       [this](const control::Request& r, const PeerCredentials& p, ControlServer::Reply reply) {
@@ -142,6 +156,7 @@ void Daemon::onEventsReadable() {
 
 void Daemon::handleEvent(const InterfaceEvent& e) {
   counters_.add(std::string("events_") + e.source);
+  metrics_.event(e.source, platform::eventTypeName(e.type));
   if (e.type == InterfaceEvent::Type::ResyncNeeded) {
     counters_.add("resyncs");
     reconcileSoon("the kernel dropped interface events", kReconcileDebounce);
@@ -326,7 +341,12 @@ std::string Daemon::statusReply(const std::string& jail_filter) {
                  {"state_generation", state->generation},
                  {"tracked_links", view_.size()},
                  {"queued_jobs", mutator_->backlog()},
-                 {"control_connections", server_ ? server_->connectionCount() : 0}};
+                 {"control_connections", server_ ? server_->connectionCount() : 0},
+                 {"metrics_url", http_ ? "http://" + (http_->host().find(':') != std::string::npos
+                                                          ? "[" + http_->host() + "]"
+                                                          : http_->host()) +
+                                             ":" + std::to_string(http_->port()) + cfg.metrics.path
+                                       : ""}};
   Json counters = Json::object();
   for (const auto& [k, v] : counters_.snapshot()) counters[k] = v;
   Json doc = {{"v", control::kProtocolVersion}, {"ok", true}, {"daemon", daemon},

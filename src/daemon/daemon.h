@@ -22,7 +22,9 @@
 #include "core/state_store.h"
 #include "daemon/control_server.h"
 #include "daemon/dispatcher.h"
+#include "daemon/metrics.h"
 #include "daemon/mutator.h"
+#include "exporters/metrics_http.h"
 #include "platform/events.h"
 #include "platform/jails.h"
 #include "platform/netif.h"
@@ -65,6 +67,7 @@ class Daemon {
   std::shared_ptr<const Config> config_;
   StateStore store_;
   Counters counters_;
+  DaemonMetrics metrics_;
   std::unique_ptr<platform::NetStack> host_;  // loop thread: status and event look-ups
   std::unique_ptr<platform::Jails> jails_;    // loop thread: status
   std::unique_ptr<platform::EventSource> events_;
@@ -73,6 +76,7 @@ class Daemon {
   std::unique_ptr<Event> soon_timer_;
   std::unique_ptr<Mutator> mutator_;
   std::unique_ptr<ControlServer> server_;
+  std::unique_ptr<exporters::MetricsHttp> http_;
 
   std::set<std::string> managed_names_;             // host-side links and bridges of interest
   std::map<std::string, platform::LinkInfo> view_;  // current facts about managed host links

@@ -62,6 +62,10 @@ class Dispatcher {
   // Any thread: runs `cb` on the loop thread soon. Never blocks on the loop.
   void post(Callback cb);
 
+  // The underlying event_base, for libevent subsystems that run on this loop (evhttp).
+  // Loop thread; owned by the Dispatcher.
+  event_base* base() const { return base_; }
+
   // Runs until exit(). Loop thread.
   Result<void> run();
   // Makes run() return after the current callbacks. Loop thread (or post() it).

@@ -21,8 +21,8 @@ int64_t monotonicMs() {
 
 Result<std::unique_ptr<Mutator>> Mutator::create(Dispatcher& dispatcher, std::shared_ptr<const Config> config,
                                                  std::string host_id, const StateStore& store, Counters& counters,
-                                                 ManagedNames on_managed, Failed on_failed) {
-  std::unique_ptr<Mutator> m(new Mutator(dispatcher, std::move(config), std::move(host_id), store, counters,
+                                                 DaemonMetrics& metrics, ManagedNames on_managed, Failed on_failed) {
+  std::unique_ptr<Mutator> m(new Mutator(dispatcher, std::move(config), std::move(host_id), store, counters, metrics,
                                          std::move(on_managed), std::move(on_failed)));
   auto host = platform::openHostStack();
   if (!host) return host.error();
@@ -39,11 +39,13 @@ Result<std::unique_ptr<Mutator>> Mutator::create(Dispatcher& dispatcher, std::sh
 }
 
 Mutator::Mutator(Dispatcher& dispatcher, std::shared_ptr<const Config> config, std::string host_id,
-                 const StateStore& store, Counters& counters, ManagedNames on_managed, Failed on_failed)
+                 const StateStore& store, Counters& counters, DaemonMetrics& metrics, ManagedNames on_managed,
+                 Failed on_failed)
     : dispatcher_(dispatcher),
       host_id_(std::move(host_id)),
       store_(store),
       counters_(counters),
+      metrics_(metrics),
       on_managed_(std::move(on_managed)),
       on_failed_(std::move(on_failed)),
       config_(std::move(config)) {}
@@ -159,9 +161,11 @@ std::string Mutator::runHook(const control::Request& request) {
   counters_.add(std::string("hook_") + hookPhaseName(phase));
   if (!out) {
     counters_.add("hook_errors");
+    metrics_.hookFailed(phase, out.error());
     VNETD_LOG_WARN("%s %s: %s", hookPhaseName(phase), jail.c_str(), out.error().message().c_str());
     return control::encodeError(out.error().message());
   }
+  metrics_.hookDone(phase, took_us.count() / 1e6);
   if (out->changed)
     VNETD_LOG_INFO("%s %s: done in %.1f ms", hookPhaseName(phase), jail.c_str(), took_us.count() / 1000.0);
   // The daemon made (or removed) these itself: tracked without an "adopt".
@@ -240,19 +244,22 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
   for (const auto& a : plan) {
     const char* kind = actionKindName(a.kind);
     Result<void> done = success();
+    std::string said;  // logged once counted, so whoever reads the log sees the count too
+    log::Level level = log::Level::Warning;
     switch (a.kind) {
       case ReconcileAction::Kind::Adopt:
         known_jails_.insert(a.jail);
-        VNETD_LOG_INFO("adopted %s", a.reason.c_str());
+        said = "adopted " + a.reason;
+        level = log::Level::Info;
         break;
       case ReconcileAction::Kind::EnsureBridge:
         done = network.ensureBridgeReady(config.bridges.at(a.bridge));
-        if (done) VNETD_LOG_WARN("repaired: %s; fixed", a.reason.c_str());
+        said = "repaired: " + a.reason + "; fixed";
         again = again || done.ok();
         break;
       case ReconcileAction::Kind::ReaddMember:
         done = host_->addBridgeMember(a.bridge, a.interface, a.private_member);
-        if (done) VNETD_LOG_WARN("repaired: %s; added it back", a.reason.c_str());
+        said = "repaired: " + a.reason + "; added it back";
         break;
       case ReconcileAction::Kind::CollectOrphan:
         orphans.push_back(a);  // needs the lock itself: after this loop
@@ -263,15 +270,19 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
         if (!l) done = l.error();
         else if (*l && network.isInterruptedPrestartLeftover(**l, a.jail, a.index)) done = host_->destroyLink(a.interface);
         else continue;  // gone, or no longer carrying vnetd's marks
-        if (done) VNETD_LOG_WARN("orphan: %s; destroyed it", a.reason.c_str());
+        said = "orphan: " + a.reason + "; destroyed it";
         break;
       }
       case ReconcileAction::Kind::ReportForeign:
         if (!reported_foreign_.insert(a.interface).second) continue;
-        VNETD_LOG_WARN("%s", a.reason.c_str());
+        said = a.reason;
         break;
     }
-    if (done) counters_.add(kind);
+    if (done) {
+      counters_.add(kind);
+      metrics_.action(kind);
+      if (!said.empty() && log::enabled(level)) log::write(level, "%s", said.c_str());
+    }
     else {
       counters_.add("reconcile_errors");
       VNETD_LOG_ERROR("%s: %s: %s", kind, a.reason.c_str(), done.error().message().c_str());
@@ -289,8 +300,9 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
       continue;
     }
     if (out->changed) {
-      VNETD_LOG_WARN("orphan: %s; collected it", a.reason.c_str());
       counters_.add("collect_orphan");
+      metrics_.action("collect_orphan");
+      VNETD_LOG_WARN("orphan: %s; collected it", a.reason.c_str());
       known_jails_.erase(a.jail);
       orphan_clock_.erase("jail:" + a.jail);
       state.jails.erase(a.jail);

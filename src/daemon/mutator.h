@@ -26,6 +26,7 @@
 #include "core/control_protocol.h"
 #include "core/state_store.h"
 #include "daemon/dispatcher.h"
+#include "daemon/metrics.h"
 #include "daemon/reconciler.h"
 #include "platform/jails.h"
 #include "platform/netif.h"
@@ -63,7 +64,7 @@ class Mutator {
   // Runs the first reconciliation pass on the calling thread, then starts the thread.
   static Result<std::unique_ptr<Mutator>> create(Dispatcher& dispatcher, std::shared_ptr<const Config> config,
                                                  std::string host_id, const StateStore& store, Counters& counters,
-                                                 ManagedNames on_managed, Failed on_failed);
+                                                 DaemonMetrics& metrics, ManagedNames on_managed, Failed on_failed);
   ~Mutator();
   Mutator(const Mutator&) = delete;
   Mutator& operator=(const Mutator&) = delete;
@@ -83,7 +84,7 @@ class Mutator {
 
  private:
   Mutator(Dispatcher& dispatcher, std::shared_ptr<const Config> config, std::string host_id, const StateStore& store,
-          Counters& counters, ManagedNames on_managed, Failed on_failed);
+          Counters& counters, DaemonMetrics& metrics, ManagedNames on_managed, Failed on_failed);
   void submit(std::function<void()> job);
   void run();
   std::shared_ptr<const Config> config() const;
@@ -97,6 +98,7 @@ class Mutator {
   const std::string host_id_;
   const StateStore& store_;
   Counters& counters_;
+  DaemonMetrics& metrics_;
   const ManagedNames on_managed_;
   const Failed on_failed_;
 

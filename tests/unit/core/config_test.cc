@@ -296,7 +296,7 @@ adress = "198.18.0.10/24"
      "127.0.0.1:10090)"},
     {"ListenBadPort", "[metrics]\nlisten = \"127.0.0.1:70000\"\n",
      "vnetd.toml:2:10: [metrics] listen '127.0.0.1:70000' has an invalid port (use a port in "
-     "1..65535)"},
+     "1..65535, or 0 for any free port)"},
     {"ListenV6WithoutBrackets", "[metrics]\nlisten = \"::1:10090\"\n",
      "vnetd.toml:2:10: [metrics] listen '::1:10090' has an IPv6 address without brackets (write "
      "IPv6 as [address]:port, e.g. [::1]:10090)"},

@@ -1,0 +1,108 @@
+#include "exporters/metrics_http.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <charconv>
+#include <cstring>
+
+#include "core/log.h"
+
+namespace vnetd::exporters {
+
+Result<std::pair<std::string, uint16_t>> splitListen(const std::string& listen) {
+  std::string host;
+  std::string_view port;
+  if (!listen.empty() && listen.front() == '[') {
+    auto close = listen.find(']');
+    if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':')
+      return plainError("metrics listen address " + listen + " is not [address]:port");
+    host = listen.substr(1, close - 1);
+    port = std::string_view(listen).substr(close + 2);
+  } else {
+    auto colon = listen.rfind(':');
+    if (colon == std::string::npos) return plainError("metrics listen address " + listen + " has no port");
+    host = listen.substr(0, colon);
+    port = std::string_view(listen).substr(colon + 1);
+  }
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc() || end != port.data() + port.size() || value > 65535)
+    return plainError("metrics listen address " + listen + " has an invalid port");
+  return std::pair{host, static_cast<uint16_t>(value)};
+}
+
+Result<std::unique_ptr<MetricsHttp>> MetricsHttp::create(event_base* base, const std::string& listen,
+                                                         const std::string& path, Render render) {
+  auto where = splitListen(listen);
+  if (!where) return where.error();
+  std::unique_ptr<MetricsHttp> m(new MetricsHttp());
+  m->host_ = where->first;
+  m->path_ = path;
+  m->render_ = std::move(render);
+  m->http_ = evhttp_new(base);
+  if (!m->http_) return plainError("metrics: cannot create the HTTP server");
+  evhttp_set_allowed_methods(m->http_, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+  evhttp_set_gencb(m->http_, &MetricsHttp::handle, m.get());
+  // A scraper that stalls must not hold a connection forever.
+  evhttp_set_timeout(m->http_, 30);
+  evhttp_bound_socket* bound = evhttp_bind_socket_with_handle(m->http_, m->host_.c_str(), where->second);
+  if (!bound) return errnoError("metrics: cannot listen on " + listen);
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getsockname(evhttp_bound_socket_get_fd(bound), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    return errnoError("metrics: getsockname");
+  if (addr.ss_family == AF_INET) m->port_ = ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  else if (addr.ss_family == AF_INET6) m->port_ = ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+  VNETD_LOG_INFO("metrics on http://%s%s%s:%u%s", m->host_.find(':') != std::string::npos ? "[" : "",
+                 m->host_.c_str(), m->host_.find(':') != std::string::npos ? "]" : "", m->port_, path.c_str());
+  return m;
+}
+
+MetricsHttp::~MetricsHttp() {
+  if (http_) evhttp_free(http_);
+}
+
+void MetricsHttp::handle(evhttp_request* request, void* raw) {
+  auto* self = static_cast<MetricsHttp*>(raw);
+  const char* uri = evhttp_request_get_uri(request);
+  evhttp_uri* parsed = uri ? evhttp_uri_parse(uri) : nullptr;
+  std::string path = parsed && evhttp_uri_get_path(parsed) ? evhttp_uri_get_path(parsed) : "";
+  if (parsed) evhttp_uri_free(parsed);
+
+  evkeyvalq* headers = evhttp_request_get_output_headers(request);
+  evbuffer* body = evbuffer_new();
+  if (!body) {
+    evhttp_send_error(request, HTTP_INTERNAL, nullptr);
+    return;
+  }
+  int code = HTTP_OK;
+  const char* reason = "OK";
+  if (path == self->path_) {
+    ++self->scrapes_;
+    std::string text = self->render_();
+    evhttp_add_header(headers, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    evbuffer_add(body, text.data(), text.size());
+  } else if (path == "/") {
+    std::string page =
+        "<!DOCTYPE html>\n<html><head><title>vnetd</title></head><body>\n<h1>vnetd</h1>\n"
+        "<p>Per-jail network metrics for Prometheus: <a href=\"" +
+        self->path_ + "\">" + self->path_ + "</a></p>\n</body></html>\n";
+    evhttp_add_header(headers, "Content-Type", "text/html; charset=utf-8");
+    evbuffer_add(body, page.data(), page.size());
+  } else {
+    code = HTTP_NOTFOUND;
+    reason = "Not Found";
+    static constexpr char kText[] = "not found; metrics are at the metrics path\n";
+    evhttp_add_header(headers, "Content-Type", "text/plain; charset=utf-8");
+    evbuffer_add(body, kText, sizeof kText - 1);
+  }
+  evhttp_send_reply(request, code, reason, body);
+  evbuffer_free(body);
+}
+
+}  // namespace vnetd::exporters

@@ -1,0 +1,77 @@
+#include "daemon/metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <chrono>
+
+#include "vnetd/build_config.h"
+
+namespace vnetd::daemon {
+
+DaemonMetrics::DaemonMetrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      hook_duration_(prometheus::BuildHistogram()
+                         .Name("vnetd_hook_duration_seconds")
+                         .Help("Time the daemon took to run a jail hook phase.")
+                         .Register(*registry_)),
+      hook_failures_(prometheus::BuildCounter()
+                         .Name("vnetd_hook_failures_total")
+                         .Help("Hook phases that failed; reason kernel = an OS call failed, refused = vnetd "
+                               "declined (configuration, identity, state).")
+                         .Register(*registry_)),
+      events_(prometheus::BuildCounter()
+                  .Name("vnetd_interface_events_total")
+                  .Help("Interface events received from the kernel, by source and type.")
+                  .Register(*registry_)),
+      actions_(prometheus::BuildCounter()
+                   .Name("vnetd_reconcile_actions_total")
+                   .Help("Actions the reconciler took (adopt, ensure_bridge, readd_member, collect_orphan, "
+                         "destroy_leftover, report_foreign).")
+                   .Register(*registry_)),
+      scrape_duration_(prometheus::BuildGauge()
+                           .Name("vnetd_scrape_duration_seconds")
+                           .Help("Time the previous scrape of this endpoint took to produce.")
+                           .Register(*registry_)
+                           .Add({})) {
+  prometheus::BuildGauge()
+      .Name("vnetd_build_info")
+      .Help("vnetd's version, revision and platform; always 1.")
+      .Register(*registry_)
+      .Add({{"version", build::kVersion}, {"revision", build::kRevision}, {"platform", build::kPlatform}})
+      .Set(1);
+}
+
+namespace {
+// Hooks take milliseconds; a slow kernel or a busy host can take seconds.
+const prometheus::Histogram::BucketBoundaries kHookBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                              0.1,   0.25,   0.5,   1,    2.5,   5};
+}  // namespace
+
+void DaemonMetrics::hookDone(HookPhase phase, double seconds) {
+  hook_duration_.Add({{"phase", hookPhaseName(phase)}}, kHookBuckets).Observe(seconds);
+}
+
+void DaemonMetrics::hookFailed(HookPhase phase, const Error& error) {
+  hook_failures_.Add({{"phase", hookPhaseName(phase)}, {"reason", error.code != 0 ? "kernel" : "refused"}})
+      .Increment();
+}
+
+void DaemonMetrics::event(const char* source, const char* type) {
+  events_.Add({{"source", source}, {"type", type}}).Increment();
+}
+
+void DaemonMetrics::action(const char* action) { actions_.Add({{"action", action}}).Increment(); }
+
+std::string DaemonMetrics::render() {
+  auto began = std::chrono::steady_clock::now();
+  auto families = registry_->Collect();
+  for (const auto& c : extra_) {
+    auto more = c->Collect();
+    families.insert(families.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+  }
+  std::string text = prometheus::TextSerializer().Serialize(families);
+  scrape_duration_.Set(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+  return text;
+}
+
+}  // namespace vnetd::daemon

@@ -1,0 +1,57 @@
+// The daemon's own metrics (prometheus-cpp core Registry) plus the collectors registered
+// with it, rendered as one text exposition per scrape.
+//
+//   vnetd_build_info{version,revision,platform} 1
+//   vnetd_hook_duration_seconds{phase}          histogram of hooks the daemon ran
+//   vnetd_hook_failures_total{phase,reason}     reason: kernel (an OS call failed) | refused
+//   vnetd_interface_events_total{source,type}   interface events received
+//   vnetd_reconcile_actions_total{action}       reconciler actions taken
+//   vnetd_scrape_duration_seconds               how long the previous scrape took
+//
+// Threading: the recording methods may be called from any thread (prometheus-cpp metrics
+// are atomic, families lock); render() runs on the loop thread.
+#pragma once
+
+#include <prometheus/collectable.h>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/jail_network.h"
+#include "core/result.h"
+
+namespace vnetd::daemon {
+
+class DaemonMetrics {
+ public:
+  DaemonMetrics();
+  DaemonMetrics(const DaemonMetrics&) = delete;
+  DaemonMetrics& operator=(const DaemonMetrics&) = delete;
+
+  void hookDone(HookPhase phase, double seconds);
+  void hookFailed(HookPhase phase, const Error& error);
+  void event(const char* source, const char* type);
+  void action(const char* action);
+
+  // Collected at every scrape, after the daemon's own families. Loop thread.
+  void add(std::shared_ptr<prometheus::Collectable> collectable) { extra_.push_back(std::move(collectable)); }
+
+  // One scrape. Loop thread.
+  std::string render();
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Histogram>& hook_duration_;
+  prometheus::Family<prometheus::Counter>& hook_failures_;
+  prometheus::Family<prometheus::Counter>& events_;
+  prometheus::Family<prometheus::Counter>& actions_;
+  prometheus::Gauge& scrape_duration_;
+  std::vector<std::shared_ptr<prometheus::Collectable>> extra_;
+};
+
+}  // namespace vnetd::daemon
