@@ -188,6 +188,17 @@ TEST_F(MetricsTest, KnownUdpTrafficShowsUpExactlyAndStoppedJailsDisappear) {
   EXPECT_EQ(later.find("jail=\"" + b + "\""), std::string::npos) << later;
   EXPECT_NE(later.find("jail=\"" + a + "\""), std::string::npos);
 
+  // Started again: counters start from the new pair's zero, info carries the new id.
+  net_.addNamespace(b);
+  for (const char* phase : {"prestart", "created"}) ASSERT_EQ(hook(phase, b).status, 0);
+  auto again = jails_->find(b);
+  ASSERT_TRUE(again && *again);
+  std::string restarted = httpGet(port, "/metrics");
+  EXPECT_EQ(sample(restarted, "vnetd_jail_info", {"jail=\"" + b + "\"", "jid=\"" + std::to_string((*again)->id) + "\""}), 1);
+  double fresh = sample(restarted, "vnetd_jail_network_receive_packets_total", {"jail=\"" + b + "\""});
+  EXPECT_GE(fresh, 0);
+  EXPECT_LT(fresh, kCount) << "a new pair's counters start at zero";
+
   // Landing page and unknown paths.
   int code = 0;
   EXPECT_NE(httpGet(port, "/", &code).find("href=\"/metrics\""), std::string::npos);
