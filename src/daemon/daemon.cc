@@ -388,8 +388,8 @@ Result<void> Daemon::reload(std::function<void()> then) {
   if (interval_changed) armReconcileTimer();
   counters_.add("reloads");
   // New bridges appear now, not at the next timer; say "reloaded" once they have.
-  mutator_->reconcile("reload", [this, then = std::move(then), source = config_path_,
-                                 bridges = config_->bridges.size(), jails = config_->jails.size()] {
+  mutator_->reconcile("reload", [then = std::move(then), source = config_path_,
+                                bridges = config_->bridges.size(), jails = config_->jails.size()] {
     VNETD_LOG_INFO("configuration reloaded from %s (%zu bridges, %zu jails)", source.c_str(), bridges, jails);
     if (then) then();
   });
