@@ -1,0 +1,350 @@
+#include "collectors/capture.h"
+
+#include <fcntl.h>
+#include <pcap.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <set>
+#include <system_error>
+#include <thread>
+
+#include "core/log.h"
+#include "core/unique_fd.h"
+
+namespace vnetd::collectors {
+namespace {
+
+// The kernel hands a partly filled capture buffer over after this long (TPACKET_V3 block
+// retire timeout, BPF read timeout): the latency of frames on a quiet bridge.
+constexpr int kBufferTimeoutMs = 100;
+constexpr std::chrono::seconds kRetryPeriod{1};
+
+struct PcapCloser {
+  void operator()(pcap_t* p) const { pcap_close(p); }
+};
+using Pcap = std::unique_ptr<pcap_t, PcapCloser>;
+
+// Opens a capture on `bridge`; on failure null, with `problem` set and `absent` telling
+// whether the interface simply does not exist (yet).
+Pcap openBridge(const std::string& bridge, const CaptureConfig& c, std::string& problem, bool& absent) {
+  absent = false;
+  char err[PCAP_ERRBUF_SIZE] = "";
+  Pcap p(pcap_create(bridge.c_str(), err));
+  if (!p) {
+    problem = err;
+    return nullptr;
+  }
+  pcap_set_snaplen(p.get(), static_cast<int>(c.snaplen));
+  pcap_set_buffer_size(p.get(), static_cast<int>(c.buffer_bytes));
+  // A Linux bridge passes the frames it forwards between ports to a capture only when
+  // promiscuous (measured). The membership ends with the capture.
+  pcap_set_promisc(p.get(), 1);
+  // Batches, not a wake-up per frame; the timeout bounds the delay on a quiet bridge.
+  pcap_set_immediate_mode(p.get(), 0);
+  pcap_set_timeout(p.get(), kBufferTimeoutMs);
+  int rc = pcap_activate(p.get());
+  if (rc < 0) {
+    absent = rc == PCAP_ERROR_NO_SUCH_DEVICE;
+    problem = absent ? "the interface does not exist"
+                     : std::string(pcap_statustostr(rc)) + ": " + pcap_geterr(p.get());
+    return nullptr;
+  }
+  if (rc > 0)
+    VNETD_LOG_WARN("capture on %s: %s: %s", bridge.c_str(), pcap_statustostr(rc), pcap_geterr(p.get()));
+  if (pcap_datalink(p.get()) != DLT_EN10MB) {
+    problem = "not an Ethernet interface (pcap link type " + std::to_string(pcap_datalink(p.get())) + ")";
+    return nullptr;
+  }
+  return p;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------- CaptureChannel
+
+void CaptureChannel::setAttribution(std::shared_ptr<const Attribution> table) {
+  std::atomic_store_explicit(&attribution_, std::move(table), std::memory_order_release);
+}
+std::shared_ptr<const Attribution> CaptureChannel::attribution() const {
+  return std::atomic_load_explicit(&attribution_, std::memory_order_acquire);
+}
+void CaptureChannel::publish(std::shared_ptr<const CaptureSnapshot> snapshot) {
+  std::atomic_store_explicit(&snapshot_, std::move(snapshot), std::memory_order_release);
+}
+std::shared_ptr<const CaptureSnapshot> CaptureChannel::snapshot() const {
+  return std::atomic_load_explicit(&snapshot_, std::memory_order_acquire);
+}
+
+// ----------------------------------------------------------------------- BridgeCapture
+
+// Why the capture polls its descriptor itself instead of letting pcap_dispatch block:
+// on Linux, libpcap waits for TPACKET_V3 blocks with an infinite poll timeout (the
+// kernel's block timer is meant to wake it), so a blocking pcap_dispatch on a quiet
+// bridge never returns — no publication, and counts of the last burst stuck until the
+// next frame (measured). Non-blocking dispatch + poll(2) on the capture's selectable fd
+// and a wake-up pipe: frames as the kernel hands them over (block timeout / BPF read
+// timeout), publication on time, and a stop that never waits.
+struct BridgeCapture::Impl {
+  Impl(const CaptureConfig& c, std::shared_ptr<CaptureChannel> ch)
+      : config(c),
+        channel(std::move(ch)),
+        aggregator(c.max_flows, c.flow_idle_timeout_seconds),
+        started(std::chrono::steady_clock::now()) {
+    int fds[2];
+    if (::pipe(fds) != 0) throw std::system_error(errno, std::generic_category(), "capture wake-up pipe");
+    wake_read.reset(fds[0]);
+    wake_write.reset(fds[1]);
+    for (int fd : fds) {
+      ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+      ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+  }
+
+  void run();
+  void publish(bool capturing);
+  void readStats();
+  void close(const std::string& problem);
+  // Waits for the capture fd (-1: none) or the wake-up pipe, at most `ms`. False when
+  // stopping. Sets `fd_error` when poll reports the capture fd broken.
+  bool wait(int fd, int ms, bool& fd_error);
+  uint32_t seconds() const {
+    return static_cast<uint32_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count());
+  }
+  void refreshAttribution() {
+    auto table = channel->attribution();
+    if (table && table != aggregator.attribution()) aggregator.setAttribution(std::move(table));
+  }
+  static void onFrame(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
+    auto* self = reinterpret_cast<Impl*>(user);
+    self->aggregator.add(std::span(reinterpret_cast<const std::byte*>(bytes), h->caplen), h->len, self->now);
+  }
+
+  const CaptureConfig config;
+  const std::shared_ptr<CaptureChannel> channel;
+  Aggregator aggregator;  // capture thread only
+  const std::chrono::steady_clock::time_point started;
+  uint32_t now = 0;  // seconds since `started`, set once per batch
+
+  // Capture thread only.
+  Pcap handle;
+  uint32_t last_drop = 0, last_ifdrop = 0;  // pcap_stats of `handle` so far (32-bit, wrap)
+  std::string last_problem;
+
+  std::atomic<bool> stop{false};
+  UniqueFd wake_read, wake_write;  // a byte written = look at `stop`
+  std::thread thread;
+};
+
+void BridgeCapture::Impl::readStats() {
+  pcap_stat st{};
+  if (!handle || pcap_stats(handle.get(), &st) != 0) return;
+  // pcap's counters are 32-bit and cumulative per handle: add the (wrapping) difference.
+  BridgeTotals& b = aggregator.bridge();
+  b.dropped_kernel += static_cast<uint32_t>(st.ps_drop - last_drop);
+  b.dropped_interface += static_cast<uint32_t>(st.ps_ifdrop - last_ifdrop);
+  last_drop = st.ps_drop;
+  last_ifdrop = st.ps_ifdrop;
+}
+
+void BridgeCapture::Impl::publish(bool capturing) {
+  readStats();
+  // Expiry walks the flow table a slice per period, the whole of it in about a quarter
+  // of the idle timeout (at most 15 s): a flow ends between timeout and 1.25 timeout.
+  size_t cycle = std::clamp<size_t>(config.flow_idle_timeout_seconds / 4, 1, 15);
+  aggregator.expire(seconds(), aggregator.flowCapacity() / cycle + 1);
+  channel->publish(std::make_shared<const CaptureSnapshot>(aggregator.snapshot(capturing)));
+}
+
+void BridgeCapture::Impl::close(const std::string& problem) {
+  if (problem != last_problem)
+    VNETD_LOG_WARN("capture on %s: %s; closed, retrying every second", channel->bridge().c_str(), problem.c_str());
+  last_problem = problem;
+  readStats();
+  handle.reset();
+  publish(false);
+}
+
+bool BridgeCapture::Impl::wait(int fd, int ms, bool& fd_error) {
+  pollfd p[2] = {{wake_read.get(), POLLIN, 0}, {fd, POLLIN, 0}};
+  int n = ::poll(p, fd >= 0 ? 2 : 1, ms);
+  if (n > 0 && (p[0].revents & POLLIN)) {
+    char buf[64];
+    while (::read(wake_read.get(), buf, sizeof buf) > 0) {
+    }
+  }
+  fd_error = fd >= 0 && n > 0 && (p[1].revents & (POLLERR | POLLHUP | POLLNVAL)) != 0;
+  return !stop;
+}
+
+void BridgeCapture::Impl::run() {
+  // Signals are the loop thread's business.
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
+
+  using Clock = std::chrono::steady_clock;
+  const std::string& bridge = channel->bridge();
+  const int retry_ms = static_cast<int>(std::chrono::milliseconds(kRetryPeriod).count());
+  auto next_publish = Clock::now();
+  int fd = -1;
+  bool fd_error = false;
+  while (!stop) {
+    refreshAttribution();
+    if (!handle) {
+      std::string problem;
+      bool absent = false;
+      Pcap p = openBridge(bridge, config, problem, absent);
+      char err[PCAP_ERRBUF_SIZE] = "";
+      if (p && (pcap_setnonblock(p.get(), 1, err) != 0 || pcap_get_selectable_fd(p.get()) < 0)) {
+        problem = std::string("cannot poll the capture: ") + (err[0] ? err : "no selectable descriptor");
+        p.reset();
+      }
+      if (!p) {
+        // Once per distinct problem: a bridge that a hook will create later is normal.
+        if (problem != last_problem) {
+          if (absent) VNETD_LOG_INFO("capture on %s: %s yet; retrying every second", bridge.c_str(), problem.c_str());
+          else VNETD_LOG_WARN("capture on %s: %s; retrying every second", bridge.c_str(), problem.c_str());
+          last_problem = problem;
+        }
+        publish(false);  // attribution changes show even while the bridge is missing
+        if (!wait(-1, retry_ms, fd_error)) break;
+        continue;
+      }
+      handle = std::move(p);
+      fd = pcap_get_selectable_fd(handle.get());
+      last_drop = last_ifdrop = 0;
+      last_problem.clear();
+      next_publish = Clock::now();
+      VNETD_LOG_INFO("capture on %s: open (snaplen %u, buffer %u bytes)", bridge.c_str(), config.snaplen,
+                     config.buffer_bytes);
+    }
+    now = seconds();
+    // Non-blocking: every frame the kernel has handed over, nothing more.
+    int n = pcap_dispatch(handle.get(), -1, &Impl::onFrame, reinterpret_cast<u_char*>(this));
+    if (n < 0 || (n == 0 && fd_error)) {
+      // The bridge went away (deleted, or down): close, and reopen once it is back.
+      close(n < 0 ? pcap_geterr(handle.get()) : "the capture descriptor reports an error");
+      fd_error = false;
+      if (!wait(-1, retry_ms, fd_error)) break;
+      continue;
+    }
+    auto t = Clock::now();
+    if (t >= next_publish) {
+      publish(true);
+      next_publish = t + kPublishPeriod;
+    }
+    if (n > 0) continue;  // more may be ready
+    auto until = std::chrono::duration_cast<std::chrono::milliseconds>(next_publish - Clock::now()).count();
+    if (!wait(fd, static_cast<int>(std::clamp<int64_t>(until, 1, 1000)), fd_error)) break;
+  }
+  // The last word: what was counted up to the stop.
+  handle.reset();
+  publish(false);
+}
+
+BridgeCapture::BridgeCapture(const CaptureConfig& config, std::shared_ptr<CaptureChannel> channel)
+    : impl_(std::make_unique<Impl>(config, std::move(channel))) {
+  impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
+}
+
+BridgeCapture::~BridgeCapture() {
+  impl_->stop = true;
+  char byte = 1;
+  (void)!::write(impl_->wake_write.get(), &byte, 1);
+  impl_->thread.join();
+}
+
+// ---------------------------------------------------------------------- CaptureManager
+
+struct CaptureManager::Board {
+  std::vector<std::shared_ptr<CaptureChannel>> channels;  // loop thread only
+};
+
+namespace {
+
+class CaptureCollector final : public prometheus::Collectable {
+ public:
+  explicit CaptureCollector(std::shared_ptr<const std::vector<std::shared_ptr<CaptureChannel>>> channels)
+      : channels_(std::move(channels)) {}
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::vector<BridgeView> views;
+    for (const auto& c : *channels_) views.push_back({c->bridge(), c->snapshot(), c->attribution()});
+    return captureFamilies(views);
+  }
+
+ private:
+  std::shared_ptr<const std::vector<std::shared_ptr<CaptureChannel>>> channels_;
+};
+
+bool sameSettings(const CaptureConfig& a, const CaptureConfig& b) {
+  return a.snaplen == b.snaplen && a.buffer_bytes == b.buffer_bytes &&
+         a.flow_idle_timeout_seconds == b.flow_idle_timeout_seconds && a.max_flows == b.max_flows;
+}
+
+}  // namespace
+
+CaptureManager::CaptureManager() : board_(std::make_shared<Board>()) {
+  // The collector sees the board's channel list (aliasing shared_ptr: it keeps the board alive).
+  collector_ = std::make_shared<CaptureCollector>(
+      std::shared_ptr<const std::vector<std::shared_ptr<CaptureChannel>>>(board_, &board_->channels));
+}
+
+CaptureManager::~CaptureManager() { stopAll(); }
+
+void CaptureManager::stopAll() {
+  running_.clear();  // each BridgeCapture joins its thread
+  board_->channels.clear();
+}
+
+void CaptureManager::apply(const Config& config) {
+  std::set<std::string> wanted;
+  if (config.capture.enabled)
+    for (const auto& [key, br] : config.bridges) wanted.insert(br.interface);
+  if (!sameSettings(config_, config.capture) && !running_.empty()) {
+    VNETD_LOG_INFO("capture: settings changed; restarting %zu captures", running_.size());
+    stopAll();
+  }
+  config_ = config.capture;
+  for (auto it = running_.begin(); it != running_.end();) {
+    if (wanted.count(it->first)) {
+      ++it;
+      continue;
+    }
+    VNETD_LOG_INFO("capture on %s: stopped (no longer configured)", it->first.c_str());
+    it = running_.erase(it);
+  }
+  for (const auto& bridge : wanted) {
+    if (running_.count(bridge)) continue;
+    auto channel = std::make_shared<CaptureChannel>(bridge);
+    if (have_state_) channel->setAttribution(Attribution::fromState(state_, bridge));
+    running_[bridge] = {channel, std::make_unique<BridgeCapture>(config_, channel)};
+  }
+  board_->channels.clear();
+  for (const auto& [bridge, r] : running_) board_->channels.push_back(r.channel);
+}
+
+void CaptureManager::setState(const State& state) {
+  if (have_state_ && state == state_) return;
+  state_ = state;
+  have_state_ = true;
+  for (const auto& [bridge, r] : running_) {
+    auto table = Attribution::fromState(state_, bridge);
+    // Most saves (a phase, a timestamp) change no MAC: the capture keeps its table.
+    if (!table->sameAs(*r.channel->attribution())) r.channel->setAttribution(std::move(table));
+  }
+}
+
+std::vector<std::string> CaptureManager::bridges() const {
+  std::vector<std::string> out;
+  for (const auto& [bridge, r] : running_) out.push_back(bridge);
+  return out;
+}
+
+}  // namespace vnetd::collectors

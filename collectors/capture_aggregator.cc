@@ -1,0 +1,517 @@
+#include "collectors/capture_aggregator.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <new>
+#include <random>
+#include <type_traits>
+
+#include "core/naming.h"
+
+namespace vnetd::collectors {
+namespace {
+
+constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ULL;
+
+uint64_t macKey(const MacBytes& mac) {
+  // Byte order is irrelevant (a key is only compared with keys). Two loads into two
+  // registers: a 6-byte memcpy into one 8-byte variable stalls store forwarding.
+  uint32_t lo;
+  uint16_t hi;
+  std::memcpy(&lo, mac.data(), 4);
+  std::memcpy(&hi, mac.data() + 4, 2);
+  return uint64_t{lo} | uint64_t{hi} << 32 | uint64_t{1} << 48;  // never 0, the empty slot
+}
+
+size_t tableSize(size_t entries, size_t factor) { return std::bit_ceil(std::max<size_t>(entries * factor, 8)); }
+
+uint64_t mix(uint64_t h) {  // murmur3's fmix64
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
+
+bool sameKey(const FlowTable::Key& x, const FlowTable::Key& y) {
+  return x.a[0] == y.a[0] && x.a[1] == y.a[1] && x.b[0] == y.b[0] && x.b[1] == y.b[1] && x.a_port == y.a_port &&
+         x.b_port == y.b_port && x.family == y.family && x.protocol == y.protocol;
+}
+
+
+}  // namespace
+
+// ------------------------------------------------------------------------- Attribution
+
+std::shared_ptr<const Attribution> Attribution::build(std::vector<std::pair<MacBytes, std::string>> macs) {
+  std::shared_ptr<Attribution> a(new Attribution());
+  for (const auto& [mac, name] : macs) a->names_.push_back(name);
+  std::sort(a->names_.begin(), a->names_.end());
+  a->names_.erase(std::unique(a->names_.begin(), a->names_.end()), a->names_.end());
+  // Load at most 1/4: a miss (most frames' destination, every unattributed source) ends
+  // at the first empty slot after a short probe.
+  size_t size = tableSize(macs.size(), 4);
+  a->keys_.assign(size, 0);
+  a->slots_.assign(size, kNoSlot);
+  a->mask_ = size - 1;
+  a->shift_ = 64 - std::countr_zero(size);
+  for (const auto& [mac, name] : macs) {
+    uint64_t key = macKey(mac);
+    for (size_t i = (key * kGolden) >> a->shift_;; i = (i + 1) & a->mask_) {
+      if (a->keys_[i] == key) break;  // claimed already: the first claim stays
+      if (a->keys_[i] == 0) {
+        a->keys_[i] = key;
+        a->slots_[i] = a->slotOf(name);
+        break;
+      }
+    }
+  }
+  return a;
+}
+
+std::shared_ptr<const Attribution> Attribution::fromState(const State& state, std::string_view bridge_interface) {
+  std::vector<std::pair<MacBytes, std::string>> macs;
+  for (const auto& [name, rec] : state.jails)
+    for (const auto& ir : rec.interfaces) {
+      if (ir.bridge != bridge_interface) continue;
+      if (auto mac = MacAddress::parse(ir.jail_mac)) macs.emplace_back(mac->bytes, name);
+    }
+  return build(std::move(macs));
+}
+
+uint32_t Attribution::slot(const MacBytes& mac) const noexcept {
+  if (names_.empty()) return kNoSlot;
+  uint64_t key = macKey(mac);
+  for (size_t i = (key * kGolden) >> shift_;; i = (i + 1) & mask_) {
+    if (keys_[i] == key) return slots_[i];
+    if (keys_[i] == 0) return kNoSlot;
+  }
+}
+
+uint32_t Attribution::slotOf(std::string_view jail) const noexcept {
+  auto it = std::lower_bound(names_.begin(), names_.end(), jail);
+  return it != names_.end() && *it == jail ? static_cast<uint32_t>(it - names_.begin()) : kNoSlot;
+}
+
+// --------------------------------------------------------------------------- FlowTable
+
+static_assert(std::is_trivially_copyable_v<FlowTable::Flow>, "flows are moved with plain copies");
+
+FlowTable::FlowTable(uint32_t max_flows) : max_(std::max<uint32_t>(max_flows, 1)) {
+  // At most half full: probes stay short. calloc: the pages of a large, mostly empty
+  // table are only backed by memory once a flow lands in them.
+  size_t capacity = tableSize(max_, 2);
+  table_ = static_cast<Flow*>(std::calloc(capacity, sizeof(Flow)));
+  if (!table_) throw std::bad_alloc();
+  mask_ = capacity - 1;
+  // Per-table random multipliers: a jail choosing addresses and ports cannot aim at one
+  // chain without knowing them.
+  std::random_device rd;
+  for (auto& k : seed_) k = ((uint64_t{rd()} << 32) ^ rd()) | 1;
+}
+
+FlowTable::~FlowTable() { std::free(table_); }
+
+size_t FlowTable::home(const Key& k) const noexcept {
+  // Independent multiplies (they run in parallel), one final mix: the hot path's hash.
+  uint64_t meta = uint64_t{k.a_port} | uint64_t{k.b_port} << 16 | uint64_t{k.family} << 32 |
+                  uint64_t{k.protocol} << 40;
+  uint64_t h = (k.a[0] * seed_[0]) ^ (k.a[1] * seed_[1]) ^ (k.b[0] * seed_[2]) ^ (k.b[1] * seed_[3]) ^
+               (meta * seed_[4]);
+  return mix(h ^ seed_[5]) & mask_;
+}
+
+FlowTable::Flow* FlowTable::find(const Key& key) noexcept {
+  if (last_ != SIZE_MAX && sameKey(table_[last_].key, key)) return &table_[last_];
+  for (size_t i = home(key);; i = (i + 1) & mask_) {
+    Flow& f = table_[i];
+    if (f.key.family == 0) return nullptr;
+    if (sameKey(f.key, key)) {
+      last_ = i;
+      return &f;
+    }
+  }
+}
+
+FlowTable::Flow* FlowTable::insert(const Key& key) noexcept {
+  if (size_ >= max_) return nullptr;
+  for (size_t i = home(key);; i = (i + 1) & mask_) {
+    Flow& f = table_[i];
+    if (f.key.family != 0) continue;
+    f = Flow{};
+    f.key = key;
+    ++size_;
+    last_ = i;
+    return &f;
+  }
+}
+
+void FlowTable::erase(size_t at) noexcept {
+  // Backward-shift deletion: move later members of the cluster into the hole unless
+  // their home lies cyclically in (hole, j] — then they are reachable as they are.
+  last_ = SIZE_MAX;
+  size_t hole = at;
+  for (size_t j = (hole + 1) & mask_; table_[j].key.family != 0; j = (j + 1) & mask_) {
+    size_t h = home(table_[j].key);
+    bool stays = hole <= j ? (hole < h && h <= j) : (hole < h || h <= j);
+    if (stays) continue;
+    table_[hole] = table_[j];
+    hole = j;
+  }
+  table_[hole] = Flow{};  // family 0: empty
+  --size_;
+}
+
+// --------------------------------------------------------------------------- PeerTable
+
+PeerTable::PeerTable(size_t max_pairs) : max_(max_pairs) {
+  entries_.resize(tableSize(max_pairs, 2));
+  mask_ = entries_.size() - 1;
+}
+
+bool PeerTable::add(uint32_t jail, uint32_t peer, uint64_t bytes) noexcept {
+  uint64_t key = (uint64_t{jail} + 1) << 32 | peer;
+  for (size_t i = (key * kGolden) >> 32 & mask_;; i = (i + 1) & mask_) {
+    Entry& e = entries_[i];
+    if (e.key == key) {
+      e.bytes += bytes;
+      return true;
+    }
+    if (e.key == 0) {
+      if (size_ >= max_) return false;
+      e.key = key;
+      e.bytes = bytes;
+      ++size_;
+      return true;
+    }
+  }
+}
+
+// -------------------------------------------------------------------------- Aggregator
+
+namespace {
+size_t peerPairs(size_t jails) { return std::min(jails * (jails + 1), Aggregator::kMaxPeerPairs); }
+}  // namespace
+
+Aggregator::Aggregator(uint32_t max_flows, uint32_t idle_timeout_seconds)
+    : attribution_(Attribution::build({})),
+      peers_(0),
+      flows_(max_flows),
+      idle_timeout_(std::max<uint32_t>(idle_timeout_seconds, 1)) {}
+
+void Aggregator::setAttribution(std::shared_ptr<const Attribution> next) {
+  if (!next) next = Attribution::build({});
+  const Attribution& old = *attribution_;
+  std::vector<uint32_t> remap(old.size());
+  for (uint32_t s = 0; s < old.size(); ++s) remap[s] = next->slotOf(old.name(s));
+  auto map = [&](uint32_t s) { return s == kNoSlot ? kNoSlot : remap[s]; };
+
+  std::vector<JailTotals> jails(next->size());
+  std::vector<uint32_t> active(next->size(), 0);
+  for (uint32_t s = 0; s < old.size(); ++s)
+    if (remap[s] != kNoSlot) {
+      jails[remap[s]] = jails_[s];
+      active[remap[s]] = active_[s];
+    }
+  PeerTable peers(peerPairs(next->size()));
+  peers_.forEach([&](uint32_t jail, uint32_t peer, uint64_t bytes) {
+    // A pair whose peer jail is gone goes with it; "external" (kNoSlot) stays external.
+    uint32_t j = map(jail), p = map(peer);
+    if (j != kNoSlot && (peer == kNoSlot || p != kNoSlot)) peers.add(j, p, bytes);
+  });
+  // Flows keep their endpoints' jails that remain; a flow left with none is dropped.
+  // `active` was carried over per jail; a departed jail's share simply went with it.
+  flows_.forEach([&](FlowTable::Flow& f) {
+    f.jail_a = map(f.jail_a);
+    f.jail_b = map(f.jail_b);
+  });
+  flows_.sweep(flows_.capacity(), [](const FlowTable::Flow& f) { return f.jail_a == kNoSlot && f.jail_b == kNoSlot; });
+
+  jails_ = std::move(jails);
+  active_ = std::move(active);
+  peers_ = std::move(peers);
+  attribution_ = std::move(next);
+}
+
+void Aggregator::activate(const FlowTable::Flow& f, int delta) noexcept {
+  if (f.jail_a != kNoSlot) active_[f.jail_a] += delta;
+  if (f.jail_b != kNoSlot && f.jail_b != f.jail_a) active_[f.jail_b] += delta;
+}
+
+void Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, uint32_t now) noexcept {
+  FrameInfo f = decodeFrame(frame, wire_len);
+  ++bridge_.packets;
+  if (f.malformed) ++bridge_.malformed;
+  const Attribution& at = *attribution_;
+  uint32_t src = at.slot(f.src_mac), dst = at.slot(f.dst_mac);
+  if (src == kNoSlot && dst == kNoSlot) {
+    ++bridge_.unattributed;
+    return;
+  }
+  uint64_t bytes = std::max<uint64_t>(wire_len, frame.size());
+  size_t fam = static_cast<size_t>(f.family), proto = static_cast<size_t>(f.protocol);
+  bool tcp = f.protocol == Protocol::Tcp;
+  auto count = [&](uint32_t slot, Direction d) {
+    JailTotals& j = jails_[slot];
+    TrafficCounter& t = j.traffic[d][fam][proto];
+    t.bytes += bytes;
+    ++t.packets;
+    if (tcp) {
+      j.tcp_syn[d] += (f.tcp_flags & kTcpSyn) != 0;
+      j.tcp_rst[d] += (f.tcp_flags & kTcpRst) != 0;
+      j.tcp_fin[d] += (f.tcp_flags & kTcpFin) != 0;
+    }
+  };
+  if (src != kNoSlot) {
+    count(src, kTransmit);
+    jails_[src].broadcast += f.broadcast;
+    if (!peers_.add(src, dst, bytes)) ++bridge_.peer_table_full;
+  }
+  if (dst != kNoSlot) count(dst, kReceive);
+  // A malformed frame's fields cannot be trusted to name a flow.
+  if (!f.malformed && (f.family == Family::IPv4 || f.family == Family::IPv6)) track(f, src, dst, now);
+}
+
+void Aggregator::track(const FrameInfo& f, uint32_t src, uint32_t dst, uint32_t now) noexcept {
+  FlowTable::Key key;
+  key.family = static_cast<uint8_t>(f.family);
+  key.protocol = static_cast<uint8_t>(f.protocol);
+  uint64_t from[2], to[2];
+  std::memcpy(from, f.src_ip.data(), sizeof from);
+  std::memcpy(to, f.dst_ip.data(), sizeof to);
+  // Any total order will do, as long as both directions agree on it.
+  bool from_a = from[0] != to[0] ? from[0] < to[0] : from[1] != to[1] ? from[1] < to[1] : f.src_port <= f.dst_port;
+  const uint64_t* lo = from_a ? from : to;
+  const uint64_t* hi = from_a ? to : from;
+  key.a[0] = lo[0];
+  key.a[1] = lo[1];
+  key.b[0] = hi[0];
+  key.b[1] = hi[1];
+  key.a_port = from_a ? f.src_port : f.dst_port;
+  key.b_port = from_a ? f.dst_port : f.src_port;
+
+  bool tcp = f.protocol == Protocol::Tcp;
+  bool rst = tcp && (f.tcp_flags & kTcpRst);
+  bool fin = tcp && (f.tcp_flags & kTcpFin);
+  bool bare_syn = tcp && (f.tcp_flags & (kTcpSyn | kTcpAck)) == kTcpSyn;
+  auto opened = [&](FlowTable::Flow& flow) {
+    if (src != kNoSlot) ++jails_[src].flows_opened[kTransmit];
+    if (dst != kNoSlot) ++jails_[dst].flows_opened[kReceive];
+    activate(flow, +1);
+  };
+
+  FlowTable::Flow* flow = flows_.find(key);
+  if (!flow) {
+    if (rst) return;  // a reset of a connection never seen opens nothing
+    flow = flows_.insert(key);
+    if (!flow) {
+      ++bridge_.flow_table_full;
+      return;
+    }
+    flow->jail_a = from_a ? src : dst;
+    flow->jail_b = from_a ? dst : src;
+    opened(*flow);
+  } else if (flow->closed && bare_syn) {
+    // The same 5-tuple connecting again (a port reused after TIME_WAIT): a new flow.
+    flow->closed = false;
+    flow->fin = 0;
+    opened(*flow);
+  }
+  flow->last_seen = now;
+  if (flow->closed) return;
+  if (fin) flow->fin |= from_a ? 1 : 2;
+  if (rst || flow->fin == 3) {
+    flow->closed = true;
+    activate(*flow, -1);
+  }
+}
+
+void Aggregator::expire(uint32_t now, size_t budget) {
+  uint32_t linger = std::min(kClosedLingerSeconds, idle_timeout_);
+  flows_.sweep(budget, [&](const FlowTable::Flow& f) {
+    uint32_t idle = now - f.last_seen;  // monotonic time: never negative
+    if (idle < (f.closed ? linger : idle_timeout_)) return false;
+    if (!f.closed) activate(f, -1);
+    return true;
+  });
+}
+
+CaptureSnapshot Aggregator::snapshot(bool capturing) const {
+  CaptureSnapshot s;
+  s.attribution = attribution_;
+  s.jails = jails_;
+  for (uint32_t slot = 0; slot < s.jails.size(); ++slot) s.jails[slot].flows = active_[slot];
+  s.peers.reserve(peers_.size());
+  peers_.forEach([&](uint32_t jail, uint32_t peer, uint64_t bytes) { s.peers.push_back({jail, peer, bytes}); });
+  s.bridge = bridge_;
+  s.capturing = capturing;
+  return s;
+}
+
+// ---------------------------------------------------------------------------- families
+
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+constexpr const char* kFamilyNames[kFamilies] = {"other", "ipv4", "ipv6"};
+constexpr const char* kProtocolNames[kProtocols] = {"other", "tcp", "udp", "icmp", "icmp6", "arp"};
+constexpr const char* kDirectionNames[2] = {"receive", "transmit"};
+
+MetricFamily family(const char* name, const char* help, MetricType type) {
+  MetricFamily f;
+  f.name = name;
+  f.help = help;
+  f.type = type;
+  return f;
+}
+
+void add(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  if (f.type == MetricType::Counter) m.counter.value = value;
+  else m.gauge.value = value;
+  f.metric.push_back(std::move(m));
+}
+
+void accumulate(JailTotals& into, const JailTotals& from) {
+  for (size_t d = 0; d < 2; ++d) {
+    for (size_t fam = 0; fam < kFamilies; ++fam)
+      for (size_t p = 0; p < kProtocols; ++p) {
+        into.traffic[d][fam][p].bytes += from.traffic[d][fam][p].bytes;
+        into.traffic[d][fam][p].packets += from.traffic[d][fam][p].packets;
+      }
+    into.tcp_syn[d] += from.tcp_syn[d];
+    into.tcp_rst[d] += from.tcp_rst[d];
+    into.tcp_fin[d] += from.tcp_fin[d];
+    into.flows_opened[d] += from.flows_opened[d];
+  }
+  into.broadcast += from.broadcast;
+  into.flows += from.flows;
+}
+
+}  // namespace
+
+std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges) {
+  if (bridges.empty()) return {};
+  // A jail on two captured bridges is one set of series: its counters are summed.
+  std::map<std::string, JailTotals> jails;
+  std::map<std::pair<std::string, std::string>, uint64_t> peers;
+  const std::string external = "external";
+
+  MetricFamily packets = family("vnetd_capture_packets_total", "Frames the capture saw on the bridge.",
+                                MetricType::Counter);
+  MetricFamily dropped = family("vnetd_capture_dropped_packets_total",
+                                "Frames the capture lost, as pcap_stats reports them: where=kernel (capture "
+                                "buffer full), where=interface (dropped by the interface or its driver).",
+                                MetricType::Counter);
+  MetricFamily unattributed = family("vnetd_capture_unattributed_packets_total",
+                                     "Frames on the bridge neither sent nor received by a jail vnetd records.",
+                                     MetricType::Counter);
+  MetricFamily malformed = family("vnetd_capture_malformed_packets_total",
+                                  "Frames whose headers are impossible (lengths past the frame, bad versions).",
+                                  MetricType::Counter);
+  MetricFamily table_full = family("vnetd_capture_flow_table_full_total",
+                                   "Frames of new flows not tracked because the bridge's flow table was full "
+                                   "([capture] max_flows).",
+                                   MetricType::Counter);
+  MetricFamily peer_full = family("vnetd_capture_peer_table_full_total",
+                                  "Frames whose bytes could not be counted per peer because the bridge's peer "
+                                  "table was full.",
+                                  MetricType::Counter);
+  MetricFamily up = family("vnetd_capture_up", "1 while the capture on the bridge is open, else 0.",
+                           MetricType::Gauge);
+
+  for (const auto& v : bridges) {
+    const CaptureSnapshot* s = v.snapshot.get();
+    BridgeTotals b = s ? s->bridge : BridgeTotals{};
+    std::vector<ClientMetric::Label> label = {{"bridge", v.bridge}};
+    add(packets, label, static_cast<double>(b.packets));
+    add(dropped, {{"bridge", v.bridge}, {"where", "kernel"}}, static_cast<double>(b.dropped_kernel));
+    add(dropped, {{"bridge", v.bridge}, {"where", "interface"}}, static_cast<double>(b.dropped_interface));
+    add(unattributed, label, static_cast<double>(b.unattributed));
+    add(malformed, label, static_cast<double>(b.malformed));
+    add(table_full, label, static_cast<double>(b.flow_table_full));
+    add(peer_full, label, static_cast<double>(b.peer_table_full));
+    add(up, label, s && s->capturing ? 1 : 0);
+
+    const Attribution* now = v.current.get();
+    if (now)
+      for (const auto& name : now->names()) jails.try_emplace(name);
+    if (!s) continue;
+    const Attribution& then = *s->attribution;
+    auto present = [&](uint32_t slot) { return now && now->slotOf(then.name(slot)) != kNoSlot; };
+    for (uint32_t slot = 0; slot < s->jails.size(); ++slot)
+      if (present(slot)) accumulate(jails[then.name(slot)], s->jails[slot]);
+    for (const auto& p : s->peers) {
+      if (!present(p.jail) || (p.peer != kNoSlot && !present(p.peer))) continue;
+      peers[{then.name(p.jail), p.peer == kNoSlot ? external : then.name(p.peer)}] += p.bytes;
+    }
+  }
+
+  MetricFamily traffic[2][2] = {
+      {family("vnetd_jail_traffic_receive_bytes_total",
+              "Bytes of frames the jail received, seen by the bridge capture (Ethernet header included).",
+              MetricType::Counter),
+       family("vnetd_jail_traffic_receive_packets_total", "Frames the jail received, seen by the bridge capture.",
+              MetricType::Counter)},
+      {family("vnetd_jail_traffic_transmit_bytes_total",
+              "Bytes of frames the jail sent, seen by the bridge capture (Ethernet header included).",
+              MetricType::Counter),
+       family("vnetd_jail_traffic_transmit_packets_total", "Frames the jail sent, seen by the bridge capture.",
+              MetricType::Counter)}};
+  MetricFamily syn = family("vnetd_jail_tcp_syn_total", "TCP segments with SYN set (SYN and SYN-ACK).",
+                            MetricType::Counter);
+  MetricFamily rst = family("vnetd_jail_tcp_rst_total", "TCP segments with RST set.", MetricType::Counter);
+  MetricFamily fin = family("vnetd_jail_tcp_fin_total", "TCP segments with FIN set.", MetricType::Counter);
+  MetricFamily flows = family("vnetd_jail_flows", "Active 5-tuple flows the jail takes part in.", MetricType::Gauge);
+  MetricFamily opened = family("vnetd_jail_flows_opened_total",
+                               "Flows opened; direction of the flow's first frame from the jail's point of view.",
+                               MetricType::Counter);
+  MetricFamily peer = family("vnetd_jail_peer_bytes_total",
+                             "Bytes the jail sent to a peer: another jail on the bridge, or external.",
+                             MetricType::Counter);
+  MetricFamily broadcast = family("vnetd_jail_broadcast_packets_total", "Broadcast frames the jail sent.",
+                                  MetricType::Counter);
+
+  for (const auto& [name, t] : jails) {
+    for (size_t d = 0; d < 2; ++d) {
+      // Only the (family, protocol) pairs seen: most of the 18 never occur (no ARP over
+      // IPv6), and a host with many jails would otherwise export thousands of zeros.
+      for (size_t fam = 0; fam < kFamilies; ++fam)
+        for (size_t p = 0; p < kProtocols; ++p) {
+          const TrafficCounter& c = t.traffic[d][fam][p];
+          if (c.packets == 0) continue;
+          std::vector<ClientMetric::Label> labels = {
+              {"jail", name}, {"family", kFamilyNames[fam]}, {"protocol", kProtocolNames[p]}};
+          add(traffic[d][0], labels, static_cast<double>(c.bytes));
+          add(traffic[d][1], labels, static_cast<double>(c.packets));
+        }
+      std::vector<ClientMetric::Label> dir = {{"jail", name}, {"direction", kDirectionNames[d]}};
+      add(syn, dir, static_cast<double>(t.tcp_syn[d]));
+      add(rst, dir, static_cast<double>(t.tcp_rst[d]));
+      add(fin, dir, static_cast<double>(t.tcp_fin[d]));
+      add(opened, dir, static_cast<double>(t.flows_opened[d]));
+    }
+    add(flows, {{"jail", name}}, static_cast<double>(t.flows));
+    add(broadcast, {{"jail", name}}, static_cast<double>(t.broadcast));
+  }
+  for (const auto& [key, bytes] : peers)
+    add(peer, {{"jail", key.first}, {"peer", key.second}}, static_cast<double>(bytes));
+
+  std::vector<MetricFamily> out;
+  for (auto& d : traffic)
+    for (auto& f : d) out.push_back(std::move(f));
+  for (auto* f : {&syn, &rst, &fin, &flows, &opened, &peer, &broadcast, &packets, &dropped, &unattributed,
+                  &malformed, &table_full, &peer_full, &up})
+    out.push_back(std::move(*f));
+  return out;
+}
+
+}  // namespace vnetd::collectors

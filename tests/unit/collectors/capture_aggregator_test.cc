@@ -1,0 +1,566 @@
+// The capture's pure aggregation: hand-built frames through decodeFrame into the
+// per-jail counters, flows and peers, and the Prometheus families built from snapshots.
+#include "collectors/capture_aggregator.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace vnetd::collectors {
+namespace {
+
+using Bytes = std::vector<std::byte>;
+using Ip4 = std::array<uint8_t, 4>;
+
+// ---- Frames -------------------------------------------------------------------------
+
+void put8(Bytes& b, unsigned v) { b.push_back(static_cast<std::byte>(v & 0xff)); }
+void put16(Bytes& b, unsigned v) {
+  put8(b, v >> 8);
+  put8(b, v);
+}
+template <typename R>
+void putAll(Bytes& b, const R& r) {
+  for (auto v : r) put8(b, v);
+}
+
+constexpr MacBytes kMacA{0x02, 0, 0, 0, 0, 0x0a}, kMacB{0x02, 0, 0, 0, 0, 0x0b}, kMacC{0x02, 0, 0, 0, 0, 0x0c};
+constexpr MacBytes kGateway{0x02, 0, 0, 0, 0, 0x01}, kOther{0x02, 0, 0, 0, 0, 0x99};
+constexpr MacBytes kBroadcast{0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+constexpr Ip4 kIpA{198, 18, 130, 2}, kIpB{198, 18, 130, 3}, kIpC{198, 18, 130, 4}, kIpOut{198, 18, 131, 9};
+
+Bytes ethernet(MacBytes dst, MacBytes src, uint16_t type, const Bytes& payload, int vlan = -1) {
+  Bytes b;
+  putAll(b, dst);
+  putAll(b, src);
+  if (vlan >= 0) {
+    put16(b, kEtherTypeVlan);
+    put16(b, static_cast<unsigned>(vlan));
+  }
+  put16(b, type);
+  b.insert(b.end(), payload.begin(), payload.end());
+  return b;
+}
+
+Bytes ipv4(Ip4 src, Ip4 dst, uint8_t proto, const Bytes& l4, int total_length = -1) {
+  Bytes b;
+  put8(b, 0x45);
+  put8(b, 0);
+  put16(b, total_length >= 0 ? static_cast<unsigned>(total_length) : 20 + l4.size());
+  put16(b, 0);
+  put16(b, 0x4000);  // DF, offset 0
+  put8(b, 64);
+  put8(b, proto);
+  put16(b, 0);
+  putAll(b, src);
+  putAll(b, dst);
+  b.insert(b.end(), l4.begin(), l4.end());
+  return b;
+}
+
+Bytes udp(uint16_t sport, uint16_t dport, size_t payload) {
+  Bytes b;
+  put16(b, sport);
+  put16(b, dport);
+  put16(b, 8 + payload);
+  put16(b, 0);
+  b.resize(b.size() + payload, std::byte{0x78});
+  return b;
+}
+
+Bytes tcp(uint16_t sport, uint16_t dport, uint8_t flags, size_t payload = 0) {
+  Bytes b;
+  put16(b, sport);
+  put16(b, dport);
+  for (int i = 0; i < 8; ++i) put8(b, 0);  // seq, ack
+  put8(b, 5 << 4);
+  put8(b, flags);
+  put16(b, 65535);
+  put16(b, 0);
+  put16(b, 0);
+  b.resize(b.size() + payload, std::byte{0x61});
+  return b;
+}
+
+Bytes icmpEcho() { return Bytes{std::byte{8}, std::byte{0}, std::byte{0}, std::byte{0}}; }
+
+Bytes arpRequest(MacBytes sender, Ip4 sender_ip, Ip4 target_ip) {
+  Bytes b;
+  put16(b, 1);
+  put16(b, kEtherTypeIpv4);
+  put8(b, 6);
+  put8(b, 4);
+  put16(b, 1);
+  putAll(b, sender);
+  putAll(b, sender_ip);
+  putAll(b, MacBytes{});
+  putAll(b, target_ip);
+  return ethernet(kBroadcast, sender, kEtherTypeArp, b);
+}
+
+Bytes udpFrame(MacBytes dst, MacBytes src, Ip4 sip, Ip4 dip, uint16_t sport, uint16_t dport, size_t payload) {
+  return ethernet(dst, src, kEtherTypeIpv4, ipv4(sip, dip, 17, udp(sport, dport, payload)));
+}
+Bytes tcpFrame(MacBytes dst, MacBytes src, Ip4 sip, Ip4 dip, uint16_t sport, uint16_t dport, uint8_t flags,
+               size_t payload = 0) {
+  return ethernet(dst, src, kEtherTypeIpv4, ipv4(sip, dip, 6, tcp(sport, dport, flags, payload)));
+}
+
+// ---- Helpers ------------------------------------------------------------------------
+
+std::shared_ptr<const Attribution> table(std::map<std::string, MacBytes> jails) {
+  std::vector<std::pair<MacBytes, std::string>> macs;
+  for (const auto& [name, mac] : jails) macs.emplace_back(mac, name);
+  return Attribution::build(std::move(macs));
+}
+
+void feed(Aggregator& agg, const Bytes& frame, uint32_t now = 0, size_t snaplen = 65535) {
+  size_t kept = std::min(frame.size(), snaplen);
+  agg.add(std::span(frame.data(), kept), static_cast<uint32_t>(frame.size()), now);
+}
+
+constexpr size_t kIpv4 = static_cast<size_t>(Family::IPv4), kOtherFamily = static_cast<size_t>(Family::Other);
+constexpr size_t kUdp = static_cast<size_t>(Protocol::Udp), kTcp = static_cast<size_t>(Protocol::Tcp),
+                 kIcmp = static_cast<size_t>(Protocol::Icmp), kArp = static_cast<size_t>(Protocol::Arp),
+                 kOtherProto = static_cast<size_t>(Protocol::Other);
+
+struct TwoJails {
+  Aggregator agg{1024, 60};
+  uint32_t a, b;
+  TwoJails() {
+    agg.setAttribution(table({{"a", kMacA}, {"b", kMacB}}));
+    a = agg.attribution()->slotOf("a");
+    b = agg.attribution()->slotOf("b");
+  }
+  uint64_t peer(uint32_t jail, uint32_t to) {
+    for (const auto& p : agg.snapshot(true).peers)
+      if (p.jail == jail && p.peer == to) return p.bytes;
+    return 0;
+  }
+};
+
+// ---- Attribution --------------------------------------------------------------------
+
+TEST(Attribution, SlotsAreNameOrderedAndMacsLookUp) {
+  auto t = table({{"web", kMacB}, {"db", kMacA}});
+  ASSERT_EQ(t->size(), 2u);
+  EXPECT_EQ(t->name(0), "db");
+  EXPECT_EQ(t->name(1), "web");
+  EXPECT_EQ(t->slot(kMacA), 0u);
+  EXPECT_EQ(t->slot(kMacB), 1u);
+  EXPECT_EQ(t->slot(kMacC), kNoSlot);
+  EXPECT_EQ(t->slot(kBroadcast), kNoSlot);
+  EXPECT_EQ(t->slotOf("web"), 1u);
+  EXPECT_EQ(t->slotOf("nope"), kNoSlot);
+  EXPECT_EQ(Attribution::build({})->slot(kMacA), kNoSlot);
+}
+
+TEST(Attribution, AJailWithTwoMacsHasOneSlotAndAMacKeepsItsFirstClaim) {
+  auto t = Attribution::build({{kMacA, "a"}, {kMacB, "a"}, {kMacA, "z"}});
+  ASSERT_EQ(t->size(), 2u);  // "a" and "z", although z's only MAC is a's
+  EXPECT_EQ(t->slot(kMacA), t->slotOf("a"));
+  EXPECT_EQ(t->slot(kMacB), t->slotOf("a"));
+}
+
+TEST(Attribution, FromStateTakesTheJailSideMacsOfInterfacesOnTheBridge) {
+  State st;
+  auto rec = [&](const std::string& name, const std::string& bridge, const std::string& jail_mac) {
+    JailRecord r;
+    r.name = name;
+    InterfaceRecord ir;
+    ir.host_name = "e0a_" + name;
+    ir.host_mac = "02:00:00:00:01:01";
+    ir.jail_mac = jail_mac;
+    ir.bridge = bridge;
+    r.interfaces.push_back(ir);
+    st.jails[name] = r;
+  };
+  rec("a", "br0", "02:00:00:00:00:0a");
+  rec("b", "br0", "02:00:00:00:00:0b");
+  rec("c", "br1", "02:00:00:00:00:0c");
+  auto t = Attribution::fromState(st, "br0");
+  EXPECT_EQ(t->names(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(t->slot(kMacA), t->slotOf("a"));
+  EXPECT_EQ(t->slot(MacBytes{0x02, 0, 0, 0, 1, 1}), kNoSlot) << "host-side MACs are not the jail's";
+  EXPECT_TRUE(t->sameAs(*Attribution::fromState(st, "br0")));
+  EXPECT_FALSE(t->sameAs(*Attribution::fromState(st, "br1")));
+}
+
+// ---- Traffic ------------------------------------------------------------------------
+
+TEST(Aggregator, JailToJailCountsForBothFromEachPointOfView) {
+  TwoJails t;
+  Bytes f = udpFrame(kMacB, kMacA, kIpA, kIpB, 40000, 9999, 200);
+  ASSERT_EQ(f.size(), 14u + 20 + 8 + 200);
+  for (int i = 0; i < 3; ++i) feed(t.agg, f);
+  const auto& tx = t.agg.jail(t.a).traffic[kTransmit][kIpv4][kUdp];
+  const auto& rx = t.agg.jail(t.b).traffic[kReceive][kIpv4][kUdp];
+  EXPECT_EQ(tx.packets, 3u);
+  EXPECT_EQ(tx.bytes, 3u * 242);
+  EXPECT_EQ(rx.packets, 3u);
+  EXPECT_EQ(rx.bytes, 3u * 242);
+  EXPECT_EQ(t.agg.jail(t.a).traffic[kReceive][kIpv4][kUdp].packets, 0u);
+  EXPECT_EQ(t.agg.jail(t.b).traffic[kTransmit][kIpv4][kUdp].packets, 0u);
+  EXPECT_EQ(t.peer(t.a, t.b), 3u * 242);
+  EXPECT_EQ(t.peer(t.b, t.a), 0u);
+  EXPECT_EQ(t.agg.bridge().packets, 3u);
+  EXPECT_EQ(t.agg.bridge().unattributed, 0u);
+}
+
+TEST(Aggregator, ExternalPeersAndUnattributedFrames) {
+  TwoJails t;
+  feed(t.agg, udpFrame(kGateway, kMacA, kIpA, kIpOut, 1000, 53, 30));  // a → outside
+  feed(t.agg, udpFrame(kMacA, kGateway, kIpOut, kIpA, 53, 1000, 50));  // outside → a
+  feed(t.agg, udpFrame(kOther, kGateway, kIpOut, kIpC, 1, 2, 10));    // nobody's
+  EXPECT_EQ(t.peer(t.a, kNoSlot), 14u + 20 + 8 + 30);
+  EXPECT_EQ(t.agg.jail(t.a).traffic[kReceive][kIpv4][kUdp].bytes, 14u + 20 + 8 + 50);
+  EXPECT_EQ(t.agg.bridge().packets, 3u);
+  EXPECT_EQ(t.agg.bridge().unattributed, 1u);
+  auto snap = t.agg.snapshot(true);
+  EXPECT_EQ(snap.peers.size(), 1u) << "received bytes make no peer entry";
+}
+
+TEST(Aggregator, FamilyAndProtocolSplit) {
+  TwoJails t;
+  feed(t.agg, tcpFrame(kMacB, kMacA, kIpA, kIpB, 40000, 80, kTcpSyn));
+  feed(t.agg, ethernet(kMacB, kMacA, kEtherTypeIpv4, ipv4(kIpA, kIpB, 1, icmpEcho())));
+  feed(t.agg, ethernet(kMacB, kMacA, kEtherTypeIpv4, ipv4(kIpA, kIpB, 47, Bytes(24))));  // GRE: other
+  feed(t.agg, ethernet(kMacB, kMacA, 0x88cc, Bytes(46)));                               // LLDP
+  feed(t.agg, arpRequest(kMacA, kIpA, kIpB));
+  const auto& tx = t.agg.jail(t.a).traffic[kTransmit];
+  EXPECT_EQ(tx[kIpv4][kTcp].packets, 1u);
+  EXPECT_EQ(tx[kIpv4][kIcmp].packets, 1u);
+  EXPECT_EQ(tx[kIpv4][kOtherProto].packets, 1u);
+  EXPECT_EQ(tx[kOtherFamily][kOtherProto].packets, 1u);
+  EXPECT_EQ(tx[kOtherFamily][kArp].packets, 1u) << "ARP is family other";
+  EXPECT_EQ(tx[kOtherFamily][kArp].bytes, 14u + 28);
+}
+
+TEST(Aggregator, VlanTaggedFramesAreAttributedByMacToo) {
+  TwoJails t;
+  feed(t.agg, ethernet(kMacB, kMacA, kEtherTypeIpv4, ipv4(kIpA, kIpB, 17, udp(1, 2, 10)), 100));
+  EXPECT_EQ(t.agg.jail(t.a).traffic[kTransmit][kIpv4][kUdp].bytes, 18u + 20 + 8 + 10);
+}
+
+TEST(Aggregator, BroadcastsCountForTheSenderWithPeerExternal) {
+  TwoJails t;
+  Bytes arp = arpRequest(kMacA, kIpA, kIpB);
+  feed(t.agg, arp);
+  feed(t.agg, arp);
+  EXPECT_EQ(t.agg.jail(t.a).broadcast, 2u);
+  EXPECT_EQ(t.agg.jail(t.b).broadcast, 0u);
+  EXPECT_EQ(t.agg.jail(t.b).traffic[kReceive][kOtherFamily][kArp].packets, 0u)
+      << "a broadcast is received by everyone: it is attributed to no receiver";
+  EXPECT_EQ(t.peer(t.a, kNoSlot), 2u * arp.size());
+}
+
+TEST(Aggregator, TcpFlagsPerDirection) {
+  TwoJails t;
+  feed(t.agg, tcpFrame(kMacB, kMacA, kIpA, kIpB, 40000, 80, kTcpSyn));
+  feed(t.agg, tcpFrame(kMacA, kMacB, kIpB, kIpA, 80, 40000, kTcpSyn | kTcpAck));
+  feed(t.agg, tcpFrame(kMacB, kMacA, kIpA, kIpB, 40000, 80, kTcpAck));
+  feed(t.agg, tcpFrame(kMacB, kMacA, kIpA, kIpB, 40000, 80, kTcpFin | kTcpAck));
+  feed(t.agg, tcpFrame(kMacA, kMacB, kIpB, kIpA, 80, 40000, kTcpRst));
+  const JailTotals &a = t.agg.jail(t.a), &b = t.agg.jail(t.b);
+  EXPECT_EQ(a.tcp_syn[kTransmit], 1u);
+  EXPECT_EQ(a.tcp_syn[kReceive], 1u);  // the SYN-ACK
+  EXPECT_EQ(b.tcp_syn[kReceive], 1u);
+  EXPECT_EQ(b.tcp_syn[kTransmit], 1u);
+  EXPECT_EQ(a.tcp_fin[kTransmit], 1u);
+  EXPECT_EQ(b.tcp_fin[kReceive], 1u);
+  EXPECT_EQ(a.tcp_fin[kReceive], 0u);
+  EXPECT_EQ(b.tcp_rst[kTransmit], 1u);
+  EXPECT_EQ(a.tcp_rst[kReceive], 1u);
+  EXPECT_EQ(a.traffic[kTransmit][kIpv4][kTcp].packets, 3u);
+}
+
+TEST(Aggregator, MalformedFramesAreCountedAndStillAttributed) {
+  TwoJails t;
+  // IPv4 total length 400 in a 60-byte frame: impossible.
+  feed(t.agg, ethernet(kMacB, kMacA, kEtherTypeIpv4, ipv4(kIpA, kIpB, 17, udp(1, 2, 18), 400)));
+  feed(t.agg, Bytes(10));  // shorter than an Ethernet header: no MACs at all
+  EXPECT_EQ(t.agg.bridge().malformed, 2u);
+  EXPECT_EQ(t.agg.bridge().packets, 2u);
+  EXPECT_EQ(t.agg.bridge().unattributed, 1u);
+  uint64_t tx = 0;
+  for (const auto& fam : t.agg.jail(t.a).traffic[kTransmit])
+    for (const auto& c : fam) tx += c.packets;
+  EXPECT_EQ(tx, 1u) << "the sender is known from the MACs";
+  EXPECT_EQ(t.agg.jail(t.a).flows_opened[kTransmit], 0u) << "a malformed frame names no flow";
+}
+
+TEST(Aggregator, TruncatedFramesCountTheirWireLength) {
+  TwoJails t;
+  Bytes f = udpFrame(kMacB, kMacA, kIpA, kIpB, 5, 6, 1400);
+  feed(t.agg, f, 0, 128);
+  EXPECT_EQ(t.agg.jail(t.a).traffic[kTransmit][kIpv4][kUdp].bytes, f.size());
+  EXPECT_EQ(t.agg.bridge().malformed, 0u);
+}
+
+// ---- Flows --------------------------------------------------------------------------
+
+TEST(Aggregator, AFlowOpensOnceForBothDirectionsAndExpiresWhenIdle) {
+  TwoJails t;
+  feed(t.agg, udpFrame(kMacB, kMacA, kIpA, kIpB, 40000, 9999, 10), 100);
+  feed(t.agg, udpFrame(kMacA, kMacB, kIpB, kIpA, 9999, 40000, 10), 101);  // the reply: same flow
+  feed(t.agg, udpFrame(kMacB, kMacA, kIpA, kIpB, 40000, 9999, 10), 102);
+  EXPECT_EQ(t.agg.jail(t.a).flows_opened[kTransmit], 1u);
+  EXPECT_EQ(t.agg.jail(t.a).flows_opened[kReceive], 0u);
+  EXPECT_EQ(t.agg.jail(t.b).flows_opened[kReceive], 1u);
+  EXPECT_EQ(t.agg.activeFlows(t.a), 1u);
+  EXPECT_EQ(t.agg.activeFlows(t.b), 1u);
+  feed(t.agg, udpFrame(kMacB, kMacA, kIpA, kIpB, 40001, 9999, 10), 110);  // another source port
+  EXPECT_EQ(t.agg.jail(t.a).flows_opened[kTransmit], 2u);
+  EXPECT_EQ(t.agg.activeFlows(t.a), 2u);
+
+  t.agg.expire(102 + 59);
+  EXPECT_EQ(t.agg.activeFlows(t.a), 2u) << "idle 59 s of 60";
+  t.agg.expire(102 + 60);
+  EXPECT_EQ(t.agg.activeFlows(t.a), 1u);
+  EXPECT_EQ(t.agg.snapshot(true).jails[t.a].flows, 1u);
+  t.agg.expire(110 + 60);
+  EXPECT_EQ(t.agg.activeFlows(t.a), 0u);
+  EXPECT_EQ(t.agg.activeFlows(t.b), 0u);
+  // The same 5-tuple after expiry is a new flow.
+  feed(t.agg, udpFrame(kMacB, kMacA, kIpA, kIpB, 40000, 9999, 10), 200);
+  EXPECT_EQ(t.agg.jail(t.a).flows_opened[kTransmit], 3u);
+}
+
+TEST(Aggregator, ExternalFlowsCountForTheJailOnly) {
+  TwoJails t;
+  feed(t.agg, udpFrame(kMacA, kGateway, kIpOut, kIpA, 53, 1000, 10));  // first frame inbound
+  EXPECT_EQ(t.agg.jail(t.a).flows_opened[kReceive], 1u);
+  EXPECT_EQ(t.agg.jail(t.a).flows_opened[kTransmit], 0u);
+  EXPECT_EQ(t.agg.activeFlows(t.a), 1u);
+  EXPECT_EQ(t.agg.activeFlows(t.b), 0u);
+}
+
+TEST(Aggregator, TcpCloseEndsTheFlowAndStragglersOpenNothing) {
+  TwoJails t;
+  auto ab = [&](uint8_t flags, uint32_t now) {
+    feed(t.agg, tcpFrame(kMacB, kMacA, kIpA, kIpB, 40000, 80, flags), now);
+  };
+  auto ba = [&](uint8_t flags, uint32_t now) {
+    feed(t.agg, tcpFrame(kMacA, kMacB, kIpB, kIpA, 80, 40000, flags), now);
+  };
+  ab(kTcpSyn, 10);
+  ba(kTcpSyn | kTcpAck, 10);
+  ab(kTcpAck, 10);
+  EXPECT_EQ(t.agg.activeFlows(t.a), 1u);
+  ab(kTcpFin | kTcpAck, 11);
+  EXPECT_EQ(t.agg.activeFlows(t.a), 1u) << "half closed";
+  ba(kTcpFin | kTcpAck, 11);
+  EXPECT_EQ(t.agg.activeFlows(t.a), 0u);
+  EXPECT_EQ(t.agg.activeFlows(t.b), 0u);
+  ab(kTcpAck, 11);  // the last ACK
+  EXPECT_EQ(t.agg.jail(t.a).flows_opened[kTransmit], 1u);
+  EXPECT_EQ(t.agg.activeFlows(t.a), 0u);
+  // The port reused: a new connection on the same 5-tuple.
+  ab(kTcpSyn, 12);
+  EXPECT_EQ(t.agg.jail(t.a).flows_opened[kTransmit], 2u);
+  EXPECT_EQ(t.agg.activeFlows(t.a), 1u);
+  ba(kTcpRst | kTcpAck, 12);
+  EXPECT_EQ(t.agg.activeFlows(t.a), 0u);
+  // Closed flows linger (kClosedLingerSeconds), then go.
+  t.agg.expire(12 + Aggregator::kClosedLingerSeconds - 1);
+  ab(kTcpAck, 12 + Aggregator::kClosedLingerSeconds - 1);
+  EXPECT_EQ(t.agg.jail(t.a).flows_opened[kTransmit], 2u);
+  t.agg.expire(12 + 2 * Aggregator::kClosedLingerSeconds);
+  ab(kTcpAck, 12 + 2 * Aggregator::kClosedLingerSeconds);
+  EXPECT_EQ(t.agg.jail(t.a).flows_opened[kTransmit], 3u) << "gone: mid-stream traffic opens a flow";
+}
+
+TEST(Aggregator, AResetOfAnUnknownConnectionOpensNothing) {
+  TwoJails t;
+  feed(t.agg, tcpFrame(kMacB, kMacA, kIpA, kIpB, 40000, 80, kTcpRst));
+  EXPECT_EQ(t.agg.jail(t.a).flows_opened[kTransmit], 0u);
+  EXPECT_EQ(t.agg.jail(t.a).tcp_rst[kTransmit], 1u);
+}
+
+TEST(Aggregator, AFullFlowTableCountsNewFlowsAndRecoversAfterExpiry) {
+  Aggregator agg(2, 30);
+  agg.setAttribution(table({{"a", kMacA}, {"b", kMacB}}));
+  uint32_t a = agg.attribution()->slotOf("a");
+  for (uint16_t port = 1; port <= 3; ++port) feed(agg, udpFrame(kMacB, kMacA, kIpA, kIpB, port, 9, 1), 0);
+  feed(agg, udpFrame(kMacB, kMacA, kIpA, kIpB, 3, 9, 1), 0);
+  EXPECT_EQ(agg.activeFlows(a), 2u);
+  EXPECT_EQ(agg.jail(a).flows_opened[kTransmit], 2u);
+  EXPECT_EQ(agg.bridge().flow_table_full, 2u) << "every frame of an untracked flow";
+  EXPECT_EQ(agg.jail(a).traffic[kTransmit][kIpv4][kUdp].packets, 4u) << "traffic is counted regardless";
+  feed(agg, udpFrame(kMacB, kMacA, kIpA, kIpB, 1, 9, 1), 20);  // keeps flow 1 alive
+  agg.expire(30);
+  EXPECT_EQ(agg.activeFlows(a), 1u);
+  feed(agg, udpFrame(kMacB, kMacA, kIpA, kIpB, 3, 9, 1), 30);
+  EXPECT_EQ(agg.activeFlows(a), 2u);
+  EXPECT_EQ(agg.bridge().flow_table_full, 2u);
+}
+
+TEST(FlowTable, BackwardShiftDeletionKeepsEveryOtherFlowReachable) {
+  // A small table, filled and emptied at random many times, so clusters wrap around the
+  // end of the array and deletions shift entries across it.
+  FlowTable table(64);
+  std::mt19937 rng(7);
+  std::set<uint32_t> present;
+  auto key = [](uint32_t id) {
+    FlowTable::Key k;
+    k.family = 1;
+    k.protocol = 2;
+    k.a[0] = id;
+    k.a_port = static_cast<uint16_t>(id);
+    return k;
+  };
+  for (int round = 0; round < 200; ++round) {
+    while (present.size() < 64) {
+      uint32_t id = rng() % 1000;
+      if (present.count(id)) continue;
+      FlowTable::Flow* f = table.insert(key(id));
+      ASSERT_NE(f, nullptr);
+      f->last_seen = id;
+      present.insert(id);
+    }
+    EXPECT_EQ(table.insert(key(5000)), nullptr) << "full at max_flows";
+    uint32_t cut = rng() % 1000;
+    table.sweep(rng() % 2 ? table.capacity() : table.capacity() / 3, [&](const FlowTable::Flow& f) {
+      if (f.last_seen >= cut) return false;
+      present.erase(f.last_seen);
+      return true;
+    });
+    EXPECT_EQ(table.size(), present.size());
+    for (uint32_t id : present) {
+      FlowTable::Flow* f = table.find(key(id));
+      ASSERT_NE(f, nullptr) << "round " << round << " id " << id;
+      EXPECT_EQ(f->last_seen, id);
+    }
+  }
+}
+
+// ---- Attribution changes -------------------------------------------------------------
+
+TEST(Aggregator, ANewTableKeepsSurvivorsCountersByNameAndDropsTheDeparted) {
+  Aggregator agg(1024, 60);
+  agg.setAttribution(table({{"b", kMacB}, {"c", kMacC}}));
+  feed(agg, udpFrame(kMacC, kMacB, kIpB, kIpC, 1, 2, 100));     // b → c
+  feed(agg, udpFrame(kGateway, kMacB, kIpB, kIpOut, 3, 4, 50));  // b → outside
+  feed(agg, udpFrame(kGateway, kMacC, kIpC, kIpOut, 5, 6, 50));  // c → outside
+  uint64_t b_tx = agg.jail(agg.attribution()->slotOf("b")).traffic[kTransmit][kIpv4][kUdp].bytes;
+  ASSERT_EQ(agg.activeFlows(agg.attribution()->slotOf("b")), 2u);
+
+  // "a" arrives (and sorts first: every slot moves), "c" leaves.
+  agg.setAttribution(table({{"a", kMacA}, {"b", kMacB}}));
+  const Attribution& now = *agg.attribution();
+  uint32_t a = now.slotOf("a"), b = now.slotOf("b");
+  ASSERT_EQ(b, 1u);
+  EXPECT_EQ(agg.jail(b).traffic[kTransmit][kIpv4][kUdp].bytes, b_tx);
+  EXPECT_EQ(agg.jail(a).traffic[kTransmit][kIpv4][kUdp].bytes, 0u);
+  EXPECT_EQ(agg.activeFlows(b), 2u) << "b's flows stay, including the one with c";
+  EXPECT_EQ(agg.activeFlows(a), 0u);
+  auto snap = agg.snapshot(true);
+  std::map<std::pair<std::string, std::string>, uint64_t> peers;
+  for (const auto& p : snap.peers)
+    peers[{now.name(p.jail), p.peer == kNoSlot ? "external" : now.name(p.peer)}] = p.bytes;
+  EXPECT_EQ(peers.size(), 1u) << "b → c went with c; c → outside too";
+  EXPECT_EQ(peers[std::make_pair(std::string("b"), std::string("external"))], 14u + 20 + 8 + 50);
+  // c's MAC is nobody's now.
+  feed(agg, udpFrame(kGateway, kMacC, kIpC, kIpOut, 5, 6, 50));
+  EXPECT_EQ(agg.bridge().unattributed, 1u);
+  // The flow c ↔ outside had no jail left and was dropped; b ↔ c still counts for b.
+  agg.expire(60);
+  EXPECT_EQ(agg.activeFlows(b), 0u);
+}
+
+// ---- Families -----------------------------------------------------------------------
+
+const prometheus::MetricFamily* find(const std::vector<prometheus::MetricFamily>& fs, const std::string& name) {
+  for (const auto& f : fs)
+    if (f.name == name) return &f;
+  return nullptr;
+}
+
+std::string label(const prometheus::ClientMetric& m, const std::string& name) {
+  for (const auto& l : m.label)
+    if (l.name == name) return l.value;
+  return "";
+}
+
+// The value of the one series of `name` whose labels include all of `want`; -1 if none.
+double value(const std::vector<prometheus::MetricFamily>& fs, const std::string& name,
+             std::map<std::string, std::string> want) {
+  const auto* f = find(fs, name);
+  if (!f) return -1;
+  for (const auto& m : f->metric) {
+    bool all = true;
+    for (const auto& [k, v] : want) all = all && label(m, k) == v;
+    if (all) return f->type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value;
+  }
+  return -1;
+}
+
+TEST(CaptureFamilies, NamesLabelsAndCrossBridgeSums) {
+  Aggregator br0(16, 60), br1(16, 60);
+  br0.setAttribution(table({{"a", kMacA}, {"b", kMacB}}));
+  br1.setAttribution(table({{"a", kMacC}}));  // a's second interface, on another bridge
+  feed(br0, udpFrame(kMacB, kMacA, kIpA, kIpB, 1, 2, 100));
+  feed(br0, arpRequest(kMacA, kIpA, kIpB));
+  feed(br1, udpFrame(kGateway, kMacC, kIpC, kIpOut, 1, 2, 100));
+  br0.bridge().dropped_kernel = 7;
+  std::vector<BridgeView> views = {
+      {"br0", std::make_shared<const CaptureSnapshot>(br0.snapshot(true)), br0.attribution()},
+      {"br1", std::make_shared<const CaptureSnapshot>(br1.snapshot(false)), br1.attribution()}};
+  auto fs = captureFamilies(views);
+  const double frame = 14 + 20 + 8 + 100;
+  const std::map<std::string, std::string> a_udp = {{"jail", "a"}, {"family", "ipv4"}, {"protocol", "udp"}};
+  EXPECT_EQ(value(fs, "vnetd_jail_traffic_transmit_bytes_total", a_udp), 2 * frame) << "summed over both bridges";
+  const std::map<std::string, std::string> a_arp = {{"jail", "a"}, {"family", "other"}, {"protocol", "arp"}};
+  const std::map<std::string, std::string> b_udp = {{"jail", "b"}, {"family", "ipv4"}, {"protocol", "udp"}};
+  EXPECT_EQ(value(fs, "vnetd_jail_traffic_transmit_packets_total", a_arp), 1);
+  EXPECT_EQ(value(fs, "vnetd_jail_traffic_receive_packets_total", b_udp), 1);
+  EXPECT_EQ(value(fs, "vnetd_jail_traffic_transmit_packets_total", {{"jail", "b"}}), -1)
+      << "no series for what never happened";
+  EXPECT_EQ(value(fs, "vnetd_jail_peer_bytes_total", {{"jail", "a"}, {"peer", "b"}}), frame);
+  EXPECT_EQ(value(fs, "vnetd_jail_peer_bytes_total", {{"jail", "a"}, {"peer", "external"}}), frame + 42);
+  EXPECT_EQ(value(fs, "vnetd_jail_broadcast_packets_total", {{"jail", "a"}}), 1);
+  EXPECT_EQ(value(fs, "vnetd_jail_flows", {{"jail", "a"}}), 2);
+  EXPECT_EQ(value(fs, "vnetd_jail_flows_opened_total", {{"jail", "b"}, {"direction", "receive"}}), 1);
+  EXPECT_EQ(value(fs, "vnetd_jail_tcp_syn_total", {{"jail", "b"}, {"direction", "transmit"}}), 0)
+      << "per-jail TCP series exist from the start";
+  EXPECT_EQ(value(fs, "vnetd_capture_packets_total", {{"bridge", "br0"}}), 2);
+  EXPECT_EQ(value(fs, "vnetd_capture_dropped_packets_total", {{"bridge", "br0"}, {"where", "kernel"}}), 7);
+  EXPECT_EQ(value(fs, "vnetd_capture_dropped_packets_total", {{"bridge", "br1"}, {"where", "interface"}}), 0);
+  EXPECT_EQ(value(fs, "vnetd_capture_up", {{"bridge", "br0"}}), 1);
+  EXPECT_EQ(value(fs, "vnetd_capture_up", {{"bridge", "br1"}}), 0);
+  for (const auto& f : fs) {
+    EXPECT_EQ(f.name.rfind("vnetd_", 0), 0u) << f.name;
+    bool counter = f.type == prometheus::MetricType::Counter;
+    EXPECT_EQ(counter, f.name.size() > 6 && f.name.substr(f.name.size() - 6) == "_total") << f.name;
+    EXPECT_FALSE(f.help.empty()) << f.name;
+  }
+}
+
+TEST(CaptureFamilies, JailsLeaveWithTheTableNotWithTheNextSnapshot) {
+  Aggregator agg(16, 60);
+  agg.setAttribution(table({{"a", kMacA}, {"b", kMacB}}));
+  feed(agg, udpFrame(kMacB, kMacA, kIpA, kIpB, 1, 2, 100));
+  auto snap = std::make_shared<const CaptureSnapshot>(agg.snapshot(true));
+  // b was stopped (the loop installed a new table); the capture has not published since.
+  auto fs = captureFamilies({{"br0", snap, table({{"a", kMacA}, {"c", kMacC}})}});
+  for (const auto& f : fs)
+    for (const auto& m : f.metric) {
+      EXPECT_NE(label(m, "jail"), "b") << f.name;
+      EXPECT_NE(label(m, "peer"), "b") << f.name;
+    }
+  EXPECT_EQ(value(fs, "vnetd_jail_traffic_transmit_packets_total", {{"jail", "a"}}), 1);
+  EXPECT_EQ(value(fs, "vnetd_jail_flows", {{"jail", "c"}}), 0) << "a new jail shows zeros at once";
+  // Before the first snapshot: the bridge's series, zero.
+  auto early = captureFamilies({{"br0", nullptr, table({{"a", kMacA}})}});
+  EXPECT_EQ(value(early, "vnetd_capture_packets_total", {{"bridge", "br0"}}), 0);
+  EXPECT_EQ(value(early, "vnetd_capture_up", {{"bridge", "br0"}}), 0);
+  EXPECT_EQ(value(early, "vnetd_jail_flows", {{"jail", "a"}}), 0);
+  EXPECT_TRUE(captureFamilies({}).empty());
+}
+
+}  // namespace
+}  // namespace vnetd::collectors
