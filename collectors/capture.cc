@@ -138,7 +138,8 @@ struct BridgeCapture::Impl {
   std::string last_problem;
 
   std::atomic<bool> stop{false};
-  UniqueFd wake_read, wake_write;  // a byte written = look at `stop`
+  std::atomic<bool> open{false};   // `handle` is open (for poke)
+  UniqueFd wake_read, wake_write;  // a byte written = look at `stop`, or retry now
   std::thread thread;
 };
 
@@ -168,6 +169,7 @@ void BridgeCapture::Impl::close(const std::string& problem) {
   last_problem = problem;
   readStats();
   handle.reset();
+  open = false;
   publish(false);
 }
 
@@ -218,6 +220,7 @@ void BridgeCapture::Impl::run() {
         continue;
       }
       handle = std::move(p);
+      open = true;
       fd = pcap_get_selectable_fd(handle.get());
       last_drop = last_ifdrop = 0;
       last_problem.clear();
@@ -252,6 +255,12 @@ void BridgeCapture::Impl::run() {
 BridgeCapture::BridgeCapture(const CaptureConfig& config, std::shared_ptr<CaptureChannel> channel)
     : impl_(std::make_unique<Impl>(config, std::move(channel))) {
   impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
+}
+
+void BridgeCapture::poke() {
+  if (impl_->open) return;
+  char byte = 1;
+  (void)!::write(impl_->wake_write.get(), &byte, 1);  // a full pipe has a wake-up pending already
 }
 
 BridgeCapture::~BridgeCapture() {
@@ -331,6 +340,7 @@ void CaptureManager::apply(const Config& config) {
 }
 
 void CaptureManager::setState(const State& state) {
+  for (const auto& [bridge, r] : running_) r.capture->poke();
   if (have_state_ && state == state_) return;
   state_ = state;
   have_state_ = true;

@@ -71,6 +71,10 @@ class BridgeCapture {
   BridgeCapture(const BridgeCapture&) = delete;
   BridgeCapture& operator=(const BridgeCapture&) = delete;
 
+  // A capture waiting for its bridge tries again now rather than at the next retry (the
+  // bridge may just have been created). Any thread; nothing happens while open.
+  void poke();
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
@@ -89,8 +93,10 @@ class CaptureManager {
   // enabled, none otherwise: starts the missing, stops the extra (their series go). A
   // change of the other [capture] settings restarts every capture (counters start again).
   void apply(const Config& config);
-  // New MAC tables from the recorded state (nothing to do when its generation is the one
-  // seen last). Series of jails no longer recorded disappear from the next scrape.
+  // New MAC tables from the recorded state (nothing to do when it is the one seen last).
+  // Series of jails no longer recorded disappear from the next scrape. Also has captures
+  // that wait for their bridge try again at once: this follows hooks and reconciliation
+  // passes, which create bridges.
   void setState(const State& state);
   // Registered once with the metrics registry; empty output while nothing is captured.
   std::shared_ptr<prometheus::Collectable> collectable() const { return collector_; }
