@@ -48,6 +48,7 @@ Daemon::~Daemon() {
   // mutator finishes the job it is running (never half a hook) and drops the rest.
   server_.reset();
   http_.reset();
+  capture_.reset();  // capture threads stop (and publish a last time) before metrics_ goes
   mutator_.reset();
   VNETD_LOG_INFO("stopped; jail networking left in place");
 }
@@ -109,6 +110,12 @@ Result<void> Daemon::start() {
     for (const auto& [key, br] : config_->bridges) names.push_back(br.interface);
     return names;
   }));
+  // Per-bridge packet capture: a thread per configured bridge; the collector exports the
+  // snapshots they publish. Attribution follows the state (captureFollowState).
+  capture_ = std::make_unique<collectors::CaptureManager>();
+  metrics_.add(capture_->collectable());
+  capture_->apply(cfg);
+  captureFollowState();
   auto http = exporters::MetricsHttp::create(dispatcher_.base(), cfg.metrics.listen, cfg.metrics.path,
                                              [this] { return metrics_.render(); });
   if (!http) return http.error();
@@ -138,6 +145,15 @@ void Daemon::setManaged(std::set<std::string> names) {
   managed_names_ = std::move(names);
   for (auto it = view_.begin(); it != view_.end();)
     it = managed_names_.count(it->first) ? std::next(it) : view_.erase(it);
+  captureFollowState();
+}
+
+void Daemon::captureFollowState() {
+  // The capture's MAC → jail tables follow the recorded jails: at start, after every hook
+  // run here, and whenever the managed names change (adoptions, collected orphans).
+  // Cheap when nothing changed.
+  if (capture_)
+    if (auto state = store_.peek()) capture_->setState(*state);
 }
 
 // ------------------------------------------------------------------------------ events
@@ -224,7 +240,13 @@ void Daemon::handle(const control::Request& request, const PeerCredentials& peer
         return;
       }
       if (request.op == control::Op::Hook) {
-        mutator_->hook(request, std::move(reply));
+        // setManaged runs before a hook (and only when the names change): the capture
+        // learns the jail's MAC (or its departure) once the hook has saved the state,
+        // before the hook's caller hears back.
+        mutator_->hook(request, [this, reply = std::move(reply)](std::string line) {
+          captureFollowState();
+          reply(std::move(line));
+        });
         return;
       }
       {
@@ -384,6 +406,7 @@ Result<void> Daemon::reload(std::function<void()> then) {
   config_ = std::make_shared<const Config>(std::move(fresh));
   log::setLevel(config_->daemon.log_level);
   mutator_->setConfig(config_);
+  if (capture_) capture_->apply(*config_);  // bridges added/removed, [capture] changed
   for (const auto& [key, br] : config_->bridges) managed_names_.insert(br.interface);
   if (interval_changed) armReconcileTimer();
   counters_.add("reloads");

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "collectors/capture.h"
 #include "core/config.h"
 #include "core/control_protocol.h"
 #include "core/result.h"
@@ -60,6 +61,7 @@ class Daemon {
   void reconcileSoon(const char* why, std::chrono::milliseconds delay);
   void armReconcileTimer();
   void setManaged(std::set<std::string> names);
+  void captureFollowState();
   std::string statusReply(const std::string& jail_filter);
 
   Dispatcher& dispatcher_;
@@ -77,6 +79,7 @@ class Daemon {
   std::unique_ptr<Mutator> mutator_;
   std::unique_ptr<ControlServer> server_;
   std::unique_ptr<exporters::MetricsHttp> http_;
+  std::unique_ptr<collectors::CaptureManager> capture_;  // per-bridge capture threads
 
   std::set<std::string> managed_names_;             // host-side links and bridges of interest
   std::map<std::string, platform::LinkInfo> view_;  // current facts about managed host links

@@ -1,0 +1,359 @@
+// The per-bridge capture end-to-end: real namespaces, a real bridge, known traffic, and
+// the capture metrics of /metrics checked against it exactly (UDP) or by its shape (a TCP
+// transfer); a bridge deleted under the capture is captured again once re-created.
+// Subnets 198.18.130.0/24 .. 198.18.139.0/24 (other tests use other ranges).
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <thread>
+
+#include "core/naming.h"
+#include "tests/integration/daemon_fixture.h"
+
+namespace vnetd {
+namespace {
+
+using testing::TestNet;
+using Clock = std::chrono::steady_clock;
+
+// Runs `fn` on a thread that has entered network namespace `ns` (setns affects only the
+// calling thread), and waits for it.
+void inNamespace(const std::string& ns, const std::function<void()>& fn) {
+  std::thread t([&] {
+    int fd = ::open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0) << ns;
+    ASSERT_EQ(::setns(fd, CLONE_NEWNET), 0) << ns;
+    ::close(fd);
+    fn();
+  });
+  t.join();
+}
+
+std::string httpGet(uint16_t port, const std::string& path) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return "";
+  }
+  std::string req = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  (void)!::write(fd, req.data(), req.size());
+  std::string resp;
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0) resp.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  auto body = resp.find("\r\n\r\n");
+  return body == std::string::npos ? "" : resp.substr(body + 4);
+}
+
+// Value of the sample `name{...}` whose labels include all of `labels` (k="v" pairs);
+// 0 when there is none (capture counters appear with their first frame).
+double sample(const std::string& text, const std::string& name, const std::vector<std::string>& labels) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#' || line.rfind(name + "{", 0) != 0) continue;
+    auto close = line.find('}');
+    std::string set = line.substr(name.size(), close - name.size() + 1);
+    bool all = true;
+    for (const auto& l : labels) all = all && set.find(l) != std::string::npos;
+    if (all) return std::stod(line.substr(close + 2));
+  }
+  return 0;
+}
+
+std::string jailLabel(const std::string& jail) { return "jail=\"" + jail + "\""; }
+
+void disableIpv6(const std::string& ifname) {
+  std::ofstream("/proc/sys/net/ipv6/conf/" + ifname + "/disable_ipv6") << "1\n";
+}
+
+class CaptureTest : public DaemonFixture {
+ protected:
+  uint16_t metricsPort() {
+    Json st = status();
+    std::string url = st["daemon"]["metrics_url"];
+    return static_cast<uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
+  }
+  std::string scrape() { return httpGet(port_, "/metrics"); }
+
+  // Scrapes until `done(text)` holds or `seconds` pass; returns the last scrape. The
+  // capture publishes a snapshot every second: there is nothing to wait on but the
+  // endpoint itself, so this polls it (bounded).
+  std::string scrapeUntil(const std::function<bool(const std::string&)>& done, int seconds = 5) {
+    std::string text;
+    for (auto deadline = Clock::now() + std::chrono::seconds(seconds); Clock::now() < deadline;) {
+      text = scrape();
+      if (done(text)) return text;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return text;
+  }
+
+  // A scrape once the bridge has been quiet for longer than a publication period: every
+  // frame so far is in it.
+  std::string settled(const std::string& br) {
+    std::string text = scrape();
+    double last = sample(text, "vnetd_capture_packets_total", {"bridge=\"" + br + "\""});
+    auto since = Clock::now();
+    for (auto deadline = Clock::now() + std::chrono::seconds(15); Clock::now() < deadline;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      text = scrape();
+      double now = sample(text, "vnetd_capture_packets_total", {"bridge=\"" + br + "\""});
+      if (now != last) {
+        last = now;
+        since = Clock::now();
+      } else if (Clock::now() - since > std::chrono::milliseconds(1600)) {
+        return text;
+      }
+    }
+    ADD_FAILURE() << "the bridge never went quiet";
+    return text;
+  }
+
+  // Two jails on bridge `br` (gateway .1, jails .2 and .3 of `subnet`), with the link
+  // chatter that would blur exact counts switched off, ARP warmed, capture open.
+  void twoJails(const std::string& br, const std::string& subnet) {
+    writeConfig("[metrics]\nlisten = \"127.0.0.1:0\"\n\n" + bridgeWithDefaults(br, subnet + ".1/24"));
+    startDaemon();
+    a_ = net_.jailName("a");
+    b_ = net_.jailName("b");
+    for (const auto& j : {a_, b_}) {
+      net_.addNamespace(j);
+      // No IPv6 chatter (router solicitations, MLD).
+      inNamespace(j, [] {
+        std::ofstream("/proc/sys/net/ipv6/conf/all/disable_ipv6") << "1\n";
+        std::ofstream("/proc/sys/net/ipv6/conf/default/disable_ipv6") << "1\n";
+      });
+      for (const char* phase : {"prestart", "created"}) ASSERT_EQ(hook(phase, j).status, 0);
+    }
+    for (const auto& ifname : {br, interfaceName(a_, 0, Side::A), interfaceName(b_, 0, Side::A)}) disableIpv6(ifname);
+    // Nor IGMP reports: without IFF_MULTICAST an interface sends none.
+    ASSERT_EQ(testing::run({"ip", "link", "set", br, "multicast", "off"}).status, 0);
+    for (const auto& j : {a_, b_}) {
+      auto r = testing::run({"ip", "-n", j, "link", "set", interfaceName(j, 0, Side::B), "multicast", "off"});
+      ASSERT_EQ(r.status, 0) << r.err;
+    }
+    port_ = metricsPort();
+    std::string up = scrapeUntil([&](const std::string& t) {
+      return sample(t, "vnetd_capture_up", {"bridge=\"" + br + "\""}) == 1;
+    });
+    ASSERT_EQ(sample(up, "vnetd_capture_up", {"bridge=\"" + br + "\""}), 1) << up;
+    b_addr_ = subnet + ".3";
+    ASSERT_TRUE(TestNet::ping(a_, b_addr_));
+  }
+
+  // Exactly `count` datagrams of `payload` bytes from a to b:9999, all received.
+  void udpAtoB(int count, size_t payload) {
+    std::atomic<int> received{0};
+    std::atomic<bool> bound{false};
+    std::thread receiver([&] {
+      inNamespace(b_, [&] {
+        int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_port = htons(9999);
+        ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+        timeval tv{5, 0};
+        ::setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        bound = true;
+        bound.notify_all();
+        char buf[2048];
+        while (received < count && ::recv(s, buf, sizeof buf, 0) > 0) ++received;
+        ::close(s);
+      });
+      bound = true;  // also when the receiver failed: never leave the sender waiting
+      bound.notify_all();
+    });
+    bound.wait(false);
+    inNamespace(a_, [&] {
+      int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      sockaddr_in to{};
+      to.sin_family = AF_INET;
+      to.sin_port = htons(9999);
+      ::inet_pton(AF_INET, b_addr_.c_str(), &to.sin_addr);
+      std::string data(payload, 'x');
+      for (int i = 0; i < count; ++i)
+        ASSERT_EQ(::sendto(s, data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+                  static_cast<ssize_t>(payload));
+      ::close(s);
+    });
+    receiver.join();
+    ASSERT_EQ(received, count);
+  }
+
+  std::string a_, b_, b_addr_;
+  uint16_t port_ = 0;
+};
+
+TEST_F(CaptureTest, KnownUdpCountsExactlyAndATcpTransferShowsItsFlow) {
+  std::string br = net_.bridgeName("br");
+  ASSERT_NO_FATAL_FAILURE(twoJails(br, "198.18.130"));
+  // Everything so far (ARP, the pings) is in this one.
+  std::string before = settled(br);
+
+  constexpr int kCount = 100;
+  constexpr size_t kPayload = 200;
+  ASSERT_NO_FATAL_FAILURE(udpAtoB(kCount, kPayload));
+  const std::vector<std::string> udp = {"family=\"ipv4\"", "protocol=\"udp\""};
+  auto with = [](std::vector<std::string> l, const std::string& more) {
+    l.push_back(more);
+    return l;
+  };
+  auto delta = [&](const std::string& after, const std::string& metric, const std::vector<std::string>& labels) {
+    return sample(after, metric, labels) - sample(before, metric, labels);
+  };
+  // The receiver has them all; the capture publishes within a second.
+  std::string after = scrapeUntil([&](const std::string& t) {
+    return sample(t, "vnetd_jail_traffic_transmit_packets_total", with(udp, jailLabel(a_))) -
+                   sample(before, "vnetd_jail_traffic_transmit_packets_total", with(udp, jailLabel(a_))) >= kCount &&
+           sample(t, "vnetd_jail_traffic_receive_packets_total", with(udp, jailLabel(b_))) -
+                   sample(before, "vnetd_jail_traffic_receive_packets_total", with(udp, jailLabel(b_))) >= kCount;
+  });
+
+  // A frame as the bridge sees it: Ethernet header 14 + IPv4 20 + UDP 8 + payload (no
+  // FCS). Direction is the jail's.
+  const double frame = 14 + 20 + 8 + kPayload;
+  EXPECT_EQ(delta(after, "vnetd_jail_traffic_transmit_packets_total", with(udp, jailLabel(a_))), kCount);
+  EXPECT_EQ(delta(after, "vnetd_jail_traffic_transmit_bytes_total", with(udp, jailLabel(a_))), kCount * frame);
+  EXPECT_EQ(delta(after, "vnetd_jail_traffic_receive_packets_total", with(udp, jailLabel(b_))), kCount);
+  EXPECT_EQ(delta(after, "vnetd_jail_traffic_receive_bytes_total", with(udp, jailLabel(b_))), kCount * frame);
+  EXPECT_EQ(delta(after, "vnetd_jail_traffic_transmit_packets_total", with(udp, jailLabel(b_))), 0);
+  EXPECT_EQ(delta(after, "vnetd_jail_traffic_receive_packets_total", with(udp, jailLabel(a_))), 0);
+  EXPECT_EQ(delta(after, "vnetd_jail_peer_bytes_total", {jailLabel(a_), "peer=\"" + b_ + "\""}), kCount * frame);
+  EXPECT_EQ(delta(after, "vnetd_jail_peer_bytes_total", {jailLabel(b_), "peer=\"" + a_ + "\""}), 0);
+  EXPECT_EQ(delta(after, "vnetd_jail_flows_opened_total", {jailLabel(a_), "direction=\"transmit\""}), 1);
+  EXPECT_EQ(delta(after, "vnetd_jail_flows_opened_total", {jailLabel(b_), "direction=\"receive\""}), 1);
+  EXPECT_GE(sample(after, "vnetd_jail_flows", {jailLabel(a_)}), 1);
+  EXPECT_GE(delta(after, "vnetd_capture_packets_total", {"bridge=\"" + br + "\""}), kCount);
+  EXPECT_EQ(sample(after, "vnetd_capture_dropped_packets_total", {"bridge=\"" + br + "\"", "where=\"kernel\""}), 0);
+  EXPECT_EQ(sample(after, "vnetd_capture_malformed_packets_total", {"bridge=\"" + br + "\""}), 0);
+
+  // A TCP transfer a → b: one flow opened by a, SYN and FIN sent, at least K bytes.
+  constexpr size_t kBytes = 100000;
+  before = after;
+  std::atomic<bool> listening{false};
+  std::atomic<size_t> got{0};
+  std::thread server([&] {
+    inNamespace(b_, [&] {
+      int l = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      int one = 1;
+      ::setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(9998);
+      ASSERT_EQ(::bind(l, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+      ASSERT_EQ(::listen(l, 1), 0);
+      timeval tv{10, 0};
+      ::setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      listening = true;
+      listening.notify_all();
+      int c = ::accept4(l, nullptr, nullptr, SOCK_CLOEXEC);
+      ::close(l);
+      ASSERT_GE(c, 0);
+      ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      char buf[65536];
+      ssize_t n;
+      while ((n = ::read(c, buf, sizeof buf)) > 0) got += static_cast<size_t>(n);
+      ::close(c);  // our FIN
+    });
+    listening = true;
+    listening.notify_all();
+  });
+  listening.wait(false);
+  inNamespace(a_, [&] {
+    int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(9998);
+    ::inet_pton(AF_INET, b_addr_.c_str(), &to.sin_addr);
+    ASSERT_EQ(::connect(s, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+    std::string data(kBytes, 'y');
+    size_t sent = 0;
+    while (sent < data.size()) {
+      ssize_t n = ::write(s, data.data() + sent, data.size() - sent);
+      ASSERT_GT(n, 0);
+      sent += static_cast<size_t>(n);
+    }
+    ::shutdown(s, SHUT_WR);
+    char c;
+    (void)!::read(s, &c, 1);  // until b's FIN: the exchange is complete both ways
+    ::close(s);
+  });
+  server.join();
+  ASSERT_EQ(got, kBytes);
+  scrapeUntil([&](const std::string& t) {
+    return sample(t, "vnetd_jail_tcp_fin_total", {jailLabel(b_), "direction=\"transmit\""}) >
+           sample(before, "vnetd_jail_tcp_fin_total", {jailLabel(b_), "direction=\"transmit\""});
+  });
+  after = settled(br);  // the last ACK too
+  const std::vector<std::string> tcp = {"family=\"ipv4\"", "protocol=\"tcp\""};
+  EXPECT_EQ(delta(after, "vnetd_jail_flows_opened_total", {jailLabel(a_), "direction=\"transmit\""}), 1);
+  EXPECT_EQ(delta(after, "vnetd_jail_flows_opened_total", {jailLabel(a_), "direction=\"receive\""}), 0);
+  EXPECT_EQ(delta(after, "vnetd_jail_flows_opened_total", {jailLabel(b_), "direction=\"receive\""}), 1);
+  EXPECT_GE(delta(after, "vnetd_jail_tcp_syn_total", {jailLabel(a_), "direction=\"transmit\""}), 1);
+  EXPECT_GE(delta(after, "vnetd_jail_tcp_syn_total", {jailLabel(b_), "direction=\"transmit\""}), 1) << "SYN-ACK";
+  EXPECT_GE(delta(after, "vnetd_jail_tcp_fin_total", {jailLabel(a_), "direction=\"transmit\""}), 1);
+  EXPECT_GE(delta(after, "vnetd_jail_tcp_fin_total", {jailLabel(b_), "direction=\"receive\""}), 1);
+  EXPECT_GE(delta(after, "vnetd_jail_traffic_transmit_bytes_total", with(tcp, jailLabel(a_))), kBytes);
+  EXPECT_GE(delta(after, "vnetd_jail_peer_bytes_total", {jailLabel(a_), "peer=\"" + b_ + "\""}), kBytes);
+  std::printf("[ capture ] TCP %zu bytes a->b: %.0f frames, %.0f bytes transmitted by a as captured\n", kBytes,
+              delta(after, "vnetd_jail_traffic_transmit_packets_total", with(tcp, jailLabel(a_))),
+              delta(after, "vnetd_jail_traffic_transmit_bytes_total", with(tcp, jailLabel(a_))));
+
+  // A stopped jail's capture series are gone from the next scrape.
+  net_.deleteNamespace(b_);
+  ASSERT_EQ(hook("poststop", b_).status, 0);
+  std::string later = scrape();
+  for (const char* metric : {"vnetd_jail_traffic_receive_bytes_total", "vnetd_jail_flows", "vnetd_jail_tcp_syn_total"})
+    EXPECT_EQ(later.find(std::string(metric) + "{" + jailLabel(b_)), std::string::npos) << metric;
+  EXPECT_EQ(later.find("peer=\"" + b_ + "\""), std::string::npos);
+  EXPECT_NE(later.find("vnetd_jail_flows{" + jailLabel(a_)), std::string::npos);
+}
+
+TEST_F(CaptureTest, ABridgeDeletedAndRecreatedIsCapturedAgain) {
+  std::string br = net_.bridgeName("br");
+  ASSERT_NO_FATAL_FAILURE(twoJails(br, "198.18.131"));
+  std::string before = settled(br);
+  // The reconciler sees the bridge go, re-creates it and puts the members back; the
+  // capture reports the error, closes and reopens.
+  ASSERT_EQ(testing::run({"ip", "link", "del", br}).status, 0);
+  bool back = false;
+  for (auto deadline = Clock::now() + std::chrono::seconds(15); !back && Clock::now() < deadline;) {
+    // Nothing to wait on: the repair is the daemon's, observed through the network.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    back = TestNet::ping(a_, b_addr_);
+  }
+  ASSERT_TRUE(back) << "the reconciler did not repair the bridge";
+  std::string up = scrapeUntil([&](const std::string& t) {
+    return sample(t, "vnetd_capture_up", {"bridge=\"" + br + "\""}) == 1;
+  });
+  ASSERT_EQ(sample(up, "vnetd_capture_up", {"bridge=\"" + br + "\""}), 1);
+  // Counters carry on across the reopening, and new frames are counted.
+  constexpr int kCount = 20;
+  ASSERT_NO_FATAL_FAILURE(udpAtoB(kCount, 100));
+  std::string after = scrapeUntil([&](const std::string& t) {
+    return sample(t, "vnetd_jail_traffic_receive_packets_total", {jailLabel(b_), "protocol=\"udp\""}) >= kCount;
+  });
+  EXPECT_GE(sample(after, "vnetd_jail_traffic_receive_packets_total", {jailLabel(b_), "protocol=\"udp\""}), kCount);
+  EXPECT_GE(sample(after, "vnetd_capture_packets_total", {"bridge=\"" + br + "\""}),
+            sample(before, "vnetd_capture_packets_total", {"bridge=\"" + br + "\""}) + kCount);
+}
+
+}  // namespace
+}  // namespace vnetd
