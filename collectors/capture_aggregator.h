@@ -203,7 +203,8 @@ class PeerTable {
 
 class Aggregator {
  public:
-  // Most (jail, peer) pairs tracked per bridge (n jails have at most n*(n+1)).
+  // Most (jail, peer) pairs tracked per bridge: n jails have at most n*(n+1); the table
+  // has room for max(16384, 16 n) of them, at most this many.
   static constexpr size_t kMaxPeerPairs = 65536;
   // A closed TCP flow (RST, or FIN both ways) stays this long (at most the idle timeout)
   // so that the last ACK or a retransmitted FIN does not open a new flow.

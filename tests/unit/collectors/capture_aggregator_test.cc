@@ -525,8 +525,9 @@ TEST(CaptureFamilies, NamesLabelsAndCrossBridgeSums) {
   EXPECT_EQ(value(fs, "vnetd_jail_broadcast_packets_total", {{"jail", "a"}}), 1);
   EXPECT_EQ(value(fs, "vnetd_jail_flows", {{"jail", "a"}}), 2);
   EXPECT_EQ(value(fs, "vnetd_jail_flows_opened_total", {{"jail", "b"}, {"direction", "receive"}}), 1);
-  EXPECT_EQ(value(fs, "vnetd_jail_tcp_syn_total", {{"jail", "b"}, {"direction", "transmit"}}), 0)
-      << "per-jail TCP series exist from the start";
+  EXPECT_EQ(value(fs, "vnetd_jail_tcp_syn_total", {{"jail", "b"}, {"direction", "transmit"}}), -1)
+      << "counters appear with their first event";
+  EXPECT_EQ(value(fs, "vnetd_jail_flows", {{"jail", "b"}}), 1) << "the flows gauge is there for every jail";
   EXPECT_EQ(value(fs, "vnetd_capture_packets_total", {{"bridge", "br0"}}), 2);
   EXPECT_EQ(value(fs, "vnetd_capture_dropped_packets_total", {{"bridge", "br0"}, {"where", "kernel"}}), 7);
   EXPECT_EQ(value(fs, "vnetd_capture_dropped_packets_total", {{"bridge", "br1"}, {"where", "interface"}}), 0);
