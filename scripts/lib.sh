@@ -8,7 +8,7 @@ VNETD_DEBIAN_PACKAGES=(
   cmake ninja-build g++ clang libclang-rt-14-dev pkg-config git
   libevent-dev libpcap-dev prometheus-cpp-dev libtomlplusplus-dev nlohmann-json3-dev libmnl-dev
   libgtest-dev libgmock-dev
-  iproute2 iputils-ping
+  iproute2 iputils-ping tcpdump
   prometheus  # promtool and a real Prometheus server for the metrics tests
   python3 python3-pip
 )
