@@ -9,6 +9,7 @@
 #include <random>
 #include <type_traits>
 
+#include "collectors/metric_family.h"
 #include "core/naming.h"
 
 namespace vnetd::collectors {
@@ -368,21 +369,8 @@ constexpr const char* kFamilyNames[kFamilies] = {"other", "ipv4", "ipv6"};
 constexpr const char* kProtocolNames[kProtocols] = {"other", "tcp", "udp", "icmp", "icmp6", "arp"};
 constexpr const char* kDirectionNames[2] = {"receive", "transmit"};
 
-MetricFamily family(const char* name, const char* help, MetricType type) {
-  MetricFamily f;
-  f.name = name;
-  f.help = help;
-  f.type = type;
-  return f;
-}
-
-void add(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  if (f.type == MetricType::Counter) m.counter.value = value;
-  else m.gauge.value = value;
-  f.metric.push_back(std::move(m));
-}
+using exposition::add;
+using exposition::family;
 
 void accumulate(JailTotals& into, const JailTotals& from) {
   for (size_t d = 0; d < 2; ++d) {

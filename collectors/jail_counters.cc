@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "collectors/metric_family.h"
 #include "core/log.h"
 
 namespace vnetd::collectors {
@@ -11,21 +12,8 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-MetricFamily family(const char* name, const char* help, MetricType type) {
-  MetricFamily f;
-  f.name = name;
-  f.help = help;
-  f.type = type;
-  return f;
-}
-
-void add(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  if (f.type == MetricType::Counter) m.counter.value = value;
-  else m.gauge.value = value;
-  f.metric.push_back(std::move(m));
-}
+using exposition::add;
+using exposition::family;
 
 // One counter of LinkCounters, seen from the jail: its receive is the host side's transmit.
 struct Direction {

@@ -19,68 +19,16 @@
 
 #include "core/naming.h"
 #include "tests/integration/daemon_fixture.h"
+#include "tests/integration/metrics_support.h"
 
 namespace vnetd {
 namespace {
 
 using testing::TestNet;
-
-// Runs `fn` on a thread that has entered network namespace `ns` (setns affects only the
-// calling thread), and waits for it.
-void inNamespace(const std::string& ns, const std::function<void()>& fn) {
-  std::thread t([&] {
-    int fd = ::open(("/run/netns/" + ns).c_str(), O_RDONLY | O_CLOEXEC);
-    ASSERT_GE(fd, 0) << ns;
-    ASSERT_EQ(::setns(fd, CLONE_NEWNET), 0) << ns;
-    ::close(fd);
-    fn();
-  });
-  t.join();
-}
-
-std::string httpGet(uint16_t port, const std::string& path, int* status = nullptr) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return "";
-  }
-  std::string req = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
-  (void)!::write(fd, req.data(), req.size());
-  std::string resp;
-  char buf[65536];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) resp.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  if (status && resp.size() > 12) *status = std::atoi(resp.c_str() + 9);
-  auto body = resp.find("\r\n\r\n");
-  return body == std::string::npos ? "" : resp.substr(body + 4);
-}
-
-// Value of the sample `name{...}` whose labels contain all of `labels` (k="v" pairs);
-// -1 when absent.
-double sample(const std::string& text, const std::string& name, const std::vector<std::string>& labels) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#' || line.rfind(name + "{", 0) != 0) continue;
-    auto close = line.find('}');
-    std::string set = line.substr(name.size(), close - name.size() + 1);
-    bool all = true;
-    for (const auto& l : labels) all = all && set.find(l) != std::string::npos;
-    if (all) return std::stod(line.substr(close + 2));
-  }
-  return -1;
-}
-
-void disableIpv6(const std::string& ifname) {
-  std::ofstream("/proc/sys/net/ipv6/conf/" + ifname + "/disable_ipv6") << "1\n";
-}
+using testing::disableIpv6;
+using testing::httpGet;
+using testing::inNamespace;
+using testing::sample;
 
 class MetricsTest : public DaemonFixture {
  protected:
@@ -122,39 +70,7 @@ TEST_F(MetricsTest, KnownUdpTrafficShowsUpExactlyAndStoppedJailsDisappear) {
 
   constexpr int kCount = 100;
   constexpr size_t kPayload = 200;
-  std::atomic<int> received{0};
-  std::atomic<bool> bound{false};
-  std::thread receiver([&] {
-    inNamespace(b, [&] {
-      int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-      sockaddr_in addr{};
-      addr.sin_family = AF_INET;
-      addr.sin_port = htons(9999);
-      ASSERT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-      timeval tv{5, 0};
-      ::setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      bound = true;
-      bound.notify_all();
-      char buf[2048];
-      while (received < kCount && ::recv(s, buf, sizeof buf, 0) > 0) ++received;
-      ::close(s);
-    });
-  });
-  bound.wait(false);
-  inNamespace(a, [&] {
-    int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(9999);
-    ::inet_pton(AF_INET, b_addr.c_str(), &to.sin_addr);
-    std::string payload(kPayload, 'x');
-    for (int i = 0; i < kCount; ++i)
-      ASSERT_EQ(::sendto(s, payload.data(), payload.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
-                static_cast<ssize_t>(kPayload));
-    ::close(s);
-  });
-  receiver.join();
-  ASSERT_EQ(received, kCount);
+  ASSERT_EQ(testing::udpExchange(a, b, b_addr, kCount, kPayload), kCount);
   std::string after = httpGet(port, "/metrics");
 
   // A frame on a veth: Ethernet header 14 + IPv4 20 + UDP 8 + payload (no FCS, no padding
