@@ -38,7 +38,11 @@ class DaemonFixture : public BackendFixture {
     dir_.write("vnetd.toml", "[daemon]\nstate_dir = \"" + dir_.file("state") + "\"\ncontrol_socket = \"" +
                                  socketPath() + "\"\npidfile = \"" + dir_.file("vnetd.pid") +
                                  "\"\nlog_level = \"info\"\nhost_id = \"" + hostId() + "\"\norphan_grace_seconds = " + std::to_string(grace) +
-                                 "\nreconcile_interval_seconds = " + std::to_string(interval) + "\n\n" + body);
+                                 "\nreconcile_interval_seconds = " + std::to_string(interval) + "\n\n" +
+                                 // Tests run in parallel: never the fixed default metrics port.
+                                 (body.find("[metrics]") == std::string::npos ? "[metrics]\nlisten = \"127.0.0.1:0\"\n\n"
+                                                                              : "") +
+                                 body);
   }
 
   // Each test is its own "host": other tests' pairs (ctest runs tests in parallel) never
