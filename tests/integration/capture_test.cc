@@ -88,20 +88,10 @@ class CaptureTest : public DaemonFixture {
     b_ = net_.jailName("b");
     for (const auto& j : {a_, b_}) {
       net_.addNamespace(j);
-      // No IPv6 chatter (router solicitations, MLD).
-      inNamespace(j, [] {
-        std::ofstream("/proc/sys/net/ipv6/conf/all/disable_ipv6") << "1\n";
-        std::ofstream("/proc/sys/net/ipv6/conf/default/disable_ipv6") << "1\n";
-      });
+      testing::disableIpv6InNamespace(j);
       for (const char* phase : {"prestart", "created"}) ASSERT_EQ(hook(phase, j).status, 0);
     }
-    for (const auto& ifname : {br, interfaceName(a_, 0, Side::A), interfaceName(b_, 0, Side::A)}) disableIpv6(ifname);
-    // Nor IGMP reports: without IFF_MULTICAST an interface sends none.
-    ASSERT_EQ(testing::run({"ip", "link", "set", br, "multicast", "off"}).status, 0);
-    for (const auto& j : {a_, b_}) {
-      auto r = testing::run({"ip", "-n", j, "link", "set", interfaceName(j, 0, Side::B), "multicast", "off"});
-      ASSERT_EQ(r.status, 0) << r.err;
-    }
+    ASSERT_NO_FATAL_FAILURE(testing::quietenLinks(br, {a_, b_}));
     port_ = metricsPort();
     std::string up = scrapeUntil([&](const std::string& t) {
       return sample(t, "vnetd_capture_up", {"bridge=\"" + br + "\""}) == 1;

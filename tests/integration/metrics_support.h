@@ -19,6 +19,9 @@
 #include <thread>
 #include <vector>
 
+#include "core/naming.h"
+#include "tests/support/testnet.h"
+
 namespace vnetd::testing {
 
 // Runs `fn` on a thread that has entered network namespace `ns` (setns affects only the
@@ -79,6 +82,29 @@ inline double sample(const std::string& text, const std::string& name, const std
 
 inline void disableIpv6(const std::string& ifname) {
   std::ofstream("/proc/sys/net/ipv6/conf/" + ifname + "/disable_ipv6") << "1\n";
+}
+
+// Inside a jail's namespace, before its hooks: no IPv6 (router solicitations, MLD), whose
+// chatter would blur exact counts.
+inline void disableIpv6InNamespace(const std::string& ns) {
+  inNamespace(ns, [] {
+    std::ofstream("/proc/sys/net/ipv6/conf/all/disable_ipv6") << "1\n";
+    std::ofstream("/proc/sys/net/ipv6/conf/default/disable_ipv6") << "1\n";
+  });
+}
+
+// After the jails' hooks: IPv6 off on the bridge and the host sides, and multicast off on
+// the bridge and the jail sides — without IFF_MULTICAST an interface sends no IGMP reports
+// (the host's bridge and the jails repeat theirs for a while after an address appears).
+inline void quietenLinks(const std::string& bridge, const std::vector<std::string>& jails) {
+  disableIpv6(bridge);
+  for (const auto& j : jails) disableIpv6(interfaceName(j, 0, Side::A));
+  auto r = run({"ip", "link", "set", bridge, "multicast", "off"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const auto& j : jails) {
+    r = run({"ip", "-n", j, "link", "set", interfaceName(j, 0, Side::B), "multicast", "off"});
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
 }
 
 // Sends exactly `count` UDP datagrams of `payload` bytes from namespace `from` to

@@ -47,19 +47,10 @@ TEST_F(MetricsTest, KnownUdpTrafficShowsUpExactlyAndStoppedJailsDisappear) {
   std::string a = net_.jailName("a"), b = net_.jailName("b");
   for (const auto& j : {a, b}) {
     net_.addNamespace(j);
-    // No IPv6 chatter (router solicitations, MLD) to blur the counts.
-    inNamespace(j, [] {
-      std::ofstream("/proc/sys/net/ipv6/conf/all/disable_ipv6") << "1\n";
-      std::ofstream("/proc/sys/net/ipv6/conf/default/disable_ipv6") << "1\n";
-    });
+    testing::disableIpv6InNamespace(j);
     for (const char* phase : {"prestart", "created"}) ASSERT_EQ(hook(phase, j).status, 0);
   }
-  for (const auto& ifname : {br, interfaceName(a, 0, Side::A), interfaceName(b, 0, Side::A)}) disableIpv6(ifname);
-  // Nor IGMP reports (the host's bridge and the jails repeat theirs for a while after an
-  // address appears): without IFF_MULTICAST an interface sends none.
-  ASSERT_EQ(testing::run({"ip", "link", "set", br, "multicast", "off"}).status, 0);
-  for (const auto& j : {a, b})
-    ASSERT_EQ(testing::run({"ip", "-n", j, "link", "set", interfaceName(j, 0, Side::B), "multicast", "off"}).status, 0);
+  ASSERT_NO_FATAL_FAILURE(testing::quietenLinks(br, {a, b}));
   const std::string b_addr = "198.18.120.3";
   // Resolve ARP both ways before counting: every frame below is then one UDP datagram.
   ASSERT_TRUE(TestNet::ping(a, b_addr));
