@@ -95,6 +95,7 @@ struct ConfigError {
 
 struct Config {
   std::string source;  // the file it was read from (for messages and `doctor`)
+  std::string digest;  // configDigest() of the text it was parsed from
   DaemonConfig daemon;
   MetricsConfig metrics;
   CaptureConfig capture;
@@ -114,6 +115,10 @@ struct ConfigLoadResult {
   std::vector<ConfigError> errors;
   bool ok() const { return config.has_value(); }
 };
+
+// 16 hex digits identifying a configuration text (StableHash of its bytes): the daemon
+// reports the digest of what it runs, `vnetctl doctor` compares it with the file on disk.
+std::string configDigest(std::string_view text);
 
 // Parses and validates `text`; `source_name` is used in messages.
 ConfigLoadResult parseConfig(std::string_view text, const std::string& source_name);

@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "core/config.h"
+#include "core/hash.h"
 #include "vnetd/build_config.h"
 
 namespace vnetd {
@@ -1318,9 +1319,17 @@ class Loader {
 
 }  // namespace
 
+std::string configDigest(std::string_view text) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(StableHash().add(text).digest()));
+  return hex;
+}
+
 ConfigLoadResult parseConfig(std::string_view text, const std::string& source_name) {
   try {
-    return Loader(source_name).run(text);
+    ConfigLoadResult r = Loader(source_name).run(text);
+    if (r.config) r.config->digest = configDigest(text);
+    return r;
   } catch (const std::exception& e) {
     // Only resource exhaustion gets here; the loader reports bad input as errors.
     try {

@@ -359,6 +359,7 @@ std::string Daemon::statusReply(const std::string& jail_filter) {
   Json daemon = {{"version", build::kVersion},
                  {"pid", static_cast<int64_t>(::getpid())},
                  {"config", config_path_},
+                 {"config_digest", cfg.digest},
                  {"uptime_seconds", uptime.count()},
                  {"state_generation", state->generation},
                  {"tracked_links", view_.size()},

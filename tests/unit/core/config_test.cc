@@ -675,3 +675,20 @@ TEST(ConfigTest, MessagesStayOnOneLine) {
 
 }  // namespace
 }  // namespace vnetd
+
+// The digest identifies the text (doctor compares the daemon's with the file's): the
+// same bytes give the same digest, one changed byte another.
+TEST(ConfigDigest, FollowsTheTextByteForByte) {
+  using vnetd::configDigest;
+  using vnetd::parseConfig;
+  const std::string a = "[daemon]\nlog_level = \"info\"\n";
+  const std::string b = "[daemon]\nlog_level = \"info\" \n";
+  auto ra = parseConfig(a, "a.toml");
+  auto rb = parseConfig(b, "b.toml");
+  ASSERT_TRUE(ra.ok());
+  ASSERT_TRUE(rb.ok());
+  EXPECT_EQ(ra.config->digest, configDigest(a));
+  EXPECT_EQ(ra.config->digest.size(), 16u);
+  EXPECT_NE(ra.config->digest, rb.config->digest);
+  EXPECT_EQ(parseConfig(a, "other-name.toml").config->digest, ra.config->digest);
+}

@@ -1,0 +1,39 @@
+// vnetctl — the operators' tool. Each sub-command lives in its own file under
+// src/cli/vnetctl/ and is reached through this interface from src/cli/vnetctl_main.cc,
+// which parses the global options (-c/--config, -S/--socket) and finds the daemon.
+//
+// The sub-commands are library code (vnetd_cli) so that their pure parts — formatting,
+// rate arithmetic, pcap stream framing, doctor verdicts — are unit-tested.
+#pragma once
+
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+
+namespace vnetd::cli {
+
+// What every sub-command gets from the global options.
+struct Context {
+  std::string socket_path;       // the daemon's control socket (from --socket, the config, or the default)
+  std::string config_path;       // the configuration file named or defaulted ("" when only --socket was given)
+  std::optional<Config> config;  // loaded from config_path when it exists and is valid
+  std::string config_error;      // why config is empty when config_path is set (first error, one line)
+  FILE* out = stdout;
+  FILE* err = stderr;
+};
+
+// Exit codes shared by the sub-commands (doctor has its own 0/1/2 meaning).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // the operation failed (daemon error, jail unknown, ...)
+inline constexpr int kExitUsage = 64;   // EX_USAGE: bad command line
+
+// Each takes the arguments after its own name and returns the process exit code.
+int statusCommand(const Context& ctx, const std::vector<std::string>& args);
+int topCommand(const Context& ctx, const std::vector<std::string>& args);
+int doctorCommand(const Context& ctx, const std::vector<std::string>& args);
+int captureCommand(const Context& ctx, const std::vector<std::string>& args);
+
+}  // namespace vnetd::cli
