@@ -357,4 +357,15 @@ std::vector<std::string> CaptureManager::bridges() const {
   return out;
 }
 
+std::map<std::string, uint64_t> CaptureManager::activeFlows() const {
+  std::map<std::string, uint64_t> flows;
+  for (const auto& [bridge, r] : running_) {
+    auto snap = r.channel->snapshot();
+    if (!snap) continue;
+    for (uint32_t slot = 0; slot < snap->jails.size() && slot < snap->attribution->size(); ++slot)
+      flows[snap->attribution->name(slot)] += snap->jails[slot].flows;
+  }
+  return flows;
+}
+
 }  // namespace vnetd::collectors
