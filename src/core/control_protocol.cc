@@ -1,5 +1,7 @@
 #include "core/control_protocol.h"
 
+#include <algorithm>
+#include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "core/naming.h"
@@ -13,7 +15,8 @@ struct OpName {
   Op op;
   const char* name;
 };
-constexpr OpName kOps[] = {{Op::Ping, "ping"}, {Op::Hook, "hook"}, {Op::Status, "status"}, {Op::Reload, "reload"}};
+constexpr OpName kOps[] = {{Op::Ping, "ping"},     {Op::Hook, "hook"},       {Op::Status, "status"},
+                           {Op::Reload, "reload"}, {Op::Capture, "capture"}};
 
 // Client text echoed in an error: bounded and printable, so replies stay one short line.
 std::string echo(std::string_view s) {
@@ -26,6 +29,50 @@ std::string echo(std::string_view s) {
 const Json* field(const Json& obj, const char* key) {
   auto it = obj.find(key);
   return it == obj.end() ? nullptr : &*it;
+}
+
+constexpr const char* kCaptureFields[] = {"count", "seconds", "snaplen", "filter", "last"};
+
+// An optional unsigned field of a capture request, at most `max`.
+Result<uint32_t> boundedField(const Json& doc, const char* key, uint32_t max) {
+  const Json* f = field(doc, key);
+  if (!f) return uint32_t{0};
+  if (!f->is_number_unsigned() || f->get<uint64_t>() > max)
+    return plainError(std::string("\"") + key + "\" must be an integer from 0 to " + std::to_string(max));
+  return static_cast<uint32_t>(f->get<uint64_t>());
+}
+
+// Fills the capture fields of `r` from `doc` (op capture only).
+Result<void> decodeCapture(const Json& doc, Request& r) {
+  auto count = boundedField(doc, "count", kMaxCaptureCount);
+  if (!count) return count.error();
+  auto seconds = boundedField(doc, "seconds", kMaxCaptureSeconds);
+  if (!seconds) return seconds.error();
+  auto snaplen = boundedField(doc, "snaplen", kMaxCaptureSnaplen);
+  if (!snaplen) return snaplen.error();
+  r.count = *count;
+  r.seconds = *seconds;
+  r.snaplen = *snaplen;
+  if (const Json* last = field(doc, "last")) {
+    if (!last->is_boolean()) return plainError("\"last\" must be true or false");
+    r.last = last->get<bool>();
+  }
+  if (const Json* filter = field(doc, "filter")) {
+    if (!filter->is_string()) return plainError("\"filter\" must be a string");
+    const std::string& f = filter->get_ref<const std::string&>();
+    if (f.size() > kMaxCaptureFilterBytes)
+      return plainError("capture filter longer than " + std::to_string(kMaxCaptureFilterBytes) + " bytes");
+    for (char c : f)
+      if (c < 0x20 || c > 0x7e) return plainError("capture filter contains a non-printable character");
+    r.filter = f;
+  }
+  if (r.jail.empty()) return plainError("op capture needs \"jail\"");
+  if (r.last && r.seconds != 0) return plainError("a flight-recorder capture (\"last\") takes no \"seconds\"");
+  // A live capture nobody bounded would run until the client goes away; refuse it here
+  // too, not only in vnetctl.
+  if (!r.last && r.count == 0 && r.seconds == 0)
+    return plainError("a live capture needs \"count\" or \"seconds\" (or both)");
+  return success();
 }
 
 }  // namespace
@@ -44,7 +91,8 @@ Result<Request> decodeRequest(std::string_view line) {
   if (!doc.is_object()) return plainError("request is not a JSON object");
   for (const auto& item : doc.items()) {
     const std::string& k = item.key();
-    if (k != "v" && k != "op" && k != "phase" && k != "jail")
+    bool capture_field = std::find(std::begin(kCaptureFields), std::end(kCaptureFields), k) != std::end(kCaptureFields);
+    if (k != "v" && k != "op" && k != "phase" && k != "jail" && !capture_field)
       return plainError("unknown request field \"" + echo(k) + "\"");
   }
   const Json* v = field(doc, "v");
@@ -78,7 +126,14 @@ Result<Request> decodeRequest(std::string_view line) {
     if (!jail) return plainError("op hook needs \"jail\"");
   } else {
     if (phase) return plainError(std::string("op ") + opName(r.op) + " takes no \"phase\"");
-    if (jail && r.op != Op::Status) return plainError(std::string("op ") + opName(r.op) + " takes no \"jail\"");
+    if (jail && r.op != Op::Status && r.op != Op::Capture)
+      return plainError(std::string("op ") + opName(r.op) + " takes no \"jail\"");
+  }
+  if (r.op == Op::Capture) {
+    VNETD_TRY(decodeCapture(doc, r));
+  } else {
+    for (const char* k : kCaptureFields)
+      if (field(doc, k)) return plainError(std::string("op ") + opName(r.op) + " takes no \"" + k + "\"");
   }
   return r;
 }
@@ -86,7 +141,14 @@ Result<Request> decodeRequest(std::string_view line) {
 std::string encodeRequest(const Request& request) {
   Json doc = {{"v", kProtocolVersion}, {"op", opName(request.op)}};
   if (request.phase) doc["phase"] = hookPhaseName(*request.phase);
-  if (request.op == Op::Hook || !request.jail.empty()) doc["jail"] = request.jail;
+  if (request.op == Op::Hook || request.op == Op::Capture || !request.jail.empty()) doc["jail"] = request.jail;
+  if (request.op == Op::Capture) {
+    doc["count"] = request.count;
+    doc["seconds"] = request.seconds;
+    doc["snaplen"] = request.snaplen;
+    if (!request.filter.empty()) doc["filter"] = request.filter;
+    if (request.last) doc["last"] = true;
+  }
   return doc.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
@@ -143,6 +205,43 @@ Result<void> decodeReplyStatus(std::string_view line) {
   auto doc = decodeEnvelope(line);
   if (!doc) return doc.error();
   return success();
+}
+
+std::string encodeCaptureHeader(const CaptureHeader& header) {
+  Json doc = {{"v", kProtocolVersion},
+              {"ok", true},
+              {"bridge", header.bridge},
+              {"linktype", header.linktype},
+              {"snaplen", header.snaplen}};
+  return doc.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+Result<CaptureHeader> decodeCaptureHeader(std::string_view line) {
+  auto doc = decodeEnvelope(line);
+  if (!doc) return doc.error();
+  const Json* bridge = field(*doc, "bridge");
+  const Json* linktype = field(*doc, "linktype");
+  const Json* snaplen = field(*doc, "snaplen");
+  if (!bridge || !bridge->is_string() || !linktype || !linktype->is_number_unsigned() || !snaplen ||
+      !snaplen->is_number_unsigned())
+    return plainError("vnetd sent a malformed capture header");
+  CaptureHeader h;
+  h.bridge = bridge->get<std::string>();
+  // Printed to the operator's terminal: interface names only, no escape sequences.
+  std::string_view rest = h.bridge;
+  while (true) {
+    size_t comma = rest.find(',');
+    if (!isValidInterfaceName(rest.substr(0, comma)))
+      return plainError("vnetd sent a malformed capture header (bad bridge name)");
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  if (linktype->get<uint64_t>() > UINT32_MAX || snaplen->get<uint64_t>() == 0 ||
+      snaplen->get<uint64_t>() > kMaxCaptureSnaplen)
+    return plainError("vnetd sent a malformed capture header (linktype or snaplen out of range)");
+  h.linktype = static_cast<uint32_t>(linktype->get<uint64_t>());
+  h.snaplen = static_cast<uint32_t>(snaplen->get<uint64_t>());
+  return h;
 }
 
 }  // namespace vnetd::control

@@ -255,6 +255,9 @@ void Daemon::handle(const control::Request& request, const PeerCredentials& peer
         if (!r) (*shared)(control::encodeError(r.error().message()));
       }
       return;
+    case control::Op::Capture:
+      reply(control::encodeError("op capture is not available in this build yet"));
+      return;
   }
   reply(control::encodeError("unknown op"));
 }

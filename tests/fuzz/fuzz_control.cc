@@ -1,6 +1,7 @@
 // Fuzzes the control-protocol decoders: requests (the daemon's side) and replies (the
-// hook's and vnetctl's side) — never a crash or an exception; every accepted request
-// re-encodes to a line that decodes to the same request; errors are one line.
+// hook's and vnetctl's side, capture headers included) — never a crash or an exception;
+// every accepted request or header re-encodes to a line that decodes to the same value;
+// errors are one line.
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
@@ -23,5 +24,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!again || again->jail_side_names != reply->jail_side_names || again->changed != reply->changed) std::abort();
   }
   (void)decodeReplyStatus(line);
+  auto header = decodeCaptureHeader(line);
+  if (header) {
+    auto again = decodeCaptureHeader(encodeCaptureHeader(*header));
+    if (!again || !(*again == *header)) std::abort();
+  }
   return 0;
 }

@@ -100,3 +100,105 @@ TEST(ControlProtocol, MalformedRepliesAreErrors) {
 
 }  // namespace
 }  // namespace vnetd::control
+
+namespace vnetd::control {
+namespace {
+
+Request captureRequest(const std::string& jail) {
+  Request r;
+  r.op = Op::Capture;
+  r.jail = jail;
+  return r;
+}
+
+TEST(ControlProtocol, CaptureRequestDecodesAndRoundTrips) {
+  auto live = decodeRequest(
+      R"({"v":1,"op":"capture","jail":"web","count":10,"seconds":60,"snaplen":96,"filter":"udp port 53"})");
+  ASSERT_TRUE(live) << live.error().message();
+  EXPECT_EQ(live->op, Op::Capture);
+  EXPECT_EQ(live->jail, "web");
+  EXPECT_EQ(live->count, 10u);
+  EXPECT_EQ(live->seconds, 60u);
+  EXPECT_EQ(live->snaplen, 96u);
+  EXPECT_EQ(live->filter, "udp port 53");
+  EXPECT_FALSE(live->last);
+  auto last = decodeRequest(R"({"v":1,"op":"capture","jail":"db","last":true})");
+  ASSERT_TRUE(last) << last.error().message();
+  EXPECT_TRUE(last->last);
+  EXPECT_EQ(last->count, 0u);
+
+  Request a = captureRequest("a.b-c");
+  a.count = kMaxCaptureCount;
+  a.seconds = kMaxCaptureSeconds;
+  a.snaplen = kMaxCaptureSnaplen;
+  a.filter = std::string(kMaxCaptureFilterBytes, 'x');
+  Request b = captureRequest("x");
+  b.last = true;
+  b.count = 5;
+  Request c = captureRequest("y");
+  c.seconds = 1;
+  for (const Request& r : {a, b, c}) {
+    auto back = decodeRequest(encodeRequest(r));
+    ASSERT_TRUE(back) << encodeRequest(r) << ": " << back.error().message();
+    EXPECT_EQ(*back, r);
+  }
+}
+
+TEST(ControlProtocol, BadCaptureRequestsGetOneClearLine) {
+  const std::pair<std::string, std::string> cases[] = {
+      {R"({"v":1,"op":"capture","count":1})", "op capture needs \"jail\""},
+      {R"({"v":1,"op":"capture","jail":"../x","count":1})", "jail name contains '/' (allowed: A-Z a-z 0-9 _ . -)"},
+      {R"({"v":1,"op":"capture","jail":"web"})", "a live capture needs \"count\" or \"seconds\" (or both)"},
+      {R"({"v":1,"op":"capture","jail":"web","count":0,"seconds":0})",
+       "a live capture needs \"count\" or \"seconds\" (or both)"},
+      {R"({"v":1,"op":"capture","jail":"web","count":-1})", "\"count\" must be an integer from 0 to 10000000"},
+      {R"({"v":1,"op":"capture","jail":"web","count":10000001})", "\"count\" must be an integer from 0 to 10000000"},
+      {R"({"v":1,"op":"capture","jail":"web","count":1.5})", "\"count\" must be an integer from 0 to 10000000"},
+      {R"({"v":1,"op":"capture","jail":"web","seconds":86401})", "\"seconds\" must be an integer from 0 to 86400"},
+      {R"({"v":1,"op":"capture","jail":"web","seconds":"5"})", "\"seconds\" must be an integer from 0 to 86400"},
+      {R"({"v":1,"op":"capture","jail":"web","count":1,"snaplen":262145})",
+       "\"snaplen\" must be an integer from 0 to 262144"},
+      {R"({"v":1,"op":"capture","jail":"web","count":1,"last":1})", "\"last\" must be true or false"},
+      {R"({"v":1,"op":"capture","jail":"web","last":true,"seconds":3})",
+       "a flight-recorder capture (\"last\") takes no \"seconds\""},
+      {R"({"v":1,"op":"capture","jail":"web","count":1,"filter":5})", "\"filter\" must be a string"},
+      {R"({"v":1,"op":"capture","jail":"web","count":1,"filter":"udp\nport 53"})",
+       "capture filter contains a non-printable character"},
+      {R"({"v":1,"op":"capture","jail":"web","count":1,"filter":"\u00e9"})",
+       "capture filter contains a non-printable character"},
+      {R"({"v":1,"op":"capture","jail":"web","count":1,"filter":")" + std::string(kMaxCaptureFilterBytes + 1, 'x') +
+           "\"}",
+       "capture filter longer than 1024 bytes"},
+      {R"({"v":1,"op":"capture","jail":"web","count":1,"phase":"created"})", "op capture takes no \"phase\""},
+      {R"({"v":1,"op":"status","count":1})", "op status takes no \"count\""},
+      {R"({"v":1,"op":"hook","phase":"created","jail":"web","filter":"udp"})", "op hook takes no \"filter\""},
+      {R"({"v":1,"op":"ping","last":true})", "op ping takes no \"last\""},
+  };
+  for (const auto& [line, message] : cases) {
+    auto r = decodeRequest(line);
+    ASSERT_FALSE(r) << line;
+    EXPECT_EQ(r.error().message(), message) << line;
+  }
+}
+
+TEST(ControlProtocol, CaptureHeaderRoundTripsAndRejectsWhatATerminalShouldNotSee) {
+  CaptureHeader h{"br0,jailnet", 1, 262144};
+  EXPECT_EQ(encodeCaptureHeader(h), R"({"bridge":"br0,jailnet","linktype":1,"ok":true,"snaplen":262144,"v":1})");
+  auto back = decodeCaptureHeader(encodeCaptureHeader(h));
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(*back, h);
+  auto refused = decodeCaptureHeader(encodeError("capture filter: syntax error"));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message(), "capture filter: syntax error");
+  for (const char* bad :
+       {R"({"v":1,"ok":true,"linktype":1,"snaplen":10})", R"({"v":1,"ok":true,"bridge":"br0","snaplen":10})",
+        R"({"v":1,"ok":true,"bridge":"br\u001b[2J","linktype":1,"snaplen":10})",
+        R"({"v":1,"ok":true,"bridge":"br0,","linktype":1,"snaplen":10})",
+        R"({"v":1,"ok":true,"bridge":"br0","linktype":1,"snaplen":0})",
+        R"({"v":1,"ok":true,"bridge":"br0","linktype":1,"snaplen":262145})",
+        R"({"v":1,"ok":true,"bridge":"br0","linktype":-1,"snaplen":10})"})
+    EXPECT_FALSE(decodeCaptureHeader(bad)) << bad;
+}
+
+}  // namespace
+}  // namespace vnetd::control
