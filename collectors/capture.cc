@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <optional>
 #include <set>
 #include <system_error>
 #include <thread>
@@ -80,6 +81,16 @@ void CaptureChannel::publish(std::shared_ptr<const CaptureSnapshot> snapshot) {
 std::shared_ptr<const CaptureSnapshot> CaptureChannel::snapshot() const {
   return std::atomic_load_explicit(&snapshot_, std::memory_order_acquire);
 }
+void CaptureChannel::queueRequest(RecorderRequest request) {
+  std::lock_guard lock(requests_mutex_);
+  requests_.push_back(std::move(request));
+  has_requests_.store(true, std::memory_order_release);
+}
+std::vector<CaptureChannel::RecorderRequest> CaptureChannel::takeRequests() {
+  std::lock_guard lock(requests_mutex_);
+  has_requests_.store(false, std::memory_order_relaxed);
+  return std::exchange(requests_, {});
+}
 
 // ----------------------------------------------------------------------- BridgeCapture
 
@@ -95,6 +106,7 @@ struct BridgeCapture::Impl {
       : config(c),
         channel(std::move(ch)),
         aggregator(c.max_flows, c.flow_idle_timeout_seconds),
+        recorder(c.flight_recorder_packets, c.snaplen),
         started(std::chrono::steady_clock::now()) {
     int fds[2];
     if (::pipe(fds) != 0) throw std::system_error(errno, std::generic_category(), "capture wake-up pipe");
@@ -119,16 +131,33 @@ struct BridgeCapture::Impl {
   }
   void refreshAttribution() {
     auto table = channel->attribution();
-    if (table && table != aggregator.attribution()) aggregator.setAttribution(std::move(table));
+    if (!table || table == aggregator.attribution()) return;
+    recorder.setAttribution(*aggregator.attribution(), *table);  // slots of the old table → new
+    aggregator.setAttribution(std::move(table));
   }
+  // Answers the flight-recorder requests that are due: those older than one buffer
+  // timeout while the capture is open (the kernel may still have held frames from before
+  // the request), all of them otherwise. Returns the earliest time one is due, or
+  // time_point::max() when none waits.
+  std::chrono::steady_clock::time_point serveRequests(bool all);
   static void onFrame(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
     auto* self = reinterpret_cast<Impl*>(user);
-    self->aggregator.add(std::span(reinterpret_cast<const std::byte*>(bytes), h->caplen), h->len, self->now);
+    const auto* frame = reinterpret_cast<const std::byte*>(bytes);
+    FrameSlots who = self->aggregator.add(std::span(frame, h->caplen), h->len, self->now);
+    // The recorder's per-frame cost: a memcpy of caplen into each ring (both jails' when
+    // the frame goes from one to the other).
+    if (self->recorder.enabled() && (who.src != kNoSlot || who.dst != kNoSlot))
+      self->recorder.add(who.src, who.dst,
+                         FrameMeta{static_cast<int64_t>(h->ts.tv_sec), static_cast<uint32_t>(h->ts.tv_usec),
+                                   h->caplen, h->len},
+                         frame);
   }
 
   const CaptureConfig config;
   const std::shared_ptr<CaptureChannel> channel;
   Aggregator aggregator;  // capture thread only
+  FlightRecorder recorder;  // capture thread only
+  std::vector<CaptureChannel::RecorderRequest> waiting;  // taken from the channel, not yet due
   const std::chrono::steady_clock::time_point started;
   uint32_t now = 0;  // seconds since `started`, set once per batch
 
@@ -160,7 +189,34 @@ void BridgeCapture::Impl::publish(bool capturing) {
   // of the idle timeout (at most 15 s): a flow ends between timeout and 1.25 timeout.
   size_t cycle = std::clamp<size_t>(config.flow_idle_timeout_seconds / 4, 1, 15);
   aggregator.expire(seconds(), aggregator.flowCapacity() / cycle + 1);
-  channel->publish(std::make_shared<const CaptureSnapshot>(aggregator.snapshot(capturing)));
+  CaptureSnapshot snapshot = aggregator.snapshot(capturing);
+  snapshot.flight_recorder_bytes = recorder.bytesAllocated();
+  channel->publish(std::make_shared<const CaptureSnapshot>(std::move(snapshot)));
+}
+
+std::chrono::steady_clock::time_point BridgeCapture::Impl::serveRequests(bool all) {
+  using Clock = std::chrono::steady_clock;
+  if (channel->hasRequests())
+    for (auto& r : channel->takeRequests()) waiting.push_back(std::move(r));
+  auto next = Clock::time_point::max();
+  if (waiting.empty()) return next;
+  const auto now = Clock::now();
+  const std::chrono::milliseconds settle(kBufferTimeoutMs);
+  for (auto it = waiting.begin(); it != waiting.end();) {
+    if (!all && now < it->queued + settle) {
+      next = std::min(next, it->queued + settle);
+      ++it;
+      continue;
+    }
+    if (!recorder.enabled()) {
+      it->done(plainError("the flight recorder is off ([capture] flight_recorder_packets = 0)"));
+    } else {
+      // A jail the table does not know (yet) has no frames: an empty copy, not an error.
+      it->done(recorder.copy(aggregator.attribution()->slotOf(it->jail)));
+    }
+    it = waiting.erase(it);
+  }
+  return next;
 }
 
 void BridgeCapture::Impl::close(const std::string& problem) {
@@ -199,6 +255,9 @@ void BridgeCapture::Impl::run() {
   bool fd_error = false;
   while (!stop) {
     refreshAttribution();
+    // Open: frames from before a request may still sit in the kernel's buffer for up to
+    // one buffer timeout. Closed: nothing is coming; answer at once.
+    auto request_due = serveRequests(!handle);
     if (!handle) {
       std::string problem;
       bool absent = false;
@@ -244,12 +303,18 @@ void BridgeCapture::Impl::run() {
       next_publish = t + kPublishPeriod;
     }
     if (n > 0) continue;  // more may be ready
-    auto until = std::chrono::duration_cast<std::chrono::milliseconds>(next_publish - Clock::now()).count();
+    auto until =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::min(next_publish, request_due) - Clock::now())
+            .count();
     if (!wait(fd, static_cast<int>(std::clamp<int64_t>(until, 1, 1000)), fd_error)) break;
   }
-  // The last word: what was counted up to the stop.
+  // The last word: what was counted up to the stop. Requests still waiting are answered
+  // (nobody may be left waiting for a stopped capture).
   handle.reset();
   publish(false);
+  for (auto& r : channel->takeRequests()) waiting.push_back(std::move(r));
+  for (auto& r : waiting) r.done(plainError("the capture on " + bridge + " stopped"));
+  waiting.clear();
 }
 
 BridgeCapture::BridgeCapture(const CaptureConfig& config, std::shared_ptr<CaptureChannel> channel)
@@ -259,6 +324,12 @@ BridgeCapture::BridgeCapture(const CaptureConfig& config, std::shared_ptr<Captur
 
 void BridgeCapture::poke() {
   if (impl_->open) return;
+  char byte = 1;
+  (void)!::write(impl_->wake_write.get(), &byte, 1);  // a full pipe has a wake-up pending already
+}
+
+void BridgeCapture::requestRecording(std::string jail, RecorderReply done) {
+  impl_->channel->queueRequest({std::move(jail), std::move(done), std::chrono::steady_clock::now()});
   char byte = 1;
   (void)!::write(impl_->wake_write.get(), &byte, 1);  // a full pipe has a wake-up pending already
 }
@@ -294,7 +365,8 @@ class CaptureCollector final : public prometheus::Collectable {
 
 bool sameSettings(const CaptureConfig& a, const CaptureConfig& b) {
   return a.snaplen == b.snaplen && a.buffer_bytes == b.buffer_bytes &&
-         a.flow_idle_timeout_seconds == b.flow_idle_timeout_seconds && a.max_flows == b.max_flows;
+         a.flow_idle_timeout_seconds == b.flow_idle_timeout_seconds && a.max_flows == b.max_flows &&
+         a.flight_recorder_packets == b.flight_recorder_packets;
 }
 
 }  // namespace
@@ -366,6 +438,41 @@ std::map<std::string, uint64_t> CaptureManager::activeFlows() const {
       flows[snap->attribution->name(slot)] += snap->jails[slot].flows;
   }
   return flows;
+}
+
+void CaptureManager::recorded(const std::string& jail, const std::vector<std::string>& bridges,
+                              RecorderReply done) {
+  if (!config_.enabled)
+    return done(plainError("packet capture is off ([capture] enabled = false): there is no flight recorder"));
+  if (config_.flight_recorder_packets == 0)
+    return done(plainError("the flight recorder is off ([capture] flight_recorder_packets = 0)"));
+  if (bridges.empty()) return done(plainError("jail " + jail + " is on no bridge"));
+  for (const auto& b : bridges)
+    if (!running_.count(b))
+      return done(plainError("bridge " + b + " is not captured by vnetd (not a configured bridge)"));
+  // The last capture thread to answer merges and calls `done`.
+  struct Gather {
+    std::mutex mutex;
+    size_t remaining = 0;
+    std::vector<RecordedFrames> parts;
+    std::optional<Error> error;
+    RecorderReply done;
+  };
+  auto g = std::make_shared<Gather>();
+  g->remaining = bridges.size();
+  g->parts.resize(bridges.size());
+  g->done = std::move(done);
+  for (size_t i = 0; i < bridges.size(); ++i) {
+    running_.at(bridges[i]).capture->requestRecording(jail, [g, i](Result<RecordedFrames> r) {
+      std::unique_lock lock(g->mutex);
+      if (r) g->parts[i] = std::move(*r);
+      else if (!g->error) g->error = r.error();
+      if (--g->remaining != 0) return;
+      lock.unlock();
+      if (g->error) g->done(*g->error);
+      else g->done(RecordedFrames::merge(std::move(g->parts)));
+    });
+  }
 }
 
 }  // namespace vnetd::collectors

@@ -9,6 +9,9 @@
 //                                           (no allocation, no lock)
 //   scrape: Collect() ◀──snapshot─────────  publishes a snapshot every kPublishPeriod
 //                                           and when it stops
+//   recorded() ──request slot + wake-up──▶  flight recorder: the last N frames per jail
+//              ◀──RecorderReply (copy)────  (FlightRecorder, flight_recorder.h), copied
+//                                           out between dispatch batches
 // Both hand-overs are shared_ptr swaps (std::atomic_load/atomic_store): neither side
 // ever waits for the other, and Collect() never touches the live counters. So capture
 // metrics lag the wire by up to kPublishPeriod (plus the capture's 100 ms buffer
@@ -29,22 +32,32 @@
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "collectors/capture_aggregator.h"
+#include "collectors/flight_recorder.h"
 #include "core/config.h"
+#include "core/result.h"
 #include "core/state_store.h"
 
 namespace vnetd::collectors {
 
 inline constexpr std::chrono::milliseconds kPublishPeriod{1000};
 
+// The answer to a flight-recorder request: the jail's frames (oldest first; none when the
+// jail has no ring yet) or why there are none.
+using RecorderReply = std::function<void(Result<RecordedFrames>)>;
+
 // The hand-over point between the loop thread and one bridge's capture thread. Every
-// method may be called from any thread; each is one atomic shared_ptr load or store.
+// method may be called from any thread; the attribution and snapshot hand-overs are one
+// atomic shared_ptr load or store each.
 class CaptureChannel {
  public:
   explicit CaptureChannel(std::string bridge) : bridge_(std::move(bridge)), attribution_(Attribution::build({})) {}
@@ -55,10 +68,25 @@ class CaptureChannel {
   void publish(std::shared_ptr<const CaptureSnapshot> snapshot);
   std::shared_ptr<const CaptureSnapshot> snapshot() const;  // null before the first
 
+  // Flight-recorder requests: the request slot. The loop thread queues (a mutex held for
+  // a push_back); the capture thread looks at one atomic flag between dispatch batches
+  // and takes the queue only when it is set — no lock is ever held per frame.
+  struct RecorderRequest {
+    std::string jail;
+    RecorderReply done;
+    std::chrono::steady_clock::time_point queued;
+  };
+  void queueRequest(RecorderRequest request);
+  bool hasRequests() const { return has_requests_.load(std::memory_order_acquire); }
+  std::vector<RecorderRequest> takeRequests();
+
  private:
   const std::string bridge_;
   std::shared_ptr<const Attribution> attribution_;  // only through std::atomic_load/store
   std::shared_ptr<const CaptureSnapshot> snapshot_;  // idem
+  std::mutex requests_mutex_;
+  std::vector<RecorderRequest> requests_;  // guarded by requests_mutex_
+  std::atomic<bool> has_requests_{false};
 };
 
 // One bridge's capture thread. Construction starts it (a bridge that cannot be opened is
@@ -74,6 +102,11 @@ class BridgeCapture {
   // A capture waiting for its bridge tries again now rather than at the next retry (the
   // bridge may just have been created). Any thread; nothing happens while open.
   void poke();
+  // Asks the capture thread for `jail`'s flight recorder (through the channel's request
+  // slot and the wake-up pipe). `done` runs once, on the capture thread: one buffer
+  // timeout after the request (so frames the kernel still held when it came are in the
+  // copy), or with an error when the capture stops first. Any thread.
+  void requestRecording(std::string jail, RecorderReply done);
 
  private:
   struct Impl;
@@ -105,6 +138,13 @@ class CaptureManager {
   // Active flows per jail name, summed over the bridges, from the latest snapshots
   // (status and `vnetctl top`); jails without a snapshot yet are absent.
   std::map<std::string, uint64_t> activeFlows() const;
+
+  // `jail`'s flight recorder on `bridges` (`vnetctl capture --last`): the capture thread
+  // of each copies the jail's ring out; `done` runs exactly once with all of them merged
+  // in time order, or with the first error — on a capture thread, or on this thread
+  // before recorded() returns when no capture can answer (capture or recorder off, a
+  // bridge not captured). The loop never waits for a capture thread.
+  void recorded(const std::string& jail, const std::vector<std::string>& bridges, RecorderReply done);
 
  private:
   struct Board;

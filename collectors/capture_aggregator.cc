@@ -247,7 +247,7 @@ void Aggregator::activate(const FlowTable::Flow& f, int delta) noexcept {
   if (f.jail_b != kNoSlot && f.jail_b != f.jail_a) active_[f.jail_b] += delta;
 }
 
-void Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, uint32_t now) noexcept {
+FrameSlots Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, uint32_t now) noexcept {
   FrameInfo f = decodeFrame(frame, wire_len);
   ++bridge_.packets;
   if (f.malformed) ++bridge_.malformed;
@@ -255,7 +255,7 @@ void Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, uint32
   uint32_t src = at.slot(f.src_mac), dst = at.slot(f.dst_mac);
   if (src == kNoSlot && dst == kNoSlot) {
     ++bridge_.unattributed;
-    return;
+    return {};
   }
   uint64_t bytes = std::max<uint64_t>(wire_len, frame.size());
   size_t fam = static_cast<size_t>(f.family), proto = static_cast<size_t>(f.protocol);
@@ -279,6 +279,7 @@ void Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, uint32
   if (dst != kNoSlot) count(dst, kReceive);
   // A malformed frame's fields cannot be trusted to name a flow.
   if (!f.malformed && (f.family == Family::IPv4 || f.family == Family::IPv6)) track(f, src, dst, now);
+  return {src, dst};
 }
 
 void Aggregator::track(const FrameInfo& f, uint32_t src, uint32_t dst, uint32_t now) noexcept {
@@ -419,6 +420,10 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
                                   MetricType::Counter);
   MetricFamily up = family("vnetd_capture_up", "1 while the capture on the bridge is open, else 0.",
                            MetricType::Gauge);
+  MetricFamily recorder = family("vnetd_flight_recorder_bytes",
+                                 "Bytes allocated for the flight recorder's per-jail rings on the bridge "
+                                 "(jails with a ring x flight_recorder_packets x (snaplen + 24)).",
+                                 MetricType::Gauge);
 
   for (const auto& v : bridges) {
     const CaptureSnapshot* s = v.snapshot.get();
@@ -432,6 +437,7 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
     add(table_full, label, static_cast<double>(b.flow_table_full));
     add(peer_full, label, static_cast<double>(b.peer_table_full));
     add(up, label, s && s->capturing ? 1 : 0);
+    add(recorder, label, s ? static_cast<double>(s->flight_recorder_bytes) : 0);
 
     const Attribution* now = v.current.get();
     if (now)
@@ -507,7 +513,7 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
   for (auto& d : traffic)
     for (auto& f : d) out.push_back(std::move(f));
   for (auto* f : {&syn, &rst, &fin, &flows, &opened, &peer, &broadcast, &packets, &dropped, &unattributed,
-                  &malformed, &table_full, &peer_full, &up})
+                  &malformed, &table_full, &peer_full, &up, &recorder})
     out.push_back(std::move(*f));
   return out;
 }

@@ -111,6 +111,12 @@ struct CaptureSnapshot {
   std::vector<PeerBytes> peers;                    // non-zero pairs only
   BridgeTotals bridge;
   bool capturing = false;  // the bridge was open when the snapshot was taken
+  uint64_t flight_recorder_bytes = 0;  // set by the capture: its rings' allocation
+};
+
+// The jail slots one frame was attributed to (kNoSlot: none).
+struct FrameSlots {
+  uint32_t src = kNoSlot, dst = kNoSlot;
 };
 
 // Bounded 5-tuple flow table: open addressing (linear probing, backward-shift deletion),
@@ -218,8 +224,9 @@ class Aggregator {
   const std::shared_ptr<const Attribution>& attribution() const { return attribution_; }
 
   // One captured frame: `frame` the captured bytes, `wire_len` pkthdr.len, `now` a
-  // monotonic time in seconds. No allocation, no lock.
-  void add(std::span<const std::byte> frame, uint32_t wire_len, uint32_t now) noexcept;
+  // monotonic time in seconds. No allocation, no lock. Returns the jails it counted for
+  // (the flight recorder keeps the frame for the same ones).
+  FrameSlots add(std::span<const std::byte> frame, uint32_t wire_len, uint32_t now) noexcept;
 
   // Expires flows idle for idle_timeout (closed ones after the linger), visiting at most
   // `budget` flow-table slots (default: all).

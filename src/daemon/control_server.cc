@@ -172,10 +172,29 @@ struct ControlServer::Connection {
   bool awaiting = false;    // a request was handed to the handler and is not answered yet
   bool in_handler = false;  // inside the handler call (a synchronous reply lands here)
   bool refused = false;     // an oversized line was refused: nothing more is handled
+  Take take;                // handOver() pending: called from reap() (with fd when `handed`)
+  bool handed = false;      // the header went out: the fd goes to `take`
   Clock::time_point last_request;
 
   size_t pendingOutput() const { return output.size() - output_sent; }
 };
+
+namespace {
+// Takers of handed-over (or abandoned) connections, with what they get: the fd of a
+// connection whose header went out, else nothing. Events go first: an fd is never given
+// away while the loop still watches it.
+template <class Conn>
+std::vector<std::pair<ControlServer::Take, UniqueFd>> takers(std::vector<std::unique_ptr<Conn>>& conns) {
+  std::vector<std::pair<ControlServer::Take, UniqueFd>> out;
+  for (auto& c : conns) {
+    if (!c->take) continue;
+    c->read_event.reset();
+    c->write_event.reset();
+    out.emplace_back(std::move(c->take), c->handed ? std::move(c->fd) : UniqueFd());
+  }
+  return out;
+}
+}  // namespace
 
 Result<std::unique_ptr<ControlServer>> ControlServer::create(Dispatcher& dispatcher, ControlServerOptions options,
                                                              Handler handler) {
@@ -255,7 +274,14 @@ ControlServer::~ControlServer() {
   sweep_timer_.reset();
   reap_timer_.reset();
   retired_.clear();
+  // Pending hand-overs end here: the taker gets the socket when the header went out,
+  // nothing otherwise.
+  std::vector<std::unique_ptr<Connection>> open;
+  for (auto& [raw, c] : connections_) open.push_back(std::move(c));
+  auto take = takers(closed_);
+  for (auto& t : takers(open)) take.push_back(std::move(t));
   connections_.clear();
+  open.clear();
   closed_.clear();
   // Another daemon may have replaced the file since (after deciding ours was stale):
   // remove only the socket we bound.
@@ -263,6 +289,7 @@ ControlServer::~ControlServer() {
   if (::lstat(options_.path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == dev_ && st.st_ino == ino_)
     ::unlink(options_.path.c_str());
   listen_fd_.reset();
+  for (auto& [fn, fd] : take) fn(std::move(fd));
 }
 
 void ControlServer::acceptReady() {
@@ -441,9 +468,17 @@ void ControlServer::handleLine(Connection* c, std::string_view line) {
   c->awaiting = true;
   c->in_handler = true;
   const uint64_t id = c->id;
-  Reply reply = [this, alive = std::weak_ptr<char>(alive_), id](std::string line) {
+  Reply reply;
+  reply.line_ = [this, alive = std::weak_ptr<char>(alive_), id](std::string line) {
     if (alive.expired()) return;
     complete(id, std::move(line));
+  };
+  reply.hand_over_ = [this, alive = std::weak_ptr<char>(alive_), id](std::string header, Take take) {
+    if (alive.expired()) {
+      if (take) take(UniqueFd());
+      return;
+    }
+    handOver(id, std::move(header), std::move(take));
   };
   try {
     handler_(*request, c->peer, std::move(reply));
@@ -466,7 +501,7 @@ void ControlServer::complete(uint64_t id, std::string line) {
   auto it = by_id_.find(id);
   if (it == by_id_.end()) return;  // the client went away meanwhile
   Connection* c = it->second;
-  if (!c->awaiting) return;  // a second reply for one request: ignored
+  if (!c->awaiting || c->take) return;  // a second reply for one request: ignored
   c->awaiting = false;
   respond(c, std::move(line));
   if (c->in_handler || c->closed) return;  // synchronous: handleLine's caller carries on
@@ -476,6 +511,30 @@ void ControlServer::complete(uint64_t id, std::string line) {
   if (c->closed) return;
   if (!c->awaiting) resumeReading(c);
   flush(c);
+}
+
+void ControlServer::handOver(uint64_t id, std::string header_line, Take take) {
+  if (!take) take = [](UniqueFd) {};
+  auto it = by_id_.find(id);
+  if (it == by_id_.end() || !it->second->awaiting || it->second->take) {
+    take(UniqueFd());  // the client went away, or this request was answered already
+    return;
+  }
+  Connection* c = it->second;
+  c->take = std::move(take);
+  // `awaiting` stays set: nothing more of this connection is handled, and it is exempt
+  // from the idle timeout while the header goes out.
+  stopReading(c);
+  respond(c, std::move(header_line));
+  flush(c);  // hands over at once when the socket takes it all (the usual case)
+}
+
+// The header and everything before it are written: the connection leaves the server.
+// The fd changes hands in reap(), after its events are off the loop.
+void ControlServer::finishHandOver(Connection* c) {
+  c->handed = true;
+  ++stats_.handed_over;
+  close(c);
 }
 
 void ControlServer::pauseReading(Connection* c) {
@@ -552,6 +611,10 @@ void ControlServer::flush(Connection* c) {
   c->output.clear();
   c->output_sent = 0;
   if (c->write_event) retire(std::move(c->write_event));
+  if (c->take) {
+    finishHandOver(c);
+    return;
+  }
   if (c->close_when_flushed && !c->awaiting) close(c);
 }
 
@@ -614,7 +677,10 @@ void ControlServer::reap() {
   closed_.clear();
   retired_.clear();
   retired.clear();
+  auto take = takers(closed);
   closed.clear();
+  // Last: a taker may use the loop (post, new events) but never sees this server mid-reap.
+  for (auto& [fn, fd] : take) fn(std::move(fd));
 }
 
 }  // namespace vnetd::daemon

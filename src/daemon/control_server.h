@@ -24,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -80,7 +81,41 @@ class ControlServer {
   // requests wait (replies stay in request order) and its input is not read (bounded),
   // and it is exempt from the idle timeout; other connections are served meanwhile. A
   // reply for a connection that has gone, or after the server was destroyed, is dropped.
-  using Reply = std::function<void(std::string)>;
+  //
+  // Instead of a line, a reply may hand the connection over (streams such as `vnetctl
+  // capture`: a header line, then bytes that are no JSON line): handOver(header, take)
+  // queues `header` like a reply line and, once it and everything before it is written,
+  // stops serving the connection — it leaves connectionCount() and the idle timeout, its
+  // events are removed from the loop, bytes the client sent after the request are
+  // discarded — and calls take(fd) with the connected socket (non-blocking, close-on-
+  // exec), which from then on is the taker's to write and close. `take` is called exactly
+  // once, on the loop thread: with the socket, or with an empty UniqueFd when the
+  // connection ended first (client gone, server destroyed — then from the destructor —,
+  // or a reply already given); in those cases possibly before handOver() returns. It must
+  // not destroy the server.
+  using Take = std::function<void(UniqueFd)>;
+  class Reply {
+   public:
+    Reply() = default;
+    // A plain function as a reply (tests, adapters); handOver() then gives take() an
+    // empty fd.
+    template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, Reply> &&
+                                                std::is_invocable_v<F&, std::string>>>
+    Reply(F f) : line_(std::move(f)) {}  // NOLINT(google-explicit-constructor): a Reply is "a function of a line"
+    void operator()(std::string line) const {
+      if (line_) line_(std::move(line));
+    }
+    void handOver(std::string header_line, Take take) const {
+      if (hand_over_) hand_over_(std::move(header_line), std::move(take));
+      else if (take) take(UniqueFd());
+    }
+    explicit operator bool() const { return static_cast<bool>(line_); }
+
+   private:
+    friend class ControlServer;
+    std::function<void(std::string)> line_;
+    std::function<void(std::string, Take)> hand_over_;
+  };
   using AsyncHandler = std::function<void(const control::Request&, const PeerCredentials&, Reply)>;
 
   // Counters for metrics/status; monotonic for the server's lifetime.
@@ -93,6 +128,7 @@ class ControlServer {
     uint64_t timeouts = 0;          // closed after idle_timeout without a request
     uint64_t dropped_slow = 0;      // closed because unread output exceeded max_pending_output
     uint64_t requests = 0;          // requests handed to the handler
+    uint64_t handed_over = 0;       // connections given away by Reply::handOver
   };
 
   // Binds and listens on options.path.
@@ -138,6 +174,8 @@ class ControlServer {
   void refuseOversized(Connection* c);
   void respond(Connection* c, std::string line);
   void complete(uint64_t id, std::string line);
+  void handOver(uint64_t id, std::string header_line, Take take);
+  void finishHandOver(Connection* c);
   void pauseReading(Connection* c);
   void resumeReading(Connection* c);
   void flush(Connection* c);
