@@ -92,7 +92,7 @@ std::vector<MetricFamily> jailCounterFamilies(const State& state, const std::vec
 
 std::vector<MetricFamily> JailCounters::Collect() const {
   // Lock-free read of the last committed state: a scrape never waits behind a hook.
-  auto state = store_.peek();
+  auto state = store_.snapshot();
   auto links = host_.links();
   auto running = jails_.list();
   if (!state || !links || !running) {
@@ -103,7 +103,7 @@ std::vector<MetricFamily> JailCounters::Collect() const {
   std::vector<platform::JailInfo> own;
   for (auto& j : *running)
     if (j.own_stack) own.push_back(std::move(j));
-  return jailCounterFamilies(*state, *links, own, bridges_());
+  return jailCounterFamilies(**state, *links, own, bridges_());
 }
 
 }  // namespace vnetd::collectors

@@ -14,10 +14,14 @@ Result<std::string> readSmallFile(const std::string& path, size_t max_bytes) {
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return errnoError("stat " + path);
   if (!S_ISREG(st.st_mode)) return plainError(path + " is not a regular file");
+  return readSmallFile(fd.get(), path, max_bytes);
+}
+
+Result<std::string> readSmallFile(int fd, const std::string& path, size_t max_bytes) {
   std::string out;
   char buf[16384];
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
       return errnoError("read " + path);

@@ -10,6 +10,8 @@ namespace vnetd {
 
 // Reads a whole regular file of at most max_bytes (larger → EFBIG), retrying on EINTR.
 Result<std::string> readSmallFile(const std::string& path, size_t max_bytes);
+// The same from an open descriptor (from its current offset); `path` is for messages.
+Result<std::string> readSmallFile(int fd, const std::string& path, size_t max_bytes);
 
 // Removes leading/trailing ASCII whitespace.
 std::string trimWhitespace(std::string_view text);

@@ -13,6 +13,7 @@
 #include <ctime>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string_view>
@@ -626,13 +627,52 @@ Result<State> StateStore::load(const StateLock& held) const {
   return state;
 }
 
-Result<State> StateStore::peek() const {
-  auto bytes = readSmallFile(statePath(), kMaxStateFileBytes);
-  if (!bytes) {
-    if (bytes.error().code == ENOENT) return State{};
-    return bytes.error();
+// The file a snapshot was decoded from. Saves replace state.json by rename(2), so a new
+// state is a new inode; size and mtime also catch an edit in place by hand.
+struct StateStore::SnapshotCache {
+  std::mutex mutex;
+  bool valid = false;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = 0;
+  struct timespec mtime {};
+  std::shared_ptr<const State> state;
+};
+
+StateStore::StateStore(std::string dir) : dir_(std::move(dir)), cache_(std::make_shared<SnapshotCache>()) {}
+
+Result<std::shared_ptr<const State>> StateStore::snapshot() const {
+  const std::string path = statePath();
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return std::make_shared<const State>();
+    return errnoError("open " + path);
   }
-  return decodeState(*bytes);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return errnoError("stat " + path);
+  if (!S_ISREG(st.st_mode)) return plainError(path + " is not a regular file");
+  std::lock_guard<std::mutex> guard(cache_->mutex);
+  SnapshotCache& c = *cache_;
+  if (c.valid && c.dev == st.st_dev && c.ino == st.st_ino && c.size == st.st_size &&
+      c.mtime.tv_sec == st.st_mtim.tv_sec && c.mtime.tv_nsec == st.st_mtim.tv_nsec)
+    return c.state;
+  auto bytes = readSmallFile(fd.get(), path, kMaxStateFileBytes);
+  if (!bytes) return bytes.error();
+  auto state = decodeState(*bytes);
+  if (!state) return state.error();
+  c.state = std::make_shared<const State>(std::move(*state));
+  c.valid = true;
+  c.dev = st.st_dev;
+  c.ino = st.st_ino;
+  c.size = st.st_size;
+  c.mtime = st.st_mtim;
+  return c.state;
+}
+
+Result<State> StateStore::peek() const {
+  auto s = snapshot();
+  if (!s) return s.error();
+  return **s;
 }
 
 Result<void> StateStore::save(const StateLock& held, State& state) const {

@@ -35,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <utility>
@@ -132,6 +133,10 @@ class StateStore {
   // not wait behind a writer (the daemon's status). Missing file → empty State; a bad
   // file is reported, never moved aside (that is load()'s job, under the lock).
   Result<State> peek() const;
+  // peek() without the copy, for frequent readers (every scrape, every status): the file
+  // is decoded again only when it was replaced since the last call (saves always replace
+  // it), so reading an unchanged state costs an open and an fstat. Any thread.
+  Result<std::shared_ptr<const State>> snapshot() const;
   // Increments state.generation and writes atomically (fsync'd file and directory).
   // Refuses a state that fails validateState. On error state.generation is
   // unchanged and state.json is untouched, except when the error says the directory
@@ -143,13 +148,15 @@ class StateStore {
   std::string lockPath() const { return dir_ + "/state.lock"; }
 
  private:
-  explicit StateStore(std::string dir) : dir_(std::move(dir)) {}
+  explicit StateStore(std::string dir);
   // Renames state.json aside and returns the error load() reports for `problem`.
   Error moveAside(const std::string& problem) const;
   // Removes temp files of writers that were killed; call with the lock held.
   void removeStaleTemps() const;
 
   std::string dir_;
+  struct SnapshotCache;
+  std::shared_ptr<SnapshotCache> cache_;  // shared by copies of this store
 };
 
 }  // namespace vnetd

@@ -22,6 +22,9 @@ using platform::LinkInfo;
 constexpr std::chrono::milliseconds kReconcileDebounce{100};
 // After a failed pass (state lock busy, dumps interrupted by a storm of changes).
 constexpr std::chrono::milliseconds kReconcileRetry{1000};
+// Status shows each interface's rates averaged over this period: one dump of the host's
+// links per period, whatever the number of jails.
+constexpr std::chrono::seconds kRateSamplePeriod{2};
 
 std::string dump(const Json& doc) { return doc.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
@@ -129,6 +132,10 @@ Result<void> Daemon::start() {
   if (!server) return server.error();
   server_ = std::move(*server);
   armReconcileTimer();
+  sampleRates();
+  auto rate_timer = dispatcher_.onTimer(kRateSamplePeriod, true, [this] { sampleRates(); });
+  if (!rate_timer) return rate_timer.error();
+  rate_timer_ = std::move(*rate_timer);
   VNETD_LOG_INFO("started: %zu bridges, %zu jails configured; control socket %s", cfg.bridges.size(),
                  cfg.jails.size(), cfg.daemon.control_socket.c_str());
   return success();
@@ -139,6 +146,19 @@ void Daemon::armReconcileTimer() {
                                    [this] { mutator_->reconcile("timer"); });
   if (timer) reconcile_timer_ = std::move(*timer);
   else VNETD_LOG_ERROR("cannot arm the reconcile timer: %s", timer.error().message().c_str());
+}
+
+void Daemon::sampleRates() {
+  auto state = store_.snapshot();
+  auto links = host_->links();
+  if (!state || !links) return;  // the next period tries again; status shows no rate meanwhile
+  std::set<std::string> host_sides;
+  for (const auto& [name, rec] : (*state)->jails)
+    for (const auto& ir : rec.interfaces) host_sides.insert(ir.host_name);
+  std::map<std::string, platform::LinkCounters> counters;
+  for (const auto& l : *links)
+    if (host_sides.count(l.name)) counters.emplace(l.name, l.counters);
+  rates_.sample(RateSampler::Clock::now(), counters);
 }
 
 void Daemon::setManaged(std::set<std::string> names) {
@@ -153,7 +173,7 @@ void Daemon::captureFollowState() {
   // run here, and whenever the managed names change (adoptions, collected orphans).
   // Cheap when nothing changed.
   if (capture_)
-    if (auto state = store_.peek()) capture_->setState(*state);
+    if (auto state = store_.snapshot()) capture_->setState(**state);
 }
 
 // ------------------------------------------------------------------------------ events
@@ -264,8 +284,9 @@ void Daemon::handle(const control::Request& request, const PeerCredentials& peer
 
 std::string Daemon::statusReply(const std::string& jail_filter) {
   // Lock-free: status never waits behind a hook that holds the state lock.
-  auto state = store_.peek();
-  if (!state) return control::encodeError("cannot read the state: " + state.error().message());
+  auto snapshot = store_.snapshot();
+  if (!snapshot) return control::encodeError("cannot read the state: " + snapshot.error().message());
+  const State* state = snapshot->get();
   const Config& cfg = *config_;
 
   // One query per interface vnetd manages, not a dump of the whole host: status costs
@@ -304,6 +325,8 @@ std::string Daemon::statusReply(const std::string& jail_filter) {
     bridges.push_back(b);
   }
 
+  std::map<std::string, uint64_t> flows;
+  if (capture_) flows = capture_->activeFlows();
   Json jails = Json::array();
   for (const auto& [name, rec] : state->jails) {
     if (!jail_filter.empty() && name != jail_filter) continue;
@@ -336,6 +359,9 @@ std::string Daemon::statusReply(const std::string& jail_filter) {
         host["mtu"] = hs->mtu;
         host["in_bridge"] = br != nullptr && hs->master_index == br->index;
         i["counters"] = countersJson(hs->counters);
+        if (auto r = rates_.rates(ir.host_name))
+          i["rates"] = {{"rx_bps", r->rx_bps}, {"tx_bps", r->tx_bps}, {"rx_pps", r->rx_pps},
+                        {"tx_pps", r->tx_pps}, {"seconds", r->seconds}};
       }
       i["host"] = host;
       Json side = {{"present", false}};
@@ -353,6 +379,7 @@ std::string Daemon::statusReply(const std::string& jail_filter) {
       ifaces.push_back(i);
     }
     j["interfaces"] = ifaces;
+    if (auto f = flows.find(name); f != flows.end()) j["flows"] = f->second;
     jails.push_back(j);
   }
   if (!jail_filter.empty() && jails.empty())

@@ -25,6 +25,7 @@
 #include "daemon/dispatcher.h"
 #include "daemon/metrics.h"
 #include "daemon/mutator.h"
+#include "daemon/rates.h"
 #include "exporters/metrics_http.h"
 #include "platform/events.h"
 #include "platform/jails.h"
@@ -62,6 +63,7 @@ class Daemon {
   void armReconcileTimer();
   void setManaged(std::set<std::string> names);
   void captureFollowState();
+  void sampleRates();
   std::string statusReply(const std::string& jail_filter);
 
   Dispatcher& dispatcher_;
@@ -76,6 +78,8 @@ class Daemon {
   std::vector<std::unique_ptr<Event>> event_watches_;
   std::unique_ptr<Event> reconcile_timer_;
   std::unique_ptr<Event> soon_timer_;
+  std::unique_ptr<Event> rate_timer_;
+  RateSampler rates_;  // host-side counters every kRateSamplePeriod, for status
   std::unique_ptr<Mutator> mutator_;
   std::unique_ptr<ControlServer> server_;
   std::unique_ptr<exporters::MetricsHttp> http_;

@@ -504,6 +504,39 @@ TEST(StateStore, PeekReadsTheLastCommittedStateWithoutTheLock) {
   EXPECT_TRUE(exists(store->statePath()));
 }
 
+// snapshot() decodes the file once per version: the same object while nothing was saved,
+// a new one after every save (also one that changes no byte count), and a hand edit in
+// place is seen too.
+TEST(StateStore, SnapshotIsDecodedOncePerVersionOfTheFile) {
+  TempDir tmp;
+  auto store = StateStore::open(tmp.stateDir());
+  ASSERT_TRUE(store);
+  auto lock = store->lock();
+  ASSERT_TRUE(lock);
+  State state = richState();
+  ASSERT_TRUE(store->save(*lock, state).ok());
+  auto first = store->snapshot();
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_EQ(**first, state);
+  auto again = store->snapshot();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(first->get(), again->get()) << "an unchanged file is not decoded again";
+  StateStore copy = *store;  // copies share the cache
+  EXPECT_EQ(copy.snapshot()->get(), first->get());
+
+  ASSERT_TRUE(store->save(*lock, state).ok());  // same content, next generation
+  auto after = store->snapshot();
+  ASSERT_TRUE(after);
+  EXPECT_NE(after->get(), first->get());
+  EXPECT_EQ((*after)->generation, state.generation);
+
+  {
+    std::ofstream f(store->statePath(), std::ios::trunc);
+    f << "{not json";
+  }
+  EXPECT_FALSE(store->snapshot());
+}
+
 TEST(StateStore, MovedFromLockIsRefused) {
   TempDir tmp;
   auto store = StateStore::open(tmp.stateDir());
