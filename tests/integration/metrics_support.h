@@ -7,13 +7,19 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -148,5 +154,163 @@ inline int udpExchange(const std::string& from, const std::string& to, const std
   receiver.join();
   return received;
 }
+
+// A free TCP port on loopback (bound, read, released: a race with other programs is
+// possible but harmless here — the server that wanted it fails to start and says so).
+inline uint16_t freeLoopbackPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// Percent-encoding of a URL query parameter value.
+inline std::string urlEncode(const std::string& s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// A real Prometheus server (Debian's package) scraping one target on loopback every
+// `scrape_seconds`, listening on a free loopback port, with its configuration, TSDB and log
+// in a temp directory of its own. The destructor stops it (SIGTERM, SIGKILL after 10 s) and
+// removes the directory, also when the test failed half-way.
+class PrometheusServer {
+ public:
+  static constexpr const char* kBinary = "/usr/bin/prometheus";
+
+  explicit PrometheusServer(uint16_t target_port, int scrape_seconds = 1, std::string job = "vnetd")
+      : target_port_(target_port), scrape_seconds_(scrape_seconds), job_(std::move(job)) {}
+  ~PrometheusServer() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);;) {
+      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) return;
+      if (std::chrono::steady_clock::now() > deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // no child-exit fd to wait on here
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  PrometheusServer(const PrometheusServer&) = delete;
+  PrometheusServer& operator=(const PrometheusServer&) = delete;
+
+  // Starts the server and waits (polling /-/ready, bounded) until it serves queries;
+  // false with the reason and its log in `why`.
+  bool start(std::string* why, int timeout_seconds = 20) {
+    if (::access(kBinary, X_OK) != 0) {
+      *why = std::string(kBinary) + " is missing (scripts/test installs the prometheus package)";
+      return false;
+    }
+    port_ = freeLoopbackPort();
+    const std::string interval = std::to_string(scrape_seconds_) + "s";
+    dir_.write("prometheus.yml", "global:\n  scrape_interval: " + interval + "\n  evaluation_interval: " + interval +
+                                     "\nscrape_configs:\n  - job_name: " + job_ +
+                                     "\n    static_configs:\n      - targets: ['" + target() + "']\n");
+    std::string cfg = "--config.file=" + dir_.file("prometheus.yml");
+    std::string data = "--storage.tsdb.path=" + dir_.file("data");
+    std::string listen = "--web.listen-address=127.0.0.1:" + std::to_string(port_);
+    std::string log_path = dir_.file("prometheus.log");
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int out = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      ::dup2(out, 1);
+      ::dup2(out, 2);
+      ::execl(kBinary, "prometheus", cfg.c_str(), data.c_str(), listen.c_str(), nullptr);
+      ::_exit(127);
+    }
+    if (pid_ < 0) {
+      *why = "fork failed";
+      return false;
+    }
+    for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+         std::chrono::steady_clock::now() < deadline;) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        *why = "prometheus exited with status " + std::to_string(status) + "; its log:\n" + log();
+        return false;
+      }
+      int code = 0;
+      (void)get("/-/ready", &code);
+      if (code == 200) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // readiness has no push: poll, bounded
+    }
+    *why = "prometheus not ready after " + std::to_string(timeout_seconds) + " s; its log:\n" + log();
+    return false;
+  }
+
+  uint16_t port() const { return port_; }
+  const std::string& job() const { return job_; }
+  int scrapeSeconds() const { return scrape_seconds_; }
+  // The instance label Prometheus gives the target.
+  std::string target() const { return "127.0.0.1:" + std::to_string(target_port_); }
+  std::string log() const {
+    std::ifstream in(dir_.file("prometheus.log"));
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  std::string get(const std::string& path, int* status = nullptr) const { return httpGet(port_, path, status); }
+
+  // An instant query (at `time`, Unix seconds; now when 0) or a range query through the
+  // HTTP API: the parsed answer, a discarded value when it was not JSON.
+  nlohmann::json query(const std::string& promql, double time = 0) const {
+    std::string path = "/api/v1/query?query=" + urlEncode(promql);
+    if (time > 0) path += "&time=" + std::to_string(time);
+    return nlohmann::json::parse(get(path), nullptr, false);
+  }
+  nlohmann::json queryRange(const std::string& promql, double start, double end, double step) const {
+    return nlohmann::json::parse(get("/api/v1/query_range?query=" + urlEncode(promql) +
+                                     "&start=" + std::to_string(start) + "&end=" + std::to_string(end) +
+                                     "&step=" + std::to_string(step)),
+                                 nullptr, false);
+  }
+
+  // The samples of an instant query's answer (empty on errors).
+  static std::vector<double> values(const nlohmann::json& answer) {
+    std::vector<double> out;
+    if (!answer.is_object() || answer.value("status", "") != "success") return out;
+    for (const auto& r : answer["data"]["result"])
+      if (r.contains("value")) out.push_back(std::stod(r["value"][1].get<std::string>()));
+    return out;
+  }
+
+  // Polls `promql` (every 100 ms: the API has no push) until it returns at least one sample
+  // for which `ok` holds, or `timeout_seconds` pass.
+  bool waitFor(const std::string& promql, int timeout_seconds,
+               const std::function<bool(double)>& ok = [](double) { return true; }) const {
+    for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+         std::chrono::steady_clock::now() < deadline;) {
+      for (double v : values(query(promql)))
+        if (ok(v)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+ private:
+  uint16_t target_port_;
+  int scrape_seconds_;
+  std::string job_;
+  TempDir dir_;
+  uint16_t port_ = 0;
+  pid_t pid_ = -1;
+};
 
 }  // namespace vnetd::testing

@@ -4,8 +4,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sched.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -132,24 +130,9 @@ TEST_F(MetricsTest, PromtoolFindsNothingToCriticise) {
   EXPECT_EQ(r.out + r.err, "") << "promtool had remarks";
 }
 
-// A free TCP port on loopback (bound, read, released: a race with other programs is
-// possible but harmless here — prometheus would fail to start and the test say so).
-uint16_t freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // A real Prometheus server (Debian's package) scrapes the daemon; a PromQL rate over the
 // jail's receive bytes is non-zero while traffic runs. Prometheus and its data go at the end.
 TEST_F(MetricsTest, ARealPrometheusSeesTheJailsTraffic) {
-  ASSERT_EQ(::access("/usr/bin/prometheus", X_OK), 0) << "scripts/test installs the prometheus package";
   std::string br = net_.bridgeName("br");
   writeConfig("[metrics]\nlisten = \"127.0.0.1:0\"\n\n" + bridgeWithDefaults(br, "198.18.122.1/24"));
   startDaemon();
@@ -158,30 +141,9 @@ TEST_F(MetricsTest, ARealPrometheusSeesTheJailsTraffic) {
     net_.addNamespace(j);
     for (const char* phase : {"prestart", "created"}) ASSERT_EQ(hook(phase, j).status, 0);
   }
-  uint16_t port = metricsPort();
-  uint16_t prom_port = freePort();
-  dir_.write("prometheus.yml", "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n"
-                               "  - job_name: vnetd\n    static_configs:\n      - targets: ['127.0.0.1:" +
-                                   std::to_string(port) + "']\n");
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int null = ::open("/dev/null", O_RDWR);
-    ::dup2(null, 1);
-    ::dup2(null, 2);
-    std::string cfg = "--config.file=" + dir_.file("prometheus.yml");
-    std::string data = "--storage.tsdb.path=" + dir_.file("prom-data");
-    std::string listen = "--web.listen-address=127.0.0.1:" + std::to_string(prom_port);
-    ::execl("/usr/bin/prometheus", "prometheus", cfg.c_str(), data.c_str(), listen.c_str(), nullptr);
-    ::_exit(127);
-  }
-  ASSERT_GT(pid, 0);
-  struct Reaper {
-    pid_t pid;
-    ~Reaper() {
-      ::kill(pid, SIGTERM);
-      ::waitpid(pid, nullptr, 0);
-    }
-  } reaper{pid};
+  testing::PrometheusServer prometheus(metricsPort());
+  std::string why;
+  ASSERT_TRUE(prometheus.start(&why)) << why;
 
   // Bounded traffic: 100 datagrams a second from a to b for at most 40 s, until
   // Prometheus reports a non-zero rate.
@@ -201,22 +163,12 @@ TEST_F(MetricsTest, ARealPrometheusSeesTheJailsTraffic) {
       ::close(s);
     });
   });
-  std::string query = "/api/v1/query?query=rate(vnetd_jail_network_receive_bytes_total%7Bjail%3D%22" + b +
-                      "%22%7D%5B5s%5D)";
+  const std::string query = "rate(vnetd_jail_network_receive_bytes_total{jail=\"" + b + "\"}[5s])";
   double rate = 0;
-  std::string last;
-  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(40);
-       std::chrono::steady_clock::now() < deadline && rate <= 0;) {
-    // Polling an HTTP API that has no push: once per scrape interval, bounded.
-    std::this_thread::sleep_for(std::chrono::seconds(1));
-    last = httpGet(prom_port, query);
-    Json doc = Json::parse(last, nullptr, false);
-    if (!doc.is_object() || doc.value("status", "") != "success") continue;
-    for (const auto& r : doc["data"]["result"]) rate = std::max(rate, std::stod(r["value"][1].get<std::string>()));
-  }
+  bool seen = prometheus.waitFor(query, 40, [&](double r) { return (rate = r) > 0; });
   stop = true;
   sender.join();
-  EXPECT_GT(rate, 0) << "last answer: " << last;
+  EXPECT_TRUE(seen) << "last answer: " << prometheus.query(query).dump() << "\nprometheus log:\n" << prometheus.log();
   std::printf("[ prometheus ] rate(vnetd_jail_network_receive_bytes_total{jail=b}[5s]) = %.0f bytes/s\n", rate);
 }
 
