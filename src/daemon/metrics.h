@@ -51,6 +51,7 @@ class DaemonMetrics {
   prometheus::Family<prometheus::Counter>& events_;
   prometheus::Family<prometheus::Counter>& actions_;
   prometheus::Gauge& scrape_duration_;
+  size_t last_size_ = 0;  // of the previous page: the next one is about as large
   std::vector<std::shared_ptr<prometheus::Collectable>> extra_;
 };
 
