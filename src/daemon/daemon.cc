@@ -275,9 +275,23 @@ void Daemon::handle(const control::Request& request, const PeerCredentials& peer
         if (!r) (*shared)(control::encodeError(r.error().message()));
       }
       return;
-    case control::Op::Capture:
-      reply(control::encodeError("op capture is not available in this build yet"));
+    case control::Op::Capture: {
+      // A capture shows frames of other hosts too (a jail's peers): root only, like
+      // tcpdump; the control group may watch status, not traffic.
+      if (peer.uid != 0) {
+        reply(control::encodeError("permission denied: op capture needs root (uid " + std::to_string(peer.uid) +
+                                   ")"));
+        return;
+      }
+      auto state = store_.snapshot();
+      if (!state) {
+        reply(control::encodeError("cannot read the state: " + state.error().message()));
+        return;
+      }
+      if (!captures_) captures_ = std::make_unique<CaptureSessions>(dispatcher_, *capture_);
+      captures_->handle(request, **state, std::move(reply));
       return;
+    }
   }
   reply(control::encodeError("unknown op"));
 }

@@ -21,6 +21,7 @@
 #include "core/control_protocol.h"
 #include "core/result.h"
 #include "core/state_store.h"
+#include "daemon/capture_session.h"
 #include "daemon/control_server.h"
 #include "daemon/dispatcher.h"
 #include "daemon/metrics.h"
@@ -84,6 +85,9 @@ class Daemon {
   std::unique_ptr<ControlServer> server_;
   std::unique_ptr<exporters::MetricsHttp> http_;
   std::unique_ptr<collectors::CaptureManager> capture_;  // per-bridge capture threads
+  // `vnetctl capture` sessions, made at the first one. Uses *capture_ only in handle();
+  // destroyed (its threads joined, their clients see EOF) after ~Daemon's body.
+  std::unique_ptr<CaptureSessions> captures_;
 
   std::set<std::string> managed_names_;             // host-side links and bridges of interest
   std::map<std::string, platform::LinkInfo> view_;  // current facts about managed host links
