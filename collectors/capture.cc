@@ -475,4 +475,20 @@ void CaptureManager::recorded(const std::string& jail, const std::vector<std::st
   }
 }
 
+// ------------------------------------------------------------------------ probeCapture
+
+Result<void> probeCapture(const std::string& bridge) {
+  char err[PCAP_ERRBUF_SIZE] = "";
+  std::unique_ptr<pcap_t, void (*)(pcap_t*)> p(pcap_create(bridge.c_str(), err), pcap_close);
+  if (!p) return plainError("capture on " + bridge + ": " + err);
+  pcap_set_snaplen(p.get(), 64);
+  int rc = pcap_activate(p.get());
+  if (rc == PCAP_ERROR_NO_SUCH_DEVICE) return plainError("capture on " + bridge + ": no such interface");
+  if (rc < 0) return plainError("capture on " + bridge + ": " + pcap_statustostr(rc) + ": " + pcap_geterr(p.get()));
+  if (pcap_datalink(p.get()) != DLT_EN10MB)
+    return plainError("capture on " + bridge + ": not an Ethernet interface (pcap link type " +
+                      std::to_string(pcap_datalink(p.get())) + ")");
+  return success();
+}
+
 }  // namespace vnetd::collectors

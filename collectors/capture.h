@@ -162,4 +162,10 @@ class CaptureManager {
   bool have_state_ = false;
 };
 
+// Whether a capture can be opened on `bridge` now (`vnetctl doctor`): pcap_create +
+// pcap_activate (not promiscuous: nothing about the interface changes), then closed at
+// once. The error says why not, e.g. "no such interface" or libpcap's permission message.
+// Any thread.
+Result<void> probeCapture(const std::string& bridge);
+
 }  // namespace vnetd::collectors

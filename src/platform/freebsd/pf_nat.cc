@@ -17,6 +17,7 @@ namespace {
 
 constexpr size_t kMaxPfConf = 4u << 20;
 constexpr size_t kMaxDiagnostics = 4096;
+constexpr size_t kMaxShowOutput = size_t{1} << 20;
 
 // Makes `fd` the child's descriptor `target` (without close-on-exec).
 void become(int fd, int target) {
@@ -27,9 +28,9 @@ void become(int fd, int target) {
 }
 
 // Runs pfctl with `args` (argv[0] included), feeding `input` on stdin. Its stdout and
-// stderr are collected for the error message.
-Result<void> runPfctl(const std::vector<std::string>& args, const std::string& input,
-                      const std::string& what) {
+// stderr are collected: the error message on failure, the output on success.
+Result<std::string> runPfctl(const std::vector<std::string>& args, const std::string& input,
+                             const std::string& what, size_t max_output = kMaxDiagnostics) {
   // Everything the child needs is prepared before fork(): it only dup2()s and execs.
   std::vector<char*> argv;
   for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -76,13 +77,13 @@ Result<void> runPfctl(const std::vector<std::string>& args, const std::string& i
     ssize_t n = ::read(out_parent.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
-    if (diagnostics.size() < kMaxDiagnostics) diagnostics.append(buf, static_cast<size_t>(n));
+    if (diagnostics.size() < max_output) diagnostics.append(buf, static_cast<size_t>(n));
   }
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) return errnoError(what + ": wait for pfctl");
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return success();
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return diagnostics;
 
   std::string detail = trimWhitespace(diagnostics);
   for (char& c : detail)
@@ -102,14 +103,24 @@ Result<void> loadNatAnchor(const std::string& bridge, const std::string& egress,
   if (!anchor) return anchor.error();
   auto rules = pfNatRules(egress, subnets);
   if (!rules) return rules.error();
-  return runPfctl({"pfctl", "-a", *anchor, "-f", "-"}, *rules,
-                  "load NAT rules into pf anchor " + *anchor);
+  auto r = runPfctl({"pfctl", "-a", *anchor, "-f", "-"}, *rules, "load NAT rules into pf anchor " + *anchor);
+  if (!r) return r.error();
+  return success();
 }
 
 Result<void> clearNatAnchor(const std::string& bridge) {
   auto anchor = pfAnchorName(bridge);
   if (!anchor) return anchor.error();
-  return runPfctl({"pfctl", "-a", *anchor, "-f", "-"}, "", "clear pf anchor " + *anchor);
+  auto r = runPfctl({"pfctl", "-a", *anchor, "-f", "-"}, "", "clear pf anchor " + *anchor);
+  if (!r) return r.error();
+  return success();
+}
+
+Result<std::string> pfctlShow(const std::string& anchor, const std::string& what) {
+  std::vector<std::string> args = {"pfctl"};
+  if (!anchor.empty()) args.insert(args.end(), {"-a", anchor});
+  args.insert(args.end(), {"-s", what});
+  return runPfctl(args, "", "pfctl -s " + what, kMaxShowOutput);
 }
 
 Result<bool> natAnchorConfigured(const std::string& pf_conf) {

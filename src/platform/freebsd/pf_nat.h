@@ -28,6 +28,10 @@ Result<void> loadNatAnchor(const std::string& bridge, const std::string& egress,
 // Empties vnetd/<bridge> (loads an empty ruleset into it).
 Result<void> clearNatAnchor(const std::string& bridge);
 
+// The output of `pfctl [-a ANCHOR] -s WHAT` (WHAT: "info", "nat", ...), read-only: what pf
+// has loaded now, for doctor. ANCHOR "" = the main ruleset.
+Result<std::string> pfctlShow(const std::string& anchor, const std::string& what);
+
 // Whether `pf_conf` (a path) contains an active `nat-anchor "vnetd/*"`. A missing file is
 // false, not an error.
 Result<bool> natAnchorConfigured(const std::string& pf_conf = kPfConf);

@@ -1,0 +1,20 @@
+// Pure readers of pfctl(8) -s output, for `vnetctl doctor`'s NAT check on FreeBSD.
+// Platform-neutral (no FreeBSD header) so they are unit-tested and fuzzed on Linux
+// (tests/fuzz/fuzz_pf_show.cc). pfctl's output is outside bytes: any text is fine.
+#pragma once
+
+#include <string_view>
+
+#include "core/ip.h"
+
+namespace vnetd::platform::fbsd {
+
+// `pfctl -s info`: true when its "Status:" line says Enabled.
+bool pfInfoEnabled(std::string_view info);
+
+// `pfctl -a vnetd/<bridge> -s nat`: true when a rule translates `subnet` (its network
+// and prefix, as pfNatRules writes it) on `egress`, e.g.
+//   nat on em0 inet from 198.18.0.0/24 to any -> (em0) round-robin
+bool pfNatRulesCover(std::string_view rules, std::string_view egress, const Cidr& subnet);
+
+}  // namespace vnetd::platform::fbsd
