@@ -1,9 +1,290 @@
-// PLACEHOLDER — replaced by the doctor sub-command's implementation.
+// vnetctl doctor: gathers the facts (kernel, configuration file, host and jail network
+// stacks, packet filter, capture, daemon) and hands them to the pure verdicts of
+// doctor_checks.h. Read-only: nothing here creates, changes or loads anything.
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cli/vnetctl/doctor_checks.h"
 #include "cli/vnetctl/vnetctl.h"
+#include "collectors/capture.h"
+#include "core/config.h"
+#include "core/control_client.h"
+#include "core/control_protocol.h"
+#include "core/state_store.h"
+#include "platform/host.h"
+#include "platform/jails.h"
+#include "platform/netif.h"
+#include "vnetd/build_config.h"
 
 namespace vnetd::cli {
-int doctorCommand(const Context& ctx, const std::vector<std::string>&) {
-  std::fprintf(ctx.err, "vnetctl: doctor: not built yet\n");
-  return kExitFailure;
+namespace {
+
+using namespace doctor;
+
+// The daemon answers status from its loop; two seconds of silence means it is wedged,
+// and doctor must stay quick.
+constexpr std::chrono::milliseconds kDaemonTimeout{2000};
+
+constexpr const char* kUsage = "usage: vnetctl [-c FILE] [-S SOCKET] doctor [-q|--quiet] [--json]\n";
+
+constexpr const char* kHelp =
+    "NAME\n"
+    "     vnetctl doctor - check everything VNET jail networking depends on\n"
+    "\n"
+    "SYNOPSIS\n"
+    "     vnetctl [-c FILE] [-S SOCKET] doctor [-q | --quiet] [--json]\n"
+    "\n"
+    "DESCRIPTION\n"
+    "     Runs the troubleshooting list of a VNET jail host as checks and prints one\n"
+    "     line per check, OK, WARN or FAIL, each WARN and FAIL followed by the command\n"
+    "     that fixes it (for this platform):\n"
+    "\n"
+    "       OK    bridge lan (bridge0) exists\n"
+    "       FAIL  bridge lan (bridge0) is down\n"
+    "             fix: ifconfig bridge0 up\n"
+    "\n"
+    "     and a summary line (\"12 checks: 10 ok, 1 warning, 1 failure\"). The checks:\n"
+    "\n"
+    "     kernel:FEATURE      FreeBSD: VIMAGE, if_epair and if_bridge present; pf when a\n"
+    "                         bridge has nat; racct when jails have limits. Linux: veth\n"
+    "                         and bridge (loaded, built in or loadable), network\n"
+    "                         namespaces, /run/netns; nf_tables when a bridge has nat.\n"
+    "     config              The configuration file loads (else its first error as\n"
+    "                         FILE:LINE:COLUMN; vnetd -n lists them all).\n"
+    "     bridge:KEY:exists, :up, :address, :members, :mtu\n"
+    "                         Each configured bridge exists, is up, has its configured\n"
+    "                         addresses and, as members, the host sides of the running\n"
+    "                         jails vnetd recorded on it (from the daemon's status, else\n"
+    "                         read from the state directory); its members' MTUs equal\n"
+    "                         the bridge's, and the bridge's the configured mtu.\n"
+    "     forwarding:ipv4, forwarding:ipv6\n"
+    "                         IP forwarding is on where needed: FAIL when a bridge has\n"
+    "                         nat, WARN when jails route via a host address (then they\n"
+    "                         reach only the host and each other).\n"
+    "     nat:KEY             The NAT rules of a bridge with nat are loaded (FreeBSD: pf\n"
+    "                         enabled, nat-anchor \"vnetd/*\" in the ruleset, the rule in\n"
+    "                         anchor vnetd/IFNAME). The Linux backend has no NAT yet.\n"
+    "     jail:NAME:interfaces, :route, :route6\n"
+    "                         Inside each running recorded jail: its interfaces exist,\n"
+    "                         are up and have their addresses; the default route points\n"
+    "                         at the configured gateway.\n"
+    "     capture:KEY         A packet capture can open the bridge ([capture] enabled).\n"
+    "     daemon:reachable, daemon:config\n"
+    "                         vnetd answers on its control socket within 2 s (WARN when\n"
+    "                         not: hooks work without it), and runs the configuration\n"
+    "                         that is in the file now (WARN: reload it).\n"
+    "\n"
+    "     doctor only reads: it never creates, changes or loads anything. Run it as\n"
+    "     root; other users cannot look inside jails or open captures.\n"
+    "\n"
+    "OPTIONS\n"
+    "     -q, --quiet  Print only the WARN and FAIL checks, with their fixes, and the\n"
+    "                  summary; print nothing when every check is OK (for cron).\n"
+    "     --json       Print a JSON array instead, one object per check:\n"
+    "                  {\"check\": NAME, \"status\": \"ok\"|\"warn\"|\"fail\",\n"
+    "                   \"message\": TEXT, \"fix\": COMMAND or \"\"}.\n"
+    "                  Check names are stable (see above); messages may change.\n"
+    "     -h, --help   Print this help.\n"
+    "\n"
+    "     The global options -c FILE (configuration, default %s) and -S SOCKET come\n"
+    "     before the sub-command; see vnetctl --help.\n"
+    "\n"
+    "EXIT STATUS\n"
+    "     0 when every check is OK, 1 when some check warns and none fails, 2 when any\n"
+    "     check fails, 64 on usage errors.\n"
+    "\n"
+    "EXAMPLES\n"
+    "     vnetctl doctor\n"
+    "     vnetctl -c /usr/local/etc/vnetd.toml doctor --quiet || mail -s doctor root\n"
+    "     vnetctl doctor --json | jq -r '.[] | select(.status != \"ok\") | .fix'\n"
+    "\n"
+    "SEE ALSO\n"
+    "     vnetctl(8), vnetd(8), vnetd-hook(8)\n";
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
 }
+
+std::optional<platform::LinkInfo> findLink(const std::vector<platform::LinkInfo>& links, const std::string& name) {
+  for (const auto& l : links)
+    if (l.name == name) return l;
+  return std::nullopt;
+}
+
+DaemonFacts askDaemon(const std::string& socket_path) {
+  DaemonFacts d;
+  control::Request req;
+  req.op = control::Op::Status;
+  auto r = control::call(socket_path, control::encodeRequest(req), kDaemonTimeout);
+  if (!r.ok()) {
+    d.error = r.error.message();
+    d.permission_denied = r.error.code == EACCES || r.error.code == EPERM;
+    d.silent = r.failure == control::CallFailure::Timeout || r.failure == control::CallFailure::Lost;
+    return d;
+  }
+  d.reachable = true;
+  auto st = parseDaemonStatus(r.reply);
+  if (st)
+    d.status = std::move(*st);
+  else
+    d.error = st.error().message();
+  return d;
+}
+
+// The recorded jails: the daemon's view when it answered, else the state store read
+// without its lock (and without creating the directory: StateStore::open would).
+std::vector<RecordedJail> recordedJails(const DaemonFacts& daemon, const Config& config) {
+  if (daemon.status) return daemon.status->jails;
+  std::vector<RecordedJail> out;
+  if (!exists(config.daemon.state_dir + "/state.json")) return out;
+  auto store = StateStore::open(config.daemon.state_dir);
+  if (!store) return out;
+  auto state = store->peek();
+  if (!state) return out;
+  for (const auto& [name, rec] : state->jails) {
+    RecordedJail rj{name, {}};
+    for (const auto& ir : rec.interfaces) rj.interfaces.push_back({ir.host_name, ir.jail_name, ir.bridge, ir.addresses});
+    out.push_back(std::move(rj));
+  }
+  return out;
+}
+
+Facts gather(const Context& ctx) {
+  Facts f;
+  f.platform = buildPlatform();
+  f.socket_path = ctx.socket_path;
+  if (auto h = platform::readHostSupport())
+    f.host = std::move(*h);
+  else
+    f.host_error = h.error().message();
+
+  f.config.path = ctx.config_path;
+  if (!ctx.config_path.empty()) {
+    // Loaded again rather than taken from ctx: doctor reports every error, and the
+    // digest must be of the file as it is now.
+    ConfigLoadResult loaded = loadConfigFile(ctx.config_path);
+    for (const auto& e : loaded.errors) f.config.errors.push_back(e.toString());
+    f.config.config = std::move(loaded.config);
+  }
+  f.daemon = askDaemon(ctx.socket_path);
+  if (!f.config.config) return f;
+  const Config& cfg = *f.config.config;
+
+  auto host = platform::openHostStack();
+  std::vector<platform::LinkInfo> links;
+  std::unique_ptr<platform::NetStack> hs;
+  if (!host) {
+    f.host_links_error = host.error().message();
+  } else {
+    hs = std::move(*host);
+    if (auto l = hs->links())
+      links = std::move(*l);
+    else
+      f.host_links_error = l.error().message();
+  }
+
+  // Running recorded jails; the rest are the daemon's business (orphans).
+  std::vector<RecordedJail> recorded = recordedJails(f.daemon, cfg);
+  std::unique_ptr<platform::Jails> jails;
+  if (auto j = platform::openJails()) jails = std::move(*j);
+  std::vector<std::pair<RecordedJail, std::optional<platform::JailInfo>>> running;
+  for (auto& rj : recorded) {
+    std::optional<platform::JailInfo> info;
+    if (jails)
+      if (auto found = jails->find(rj.name); found && *found) info = **found;
+    if (info) running.emplace_back(std::move(rj), info);
+  }
+
+  for (const auto& [key, bc] : cfg.bridges) {
+    BridgeFacts b;
+    b.config = bc;
+    b.link = findLink(links, bc.interface);
+    if (b.link) {
+      if (hs)
+        if (auto a = hs->addresses(b.link->index))
+          for (const auto& x : *a) b.addresses.push_back(x.cidr);
+      for (const auto& l : links)
+        if (l.master_index == b.link->index) b.members.push_back(l);
+    }
+    for (const auto& [rj, info] : running)
+      for (const auto& ri : rj.interfaces)
+        if (ri.bridge == bc.interface) b.expected.push_back({rj.name, ri.host_name, findLink(links, ri.host_name)});
+    f.bridges.push_back(std::move(b));
+
+    if (!bc.nat.empty() && bc.address) {
+      NatCheckFacts n;
+      if (auto r = platform::readBridgeNat(bc.interface, Cidr{bc.address->network(), bc.address->prefix}, bc.nat))
+        n.nat = *r;
+      else
+        n.error = r.error().message();
+      f.nat[key] = n;
+    }
+    // A capture of a missing bridge fails for the reason bridge:KEY:exists already gives.
+    if (cfg.capture.enabled && findLink(links, bc.interface)) {
+      auto probe = collectors::probeCapture(bc.interface);
+      f.capture[key] = CaptureFacts{probe ? "" : probe.error().message()};
+    }
+  }
+
+  for (const auto& [rj, info] : running) {
+    JailFacts j;
+    j.name = rj.name;
+    j.interfaces = rj.interfaces;
+    // The same rule as the created hook: the first configured interface with a gateway.
+    if (auto jc = cfg.jailFor(rj.name))
+      for (const auto& ic : jc->interfaces) {
+        if (!j.gateway4 && ic.gateway) j.gateway4 = ic.gateway;
+        if (!j.gateway6 && ic.gateway6) j.gateway6 = ic.gateway6;
+      }
+    auto stack = jails->openStack(*info);
+    if (!stack) {
+      j.error = stack.error().message();
+    } else {
+      auto l = (*stack)->links();
+      auto a = (*stack)->addresses();
+      auto r = (*stack)->defaultRoutes();
+      if (!l) j.error = l.error().message();
+      else if (!a) j.error = a.error().message();
+      else if (!r) j.error = r.error().message();
+      else {
+        j.links = std::move(*l);
+        j.addresses = std::move(*a);
+        j.default_routes = std::move(*r);
+      }
+    }
+    f.jails.push_back(std::move(j));
+  }
+  return f;
+}
+
+}  // namespace
+
+int doctorCommand(const Context& ctx, const std::vector<std::string>& args) {
+  bool quiet = false, json = false;
+  for (const auto& a : args) {
+    if (a == "-q" || a == "--quiet") {
+      quiet = true;
+    } else if (a == "--json") {
+      json = true;
+    } else if (a == "-h" || a == "--help") {
+      std::fprintf(ctx.out, kHelp, build::kDefaultConfigPath);
+      return kExitOk;
+    } else {
+      std::fprintf(ctx.err, "vnetctl: doctor: unknown argument '%s'\n%s", a.c_str(), kUsage);
+      return kExitUsage;
+    }
+  }
+  std::vector<Verdict> verdicts = judge(gather(ctx));
+  std::string text = json ? renderJson(verdicts) : renderText(verdicts, quiet);
+  std::fputs(text.c_str(), ctx.out);
+  std::fflush(ctx.out);
+  return exitCode(verdicts);
+}
+
 }  // namespace vnetd::cli

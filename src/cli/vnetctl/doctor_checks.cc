@@ -1,0 +1,631 @@
+#include "cli/vnetctl/doctor_checks.h"
+
+#include <algorithm>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "vnetd/build_config.h"
+
+namespace vnetd::cli::doctor {
+namespace {
+
+using Json = nlohmann::json;
+using platform::Support;
+
+// ------------------------------------------------------------------- fix commands
+// One place per command shape, so the FreeBSD and Linux spellings stay side by side.
+
+std::string linkUp(Platform p, const std::string& ifname) {
+  return p == Platform::FreeBSD ? "ifconfig " + ifname + " up" : "ip link set dev " + ifname + " up";
+}
+std::string setMtu(Platform p, const std::string& ifname, uint32_t mtu) {
+  return p == Platform::FreeBSD ? "ifconfig " + ifname + " mtu " + std::to_string(mtu)
+                                : "ip link set dev " + ifname + " mtu " + std::to_string(mtu);
+}
+std::string addAddress(Platform p, const std::string& ifname, const Cidr& c) {
+  bool v6 = c.address.family == IpFamily::V6;
+  if (p == Platform::FreeBSD) return "ifconfig " + ifname + (v6 ? " inet6 " : " inet ") + c.toString() + " alias";
+  return std::string("ip ") + (v6 ? "-6 " : "") + "address add " + c.toString() + " dev " + ifname;
+}
+std::string addMember(Platform p, const std::string& bridge, const std::string& member) {
+  return p == Platform::FreeBSD ? "ifconfig " + bridge + " addm " + member
+                                : "ip link set dev " + member + " master " + bridge;
+}
+std::string createBridge(Platform p, const std::string& bridge) {
+  return p == Platform::FreeBSD ? "ifconfig bridge create name " + bridge + " up"
+                                : "ip link add name " + bridge + " type bridge && ip link set dev " + bridge + " up";
+}
+std::string jailLinkUp(Platform p, const std::string& jail, const std::string& ifname) {
+  return p == Platform::FreeBSD ? "jexec " + jail + " ifconfig " + ifname + " up"
+                                : "ip -n " + jail + " link set dev " + ifname + " up";
+}
+std::string jailAddAddress(Platform p, const std::string& jail, const std::string& ifname, const Cidr& c) {
+  bool v6 = c.address.family == IpFamily::V6;
+  if (p == Platform::FreeBSD)
+    return "jexec " + jail + " ifconfig " + ifname + (v6 ? " inet6 " : " inet ") + c.toString() + " alias";
+  return "ip -n " + jail + (v6 ? " -6" : "") + " address add " + c.toString() + " dev " + ifname;
+}
+std::string jailDefaultRoute(Platform p, const std::string& jail, const IpAddress& gw, bool replace) {
+  bool v6 = gw.family == IpFamily::V6;
+  if (p == Platform::FreeBSD)
+    return "jexec " + jail + " route " + (v6 ? "-6 " : "") + (replace ? "change" : "add") + " default " +
+           gw.toString();
+  return "ip -n " + jail + (v6 ? " -6" : "") + " route replace default via " + gw.toString();
+}
+std::string rerunCreated(const std::string& jail) { return "vnetd-hook created " + jail; }
+
+std::string joinFixes(const std::vector<std::string>& fixes) {
+  std::string out;
+  std::set<std::string> seen;
+  for (const auto& f : fixes) {
+    if (f.empty() || !seen.insert(f).second) continue;
+    if (!out.empty()) out += " && ";
+    out += f;
+  }
+  return out;
+}
+std::string join(const std::vector<std::string>& parts, const char* sep = ", ") {
+  std::string out;
+  for (const auto& p : parts) {
+    if (!out.empty()) out += sep;
+    out += p;
+  }
+  return out;
+}
+
+// "bridge lan (br0)", or "bridge br0" when the key is the interface name.
+std::string bridgeLabel(const BridgeConfig& b) {
+  return b.interface == b.name ? "bridge " + b.name : "bridge " + b.name + " (" + b.interface + ")";
+}
+
+Verdict ok(std::string check, std::string message) { return {std::move(check), Status::Ok, std::move(message), ""}; }
+Verdict bad(Status s, std::string check, std::string message, std::string fix) {
+  return {std::move(check), s, std::move(message), std::move(fix)};
+}
+
+bool natActive(const BridgeConfig& b) { return !b.nat.empty() && b.address.has_value(); }
+
+bool anyLimits(const Config& c) {
+  for (const auto& [name, j] : c.jails)
+    if (!j.limits.empty()) return true;
+  return c.jail_defaults && !c.jail_defaults->limits.empty();
+}
+
+// What each kernel feature is needed for and how to get it.
+struct FeatureRule {
+  Platform platform;
+  const char* name;
+  enum { Always, WithNat, WithLimits } when;
+  Status missing;  // verdict when it is absent
+  const char* purpose;
+  const char* fix;
+};
+constexpr FeatureRule kFeatureRules[] = {
+    {Platform::FreeBSD, "vimage", FeatureRule::Always, Status::Fail, "jails with their own network stack",
+     "build a kernel with 'options VIMAGE' (GENERIC has it since FreeBSD 12.0)"},
+    {Platform::FreeBSD, "if_epair", FeatureRule::Always, Status::Fail, "jail interface pairs",
+     "kldload if_epair && sysrc kld_list+=if_epair"},
+    {Platform::FreeBSD, "if_bridge", FeatureRule::Always, Status::Fail, "bridges",
+     "kldload if_bridge && sysrc kld_list+=if_bridge"},
+    {Platform::FreeBSD, "pf", FeatureRule::WithNat, Status::Fail, "NAT of bridges with 'nat'",
+     "kldload pf && sysrc pf_enable=YES"},
+    {Platform::FreeBSD, "racct", FeatureRule::WithLimits, Status::Fail, "[jail.X.limits] (rctl)",
+     "echo kern.racct.enable=1 >> /boot/loader.conf && shutdown -r now"},
+    {Platform::Linux, "veth", FeatureRule::Always, Status::Fail, "jail interface pairs", "modprobe veth"},
+    {Platform::Linux, "bridge", FeatureRule::Always, Status::Fail, "bridges", "modprobe bridge"},
+    {Platform::Linux, "nf_tables", FeatureRule::WithNat, Status::Fail, "NAT of bridges with 'nat'",
+     "modprobe nf_tables"},
+    {Platform::Linux, "netns", FeatureRule::Always, Status::Fail, "network namespaces as jails",
+     "use a kernel built with CONFIG_NET_NS=y"},
+    // `ip netns add` creates the directory with the first jail: its absence only means
+    // no jail has been made yet.
+    {Platform::Linux, "netns_dir", FeatureRule::Always, Status::Warn, "where ip netns keeps jails",
+     "ip netns add JAIL"},
+};
+
+const Json* member(const Json& obj, const char* key) {
+  if (!obj.is_object()) return nullptr;
+  auto it = obj.find(key);
+  return it == obj.end() ? nullptr : &*it;
+}
+std::string stringAt(const Json& obj, const char* key) {
+  const Json* v = member(obj, key);
+  return v && v->is_string() ? v->get<std::string>() : std::string();
+}
+
+}  // namespace
+
+Platform buildPlatform() { return std::strcmp(build::kPlatform, "freebsd") == 0 ? Platform::FreeBSD : Platform::Linux; }
+
+const char* statusName(Status s) {
+  switch (s) {
+    case Status::Ok: return "OK";
+    case Status::Warn: return "WARN";
+    case Status::Fail: return "FAIL";
+  }
+  return "?";
+}
+
+// ------------------------------------------------------------------ status reply
+
+Result<DaemonStatus> parseDaemonStatus(std::string_view line) {
+  Json doc = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object()) return plainError("status reply is not a JSON object");
+  const Json* okv = member(doc, "ok");
+  if (!okv || !okv->is_boolean()) return plainError("status reply has no 'ok'");
+  if (!okv->get<bool>()) {
+    std::string e = stringAt(doc, "error");
+    return plainError(e.empty() ? "vnetd refused the status request" : e);
+  }
+  DaemonStatus st;
+  const Json* d = member(doc, "daemon");
+  if (!d || !d->is_object()) return plainError("status reply has no 'daemon' object");
+  if (const Json* pid = member(*d, "pid"); pid && pid->is_number_integer()) st.pid = pid->get<int64_t>();
+  st.version = stringAt(*d, "version");
+  st.config_path = stringAt(*d, "config");
+  st.config_digest = stringAt(*d, "config_digest");
+  const Json* jails = member(doc, "jails");
+  if (!jails || !jails->is_array()) return plainError("status reply has no 'jails' array");
+  for (const Json& j : *jails) {
+    RecordedJail rj;
+    rj.name = stringAt(j, "name");
+    if (rj.name.empty() || !isValidJailName(rj.name)) return plainError("status reply names a jail badly");
+    const Json* ifs = member(j, "interfaces");
+    if (!ifs || !ifs->is_array()) return plainError("status reply: jail " + rj.name + " has no 'interfaces'");
+    for (const Json& i : *ifs) {
+      RecordedInterface ri{stringAt(i, "host_name"), stringAt(i, "jail_name"), stringAt(i, "bridge"), {}};
+      if (!isValidInterfaceName(ri.host_name) || !isValidInterfaceName(ri.jail_name) ||
+          (!ri.bridge.empty() && !isValidInterfaceName(ri.bridge)))
+        return plainError("status reply: jail " + rj.name + " has an interface with a bad name");
+      if (const Json* a = member(i, "addresses"); a && a->is_array())
+        for (const Json& x : *a)
+          if (x.is_string()) ri.addresses.push_back(x.get<std::string>());
+      rj.interfaces.push_back(std::move(ri));
+    }
+    st.jails.push_back(std::move(rj));
+  }
+  return st;
+}
+
+// ------------------------------------------------------------------------- kernel
+
+std::vector<Verdict> judgeKernel(Platform p, const platform::HostSupport& host, const Config* config) {
+  bool nat = false;
+  if (config)
+    for (const auto& [key, b] : config->bridges) nat |= natActive(b);
+  bool limits = config && anyLimits(*config);
+  std::vector<Verdict> out;
+  for (const FeatureRule& r : kFeatureRules) {
+    if (r.platform != p) continue;
+    if (r.when == FeatureRule::WithNat && !nat) continue;
+    if (r.when == FeatureRule::WithLimits && !limits) continue;
+    auto f = std::find_if(host.features.begin(), host.features.end(),
+                          [&](const platform::KernelFeature& x) { return x.name == r.name; });
+    std::string check = std::string("kernel:") + r.name;
+    std::string what = std::string("kernel: ") + r.name + " (" + r.purpose + ")";
+    if (f == host.features.end()) {
+      out.push_back(bad(Status::Warn, check, what + ": not examined on this system", r.fix));
+      continue;
+    }
+    switch (f->support) {
+      case Support::Yes: out.push_back(ok(check, what + ": " + f->evidence)); break;
+      case Support::No: out.push_back(bad(r.missing, check, what + ": missing, " + f->evidence, r.fix)); break;
+      case Support::Unknown: out.push_back(bad(Status::Warn, check, what + ": " + f->evidence, r.fix)); break;
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------- config
+
+Verdict judgeConfig(Platform, const ConfigFacts& c) {
+  if (c.path.empty())
+    return bad(Status::Warn, "config", "no configuration file given (only --socket): bridge and jail checks skipped",
+               "vnetctl -c FILE doctor");
+  if (!c.config) {
+    std::string first = c.errors.empty() ? "unknown error" : c.errors.front();
+    std::string more = c.errors.size() > 1 ? " (+" + std::to_string(c.errors.size() - 1) + " more)" : "";
+    return bad(Status::Fail, "config", "configuration " + c.path + " does not load: " + first + more,
+               "vnetd -n -c " + c.path);
+  }
+  auto count = [](size_t n, const char* what) { return std::to_string(n) + " " + what + (n == 1 ? "" : "s"); };
+  return ok("config", "configuration " + c.path + " loads (" + count(c.config->bridges.size(), "bridge") + ", " +
+                          count(c.config->jails.size(), "jail") + (c.config->jail_defaults ? ", jail defaults)" : ")"));
+}
+
+// ------------------------------------------------------------------------ bridges
+
+std::vector<Verdict> judgeBridge(Platform p, const BridgeFacts& b) {
+  const BridgeConfig& cfg = b.config;
+  const std::string& ifname = cfg.interface;
+  const std::string label = bridgeLabel(cfg);
+  const std::string pre = "bridge:" + cfg.name + ":";
+  std::vector<Verdict> out;
+  if (!b.link) {
+    // Nothing else about it can be true; one verdict says it all.
+    out.push_back(bad(Status::Fail, pre + "exists", label + " does not exist", createBridge(p, ifname)));
+    return out;
+  }
+  if (b.link->kind != platform::LinkKind::Bridge) {
+    out.push_back(bad(Status::Fail, pre + "exists",
+                      label + ": " + ifname + " exists but is a " + platform::linkKindName(b.link->kind) +
+                          ", not a bridge",
+                      "set [bridge." + cfg.name + "] interface to a free name, or remove " + ifname));
+    return out;
+  }
+  out.push_back(ok(pre + "exists", label + " exists"));
+  out.push_back(b.link->admin_up ? ok(pre + "up", label + " is up")
+                                 : bad(Status::Fail, pre + "up", label + " is down", linkUp(p, ifname)));
+
+  std::vector<Cidr> want;
+  for (const auto& a : {cfg.address, cfg.address6})
+    if (a) want.push_back(*a);
+  if (!want.empty()) {
+    std::vector<std::string> missing, fixes, present;
+    for (const Cidr& w : want) {
+      bool has = std::any_of(b.addresses.begin(), b.addresses.end(), [&](const Cidr& c) { return c == w; });
+      (has ? present : missing).push_back(w.toString());
+      if (!has) fixes.push_back(addAddress(p, ifname, w));
+    }
+    out.push_back(missing.empty()
+                      ? ok(pre + "address", label + " has " + join(present))
+                      : bad(Status::Fail, pre + "address", label + " lacks its address " + join(missing),
+                            joinFixes(fixes)));
+  }
+
+  std::vector<std::string> problems, fixes, fine;
+  for (const ExpectedMember& m : b.expected) {
+    if (!m.link) {
+      problems.push_back(m.host_name + " (jail " + m.jail + ") does not exist");
+      fixes.push_back("vnetd-hook prestart " + m.jail + " && vnetd-hook created " + m.jail);
+      continue;
+    }
+    if (m.link->master_index != b.link->index) {
+      problems.push_back(m.host_name + " (jail " + m.jail + ") is not a member");
+      fixes.push_back(addMember(p, ifname, m.host_name));
+    }
+    if (!m.link->admin_up) {
+      problems.push_back(m.host_name + " (jail " + m.jail + ") is down");
+      fixes.push_back(linkUp(p, m.host_name));
+    }
+    if (m.link->master_index == b.link->index && m.link->admin_up) fine.push_back(m.host_name);
+  }
+  if (!problems.empty())
+    out.push_back(bad(Status::Fail, pre + "members", label + ": " + join(problems, "; "), joinFixes(fixes)));
+  else if (b.expected.empty())
+    out.push_back(ok(pre + "members", label + ": no running jail has an interface on it"));
+  else
+    out.push_back(ok(pre + "members", label + " has its jail members " + join(fine)));
+
+  // MTU: the members must all agree with the bridge (a smaller one drops the larger
+  // frames the others send: USERS.md #6), and the bridge with the configuration.
+  uint32_t target = cfg.mtu.value_or(b.link->mtu);
+  std::vector<std::string> off;
+  std::vector<std::string> mtu_fixes;
+  for (const auto& l : b.members)
+    if (l.mtu != target) {
+      off.push_back(l.name + " " + std::to_string(l.mtu));
+      mtu_fixes.push_back(setMtu(p, l.name, target));
+    }
+  bool bridge_off = cfg.mtu && b.link->mtu != *cfg.mtu;
+  if (bridge_off) mtu_fixes.push_back(setMtu(p, ifname, *cfg.mtu));
+  if (!off.empty())
+    out.push_back(bad(Status::Fail, pre + "mtu",
+                      label + ": MTU mismatch, " + (cfg.mtu ? "configured " : "bridge ") + std::to_string(target) +
+                          " but " + join(off),
+                      joinFixes(mtu_fixes)));
+  else if (bridge_off)
+    out.push_back(bad(Status::Warn, pre + "mtu",
+                      label + " has MTU " + std::to_string(b.link->mtu) + ", configured " + std::to_string(*cfg.mtu),
+                      joinFixes(mtu_fixes)));
+  else
+    out.push_back(ok(pre + "mtu", label + ": MTU " + std::to_string(b.link->mtu) + " on the bridge and its " +
+                                      std::to_string(b.members.size()) + " members"));
+  return out;
+}
+
+// --------------------------------------------------------------------- forwarding
+
+std::vector<Verdict> judgeForwarding(Platform p, const platform::HostSupport& host, const Config& config,
+                                     const std::vector<JailFacts>& jails) {
+  std::vector<Verdict> out;
+  for (IpFamily fam : {IpFamily::V4, IpFamily::V6}) {
+    bool v4 = fam == IpFamily::V4;
+    std::vector<std::string> nat, gw;  // bridge labels needing forwarding, and why
+    std::set<std::string> gw_seen;
+    auto usesHost = [&](const std::optional<IpAddress>& g) {
+      if (!g) return;
+      for (const auto& [key, b] : config.bridges) {
+        const auto& a = v4 ? b.address : b.address6;
+        if (a && a->address == *g && gw_seen.insert(key).second) gw.push_back(bridgeLabel(b) + " (" + g->toString() + ")");
+      }
+    };
+    for (const auto& [key, b] : config.bridges)
+      if (v4 && natActive(b)) nat.push_back(bridgeLabel(b));
+    auto fromConfig = [&](const JailConfig& jc) {
+      for (const auto& ic : jc.interfaces) usesHost(v4 ? ic.gateway : ic.gateway6);
+    };
+    for (const auto& [name, jc] : config.jails) fromConfig(jc);
+    if (config.jail_defaults) fromConfig(*config.jail_defaults);
+    for (const auto& j : jails) usesHost(v4 ? j.gateway4 : j.gateway6);
+
+    const std::string check = v4 ? "forwarding:ipv4" : "forwarding:ipv6";
+    const std::string name = v4 ? "IPv4" : "IPv6";
+    if (nat.empty() && gw.empty()) {
+      // IPv6 forwarding only matters when some jail routes IPv6 via the host.
+      if (v4) out.push_back(ok(check, "IPv4 forwarding not needed (no NAT, no jail routes via a host address)"));
+      continue;
+    }
+    std::string fix;
+    if (p == Platform::FreeBSD)
+      fix = v4 ? "sysrc gateway_enable=YES && sysctl net.inet.ip.forwarding=1"
+               : "sysrc ipv6_gateway_enable=YES && sysctl net.inet6.ip6.forwarding=1";
+    else
+      fix = v4 ? "sysctl -w net.ipv4.ip_forward=1 && echo net.ipv4.ip_forward=1 > /etc/sysctl.d/90-vnetd.conf"
+               : "sysctl -w net.ipv6.conf.all.forwarding=1 && echo net.ipv6.conf.all.forwarding=1 > "
+                 "/etc/sysctl.d/90-vnetd-ipv6.conf";
+    std::string users = !nat.empty() ? "NAT on " + join(nat) : "jails route via " + join(gw);
+    const std::optional<bool>& on = v4 ? host.ipv4_forwarding : host.ipv6_forwarding;
+    if (!on) {
+      out.push_back(bad(Status::Warn, check, "cannot read the " + name + " forwarding setting (" + users + " need it)",
+                        p == Platform::FreeBSD ? (v4 ? "sysctl net.inet.ip.forwarding" : "sysctl net.inet6.ip6.forwarding")
+                                               : (v4 ? "sysctl net.ipv4.ip_forward" : "sysctl net.ipv6.conf.all.forwarding")));
+    } else if (*on) {
+      out.push_back(ok(check, name + " forwarding is on (" + users + ")"));
+    } else if (!nat.empty()) {
+      out.push_back(bad(Status::Fail, check, name + " forwarding is off: " + users + " translates nothing", fix));
+    } else {
+      out.push_back(bad(Status::Warn, check,
+                        name + " forwarding is off: " + users + " but reach only the host and each other", fix));
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------- NAT
+
+Verdict judgeNat(Platform p, const BridgeConfig& b, const NatCheckFacts& n, const std::string& config_path) {
+  const std::string check = "nat:" + b.name;
+  const std::string label = bridgeLabel(b);
+  const std::string subnet = b.address ? Cidr{b.address->network(), b.address->prefix}.toString() : "";
+  if (!n.nat)
+    return bad(Status::Warn, check, "cannot tell whether NAT of " + label + " is in place: " + n.error,
+               p == Platform::FreeBSD ? "pfctl -a vnetd/" + b.interface + " -s nat" : "nft list ruleset");
+  switch (n.nat->state) {
+    case platform::NatState::Present:
+      return ok(check, "NAT of " + label + " (" + subnet + " out of " + b.nat + "): " + n.nat->detail);
+    case platform::NatState::Unsupported:
+      return bad(Status::Fail, check, "NAT of " + label + " is configured but " + n.nat->detail,
+                 "remove nat = \"" + b.nat + "\" from [bridge." + b.name + "] in " + config_path);
+    case platform::NatState::Absent: break;
+  }
+  std::string fix;
+  if (p == Platform::FreeBSD) {
+    switch (n.nat->missing) {
+      case platform::NatMissing::Module: fix = "kldload pf && sysrc pf_enable=YES && pfctl -e"; break;
+      case platform::NatMissing::Disabled: fix = "pfctl -e && sysrc pf_enable=YES"; break;
+      case platform::NatMissing::Hook:
+        fix = "pfctl -f /etc/pf.conf  # after adding the line  nat-anchor \"vnetd/*\"  before the filter rules";
+        break;
+      case platform::NatMissing::Rules:
+      case platform::NatMissing::None:
+        fix = "echo 'nat on " + b.nat + " from " + subnet + " to any -> (" + b.nat + ")' | pfctl -a vnetd/" +
+              b.interface + " -f -";
+        break;
+    }
+  } else {
+    fix = "systemctl restart vnetd";
+  }
+  return bad(Status::Fail, check, "NAT of " + label + " (" + subnet + " out of " + b.nat + ") is missing: " +
+                                      n.nat->detail,
+             fix);
+}
+
+// -------------------------------------------------------------------------- jails
+
+std::vector<Verdict> judgeJail(Platform p, const JailFacts& j) {
+  std::vector<Verdict> out;
+  const std::string pre = "jail:" + j.name + ":";
+  if (!j.error.empty()) {
+    out.push_back(bad(Status::Warn, pre + "interfaces", "jail " + j.name + ": cannot look inside: " + j.error,
+                      "vnetctl doctor  # as root"));
+    return out;
+  }
+  std::vector<std::string> problems, fixes, fine;
+  for (const RecordedInterface& ri : j.interfaces) {
+    auto l = std::find_if(j.links.begin(), j.links.end(),
+                          [&](const platform::LinkInfo& x) { return x.name == ri.jail_name; });
+    if (l == j.links.end()) {
+      problems.push_back(ri.jail_name + " is missing");
+      fixes.push_back(rerunCreated(j.name));
+      continue;
+    }
+    if (!l->admin_up) {
+      problems.push_back(ri.jail_name + " is down");
+      fixes.push_back(jailLinkUp(p, j.name, ri.jail_name));
+    }
+    std::vector<std::string> has;
+    for (const auto& text : ri.addresses) {
+      auto want = Cidr::parse(text);
+      if (!want) continue;
+      bool present = std::any_of(j.addresses.begin(), j.addresses.end(), [&](const platform::AddressInfo& a) {
+        return a.link_index == l->index && a.cidr == *want;
+      });
+      if (present) {
+        has.push_back(text);
+      } else {
+        problems.push_back(ri.jail_name + " lacks " + text);
+        fixes.push_back(jailAddAddress(p, j.name, ri.jail_name, *want));
+      }
+    }
+    if (l->admin_up) fine.push_back(ri.jail_name + (has.empty() ? "" : " " + join(has)));
+  }
+  if (!problems.empty())
+    out.push_back(bad(Status::Fail, pre + "interfaces", "jail " + j.name + ": " + join(problems, "; "), joinFixes(fixes)));
+  else
+    out.push_back(ok(pre + "interfaces", "jail " + j.name + ": " + (fine.empty() ? "no interfaces" : join(fine, "; ")) +
+                                             (fine.empty() ? "" : " up")));
+
+  for (const auto& want : {j.gateway4, j.gateway6}) {
+    if (!want) continue;
+    bool v6 = want->family == IpFamily::V6;
+    const std::string check = pre + (v6 ? "route6" : "route");
+    std::vector<std::string> current;
+    bool right = false;
+    for (const auto& r : j.default_routes) {
+      if (r.destination.address.family != want->family) continue;
+      current.push_back(r.gateway ? r.gateway->toString() : "a direct interface route");
+      right |= r.gateway && *r.gateway == *want;
+    }
+    const std::string what = v6 ? "IPv6 default route" : "default route";
+    if (right)
+      out.push_back(ok(check, "jail " + j.name + ": " + what + " via " + want->toString()));
+    else if (current.empty())
+      out.push_back(bad(Status::Fail, check,
+                        "jail " + j.name + " has no " + what + " (configured: via " + want->toString() + ")",
+                        jailDefaultRoute(p, j.name, *want, false)));
+    else
+      out.push_back(bad(Status::Fail, check,
+                        "jail " + j.name + ": " + what + " via " + join(current) + ", configured via " +
+                            want->toString(),
+                        jailDefaultRoute(p, j.name, *want, true)));
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------ capture
+
+Verdict judgeCapture(const BridgeConfig& b, const CaptureFacts& c) {
+  const std::string check = "capture:" + b.name;
+  if (c.error.empty()) return ok(check, "capture can open " + bridgeLabel(b));
+  bool perm = c.error.find("ermission") != std::string::npos || c.error.find("not permitted") != std::string::npos;
+  return bad(Status::Fail, check, "capture cannot open " + bridgeLabel(b) + ": " + c.error,
+             perm ? "vnetctl doctor  # as root (the daemon captures as root)"
+                  : "tcpdump -i " + b.interface + " -c 1  # the same open, with libpcap's full message");
+}
+
+// ------------------------------------------------------------------------- daemon
+
+std::vector<Verdict> judgeDaemon(Platform p, const DaemonFacts& d, const ConfigFacts& c,
+                                 const std::string& socket_path) {
+  std::vector<Verdict> out;
+  bool default_config = c.path.empty() || c.path == build::kDefaultConfigPath;
+  std::string start = !default_config ? "vnetd -c " + c.path
+                      : p == Platform::FreeBSD ? "service vnetd start"
+                                               : "systemctl start vnetd";
+  if (!d.reachable) {
+    if (d.permission_denied)
+      out.push_back(bad(Status::Warn, "daemon:reachable", "cannot reach vnetd on " + socket_path + " (" + d.error + ")",
+                        "vnetctl doctor  # as root or as a member of [daemon] control_group"));
+    else if (d.silent)
+      out.push_back(bad(Status::Warn, "daemon:reachable", "vnetd does not answer on " + socket_path + " (" + d.error + ")",
+                        p == Platform::FreeBSD ? "grep vnetd /var/log/messages | tail" : "journalctl -u vnetd -n 50"));
+    else
+      out.push_back(bad(Status::Warn, "daemon:reachable",
+                        "vnetd is not running (" + d.error +
+                            "); hooks work without it, but nothing repairs or measures the jails' network",
+                        start));
+    return out;
+  }
+  std::string who = d.status ? " (pid " + std::to_string(d.status->pid) + ", version " + d.status->version + ")" : "";
+  out.push_back(ok("daemon:reachable", "vnetd answers on " + socket_path + who));
+  if (!d.status || !c.config) return out;
+  const std::string& running = d.status->config_digest;
+  if (running == c.config->digest) {
+    out.push_back(ok("daemon:config", "vnetd runs the configuration in " + c.path));
+    return out;
+  }
+  std::string reload;
+  if (p == Platform::FreeBSD)
+    reload = default_config ? "service vnetd reload" : "kill -HUP $(cat " + c.config->daemon.pidfile + ")";
+  else
+    reload = "kill -HUP $(cat " + c.config->daemon.pidfile + ")";
+  std::string from = d.status->config_path.empty() || d.status->config_path == c.path
+                         ? ""
+                         : " (it was started with " + d.status->config_path + ")";
+  out.push_back(bad(Status::Warn, "daemon:config",
+                    "vnetd runs an older configuration than " + c.path + from + " (digest " + running + ", file " +
+                        c.config->digest + ")",
+                    reload));
+  return out;
+}
+
+// -------------------------------------------------------------------------- all
+
+std::vector<Verdict> judge(const Facts& f) {
+  std::vector<Verdict> out;
+  auto add = [&](std::vector<Verdict> v) {
+    for (auto& x : v) out.push_back(std::move(x));
+  };
+  const Config* config = f.config.config ? &*f.config.config : nullptr;
+  if (f.host)
+    add(judgeKernel(f.platform, *f.host, config));
+  else
+    out.push_back(bad(Status::Warn, "kernel", "cannot read the kernel's facilities: " + f.host_error,
+                      "vnetctl doctor  # as root"));
+  out.push_back(judgeConfig(f.platform, f.config));
+  if (config) {
+    if (!f.host_links_error.empty())
+      out.push_back(bad(Status::Fail, "bridges", "cannot read the host's interfaces: " + f.host_links_error,
+                        "vnetctl doctor  # as root"));
+    for (const auto& b : f.bridges) add(judgeBridge(f.platform, b));
+    if (f.host) add(judgeForwarding(f.platform, *f.host, *config, f.jails));
+    for (const auto& [key, b] : config->bridges) {
+      auto n = f.nat.find(key);
+      if (natActive(b) && n != f.nat.end()) out.push_back(judgeNat(f.platform, b, n->second, f.config.path));
+    }
+  }
+  for (const auto& j : f.jails) add(judgeJail(f.platform, j));
+  if (config)
+    for (const auto& [key, b] : config->bridges) {
+      auto c = f.capture.find(key);
+      if (c != f.capture.end()) out.push_back(judgeCapture(b, c->second));
+    }
+  add(judgeDaemon(f.platform, f.daemon, f.config, f.socket_path));
+  return out;
+}
+
+int exitCode(const std::vector<Verdict>& v) {
+  bool warn = false;
+  for (const auto& x : v) {
+    if (x.status == Status::Fail) return 2;
+    warn |= x.status == Status::Warn;
+  }
+  return warn ? 1 : 0;
+}
+
+std::string summaryLine(const std::vector<Verdict>& v) {
+  size_t n[3] = {0, 0, 0};
+  for (const auto& x : v) ++n[static_cast<int>(x.status)];
+  auto count = [](size_t k, const char* one, const char* many) { return std::to_string(k) + " " + (k == 1 ? one : many); };
+  return count(v.size(), "check", "checks") + ": " + std::to_string(n[0]) + " ok, " +
+         count(n[1], "warning", "warnings") + ", " + count(n[2], "failure", "failures");
+}
+
+std::string renderText(const std::vector<Verdict>& v, bool quiet) {
+  std::string out;
+  for (const auto& x : v) {
+    if (quiet && x.status == Status::Ok) continue;
+    std::string tag = statusName(x.status);
+    tag.resize(6, ' ');
+    out += tag + x.message + "\n";
+    if (x.status != Status::Ok && !x.fix.empty()) out += "      fix: " + x.fix + "\n";
+  }
+  if (quiet && exitCode(v) == 0) return out;
+  out += summaryLine(v) + "\n";
+  return out;
+}
+
+std::string renderJson(const std::vector<Verdict>& v) {
+  Json arr = Json::array();
+  for (const auto& x : v) {
+    const char* s = x.status == Status::Ok ? "ok" : x.status == Status::Warn ? "warn" : "fail";
+    arr.push_back({{"check", x.check}, {"status", s}, {"message", x.message}, {"fix", x.fix}});
+  }
+  // Interface names, paths and messages from the system may hold any byte: replace
+  // invalid UTF-8 rather than throw.
+  return arr.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace vnetd::cli::doctor

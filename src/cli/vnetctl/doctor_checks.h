@@ -1,0 +1,168 @@
+// `vnetctl doctor`'s verdicts: pure functions from facts (plain structs gathered by
+// doctor.cc from the kernel, the files and the daemon) to one Verdict per check, each
+// with the command that fixes it on the platform at hand. Nothing here reads the system,
+// so every verdict — and its fix text on FreeBSD and on Linux — is unit-tested from
+// hand-made facts (tests/unit/cli/doctor_checks_test.cc).
+//
+// Check names (Verdict::check) are stable identifiers for scripts and tests:
+//   kernel:<feature>            kernel support (platform::HostSupport feature names)
+//   config                      the configuration file loads
+//   bridge:<key>:exists|up|address|members|mtu
+//   forwarding:ipv4, forwarding:ipv6
+//   nat:<key>                   NAT rules of a bridge with `nat`
+//   jail:<name>:interfaces      jail-side interfaces present, up, addressed
+//   jail:<name>:route, jail:<name>:route6   the jail's default route
+//   capture:<key>               a capture can open the bridge
+//   daemon:reachable, daemon:config
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/config.h"
+#include "core/result.h"
+#include "platform/host.h"
+#include "platform/netif.h"
+
+namespace vnetd::cli::doctor {
+
+enum class Platform { Linux, FreeBSD };
+// The platform this binary was built for.
+Platform buildPlatform();
+
+enum class Status { Ok, Warn, Fail };
+const char* statusName(Status s);  // "OK", "WARN", "FAIL"
+
+struct Verdict {
+  std::string check;    // stable name, see above
+  Status status = Status::Ok;
+  std::string message;  // one line: what was found
+  std::string fix;      // the command to run; "" for OK
+  friend bool operator==(const Verdict&, const Verdict&) = default;
+};
+
+// ------------------------------------------------------------------------------ facts
+
+// A jail interface vnetd recorded (daemon status or state store).
+struct RecordedInterface {
+  std::string host_name;
+  std::string jail_name;
+  std::string bridge;                  // bridge interface name; "" = not bridged
+  std::vector<std::string> addresses;  // CIDRs inside the jail
+};
+struct RecordedJail {
+  std::string name;
+  std::vector<RecordedInterface> interfaces;
+};
+
+// What the daemon's status reply tells doctor.
+struct DaemonStatus {
+  int64_t pid = 0;
+  std::string version;
+  std::string config_path;
+  std::string config_digest;
+  std::vector<RecordedJail> jails;
+};
+// Decodes a status reply line ({"v":1,"ok":true,"daemon":{...},"jails":[...]}). ok:false
+// → Error(the daemon's message); anything malformed → Error. Never throws (fuzzed:
+// tests/fuzz/fuzz_doctor_status.cc).
+Result<DaemonStatus> parseDaemonStatus(std::string_view line);
+
+struct DaemonFacts {
+  bool reachable = false;
+  bool permission_denied = false;  // EACCES/EPERM on connect: it may well be running
+  bool silent = false;             // connected, but no whole reply in time
+  std::string error;               // why not reachable (one line)
+  std::optional<DaemonStatus> status;
+};
+
+struct ConfigFacts {
+  std::string path;                 // "" when doctor was given no configuration (only --socket)
+  std::vector<std::string> errors;  // file:line:col lines when it does not load
+  std::optional<Config> config;
+};
+
+// A host-side interface that should be a member of a bridge.
+struct ExpectedMember {
+  std::string jail;
+  std::string host_name;
+  std::optional<platform::LinkInfo> link;  // nullopt: the interface does not exist
+};
+
+struct BridgeFacts {
+  BridgeConfig config;
+  std::optional<platform::LinkInfo> link;  // nullopt: no interface of that name
+  std::vector<Cidr> addresses;             // addresses on it
+  std::vector<platform::LinkInfo> members; // links whose master is this bridge
+  std::vector<ExpectedMember> expected;    // running recorded jails' host sides on it
+};
+
+// A running recorded jail, seen from inside.
+struct JailFacts {
+  std::string name;
+  std::string error;  // could not look inside (then the fields below are empty)
+  std::vector<RecordedInterface> interfaces;
+  std::vector<platform::LinkInfo> links;
+  std::vector<platform::AddressInfo> addresses;
+  std::vector<platform::RouteInfo> default_routes;
+  std::optional<IpAddress> gateway4, gateway6;  // what the configuration routes it via
+};
+
+struct NatCheckFacts {
+  std::optional<platform::NatFacts> nat;
+  std::string error;  // could not tell
+};
+
+struct CaptureFacts {
+  std::string error;  // "" = the capture opened
+};
+
+struct Facts {
+  Platform platform = Platform::Linux;
+  std::optional<platform::HostSupport> host;
+  std::string host_error;
+  ConfigFacts config;
+  std::string host_links_error;               // the host's links could not be read
+  std::vector<BridgeFacts> bridges;           // one per configured bridge, config order
+  std::vector<JailFacts> jails;               // running recorded jails
+  std::map<std::string, NatCheckFacts> nat;   // by bridge key, bridges with nat + address
+  std::map<std::string, CaptureFacts> capture;  // by bridge key, present bridges when capture enabled
+  DaemonFacts daemon;
+  std::string socket_path;
+};
+
+// ---------------------------------------------------------------------------- verdicts
+
+// Every check, in a fixed order: kernel, config, bridges, forwarding, NAT, jails,
+// capture, daemon.
+std::vector<Verdict> judge(const Facts& facts);
+
+// The parts, exposed for tests.
+std::vector<Verdict> judgeKernel(Platform p, const platform::HostSupport& host, const Config* config);
+Verdict judgeConfig(Platform p, const ConfigFacts& config);
+std::vector<Verdict> judgeBridge(Platform p, const BridgeFacts& bridge);
+std::vector<Verdict> judgeForwarding(Platform p, const platform::HostSupport& host, const Config& config,
+                                     const std::vector<JailFacts>& jails);
+Verdict judgeNat(Platform p, const BridgeConfig& bridge, const NatCheckFacts& nat, const std::string& config_path);
+std::vector<Verdict> judgeJail(Platform p, const JailFacts& jail);
+Verdict judgeCapture(const BridgeConfig& bridge, const CaptureFacts& capture);
+std::vector<Verdict> judgeDaemon(Platform p, const DaemonFacts& daemon, const ConfigFacts& config,
+                                 const std::string& socket_path);
+
+// 0 all OK, 1 some WARN and no FAIL, 2 any FAIL.
+int exitCode(const std::vector<Verdict>& verdicts);
+
+// "12 checks: 10 ok, 1 warning, 1 failure"
+std::string summaryLine(const std::vector<Verdict>& verdicts);
+// One line per check "OK    message" / "WARN  message" / "FAIL  message", an indented
+// "      fix: command" after WARN/FAIL, then the summary line. `quiet`: only WARN/FAIL
+// (with fixes), and nothing at all when every check is OK.
+std::string renderText(const std::vector<Verdict>& verdicts, bool quiet);
+// [{"check":...,"status":"ok"|"warn"|"fail","message":...,"fix":...}, ...] + newline.
+std::string renderJson(const std::vector<Verdict>& verdicts);
+
+}  // namespace vnetd::cli::doctor

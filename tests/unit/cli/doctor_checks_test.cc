@@ -1,0 +1,500 @@
+// vnetctl doctor's verdicts from hand-made facts: every check's OK and its failures, the
+// fix command on FreeBSD and on Linux, the exit-code rule, the text and JSON output, and
+// the decoder of the daemon's status reply.
+#include "cli/vnetctl/doctor_checks.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "vnetd/build_config.h"
+
+namespace vnetd::cli::doctor {
+namespace {
+
+using ::testing::HasSubstr;
+using platform::LinkInfo;
+using platform::LinkKind;
+using platform::NatFacts;
+using platform::NatMissing;
+using platform::NatState;
+using platform::Support;
+
+Config parse(const std::string& body) {
+  auto r = parseConfig("[daemon]\npidfile = \"/run/t.pid\"\n\n" + body, "/etc/t.toml");
+  EXPECT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors[0].toString());
+  return r.config.value_or(Config{});
+}
+
+constexpr const char* kLan = R"([bridge.lan]
+interface = "br0"
+address = "198.18.160.1/24"
+
+[jail.web]
+[[jail.web.interface]]
+bridge = "lan"
+address = "198.18.160.2/24"
+)";
+
+Cidr cidr(const char* t) { return Cidr::parse(t).value(); }
+IpAddress ip(const char* t) { return IpAddress::parse(t).value(); }
+
+LinkInfo link(std::string name, uint32_t index, LinkKind kind = LinkKind::Pair, bool up = true, uint32_t mtu = 1500,
+              uint32_t master = 0) {
+  LinkInfo l;
+  l.name = std::move(name);
+  l.index = index;
+  l.kind = kind;
+  l.admin_up = up;
+  l.mtu = mtu;
+  l.master_index = master;
+  return l;
+}
+
+// By value: the verdicts are often a temporary.
+std::optional<Verdict> find(const std::vector<Verdict>& v, const std::string& check) {
+  for (const auto& x : v)
+    if (x.check == check) return x;
+  return std::nullopt;
+}
+
+// A healthy bridge with one running jail member.
+BridgeFacts healthyBridge(const Config& c) {
+  BridgeFacts b;
+  b.config = c.bridges.at("lan");
+  b.link = link("br0", 10, LinkKind::Bridge);
+  b.addresses = {cidr("198.18.160.1/24")};
+  b.members = {link("e0a_web", 11, LinkKind::Pair, true, 1500, 10)};
+  b.expected = {{"web", "e0a_web", b.members[0]}};
+  return b;
+}
+
+platform::HostSupport linuxHost(bool forwarding = true) {
+  platform::HostSupport h;
+  for (const char* n : {"veth", "bridge", "nf_tables", "netns", "netns_dir"})
+    h.features.push_back({n, Support::Yes, "test"});
+  h.ipv4_forwarding = forwarding;
+  h.ipv6_forwarding = false;
+  return h;
+}
+
+// ------------------------------------------------------------------------- kernel
+
+TEST(DoctorKernel, LinuxModulesAndNamespaceDir) {
+  auto h = linuxHost();
+  h.features[0].support = Support::No;  // veth
+  h.features[0].evidence = "CONFIG_VETH is not set in /proc/config.gz";
+  h.features[1].support = Support::Unknown;  // bridge
+  h.features[4].support = Support::No;       // /run/netns
+  auto v = judgeKernel(Platform::Linux, h, nullptr);
+  ASSERT_TRUE(find(v, "kernel:veth"));
+  EXPECT_EQ(find(v, "kernel:veth")->status, Status::Fail);
+  EXPECT_EQ(find(v, "kernel:veth")->fix, "modprobe veth");
+  EXPECT_THAT(find(v, "kernel:veth")->message, HasSubstr("CONFIG_VETH is not set"));
+  EXPECT_EQ(find(v, "kernel:bridge")->status, Status::Warn) << "unknown is a warning, not a failure";
+  EXPECT_EQ(find(v, "kernel:bridge")->fix, "modprobe bridge");
+  EXPECT_EQ(find(v, "kernel:netns")->status, Status::Ok);
+  EXPECT_EQ(find(v, "kernel:netns_dir")->status, Status::Warn) << "no jail yet is not a failure";
+  EXPECT_EQ(find(v, "kernel:netns_dir")->fix, "ip netns add JAIL");
+  EXPECT_FALSE(find(v, "kernel:nf_tables")) << "only judged when a bridge has nat";
+}
+
+TEST(DoctorKernel, FreebsdModulesPfWithNatRacctWithLimits) {
+  platform::HostSupport h;
+  h.features = {{"vimage", Support::Yes, "kern.features.vimage=1"},
+                {"if_epair", Support::Yes, "loaded"},
+                {"if_bridge", Support::No, "if_bridge not loaded"},
+                {"pf", Support::No, "pf not loaded"},
+                {"racct", Support::No, "kern.racct.enable=0"}};
+  auto plain = judgeKernel(Platform::FreeBSD, h, nullptr);
+  EXPECT_EQ(find(plain, "kernel:if_bridge")->status, Status::Fail);
+  EXPECT_EQ(find(plain, "kernel:if_bridge")->fix, "kldload if_bridge && sysrc kld_list+=if_bridge");
+  EXPECT_EQ(find(plain, "kernel:vimage")->status, Status::Ok);
+  EXPECT_FALSE(find(plain, "kernel:pf"));
+  EXPECT_FALSE(find(plain, "kernel:racct"));
+  EXPECT_FALSE(find(plain, "kernel:veth")) << "no Linux checks on FreeBSD";
+
+  Config c = parse(std::string(kLan) + "\n[jail.web.limits]\nmemoryuse = \"2G\"\n");
+  c.bridges.at("lan").nat = "em0";
+  auto v = judgeKernel(Platform::FreeBSD, h, &c);
+  ASSERT_TRUE(find(v, "kernel:pf"));
+  EXPECT_EQ(find(v, "kernel:pf")->status, Status::Fail);
+  EXPECT_EQ(find(v, "kernel:pf")->fix, "kldload pf && sysrc pf_enable=YES");
+  ASSERT_TRUE(find(v, "kernel:racct"));
+  EXPECT_THAT(find(v, "kernel:racct")->fix, HasSubstr("kern.racct.enable=1"));
+}
+
+// ------------------------------------------------------------------------- config
+
+TEST(DoctorConfig, ErrorsFailWithTheFirstOneAndTheCheckCommand) {
+  ConfigFacts c{"/etc/t.toml", {"/etc/t.toml:3:1: unknown key 'x'", "/etc/t.toml:9:2: bad"}, std::nullopt};
+  Verdict v = judgeConfig(Platform::Linux, c);
+  EXPECT_EQ(v.status, Status::Fail);
+  EXPECT_THAT(v.message, HasSubstr("/etc/t.toml:3:1: unknown key 'x' (+1 more)"));
+  EXPECT_EQ(v.fix, "vnetd -n -c /etc/t.toml");
+  c.errors.clear();
+  c.config = parse(kLan);
+  EXPECT_EQ(judgeConfig(Platform::Linux, c).status, Status::Ok);
+  EXPECT_EQ(judgeConfig(Platform::Linux, ConfigFacts{}).status, Status::Warn) << "no file given";
+}
+
+// ------------------------------------------------------------------------ bridges
+
+TEST(DoctorBridge, HealthyIsAllOk) {
+  Config c = parse(kLan);
+  auto v = judgeBridge(Platform::Linux, healthyBridge(c));
+  ASSERT_EQ(v.size(), 5u);
+  for (const auto& x : v) EXPECT_EQ(x.status, Status::Ok) << x.check << ": " << x.message;
+  for (const char* check : {"exists", "up", "address", "members", "mtu"})
+    EXPECT_TRUE(find(v, std::string("bridge:lan:") + check)) << check;
+}
+
+TEST(DoctorBridge, MissingIsOneFailureWithTheCreateCommand) {
+  Config c = parse(kLan);
+  BridgeFacts b = healthyBridge(c);
+  b.link.reset();
+  auto linux_v = judgeBridge(Platform::Linux, b);
+  ASSERT_EQ(linux_v.size(), 1u);
+  EXPECT_EQ(linux_v[0].check, "bridge:lan:exists");
+  EXPECT_EQ(linux_v[0].status, Status::Fail);
+  EXPECT_EQ(linux_v[0].fix, "ip link add name br0 type bridge && ip link set dev br0 up");
+  EXPECT_EQ(judgeBridge(Platform::FreeBSD, b)[0].fix, "ifconfig bridge create name br0 up");
+  b.link = link("br0", 10, LinkKind::Pair);
+  auto v = judgeBridge(Platform::Linux, b);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_THAT(v[0].message, HasSubstr("not a bridge"));
+}
+
+TEST(DoctorBridge, DownAndNoAddress) {
+  Config c = parse(kLan);
+  BridgeFacts b = healthyBridge(c);
+  b.link->admin_up = false;
+  b.addresses.clear();
+  auto v = judgeBridge(Platform::Linux, b);
+  EXPECT_EQ(find(v, "bridge:lan:up")->status, Status::Fail);
+  EXPECT_EQ(find(v, "bridge:lan:up")->fix, "ip link set dev br0 up");
+  EXPECT_EQ(find(v, "bridge:lan:address")->status, Status::Fail);
+  EXPECT_EQ(find(v, "bridge:lan:address")->fix, "ip address add 198.18.160.1/24 dev br0");
+  auto f = judgeBridge(Platform::FreeBSD, b);
+  EXPECT_EQ(find(f, "bridge:lan:up")->fix, "ifconfig br0 up");
+  EXPECT_EQ(find(f, "bridge:lan:address")->fix, "ifconfig br0 inet 198.18.160.1/24 alias");
+  // Another address on it does not count.
+  b.addresses = {cidr("198.18.160.9/24")};
+  EXPECT_EQ(find(judgeBridge(Platform::Linux, b), "bridge:lan:address")->status, Status::Fail);
+}
+
+TEST(DoctorBridge, MemberMissingNotInBridgeOrDown) {
+  Config c = parse(kLan);
+  BridgeFacts b = healthyBridge(c);
+  b.expected[0].link->master_index = 0;  // left the bridge
+  b.members.clear();
+  auto v = judgeBridge(Platform::Linux, b);
+  auto m = find(v, "bridge:lan:members");
+  EXPECT_EQ(m->status, Status::Fail);
+  EXPECT_THAT(m->message, HasSubstr("e0a_web (jail web) is not a member"));
+  EXPECT_EQ(m->fix, "ip link set dev e0a_web master br0");
+  EXPECT_EQ(find(judgeBridge(Platform::FreeBSD, b), "bridge:lan:members")->fix, "ifconfig br0 addm e0a_web");
+
+  b = healthyBridge(c);
+  b.expected[0].link->admin_up = false;
+  EXPECT_EQ(find(judgeBridge(Platform::Linux, b), "bridge:lan:members")->fix, "ip link set dev e0a_web up");
+
+  b.expected[0].link.reset();  // the pair is gone
+  m = find(judgeBridge(Platform::Linux, b), "bridge:lan:members");
+  EXPECT_EQ(m->status, Status::Fail);
+  EXPECT_EQ(m->fix, "vnetd-hook prestart web && vnetd-hook created web");
+
+  b.expected.clear();
+  EXPECT_EQ(find(judgeBridge(Platform::Linux, b), "bridge:lan:members")->status, Status::Ok);
+}
+
+TEST(DoctorBridge, MtuMismatch) {
+  Config c = parse(kLan);
+  BridgeFacts b = healthyBridge(c);
+  b.members.push_back(link("e0a_db", 12, LinkKind::Pair, true, 9000, 10));
+  auto m = find(judgeBridge(Platform::Linux, b), "bridge:lan:mtu");
+  EXPECT_EQ(m->status, Status::Fail);
+  EXPECT_THAT(m->message, HasSubstr("e0a_db 9000"));
+  EXPECT_EQ(m->fix, "ip link set dev e0a_db mtu 1500");
+  EXPECT_EQ(find(judgeBridge(Platform::FreeBSD, b), "bridge:lan:mtu")->fix, "ifconfig e0a_db mtu 1500");
+
+  // Bridge and members agree, but not with the configuration: a warning.
+  b = healthyBridge(c);
+  b.config.mtu = 9000;
+  b.link->mtu = 1500;
+  b.members.clear();
+  m = find(judgeBridge(Platform::Linux, b), "bridge:lan:mtu");
+  EXPECT_EQ(m->status, Status::Warn);
+  EXPECT_EQ(m->fix, "ip link set dev br0 mtu 9000");
+}
+
+// --------------------------------------------------------------------- forwarding
+
+TEST(DoctorForwarding, OffWithNatFailsOffWithGatewayWarns) {
+  Config c = parse(kLan);
+  auto on = judgeForwarding(Platform::Linux, linuxHost(true), c, {});
+  EXPECT_EQ(find(on, "forwarding:ipv4")->status, Status::Ok);
+
+  // The jail routes via the bridge's address (the default gateway).
+  auto off = judgeForwarding(Platform::Linux, linuxHost(false), c, {});
+  auto v = find(off, "forwarding:ipv4");
+  EXPECT_EQ(v->status, Status::Warn);
+  EXPECT_THAT(v->message, HasSubstr("198.18.160.1"));
+  EXPECT_THAT(v->fix, HasSubstr("sysctl -w net.ipv4.ip_forward=1"));
+
+  c.bridges.at("lan").nat = "eth0";
+  v = find(judgeForwarding(Platform::Linux, linuxHost(false), c, {}), "forwarding:ipv4");
+  EXPECT_EQ(v->status, Status::Fail);
+  platform::HostSupport fb;
+  fb.ipv4_forwarding = false;
+  EXPECT_EQ(find(judgeForwarding(Platform::FreeBSD, fb, c, {}), "forwarding:ipv4")->fix,
+            "sysrc gateway_enable=YES && sysctl net.inet.ip.forwarding=1");
+}
+
+TEST(DoctorForwarding, NotNeededWithoutNatOrHostGateway) {
+  Config c = parse(R"([bridge.lan]
+interface = "br0"
+address = "198.18.160.1/24"
+
+[jail.web]
+[[jail.web.interface]]
+bridge = "lan"
+address = "198.18.160.2/24"
+gateway = "198.18.160.254"
+)");
+  auto v = judgeForwarding(Platform::Linux, linuxHost(false), c, {});
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].status, Status::Ok);
+  // ...unless a running jail (e.g. from [jail_defaults] of an older file) routes via the host.
+  JailFacts j;
+  j.name = "old";
+  j.gateway4 = ip("198.18.160.1");
+  EXPECT_EQ(judgeForwarding(Platform::Linux, linuxHost(false), c, {j})[0].status, Status::Warn);
+}
+
+// ---------------------------------------------------------------------------- NAT
+
+TEST(DoctorNat, PerPlatformFixes) {
+  Config c = parse(kLan);
+  BridgeConfig b = c.bridges.at("lan");
+  b.nat = "em0";
+  NatCheckFacts n;
+  n.nat = NatFacts{NatState::Present, NatMissing::None, "anchor vnetd/br0 translates"};
+  EXPECT_EQ(judgeNat(Platform::FreeBSD, b, n, "/etc/t.toml").status, Status::Ok);
+
+  n.nat = NatFacts{NatState::Absent, NatMissing::Rules, "anchor vnetd/br0 has no nat rule"};
+  Verdict v = judgeNat(Platform::FreeBSD, b, n, "/etc/t.toml");
+  EXPECT_EQ(v.check, "nat:lan");
+  EXPECT_EQ(v.status, Status::Fail);
+  EXPECT_EQ(v.fix, "echo 'nat on em0 from 198.18.160.0/24 to any -> (em0)' | pfctl -a vnetd/br0 -f -");
+  n.nat->missing = NatMissing::Disabled;
+  EXPECT_EQ(judgeNat(Platform::FreeBSD, b, n, "/etc/t.toml").fix, "pfctl -e && sysrc pf_enable=YES");
+  n.nat->missing = NatMissing::Hook;
+  EXPECT_THAT(judgeNat(Platform::FreeBSD, b, n, "/etc/t.toml").fix, HasSubstr("nat-anchor \"vnetd/*\""));
+
+  n.nat = NatFacts{NatState::Unsupported, NatMissing::None, "the Linux backend does not set up NAT"};
+  v = judgeNat(Platform::Linux, b, n, "/etc/t.toml");
+  EXPECT_EQ(v.status, Status::Fail);
+  EXPECT_EQ(v.fix, "remove nat = \"em0\" from [bridge.lan] in /etc/t.toml");
+
+  n.nat.reset();
+  n.error = "pfctl: permission denied";
+  EXPECT_EQ(judgeNat(Platform::FreeBSD, b, n, "/etc/t.toml").status, Status::Warn);
+}
+
+// -------------------------------------------------------------------------- jails
+
+JailFacts healthyJail() {
+  JailFacts j;
+  j.name = "web";
+  j.interfaces = {{"e0a_web", "e0b_web", "br0", {"198.18.160.2/24"}}};
+  j.links = {link("lo", 1, LinkKind::Loopback), link("e0b_web", 2)};
+  j.addresses = {{2, cidr("198.18.160.2/24")}};
+  j.default_routes = {{cidr("0.0.0.0/0"), ip("198.18.160.1"), 2}};
+  j.gateway4 = ip("198.18.160.1");
+  return j;
+}
+
+TEST(DoctorJail, HealthyInterfacesAndRoute) {
+  auto v = judgeJail(Platform::Linux, healthyJail());
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(find(v, "jail:web:interfaces")->status, Status::Ok);
+  EXPECT_EQ(find(v, "jail:web:route")->status, Status::Ok);
+  EXPECT_FALSE(find(v, "jail:web:route6")) << "no IPv6 gateway configured";
+}
+
+TEST(DoctorJail, RouteWrongOrMissing) {
+  JailFacts j = healthyJail();
+  j.default_routes[0].gateway = ip("198.18.160.99");
+  auto v = find(judgeJail(Platform::Linux, j), "jail:web:route");
+  EXPECT_EQ(v->status, Status::Fail);
+  EXPECT_THAT(v->message, HasSubstr("via 198.18.160.99, configured via 198.18.160.1"));
+  EXPECT_EQ(v->fix, "ip -n web route replace default via 198.18.160.1");
+  EXPECT_EQ(find(judgeJail(Platform::FreeBSD, j), "jail:web:route")->fix, "jexec web route change default 198.18.160.1");
+  j.default_routes.clear();
+  EXPECT_EQ(find(judgeJail(Platform::FreeBSD, j), "jail:web:route")->fix, "jexec web route add default 198.18.160.1");
+  EXPECT_EQ(find(judgeJail(Platform::Linux, j), "jail:web:route")->status, Status::Fail);
+}
+
+TEST(DoctorJail, InterfaceMissingDownOrWithoutAddress) {
+  JailFacts j = healthyJail();
+  j.links[1].admin_up = false;
+  j.addresses.clear();
+  auto v = find(judgeJail(Platform::Linux, j), "jail:web:interfaces");
+  EXPECT_EQ(v->status, Status::Fail);
+  EXPECT_EQ(v->fix, "ip -n web link set dev e0b_web up && ip -n web address add 198.18.160.2/24 dev e0b_web");
+  EXPECT_EQ(find(judgeJail(Platform::FreeBSD, j), "jail:web:interfaces")->fix,
+            "jexec web ifconfig e0b_web up && jexec web ifconfig e0b_web inet 198.18.160.2/24 alias");
+  j.links.pop_back();
+  v = find(judgeJail(Platform::Linux, j), "jail:web:interfaces");
+  EXPECT_THAT(v->message, HasSubstr("e0b_web is missing"));
+  EXPECT_EQ(v->fix, "vnetd-hook created web");
+  j.error = "enter namespace web: Operation not permitted";
+  EXPECT_EQ(judgeJail(Platform::Linux, j)[0].status, Status::Warn);
+}
+
+// ------------------------------------------------------------------ capture, daemon
+
+TEST(DoctorCapture, OpenOrNot) {
+  Config c = parse(kLan);
+  EXPECT_EQ(judgeCapture(c.bridges.at("lan"), {}).status, Status::Ok);
+  Verdict v = judgeCapture(c.bridges.at("lan"), {"capture on br0: You don't have permission to capture"});
+  EXPECT_EQ(v.status, Status::Fail);
+  EXPECT_THAT(v.fix, HasSubstr("as root"));
+}
+
+TEST(DoctorDaemon, DownWarnsWithTheStartCommand) {
+  DaemonFacts d;
+  d.error = "connect /run/vnetd.sock: No such file or directory";
+  ConfigFacts c{"/etc/t.toml", {}, parse(kLan)};
+  auto v = judgeDaemon(Platform::Linux, d, c, "/run/vnetd.sock");
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].check, "daemon:reachable");
+  EXPECT_EQ(v[0].status, Status::Warn);
+  EXPECT_THAT(v[0].message, HasSubstr("not running"));
+  EXPECT_EQ(v[0].fix, "vnetd -c /etc/t.toml") << "a configuration other than the default";
+  c.path = build::kDefaultConfigPath;
+  EXPECT_EQ(judgeDaemon(Platform::FreeBSD, d, c, "/s")[0].fix, "service vnetd start");
+  EXPECT_EQ(judgeDaemon(Platform::Linux, d, c, "/s")[0].fix, "systemctl start vnetd");
+  d.permission_denied = true;
+  EXPECT_THAT(judgeDaemon(Platform::Linux, d, c, "/s")[0].fix, HasSubstr("control_group"));
+}
+
+TEST(DoctorDaemon, ConfigDigestDiffersWarnsWithReload) {
+  ConfigFacts c{build::kDefaultConfigPath, {}, parse(kLan)};
+  DaemonFacts d;
+  d.reachable = true;
+  d.status = DaemonStatus{42, "0.1.0", build::kDefaultConfigPath, c.config->digest, {}};
+  auto v = judgeDaemon(Platform::FreeBSD, d, c, "/var/run/vnetd.sock");
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(find(v, "daemon:reachable")->status, Status::Ok);
+  EXPECT_EQ(find(v, "daemon:config")->status, Status::Ok);
+  d.status->config_digest = "0123456789abcdef";
+  auto w = find(judgeDaemon(Platform::FreeBSD, d, c, "/s"), "daemon:config");
+  ASSERT_TRUE(w);
+  EXPECT_EQ(w->status, Status::Warn);
+  EXPECT_THAT(w->message, HasSubstr("older configuration"));
+  EXPECT_EQ(w->fix, "service vnetd reload");
+  EXPECT_EQ(find(judgeDaemon(Platform::Linux, d, c, "/s"), "daemon:config")->fix, "kill -HUP $(cat /run/t.pid)");
+}
+
+// ------------------------------------------------------------------------- output
+
+TEST(DoctorOutput, ExitCodeRule) {
+  EXPECT_EQ(exitCode({}), 0);
+  EXPECT_EQ(exitCode({{"a", Status::Ok, "", ""}}), 0);
+  EXPECT_EQ(exitCode({{"a", Status::Ok, "", ""}, {"b", Status::Warn, "", "x"}}), 1);
+  EXPECT_EQ(exitCode({{"a", Status::Fail, "", "x"}, {"b", Status::Warn, "", "x"}}), 2);
+  EXPECT_EQ(exitCode({{"b", Status::Warn, "", "x"}, {"a", Status::Fail, "", "x"}}), 2);
+}
+
+TEST(DoctorOutput, TextQuietAndJson) {
+  std::vector<Verdict> v = {{"config", Status::Ok, "configuration loads", ""},
+                            {"bridge:lan:up", Status::Fail, "bridge lan (br0) is down", "ip link set dev br0 up"},
+                            {"daemon:reachable", Status::Warn, "vnetd is not running", "systemctl start vnetd"}};
+  EXPECT_EQ(renderText(v, false),
+            "OK    configuration loads\n"
+            "FAIL  bridge lan (br0) is down\n"
+            "      fix: ip link set dev br0 up\n"
+            "WARN  vnetd is not running\n"
+            "      fix: systemctl start vnetd\n"
+            "3 checks: 1 ok, 1 warning, 1 failure\n");
+  EXPECT_EQ(renderText(v, true),
+            "FAIL  bridge lan (br0) is down\n"
+            "      fix: ip link set dev br0 up\n"
+            "WARN  vnetd is not running\n"
+            "      fix: systemctl start vnetd\n"
+            "3 checks: 1 ok, 1 warning, 1 failure\n");
+  EXPECT_EQ(renderText({v[0]}, true), "") << "quiet and healthy: silent";
+  EXPECT_EQ(summaryLine({v[0], v[0]}), "2 checks: 2 ok, 0 warnings, 0 failures");
+
+  auto doc = nlohmann::json::parse(renderJson(v));
+  ASSERT_TRUE(doc.is_array());
+  ASSERT_EQ(doc.size(), 3u);
+  EXPECT_EQ(doc[1]["check"], "bridge:lan:up");
+  EXPECT_EQ(doc[1]["status"], "fail");
+  EXPECT_EQ(doc[1]["message"], "bridge lan (br0) is down");
+  EXPECT_EQ(doc[1]["fix"], "ip link set dev br0 up");
+  EXPECT_EQ(doc[0]["status"], "ok");
+  EXPECT_EQ(doc[0]["fix"], "");
+  EXPECT_EQ(doc[2]["status"], "warn");
+}
+
+TEST(DoctorJudge, WholeReportOrderAndSkips) {
+  Facts f;
+  f.platform = Platform::Linux;
+  f.host = linuxHost(true);
+  f.config = {"/etc/t.toml", {}, parse(kLan)};
+  f.bridges = {healthyBridge(*f.config.config)};
+  f.jails = {healthyJail()};
+  f.capture["lan"] = {};
+  f.daemon.reachable = true;
+  f.daemon.status = DaemonStatus{1, "0.1.0", "/etc/t.toml", f.config.config->digest, {}};
+  f.socket_path = "/run/t.sock";
+  auto v = judge(f);
+  for (const auto& x : v) EXPECT_EQ(x.status, Status::Ok) << x.check << ": " << x.message;
+  std::vector<std::string> checks;
+  for (const auto& x : v) checks.push_back(x.check);
+  EXPECT_THAT(checks, ::testing::ElementsAre("kernel:veth", "kernel:bridge", "kernel:netns", "kernel:netns_dir",
+                                             "config", "bridge:lan:exists", "bridge:lan:up", "bridge:lan:address",
+                                             "bridge:lan:members", "bridge:lan:mtu", "forwarding:ipv4",
+                                             "jail:web:interfaces", "jail:web:route", "capture:lan",
+                                             "daemon:reachable", "daemon:config"));
+  EXPECT_EQ(exitCode(v), 0);
+
+  // Without a loadable configuration only the kernel, config and daemon checks remain.
+  f.config = {"/etc/t.toml", {"/etc/t.toml:1:1: bad"}, std::nullopt};
+  f.jails.clear();
+  v = judge(f);
+  EXPECT_EQ(exitCode(v), 2);
+  EXPECT_FALSE(find(v, "bridge:lan:exists"));
+  EXPECT_FALSE(find(v, "daemon:config"));
+  EXPECT_TRUE(find(v, "daemon:reachable"));
+}
+
+// ------------------------------------------------------------------ status reply
+
+TEST(DoctorStatusReply, Decodes) {
+  auto st = parseDaemonStatus(
+      R"({"v":1,"ok":true,"daemon":{"pid":7,"version":"0.1.0","config":"/etc/t.toml","config_digest":"00ff"},)"
+      R"("bridges":[],"jails":[{"name":"web","running":true,"interfaces":[{"host_name":"e0a_web",)"
+      R"("jail_name":"e0b_web","bridge":"br0","addresses":["198.18.160.2/24"]}]}]})");
+  ASSERT_TRUE(st) << st.error().message();
+  EXPECT_EQ(st->pid, 7);
+  EXPECT_EQ(st->config_digest, "00ff");
+  ASSERT_EQ(st->jails.size(), 1u);
+  EXPECT_EQ(st->jails[0].interfaces[0].host_name, "e0a_web");
+  EXPECT_EQ(st->jails[0].interfaces[0].addresses, std::vector<std::string>{"198.18.160.2/24"});
+
+  auto refused = parseDaemonStatus(R"({"v":1,"ok":false,"error":"cannot read the state"})");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message(), "cannot read the state");
+  for (const char* bad : {"", "[]", "{", R"({"ok":true})", R"({"ok":true,"daemon":{},"jails":{}})",
+                          R"({"ok":true,"daemon":{"pid":"x"},"jails":[{"name":"../x","interfaces":[]}]})",
+                          R"({"ok":true,"daemon":{},"jails":[{"name":"w","interfaces":[{"host_name":"a b"}]}]})"})
+    EXPECT_FALSE(parseDaemonStatus(bad)) << bad;
+}
+
+}  // namespace
+}  // namespace vnetd::cli::doctor
