@@ -300,7 +300,9 @@ void CaptureSessions::handle(const control::Request& request, const State& state
   uint32_t snaplen = request.snaplen ? request.snaplen : kDefaultLiveSnaplen;
   s->thread = std::thread([this, s, expression, bridges, snaplen] {
     blockSignals();
-    // The user's filter alone first: its error message then speaks of what they typed.
+    // The user's filter alone first: its error message then speaks of what they typed,
+    // and only a filter that compiles alone (balanced parentheses) is spliced in — so
+    // "udp) or (tcp" cannot escape the restriction to the jail's MACs.
     auto checked = collectors::checkCaptureFilter(s->request.filter);
     Result<std::unique_ptr<collectors::LiveCapture>> live = checked.error();
     if (checked) live = collectors::LiveCapture::open(bridges, snaplen, expression);
