@@ -6,12 +6,14 @@
 // rate arithmetic, pcap stream framing, doctor verdicts — are unit-tested.
 #pragma once
 
+#include <chrono>
 #include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/config.h"
+#include "core/control_client.h"
 
 namespace vnetd::cli {
 
@@ -23,6 +25,8 @@ struct Context {
   std::string config_error;      // why config is empty when config_path is set (first error, one line)
   FILE* out = stdout;
   FILE* err = stderr;
+  // Where socket_path came from, for messages: "--socket", "config", or "default".
+  std::string socket_source = "default";
 };
 
 // Exit codes shared by the sub-commands (doctor has its own 0/1/2 meaning).
@@ -35,5 +39,26 @@ int statusCommand(const Context& ctx, const std::vector<std::string>& args);
 int topCommand(const Context& ctx, const std::vector<std::string>& args);
 int doctorCommand(const Context& ctx, const std::vector<std::string>& args);
 int captureCommand(const Context& ctx, const std::vector<std::string>& args);
+
+// How long vnetctl waits for a status-like reply (the daemon answers status from its
+// loop without waiting for hooks; seconds mean it is wedged).
+inline constexpr std::chrono::milliseconds kStatusTimeout{10000};
+
+// The one line vnetctl prints when the daemon could not answer `call` — without the
+// "vnetctl: " prefix and newline. Names what failed and what to do, e.g.
+//   vnetd is not running (connect /run/vnetd.sock: No such file or directory); start it
+//   with 'service vnetd start'
+// A permission problem (EACCES/EPERM on connect) says so instead of "not running".
+std::string daemonFailureLine(const control::CallResult& call);
+
+// Prints "vnetctl: <daemonFailureLine>" to ctx.err, and when the default socket was
+// tried only because the configuration is unusable, a "note:" line with its first error.
+void reportDaemonFailure(const Context& ctx, const control::CallResult& call);
+
+// Sends one request line to the daemon at ctx.socket_path. On a transport failure reports
+// it (reportDaemonFailure) and returns nullopt; otherwise the reply line
+// (which may still be ok:false — the caller decodes it).
+std::optional<std::string> callDaemon(const Context& ctx, const std::string& request,
+                                      std::chrono::milliseconds timeout = kStatusTimeout);
 
 }  // namespace vnetd::cli
