@@ -154,56 +154,7 @@ TEST_F(CaptureTest, KnownUdpCountsExactlyAndATcpTransferShowsItsFlow) {
   // A TCP transfer a → b: one flow opened by a, SYN and FIN sent, at least K bytes.
   constexpr size_t kBytes = 100000;
   before = after;
-  std::atomic<bool> listening{false};
-  std::atomic<size_t> got{0};
-  std::thread server([&] {
-    inNamespace(b_, [&] {
-      int l = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      int one = 1;
-      ::setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-      sockaddr_in addr{};
-      addr.sin_family = AF_INET;
-      addr.sin_port = htons(9998);
-      ASSERT_EQ(::bind(l, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-      ASSERT_EQ(::listen(l, 1), 0);
-      timeval tv{10, 0};
-      ::setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      listening = true;
-      listening.notify_all();
-      int c = ::accept4(l, nullptr, nullptr, SOCK_CLOEXEC);
-      ::close(l);
-      ASSERT_GE(c, 0);
-      ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      char buf[65536];
-      ssize_t n;
-      while ((n = ::read(c, buf, sizeof buf)) > 0) got += static_cast<size_t>(n);
-      ::close(c);  // our FIN
-    });
-    listening = true;
-    listening.notify_all();
-  });
-  listening.wait(false);
-  inNamespace(a_, [&] {
-    int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_port = htons(9998);
-    ::inet_pton(AF_INET, b_addr_.c_str(), &to.sin_addr);
-    ASSERT_EQ(::connect(s, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
-    std::string data(kBytes, 'y');
-    size_t sent = 0;
-    while (sent < data.size()) {
-      ssize_t n = ::write(s, data.data() + sent, data.size() - sent);
-      ASSERT_GT(n, 0);
-      sent += static_cast<size_t>(n);
-    }
-    ::shutdown(s, SHUT_WR);
-    char c;
-    (void)!::read(s, &c, 1);  // until b's FIN: the exchange is complete both ways
-    ::close(s);
-  });
-  server.join();
-  ASSERT_EQ(got, kBytes);
+  ASSERT_EQ(testing::tcpTransfer(a_, b_, b_addr_, 9998, kBytes), kBytes);
   scrapeUntil([&](const std::string& t) {
     return sample(t, "vnetd_jail_tcp_fin_total", {jailLabel(b_), "direction=\"transmit\""}) >
            sample(before, "vnetd_jail_tcp_fin_total", {jailLabel(b_), "direction=\"transmit\""});

@@ -65,6 +65,15 @@ class DaemonFixture : public BackendFixture {
     return testing::run({VNETD_HOOK_BINARY, "--config", configPath(), phase, jail});
   }
 
+  // A configured jail, running: its namespace (the Linux jail), then prestart and created.
+  void startJail(const std::string& jail) {
+    net_.addNamespace(jail);
+    for (const char* phase : {"prestart", "created"}) {
+      auto r = hook(phase, jail);
+      ASSERT_EQ(r.status, 0) << phase << " " << jail << ": " << r.err;
+    }
+  }
+
   // A successful reply to `request` as JSON (test fails otherwise).
   Json call(const std::string& request) {
     std::string line = daemon_->request(request);

@@ -117,74 +117,10 @@ class DashboardTest : public DaemonFixture {
     return static_cast<uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
   }
 
-  // A configured jail: its namespace and the two hooks that wire it.
-  void startJail(const std::string& jail) {
-    net_.addNamespace(jail);
-    for (const char* phase : {"prestart", "created"}) {
-      auto r = hook(phase, jail);
-      ASSERT_EQ(r.status, 0) << phase << " " << jail << ": " << r.err;
-    }
-  }
-
   // A hook the daemon refuses: a jail with no [jail.X] table and no [jail_defaults].
   void refusedHook() {
     auto r = hook("prestart", net_.jailName("x"));
     ASSERT_NE(r.status, 0) << "an unconfigured jail must be refused";
-  }
-
-  // `bytes` over TCP from namespace `from` to `to_addr`:`port`, accepted in namespace `to`;
-  // both ends close (SYN, data, FIN each way).
-  static void tcpTransfer(const std::string& from, const std::string& to, const std::string& to_addr, uint16_t port,
-                          size_t bytes) {
-    std::atomic<bool> listening{false};
-    std::atomic<size_t> got{0};
-    std::thread server([&] {
-      inNamespace(to, [&] {
-        int l = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int one = 1;
-        ::setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_port = htons(port);
-        bool ok = ::bind(l, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && ::listen(l, 1) == 0;
-        timeval tv{5, 0};
-        ::setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        listening = true;
-        listening.notify_all();
-        ASSERT_TRUE(ok);
-        int c = ::accept4(l, nullptr, nullptr, SOCK_CLOEXEC);
-        ::close(l);
-        ASSERT_GE(c, 0);
-        ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        char buf[65536];
-        ssize_t n;
-        while ((n = ::read(c, buf, sizeof buf)) > 0) got += static_cast<size_t>(n);
-        ::close(c);
-      });
-      listening = true;  // also when the server failed: never leave the client waiting
-      listening.notify_all();
-    });
-    listening.wait(false);
-    inNamespace(from, [&] {
-      int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      sockaddr_in dst{};
-      dst.sin_family = AF_INET;
-      dst.sin_port = htons(port);
-      ::inet_pton(AF_INET, to_addr.c_str(), &dst.sin_addr);
-      ASSERT_EQ(::connect(s, reinterpret_cast<sockaddr*>(&dst), sizeof dst), 0);
-      std::string data(bytes, 'y');
-      for (size_t sent = 0; sent < data.size();) {
-        ssize_t n = ::write(s, data.data() + sent, data.size() - sent);
-        ASSERT_GT(n, 0);
-        sent += static_cast<size_t>(n);
-      }
-      ::shutdown(s, SHUT_WR);
-      char c;
-      (void)!::read(s, &c, 1);  // until the server's FIN
-      ::close(s);
-    });
-    server.join();
-    EXPECT_EQ(got, bytes);
   }
 
   // A connection attempt to a port nobody listens on: answered by a TCP reset.
@@ -212,7 +148,7 @@ class DashboardTest : public DaemonFixture {
     ASSERT_TRUE(TestNet::ping(c_, addr_[a_]));
     ASSERT_EQ(testing::udpExchange(a_, b_, addr_[b_], 50, 200), 50);
     ASSERT_EQ(testing::udpExchange(c_, a_, addr_[a_], 20, 100), 20);
-    ASSERT_NO_FATAL_FAILURE(tcpTransfer(a_, c_, addr_[c_], 9998, 20000));
+    ASSERT_EQ(testing::tcpTransfer(a_, c_, addr_[c_], 9998, 20000), 20000u);
     ASSERT_NO_FATAL_FAILURE(tcpReset(b_, addr_[a_]));
   }
 

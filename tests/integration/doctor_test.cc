@@ -84,13 +84,7 @@ class DoctorTest : public DaemonFixture {
     startDaemon();
     a_ = net_.jailName("a");
     b_ = net_.jailName("b");
-    for (const auto& j : {a_, b_}) {
-      net_.addNamespace(j);
-      for (const char* phase : {"prestart", "created"}) {
-        auto r = hook(phase, j);
-        ASSERT_EQ(r.status, 0) << phase << " " << j << ": " << r.err;
-      }
-    }
+    for (const auto& j : {a_, b_}) ASSERT_NO_FATAL_FAILURE(startJail(j));
   }
   std::string body() const {
     return "[bridge.lan]\ninterface = \"" + br_ + "\"\naddress = \"" + prefix_ +

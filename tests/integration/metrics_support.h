@@ -313,4 +313,60 @@ class PrometheusServer {
   pid_t pid_ = -1;
 };
 
+// `bytes` over TCP from namespace `from` to `to_addr`:`port`, accepted in namespace `to`;
+// both ends close (SYN, data, FIN each way). Returns the bytes the server received.
+inline size_t tcpTransfer(const std::string& from, const std::string& to, const std::string& to_addr, uint16_t port,
+                        size_t bytes) {
+  std::atomic<bool> listening{false};
+  std::atomic<size_t> got{0};
+  std::thread server([&] {
+    inNamespace(to, [&] {
+      int l = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      int one = 1;
+      ::setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(port);
+      bool ok = ::bind(l, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && ::listen(l, 1) == 0;
+      timeval tv{5, 0};
+      ::setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      listening = true;
+      listening.notify_all();
+      ASSERT_TRUE(ok);
+      int c = ::accept4(l, nullptr, nullptr, SOCK_CLOEXEC);
+      ::close(l);
+      ASSERT_GE(c, 0);
+      ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      char buf[65536];
+      ssize_t n;
+      while ((n = ::read(c, buf, sizeof buf)) > 0) got += static_cast<size_t>(n);
+      ::close(c);
+    });
+    listening = true;  // also when the server failed: never leave the client waiting
+    listening.notify_all();
+  });
+  listening.wait(false);
+  inNamespace(from, [&] {
+    int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in dst{};
+    dst.sin_family = AF_INET;
+    dst.sin_port = htons(port);
+    ::inet_pton(AF_INET, to_addr.c_str(), &dst.sin_addr);
+    ASSERT_EQ(::connect(s, reinterpret_cast<sockaddr*>(&dst), sizeof dst), 0);
+    std::string data(bytes, 'y');
+    for (size_t sent = 0; sent < data.size();) {
+      ssize_t n = ::write(s, data.data() + sent, data.size() - sent);
+      ASSERT_GT(n, 0);
+      sent += static_cast<size_t>(n);
+    }
+    ::shutdown(s, SHUT_WR);
+    char c;
+    (void)!::read(s, &c, 1);  // until the server's FIN
+    ::close(s);
+  });
+  server.join();
+  return got;
+}
+
+
 }  // namespace vnetd::testing

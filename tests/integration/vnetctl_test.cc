@@ -33,13 +33,7 @@ class VnetctlTest : public DaemonFixture {
     startDaemon();
     a_ = net_.jailName("a");
     b_ = net_.jailName("b");
-    for (const auto& j : {a_, b_}) {
-      net_.addNamespace(j);
-      for (const char* phase : {"prestart", "created"}) {
-        auto r = hook(phase, j);
-        ASSERT_EQ(r.status, 0) << phase << " " << j << ": " << r.err;
-      }
-    }
+    for (const auto& j : {a_, b_}) ASSERT_NO_FATAL_FAILURE(startJail(j));
     a_addr_ = subnet + ".2";
     b_addr_ = subnet + ".3";
   }
