@@ -44,6 +44,7 @@ Result<size_t> PcapStream::feed(std::string_view in, std::string& out) {
   auto fail = [&](Error e) -> Result<size_t> {
     failed_ = true;
     buffer_.erase(0, done);
+    records_ += records;  // the whole ones before the error did go out
     return e;
   };
   std::string_view b = buffer_;

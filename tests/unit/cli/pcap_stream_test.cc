@@ -102,6 +102,7 @@ TEST(PcapStream, MalformedStreamsAreOneLineErrorsAndKeepWhatWasWhole) {
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().message(), "vnetd sent a pcap record of 65 bytes, more than the snapshot length 64");
     EXPECT_EQ(out, stream(2, 64)) << "the whole records before it were released";
+    EXPECT_EQ(p.records(), 2u) << "and counted";
   }
   {
     std::string s = stream(0);
