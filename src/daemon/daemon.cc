@@ -51,6 +51,7 @@ Daemon::~Daemon() {
   // mutator finishes the job it is running (never half a hook) and drops the rest.
   server_.reset();
   http_.reset();
+  captures_.reset();  // operators' capture sessions end (their clients see the stream end)
   capture_.reset();  // capture threads stop (and publish a last time) before metrics_ goes
   mutator_.reset();
   VNETD_LOG_INFO("stopped; jail networking left in place");
