@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli/vnetctl/doctor_checks.h"
+#include "cli/vnetctl/status_view.h"
 #include "cli/vnetctl/vnetctl.h"
 #include "collectors/capture.h"
 #include "core/config.h"
@@ -117,6 +118,7 @@ std::optional<platform::LinkInfo> findLink(const std::vector<platform::LinkInfo>
   return std::nullopt;
 }
 
+// Not callDaemon: that prints the failure, and doctor turns it into a verdict instead.
 DaemonFacts askDaemon(const std::string& socket_path) {
   DaemonFacts d;
   control::Request req;
@@ -124,16 +126,16 @@ DaemonFacts askDaemon(const std::string& socket_path) {
   auto r = control::call(socket_path, control::encodeRequest(req), kDaemonTimeout);
   if (!r.ok()) {
     d.error = r.error.message();
-    d.permission_denied = r.error.code == EACCES || r.error.code == EPERM;
+    d.permission_denied = daemonAccessDenied(r);
     d.silent = r.failure == control::CallFailure::Timeout || r.failure == control::CallFailure::Lost;
     return d;
   }
   d.reachable = true;
-  auto st = parseDaemonStatus(r.reply);
-  if (st)
-    d.status = std::move(*st);
+  auto snapshot = decodeStatusReply(r.reply);
+  if (snapshot)
+    d.status = daemonStatusFrom(*snapshot);
   else
-    d.error = st.error().message();
+    d.error = snapshot.error().message();
   return d;
 }
 

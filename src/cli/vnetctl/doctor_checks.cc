@@ -124,16 +124,6 @@ constexpr FeatureRule kFeatureRules[] = {
      "ip netns add JAIL"},
 };
 
-const Json* member(const Json& obj, const char* key) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(key);
-  return it == obj.end() ? nullptr : &*it;
-}
-std::string stringAt(const Json& obj, const char* key) {
-  const Json* v = member(obj, key);
-  return v && v->is_string() ? v->get<std::string>() : std::string();
-}
-
 }  // namespace
 
 Platform buildPlatform() { return std::strcmp(build::kPlatform, "freebsd") == 0 ? Platform::FreeBSD : Platform::Linux; }
@@ -149,40 +139,13 @@ const char* statusName(Status s) {
 
 // ------------------------------------------------------------------ status reply
 
-Result<DaemonStatus> parseDaemonStatus(std::string_view line) {
-  Json doc = Json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (!doc.is_object()) return plainError("status reply is not a JSON object");
-  const Json* okv = member(doc, "ok");
-  if (!okv || !okv->is_boolean()) return plainError("status reply has no 'ok'");
-  if (!okv->get<bool>()) {
-    std::string e = stringAt(doc, "error");
-    return plainError(e.empty() ? "vnetd refused the status request" : e);
-  }
-  DaemonStatus st;
-  const Json* d = member(doc, "daemon");
-  if (!d || !d->is_object()) return plainError("status reply has no 'daemon' object");
-  if (const Json* pid = member(*d, "pid"); pid && pid->is_number_integer()) st.pid = pid->get<int64_t>();
-  st.version = stringAt(*d, "version");
-  st.config_path = stringAt(*d, "config");
-  st.config_digest = stringAt(*d, "config_digest");
-  const Json* jails = member(doc, "jails");
-  if (!jails || !jails->is_array()) return plainError("status reply has no 'jails' array");
-  for (const Json& j : *jails) {
-    RecordedJail rj;
-    rj.name = stringAt(j, "name");
-    if (rj.name.empty() || !isValidJailName(rj.name)) return plainError("status reply names a jail badly");
-    const Json* ifs = member(j, "interfaces");
-    if (!ifs || !ifs->is_array()) return plainError("status reply: jail " + rj.name + " has no 'interfaces'");
-    for (const Json& i : *ifs) {
-      RecordedInterface ri{stringAt(i, "host_name"), stringAt(i, "jail_name"), stringAt(i, "bridge"), {}};
-      if (!isValidInterfaceName(ri.host_name) || !isValidInterfaceName(ri.jail_name) ||
-          (!ri.bridge.empty() && !isValidInterfaceName(ri.bridge)))
-        return plainError("status reply: jail " + rj.name + " has an interface with a bad name");
-      if (const Json* a = member(i, "addresses"); a && a->is_array())
-        for (const Json& x : *a)
-          if (x.is_string()) ri.addresses.push_back(x.get<std::string>());
-      rj.interfaces.push_back(std::move(ri));
-    }
+DaemonStatus daemonStatusFrom(const StatusSnapshot& snapshot) {
+  DaemonStatus st{snapshot.daemon.pid, snapshot.daemon.version, snapshot.daemon.config, snapshot.daemon.config_digest,
+                  {}};
+  for (const JailStatus& j : snapshot.jails) {
+    RecordedJail rj{j.name, {}};
+    for (const InterfaceStatus& i : j.interfaces)
+      rj.interfaces.push_back({i.host_name, i.jail_name, i.bridge, i.addresses});
     st.jails.push_back(std::move(rj));
   }
   return st;

@@ -20,11 +20,10 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
+#include "cli/vnetctl/status_view.h"
 #include "core/config.h"
-#include "core/result.h"
 #include "platform/host.h"
 #include "platform/netif.h"
 
@@ -67,10 +66,9 @@ struct DaemonStatus {
   std::string config_digest;
   std::vector<RecordedJail> jails;
 };
-// Decodes a status reply line ({"v":1,"ok":true,"daemon":{...},"jails":[...]}). ok:false
-// → Error(the daemon's message); anything malformed → Error. Never throws (fuzzed:
-// tests/fuzz/fuzz_doctor_status.cc).
-Result<DaemonStatus> parseDaemonStatus(std::string_view line);
+// The part of a decoded status reply (decodeStatusReply, which has already rejected names
+// vnetd would not accept — they end up in fix commands) that doctor judges.
+DaemonStatus daemonStatusFrom(const StatusSnapshot& snapshot);
 
 struct DaemonFacts {
   bool reachable = false;

@@ -4,6 +4,9 @@
 #include <cstdio>
 #include <iterator>
 #include <nlohmann/json.hpp>
+#include <utility>
+
+#include "core/naming.h"
 
 namespace vnetd::cli {
 namespace {
@@ -98,18 +101,27 @@ std::optional<Rates> decodeRates(const Json& obj) {
   return Rates{*rx_bps, *tx_bps, *rx_pps, *tx_pps, *seconds};
 }
 
-Result<InterfaceStatus> decodeInterface(const Json& i) {
-  if (!i.is_object()) return malformed("an interface is not an object");
+// `jail` is already validated: it may appear in the message.
+Result<InterfaceStatus> decodeInterface(const Json& i, const std::string& jail) {
+  const std::string where = "jail '" + jail + "': ";
+  if (!i.is_object()) return malformed(where + "an interface is not an object");
   InterfaceStatus s;
   auto host = getString(i, "host_name");
-  if (!host) return malformed("an interface has no host_name");
+  if (!host) return malformed(where + "an interface has no host_name");
+  auto jail_side = getString(i, "jail_name");
+  if (!jail_side) return malformed(where + "an interface has no jail_name");
   s.host_name = *host;
+  s.jail_name = *jail_side;
+  s.bridge = getString(i, "bridge").value_or("");  // "" = not bridged
+  for (const auto& [field, name] : {std::pair{"host_name", &s.host_name}, std::pair{"jail_name", &s.jail_name},
+                                    std::pair{"bridge", &s.bridge}}) {
+    if (field == std::string_view("bridge") && name->empty()) continue;
+    if (auto problem = interfaceNameProblem(*name); !problem.empty()) return malformed(where + field + ": " + problem);
+  }
   auto index = getU32(i, "index");
   s.index = index.value_or(0);
-  s.jail_name = getString(i, "jail_name").value_or("");
   s.host_mac = getString(i, "host_mac").value_or("");
   s.jail_mac = getString(i, "jail_mac").value_or("");
-  s.bridge = getString(i, "bridge").value_or("");
   s.addresses = getStrings(i, "addresses");
   if (const Json* h = member(i, "host")) {
     s.host_present = getBool(*h, "present").value_or(false);
@@ -134,6 +146,8 @@ Result<JailStatus> decodeJail(const Json& j) {
   JailStatus s;
   auto name = getString(j, "name");
   if (!name) return malformed("a jail has no name");
+  // The problem, not the name: a bad name may hold anything, a newline included.
+  if (auto problem = jailNameProblem(*name); !problem.empty()) return malformed(problem);
   s.name = *name;
   s.phase = getString(j, "phase").value_or("");
   s.updated_at = getInt(j, "updated_at").value_or(0);
@@ -143,7 +157,7 @@ Result<JailStatus> decodeJail(const Json& j) {
   if (const Json* ifs = member(j, "interfaces")) {
     if (!ifs->is_array()) return malformed("jail '" + s.name + "': interfaces is not a list");
     for (const auto& i : *ifs) {
-      auto d = decodeInterface(i);
+      auto d = decodeInterface(i, s.name);
       if (!d) return d.error();
       s.interfaces.push_back(std::move(*d));
     }
@@ -158,6 +172,9 @@ Result<BridgeStatus> decodeBridge(const Json& b) {
   if (!name) return malformed("a bridge has no name");
   s.name = *name;
   s.interface = getString(b, "interface").value_or(s.name);
+  // The key may be any TOML key (printed through printable()); the interface is a kernel name.
+  if (auto problem = interfaceNameProblem(s.interface); !problem.empty())
+    return malformed("bridge '" + printable(s.name) + "': " + problem);
   s.present = getBool(b, "present").value_or(false);
   if (s.present) {
     s.up = getBool(b, "up");

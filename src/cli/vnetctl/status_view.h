@@ -89,7 +89,11 @@ struct StatusSnapshot {
 
 // One status reply line. ok:false → an Error carrying the daemon's message as it is
 // (e.g. "no jail 'x' is recorded by vnetd"); malformed → "malformed status reply from
-// vnetd: <what>". Never throws.
+// vnetd: <what>". Never throws. A jail name vnetd would not accept (isValidJailName), or
+// an interface or bridge interface name it would not give the kernel
+// (isValidInterfaceName), makes the reply malformed: the names reach terminals and
+// vnetctl doctor's printed fix commands (`ip link set dev NAME up`). The only decoder of
+// the reply: status, top and doctor (doctor::daemonStatusFrom) all read it through this.
 Result<StatusSnapshot> decodeStatusReply(std::string_view line);
 
 // A non-negative quantity in at most 5 characters with an SI suffix and three significant

@@ -13,7 +13,7 @@ std::string daemonFailureLine(const control::CallResult& call) {
       // control::call files EACCES under Unreachable (nothing we may talk to), but telling
       // an operator without access that the daemon "is not running" would send them to
       // restart a healthy daemon.
-      if (call.error.code == EACCES || call.error.code == EPERM)
+      if (daemonAccessDenied(call))
         return "cannot reach vnetd (" + why +
                "); run vnetctl as root or as a member of the [daemon] control_group";
       return "vnetd is not running (" + why + "); start it with 'service vnetd start'";
@@ -23,6 +23,10 @@ std::string daemonFailureLine(const control::CallResult& call) {
       return "vnetd closed the connection without a reply (" + why + "); see its log";
   }
   return why;
+}
+
+bool daemonAccessDenied(const control::CallResult& call) {
+  return call.failure == control::CallFailure::Unreachable && (call.error.code == EACCES || call.error.code == EPERM);
 }
 
 void reportDaemonFailure(const Context& ctx, const control::CallResult& call) {

@@ -48,8 +48,12 @@ inline constexpr std::chrono::milliseconds kStatusTimeout{10000};
 // "vnetctl: " prefix and newline. Names what failed and what to do, e.g.
 //   vnetd is not running (connect /run/vnetd.sock: No such file or directory); start it
 //   with 'service vnetd start'
-// A permission problem (EACCES/EPERM on connect) says so instead of "not running".
+// A permission problem (daemonAccessDenied) says so instead of "not running".
 std::string daemonFailureLine(const control::CallResult& call);
+
+// The socket refused this user (EACCES/EPERM on connect): vnetd may well be running.
+// control::call files it under Unreachable; every sub-command words it differently.
+bool daemonAccessDenied(const control::CallResult& call);
 
 // Prints "vnetctl: <daemonFailureLine>" to ctx.err, and when the default socket was
 // tried only because the configuration is unusable, a "note:" line with its first error.

@@ -1,6 +1,7 @@
 #include "cli/vnetctl/status_view.h"
 
 #include <cerrno>
+#include <functional>
 
 #include <gtest/gtest.h>
 
@@ -246,13 +247,72 @@ TEST(StatusView, NoJailsAndHostileNames) {
   ASSERT_TRUE(s);
   EXPECT_NE(renderStatusTable(*s).find("No jails are recorded by vnetd.\n"), std::string::npos);
   EXPECT_EQ(printable("a\x1b[2Jb\x7f"), "a?[2Jb?");
+  // Names are validated (below); what has no naming rule reaches the terminal only
+  // through printable().
   r = reply();
-  r["jails"][0]["name"] = "evil\x1b]0;title\x07";
+  r["jails"][0]["interfaces"][0]["jail_mac"] = "evil\x1b]0;title\x07";
+  r["jails"][0]["interfaces"][0]["addresses"] = {"198.18.0.10/24\x1b[2J"};
+  r["bridges"][1]["name"] = "dmz\x1b[31m";  // a bridge's key is any TOML key
   s = decodeStatusReply(r.dump());
-  ASSERT_TRUE(s);
+  ASSERT_TRUE(s) << s.error().message();
   std::string t = renderStatusTable(*s);
   EXPECT_EQ(t.find('\x1b'), std::string::npos);
-  EXPECT_NE(t.find("evil?]0;title?"), std::string::npos);
+  EXPECT_NE(t.find("evil?]0;title?"), std::string::npos) << t;
+  EXPECT_NE(t.find("198.18.0.10/24?[2J"), std::string::npos) << t;
+  EXPECT_NE(t.find("dmz?[31m"), std::string::npos) << t;
+}
+
+// Jail and interface names end up in terminals and in vnetctl doctor's printed fix
+// commands (`ip link set dev NAME up`): a reply naming one badly is malformed, and the
+// message says what is wrong without repeating the bad name.
+TEST(StatusView, NamesVnetdWouldNotMakeAreAMalformedReply) {
+  struct Case {
+    std::function<void(Json&)> edit;
+    std::string what;  // after "malformed status reply from vnetd: "
+  };
+  const std::string chars = " (allowed: A-Z a-z 0-9 _ . -)";
+  auto web = [](Json& r) -> Json& { return r["jails"][0]["interfaces"][0]; };
+  const std::vector<Case> cases = {
+      {[](Json& r) { r["jails"][0]["name"] = "evil\x1b]0;title\x07"; }, "jail name contains 0x1b" + chars},
+      {[](Json& r) { r["jails"][0]["name"] = "web\nFAIL  forged"; }, "jail name contains 0x0a" + chars},
+      {[](Json& r) { r["jails"][1]["name"] = ".hidden"; }, "jail name must not start with '.'"},
+      {[](Json& r) { r["jails"][1]["name"] = ""; }, "jail name is empty"},
+      {[](Json& r) { r["jails"][2]["name"] = std::string(65, 'a'); },
+       "jail name is 65 characters long (at most 64)"},
+      {[&](Json& r) { web(r)["host_name"] = "e0a web"; },
+       "jail 'webserver': host_name: interface name contains ' '" + chars},
+      {[&](Json& r) { web(r)["jail_name"] = "e0b_web;reboot"; },
+       "jail 'webserver': jail_name: interface name contains ';'" + chars},
+      {[&](Json& r) { web(r)["jail_name"] = "e0b_webserver_xx"; },
+       "jail 'webserver': jail_name: interface name is 16 characters long (at most 15)"},
+      {[&](Json& r) { web(r).erase("jail_name"); }, "jail 'webserver': an interface has no jail_name"},
+      {[&](Json& r) { web(r)["jail_name"] = 7; }, "jail 'webserver': an interface has no jail_name"},
+      {[&](Json& r) { web(r)["bridge"] = "-br0"; }, "jail 'webserver': bridge: interface name must not start with '-'"},
+      {[](Json& r) { r["bridges"][0]["interface"] = "br$(id)"; },
+       "bridge 'jailnet': interface name contains '$'" + chars},
+      {[](Json& r) { r["bridges"][1] = {{"name", "a b"}, {"present", false}}; },
+       "bridge 'a b': interface name contains ' '" + chars},
+  };
+  for (const auto& c : cases) {
+    Json r = reply();
+    c.edit(r);
+    auto d = decodeStatusReply(r.dump());
+    ASSERT_FALSE(d) << c.what;
+    EXPECT_EQ(d.error().message(), "malformed status reply from vnetd: " + c.what);
+  }
+
+  // What the daemon really sends stays accepted: an interface without a bridge, a bridge
+  // keyed by its interface name, names at their longest.
+  Json r = reply();
+  web(r)["bridge"] = "";
+  r["bridges"][1].erase("interface");
+  r["jails"][1]["name"] = std::string(64, 'j');
+  r["jails"][1]["interfaces"][0]["host_name"] = "e0a_jjjjjjjjjjj";
+  auto d = decodeStatusReply(r.dump());
+  ASSERT_TRUE(d) << d.error().message();
+  EXPECT_EQ(d->jails[0].interfaces[0].bridge, "");
+  EXPECT_EQ(d->bridges[1].interface, "dmz");
+  EXPECT_EQ(d->jails[1].name, std::string(64, 'j'));
 }
 
 TEST(StatusView, JsonHasTheDocumentedSchemaWithEveryKeyAlwaysPresent) {
@@ -324,11 +384,16 @@ TEST(StatusView, DaemonFailureLineSaysWhatToDo) {
             "'service vnetd start'");
   r.error.code = ECONNREFUSED;
   EXPECT_EQ(daemonFailureLine(r).rfind("vnetd is not running (", 0), 0u);
+  EXPECT_FALSE(daemonAccessDenied(r));
+  r.error.code = EPERM;
+  EXPECT_TRUE(daemonAccessDenied(r)) << "doctor's WARN 'cannot reach' reads the same rule";
   r.error.code = EACCES;  // a running daemon the user may not talk to is not "not running"
+  EXPECT_TRUE(daemonAccessDenied(r));
   EXPECT_EQ(daemonFailureLine(r),
             "cannot reach vnetd (connect /run/vnetd.sock: Permission denied); run vnetctl as root or as a "
             "member of the [daemon] control_group");
   r.failure = control::CallFailure::Timeout;
+  EXPECT_FALSE(daemonAccessDenied(r)) << "only a refused connect";
   r.error = Error{0, "no reply from vnetd within 10000 ms"};
   EXPECT_EQ(daemonFailureLine(r).rfind("vnetd did not answer (no reply from vnetd within 10000 ms)", 0), 0u);
   r.failure = control::CallFailure::Lost;
