@@ -39,25 +39,31 @@ int waitFor(int fd, short events, Clock::time_point deadline) {
 
 }  // namespace
 
-CallResult call(const std::string& socket_path, const std::string& request, std::chrono::milliseconds timeout,
-                size_t max_reply_bytes) {
-  const auto deadline = Clock::now() + timeout;
+Result<UniqueFd> connectToDaemon(const std::string& socket_path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (socket_path.size() >= sizeof(addr.sun_path))
-    return failed(CallFailure::Unreachable, plainError("control socket path " + socket_path + " is too long"));
+    return plainError("control socket path " + socket_path + " is too long");
   std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
-
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return failed(CallFailure::Unreachable, errnoError("socket(AF_UNIX)"));
+  if (!fd) return errnoError("socket(AF_UNIX)");
 #ifdef SO_NOSIGPIPE
   int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
 #endif
   // A blocking connect to a listening Unix socket completes at once (or fails with
-  // ECONNREFUSED / EAGAIN when its backlog is full); the deadline applies from here on.
+  // ECONNREFUSED / EAGAIN when its backlog is full).
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
-    return failed(CallFailure::Unreachable, errnoError("connect " + socket_path));
+    return errnoError("connect " + socket_path);
+  return fd;
+}
+
+CallResult call(const std::string& socket_path, const std::string& request, std::chrono::milliseconds timeout,
+                size_t max_reply_bytes) {
+  const auto deadline = Clock::now() + timeout;
+  auto connected = connectToDaemon(socket_path);
+  if (!connected) return failed(CallFailure::Unreachable, connected.error());
+  UniqueFd fd = std::move(*connected);
   int flags = ::fcntl(fd.get(), F_GETFL);
   if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) != 0)
     return failed(CallFailure::Lost, errnoError("fcntl " + socket_path));

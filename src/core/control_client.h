@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/result.h"
+#include "core/unique_fd.h"
 
 namespace vnetd::control {
 
@@ -25,6 +26,12 @@ struct CallResult {
   Error error;         // what went wrong, e.g. "connect /run/vnetd.sock: No such file or directory"
   bool ok() const { return failure == CallFailure::None; }
 };
+
+// A blocking connection to the daemon's socket (close-on-exec; no SIGPIPE where the
+// platform has SO_NOSIGPIPE). For clients that speak more than one line and one reply,
+// such as `vnetctl capture`, which reads a pcap stream after the reply line. An error
+// here means the daemon is unreachable (CallFailure::Unreachable).
+Result<UniqueFd> connectToDaemon(const std::string& socket_path);
 
 // Sends `request` (one line, no newline) to the daemon at `socket_path` and waits for one
 // reply line. Replies longer than `max_reply_bytes` are an error (Lost).

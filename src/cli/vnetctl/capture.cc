@@ -6,7 +6,6 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +16,7 @@
 
 #include "cli/vnetctl/pcap_stream.h"
 #include "cli/vnetctl/vnetctl.h"
+#include "core/control_client.h"
 #include "core/control_protocol.h"
 #include "core/unique_fd.h"
 
@@ -226,22 +226,6 @@ class SignalGuard {
   sigset_t old_mask_{}, wait_mask_{};
 };
 
-Result<UniqueFd> connectDaemon(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof addr.sun_path) return plainError("control socket path " + path + " is too long");
-  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return errnoError("socket(AF_UNIX)");
-#ifdef SO_NOSIGPIPE
-  int one = 1;
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
-#endif
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
-    return errnoError("connect " + path);
-  return fd;
-}
-
 bool writeAll(int fd, std::string_view data) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
@@ -282,7 +266,7 @@ int captureCommand(const Context& ctx, const std::vector<std::string>& args) {
   request.filter = o.filter;
 
   SignalGuard signals;
-  auto sock = connectDaemon(ctx.socket_path);
+  auto sock = control::connectToDaemon(ctx.socket_path);
   if (!sock) {
     control::CallResult failed;
     failed.failure = control::CallFailure::Unreachable;
