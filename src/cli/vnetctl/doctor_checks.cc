@@ -491,9 +491,18 @@ std::vector<Verdict> judgeDaemon(Platform p, const DaemonFacts& d, const ConfigF
                         start));
     return out;
   }
-  std::string who = d.status ? " (pid " + std::to_string(d.status->pid) + ", version " + d.status->version + ")" : "";
+  if (!d.status) {
+    // It answered, but not in a way this vnetctl understands: every check that needs
+    // the daemon's view would silently fall back, so say so.
+    out.push_back(bad(Status::Warn, "daemon:reachable",
+                      "vnetd answers on " + socket_path + " but its status reply was not understood (" + d.error +
+                          ")",
+                      "vnetd -V; vnetctl -V  # use the vnetctl of the running vnetd's release, or restart vnetd"));
+    return out;
+  }
+  std::string who = " (pid " + std::to_string(d.status->pid) + ", version " + d.status->version + ")";
   out.push_back(ok("daemon:reachable", "vnetd answers on " + socket_path + who));
-  if (!d.status || !c.config) return out;
+  if (!c.config) return out;
   const std::string& running = d.status->config_digest;
   if (running == c.config->digest) {
     out.push_back(ok("daemon:config", "vnetd runs the configuration in " + c.path));

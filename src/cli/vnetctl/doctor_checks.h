@@ -74,7 +74,7 @@ struct DaemonFacts {
   bool reachable = false;
   bool permission_denied = false;  // EACCES/EPERM on connect: it may well be running
   bool silent = false;             // connected, but no whole reply in time
-  std::string error;               // why not reachable (one line)
+  std::string error;               // why not reachable, or why its reply was not understood (one line)
   std::optional<DaemonStatus> status;
 };
 

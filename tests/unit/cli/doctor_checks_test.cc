@@ -381,6 +381,22 @@ TEST(DoctorDaemon, DownWarnsWithTheStartCommand) {
   EXPECT_THAT(judgeDaemon(Platform::Linux, d, c, "/s")[0].fix, HasSubstr("control_group"));
 }
 
+// A daemon that answers with a reply this vnetctl cannot decode is reported, not taken
+// as healthy with every daemon-side check silently skipped.
+TEST(DoctorDaemon, AnUndecodableReplyWarnsWithTheDecodersReason) {
+  ConfigFacts c{"/etc/t.toml", {}, parse(kLan)};
+  DaemonFacts d;
+  d.reachable = true;
+  d.error = "malformed status reply from vnetd: no 'jails' array";
+  auto v = judgeDaemon(Platform::Linux, d, c, "/run/vnetd.sock");
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].check, "daemon:reachable");
+  EXPECT_EQ(v[0].status, Status::Warn);
+  EXPECT_THAT(v[0].message, HasSubstr("not understood"));
+  EXPECT_THAT(v[0].message, HasSubstr("no 'jails' array"));
+  EXPECT_THAT(v[0].fix, HasSubstr("-V"));
+}
+
 TEST(DoctorDaemon, ConfigDigestDiffersWarnsWithReload) {
   ConfigFacts c{build::kDefaultConfigPath, {}, parse(kLan)};
   DaemonFacts d;
