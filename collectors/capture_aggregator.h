@@ -205,6 +205,8 @@ class PeerTable {
   };
   std::vector<Entry> entries_;
   size_t mask_ = 0, size_ = 0, max_ = 0;
+  // The entry added to last: frames come in trains of one pair. Entries never move.
+  size_t last_ = 0;
 };
 
 class Aggregator {
@@ -244,7 +246,17 @@ class Aggregator {
   void track(const FrameInfo& f, uint32_t src, uint32_t dst, uint32_t now) noexcept;
   void activate(const FlowTable::Flow& flow, int delta) noexcept;
 
+  // The last MAC looked up as a source and as a destination, with its slot: frames come
+  // in trains, and comparing a key is cheaper than the table's dependent loads.
+  // Reset with the attribution (key 0 is no MAC's).
+  struct MacHit {
+    uint64_t key = 0;
+    uint32_t slot = kNoSlot;
+  };
+  uint32_t slotOf(const MacBytes& mac, MacHit& hit) noexcept;
+
   std::shared_ptr<const Attribution> attribution_;
+  MacHit src_hit_, dst_hit_;
   std::vector<JailTotals> jails_;
   std::vector<uint32_t> active_;  // active flows per slot
   PeerTable peers_;

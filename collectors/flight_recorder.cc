@@ -65,15 +65,6 @@ FrameRing::FrameRing(uint32_t frames, uint32_t snaplen)
       meta_(new FrameMeta[frames_]),
       data_(new std::byte[size_t{frames_} * snaplen_]) {}
 
-void FrameRing::push(const FrameMeta& meta, const std::byte* bytes) noexcept {
-  FrameMeta& m = meta_[next_];
-  m = meta;
-  m.caplen = std::min(meta.caplen, snaplen_);
-  std::memcpy(&data_[size_t{next_} * snaplen_], bytes, m.caplen);
-  next_ = next_ + 1 == frames_ ? 0 : next_ + 1;
-  if (count_ < frames_) ++count_;
-}
-
 void FrameRing::copyTo(RecordedFrames& out) const {
   out.snaplen = std::max(out.snaplen, snaplen_);
   uint32_t first = (next_ + frames_ - count_) % frames_;
@@ -102,26 +93,18 @@ void FlightRecorder::setAttribution(const Attribution& old, const Attribution& n
     if (r) bytes_ += r->bytesAllocated();
 }
 
-void FlightRecorder::record(uint32_t slot, const FrameMeta& meta, const std::byte* bytes) noexcept {
+void FlightRecorder::recordFirst(uint32_t slot, const FrameMeta& meta, const std::byte* bytes) noexcept {
   if (slot >= rings_.size()) return;  // the table changed under a caller's slots: never here
+  // The jail's first frame: the one allocation of its ring. Inside a pcap callback an
+  // exception must not escape; a failed allocation is simply tried again next frame.
   std::unique_ptr<FrameRing>& ring = rings_[slot];
-  if (!ring) {
-    // The jail's first frame: the one allocation of its ring. Inside a pcap callback an
-    // exception must not escape; a failed allocation is simply tried again next frame.
-    try {
-      ring = std::make_unique<FrameRing>(frames_, snaplen_);
-    } catch (const std::bad_alloc&) {
-      return;
-    }
-    bytes_ += ring->bytesAllocated();
+  try {
+    ring = std::make_unique<FrameRing>(frames_, snaplen_);
+  } catch (const std::bad_alloc&) {
+    return;
   }
+  bytes_ += ring->bytesAllocated();
   ring->push(meta, bytes);
-}
-
-void FlightRecorder::add(uint32_t src, uint32_t dst, const FrameMeta& meta, const std::byte* bytes) noexcept {
-  if (frames_ == 0) return;
-  if (src != kNoSlot) record(src, meta, bytes);
-  if (dst != kNoSlot && dst != src) record(dst, meta, bytes);
 }
 
 RecordedFrames FlightRecorder::copy(uint32_t slot) const {

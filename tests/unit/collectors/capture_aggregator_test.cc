@@ -472,6 +472,39 @@ TEST(Aggregator, ANewTableKeepsSurvivorsCountersByNameAndDropsTheDeparted) {
   EXPECT_EQ(agg.activeFlows(b), 0u);
 }
 
+TEST(Aggregator, MacsThatChangeJailsAreAttributedToTheNewOneAtOnce) {
+  // The aggregator remembers the last MACs it looked up; a new table must not leave a
+  // MAC with its old jail, even when every slot number stays the same.
+  Aggregator agg(1024, 60);
+  agg.setAttribution(table({{"a", kMacA}, {"b", kMacB}}));
+  Bytes f = udpFrame(kMacB, kMacA, kIpA, kIpB, 1, 2, 10);
+  feed(agg, f);
+  agg.setAttribution(table({{"a", kMacB}, {"b", kMacA}}));  // the MACs swap jails
+  feed(agg, f);
+  uint32_t a = agg.attribution()->slotOf("a"), b = agg.attribution()->slotOf("b");
+  EXPECT_EQ(agg.jail(a).traffic[kTransmit][kIpv4][kUdp].packets, 1u);
+  EXPECT_EQ(agg.jail(a).traffic[kReceive][kIpv4][kUdp].packets, 1u);
+  EXPECT_EQ(agg.jail(b).traffic[kTransmit][kIpv4][kUdp].packets, 1u);
+  EXPECT_EQ(agg.jail(b).traffic[kReceive][kIpv4][kUdp].packets, 1u);
+}
+
+TEST(Aggregator, InterleavedTrainsCountLikeSingleFrames) {
+  // Trains of one pair (the cached path) broken by other pairs and directions.
+  TwoJails t;
+  Bytes ab = udpFrame(kMacB, kMacA, kIpA, kIpB, 1, 2, 10), ba = udpFrame(kMacA, kMacB, kIpB, kIpA, 2, 1, 20),
+        ax = udpFrame(kGateway, kMacA, kIpA, kIpOut, 3, 4, 30);
+  for (const Bytes* f : {&ab, &ab, &ba, &ab, &ax, &ax, &ab, &ba, &ba, &ax}) feed(t.agg, *f);
+  EXPECT_EQ(t.peer(t.a, t.b), 4u * ab.size());
+  EXPECT_EQ(t.peer(t.b, t.a), 3u * ba.size());
+  EXPECT_EQ(t.peer(t.a, kNoSlot), 3u * ax.size());
+  EXPECT_EQ(t.agg.jail(t.a).traffic[kTransmit][kIpv4][kUdp].packets, 7u);
+  EXPECT_EQ(t.agg.jail(t.a).traffic[kReceive][kIpv4][kUdp].packets, 3u);
+  EXPECT_EQ(t.agg.jail(t.b).traffic[kTransmit][kIpv4][kUdp].packets, 3u);
+  EXPECT_EQ(t.agg.jail(t.b).traffic[kReceive][kIpv4][kUdp].packets, 4u);
+  EXPECT_EQ(t.agg.activeFlows(t.a), 2u);
+  EXPECT_EQ(t.agg.activeFlows(t.b), 1u);
+}
+
 // ---- Families -----------------------------------------------------------------------
 
 const prometheus::MetricFamily* find(const std::vector<prometheus::MetricFamily>& fs, const std::string& name) {
