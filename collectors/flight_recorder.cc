@@ -62,14 +62,40 @@ void RecordedFrames::keepNewest(size_t n) {
 FrameRing::FrameRing(uint32_t frames, uint32_t snaplen)
     : frames_(std::max<uint32_t>(frames, 1)),
       snaplen_(snaplen),
-      meta_(new FrameMeta[frames_]),
-      data_(new std::byte[size_t{frames_} * snaplen_]) {}
+      slots_(std::min(frames_, kInitialFrames)),
+      limit_(frames_),
+      meta_(new FrameMeta[slots_]),
+      data_(new std::byte[size_t{slots_} * snaplen_]) {}
+
+void FrameRing::grow() noexcept {
+  // Full (count_ == slots_): the oldest frame is at next_. Lay the frames out oldest
+  // first in the larger arrays, so the ring continues at count_.
+  uint32_t bigger = frames_ / 2 < slots_ ? frames_ : slots_ * 2;
+  std::unique_ptr<FrameMeta[]> meta;
+  std::unique_ptr<std::byte[]> data;
+  try {
+    meta.reset(new FrameMeta[bigger]);
+    data.reset(new std::byte[size_t{bigger} * snaplen_]);
+  } catch (const std::bad_alloc&) {
+    limit_ = slots_;  // keep the ring as it is (the oldest frame is replaced); no retries
+    return;
+  }
+  for (uint32_t i = 0; i < count_; ++i) {
+    uint32_t from = (next_ + i) % slots_;
+    meta[i] = meta_[from];
+    std::memcpy(&data[size_t{i} * snaplen_], &data_[size_t{from} * snaplen_], meta_[from].caplen);
+  }
+  meta_ = std::move(meta);
+  data_ = std::move(data);
+  next_ = count_;
+  slots_ = bigger;
+}
 
 void FrameRing::copyTo(RecordedFrames& out) const {
   out.snaplen = std::max(out.snaplen, snaplen_);
-  uint32_t first = (next_ + frames_ - count_) % frames_;
+  uint32_t first = (next_ + slots_ - count_) % slots_;
   for (uint32_t i = 0; i < count_; ++i) {
-    uint32_t slot = (first + i) % frames_;
+    uint32_t slot = (first + i) % slots_;
     const FrameMeta& m = meta_[slot];
     out.append(m, std::span(&data_[size_t{slot} * snaplen_], m.caplen));
   }
@@ -88,9 +114,13 @@ void FlightRecorder::setAttribution(const Attribution& old, const Attribution& n
     if (to != kNoSlot) rings[to] = std::move(rings_[s]);
   }
   rings_ = std::move(rings);
-  bytes_ = 0;
+}
+
+size_t FlightRecorder::bytesAllocated() const {
+  size_t bytes = 0;
   for (const auto& r : rings_)
-    if (r) bytes_ += r->bytesAllocated();
+    if (r) bytes += r->bytesAllocated();
+  return bytes;
 }
 
 void FlightRecorder::recordFirst(uint32_t slot, const FrameMeta& meta, const std::byte* bytes) noexcept {
@@ -103,7 +133,6 @@ void FlightRecorder::recordFirst(uint32_t slot, const FrameMeta& meta, const std
   } catch (const std::bad_alloc&) {
     return;
   }
-  bytes_ += ring->bytesAllocated();
   ring->push(meta, bytes);
 }
 

@@ -3,16 +3,22 @@
 // capture running beforehand. Pure ring logic (no pcap, no thread): collectors/capture.cc
 // feeds it from the capture thread; the unit tests from hand-built frames.
 //
-//   FrameRing       one jail's ring: `frames` slots of `snaplen` bytes plus a FrameMeta
-//                   each, allocated once. push() is a memcpy of the captured bytes
-//                   (truncated to snaplen) and a 24-byte header write: no allocation.
+//   FrameRing       one jail's ring of up to `frames` slots of `snaplen` bytes plus a
+//                   FrameMeta each. It starts with kInitialFrames slots and doubles when
+//                   full until it holds `frames`: a jail that only ever sent a few frames
+//                   (a router solicitation, an ARP probe) costs 16 slots, not 1000 — at
+//                   1000 mostly idle jails that is 2.4 MB instead of 152 MB. So a ring
+//                   allocates at most log2(frames / 16) + 1 times in its life; every
+//                   other push() is a memcpy of the captured bytes (truncated to
+//                   snaplen) and a 24-byte header write.
 //   FlightRecorder  the rings of one bridge, indexed by the Attribution's jail slots. A
 //                   ring is allocated at its jail's first frame (a jail that never sends
 //                   costs nothing); a frame between two jails goes in both rings; rings of
 //                   jails that stay across a new Attribution carry over by name.
 //
-// Memory: bytesAllocated() = (jails with a ring) × frames × (snaplen + sizeof(FrameMeta)),
-// exported as vnetd_flight_recorder_bytes{bridge} (docs/metrics.md).
+// Memory: bytesAllocated() = the slots allocated × (snaplen + sizeof(FrameMeta)), at most
+// (jails with a ring) × frames × (snaplen + sizeof(FrameMeta)); exported as
+// vnetd_flight_recorder_bytes{bridge} (docs/metrics.md).
 //
 // Also here: the pcap stream encoding (file header, records) that the daemon's capture
 // sessions write for live captures and recorder dumps alike.
@@ -54,16 +60,21 @@ struct RecordedFrames {
 
 class FrameRing {
  public:
-  // Allocates frames × (snaplen + sizeof(FrameMeta)) bytes; throws std::bad_alloc.
+  static constexpr uint32_t kInitialFrames = 16;
+
+  // Allocates min(frames, kInitialFrames) slots; throws std::bad_alloc.
   FrameRing(uint32_t frames, uint32_t snaplen);
   FrameRing(const FrameRing&) = delete;
   FrameRing& operator=(const FrameRing&) = delete;
 
-  // Keeps the frame, truncated to snaplen, replacing the oldest when full. No allocation.
+  // Keeps the frame, truncated to snaplen, replacing the oldest when `frames` are held.
+  // Allocates only when the ring is full below `frames` (it doubles; if that fails the
+  // oldest frame is replaced instead).
   // Inline: the capture's callback builds `meta` just before, and a call would read it
   // back from the stack before its stores retire (a store-forwarding stall, measured at
   // ~45 % of this function's time).
   void push(const FrameMeta& meta, const std::byte* bytes) noexcept {
+    if (count_ == slots_ && slots_ < limit_) grow();
     uint32_t caplen = std::min(meta.caplen, snaplen_);
     FrameMeta& m = meta_[next_];
     m.ts_sec = meta.ts_sec;
@@ -71,20 +82,25 @@ class FrameRing {
     m.caplen = caplen;
     m.len = meta.len;
     std::memcpy(&data_[size_t{next_} * snaplen_], bytes, caplen);
-    next_ = next_ + 1 == frames_ ? 0 : next_ + 1;
-    if (count_ < frames_) ++count_;
+    next_ = next_ + 1 == slots_ ? 0 : next_ + 1;
+    if (count_ < slots_) ++count_;
   }
   // Appends the frames held, oldest first, to `out` (allocates: not per packet).
   void copyTo(RecordedFrames& out) const;
   size_t size() const { return count_; }
-  uint32_t capacity() const { return frames_; }
-  size_t bytesAllocated() const { return size_t{frames_} * (snaplen_ + sizeof(FrameMeta)); }
+  uint32_t capacity() const { return frames_; }       // the most frames it will hold
+  uint32_t allocatedFrames() const { return slots_; }  // the slots it has now
+  size_t bytesAllocated() const { return bytesFor(slots_, snaplen_); }
   static size_t bytesFor(uint32_t frames, uint32_t snaplen) {
     return size_t{frames} * (snaplen + sizeof(FrameMeta));
   }
 
  private:
+  void grow() noexcept;
+
   const uint32_t frames_, snaplen_;
+  uint32_t slots_;                     // allocated: kInitialFrames, doubling up to limit_
+  uint32_t limit_;                     // frames_, or slots_ once growing failed (no retry per frame)
   std::unique_ptr<FrameMeta[]> meta_;
   std::unique_ptr<std::byte[]> data_;  // slot i at i * snaplen_
   uint32_t next_ = 0;                  // the slot written next
@@ -111,7 +127,7 @@ class FlightRecorder {
   }
   // A copy of `slot`'s frames, oldest first (empty when it has no ring).
   RecordedFrames copy(uint32_t slot) const;
-  size_t bytesAllocated() const { return bytes_; }
+  size_t bytesAllocated() const;  // sums the rings (called once per publication)
   bool hasRing(uint32_t slot) const { return slot < rings_.size() && rings_[slot] != nullptr; }
 
  private:
@@ -124,7 +140,6 @@ class FlightRecorder {
 
   const uint32_t frames_, snaplen_;
   std::vector<std::unique_ptr<FrameRing>> rings_;  // by slot; null until the jail's first frame
-  size_t bytes_ = 0;
 };
 
 // pcap stream encoding (the libpcap file format, native byte order, microsecond

@@ -63,11 +63,32 @@ TEST(FrameRing, TruncatesToSnaplenAndKeepsTheWireLength) {
   EXPECT_EQ(r.snaplen, 16u);
 }
 
-TEST(FrameRing, MemoryIsFramesTimesSnaplenPlusTheRecordHeader) {
+TEST(FrameRing, MemoryIsSlotsTimesSnaplenPlusTheRecordHeader) {
   FrameRing ring(1000, 128);
-  EXPECT_EQ(ring.bytesAllocated(), 1000u * (128 + sizeof(FrameMeta)));
-  EXPECT_EQ(FrameRing::bytesFor(1000, 128), ring.bytesAllocated());
+  // A new ring has kInitialFrames slots: a jail that sent a few frames costs 16, not 1000.
+  EXPECT_EQ(ring.allocatedFrames(), FrameRing::kInitialFrames);
+  EXPECT_EQ(ring.bytesAllocated(), 16u * (128 + sizeof(FrameMeta)));
+  EXPECT_EQ(FrameRing::bytesFor(16, 128), ring.bytesAllocated());
   EXPECT_EQ(sizeof(FrameMeta), 24u);  // docs/metrics.md states it
+}
+
+// The ring doubles when full until it holds `frames`, keeping every frame in order
+// across each growth, and then wraps at exactly `frames`.
+TEST(FrameRing, GrowsByDoublingToItsLimitKeepingEveryFrameInOrder) {
+  FrameRing ring(40, 16);
+  std::vector<int> expected;
+  for (int i = 1; i <= 100; ++i) {
+    ring.push(meta(i, 0, 16), frame(static_cast<uint8_t>(i), 16).data());
+    expected.push_back(i);
+    if (expected.size() > 40) expected.erase(expected.begin());
+    uint32_t want = i <= 16 ? 16 : i <= 32 ? 32 : 40;
+    ASSERT_EQ(ring.allocatedFrames(), want) << "after " << i << " frames";
+    RecordedFrames r;
+    ring.copyTo(r);
+    ASSERT_EQ(tags(r), expected) << "after " << i << " frames";
+  }
+  EXPECT_EQ(ring.size(), 40u);
+  EXPECT_EQ(ring.bytesAllocated(), FrameRing::bytesFor(40, 16));
 }
 
 TEST(FlightRecorder, AllocatesARingAtAJailsFirstFrameOnlyAndAccountsForIt) {
@@ -81,7 +102,7 @@ TEST(FlightRecorder, AllocatesARingAtAJailsFirstFrameOnlyAndAccountsForIt) {
   rec.add(table->slotOf("a"), kNoSlot, meta(1, 0, 60), f.data());
   EXPECT_TRUE(rec.hasRing(table->slotOf("a")));
   EXPECT_FALSE(rec.hasRing(table->slotOf("b")));
-  EXPECT_EQ(rec.bytesAllocated(), FrameRing::bytesFor(8, 32));
+  EXPECT_EQ(rec.bytesAllocated(), FrameRing::bytesFor(8, 32));  // 8 < kInitialFrames: all at once
   // a → b: both rings; c never sends or receives: no ring, no memory.
   auto g = frame(2, 60);
   rec.add(table->slotOf("a"), table->slotOf("b"), meta(2, 0, 60), g.data());
