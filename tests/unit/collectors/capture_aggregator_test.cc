@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 #include <vector>
+#include "tests/support/metric_families.h"
 
 namespace vnetd::collectors {
 namespace {
@@ -507,26 +508,17 @@ TEST(Aggregator, InterleavedTrainsCountLikeSingleFrames) {
 
 // ---- Families -----------------------------------------------------------------------
 
-const prometheus::MetricFamily* find(const std::vector<prometheus::MetricFamily>& fs, const std::string& name) {
-  for (const auto& f : fs)
-    if (f.name == name) return &f;
-  return nullptr;
-}
-
-std::string label(const prometheus::ClientMetric& m, const std::string& name) {
-  for (const auto& l : m.label)
-    if (l.name == name) return l.value;
-  return "";
-}
+using testing::findFamily;
+using testing::labelValue;
 
 // The value of the one series of `name` whose labels include all of `want`; -1 if none.
 double value(const std::vector<prometheus::MetricFamily>& fs, const std::string& name,
              std::map<std::string, std::string> want) {
-  const auto* f = find(fs, name);
+  const auto* f = findFamily(fs, name);
   if (!f) return -1;
   for (const auto& m : f->metric) {
     bool all = true;
-    for (const auto& [k, v] : want) all = all && label(m, k) == v;
+    for (const auto& [k, v] : want) all = all && labelValue(m, k) == v;
     if (all) return f->type == prometheus::MetricType::Counter ? m.counter.value : m.gauge.value;
   }
   return -1;
@@ -583,8 +575,8 @@ TEST(CaptureFamilies, JailsLeaveWithTheTableNotWithTheNextSnapshot) {
   auto fs = captureFamilies({{"br0", snap, table({{"a", kMacA}, {"c", kMacC}})}});
   for (const auto& f : fs)
     for (const auto& m : f.metric) {
-      EXPECT_NE(label(m, "jail"), "b") << f.name;
-      EXPECT_NE(label(m, "peer"), "b") << f.name;
+      EXPECT_NE(labelValue(m, "jail"), "b") << f.name;
+      EXPECT_NE(labelValue(m, "peer"), "b") << f.name;
     }
   EXPECT_EQ(value(fs, "vnetd_jail_traffic_transmit_packets_total", {{"jail", "a"}}), 1);
   EXPECT_EQ(value(fs, "vnetd_jail_flows", {{"jail", "c"}}), 0) << "a new jail shows zeros at once";

@@ -1,23 +1,15 @@
 #include "collectors/jail_counters.h"
 
 #include <gtest/gtest.h>
+#include "tests/support/metric_families.h"
 
 namespace vnetd::collectors {
 namespace {
 
 using platform::LinkInfo;
 
-const prometheus::MetricFamily* find(const std::vector<prometheus::MetricFamily>& fs, const std::string& name) {
-  for (const auto& f : fs)
-    if (f.name == name) return &f;
-  return nullptr;
-}
-
-std::string label(const prometheus::ClientMetric& m, const std::string& name) {
-  for (const auto& l : m.label)
-    if (l.name == name) return l.value;
-  return "";
-}
+using testing::findFamily;
+using testing::labelValue;
 
 struct Fixture {
   State state;
@@ -58,24 +50,24 @@ struct Fixture {
 TEST(JailCounters, DirectionIsTheJailsAndLabelsAreNames) {
   Fixture f;
   auto fs = jailCounterFamilies(f.state, f.links, f.running, {"bridge0"});
-  const auto* rx = find(fs, "vnetd_jail_network_receive_bytes_total");
-  const auto* tx = find(fs, "vnetd_jail_network_transmit_bytes_total");
+  const auto* rx = findFamily(fs, "vnetd_jail_network_receive_bytes_total");
+  const auto* tx = findFamily(fs, "vnetd_jail_network_transmit_bytes_total");
   ASSERT_TRUE(rx && tx);
   ASSERT_EQ(rx->metric.size(), 1u);
   EXPECT_EQ(rx->type, prometheus::MetricType::Counter);
   EXPECT_EQ(rx->metric[0].counter.value, 5000);
   EXPECT_EQ(tx->metric[0].counter.value, 1000);
-  EXPECT_EQ(label(rx->metric[0], "jail"), "web");
-  EXPECT_EQ(label(rx->metric[0], "interface"), "eth0");
-  EXPECT_EQ(label(rx->metric[0], "bridge"), "bridge0");
-  EXPECT_EQ(label(rx->metric[0], "jid"), "") << "jid only in vnetd_jail_info";
-  EXPECT_EQ(find(fs, "vnetd_jail_network_receive_packets_total")->metric[0].counter.value, 50);
-  const auto* info = find(fs, "vnetd_jail_info");
+  EXPECT_EQ(labelValue(rx->metric[0], "jail"), "web");
+  EXPECT_EQ(labelValue(rx->metric[0], "interface"), "eth0");
+  EXPECT_EQ(labelValue(rx->metric[0], "bridge"), "bridge0");
+  EXPECT_EQ(labelValue(rx->metric[0], "jid"), "") << "jid only in vnetd_jail_info";
+  EXPECT_EQ(findFamily(fs, "vnetd_jail_network_receive_packets_total")->metric[0].counter.value, 50);
+  const auto* info = findFamily(fs, "vnetd_jail_info");
   ASSERT_EQ(info->metric.size(), 1u);
-  EXPECT_EQ(label(info->metric[0], "jid"), "42");
-  EXPECT_EQ(find(fs, "vnetd_jail_up")->metric[0].gauge.value, 1);
-  EXPECT_EQ(find(fs, "vnetd_interface_up")->metric[0].gauge.value, 1);
-  EXPECT_EQ(find(fs, "vnetd_bridge_members")->metric[0].gauge.value, 1);
+  EXPECT_EQ(labelValue(info->metric[0], "jid"), "42");
+  EXPECT_EQ(findFamily(fs, "vnetd_jail_up")->metric[0].gauge.value, 1);
+  EXPECT_EQ(findFamily(fs, "vnetd_interface_up")->metric[0].gauge.value, 1);
+  EXPECT_EQ(findFamily(fs, "vnetd_bridge_members")->metric[0].gauge.value, 1);
 }
 
 TEST(JailCounters, AStoppedJailIsDownWithoutInterfaceSeries) {
@@ -83,17 +75,17 @@ TEST(JailCounters, AStoppedJailIsDownWithoutInterfaceSeries) {
   f.running.clear();
   f.links.pop_back();  // its pair went with it
   auto fs = jailCounterFamilies(f.state, f.links, f.running, {"bridge0"});
-  EXPECT_TRUE(find(fs, "vnetd_jail_network_receive_bytes_total")->metric.empty());
-  EXPECT_TRUE(find(fs, "vnetd_jail_info")->metric.empty());
-  EXPECT_EQ(find(fs, "vnetd_jail_up")->metric[0].gauge.value, 0);
+  EXPECT_TRUE(findFamily(fs, "vnetd_jail_network_receive_bytes_total")->metric.empty());
+  EXPECT_TRUE(findFamily(fs, "vnetd_jail_info")->metric.empty());
+  EXPECT_EQ(findFamily(fs, "vnetd_jail_up")->metric[0].gauge.value, 0);
 }
 
 TEST(JailCounters, ALinkThatTookTheNameButNotTheMacIsNotTheJails) {
   Fixture f;
   f.links[1].mac = *MacAddress::parse("02:00:00:00:00:99");
   auto fs = jailCounterFamilies(f.state, f.links, f.running, {});
-  EXPECT_TRUE(find(fs, "vnetd_jail_network_transmit_bytes_total")->metric.empty());
-  EXPECT_TRUE(find(fs, "vnetd_bridge_members")->metric.empty()) << "no configured bridges given";
+  EXPECT_TRUE(findFamily(fs, "vnetd_jail_network_transmit_bytes_total")->metric.empty());
+  EXPECT_TRUE(findFamily(fs, "vnetd_bridge_members")->metric.empty()) << "no configured bridges given";
 }
 
 TEST(JailCounters, ForgottenJailsHaveNoSeries) {
@@ -101,7 +93,7 @@ TEST(JailCounters, ForgottenJailsHaveNoSeries) {
   f.state.jails.clear();
   auto fs = jailCounterFamilies(f.state, f.links, f.running, {"bridge0"});
   for (const auto& fam : fs)
-    for (const auto& m : fam.metric) EXPECT_EQ(label(m, "jail"), "") << fam.name;
+    for (const auto& m : fam.metric) EXPECT_EQ(labelValue(m, "jail"), "") << fam.name;
 }
 
 }  // namespace
