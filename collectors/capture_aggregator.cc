@@ -468,7 +468,7 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
                            MetricType::Gauge);
   MetricFamily recorder = family("vnetd_flight_recorder_bytes",
                                  "Bytes allocated for the flight recorder's per-jail rings on the bridge "
-                                 "(jails with a ring x flight_recorder_packets x (snaplen + 24)).",
+                                 "(slots allocated x (snaplen + 24); a jail's ring grows to flight_recorder_packets).",
                                  MetricType::Gauge);
 
   for (const auto& v : bridges) {
