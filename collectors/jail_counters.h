@@ -1,5 +1,7 @@
 // Per-jail kernel interface counters, read at scrape time: one dump of all host
-// interfaces per scrape (no cache, so never stale), attributed to jails through the state
+// interfaces' counters per scrape (NetStack::pollLinks: the counters are never cached; on
+// Linux the names, MACs and carrier come from a table the kernel's link notifications keep
+// current, because the full link dump is quadratic in jails), attributed to jails through the state
 // store (host-side name and MAC), turned around to the jail's point of view (what the jail
 // receives is what its host-side interface transmits).
 //

@@ -151,7 +151,7 @@ void Daemon::armReconcileTimer() {
 
 void Daemon::sampleRates() {
   auto state = store_.snapshot();
-  auto links = host_->links();
+  auto links = host_->pollLinks();
   if (!state || !links) return;  // the next period tries again; status shows no rate meanwhile
   std::set<std::string> host_sides;
   for (const auto& [name, rec] : (*state)->jails)

@@ -79,6 +79,11 @@ class NetStack {
 
   // All links of this stack with their kernel counters, in one kernel dump.
   virtual Result<std::vector<LinkInfo>> links() = 0;
+  // The same as links(), for callers that ask periodically (every /metrics scrape, every
+  // status rate sample). Where the full dump is what costs, an implementation keeps the
+  // link table current from the kernel's change notifications and dumps only the counters
+  // (Linux: see platform/linux/link_table.h); the counters are always read now.
+  virtual Result<std::vector<LinkInfo>> pollLinks() { return links(); }
   // One link by name; nullopt when it does not exist (not an error).
   virtual Result<std::optional<LinkInfo>> link(const std::string& name) = 0;
 

@@ -1,11 +1,13 @@
-// Fuzzes the Linux event decoders: rtnetlink message splitting + link/address/route
-// decoding + the event translator, and the uevent parser, on the same bytes.
+// Fuzzes the Linux event decoders: rtnetlink message splitting + link/address/route/stats
+// decoding + the event translator + the notification-fed link table, and the uevent
+// parser, on the same bytes.
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>
 
 #include "platform/linux/event_decode.h"
+#include "platform/linux/link_table.h"
 #include "platform/linux/rtnl_decode.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -18,7 +20,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)decodeLinkMessage(m);
     (void)decodeAddrMessage(m);
     (void)decodeRouteMessage(m);
+    (void)decodeStatsMessage(m);
   });
+  static LinkTable table;  // like the daemon's: state across inputs, never reset
+  table.apply(bytes);
+  if (table.size() > 4096) table.reset({});  // bounded, like the kernel's own table would be
   vnetd::platform::InterfaceEvent e;
   (void)decodeUevent(bytes, e);
   return 0;

@@ -35,10 +35,10 @@ class LinuxEventSource final : public EventSource {
 
   Result<void> drain(std::vector<InterfaceEvent>& out) override {
     bool overflow = false;
-    VNETD_TRY(readPending(rtnl_.fd(), "read rtnetlink events", overflow, [&](std::span<const std::byte> msg) {
+    VNETD_TRY(readPendingDatagrams(rtnl_.fd(), "read rtnetlink events", overflow, [&](std::span<const std::byte> msg) {
       translator_.translate(msg, out);
     }));
-    VNETD_TRY(readPending(uevent_.get(), "read uevents", overflow, [&](std::span<const std::byte> msg) {
+    VNETD_TRY(readPendingDatagrams(uevent_.get(), "read uevents", overflow, [&](std::span<const std::byte> msg) {
       InterfaceEvent e;
       if (decodeUevent(msg, e)) out.push_back(std::move(e));
     }));
@@ -54,24 +54,6 @@ class LinuxEventSource final : public EventSource {
   }
 
  private:
-  // Reads every datagram queued on `fd` without blocking. ENOBUFS (the kernel dropped
-  // messages) sets `overflow`; the socket stays usable, so reading goes on.
-  template <typename Handler>
-  static Result<void> readPending(int fd, const char* what, bool& overflow, Handler&& handle) {
-    alignas(8) static thread_local std::byte buf[65536];
-    for (;;) {
-      ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-      if (n >= 0) {
-        handle(std::span<const std::byte>(buf, static_cast<size_t>(n)));
-        continue;
-      }
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return success();
-      if (errno != ENOBUFS) return errnoError(what);
-      overflow = true;
-    }
-  }
-
   NetlinkSocket rtnl_;
   UniqueFd uevent_;
   std::unique_ptr<NetStack> lister_;

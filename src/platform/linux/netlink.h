@@ -7,7 +7,9 @@
 
 #include <libmnl/libmnl.h>
 #include <linux/netlink.h>
+#include <sys/socket.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -113,5 +115,24 @@ class NetlinkSocket {
   uint32_t portid_ = 0;
   uint32_t seq_ = 0;
 };
+
+// Reads every datagram queued on a notification socket `fd` without blocking and hands
+// each to `handle`. ENOBUFS (the kernel dropped notifications) sets `overflow`; the socket
+// stays usable, so reading goes on. Other errors carry `what`.
+template <typename Handler>
+Result<void> readPendingDatagrams(int fd, const char* what, bool& overflow, Handler&& handle) {
+  alignas(8) static thread_local std::byte buf[65536];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n >= 0) {
+      handle(std::span<const std::byte>(buf, static_cast<size_t>(n)));
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return success();
+    if (errno != ENOBUFS) return errnoError(what);
+    overflow = true;
+  }
+}
 
 }  // namespace vnetd::platform::lnx

@@ -7,6 +7,7 @@
 #include <linux/veth.h>
 #include <linux/if.h>
 
+#include "platform/linux/link_table.h"
 #include "platform/linux/netlink.h"
 #include "platform/linux/netns.h"
 #include "platform/linux/rtnl_decode.h"
@@ -18,6 +19,9 @@ namespace lnx {
 namespace {
 
 constexpr uint16_t kCreate = NLM_F_CREATE | NLM_F_EXCL;
+// Room for the link notifications that pile up between two polls (a jail start sends a
+// few per interface); an overflow costs one full dump, nothing else.
+constexpr int kNotificationBuffer = 4 << 20;
 
 ifinfomsg* linkHeader(MessageBuilder& m, int index = 0) {
   auto* ifi = m.putHeader<ifinfomsg>();
@@ -47,6 +51,32 @@ class LinuxNetStack final : public NetStack {
     if (!r) return r.error();
     if (!decode_error.context.empty()) return decode_error;
     return out;
+  }
+
+  Result<std::vector<LinkInfo>> pollLinks() override {
+    if (!notifications_) {
+      // Subscribe before the first full dump: a change in between arrives as a
+      // notification and is applied after it (each carries the link's whole state).
+      auto sock = NetlinkSocket::open(NETLINK_ROUTE);
+      if (!sock) return sock.error();
+      VNETD_TRY(sock->joinGroup(RTNLGRP_LINK));
+      sock->setReceiveBuffer(kNotificationBuffer);
+      notifications_ = std::move(*sock);
+      table_.requestResync();
+    }
+    bool overflow = false;
+    VNETD_TRY(readPendingDatagrams(notifications_->fd(), "read link notifications", overflow,
+                                   [&](std::span<const std::byte> d) { table_.apply(d); }));
+    if (overflow) table_.requestResync();
+    if (!table_.needsResync()) {
+      auto counters = linkCounters();
+      if (!counters) return counters.error();
+      if (auto merged = table_.withCounters(*counters)) return std::move(*merged);
+    }
+    auto all = links();
+    if (!all) return all.error();
+    table_.reset(*all);
+    return all;
   }
 
   Result<std::optional<LinkInfo>> link(const std::string& name) override {
@@ -328,7 +358,28 @@ class LinuxNetStack final : public NetStack {
     return sock_.request(m, "make " + name + " a private bridge member");
   }
 
+  // Every link's counters and nothing else (RTM_GETSTATS, IFLA_STATS_LINK_64 only).
+  Result<std::vector<StatsMessage>> linkCounters() {
+    MessageBuilder m(RTM_GETSTATS, 0);
+    auto* ifsm = m.putHeader<if_stats_msg>();
+    ifsm->family = AF_UNSPEC;
+    ifsm->filter_mask = IFLA_STATS_FILTER_BIT(IFLA_STATS_LINK_64);
+    std::vector<StatsMessage> out;
+    Error decode_error;
+    VNETD_TRY(sock_.dump(m, "read interface counters", [&](std::span<const std::byte> msg) {
+      if (messageType(msg) != RTM_NEWSTATS) return;
+      auto stats = decodeStatsMessage(msg);
+      if (stats) out.push_back(*stats);
+      else decode_error = stats.error();
+    }));
+    if (!decode_error.context.empty()) return decode_error;
+    return out;
+  }
+
   NetlinkSocket sock_;
+  // pollLinks(): the notification socket (opened at the first call) and the table it keeps.
+  std::optional<NetlinkSocket> notifications_;
+  LinkTable table_;
 };
 
 }  // namespace

@@ -75,6 +75,14 @@ bool addressFromBytes(uint8_t family, std::span<const std::byte> p, IpAddress& o
   return false;
 }
 
+// rtnl_link_stats64 grows across kernel versions: take the prefix we know, zeros beyond
+// what a shorter (older) one carries.
+LinkCounters countersFrom(std::span<const std::byte> p) {
+  rtnl_link_stats64 s{};
+  std::memcpy(&s, p.data(), std::min(p.size(), sizeof s));
+  return {s.rx_bytes, s.rx_packets, s.rx_errors, s.rx_dropped, s.tx_bytes, s.tx_packets, s.tx_errors, s.tx_dropped};
+}
+
 }  // namespace
 
 uint16_t messageType(std::span<const std::byte> msg) {
@@ -120,14 +128,7 @@ Result<LinkMessage> decodeLinkMessage(std::span<const std::byte> msg) {
       case IFLA_ADDRESS:
         if (p.size() == 6) std::memcpy(m.info.mac.bytes.data(), p.data(), 6);
         break;
-      case IFLA_STATS64: {
-        // The struct grows across kernel versions: take the prefix we know.
-        rtnl_link_stats64 s{};
-        std::memcpy(&s, p.data(), std::min(p.size(), sizeof s));
-        m.info.counters = {s.rx_bytes, s.rx_packets, s.rx_errors, s.rx_dropped,
-                           s.tx_bytes, s.tx_packets, s.tx_errors, s.tx_dropped};
-        break;
-      }
+      case IFLA_STATS64: m.info.counters = countersFrom(p); break;
       case IFLA_LINKINFO:
         forEachAttr(p, [&](uint16_t it, auto ip) {
           if (it == IFLA_INFO_KIND) m.kind = attrString(ip);
@@ -207,6 +208,25 @@ Result<RouteMessage> decodeRouteMessage(std::span<const std::byte> msg) {
     }
   });
   if (!ok) return Error{EBADMSG, "RTM_NEWROUTE: malformed attribute"};
+  return m;
+}
+
+Result<StatsMessage> decodeStatsMessage(std::span<const std::byte> msg) {
+  auto b = body(msg, sizeof(if_stats_msg), "RTM_NEWSTATS");
+  if (!b) return b.error();
+  if (messageType(msg) != RTM_NEWSTATS)
+    return Error{EBADMSG, "not a stats message (type " + std::to_string(messageType(msg)) + ")"};
+  auto ifsm = load<if_stats_msg>(b->data());
+  StatsMessage m;
+  m.index = ifsm.ifindex;
+  bool found = false;
+  bool ok = forEachAttr(b->subspan(NLMSG_ALIGN(sizeof(if_stats_msg))), [&](uint16_t t, auto p) {
+    if (t != IFLA_STATS_LINK_64) return;
+    m.counters = countersFrom(p);
+    found = true;
+  });
+  if (!ok) return Error{EBADMSG, "RTM_NEWSTATS for index " + std::to_string(m.index) + ": malformed attribute"};
+  if (!found) return Error{EBADMSG, "RTM_NEWSTATS for index " + std::to_string(m.index) + ": no IFLA_STATS_LINK_64"};
   return m;
 }
 

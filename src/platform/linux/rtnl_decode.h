@@ -1,5 +1,5 @@
 // Pure decoders of rtnetlink messages (RTM_NEWLINK/DELLINK, NEWADDR/DELADDR,
-// NEWROUTE) into the platform-neutral types of netif.h.
+// NEWROUTE, NEWSTATS) into the platform-neutral types of netif.h.
 //
 // Input is untrusted bytes (the kernel, but also fuzzers): every length is checked
 // against the buffer, truncated or lying messages give an error, never a crash.
@@ -28,6 +28,12 @@ struct AddrMessage {
   AddressInfo address;
 };
 
+// One RTM_NEWSTATS reply of a counters-only dump (IFLA_STATS_LINK_64).
+struct StatsMessage {
+  uint32_t index = 0;
+  LinkCounters counters;
+};
+
 struct RouteMessage {
   bool deleted = false;   // RTM_DELROUTE
   RouteInfo route;
@@ -47,5 +53,7 @@ uint16_t messageType(std::span<const std::byte> msg);
 Result<LinkMessage> decodeLinkMessage(std::span<const std::byte> msg);
 Result<AddrMessage> decodeAddrMessage(std::span<const std::byte> msg);
 Result<RouteMessage> decodeRouteMessage(std::span<const std::byte> msg);
+// An RTM_NEWSTATS message without IFLA_STATS_LINK_64 is an error: the request asked for it.
+Result<StatsMessage> decodeStatsMessage(std::span<const std::byte> msg);
 
 }  // namespace vnetd::platform::lnx

@@ -53,6 +53,34 @@ TEST(RtnlDecode, TruncatedAtEveryOffsetIsAnErrorNotACrash) {
   EXPECT_EQ(r.error().message(), "RTM_NEWLINK for index 7: malformed attribute: " + std::string(strerror(EBADMSG)));
 }
 
+TEST(RtnlDecode, StatsMessage) {
+  auto m = decodeStatsMessage(testing::statsMsg(12));
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_EQ(m->index, 12u);
+  EXPECT_EQ(m->counters.rx_bytes, 5012u);
+  EXPECT_EQ(m->counters.tx_packets, 9u);
+  EXPECT_EQ(m->counters.rx_dropped, 3u);
+  EXPECT_EQ(m->counters.tx_bytes, 0u);
+  // An older kernel's shorter struct: the fields it has, zeros for the rest.
+  auto old = decodeStatsMessage(testing::statsMsg(4, 24));
+  ASSERT_TRUE(old) << old.error().message();
+  EXPECT_EQ(old->counters.rx_bytes, 5004u);
+  EXPECT_EQ(old->counters.rx_dropped, 0u);
+
+  auto bytes = testing::statsMsg(12);
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    std::vector<std::byte> t(bytes.begin(), bytes.begin() + static_cast<long>(cut));
+    EXPECT_FALSE(decodeStatsMessage(t)) << "cut at " << cut;
+  }
+  // Without the attribute that was asked for, or not a stats message at all: errors.
+  if_stats_msg ifsm{};
+  ifsm.ifindex = 5;
+  auto bare = decodeStatsMessage(testing::NlMsg(RTM_NEWSTATS, &ifsm, sizeof ifsm).bytes());
+  ASSERT_FALSE(bare);
+  EXPECT_EQ(bare.error().message(), "RTM_NEWSTATS for index 5: no IFLA_STATS_LINK_64: " + std::string(strerror(EBADMSG)));
+  EXPECT_FALSE(decodeStatsMessage(linkMsg(RTM_NEWLINK, 7, "e0a_web", IFF_UP)));
+}
+
 TEST(RtnlDecode, AddressMessages) {
   uint8_t v4[4] = {198, 18, 0, 10};
   auto a = decodeAddrMessage(addrMsg(RTM_NEWADDR, 4, AF_INET, v4, 24));

@@ -92,4 +92,18 @@ inline std::vector<std::byte> addrMsg(uint16_t type, int index, uint8_t family, 
   return m.bytes();
 }
 
+// One RTM_NEWSTATS reply carrying IFLA_STATS_LINK_64 (rx_bytes = 5000 + index,
+// tx_packets = 9, rx_dropped = 3), optionally with the older/shorter struct a kernel may send.
+inline std::vector<std::byte> statsMsg(int index, size_t stats_len = sizeof(rtnl_link_stats64)) {
+  if_stats_msg ifsm{};
+  ifsm.family = AF_UNSPEC;
+  ifsm.ifindex = static_cast<uint32_t>(index);
+  ifsm.filter_mask = IFLA_STATS_FILTER_BIT(IFLA_STATS_LINK_64);
+  rtnl_link_stats64 stats{};
+  stats.rx_bytes = 5000 + static_cast<uint64_t>(index);
+  stats.tx_packets = 9;
+  stats.rx_dropped = 3;
+  return NlMsg(RTM_NEWSTATS, &ifsm, sizeof ifsm).attr(IFLA_STATS_LINK_64, &stats, stats_len).bytes();
+}
+
 }  // namespace vnetd::testing
