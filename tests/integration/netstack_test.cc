@@ -1,6 +1,15 @@
 // The Linux NetStack and Jails backends, operation by operation, on real kernel objects.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <thread>
 
 #include "platform/jails.h"
 #include "platform/netif.h"
@@ -105,6 +114,109 @@ TEST_F(NetStackTest, LinkOperations) {
   ASSERT_TRUE(host_->destroyLink(br));
 }
 
+// Sends `n` frames out of `ifname` (a packet socket: no IP stack, no replies).
+void sendFrames(const std::string& ifname, const MacAddress& dst, int n) {
+  int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_ll to{};
+  to.sll_family = AF_PACKET;
+  to.sll_ifindex = static_cast<int>(::if_nametoindex(ifname.c_str()));
+  to.sll_halen = 6;
+  std::memcpy(to.sll_addr, dst.bytes.data(), 6);
+  unsigned char frame[60] = {};
+  std::memcpy(frame, dst.bytes.data(), 6);
+  frame[6] = 0x02;
+  frame[12] = 0x88;  // 0x88b5: IEEE local experimental EtherType
+  frame[13] = 0xb5;
+  for (int i = 0; i < n; ++i)
+    EXPECT_EQ(::sendto(fd, frame, sizeof frame, 0, reinterpret_cast<sockaddr*>(&to), sizeof to),
+              static_cast<ssize_t>(sizeof frame));
+  ::close(fd);
+}
+
+const LinkInfo* byName(const std::vector<LinkInfo>& links, const std::string& name) {
+  for (const auto& l : links)
+    if (l.name == name) return &l;
+  return nullptr;
+}
+
+// pollLinks() answers like links() — same links, same identity and state — after every kind
+// of change, with counters read at the call (never the table's copy from a notification).
+TEST_F(NetStackTest, PollLinksFollowsChangesAndReadsCountersNow) {
+  auto first = host_->pollLinks();
+  ASSERT_TRUE(first) << first.error().message();
+  // Only this test's links (other tests' come and go meanwhile), as comparable text.
+  auto describe = [](const std::vector<LinkInfo>& links) {
+    std::vector<std::string> out;
+    for (const auto& l : links)
+      if (l.name.find(vnetd::testing::runPrefix()) != std::string::npos)
+        out.push_back(l.name + " " + l.mac.toString() + " m" + std::to_string(l.master_index) + " up" +
+                      std::to_string(l.admin_up) + " run" + std::to_string(l.running) + " mtu" +
+                      std::to_string(l.mtu));
+    return out;
+  };
+  // The kernel finishes some changes a moment later (carrier follows "up" asynchronously),
+  // so the two views may differ for an instant: they must agree within two seconds. A table
+  // that missed a change never would.
+  auto same = [&](const char* step) {
+    std::vector<std::string> got, want;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    do {
+      auto polled = host_->pollLinks();
+      auto dumped = host_->links();
+      ASSERT_TRUE(polled && dumped) << step;
+      got = describe(*polled);
+      want = describe(*dumped);
+      if (got == want) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    } while (std::chrono::steady_clock::now() < deadline);
+    EXPECT_EQ(got, want) << step;
+  };
+  std::string br = net_.bridgeName("plb"), a = net_.bridgeName("pla"), b = net_.bridgeName("plB"),
+              renamed = net_.bridgeName("plr");
+  ASSERT_TRUE(host_->createBridge(br, std::nullopt));
+  ASSERT_TRUE(host_->createPair(pair(a, b)));
+  same("created");
+  ASSERT_TRUE(host_->addBridgeMember(br, a, false));
+  same("joined the bridge");
+  ASSERT_TRUE(host_->setMac(b, *MacAddress::parse("02:00:00:00:21:bb")));
+  ASSERT_TRUE(host_->setMtu(b, 1400));
+  same("MAC and MTU");
+  ASSERT_TRUE(host_->setUp(a, true));
+  ASSERT_TRUE(host_->setUp(b, true));
+  // Frames sent before the carrier is up are dropped: wait for it (it follows "up" shortly).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!(get(a)->running && get(b)->running) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(get(a)->running && get(b)->running) << "no carrier on the pair after 5 s";
+  same("up, carrier");
+
+  // Counters: frames sent after a full dump show up in the next poll.
+  auto before = host_->links();
+  ASSERT_TRUE(before);
+  sendFrames(a, *MacAddress::parse("02:00:00:00:21:bb"), 25);
+  auto polled = host_->pollLinks();
+  auto after = host_->links();
+  ASSERT_TRUE(polled && after);
+  const LinkInfo *pb = byName(*before, a), *pp = byName(*polled, a), *pa = byName(*after, a);
+  ASSERT_TRUE(pb && pp && pa);
+  EXPECT_GE(pp->counters.tx_packets, pb->counters.tx_packets + 25);
+  EXPECT_LE(pp->counters.tx_packets, pa->counters.tx_packets);
+  EXPECT_GE(byName(*polled, b)->counters.rx_packets, byName(*before, b)->counters.rx_packets + 25);
+
+  ASSERT_TRUE(host_->setUp(b, false));
+  ASSERT_TRUE(host_->rename(b, renamed));
+  same("down and renamed");
+  ASSERT_TRUE(host_->destroyLink(a));
+  same("destroyed");
+  auto last = host_->pollLinks();
+  ASSERT_TRUE(last);
+  EXPECT_FALSE(byName(*last, a));
+  EXPECT_FALSE(byName(*last, renamed));
+  EXPECT_TRUE(byName(*last, br));
+  ASSERT_TRUE(host_->destroyLink(br));
+}
+
 TEST_F(NetStackTest, JailsAreNamespacesIdentifiedByInode) {
   std::string j = net_.jailName("ns");
   auto none = jails_->find(j);
@@ -121,6 +233,24 @@ TEST_F(NetStackTest, JailsAreNamespacesIdentifiedByInode) {
   ASSERT_TRUE(list);
   bool listed = false;
   for (const auto& info : *list) listed |= info.name == j && info.id == (*found)->id;
+  EXPECT_TRUE(listed);
+
+  // A plain file in /run/netns (an interrupted `ip netns del` leaves one) is no jail.
+  std::string plain = net_.jailName("plain");
+  std::string plain_path = "/run/netns/" + plain;
+  {
+    int fd = ::open(plain_path.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    ::close(fd);
+  }
+  auto plain_found = jails_->find(plain);
+  auto relisted = jails_->list();
+  ::unlink(plain_path.c_str());
+  ASSERT_TRUE(plain_found && relisted);
+  EXPECT_FALSE(*plain_found);
+  for (const auto& info : *relisted) EXPECT_NE(info.name, plain);
+  listed = false;
+  for (const auto& info : *relisted) listed |= info.name == j;
   EXPECT_TRUE(listed);
 
   // A pair whose jail side goes straight into the namespace, then configured inside.

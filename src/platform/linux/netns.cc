@@ -20,18 +20,36 @@ Result<std::unique_ptr<NetStack>> makeNetStack(NetlinkSocket socket);  // netsta
 
 namespace {
 
+// The device number of nsfs, the kernel's one filesystem of namespace files, learnt from
+// our own namespace: 0 when /proc is not there to say.
+dev_t nsfsDevice() {
+  static const dev_t dev = [] {
+    struct stat st {};
+    return ::stat("/proc/self/ns/net", &st) == 0 ? st.st_dev : dev_t{0};
+  }();
+  return dev;
+}
+
 // A /run/netns entry is a namespace only while the nsfs bind mount is in place; a plain
-// file left behind by an interrupted `ip netns del` is not.
-Result<std::optional<JailInfo>> inspect(const std::string& name) {
-  std::string path = std::string(kNetnsDir) + "/" + name;
+// file left behind by an interrupted `ip netns del` is not. `dir` is an open /run/netns
+// (listing: one path component per entry instead of four — it runs per scrape) or AT_FDCWD.
+Result<std::optional<JailInfo>> inspect(int dir, const std::string& name) {
+  std::string path = dir == AT_FDCWD ? std::string(kNetnsDir) + "/" + name : name;
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
+  if (::fstatat(dir, path.c_str(), &st, 0) != 0) {
     if (errno == ENOENT) return std::optional<JailInfo>();
-    return errnoError("stat " + path);
+    return errnoError("stat " + std::string(kNetnsDir) + "/" + name);
   }
-  struct statfs fs {};
-  if (::statfs(path.c_str(), &fs) != 0) return errnoError("statfs " + path);
-  if (static_cast<unsigned long>(fs.f_type) != NSFS_MAGIC) return std::optional<JailInfo>();
+  bool nsfs = false;
+  if (dev_t dev = nsfsDevice(); dev != 0) {
+    nsfs = st.st_dev == dev;
+  } else {
+    struct statfs fs {};
+    std::string full = std::string(kNetnsDir) + "/" + name;
+    if (::statfs(full.c_str(), &fs) != 0) return errnoError("statfs " + full);
+    nsfs = static_cast<unsigned long>(fs.f_type) == NSFS_MAGIC;
+  }
+  if (!nsfs) return std::optional<JailInfo>();
   return std::optional<JailInfo>(JailInfo{name, static_cast<int64_t>(st.st_ino), true});
 }
 
@@ -48,7 +66,7 @@ class LinuxJails final : public Jails {
     while (dirent* e = ::readdir(d)) {
       std::string name = e->d_name;
       if (!isValidJailName(name)) continue;  // ".", "..", and names vnetd would refuse anyway
-      auto info = inspect(name);
+      auto info = inspect(::dirfd(d), name);
       if (info.ok() && info->has_value()) out.push_back(**info);
     }
     std::sort(out.begin(), out.end(), [](const JailInfo& a, const JailInfo& b) { return a.name < b.name; });
@@ -57,7 +75,7 @@ class LinuxJails final : public Jails {
 
   Result<std::optional<JailInfo>> find(const std::string& name) override {
     if (!isValidJailName(name)) return plainError(jailNameProblem(name));
-    return inspect(name);
+    return inspect(AT_FDCWD, name);
   }
 
   Result<std::unique_ptr<NetStack>> openStack(const JailInfo& jail) override {
