@@ -84,9 +84,19 @@ void MetricsHttp::handle(evhttp_request* request, void* raw) {
   const char* reason = "OK";
   if (path == self->path_) {
     ++self->scrapes_;
-    std::string text = self->render_();
+    // Handed to libevent by reference, not copied: at 1000 jails the text is 1.4 MB, and a
+    // copy meant a fresh 1.4 MB chain (page faults included) per scrape. libevent frees it
+    // once sent, or with the connection.
+    auto* text = new std::string(self->render_());
+    if (evbuffer_add_reference(body, text->data(), text->size(),
+                               [](const void*, size_t, void* owned) { delete static_cast<std::string*>(owned); },
+                               text) != 0) {
+      delete text;
+      evbuffer_free(body);
+      evhttp_send_error(request, HTTP_INTERNAL, nullptr);
+      return;
+    }
     evhttp_add_header(headers, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    evbuffer_add(body, text.data(), text.size());
   } else if (path == "/") {
     std::string page =
         "<!DOCTYPE html>\n<html><head><title>vnetd</title></head><body>\n<h1>vnetd</h1>\n"

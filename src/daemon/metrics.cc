@@ -3,8 +3,11 @@
 #include <prometheus/text_serializer.h>
 
 #include <chrono>
+#include <future>
 #include <ostream>
 #include <streambuf>
+#include <system_error>
+#include <thread>
 
 #include "vnetd/build_config.h"
 
@@ -87,6 +90,19 @@ void DaemonMetrics::event(const char* source, const char* type) {
 
 void DaemonMetrics::action(const char* action) { actions_.Add({{"action", action}}).Increment(); }
 
+namespace {
+
+// Below this many series one thread serializes: a thread costs more than it saves.
+constexpr size_t kParallelSeries = 4000;
+
+void serializeInto(std::string& text, const std::vector<prometheus::MetricFamily>& families) {
+  AppendBuf sink(text);
+  std::ostream out(&sink);
+  prometheus::TextSerializer().Serialize(out, families);
+}
+
+}  // namespace
+
 std::string DaemonMetrics::render() {
   auto began = std::chrono::steady_clock::now();
   auto families = registry_->Collect();
@@ -96,11 +112,35 @@ std::string DaemonMetrics::render() {
   }
   std::string text;
   text.reserve(last_size_ + last_size_ / 8 + 4096);
-  {
-    AppendBuf sink(text);
-    std::ostream out(&sink);
-    prometheus::TextSerializer().Serialize(out, families);
+  size_t series = 0;
+  for (const auto& f : families) series += f.metric.size();
+  // TextSerializer is half of a big scrape (1000 jails: ~25 of ~50 ms; it formats through
+  // an ostream a character at a time). Families are independent in the text: a second
+  // thread serializes the later half while this one does the first, and the two texts
+  // are joined in order — byte for byte what one thread writes.
+  std::vector<prometheus::MetricFamily> later;
+  std::future<std::string> tail;  // after `later`: destroyed (joined) before it
+  if (series >= kParallelSeries && std::thread::hardware_concurrency() > 1) {
+    size_t half = 0, split = 0;
+    while (split < families.size() && half < series / 2) half += families[split++].metric.size();
+    later.assign(std::make_move_iterator(families.begin() + static_cast<std::ptrdiff_t>(split)),
+                 std::make_move_iterator(families.end()));
+    families.resize(split);
+    try {
+      tail = std::async(std::launch::async, [&later, hint = last_size_ / 2] {
+        std::string t;
+        t.reserve(hint + hint / 8 + 4096);
+        serializeInto(t, later);
+        return t;
+      });
+    } catch (const std::system_error&) {
+      // No thread to be had: this one does all of it.
+      families.insert(families.end(), std::make_move_iterator(later.begin()), std::make_move_iterator(later.end()));
+      later.clear();
+    }
   }
+  serializeInto(text, families);
+  if (tail.valid()) text += tail.get();
   last_size_ = text.size();
   scrape_duration_.Set(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
   return text;
