@@ -282,7 +282,7 @@ void Aggregator::activate(const FlowTable::Flow& f, int delta) noexcept {
 }
 
 FrameSlots Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, uint32_t now) noexcept {
-  FrameInfo f = decodeFrame(frame, wire_len);
+  const FrameInfo& f = decoder_.decode(frame, wire_len);
   ++bridge_.packets;
   if (f.malformed) ++bridge_.malformed;
   uint32_t src = slotOf(f.src_mac, src_hit_), dst = slotOf(f.dst_mac, dst_hit_);

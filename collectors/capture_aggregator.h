@@ -256,6 +256,7 @@ class Aggregator {
   uint32_t slotOf(const MacBytes& mac, MacHit& hit) noexcept;
 
   std::shared_ptr<const Attribution> attribution_;
+  RepeatDecoder decoder_;  // frames come in trains of one flow: those are decoded once
   MacHit src_hit_, dst_hit_;
   std::vector<JailTotals> jails_;
   std::vector<uint32_t> active_;  // active flows per slot

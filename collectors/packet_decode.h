@@ -120,4 +120,28 @@ struct FrameInfo {
 // is. Any thread; pure.
 FrameInfo decodeFrame(std::span<const std::byte> frame, uint32_t wire_len) noexcept;
 
+// decodeFrame with a memory of one frame: a frame whose bytes equal the previous frame's
+// in every bit the decoder reads, at the same captured and wire length, gets the previous
+// result without decoding. That is most frames of a bulk TCP transfer or a UDP stream (they
+// differ only in IPv4 id, TTL, checksum, TCP sequence numbers and payload). Remembered only
+// for the simplest shape — untagged Ethernet, IPv4 without options, TCP or UDP, first
+// fragment, at least 48 bytes captured — whose read bytes are fixed offsets in the first 48.
+// Always the same result as decodeFrame (unit tests flip every byte; fuzz_packet compares
+// the two on every input). One thread.
+class RepeatDecoder {
+ public:
+  const FrameInfo& decode(std::span<const std::byte> frame, uint32_t wire_len) noexcept;
+  // Frames answered from memory so far (tests).
+  uint64_t reused() const { return reused_; }
+
+ private:
+  static constexpr size_t kWords = 6;  // the first 48 bytes
+  FrameInfo last_;
+  std::array<uint64_t, kWords> words_{}, masks_{};  // masks_: the bits the decoder read
+  size_t caplen_ = 0;
+  uint64_t wire_len_ = 0;
+  uint64_t reused_ = 0;
+  bool valid_ = false;
+};
+
 }  // namespace vnetd::collectors

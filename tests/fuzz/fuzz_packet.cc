@@ -2,7 +2,8 @@
 // wire-length slack (big-endian: how many more bytes the frame had on the wire than were
 // captured, so snaplen cuts, BIG TCP and jumbogram lengths are all reachable), then the
 // captured frame. Beyond "no crash, no read outside the frame" (ASan), it checks the
-// contract the capture's counters rely on.
+// contract the capture's counters rely on, and that RepeatDecoder (which remembers the
+// previous frame, here the previous input's) always answers as decodeFrame does.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -15,6 +16,7 @@ using vnetd::collectors::decodeFrame;
 using vnetd::collectors::Family;
 using vnetd::collectors::FrameInfo;
 using vnetd::collectors::Protocol;
+using vnetd::collectors::RepeatDecoder;
 
 void check(bool ok) {
   if (!ok) __builtin_trap();
@@ -75,6 +77,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   FrameInfo full = decodeFrame(frame, wire);
   checkInvariants(full, frame.size(), wire);
+  static RepeatDecoder repeat;  // across inputs: the fuzzer's next input is often a mutation
+  check(repeat.decode(frame, wire) == full);
   // Everything the capture kept was on the wire: without slack nothing is truncated.
   if (slack == 0) check(!full.truncated);
 

@@ -769,5 +769,101 @@ TEST(PacketDecodeCost, PrintsNanosecondsPerTypicalTcpFrame) {
   EXPECT_EQ(sink, frames * (443 + (kTcpAck | kTcpPsh)));
 }
 
+// ------------------------------------------------------------------- RepeatDecoder
+
+// What a RepeatDecoder answers for `next` right after seeing `first` must be decodeFrame's
+// answer for `next`, whatever the two frames are.
+void expectRepeatAgrees(const Bytes& first, const Bytes& next, uint32_t wire_first, uint32_t wire_next,
+                        const std::string& what) {
+  RepeatDecoder r;
+  EXPECT_EQ(r.decode(first, wire_first), decodeFrame(first, wire_first)) << what;
+  EXPECT_EQ(r.decode(next, wire_next), decodeFrame(next, wire_next)) << what;
+}
+
+Ipv4Options firstFragment() {
+  Ipv4Options o;
+  o.more_fragments = true;
+  return o;
+}
+
+std::vector<std::pair<std::string, Bytes>> repeatBases() {
+  Bytes payload = filler(18);
+  return {
+      {"udp", padTo60(ethernet(kGatewayMac, kJailMac, kEtherTypeIpv4, ipv4(17, kJailIp, kGatewayIp,
+                                                                            udp(40000, 53, payload))))},
+      {"tcp", ethernet(kJailMac, kGatewayMac, kEtherTypeIpv4,
+                       ipv4(6, kGatewayIp, kJailIp, tcp(443, 40000, kTcpAck | kTcpPsh, {}, filler(40))))},
+      {"tcp-options", ethernet(kJailMac, kGatewayMac, kEtherTypeIpv4,
+                               ipv4(6, kGatewayIp, kJailIp, tcp(443, 40000, kTcpSyn, synOptions())))},
+      {"tcp-first-fragment",
+       ethernet(kJailMac, kGatewayMac, kEtherTypeIpv4,
+                ipv4(6, kGatewayIp, kJailIp, tcp(443, 40000, kTcpAck, {}, filler(40)), firstFragment()))},
+      {"icmp", padTo60(ethernet(kGatewayMac, kJailMac, kEtherTypeIpv4,
+                                ipv4(1, kJailIp, kGatewayIp, icmp(8, 0, filler(30)))))},
+      {"vlan-udp", padTo60(ethernet(kGatewayMac, kJailMac, kEtherTypeIpv4,
+                                    ipv4(17, kJailIp, kGatewayIp, udp(40000, 53, payload)),
+                                    {{kEtherTypeVlan, 10}}))},
+  };
+}
+
+// Every single byte of the first 64 changed, each to several values: wherever the bit was
+// one the decoder reads, the result changes with it; where not, it is the same frame again.
+TEST(RepeatDecoder, EverySingleByteChangeAgreesWithTheFullDecode) {
+  for (const auto& [name, base] : repeatBases()) {
+    auto wire = static_cast<uint32_t>(base.size());
+    for (size_t i = 0; i < std::min<size_t>(base.size(), 64); ++i)
+      for (uint8_t x : {0x01, 0x02, 0x10, 0x80, 0xff}) {
+        Bytes changed = base;
+        changed[i] ^= std::byte{x};
+        expectRepeatAgrees(base, changed, wire, wire, name + " byte " + std::to_string(i) + " ^ " + std::to_string(x));
+      }
+  }
+}
+
+TEST(RepeatDecoder, OtherLengthsAgreeWithTheFullDecode) {
+  for (const auto& [name, base] : repeatBases()) {
+    auto wire = static_cast<uint32_t>(base.size());
+    for (size_t cut : {size_t{14}, size_t{40}, size_t{47}, size_t{48}, base.size() - 1}) {
+      Bytes shorter(base.begin(), base.begin() + static_cast<long>(cut));
+      expectRepeatAgrees(base, shorter, wire, wire, name + " then cut at " + std::to_string(cut));
+      expectRepeatAgrees(base, shorter, wire, static_cast<uint32_t>(cut), name + " then a shorter frame");
+      expectRepeatAgrees(shorter, base, wire, wire, name + " cut, then whole");
+    }
+    expectRepeatAgrees(base, base, wire, wire + 100, name + " then longer on the wire");
+    expectRepeatAgrees(base, base, wire + 100, wire, name + " longer on the wire, then not");
+    expectRepeatAgrees(base, base, wire, 0, name + " then a wire length below the captured one");
+  }
+}
+
+// The point of it: a stream of one flow's frames, differing only in what the decoder does
+// not read (IPv4 id and checksum, TCP sequence numbers, payload), decodes once.
+TEST(RepeatDecoder, AStreamOfOneFlowGivesTheSameResult) {
+  RepeatDecoder r;
+  Bytes frame = repeatBases()[1].second;
+  auto wire = static_cast<uint32_t>(frame.size());
+  r.decode(frame, wire);
+  FrameInfo expected = decodeFrame(frame, wire);
+  for (unsigned n = 1; n < 100; ++n) {
+    frame[14 + 4] = std::byte(n);       // IPv4 id
+    frame[14 + 10] = std::byte(n * 7);  // checksum
+    frame[34 + 4] = std::byte(n * 3);   // TCP sequence number
+    frame[60] = std::byte(n);           // payload
+    EXPECT_EQ(r.decode(frame, wire), expected);
+  }
+  EXPECT_EQ(r.reused(), 99u);
+  frame[34 + 13] = std::byte{kTcpFin | kTcpAck};  // flags are read: a new result
+  EXPECT_EQ(r.decode(frame, wire).tcp_flags, kTcpFin | kTcpAck);
+  EXPECT_EQ(r.reused(), 99u);
+  // The same for a UDP stream (payload and IPv4 id change).
+  RepeatDecoder u;
+  Bytes datagram = repeatBases()[0].second;
+  for (unsigned n = 0; n < 10; ++n) {
+    datagram[14 + 5] = std::byte(n);
+    datagram[50] = std::byte(n);
+    u.decode(datagram, static_cast<uint32_t>(datagram.size()));
+  }
+  EXPECT_EQ(u.reused(), 9u);
+}
+
 }  // namespace
 }  // namespace vnetd::collectors
