@@ -3,9 +3,6 @@
 #include <getopt.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#if defined(__GLIBC__)
-#include <malloc.h>  // mallopt
-#endif
 
 #include <csignal>
 #include <cstdio>
@@ -18,6 +15,7 @@
 #include "core/unique_fd.h"
 #include "daemon/daemon.h"
 #include "daemon/dispatcher.h"
+#include "platform/host.h"
 #include "vnetd/build_config.h"
 
 namespace {
@@ -178,14 +176,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "vnetd: unexpected argument '%s'\n%s", argv[optind], kUsage);
     return 2;
   }
-#ifdef __GLIBC__
-  // Every /metrics scrape builds and frees the same few MB (1000 jails: ~16k series, 1.4 MB
-  // of text). glibc's defaults hand big blocks back to the kernel on free, so each scrape
-  // page-faulted them in again; keep freed memory for the next scrape instead (RSS stays at
-  // the scrape's peak, ~40 MiB at 1000 jails). FreeBSD's jemalloc keeps it by itself.
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 128 << 20);
-#endif
+  // Scrapes build and free the same few MB each time: keep them (platform/host.h).
+  platform::retainFreedMemory();
   ConfigLoadResult loaded = loadConfigFile(config_path);
   if (!loaded.ok()) {
     for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.toString().c_str());

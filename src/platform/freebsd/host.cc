@@ -20,4 +20,7 @@ Result<std::string> readHostId() {
   return id;
 }
 
+// jemalloc keeps freed pages for reuse (and returns them lazily) by itself.
+void retainFreedMemory() {}
+
 }  // namespace vnetd::platform

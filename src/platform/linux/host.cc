@@ -1,5 +1,8 @@
 #include <fcntl.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "core/file_util.h"
 #include "platform/host.h"
@@ -17,6 +20,13 @@ Result<std::string> readHostId() {
   return plainError(
       "cannot read a host id from /etc/machine-id (run 'systemd-machine-id-setup', or set "
       "[daemon] host_id in the config)");
+}
+
+void retainFreedMemory() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);  // blocks up to 32 MiB from the heap, not mmap
+  mallopt(M_TRIM_THRESHOLD, 128 << 20);  // and the heap trimmed only past 128 MiB free
+#endif
 }
 
 }  // namespace vnetd::platform
