@@ -41,15 +41,8 @@ class LinuxNetStack final : public NetStack {
     linkHeader(m);
     // Counters come with every link in the same dump (IFLA_STATS64): one kernel walk.
     std::vector<LinkInfo> out;
-    Error decode_error;
-    auto r = sock_.dump(m, "list interfaces", [&](std::span<const std::byte> msg) {
-      if (messageType(msg) != RTM_NEWLINK) return;
-      auto link = decodeLinkMessage(msg);
-      if (link) out.push_back(std::move(link->info));
-      else decode_error = link.error();
-    });
-    if (!r) return r.error();
-    if (!decode_error.context.empty()) return decode_error;
+    VNETD_TRY(dumpDecoded(m, "list interfaces", RTM_NEWLINK, decodeLinkMessage,
+                          [&](LinkMessage link) { out.push_back(std::move(link.info)); }));
     return out;
   }
 
@@ -258,19 +251,10 @@ class LinuxNetStack final : public NetStack {
     // a host with thousands of interfaces does not dump all their addresses.
     ifa->ifa_index = link_index;
     std::vector<AddressInfo> out;
-    Error decode_error;
-    auto r = sock_.dump(m, "list addresses", [&](std::span<const std::byte> msg) {
-      if (messageType(msg) != RTM_NEWADDR) return;
-      auto a = decodeAddrMessage(msg);
-      if (!a) {
-        decode_error = a.error();
-        return;
-      }
+    VNETD_TRY(dumpDecoded(m, "list addresses", RTM_NEWADDR, decodeAddrMessage, [&](const AddrMessage& a) {
       // Kernels without strict checking ignore the index filter: filter here as well.
-      if (link_index == 0 || a->address.link_index == link_index) out.push_back(a->address);
-    });
-    if (!r) return r.error();
-    if (!decode_error.context.empty()) return decode_error;
+      if (link_index == 0 || a.address.link_index == link_index) out.push_back(a.address);
+    }));
     return out;
   }
 
@@ -365,15 +349,25 @@ class LinuxNetStack final : public NetStack {
     ifsm->family = AF_UNSPEC;
     ifsm->filter_mask = IFLA_STATS_FILTER_BIT(IFLA_STATS_LINK_64);
     std::vector<StatsMessage> out;
+    VNETD_TRY(dumpDecoded(m, "read interface counters", RTM_NEWSTATS, decodeStatsMessage,
+                          [&](const StatsMessage& stats) { out.push_back(stats); }));
+    return out;
+  }
+
+  // Dumps, decoding every reply of `type` and handing it to `keep`. A reply that does not
+  // decode fails the whole dump (with the last such error): a list missing an entry must
+  // not pass for a complete one.
+  template <typename Decode, typename Keep>
+  Result<void> dumpDecoded(MessageBuilder& m, const std::string& what, uint16_t type, Decode decode, Keep keep) {
     Error decode_error;
-    VNETD_TRY(sock_.dump(m, "read interface counters", [&](std::span<const std::byte> msg) {
-      if (messageType(msg) != RTM_NEWSTATS) return;
-      auto stats = decodeStatsMessage(msg);
-      if (stats) out.push_back(*stats);
-      else decode_error = stats.error();
+    VNETD_TRY(sock_.dump(m, what, [&](std::span<const std::byte> msg) {
+      if (messageType(msg) != type) return;
+      auto decoded = decode(msg);
+      if (decoded) keep(std::move(*decoded));
+      else decode_error = decoded.error();
     }));
     if (!decode_error.context.empty()) return decode_error;
-    return out;
+    return success();
   }
 
   NetlinkSocket sock_;
