@@ -1,8 +1,11 @@
 // Traffic for bench/capture: a bounded UDP generator and a counting receiver.
 //
-//   capture_traffic send ADDRESS PORT SECONDS PAYLOAD   sendmmsg(2) batches as fast as the
-//                                                       socket takes them, for SECONDS;
-//                                                       prints the datagrams sent
+//   capture_traffic send ADDRESS PORT SECONDS PAYLOAD [RATE]
+//                                                       sendmmsg(2) batches as fast as the
+//                                                       socket takes them (or RATE
+//                                                       datagrams/s: a batch waits until
+//                                                       it is due), for SECONDS; prints
+//                                                       the datagrams sent
 //   capture_traffic recv PORT SECONDS                   counts datagrams with recvmmsg(2)
 //                                                       until 0.5 s pass without one (at
 //                                                       most SECONDS+2 after the first,
@@ -17,6 +20,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -29,11 +34,11 @@ using Clock = std::chrono::steady_clock;
 constexpr int kBatch = 64;
 
 int usage() {
-  std::fprintf(stderr, "usage: capture_traffic send ADDRESS PORT SECONDS PAYLOAD | recv PORT SECONDS\n");
+  std::fprintf(stderr, "usage: capture_traffic send ADDRESS PORT SECONDS PAYLOAD [RATE] | recv PORT SECONDS\n");
   return 2;
 }
 
-int sendMode(const char* address, int port, double seconds, size_t payload) {
+int sendMode(const char* address, int port, double seconds, size_t payload, double rate) {
   int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   sockaddr_in to{};
   to.sin_family = AF_INET;
@@ -53,8 +58,17 @@ int sendMode(const char* address, int port, double seconds, size_t payload) {
     msgs[i].msg_hdr.msg_iovlen = 1;
   }
   unsigned long long sent = 0;
-  auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  auto start = Clock::now();
+  auto end = start + std::chrono::duration<double>(seconds);
   while (Clock::now() < end) {
+    if (rate > 0) {
+      // Pacing: the next batch is due when `sent` datagrams at `rate` have taken their time.
+      auto due = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(sent / rate));
+      if (due >= end) break;
+      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(due.time_since_epoch()).count();
+      timespec at{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+      ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr);
+    }
     int n = ::sendmmsg(s, msgs, kBatch, 0);
     if (n > 0) sent += static_cast<unsigned>(n);
     // ENOBUFS/EAGAIN: the qdisc-less veth is busy; try again until the time is up.
@@ -110,8 +124,9 @@ int recvMode(int port, double seconds) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 6 && std::strcmp(argv[1], "send") == 0)
-    return sendMode(argv[2], std::atoi(argv[3]), std::atof(argv[4]), static_cast<size_t>(std::atol(argv[5])));
+  if ((argc == 6 || argc == 7) && std::strcmp(argv[1], "send") == 0)
+    return sendMode(argv[2], std::atoi(argv[3]), std::atof(argv[4]), static_cast<size_t>(std::atol(argv[5])),
+                    argc == 7 ? std::atof(argv[6]) : 0);
   if (argc == 4 && std::strcmp(argv[1], "recv") == 0) return recvMode(std::atoi(argv[2]), std::atof(argv[3]));
   return usage();
 }

@@ -195,26 +195,26 @@ PeerTable::PeerTable(size_t max_pairs) : max_(max_pairs) {
   mask_ = entries_.size() - 1;
 }
 
-bool PeerTable::add(uint32_t jail, uint32_t peer, uint64_t bytes) noexcept {
+uint64_t* PeerTable::add(uint32_t jail, uint32_t peer, uint64_t bytes) noexcept {
   uint64_t key = (uint64_t{jail} + 1) << 32 | peer;
   if (entries_[last_].key == key) {
     entries_[last_].bytes += bytes;
-    return true;
+    return &entries_[last_].bytes;
   }
   for (size_t i = (key * kGolden) >> 32 & mask_;; i = (i + 1) & mask_) {
     Entry& e = entries_[i];
     if (e.key == key) {
       e.bytes += bytes;
       last_ = i;
-      return true;
+      return &e.bytes;
     }
     if (e.key == 0) {
-      if (size_ >= max_) return false;
+      if (size_ >= max_) return nullptr;
       e.key = key;
       e.bytes = bytes;
       ++size_;
       last_ = i;
-      return true;
+      return &e.bytes;
     }
   }
 }
@@ -268,6 +268,7 @@ void Aggregator::setAttribution(std::shared_ptr<const Attribution> next) {
   peers_ = std::move(peers);
   attribution_ = std::move(next);
   src_hit_ = dst_hit_ = MacHit{};
+  repeat_ = Repeat{};
 }
 
 uint32_t Aggregator::slotOf(const MacBytes& mac, MacHit& hit) noexcept {
@@ -284,6 +285,22 @@ void Aggregator::activate(const FlowTable::Flow& f, int delta) noexcept {
 FrameSlots Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, uint32_t now) noexcept {
   const FrameInfo& f = decoder_.decode(frame, wire_len);
   ++bridge_.packets;
+  if (repeat_.flow && decoder_.repeated()) {
+    const Repeat& r = repeat_;
+    if (r.tx) {
+      r.tx->bytes += r.bytes;
+      ++r.tx->packets;
+      *r.broadcast += r.is_broadcast;
+      *r.peer += r.bytes;
+    }
+    if (r.rx) {
+      r.rx->bytes += r.bytes;
+      ++r.rx->packets;
+    }
+    r.flow->last_seen = now;
+    return r.slots;
+  }
+  repeat_.flow = nullptr;
   if (f.malformed) ++bridge_.malformed;
   uint32_t src = slotOf(f.src_mac, src_hit_), dst = slotOf(f.dst_mac, dst_hit_);
   if (src == kNoSlot && dst == kNoSlot) {
@@ -303,19 +320,33 @@ FrameSlots Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, 
       j.tcp_rst[d] += (f.tcp_flags & kTcpRst) != 0;
       j.tcp_fin[d] += (f.tcp_flags & kTcpFin) != 0;
     }
+    return &t;
   };
+  Repeat next;
+  bool peer_counted = true;
   if (src != kNoSlot) {
-    count(src, kTransmit);
-    jails_[src].broadcast += f.broadcast;
-    if (!peers_.add(src, dst, bytes)) ++bridge_.peer_table_full;
+    next.tx = count(src, kTransmit);
+    next.broadcast = &jails_[src].broadcast;
+    *next.broadcast += f.broadcast;
+    next.peer = peers_.add(src, dst, bytes);
+    if (!next.peer) {
+      ++bridge_.peer_table_full;
+      peer_counted = false;
+    }
   }
-  if (dst != kNoSlot) count(dst, kReceive);
+  if (dst != kNoSlot) next.rx = count(dst, kReceive);
   // A malformed frame's fields cannot be trusted to name a flow.
-  if (!f.malformed && (f.family == Family::IPv4 || f.family == Family::IPv6)) track(f, src, dst, now);
+  if (!f.malformed && (f.family == Family::IPv4 || f.family == Family::IPv6)) next.flow = track(f, src, dst, now);
+  if (shortcut_ && next.flow && peer_counted) {
+    next.bytes = bytes;
+    next.is_broadcast = f.broadcast;
+    next.slots = {src, dst};
+    repeat_ = next;
+  }
   return {src, dst};
 }
 
-void Aggregator::track(const FrameInfo& f, uint32_t src, uint32_t dst, uint32_t now) noexcept {
+FlowTable::Flow* Aggregator::track(const FrameInfo& f, uint32_t src, uint32_t dst, uint32_t now) noexcept {
   FlowTable::Key key;
   key.family = static_cast<uint8_t>(f.family);
   key.protocol = static_cast<uint8_t>(f.protocol);
@@ -358,11 +389,11 @@ void Aggregator::track(const FrameInfo& f, uint32_t src, uint32_t dst, uint32_t 
 
   FlowTable::Flow* flow = flows_.find(key);
   if (!flow) {
-    if (rst) return;  // a reset of a connection never seen opens nothing
+    if (rst) return nullptr;  // a reset of a connection never seen opens nothing
     flow = flows_.insert(key);
     if (!flow) {
       ++bridge_.flow_table_full;
-      return;
+      return nullptr;
     }
     flow->jail_a = from_a ? src : dst;
     flow->jail_b = from_a ? dst : src;
@@ -374,15 +405,20 @@ void Aggregator::track(const FrameInfo& f, uint32_t src, uint32_t dst, uint32_t 
     opened(*flow);
   }
   flow->last_seen = now;
-  if (flow->closed) return;
+  if (flow->closed) return nullptr;
   if (fin) flow->fin |= from_a ? 1 : 2;
   if (rst || flow->fin == 3) {
     flow->closed = true;
     activate(*flow, -1);
   }
+  // A SYN may reopen a closed flow, a FIN or RST close one: a repeat of such a frame
+  // needs the whole path again.
+  bool plain = !tcp || (f.tcp_flags & (kTcpSyn | kTcpFin | kTcpRst)) == 0;
+  return plain ? flow : nullptr;
 }
 
 void Aggregator::expire(uint32_t now, size_t budget) {
+  repeat_ = Repeat{};  // an erase moves flows
   uint32_t linger = std::min(kClosedLingerSeconds, idle_timeout_);
   flows_.sweep(budget, [&](const FlowTable::Flow& f) {
     uint32_t idle = now - f.last_seen;  // monotonic time: never negative

@@ -273,9 +273,11 @@ const FrameInfo& RepeatDecoder::decode(std::span<const std::byte> frame, uint32_
     for (size_t w = 0; w < kWords; ++w) differ |= (words[w] ^ words_[w]) & masks_[w];
     if (differ == 0) {
       ++reused_;
+      repeated_ = true;
       return last_;
     }
   }
+  repeated_ = false;
   last_ = decodeFrame(frame, wire_len);
   const FrameInfo& f = last_;
   auto byte = [&](size_t i) { return std::to_integer<uint8_t>(frame[i]); };

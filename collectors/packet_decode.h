@@ -131,6 +131,8 @@ FrameInfo decodeFrame(std::span<const std::byte> frame, uint32_t wire_len) noexc
 class RepeatDecoder {
  public:
   const FrameInfo& decode(std::span<const std::byte> frame, uint32_t wire_len) noexcept;
+  // The last decode() answered from memory: that frame read as the one before it.
+  bool repeated() const { return repeated_; }
   // Frames answered from memory so far (tests).
   uint64_t reused() const { return reused_; }
 
@@ -142,6 +144,7 @@ class RepeatDecoder {
   uint64_t wire_len_ = 0;
   uint64_t reused_ = 0;
   bool valid_ = false;
+  bool repeated_ = false;
 };
 
 }  // namespace vnetd::collectors

@@ -2,16 +2,20 @@
 // wire-length slack (big-endian: how many more bytes the frame had on the wire than were
 // captured, so snaplen cuts, BIG TCP and jumbogram lengths are all reachable), then the
 // captured frame. Beyond "no crash, no read outside the frame" (ASan), it checks the
-// contract the capture's counters rely on, and that RepeatDecoder (which remembers the
-// previous frame, here the previous input's) always answers as decodeFrame does.
+// contract the capture's counters rely on, that RepeatDecoder (which remembers the
+// previous frame, here the previous input's) always answers as decodeFrame does, and that
+// the Aggregator's shortcut for repeated frames counts exactly as its whole path does.
 #include <cstddef>
 #include <cstdint>
 #include <span>
 
+#include "collectors/capture_aggregator.h"
 #include "collectors/packet_decode.h"
 
 namespace {
 
+using vnetd::collectors::Aggregator;
+using vnetd::collectors::Attribution;
 using vnetd::collectors::decodeFrame;
 using vnetd::collectors::Family;
 using vnetd::collectors::FrameInfo;
@@ -67,6 +71,28 @@ void checkPrefix(const FrameInfo& p, const FrameInfo& full) {
   check(zeroOrSame(p.broadcast, full.broadcast) && zeroOrSame(p.multicast, full.multicast));
 }
 
+// Two aggregators, one taking the shortcut for repeated frames and one never, across
+// inputs; each input goes in twice (the second time a repeat whenever the shape allows).
+// The jails own the two MACs the seed corpus's frames are between.
+void checkAggregators(std::span<const std::byte> frame, uint32_t wire) {
+  static Aggregator whole(64, 10), shortcut(64, 10);
+  static uint32_t now = 0;
+  if (now == 0) {
+    auto table = Attribution::build({{{0x02, 0x16, 0xf3, 0x95, 0xec, 0xf6}, "a"}, {{0x02, 0x5b, 0x10, 0x44, 0x20, 0x01}, "b"}});
+    whole.setAttribution(table);
+    shortcut.setAttribution(table);
+    whole.shortcutRepeats(false);
+  }
+  ++now;
+  for (int i = 0; i < 2; ++i) check(whole.add(frame, wire, now) == shortcut.add(frame, wire, now));
+  if (now % 16 == 0) {
+    whole.expire(now);
+    shortcut.expire(now);
+  }
+  auto x = whole.snapshot(true), y = shortcut.snapshot(true);
+  check(x.jails == y.jails && x.peers == y.peers && x.bridge == y.bridge);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -79,6 +105,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   checkInvariants(full, frame.size(), wire);
   static RepeatDecoder repeat;  // across inputs: the fuzzer's next input is often a mutation
   check(repeat.decode(frame, wire) == full);
+  checkAggregators(frame, wire);
   // Everything the capture kept was on the wire: without slack nothing is truncated.
   if (slack == 0) check(!full.truncated);
 

@@ -506,6 +506,118 @@ TEST(Aggregator, InterleavedTrainsCountLikeSingleFrames) {
   EXPECT_EQ(t.agg.activeFlows(t.b), 1u);
 }
 
+TEST(Aggregator, RepeatedFramesCountExactlyAsTheWholePathWould) {
+  // The shortcut for a frame that repeats the previous one (same headers, other payload
+  // or IPv4 id) against the whole path for every frame: the same slots per frame, the
+  // same counters, peers and flows after a long random mix of repeats, other frames,
+  // TCP flags that open and close flows, expiry (which moves flows) and table changes.
+  auto ab_tables = std::vector{table({{"a", kMacA}, {"b", kMacB}}), table({{"a", kMacA}, {"b", kMacB}, {"c", kMacC}}),
+                               table({{"b", kMacA}, {"c", kMacB}})};
+  std::vector<Bytes> pool = {
+      udpFrame(kMacB, kMacA, kIpA, kIpB, 1000, 2000, 18),
+      udpFrame(kMacA, kMacB, kIpB, kIpA, 2000, 1000, 18),
+      udpFrame(kGateway, kMacA, kIpA, kIpOut, 1001, 53, 40),
+      udpFrame(kBroadcast, kMacC, kIpC, Ip4{198, 18, 130, 255}, 68, 67, 30),
+      udpFrame(kOther, kGateway, kIpOut, kIpOut, 5, 6, 10),  // nobody's
+      tcpFrame(kMacB, kMacA, kIpA, kIpB, 40000, 80, kTcpAck, 100),
+      tcpFrame(kMacA, kMacB, kIpB, kIpA, 80, 40000, kTcpAck, 1000),
+      tcpFrame(kMacB, kMacA, kIpA, kIpB, 40000, 80, kTcpSyn),
+      tcpFrame(kMacB, kMacA, kIpA, kIpB, 40000, 80, kTcpFin | kTcpAck),
+      tcpFrame(kMacA, kMacB, kIpB, kIpA, 80, 40000, kTcpFin | kTcpAck),
+      tcpFrame(kMacB, kMacA, kIpA, kIpB, 40000, 80, kTcpRst),
+      tcpFrame(kMacC, kMacA, kIpA, kIpC, 40001, 22, kTcpAck, 10),
+      arpRequest(kMacA, kIpA, kIpB),
+  };
+  Aggregator whole(6, 10), shortcut(6, 10);  // small flow table: it fills too
+  whole.shortcutRepeats(false);
+  std::mt19937 rng(11);
+  uint32_t now = 0;
+  size_t current = 0, repeats = 0;
+  auto compare = [&](int step) {
+    auto x = whole.snapshot(true), y = shortcut.snapshot(true);
+    ASSERT_EQ(x.jails, y.jails) << "step " << step;
+    ASSERT_EQ(x.peers, y.peers) << "step " << step;
+    ASSERT_EQ(x.bridge, y.bridge) << "step " << step;
+  };
+  for (int step = 0; step < 20000; ++step) {
+    uint32_t r = rng() % 1000;
+    if (r < 3) {
+      auto t = ab_tables[rng() % ab_tables.size()];
+      whole.setAttribution(t);
+      shortcut.setAttribution(t);
+      continue;
+    }
+    if (r < 10) {
+      now += rng() % 8;
+      // Whole sweeps: which flows a partial one visits depends on each table's random hash.
+      whole.expire(now);
+      shortcut.expire(now);
+      ASSERT_NO_FATAL_FAILURE(compare(step));
+      continue;
+    }
+    Bytes frame;
+    if (r < 750) {
+      frame = pool[current];
+      ++repeats;
+      // What differs between frames of one flow: IPv4 id and checksum, payload.
+      if (frame.size() > 20) frame[18] = static_cast<std::byte>(rng());
+      frame.back() = static_cast<std::byte>(rng());
+    } else {
+      current = rng() % pool.size();
+      frame = pool[current];
+    }
+    if (r % 50 == 0) ++now;
+    size_t snap = rng() % 8 ? 65535 : 54;  // sometimes cut: another captured length
+    size_t kept = std::min(frame.size(), snap);
+    auto wire = static_cast<uint32_t>(frame.size());
+    FrameSlots a = whole.add(std::span(frame.data(), kept), wire, now);
+    FrameSlots b = shortcut.add(std::span(frame.data(), kept), wire, now);
+    ASSERT_EQ(a, b) << "step " << step;
+    if (step % 97 == 0) {
+      ASSERT_NO_FATAL_FAILURE(compare(step));
+    }
+  }
+  ASSERT_NO_FATAL_FAILURE(compare(-1));
+  EXPECT_GT(repeats, 10000u);
+  for (uint32_t later : {now + 5, now + 11, now + 30}) {
+    whole.expire(later);
+    shortcut.expire(later);
+    ASSERT_NO_FATAL_FAILURE(compare(static_cast<int>(later)));
+  }
+}
+
+TEST(Aggregator, ARepeatAfterExpiryCountsInTheFlowWhereverItMoved) {
+  // Expiry erases flows, and an erase shifts later flows of a cluster back: a flow the
+  // previous frame was counted in may sit in another slot afterwards. A train of one
+  // flow across an expiry must keep that flow alive (its last_seen), whichever slot it is
+  // in now. 64 flows in a 128-slot table cluster; every one of them is tried as the train.
+  constexpr uint16_t kFlows = 64;
+  for (uint16_t k = 0; k < kFlows; ++k) {
+    Aggregator whole(kFlows, 10), shortcut(kFlows, 10);
+    whole.shortcutRepeats(false);
+    auto t = table({{"a", kMacA}, {"b", kMacB}});
+    whole.setAttribution(t);
+    shortcut.setAttribution(t);
+    auto both = [&](const Bytes& f, uint32_t now) {
+      feed(whole, f, now);
+      feed(shortcut, f, now);
+    };
+    for (uint16_t i = 0; i < kFlows; ++i) both(udpFrame(kMacB, kMacA, kIpA, kIpB, 1000 + i, 9, 18), 0);
+    Bytes train = udpFrame(kMacB, kMacA, kIpA, kIpB, 1000 + k, 9, 18);
+    both(train, 5);
+    both(train, 5);
+    whole.expire(10);  // every flow but k's
+    shortcut.expire(10);
+    ASSERT_EQ(shortcut.activeFlows(0), 1u);
+    both(train, 12);
+    both(train, 12);
+    whole.expire(16);  // k's was seen at 12: it stays
+    shortcut.expire(16);
+    ASSERT_EQ(whole.activeFlows(0), 1u);
+    ASSERT_EQ(shortcut.activeFlows(0), 1u) << "flow " << k;
+  }
+}
+
 // ---- Families -----------------------------------------------------------------------
 
 using testing::findFamily;
