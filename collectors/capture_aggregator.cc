@@ -323,21 +323,17 @@ FrameSlots Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, 
     return &t;
   };
   Repeat next;
-  bool peer_counted = true;
   if (src != kNoSlot) {
     next.tx = count(src, kTransmit);
     next.broadcast = &jails_[src].broadcast;
     *next.broadcast += f.broadcast;
     next.peer = peers_.add(src, dst, bytes);
-    if (!next.peer) {
-      ++bridge_.peer_table_full;
-      peer_counted = false;
-    }
+    if (!next.peer) ++bridge_.peer_table_full;
   }
   if (dst != kNoSlot) next.rx = count(dst, kReceive);
   // A malformed frame's fields cannot be trusted to name a flow.
   if (!f.malformed && (f.family == Family::IPv4 || f.family == Family::IPv6)) next.flow = track(f, src, dst, now);
-  if (shortcut_ && next.flow && peer_counted) {
+  if (shortcut_ && next.flow && (!next.tx || next.peer)) {
     next.bytes = bytes;
     next.is_broadcast = f.broadcast;
     next.slots = {src, dst};

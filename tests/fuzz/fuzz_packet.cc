@@ -78,7 +78,8 @@ void checkAggregators(std::span<const std::byte> frame, uint32_t wire) {
   static Aggregator whole(64, 10), shortcut(64, 10);
   static uint32_t now = 0;
   if (now == 0) {
-    auto table = Attribution::build({{{0x02, 0x16, 0xf3, 0x95, 0xec, 0xf6}, "a"}, {{0x02, 0x5b, 0x10, 0x44, 0x20, 0x01}, "b"}});
+    auto table = Attribution::build(
+        {{{0x02, 0x16, 0xf3, 0x95, 0xec, 0xf6}, "a"}, {{0x02, 0x5b, 0x10, 0x44, 0x20, 0x01}, "b"}});
     whole.setAttribution(table);
     shortcut.setAttribution(table);
     whole.shortcutRepeats(false);

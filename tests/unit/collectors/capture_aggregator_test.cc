@@ -618,6 +618,40 @@ TEST(Aggregator, ARepeatAfterExpiryCountsInTheFlowWhereverItMoved) {
   }
 }
 
+TEST(Aggregator, AFullPeerTableCountsEveryFrameOfAPairItCannotTrack) {
+  // 200 jails: room for 16384 (jail, peer) pairs of the 40200 possible. Past that, every
+  // frame of an untracked pair counts as peer_table_full — repeats of it too.
+  std::map<std::string, MacBytes> jails;
+  auto mac = [](int i) { return MacBytes{0x02, 0, 0, 0, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)}; };
+  auto name = [](int i) { return "j" + std::to_string(1000 + i); };
+  for (int i = 0; i < 200; ++i) jails[name(i)] = mac(i);
+  Aggregator whole(1u << 16, 60), shortcut(1u << 16, 60);
+  whole.shortcutRepeats(false);
+  whole.setAttribution(table(jails));
+  shortcut.setAttribution(table(jails));
+  auto frame = [&](int from, int to) {
+    Ip4 s{198, 18, static_cast<uint8_t>(from >> 8), static_cast<uint8_t>(from)};
+    Ip4 d{198, 18, static_cast<uint8_t>(to >> 8), static_cast<uint8_t>(to)};
+    return udpFrame(mac(to), mac(from), s, d, 1000, 2000, 18);
+  };
+  for (int from = 0; from < 200 && shortcut.bridge().peer_table_full == 0; ++from)
+    for (int to = 0; to < 200; ++to) {
+      Bytes f = frame(from, to);
+      feed(whole, f);
+      feed(shortcut, f);
+    }
+  uint64_t full = shortcut.bridge().peer_table_full;
+  ASSERT_GT(full, 0u);
+  Bytes untracked = frame(199, 198);
+  for (int i = 0; i < 3; ++i) {
+    feed(whole, untracked);
+    feed(shortcut, untracked);
+  }
+  EXPECT_EQ(shortcut.bridge().peer_table_full, full + 3);
+  EXPECT_EQ(whole.snapshot(true).bridge, shortcut.snapshot(true).bridge);
+  EXPECT_EQ(whole.snapshot(true).jails, shortcut.snapshot(true).jails);
+}
+
 // ---- Families -----------------------------------------------------------------------
 
 using testing::findFamily;
