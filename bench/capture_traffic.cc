@@ -3,9 +3,9 @@
 //   capture_traffic send ADDRESS PORT SECONDS PAYLOAD [RATE]
 //                                                       sendmmsg(2) batches as fast as the
 //                                                       socket takes them (or RATE
-//                                                       datagrams/s: a batch waits until
-//                                                       it is due), for SECONDS; prints
-//                                                       the datagrams sent
+//                                                       datagrams/s: batches of up to 64
+//                                                       wait until they are due), for
+//                                                       SECONDS; prints the datagrams sent
 //   capture_traffic recv PORT SECONDS                   counts datagrams with recvmmsg(2)
 //                                                       until 0.5 s pass without one (at
 //                                                       most SECONDS+2 after the first,
@@ -22,6 +22,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -58,6 +59,9 @@ int sendMode(const char* address, int port, double seconds, size_t payload, doub
     msgs[i].msg_hdr.msg_iovlen = 1;
   }
   unsigned long long sent = 0;
+  // Paced: batches about a millisecond apart (at least one datagram), so that a low rate
+  // is not a few bursts of 64.
+  const int batch = rate > 0 ? static_cast<int>(std::clamp(rate / 1000, 1.0, double{kBatch})) : kBatch;
   auto start = Clock::now();
   auto end = start + std::chrono::duration<double>(seconds);
   while (Clock::now() < end) {
@@ -69,7 +73,7 @@ int sendMode(const char* address, int port, double seconds, size_t payload, doub
       timespec at{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
       ::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, nullptr);
     }
-    int n = ::sendmmsg(s, msgs, kBatch, 0);
+    int n = ::sendmmsg(s, msgs, static_cast<unsigned>(batch), 0);
     if (n > 0) sent += static_cast<unsigned>(n);
     // ENOBUFS/EAGAIN: the qdisc-less veth is busy; try again until the time is up.
   }
