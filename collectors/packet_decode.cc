@@ -232,43 +232,81 @@ FrameInfo decodeFrame(std::span<const std::byte> frame, uint32_t wire_len) noexc
 
 namespace {
 
-// Byte offsets the decoder reads in an untagged IPv4 (IHL 5) frame; the rest of the first
-// 48 bytes (TOS, id, TTL, checksum; UDP length, checksum and payload; TCP sequence and
-// acknowledgement numbers) never changes its result.
-constexpr size_t kIpv4At = kEthernetHeaderSize, kL4At = kIpv4At + kIpv4MinHeaderSize;
+// The shapes RepeatDecoder remembers, and the byte offsets the decoder reads in each; the
+// other bytes (IPv4 TOS, id, TTL, checksum; IPv6 flow label, hop limit; UDP length,
+// checksum and payload; TCP sequence and acknowledgement numbers, window, ...) never
+// change its result.
+constexpr size_t kIpAt = kEthernetHeaderSize;
+constexpr size_t kL4At4 = kIpAt + kIpv4MinHeaderSize, kL4At6 = kIpAt + kIpv6HeaderSize;
 constexpr bool readsIpv4Byte(size_t i) {
-  return i < kIpv4At ||                                  // MACs, EtherType
-         i == kIpv4At ||                                 // version, IHL
-         i == kIpv4At + 2 || i == kIpv4At + 3 ||         // total length
-         i == kIpv4At + 6 || i == kIpv4At + 7 ||         // flags, fragment offset
-         i == kIpv4At + 9 ||                             // protocol
-         (i >= kIpv4At + 12 && i < kIpv4At + 20) ||      // addresses
-         (i >= kL4At && i < kL4At + 4);                  // ports
+  return i < kIpAt ||                                 // MACs, EtherType
+         i == kIpAt ||                                // version, IHL
+         i == kIpAt + 2 || i == kIpAt + 3 ||          // total length
+         i == kIpAt + 6 || i == kIpAt + 7 ||          // flags, fragment offset
+         i == kIpAt + 9 ||                            // protocol
+         (i >= kIpAt + 12 && i < kIpAt + 20) ||       // addresses
+         (i >= kL4At4 && i < kL4At4 + 4);             // ports
 }
-constexpr bool readsTcpByte(size_t i) { return i == kL4At + 12 || i == kL4At + 13; }  // offset, flags
+constexpr bool readsIpv6Byte(size_t i) {
+  return i < kIpAt ||                                 // MACs, EtherType
+         i == kIpAt ||                                // version (and traffic class bits)
+         i == kIpAt + 4 || i == kIpAt + 5 ||          // payload length
+         i == kIpAt + 6 ||                            // next header
+         (i >= kIpAt + 8 && i < kIpAt + 40) ||        // addresses
+         (i >= kL4At6 && i < kL4At6 + 4);             // ports
+}
+constexpr bool readsTcpByte(size_t i, size_t l4) { return i == l4 + 12 || i == l4 + 13; }  // offset, flags
 
-// The bits read, as the 64-bit words a memcpy of the first 48 bytes gives.
-constexpr std::array<uint64_t, 6> readMask(bool tcp) {
-  std::array<uint64_t, 6> words{};
-  for (size_t i = 0; i < 48; ++i) {
-    if (!readsIpv4Byte(i) && !(tcp && readsTcpByte(i))) continue;
+struct Shape {
+  size_t bytes;  // the first bytes compared: every byte read lies in them
+  std::array<uint64_t, 9> mask;  // the bits read, as 64-bit words of those bytes
+};
+
+constexpr Shape shape(bool ipv6, bool tcp) {
+  size_t l4 = ipv6 ? kL4At6 : kL4At4;
+  size_t last = tcp ? l4 + 14 : l4 + 4;  // one past the last byte read
+  Shape s{ipv6 ? (last + 7) / 8 * 8 : 48, {}};
+  for (size_t i = 0; i < s.bytes; ++i) {
+    if (!(ipv6 ? readsIpv6Byte(i) : readsIpv4Byte(i)) && !(tcp && readsTcpByte(i, l4))) continue;
     size_t shift = std::endian::native == std::endian::little ? 8 * (i % 8) : 8 * (7 - i % 8);
-    words[i / 8] |= uint64_t{0xff} << shift;
+    s.mask[i / 8] |= uint64_t{0xff} << shift;
   }
-  return words;
+  return s;
 }
-constexpr auto kUdpReadMask = readMask(false), kTcpReadMask = readMask(true);
+constexpr Shape kUdp4 = shape(false, false), kTcp4 = shape(false, true), kUdp6 = shape(true, false),
+                kTcp6 = shape(true, true);
+static_assert(kTcp4.bytes == 48 && kUdp6.bytes == 64 && kTcp6.bytes == 72);
+
+// The shape of a decoded frame if RepeatDecoder may remember it, else nullptr.
+const Shape* rememberable(std::span<const std::byte> frame, const FrameInfo& f) noexcept {
+  if (f.malformed || f.truncated || f.vlan_tags != 0) return nullptr;
+  bool tcp = f.protocol == Protocol::Tcp;
+  if (!tcp && f.protocol != Protocol::Udp) return nullptr;
+  auto byte = [&](size_t i) { return std::to_integer<uint8_t>(frame[i]); };
+  const Shape* s = nullptr;
+  if (f.ethertype == kEtherTypeIpv4 && f.family == Family::IPv4) {
+    s = tcp ? &kTcp4 : &kUdp4;
+    if (frame.size() < s->bytes || byte(kIpAt) != 0x45) return nullptr;        // options move L4
+    if (((byte(kIpAt + 6) & 0x1f) | byte(kIpAt + 7)) != 0) return nullptr;   // a later fragment
+  } else if (f.ethertype == kEtherTypeIpv6 && f.family == Family::IPv6) {
+    s = tcp ? &kTcp6 : &kUdp6;
+    if (frame.size() < s->bytes) return nullptr;
+    if (byte(kIpAt + 6) != (tcp ? kIpProtoTcp : kIpProtoUdp)) return nullptr;  // extension headers
+  }
+  return s;
+}
 
 }  // namespace
 
 const FrameInfo& RepeatDecoder::decode(std::span<const std::byte> frame, uint32_t wire_len) noexcept {
-  constexpr size_t kBytes = kWords * 8;
-  static_assert(kL4At + 14 <= kBytes, "the TCP bytes read must lie in the remembered words");
+  constexpr size_t kFixed = 48;  // every shape compares at least these
   // decodeFrame takes a wire length below the captured one as the captured one: so here.
   uint64_t wire = std::max<uint64_t>(wire_len, frame.size());
-  std::array<uint64_t, kWords> words{};
-  if (frame.size() >= kBytes) std::memcpy(words.data(), frame.data(), kBytes);
   if (valid_ && frame.size() == caplen_ && wire == wire_len_) {
+    // The remembered frame had this captured length, so these bytes are there.
+    std::array<uint64_t, kWords> words{};
+    std::memcpy(words.data(), frame.data(), kFixed);
+    if (bytes_ > kFixed) std::memcpy(words.data() + kFixed / 8, frame.data() + kFixed, bytes_ - kFixed);
     uint64_t differ = 0;
     for (size_t w = 0; w < kWords; ++w) differ |= (words[w] ^ words_[w]) & masks_[w];
     if (differ == 0) {
@@ -279,15 +317,13 @@ const FrameInfo& RepeatDecoder::decode(std::span<const std::byte> frame, uint32_
   }
   repeated_ = false;
   last_ = decodeFrame(frame, wire_len);
-  const FrameInfo& f = last_;
-  auto byte = [&](size_t i) { return std::to_integer<uint8_t>(frame[i]); };
-  valid_ = frame.size() >= kBytes && !f.malformed && !f.truncated && f.vlan_tags == 0 &&
-           f.ethertype == kEtherTypeIpv4 && f.family == Family::IPv4 && byte(kIpv4At) == 0x45 &&
-           (f.protocol == Protocol::Tcp || f.protocol == Protocol::Udp) &&
-           ((byte(kIpv4At + 6) & 0x1f) | byte(kIpv4At + 7)) == 0;  // first (or only) fragment
+  const Shape* s = rememberable(frame, last_);
+  valid_ = s != nullptr;
   if (!valid_) return last_;
-  masks_ = f.protocol == Protocol::Tcp ? kTcpReadMask : kUdpReadMask;
-  words_ = words;
+  masks_ = s->mask;
+  bytes_ = s->bytes;
+  words_ = {};
+  std::memcpy(words_.data(), frame.data(), bytes_);
   caplen_ = frame.size();
   wire_len_ = wire;
   return last_;

@@ -123,9 +123,10 @@ FrameInfo decodeFrame(std::span<const std::byte> frame, uint32_t wire_len) noexc
 // decodeFrame with a memory of one frame: a frame whose bytes equal the previous frame's
 // in every bit the decoder reads, at the same captured and wire length, gets the previous
 // result without decoding. That is most frames of a bulk TCP transfer or a UDP stream (they
-// differ only in IPv4 id, TTL, checksum, TCP sequence numbers and payload). Remembered only
-// for the simplest shape — untagged Ethernet, IPv4 without options, TCP or UDP, first
-// fragment, at least 48 bytes captured — whose read bytes are fixed offsets in the first 48.
+// differ only in IPv4 id, TTL, checksum, IPv6 flow label, TCP sequence numbers and payload).
+// Remembered only for the simplest shapes — untagged Ethernet; IPv4 without options, first
+// (or only) fragment, or IPv6 without extension headers; TCP or UDP — whose read bytes are
+// fixed offsets in the first 48 (IPv4), 64 (IPv6 UDP) or 72 (IPv6 TCP) bytes, all captured.
 // Always the same result as decodeFrame (unit tests flip every byte; fuzz_packet compares
 // the two on every input). One thread.
 class RepeatDecoder {
@@ -137,9 +138,10 @@ class RepeatDecoder {
   uint64_t reused() const { return reused_; }
 
  private:
-  static constexpr size_t kWords = 6;  // the first 48 bytes
+  static constexpr size_t kWords = 9;  // the first 72 bytes at most
   FrameInfo last_;
   std::array<uint64_t, kWords> words_{}, masks_{};  // masks_: the bits the decoder read
+  size_t bytes_ = 0;  // how many of the first bytes words_ holds (48, 64 or 72)
   size_t caplen_ = 0;
   uint64_t wire_len_ = 0;
   uint64_t reused_ = 0;

@@ -103,6 +103,23 @@ Bytes arpRequest(MacBytes sender, Ip4 sender_ip, Ip4 target_ip) {
   return ethernet(kBroadcast, sender, kEtherTypeArp, b);
 }
 
+using Ip6 = std::array<uint8_t, 16>;
+constexpr Ip6 kIp6A{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a};
+constexpr Ip6 kIp6B{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0b};
+
+Bytes ipv6(Ip6 src, Ip6 dst, uint8_t next, const Bytes& l4) {
+  Bytes b;
+  put8(b, 0x60);
+  putAll(b, std::array<uint8_t, 3>{});  // traffic class, flow label
+  put16(b, static_cast<unsigned>(l4.size()));
+  put8(b, next);
+  put8(b, 64);
+  putAll(b, src);
+  putAll(b, dst);
+  b.insert(b.end(), l4.begin(), l4.end());
+  return b;
+}
+
 Bytes udpFrame(MacBytes dst, MacBytes src, Ip4 sip, Ip4 dip, uint16_t sport, uint16_t dport, size_t payload) {
   return ethernet(dst, src, kEtherTypeIpv4, ipv4(sip, dip, 17, udp(sport, dport, payload)));
 }
@@ -527,6 +544,9 @@ TEST(Aggregator, RepeatedFramesCountExactlyAsTheWholePathWould) {
       tcpFrame(kMacB, kMacA, kIpA, kIpB, 40000, 80, kTcpRst),
       tcpFrame(kMacC, kMacA, kIpA, kIpC, 40001, 22, kTcpAck, 10),
       arpRequest(kMacA, kIpA, kIpB),
+      ethernet(kMacB, kMacA, kEtherTypeIpv6, ipv6(kIp6A, kIp6B, 17, udp(1000, 2000, 18))),
+      ethernet(kMacA, kMacB, kEtherTypeIpv6, ipv6(kIp6B, kIp6A, 6, tcp(443, 40000, kTcpAck, 200))),
+      ethernet(kMacA, kMacB, kEtherTypeIpv6, ipv6(kIp6B, kIp6A, 6, tcp(443, 40000, kTcpFin | kTcpAck))),
   };
   Aggregator whole(6, 10), shortcut(6, 10);  // small flow table: it fills too
   whole.shortcutRepeats(false);
@@ -559,8 +579,9 @@ TEST(Aggregator, RepeatedFramesCountExactlyAsTheWholePathWould) {
     if (r < 750) {
       frame = pool[current];
       ++repeats;
-      // What differs between frames of one flow: IPv4 id and checksum, payload.
-      if (frame.size() > 20) frame[18] = static_cast<std::byte>(rng());
+      // What differs between frames of one flow: IPv4 id or IPv6 flow label, payload.
+      bool v6 = frame[12] == std::byte{0x86} && frame[13] == std::byte{0xdd};
+      if (frame.size() > 20) frame[v6 ? 16 : 18] = static_cast<std::byte>(rng());
       frame.back() = static_cast<std::byte>(rng());
     } else {
       current = rng() % pool.size();

@@ -803,15 +803,24 @@ std::vector<std::pair<std::string, Bytes>> repeatBases() {
       {"vlan-udp", padTo60(ethernet(kGatewayMac, kJailMac, kEtherTypeIpv4,
                                     ipv4(17, kJailIp, kGatewayIp, udp(40000, 53, payload)),
                                     {{kEtherTypeVlan, 10}}))},
+      {"udp6", ethernet(kGatewayMac, kJailMac, kEtherTypeIpv6,
+                        ipv6(17, kJailIp6, kGatewayIp6, udp(40000, 53, payload)))},
+      {"tcp6", ethernet(kJailMac, kGatewayMac, kEtherTypeIpv6,
+                        ipv6(6, kGatewayIp6, kJailIp6, tcp(443, 40000, kTcpAck | kTcpPsh, {}, filler(40))))},
+      {"tcp6-no-payload", ethernet(kJailMac, kGatewayMac, kEtherTypeIpv6,
+                                   ipv6(6, kGatewayIp6, kJailIp6, tcp(443, 40000, kTcpAck)))},
+      {"udp6-hop-by-hop", ethernet(kGatewayMac, kJailMac, kEtherTypeIpv6,
+                                   ipv6(0, kJailIp6, kGatewayIp6,
+                                        extHeader(17, 0, udp(40000, 53, payload))))},
   };
 }
 
-// Every single byte of the first 64 changed, each to several values: wherever the bit was
+// Every single byte of the first 96 changed, each to several values: wherever the bit was
 // one the decoder reads, the result changes with it; where not, it is the same frame again.
 TEST(RepeatDecoder, EverySingleByteChangeAgreesWithTheFullDecode) {
   for (const auto& [name, base] : repeatBases()) {
     auto wire = static_cast<uint32_t>(base.size());
-    for (size_t i = 0; i < std::min<size_t>(base.size(), 64); ++i)
+    for (size_t i = 0; i < std::min<size_t>(base.size(), 96); ++i)
       for (uint8_t x : {0x01, 0x02, 0x10, 0x80, 0xff}) {
         Bytes changed = base;
         changed[i] ^= std::byte{x};
@@ -823,7 +832,9 @@ TEST(RepeatDecoder, EverySingleByteChangeAgreesWithTheFullDecode) {
 TEST(RepeatDecoder, OtherLengthsAgreeWithTheFullDecode) {
   for (const auto& [name, base] : repeatBases()) {
     auto wire = static_cast<uint32_t>(base.size());
-    for (size_t cut : {size_t{14}, size_t{40}, size_t{47}, size_t{48}, base.size() - 1}) {
+    for (size_t cut : {size_t{14}, size_t{40}, size_t{47}, size_t{48}, size_t{57}, size_t{63}, size_t{64},
+                       size_t{67}, size_t{71}, size_t{72}, base.size() - 1}) {
+      if (cut >= base.size()) continue;
       Bytes shorter(base.begin(), base.begin() + static_cast<long>(cut));
       expectRepeatAgrees(base, shorter, wire, wire, name + " then cut at " + std::to_string(cut));
       expectRepeatAgrees(base, shorter, wire, static_cast<uint32_t>(cut), name + " then a shorter frame");
@@ -863,6 +874,31 @@ TEST(RepeatDecoder, AStreamOfOneFlowGivesTheSameResult) {
     u.decode(datagram, static_cast<uint32_t>(datagram.size()));
   }
   EXPECT_EQ(u.reused(), 9u);
+}
+
+TEST(RepeatDecoder, AStreamOfOneIpv6FlowGivesTheSameResult) {
+  for (size_t base : {size_t{6}, size_t{7}}) {  // udp6, tcp6
+    RepeatDecoder r;
+    Bytes frame = repeatBases()[base].second;
+    auto wire = static_cast<uint32_t>(frame.size());
+    FrameInfo expected = decodeFrame(frame, wire);
+    r.decode(frame, wire);
+    for (unsigned n = 1; n < 50; ++n) {
+      frame[14 + 2] = std::byte(n);       // flow label
+      frame[14 + 7] = std::byte(64 - n);  // hop limit
+      frame[54 + 6] = std::byte(n * 3);   // UDP checksum, TCP sequence number
+      frame.back() = std::byte(n);        // payload
+      EXPECT_EQ(r.decode(frame, wire), expected);
+    }
+    EXPECT_EQ(r.reused(), 49u) << repeatBases()[base].first;
+  }
+  // Behind an extension header the transport header moves: such frames decode every time.
+  RepeatDecoder h;
+  Bytes frame = repeatBases()[9].second;
+  ASSERT_EQ(repeatBases()[9].first, "udp6-hop-by-hop");
+  auto wire = static_cast<uint32_t>(frame.size());
+  for (int n = 0; n < 3; ++n) EXPECT_EQ(h.decode(frame, wire), decodeFrame(frame, wire));
+  EXPECT_EQ(h.reused(), 0u);
 }
 
 }  // namespace
