@@ -6,7 +6,7 @@
 //                                                       datagrams/s: batches of up to 64
 //                                                       wait until they are due), for
 //                                                       SECONDS; prints the datagrams sent
-//   capture_traffic recv PORT SECONDS                   counts datagrams with recvmmsg(2)
+//   capture_traffic recv PORT SECONDS [4|6]             counts datagrams with recvmmsg(2)
 //                                                       until 0.5 s pass without one (at
 //                                                       most SECONDS+2 after the first,
 //                                                       SECONDS+5 without any); prints the
@@ -35,17 +35,28 @@ using Clock = std::chrono::steady_clock;
 constexpr int kBatch = 64;
 
 int usage() {
-  std::fprintf(stderr, "usage: capture_traffic send ADDRESS PORT SECONDS PAYLOAD [RATE] | recv PORT SECONDS\n");
+  std::fprintf(stderr, "usage: capture_traffic send ADDRESS PORT SECONDS PAYLOAD [RATE] | recv PORT SECONDS [4|6]\n");
   return 2;
 }
 
 int sendMode(const char* address, int port, double seconds, size_t payload, double rate) {
-  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<uint16_t>(port));
-  if (::inet_pton(AF_INET, address, &to.sin_addr) != 1) return usage();
-  if (::connect(s, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+  sockaddr_storage to{};
+  socklen_t to_len;
+  if (std::strchr(address, ':')) {
+    auto* a6 = reinterpret_cast<sockaddr_in6*>(&to);
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons(static_cast<uint16_t>(port));
+    if (::inet_pton(AF_INET6, address, &a6->sin6_addr) != 1) return usage();
+    to_len = sizeof *a6;
+  } else {
+    auto* a4 = reinterpret_cast<sockaddr_in*>(&to);
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons(static_cast<uint16_t>(port));
+    if (::inet_pton(AF_INET, address, &a4->sin_addr) != 1) return usage();
+    to_len = sizeof *a4;
+  }
+  int s = ::socket(to.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (::connect(s, reinterpret_cast<sockaddr*>(&to), to_len) != 0) {
     std::perror("connect");
     return 1;
   }
@@ -81,15 +92,20 @@ int sendMode(const char* address, int port, double seconds, size_t payload, doub
   return 0;
 }
 
-int recvMode(int port, double seconds) {
-  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+int recvMode(int port, double seconds, int family) {
+  int s = ::socket(family == 6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   int big = 64 << 20;
   // Root: past net.core.rmem_max, so the receiver's buffer is not what limits delivery.
   ::setsockopt(s, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+  sockaddr_in6 addr6{};
+  addr6.sin6_family = AF_INET6;
+  addr6.sin6_port = htons(static_cast<uint16_t>(port));
+  int bound = family == 6 ? ::bind(s, reinterpret_cast<sockaddr*>(&addr6), sizeof addr6)
+                          : ::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  if (bound != 0) {
     std::perror("bind");
     return 1;
   }
@@ -131,6 +147,7 @@ int main(int argc, char** argv) {
   if ((argc == 6 || argc == 7) && std::strcmp(argv[1], "send") == 0)
     return sendMode(argv[2], std::atoi(argv[3]), std::atof(argv[4]), static_cast<size_t>(std::atol(argv[5])),
                     argc == 7 ? std::atof(argv[6]) : 0);
-  if (argc == 4 && std::strcmp(argv[1], "recv") == 0) return recvMode(std::atoi(argv[2]), std::atof(argv[3]));
+  if ((argc == 4 || argc == 5) && std::strcmp(argv[1], "recv") == 0)
+    return recvMode(std::atoi(argv[2]), std::atof(argv[3]), argc == 5 ? std::atoi(argv[4]) : 4);
   return usage();
 }
