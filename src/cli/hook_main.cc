@@ -1,4 +1,4 @@
-// vnetd-hook — jail.conf exec.prestart / exec.created / exec.poststop helper.
+// vnetd-hook — the jail.conf exec.prestart / created / poststart / prestop / poststop helper.
 #include <getopt.h>
 
 #include <chrono>
@@ -21,7 +21,8 @@
 
 namespace {
 
-constexpr const char* kUsage = "usage: vnetd-hook [--config FILE] [--standalone] prestart|created|poststop JAIL\n";
+constexpr const char* kUsage =
+    "usage: vnetd-hook [--config FILE] [--standalone] prestart|created|poststart|prestop|poststop JAIL\n";
 
 // How long a hook waits for the daemon's answer before doing the work itself. The
 // daemon serialises hooks, so this covers a queue of many jails starting at once.
@@ -34,23 +35,41 @@ constexpr const char* kHelp =
     "SYNOPSIS\n"
     "     vnetd-hook [-c FILE] [-s] prestart JAIL\n"
     "     vnetd-hook [-c FILE] [-s] created JAIL\n"
+    "     vnetd-hook [-c FILE] [-s] poststart JAIL\n"
+    "     vnetd-hook [-c FILE] [-s] prestop JAIL\n"
     "     vnetd-hook [-c FILE] [-s] poststop JAIL\n"
     "\n"
     "DESCRIPTION\n"
     "     Called by jail(8) with the jail's name, in jail(8)'s order:\n"
     "\n"
-    "     prestart  Before the jail exists. For each interface configured for JAIL (its\n"
-    "               [jail.JAIL] table, else [jail_defaults]) create the interface pair\n"
-    "               e<i>a_JAIL (host side) / e<i>b_JAIL (jail side) with stable MAC\n"
-    "               addresses and the description vnetd:JAIL:<i>, give it the bridge's MTU,\n"
-    "               add the host side to the bridge and bring it up. The bridge is\n"
-    "               created, addressed and brought up if it does not exist. Prints the\n"
-    "               jail-side interface names, one per line.\n"
-    "     created   After the jail exists. Move the jail sides into the jail unless\n"
-    "               vnet.interface already did, then inside the jail: rename them if a\n"
-    "               name is configured, bring up the loopback, assign the addresses,\n"
-    "               bring the interfaces up and add the default routes.\n"
-    "     poststop  After the jail is removed. Destroy the pairs vnetd created for JAIL.\n"
+    "     prestart  exec.prestart: before the jail exists. For each interface\n"
+    "               configured for JAIL (its [jail.JAIL] table, else [jail_defaults])\n"
+    "               create the interface pair e<i>a_JAIL (host side) / e<i>b_JAIL (jail\n"
+    "               side) with stable MAC addresses and the description vnetd:JAIL:<i>,\n"
+    "               give it the bridge's MTU, add the host side to the bridge and bring\n"
+    "               it up. The bridge is created, addressed and brought up if it does\n"
+    "               not exist. Prints the jail-side interface names, one per line.\n"
+    "     created   exec.created: the jail exists. Move the jail sides into the jail,\n"
+    "               then inside the jail: rename them if a name is configured, bring up\n"
+    "               the loopback, assign the addresses, bring the interfaces up and add\n"
+    "               the default routes. If this fails right after prestart, the pairs\n"
+    "               are removed again: jail(8) runs no exec.poststop after a failed\n"
+    "               start.\n"
+    "     poststart exec.poststart: after the jail's own rc ran. Put back what rc\n"
+    "               changed on vnetd's interfaces: rc.d/netif switches IPv6 off on every\n"
+    "               interface but lo0 unless ipv6_activate_all_interfaces=\"YES\" is in\n"
+    "               the jail's rc.conf, which stops address6/gateway6 from working.\n"
+    "     prestop   exec.prestop: the jail still runs. Take the jail sides back to the\n"
+    "               host (by their recorded names and MAC addresses), so that a dying\n"
+    "               jail cannot hold them. Interfaces that are not there are skipped.\n"
+    "               Never fails: a failed exec.prestop makes jail(8) keep the jail, so\n"
+    "               problems are printed as warnings and the exit status is 0.\n"
+    "     poststop  exec.poststop: the jail is removed. Destroy the pairs vnetd created\n"
+    "               for JAIL.\n"
+    "\n"
+    "     Never set vnet.interface in jail.conf for an interface vnetd manages:\n"
+    "     jail(8) moves vnet.interface after exec.created, when vnetd-hook has already\n"
+    "     moved it, and the start then fails.\n"
     "\n"
     "     When vnetd is running, the work is handed to it over its control socket\n"
     "     ([daemon] control_socket): the daemon serialises all hooks and knows at once\n"
@@ -79,12 +98,14 @@ constexpr const char* kHelp =
     "         vnet;\n"
     "         exec.prestart  += \"/usr/local/sbin/vnetd-hook prestart ${name}\";\n"
     "         exec.created   += \"/usr/local/sbin/vnetd-hook created ${name}\";\n"
+    "         exec.poststart += \"/usr/local/sbin/vnetd-hook poststart ${name}\";\n"
+    "         exec.prestop   += \"/usr/local/sbin/vnetd-hook prestop ${name}\";\n"
     "         exec.poststop  += \"/usr/local/sbin/vnetd-hook poststop ${name}\";\n"
     "     }\n"
     "\n"
     "EXIT STATUS\n"
     "     0 on success (including nothing to do), 1 on failure (one line on stderr),\n"
-    "     2 on usage errors.\n";
+    "     2 on usage errors. prestop exits 0 on failures too (see above).\n";
 
 // Standalone mode: the same JailNetwork the daemon uses, in this process.
 int runStandalone(const vnetd::Config& config, vnetd::HookPhase phase, const std::string& jail) {
@@ -168,28 +189,39 @@ int main(int argc, char** argv) {
   }
   auto phase = parseHookPhase(argv[optind]);
   if (!phase) {
-    std::fprintf(stderr, "vnetd-hook: unknown phase '%s' (expected prestart, created or poststop)\n",
+    std::fprintf(stderr,
+                 "vnetd-hook: unknown phase '%s' (expected prestart, created, poststart, prestop or poststop)\n",
                  argv[optind]);
     return 2;
   }
   std::string jail = argv[optind + 1];
+  // A failed exec.prestop makes jail(8) skip the removal (usr.sbin/jail/jail.c main: a
+  // failed stop command with the jail still there goes to jail_remove_done), which is
+  // worse than anything prestop could prevent: its failures are warnings.
+  const int failure = *phase == HookPhase::Prestop ? 0 : 1;
+  auto fail = [&](int status) {
+    if (status != 0 && failure == 0)
+      std::fprintf(stderr, "vnetd-hook: warning: prestop %s did not finish; the jail stops anyway and poststop "
+                           "destroys its interfaces\n", jail.c_str());
+    return status != 0 ? failure : 0;
+  };
   // Hostile or malformed names stop here, before the config, the state or the kernel.
   if (auto problem = jailNameProblem(jail); !problem.empty()) {
     std::fprintf(stderr, "vnetd-hook: %s: %s\n", argv[optind], problem.c_str());
-    return 1;
+    return fail(1);
   }
 
   ConfigLoadResult loaded = loadConfigFile(config_path);
   if (!loaded.ok()) {
     for (const auto& e : loaded.errors) std::fprintf(stderr, "vnetd-hook: %s\n", e.toString().c_str());
-    return 1;
+    return fail(1);
   }
   const Config& config = *loaded.config;
   log::setLevel(config.daemon.log_level < log::Level::Warning ? config.daemon.log_level
                                                               : log::Level::Warning);
   if (!standalone) {
     // stdout must carry exactly what the daemon path printed (nothing, on fallback).
-    if (auto status = runThroughDaemon(config, *phase, jail)) return *status;
+    if (auto status = runThroughDaemon(config, *phase, jail)) return fail(*status);
   }
-  return runStandalone(config, *phase, jail);
+  return fail(runStandalone(config, *phase, jail));
 }

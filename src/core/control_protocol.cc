@@ -120,7 +120,8 @@ Result<Request> decodeRequest(std::string_view line) {
   }
   const Json* phase = field(doc, "phase");
   if (r.op == Op::Hook) {
-    if (!phase || !phase->is_string()) return plainError("op hook needs \"phase\" (prestart, created or poststop)");
+    if (!phase || !phase->is_string())
+      return plainError("op hook needs \"phase\" (prestart, created, poststart, prestop or poststop)");
     r.phase = parseHookPhase(phase->get_ref<const std::string&>());
     if (!r.phase) return plainError("unknown phase \"" + echo(phase->get_ref<const std::string&>()) + "\"");
     if (!jail) return plainError("op hook needs \"jail\"");

@@ -1,5 +1,6 @@
 #include "core/jail_network.h"
 
+#include <charconv>
 #include <ctime>
 #include <functional>
 #include <set>
@@ -31,9 +32,7 @@ namespace {
 using platform::LinkInfo;
 using platform::LinkKind;
 
-std::string description(const std::string& jail, unsigned index) {
-  return "vnetd:" + jail + ":" + std::to_string(index);
-}
+std::string description(const std::string& jail, unsigned index) { return pairDescription(jail, index); }
 
 const InterfaceRecord* findRecord(const JailRecord& rec, unsigned index) {
   for (const auto& r : rec.interfaces)
@@ -60,16 +59,45 @@ const char* hookPhaseName(HookPhase phase) {
   switch (phase) {
     case HookPhase::Prestart: return "prestart";
     case HookPhase::Created: return "created";
+    case HookPhase::Poststart: return "poststart";
+    case HookPhase::Prestop: return "prestop";
     case HookPhase::Poststop: return "poststop";
   }
   return "?";
 }
 
 std::optional<HookPhase> parseHookPhase(std::string_view text) {
-  if (text == "prestart") return HookPhase::Prestart;
-  if (text == "created") return HookPhase::Created;
-  if (text == "poststop") return HookPhase::Poststop;
+  for (HookPhase p : {HookPhase::Prestart, HookPhase::Created, HookPhase::Poststart, HookPhase::Prestop,
+                      HookPhase::Poststop})
+    if (text == hookPhaseName(p)) return p;
   return std::nullopt;
+}
+
+std::string pairDescription(const std::string& jail, unsigned index) {
+  return "vnetd:" + jail + ":" + std::to_string(index);
+}
+
+bool parsePairDescription(const std::string& text, std::string& jail, unsigned& index) {
+  constexpr std::string_view kPrefix = "vnetd:";
+  if (text.rfind(kPrefix, 0) != 0) return false;
+  auto colon = text.rfind(':');
+  if (colon <= kPrefix.size()) return false;
+  jail = text.substr(kPrefix.size(), colon - kPrefix.size());
+  const char* first = text.data() + colon + 1;
+  const char* last = text.data() + text.size();
+  auto [end, ec] = std::from_chars(first, last, index);
+  if (ec != std::errc() || end != last || first == last) return false;
+  return isValidJailName(jail) && index < kMaxInterfacesPerJail;
+}
+
+bool isPairCreationLeftover(const platform::LinkInfo& link, const std::string& jail, unsigned index,
+                            const JailRecord& rec) {
+  const InterfaceRecord* ir = findRecord(rec, index);
+  if (!ir || link.description != description(jail, index)) return false;
+  if (link.name == ir->host_name || link.name == ir->jail_name || link.name == interfaceName(jail, index, Side::B))
+    return false;
+  const std::string mac = link.mac.toString();
+  return mac == ir->host_mac || mac == ir->jail_mac;
 }
 
 std::optional<Cidr> allocateAddress(const Cidr& subnet, const std::vector<IpAddress>& taken) {
@@ -91,6 +119,8 @@ Result<HookOutcome> JailNetwork::run(HookPhase phase, const std::string& jail) {
   switch (phase) {
     case HookPhase::Prestart: return prestart(jail);
     case HookPhase::Created: return created(jail);
+    case HookPhase::Poststart: return poststart(jail);
+    case HookPhase::Prestop: return prestop(jail);
     case HookPhase::Poststop: return poststop(jail);
   }
   return plainError("unknown hook phase");
@@ -112,19 +142,41 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
 
   auto jail_now = jails_.find(jail);
   if (!jail_now) return jail_now.error();
+  const bool running = *jail_now && (*jail_now)->own_stack;
   // When the jail (Linux: its namespace) already exists, the jail side is created directly
   // inside it: one kernel operation instead of create + move.
-  const platform::JailInfo* place_in =
-      (*jail_now && (*jail_now)->own_stack) ? &**jail_now : nullptr;
+  const platform::JailInfo* place_in = running ? &**jail_now : nullptr;
 
-  JailRecord rec;
+  std::optional<JailRecord> previous;
+  if (auto it = state->jails.find(jail); it != state->jails.end()) previous = it->second;
+  JailRecord rec = previous ? *previous : JailRecord{};
   rec.name = jail;
-  if (auto it = state->jails.find(jail); it != state->jails.end()) rec = it->second;
 
   UndoLog undo;
   HookOutcome out;
-  std::set<std::string> bridges_ready;
 
+  // A record of a jail that got as far as `created` while the jail is gone now belongs to
+  // an earlier start that jail(8) unwound (exec.start or exec.poststart failed: no
+  // exec.poststop runs, usr.sbin/jail/command.c next_command) or to a host that lost the
+  // jail without a stop. Its pairs are stale — the jail side may still sit in the dying
+  // jail — so they are made anew; the record's identity (MACs, addresses) is kept.
+  // jail(8) never runs exec.prestart for a running jail ("already exists", jail.c main).
+  if (previous && previous->phase == "created" && !running) {
+    VNETD_LOG_WARN("prestart %s: the jail's previous start or stop did not finish (no poststop ran); "
+                   "making its interfaces anew", jail.c_str());
+    auto gone = destroyPairs(jail, *previous);
+    if (!gone) return gone.error();
+  }
+
+  // First decide everything (names, MACs, addresses) without touching the kernel.
+  struct Todo {
+    InterfaceRecord ir;
+    const BridgeConfig* br = nullptr;
+    bool leftover = false;  // an unrecorded pair under the host-side name (pre-intent versions)
+    std::string jail_side;
+  };
+  std::vector<Todo> todo;
+  bool interrupted = false;  // a recorded interface the kernel does not have
   for (const InterfaceConfig& ic : cfg->interfaces) {
     const BridgeConfig& br = config_.bridges.at(ic.bridge);
     const InterfaceRecord* recorded = findRecord(rec, ic.index);
@@ -145,26 +197,14 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
       out.jail_side_names.push_back(generated_jail_side);  // already done: idempotent
       continue;
     }
+    bool leftover = false;
     if (*existing && !recorded && isInterruptedPrestartLeftover(**existing, jail, ic.index)) {
-      // A prestart (or the daemon running it) was killed between creating this pair and
-      // recording it. Nobody can rely on an unrecorded pair, so start it over.
-      VNETD_LOG_WARN("prestart %s: %s was left by an interrupted prestart; creating it again", jail.c_str(),
-                     ic.host_side_name.c_str());
-      auto gone = host_.destroyLink(ic.host_side_name);
-      if (!gone && gone.error().code != ENODEV) return gone.error();
-      existing = host_.link(ic.host_side_name);
-      if (!existing) return existing.error();
-    }
-    if (*existing) {
+      leftover = true;
+    } else if (*existing) {
       return plainError("interface " + ic.host_side_name + " already exists but vnetd did not create it for jail '" +
                         jail + "' (destroy it, or rename the jail)");
     }
-
-    if (!bridges_ready.count(br.interface)) {
-      auto r = ensureBridge(br, undo);
-      if (!r) return r.error();
-      bridges_ready.insert(br.interface);
-    }
+    if (recorded) interrupted = true;
 
     // Identity: what the store remembers wins over what would be derived today, so an
     // upgrade or a host-id change never changes a jail's MACs or addresses.
@@ -188,48 +228,104 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
       }
       if (ic.address6) ir.addresses.push_back(ic.address6->toString());
     }
+    std::erase_if(rec.interfaces, [&](const InterfaceRecord& r) { return r.index == ic.index; });
+    rec.interfaces.push_back(ir);
+    todo.push_back(Todo{ir, &br, leftover, generated_jail_side});
+    out.jail_side_names.push_back(generated_jail_side);
+  }
+  if (todo.empty()) return out;  // every pair is there already: nothing to do
+
+  // Intent before any kernel change: a crash from here on leaves a record that names
+  // every MAC and name the kernel may hold, so the next prestart, poststop or the
+  // daemon's reconciler recognises whatever was half made (see destroyCreationLeftovers).
+  std::sort(rec.interfaces.begin(), rec.interfaces.end(),
+            [](const InterfaceRecord& a, const InterfaceRecord& b) { return a.index < b.index; });
+  rec.phase = "prestart";  // pairs are (re)made: whatever "created" did is gone
+  rec.updated_at = now();
+  state->jails[jail] = rec;
+  VNETD_TRY(store_.save(*lock, *state));
+  // Runs last on failure (the undo log unwinds in reverse): the kernel objects are gone
+  // by then, so the record goes back to what it was.
+  undo.push([this, &lock, &state, jail, previous] {
+    if (previous) state->jails[jail] = *previous;
+    else state->jails.erase(jail);
+    if (auto restored = store_.save(*lock, *state); !restored)
+      VNETD_LOG_WARN("prestart %s: could not restore the state record: %s", jail.c_str(),
+                     restored.error().message().c_str());
+  });
+
+  if (interrupted) VNETD_TRY(destroyCreationLeftovers(jail, rec));
+
+  std::set<std::string> bridges_ready;
+  for (const Todo& t : todo) {
+    const BridgeConfig& br = *t.br;
+    if (!bridges_ready.count(br.interface)) {
+      auto r = ensureBridge(br, undo);
+      if (!r) return r.error();
+      bridges_ready.insert(br.interface);
+    }
+    if (t.leftover) {
+      // A prestart of an older vnetd (no intent record) was killed between creating this
+      // pair and recording it. Nobody can rely on an unrecorded pair: start it over.
+      VNETD_LOG_WARN("prestart %s: %s was left by an interrupted prestart; creating it again", jail.c_str(),
+                     t.ir.host_name.c_str());
+      auto gone = host_.destroyLink(t.ir.host_name);
+      if (!gone && gone.error().code != ENODEV) return gone.error();
+    }
 
     auto bridge_link = host_.link(br.interface);
     if (!bridge_link) return bridge_link.error();
+    const InterfaceConfig* ic = nullptr;
+    for (const auto& c : cfg->interfaces)
+      if (c.index == t.ir.index) ic = &c;
     platform::PairSpec spec;
-    spec.host_name = ir.host_name;
-    spec.jail_name = generated_jail_side;
-    spec.host_mac = *MacAddress::parse(ir.host_mac);
-    spec.jail_mac = *MacAddress::parse(ir.jail_mac);
+    spec.host_name = t.ir.host_name;
+    spec.jail_name = t.jail_side;
+    spec.host_mac = *MacAddress::parse(t.ir.host_mac);
+    spec.jail_mac = *MacAddress::parse(t.ir.jail_mac);
     // Members of a bridge share its MTU (FreeBSD forces it; a mismatch drops frames).
-    spec.mtu = ic.mtu ? ic.mtu : (*bridge_link ? std::optional<uint32_t>((*bridge_link)->mtu) : std::nullopt);
-    spec.description = description(jail, ic.index);
+    spec.mtu = ic && ic->mtu ? ic->mtu
+                             : (*bridge_link ? std::optional<uint32_t>((*bridge_link)->mtu) : std::nullopt);
+    spec.description = description(jail, t.ir.index);
     spec.bridge = br.interface;
     spec.private_member = br.private_members;
     spec.peer_in_jail = place_in;
     auto created = host_.createPair(spec);
     if (!created) return created.error();
     undo.push([this, name = spec.host_name] { (void)host_.destroyLink(name); });
-
-    std::erase_if(rec.interfaces, [&](const InterfaceRecord& r) { return r.index == ic.index; });
-    rec.interfaces.push_back(ir);
-    out.jail_side_names.push_back(generated_jail_side);
-    out.changed = true;
   }
 
-  if (out.changed && !cfg->limits.empty()) {
+  if (!cfg->limits.empty()) {
     // Registered before applying: a partial application is taken back too.
     undo.push([this, jail, limits = cfg->limits] { (void)policy_.removeJailLimits(jail, limits); });
     auto limited = policy_.applyJailLimits(jail, cfg->limits);
     if (!limited) return limited.error();
   }
-
-  if (out.changed) {
-    std::sort(rec.interfaces.begin(), rec.interfaces.end(),
-              [](const InterfaceRecord& a, const InterfaceRecord& b) { return a.index < b.index; });
-    rec.phase = "prestart";  // pairs were (re)created: whatever "created" did is gone
-    rec.updated_at = now();
-    state->jails[jail] = rec;
-    auto saved = store_.save(*lock, *state);
-    if (!saved) return saved.error();
-  }
   undo.commit();
+  out.changed = true;
   return out;
+}
+
+Result<void> JailNetwork::destroyCreationLeftovers(const std::string& jail, const JailRecord& rec) {
+  // Only after an interruption (a recorded interface is missing), so the full list —
+  // expensive on hosts with thousands of interfaces — is not read on every start.
+  auto links = host_.links();
+  if (!links) return links.error();
+  for (const auto& l : *links) {
+    std::string owner;
+    unsigned index = 0;
+    if (!parsePairDescription(l.description, owner, index) || owner != jail) continue;
+    if (!isPairCreationLeftover(l, jail, index, rec)) continue;
+    // Either side destroys both: the other side of a leftover destroyed a moment ago is gone.
+    auto still = host_.link(l.name);
+    if (!still) return still.error();
+    if (!*still) continue;
+    VNETD_LOG_WARN("prestart %s: destroying %s, left by an interrupted creation of interface %u", jail.c_str(),
+                   l.name.c_str(), index);
+    auto gone = host_.destroyLink(l.name);
+    if (!gone && gone.error().code != ENODEV) return gone.error();
+  }
+  return success();
 }
 
 bool JailNetwork::isInterruptedPrestartLeftover(const platform::LinkInfo& link, const std::string& jail,
@@ -348,8 +444,6 @@ Result<HookOutcome> JailNetwork::created(const std::string& jail) {
   auto info = jails_.find(jail);
   if (!info) return info.error();
   if (!*info) return plainError("jail '" + jail + "' is not running");
-  if (!(*info)->own_stack)
-    return plainError("jail '" + jail + "' has no own network stack (add 'vnet;' to its jail.conf)");
 
   auto lock = store_.lock();
   if (!lock) return lock.error();
@@ -359,28 +453,72 @@ Result<HookOutcome> JailNetwork::created(const std::string& jail) {
   if (it == state->jails.end() || it->second.interfaces.empty())
     return plainError("no interfaces were set up for jail '" + jail +
                       "' (run 'vnetd-hook prestart " + jail + "' first, from exec.prestart)");
-  JailRecord& rec = it->second;
+  // The first `created` after a prestart is jail(8)'s: the jail was just made. If it
+  // fails, jail(8) removes the jail again without running exec.poststop (command.c
+  // next_command walks the start commands backwards and skips exec.prestart; jail.c has
+  // no poststop on that path), so nobody else would take back what prestart made. A
+  // later `created` (a repeat by hand, or jail(8) re-running earlier exec.created
+  // commands while it unwinds a later failure) never tears a running jail down.
+  const bool first = it->second.phase == "prestart";
+  auto out = createdLocked(*lock, *state, jail, *cfg, **info);
+  if (out || !first) return out;
+  Error failed = out.error();
+  // teardown() works from the state as it is on disk now.
+  auto reloaded = store_.load(*lock);
+  if (!reloaded) return Error{failed.code, failed.context + "; and the interfaces prestart made could not be removed: " +
+                                               reloaded.error().message()};
+  auto removed = teardown(*lock, *reloaded, jail);
+  if (!removed)
+    return Error{failed.code, failed.context + "; and the interfaces prestart made could not be removed: " +
+                                  removed.error().message()};
+  return Error{failed.code, failed.context + "; removed the jail's interfaces again (jail(8) runs no exec.poststop "
+                                             "after a failed start)"};
+}
 
-  auto js = jails_.openStack(**info);
+Result<HookOutcome> JailNetwork::createdLocked(const StateLock& lock, State& state, const std::string& jail,
+                                               const JailConfig& cfg, const platform::JailInfo& info) {
+  if (!info.own_stack)
+    return plainError("jail '" + jail + "' has no own network stack (add 'vnet;' to its jail.conf)");
+  JailRecord& rec = state.jails.at(jail);
+  HookOutcome out;
+  VNETD_TRY(configureInside(cfg, rec, info, /*move_in=*/true, out));
+  if (rec.phase != "created" || out.changed) {
+    rec.phase = "created";
+    rec.updated_at = now();
+    auto saved = store_.save(lock, state);
+    if (!saved) return saved.error();
+    out.changed = true;
+  }
+  for (const auto& ir : rec.interfaces) out.jail_side_names.push_back(ir.jail_name);
+  return out;
+}
+
+Result<void> JailNetwork::configureInside(const JailConfig& cfg, JailRecord& rec, const platform::JailInfo& info,
+                                          bool move_in, HookOutcome& out) {
+  const std::string& jail = rec.name;
+  auto js = jails_.openStack(info);
   if (!js) return js.error();
   auto inside = (*js)->links();
   if (!inside) return inside.error();
 
-  HookOutcome out;
   for (InterfaceRecord& ir : rec.interfaces) {
     std::string generated = interfaceName(jail, ir.index, Side::B);
     const LinkInfo* l = findLink(*inside, ir.jail_name);
     if (!l || l->mac.toString() != ir.jail_mac) l = findLink(*inside, generated);
     std::string current;
     if (l && l->mac.toString() == ir.jail_mac) {
-      current = l->name;  // jail(8) (vnet.interface) or prestart already put it there
+      current = l->name;  // prestart or an earlier created already put it there
+    } else if (!move_in) {
+      return plainError("jail side " + ir.jail_name + " of jail '" + jail +
+                        "' is not inside the jail (was it taken out? 'vnetd-hook created " + jail +
+                        "' moves it back)");
     } else {
       auto on_host = host_.link(generated);
       if (!on_host) return on_host.error();
       if (!*on_host || (*on_host)->mac.toString() != ir.jail_mac)
         return plainError("jail side " + generated + " of jail '" + jail +
                           "' is missing (run poststop, then prestart again)");
-      VNETD_TRY(host_.moveToJail(generated, **info));
+      VNETD_TRY(host_.moveToJail(generated, info));
       current = generated;
       out.changed = true;
     }
@@ -391,6 +529,12 @@ Result<HookOutcome> JailNetwork::created(const std::string& jail) {
       out.changed = true;
     }
     VNETD_TRY((*js)->setDescription(ir.jail_name, description(jail, ir.index)));
+    bool v6 = false;
+    for (const auto& a : ir.addresses)
+      if (auto c = Cidr::parse(a); c && c->address.family == IpFamily::V6) v6 = true;
+    // Only where vnetd assigns IPv6: elsewhere IPv6 stays as the jail's rc.conf wants it.
+    // Before the addresses: Linux refuses IPv6 addresses while it is off.
+    if (v6) VNETD_TRY((*js)->enableIpv6(ir.jail_name));
     for (const auto& a : ir.addresses)
       if (auto c = Cidr::parse(a)) VNETD_TRY((*js)->addAddress(ir.jail_name, *c));
     VNETD_TRY((*js)->setUp(ir.jail_name, true));
@@ -399,7 +543,7 @@ Result<HookOutcome> JailNetwork::created(const std::string& jail) {
 
   // One default route per family: the first interface (in config order) with a gateway.
   bool v4_done = false, v6_done = false;
-  for (const InterfaceConfig& ic : cfg->interfaces) {
+  for (const InterfaceConfig& ic : cfg.interfaces) {
     if (ic.gateway && !v4_done && findRecord(rec, ic.index)) {
       VNETD_TRY((*js)->setDefaultRoute(*ic.gateway));
       v4_done = true;
@@ -409,15 +553,80 @@ Result<HookOutcome> JailNetwork::created(const std::string& jail) {
       v6_done = true;
     }
   }
+  return success();
+}
 
-  if (rec.phase != "created" || out.changed) {
-    rec.phase = "created";
-    rec.updated_at = now();
-    auto saved = store_.save(*lock, *state);
-    if (!saved) return saved.error();
-    out.changed = true;
+// --------------------------------------------------------------------------- poststart
+
+Result<HookOutcome> JailNetwork::poststart(const std::string& jail) {
+  if (auto p = jailNameProblem(jail); !p.empty()) return plainError(p);
+  auto cfg = config_.jailFor(jail);
+  if (!cfg)
+    return plainError("jail '" + jail + "' is not configured in " + config_.source +
+                      " and there is no [jail_defaults]");
+  auto info = jails_.find(jail);
+  if (!info) return info.error();
+  if (!*info) return plainError("jail '" + jail + "' is not running");
+  if (!(*info)->own_stack)
+    return plainError("jail '" + jail + "' has no own network stack (add 'vnet;' to its jail.conf)");
+
+  auto lock = store_.lock();
+  if (!lock) return lock.error();
+  auto state = store_.load(*lock);
+  if (!state) return refuseUnreadableState(state.error()).error();
+  auto it = state->jails.find(jail);
+  if (it == state->jails.end() || it->second.interfaces.empty() || it->second.phase != "created")
+    return plainError("jail '" + jail + "' was not set up by vnetd-hook created (exec.created must call 'vnetd-hook created " +
+                      jail + "' before exec.poststart calls poststart)");
+  // The jail's own rc ran between exec.created and now (exec.start): whatever it changed
+  // on vnetd's interfaces is put back. No teardown on failure: the jail may have been
+  // running for long (a repeat by hand) and vnetd never takes a live jail's network; a
+  // start that jail(8) unwinds leaves the pairs to the daemon or to the next prestart.
+  HookOutcome out;
+  VNETD_TRY(configureInside(*cfg, it->second, **info, /*move_in=*/false, out));
+  for (const auto& ir : it->second.interfaces) out.jail_side_names.push_back(ir.jail_name);
+  return out;
+}
+
+// ----------------------------------------------------------------------------- prestop
+
+Result<HookOutcome> JailNetwork::prestop(const std::string& jail) {
+  if (auto p = jailNameProblem(jail); !p.empty()) return plainError(p);
+  auto lock = store_.lock();
+  if (!lock) return lock.error();
+  auto state = store_.load(*lock);
+  if (!state) return refuseUnreadableState(state.error()).error();
+  HookOutcome out;
+  auto it = state->jails.find(jail);
+  if (it == state->jails.end()) return out;  // not vnetd's, or already cleaned up
+  auto info = jails_.find(jail);
+  if (!info) return info.error();
+  if (!*info || !(*info)->own_stack) return out;  // nothing is inside anything
+
+  auto js = jails_.openStack(**info);
+  if (!js) return js.error();
+  auto inside = (*js)->links();
+  if (!inside) return inside.error();
+  for (const InterfaceRecord& ir : it->second.interfaces) {
+    if (!ir.created_by_vnetd) continue;
+    // By recorded name and MAC: a configured `name`, a hashed name, an interface the
+    // administrator renamed back — whichever carries the record's MAC.
+    std::string generated = interfaceName(jail, ir.index, Side::B);
+    const LinkInfo* l = findLink(*inside, ir.jail_name);
+    if (!l || l->mac.toString() != ir.jail_mac) l = findLink(*inside, generated);
+    if (!l || l->mac.toString() != ir.jail_mac) continue;  // not there: nothing to hand back
+    // On the host it takes its generated name, which no other interface there carries
+    // (a configured name like "vnet0" may well exist on the host). Renaming wants it down.
+    if (l->name != generated) {
+      VNETD_TRY((*js)->setUp(l->name, false));
+      VNETD_TRY((*js)->rename(l->name, generated));
+    }
+    // SIOCSIFRVNET looks the name up inside the jail (sys/net/if.c if_vmove_reclaim):
+    // ENODEV/ENXIO there means it went away meanwhile, which is what we wanted.
+    auto back = host_.reclaimFromJail(generated, **info);
+    if (!back && back.error().code != ENODEV) return back.error();
+    out.changed = out.changed || back.ok();
   }
-  for (const auto& ir : rec.interfaces) out.jail_side_names.push_back(ir.jail_name);
   return out;
 }
 
@@ -447,16 +656,14 @@ Result<HookOutcome> JailNetwork::collectOrphan(const std::string& jail, const Ja
   return teardown(*lock, *state, jail);
 }
 
-Result<HookOutcome> JailNetwork::teardown(const StateLock& lock, State& state, const std::string& jail) {
-  HookOutcome out;
-  auto it = state.jails.find(jail);
-  if (it == state.jails.end()) return out;  // never started (or already cleaned): nothing to do
-
-  for (const InterfaceRecord& ir : it->second.interfaces) {
+Result<bool> JailNetwork::destroyPairs(const std::string& jail, const JailRecord& rec) {
+  bool changed = false;
+  for (const InterfaceRecord& ir : rec.interfaces) {
     if (!ir.created_by_vnetd) continue;
-    // Either end destroys both. The host side is normally on the host; after a FreeBSD
-    // jail is removed, the jail side comes back to the host as well. Looked up by name
-    // (not a full dump): poststop must stay cheap on hosts with thousands of interfaces.
+    // Either end destroys both (FreeBSD epair_clone_destroy, Linux veth). The host side
+    // is normally on the host; after a jail is removed, or after prestop, the jail side is
+    // on the host as well. Looked up by name (not a full dump): poststop must stay cheap
+    // on hosts with thousands of interfaces.
     std::string generated = interfaceName(jail, ir.index, Side::B);
     std::optional<std::string> victim;
     for (const auto& [name, mac] : {std::pair{ir.host_name, ir.host_mac}, std::pair{ir.jail_name, ir.jail_mac},
@@ -465,8 +672,8 @@ Result<HookOutcome> JailNetwork::teardown(const StateLock& lock, State& state, c
       if (!l) return l.error();
       if (!*l) continue;
       if ((*l)->mac.toString() != mac) {
-        VNETD_LOG_WARN("poststop %s: not destroying %s: its MAC %s is not the recorded %s", jail.c_str(),
-                       name.c_str(), (*l)->mac.toString().c_str(), mac.c_str());
+        VNETD_LOG_WARN("%s: not destroying %s: its MAC %s is not the recorded %s", jail.c_str(), name.c_str(),
+                       (*l)->mac.toString().c_str(), mac.c_str());
         continue;
       }
       victim = name;
@@ -475,8 +682,17 @@ Result<HookOutcome> JailNetwork::teardown(const StateLock& lock, State& state, c
     if (!victim) continue;  // already gone (Linux destroys a veth with its namespace)
     auto r = host_.destroyLink(*victim);
     if (!r && r.error().code != ENODEV) return r.error();
-    out.changed = true;
+    changed = true;
   }
+  return changed;
+}
+
+Result<HookOutcome> JailNetwork::teardown(const StateLock& lock, State& state, const std::string& jail) {
+  HookOutcome out;
+  auto it = state.jails.find(jail);
+  if (it == state.jails.end()) return out;  // never started (or already cleaned): nothing to do
+  auto destroyed = destroyPairs(jail, it->second);
+  if (!destroyed) return destroyed.error();
   // Only the limits vnetd applies (from the jail's configuration), never other rules.
   if (auto cfg = config_.jailFor(jail); cfg && !cfg->limits.empty()) {
     auto unlimited = policy_.removeJailLimits(jail, cfg->limits);

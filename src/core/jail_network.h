@@ -1,20 +1,33 @@
-// The jail lifecycle operations behind vnetd-hook (and, later, the daemon's hook
-// requests): prestart, created, poststop, per jail(8)'s order.
+// The jail lifecycle operations behind vnetd-hook and the daemon's hook requests, per
+// jail(8)'s order (usr.sbin/jail/jail.c startcommands/stopcommands: exec.prestart,
+// create, exec.created, vnet.interface, exec.start, command, exec.poststart; exec.prestop,
+// exec.stop, remove, exec.poststop):
 //
-//   prestart  (host, before the jail exists): create each configured pair — stable names,
-//             MACs and description, MTU of the bridge, host side joined to the bridge
+//   prestart  (host, before the jail exists): record the jail's pairs in the state store
+//             (intent: names, MACs, addresses), then create each configured pair — stable
+//             names, MACs and description, MTU of the bridge, host side joined to the bridge
 //             before it is brought up — creating the bridge (address, up) if missing.
-//             Returns the jail-side names (for vnet.interface / the admin's eyes).
+//             Returns the jail-side names.
 //   created   (host, jail exists): move the jail sides in if still on the host, then
-//             inside the jail: rename if configured, lo up, addresses, up, default routes.
+//             inside the jail: rename if configured, lo up, IPv6 on where an address6 is
+//             configured, addresses, up, default routes. When the first `created` after a
+//             prestart fails, it removes what prestart made: jail(8) unwinds a failed start
+//             without running exec.poststop (usr.sbin/jail/command.c next_command).
+//   poststart (host, after the jail's own rc ran): the in-jail part of `created` again —
+//             rc.d/netif switches IPv6 off on every interface but lo0 unless
+//             ipv6_activate_all_interfaces="YES" (libexec/rc/network.subr ifconfig_up).
+//   prestop   (host, jail still running): take the jail sides back to the host, by their
+//             recorded names and MACs, so that a dying jail cannot hold them. Absent ones
+//             are fine; the hook never fails a stop for it (a failed exec.prestop makes
+//             jail(8) skip the removal).
 //   poststop  (host, jail gone): destroy the pairs vnetd recorded for the jail.
 //
 // Every phase holds the state-store lock for its whole duration (concurrent hooks
 // serialise), is idempotent, and checks identity before touching a kernel object: an
 // interface is only destroyed when the state store says vnetd created it AND its MAC
-// still matches the record. prestart rolls back everything it created when any step
-// fails. The platform objects are injected, so the same code serves the standalone hook
-// and the daemon, on FreeBSD and Linux.
+// still matches the record. prestart rolls back everything it created (and its record)
+// when any step fails. The platform objects are injected, so the same code serves the
+// standalone hook and the daemon, on FreeBSD and Linux.
 //
 // Threading: one JailNetwork per thread; calls are synchronous.
 #pragma once
@@ -31,7 +44,8 @@
 
 namespace vnetd {
 
-enum class HookPhase { Prestart, Created, Poststop };
+// In jail(8)'s order.
+enum class HookPhase { Prestart, Created, Poststart, Prestop, Poststop };
 const char* hookPhaseName(HookPhase phase);
 std::optional<HookPhase> parseHookPhase(std::string_view text);
 
@@ -52,6 +66,8 @@ class JailNetwork {
 
   Result<HookOutcome> prestart(const std::string& jail);
   Result<HookOutcome> created(const std::string& jail);
+  Result<HookOutcome> poststart(const std::string& jail);
+  Result<HookOutcome> prestop(const std::string& jail);
   Result<HookOutcome> poststop(const std::string& jail);
 
   // The daemon's orphan collection: poststop's teardown, but only if, under the state
@@ -70,6 +86,16 @@ class JailNetwork {
 
  private:
   Result<HookOutcome> teardown(const StateLock& lock, State& state, const std::string& jail);
+  // Destroys the recorded pairs of `rec` that still exist (by name, MAC checked).
+  Result<bool> destroyPairs(const std::string& jail, const JailRecord& rec);
+  // Destroys unrenamed or half-made pairs of an interrupted creation of rec's interfaces.
+  Result<void> destroyCreationLeftovers(const std::string& jail, const JailRecord& rec);
+  // The in-jail configuration of created and poststart; `move_in`: jail sides still on
+  // the host are moved in (created), else their absence is an error (poststart).
+  Result<void> configureInside(const JailConfig& cfg, JailRecord& rec, const platform::JailInfo& info,
+                               bool move_in, HookOutcome& out);
+  Result<HookOutcome> createdLocked(const StateLock& lock, State& state, const std::string& jail,
+                                    const JailConfig& cfg, const platform::JailInfo& info);
   Result<void> ensureBridge(const BridgeConfig& br, UndoLog& undo);
   Result<void> ensureBridgeAddresses(const BridgeConfig& br, uint32_t index);
   Result<Cidr> allocateFor(const State& state, const JailRecord& pending, const std::string& jail,
@@ -82,6 +108,19 @@ class JailNetwork {
   platform::Policy& policy_;
   std::string host_id_;
 };
+
+// The description vnetd gives both sides of a jail's pair: "vnetd:<jail>:<index>".
+std::string pairDescription(const std::string& jail, unsigned index);
+// Its inverse; anything else (including the bridges' "vnetd:bridge:<key>") → false.
+bool parsePairDescription(const std::string& text, std::string& jail, unsigned& index);
+
+// A link left by an interrupted creation of interface `index` of `jail`: it carries the
+// description vnetd gives the pair ("vnetd:<jail>:<index>", set before the rename on
+// FreeBSD) and one of the record's MACs, but not one of the record's names (an epair
+// the kernel named epairNa/b that was never renamed). The live pair of a record carries
+// its recorded names, so it is never taken for a leftover. Pure.
+bool isPairCreationLeftover(const platform::LinkInfo& link, const std::string& jail, unsigned index,
+                            const JailRecord& rec);
 
 // "auto" address allocation: the lowest host address of `subnet` that is not the network
 // or broadcast address, not the gateway and not in `taken`. Pure; nullopt when full.

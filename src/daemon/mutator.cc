@@ -268,7 +268,10 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
         // Planned under this same lock, so no prestart can be creating it right now.
         auto l = host_->link(a.interface);
         if (!l) done = l.error();
-        else if (*l && network.isInterruptedPrestartLeftover(**l, a.jail, a.index)) done = host_->destroyLink(a.interface);
+        else if (*l && (network.isInterruptedPrestartLeftover(**l, a.jail, a.index) ||
+                        (state.jails.count(a.jail) &&
+                         isPairCreationLeftover(**l, a.jail, a.index, state.jails.at(a.jail)))))
+          done = host_->destroyLink(a.interface);
         else continue;  // gone, or no longer carrying vnetd's marks
         said = "orphan: " + a.reason + "; destroyed it";
         break;

@@ -1,5 +1,7 @@
 #include "daemon/reconciler.h"
 
+#include "core/jail_network.h"
+
 #include <charconv>
 
 namespace vnetd::daemon {
@@ -19,21 +21,6 @@ bool hasAddress(const std::vector<platform::AddressInfo>& addrs, uint32_t index,
   for (const auto& x : addrs)
     if (x.link_index == index && x.cidr.address == a) return true;
   return false;
-}
-
-// "vnetd:<jail>:<index>" → (jail, index); anything else (including the bridges'
-// "vnetd:bridge:<key>") → false.
-bool parsePairDescription(const std::string& text, std::string& jail, unsigned& index) {
-  constexpr std::string_view kPrefix = "vnetd:";
-  if (text.rfind(kPrefix, 0) != 0) return false;
-  auto colon = text.rfind(':');
-  if (colon <= kPrefix.size()) return false;
-  jail = text.substr(kPrefix.size(), colon - kPrefix.size());
-  const char* first = text.data() + colon + 1;
-  const char* last = text.data() + text.size();
-  auto [end, ec] = std::from_chars(first, last, index);
-  if (ec != std::errc() || end != last || first == last) return false;
-  return isValidJailName(jail) && index < kMaxInterfacesPerJail;
 }
 
 // "e<index>a_<jail>" (the unshortened host-side name) → (jail, index). Shortened names
@@ -141,6 +128,17 @@ std::vector<ReconcileAction> planReconcile(const ReconcileInput& in, OrphanClock
     if (!parsePairDescription(l.description, jail, index) &&
         !(l.description.empty() && parseHostSideName(l.name, jail, index)))
       continue;
+    // A pair the kernel named (FreeBSD epairNa/b) whose creation was interrupted before
+    // the rename: prestart recorded its MACs before creating it and set them (and the
+    // description) before renaming, so the record proves it is vnetd's and not in use.
+    if (auto rec = state.jails.find(jail);
+        rec != state.jails.end() && isPairCreationLeftover(l, jail, index, rec->second)) {
+      if (graceOver(clock, still, "link:" + l.name, in.now_ms, in.orphan_grace_ms))
+        out.push_back({Kind::DestroyLeftover, jail, "", l.name, false, index,
+                       l.name + " was left by an interrupted creation of interface " + std::to_string(index) +
+                           " of jail " + jail + " (it carries the recorded MAC but not the recorded name)"});
+      continue;
+    }
     // The jail side of an unrecorded pair goes with its host side; nothing to do for it.
     if (l.name == interfaceName(jail, index, Side::B) && l.mac == deriveMac(in.host_id, jail, index, Side::B)) continue;
     bool proven = l.mac == deriveMac(in.host_id, jail, index, Side::A) && l.name == interfaceName(jail, index, Side::A);

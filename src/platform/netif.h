@@ -105,6 +105,12 @@ class NetStack {
   // Moves a link of this stack into `jail`'s stack; name and MAC are kept. The link
   // arrives there down and without addresses (both OSes behave this way).
   virtual Result<void> moveToJail(const std::string& name, const JailInfo& jail) = 0;
+  // The reverse: takes the link called `name` inside `jail`'s stack back into this stack
+  // (FreeBSD: SIOCSIFRVNET, `ifconfig NAME -vnet JAIL`, issued from the parent's stack;
+  // Linux: moved from inside the namespace to this stack's namespace). The name is looked
+  // up inside the jail: ENODEV when no such link is there. A link of that name must not
+  // exist in this stack (EEXIST).
+  virtual Result<void> reclaimFromJail(const std::string& name, const JailInfo& jail) = 0;
 
   virtual Result<void> rename(const std::string& from, const std::string& to) = 0;
   virtual Result<void> setMtu(const std::string& name, uint32_t mtu) = 0;
@@ -121,6 +127,12 @@ class NetStack {
   virtual Result<void> setDefaultRoute(const IpAddress& gateway) = 0;
   // Brings up the loopback interface (lo0 / lo) with its usual addresses.
   virtual Result<void> loopbackUp() = 0;
+  // Lets the link carry IPv6 again when something switched it off (FreeBSD: clears
+  // ND6_IFF_IFDISABLED, which a jail's own rc sets on every interface but lo0 unless
+  // ipv6_activate_all_interfaces="YES"; Linux: net.ipv6.conf.<link>.disable_ipv6 = 0).
+  // Already enabled → success. Addresses that the switch-off removed (Linux) are not
+  // restored: the caller adds them again.
+  virtual Result<void> enableIpv6(const std::string& name) = 0;
 };
 
 // The host's own stack.

@@ -23,6 +23,7 @@
 
 #include "platform/freebsd/bridge_request.h"
 #include "platform/freebsd/ifreq.h"
+#include "platform/freebsd/nd6_flags.h"
 #include "platform/freebsd/route_socket.h"
 #include "platform/freebsd/stack.h"
 #include "platform/jails.h"
@@ -286,6 +287,33 @@ class FreeBsdNetStack final : public NetStack {
     }
   }
 
+  Result<void> reclaimFromJail(const std::string& name, const JailInfo& jail) override {
+    const std::string what = "take " + name + " back from jail " + jail.name;
+    if (!jail.own_stack) return noOwnVnet(jail);
+    if (jail.id <= 0 || jail.id > INT_MAX)
+      return plainError(what + ": invalid jid " + std::to_string(jail.id));
+    // `ifconfig NAME -vnet JAIL` (sbin/ifconfig/ifconfig.c setifrvnet): SIOCSIFRVNET with
+    // the jid in ifr_jid, issued in the parent's vnet. sys/net/if.c if_vmove_reclaim
+    // finds the child prison by jid and the interface by name *inside* its vnet (ENXIO
+    // when either is missing), then moves it here under the same name.
+    auto ifr = makeIfreq(name);
+    if (!ifr) return ifr.error();
+    ifr->ifr_jid = static_cast<int>(jail.id);
+    auto r = ioctlOrError(s_.local.get(), SIOCSIFRVNET, &*ifr, what);
+    if (r) return r;
+    switch (r.error().code) {
+      case ENXIO:
+        return Error{ENODEV, what + ": no interface " + name + " in the jail (or the jail is gone)"};
+      case EEXIST:
+        return Error{EEXIST, what + ": an interface named " + name + " already exists" + in()};
+      case EBUSY:
+        return Error{EBUSY, what + ": the jail's network stack is shutting down"};
+      case EPERM:
+        return Error{EPERM, what + ": not permitted (vnetd must run as root on the host)"};
+      default: return r;
+    }
+  }
+
   Result<void> rename(const std::string& from, const std::string& to) override {
     if (from == to) return success();
     const std::string what = "rename " + from + " to " + to + in();
@@ -414,8 +442,10 @@ class FreeBsdNetStack final : public NetStack {
     req.ifra_prefixmask.sin6_len = sizeof(struct sockaddr_in6);
     req.ifra_prefixmask.sin6_family = AF_INET6;
     maskBytes(cidr.prefix, 16, reinterpret_cast<uint8_t*>(&req.ifra_prefixmask.sin6_addr));
-    // Static addresses: vnetd checks uniqueness itself (config validation); DAD would only
-    // keep the address "tentative" for a second after the jail starts.
+    // Static addresses: vnetd checks uniqueness itself (config validation). The kernel
+    // ignores this flag for DAD (sys/netinet6/in6.c in6_update_ifa_internal); what keeps
+    // the address from going TENTATIVE is the interface's ND6_IFF_NO_DAD, set by
+    // enableIpv6() before vnetd adds IPv6 addresses.
     req.ifra_flags = IN6_IFF_NODAD;
     req.ifra_lifetime.ia6t_vltime = kInfiniteLifetime;
     req.ifra_lifetime.ia6t_pltime = kInfiniteLifetime;
@@ -437,6 +467,26 @@ class FreeBsdNetStack final : public NetStack {
 
   Result<void> setDefaultRoute(const IpAddress& gateway) override {
     return fbsd::setDefaultRoute(s_.route.get(), gateway, where_);
+  }
+
+  Result<void> enableIpv6(const std::string& name) override {
+    const std::string what = "enable IPv6 on " + name + in();
+    if (!s_.inet6) return Error{EAFNOSUPPORT, what + ": this network stack has no IPv6"};
+    char check[IFNAMSIZ];
+    VNETD_TRY(copyIfName(check, name));
+    // `ifconfig NAME inet6 -ifdisabled no_dad`. IFDISABLED comes from the jail's rc
+    // (libexec/rc/network.subr ifconfig_up: `inet6 ifdisabled` on every interface but
+    // lo0 unless ipv6_activate_all_interfaces="YES") or, in newer trees, from the kernel
+    // when the interface arrives in a vnet (sys/netinet6/nd6.c nd6_ifattach). NO_DAD:
+    // vnetd assigns statically and checks uniqueness itself, and the per-address
+    // IN6_IFF_NODAD is not honoured (sys/netinet6/in6.c in6_update_ifa_internal marks a
+    // new address TENTATIVE whenever in6if_do_dad(), which only the interface's
+    // ND6_IFF_NO_DAD turns off) — without it every address waits out DAD first.
+    if (vnetd_nd6_change_flags(s_.inet6.get(), name.c_str(), vnetd_nd6_iff_no_dad, vnetd_nd6_iff_ifdisabled) != 0) {
+      if (errno == ENXIO) return Error{ENODEV, what + ": no interface " + name};
+      return errnoError(what);
+    }
+    return success();
   }
 
   Result<void> loopbackUp() override {

@@ -16,7 +16,8 @@
 
 namespace vnetd::platform::lnx {
 
-Result<std::unique_ptr<NetStack>> makeNetStack(NetlinkSocket socket);  // netstack.cc
+// netstack.cc; `ns` is the namespace the socket lives in (empty: the caller's own).
+Result<std::unique_ptr<NetStack>> makeNetStack(NetlinkSocket socket, UniqueFd ns);
 
 namespace {
 
@@ -85,7 +86,7 @@ class LinuxJails final : public Jails {
     if (!fd) return std::move(fd).withContext("jail " + jail.name).error();
     auto sock = NetlinkSocket::adopt(std::move(*fd));
     if (!sock) return sock.error();
-    return makeNetStack(std::move(*sock));
+    return makeNetStack(std::move(*sock), std::move(*ns));
   }
 };
 
@@ -102,22 +103,39 @@ Result<UniqueFd> openNamespace(const JailInfo& jail) {
   return fd;
 }
 
-Result<UniqueFd> createSocketInNamespace(int ns_fd, int domain, int type, int protocol) {
+namespace {
+
+// Runs `make` on a short-lived thread that joined the namespace `ns_fd` first.
+template <typename Make>
+Result<UniqueFd> inNamespace(int ns_fd, Make make) {
   Result<UniqueFd> result = plainError("namespace helper thread did not run");
   std::thread helper([&] {
     if (::setns(ns_fd, CLONE_NEWNET) != 0) {
       result = errnoError("enter network namespace");
       return;
     }
-    UniqueFd s(::socket(domain, type, protocol));
-    if (!s) {
-      result = errnoError("create socket in network namespace");
-      return;
-    }
-    result = std::move(s);
+    result = make();
   });
   helper.join();
   return result;
+}
+
+}  // namespace
+
+Result<UniqueFd> createSocketInNamespace(int ns_fd, int domain, int type, int protocol) {
+  return inNamespace(ns_fd, [&]() -> Result<UniqueFd> {
+    UniqueFd s(::socket(domain, type, protocol));
+    if (!s) return errnoError("create socket in network namespace");
+    return s;
+  });
+}
+
+Result<UniqueFd> openInNamespace(int ns_fd, const std::string& path, int flags) {
+  return inNamespace(ns_fd, [&]() -> Result<UniqueFd> {
+    UniqueFd f(::open(path.c_str(), flags | O_CLOEXEC));
+    if (!f) return errnoError("open " + path + " in network namespace");
+    return f;
+  });
 }
 
 Result<std::unique_ptr<Jails>> openJailsImpl() { return std::unique_ptr<Jails>(new LinuxJails()); }

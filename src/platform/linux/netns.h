@@ -17,8 +17,14 @@ inline constexpr const char* kNetnsDir = "/run/netns";
 // jail. ESTALE when it changed, ENOENT when it is gone.
 Result<UniqueFd> openNamespace(const JailInfo& jail);
 
-// Runs `fn` on a short-lived thread that has joined the namespace `ns_fd`: setns(2) is
-// per-thread, so the calling thread's namespace is never changed. Returns fn's result.
+// Creates a socket on a short-lived thread that has joined the namespace `ns_fd`:
+// setns(2) is per-thread, so the calling thread's namespace is never changed. A socket
+// stays in the namespace it was created in.
 Result<UniqueFd> createSocketInNamespace(int ns_fd, int domain, int type, int protocol);
+
+// Opens `path` the same way, from inside the namespace `ns_fd`: what /proc/sys/net/...
+// names is decided by the opener's namespace at open time (the sysctl tree's lookup
+// takes the current task's net namespace), so the file stays that namespace's.
+Result<UniqueFd> openInNamespace(int ns_fd, const std::string& path, int flags);
 
 }  // namespace vnetd::platform::lnx

@@ -6,6 +6,8 @@
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 #include <linux/if.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "platform/linux/link_table.h"
 #include "platform/linux/netlink.h"
@@ -34,7 +36,7 @@ int familyOf(const IpAddress& a) { return a.family == IpFamily::V4 ? AF_INET : A
 
 class LinuxNetStack final : public NetStack {
  public:
-  explicit LinuxNetStack(NetlinkSocket sock) : sock_(std::move(sock)) {}
+  LinuxNetStack(NetlinkSocket sock, UniqueFd ns) : sock_(std::move(sock)), ns_(std::move(ns)) {}
 
   Result<std::vector<LinkInfo>> links() override {
     MessageBuilder m(RTM_GETLINK, 0);
@@ -205,6 +207,31 @@ class LinuxNetStack final : public NetStack {
                       "move " + name + " into jail " + jail.name);
   }
 
+  Result<void> reclaimFromJail(const std::string& name, const JailInfo& jail) override {
+    const std::string what = "take " + name + " back from jail " + jail.name;
+    auto jail_ns = openNamespace(jail);
+    if (!jail_ns) return std::move(jail_ns).withContext(what).error();
+    auto fd = createSocketInNamespace(jail_ns->get(), AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (!fd) return std::move(fd).withContext(what).error();
+    auto inside = NetlinkSocket::adopt(std::move(*fd));
+    if (!inside) return inside.error();
+    // The destination is this stack's namespace: a jail stack's own, or the caller's.
+    UniqueFd own;
+    int here = ns_.get();
+    if (!ns_) {
+      own.reset(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
+      if (!own) return errnoError(what + ": open /proc/self/ns/net");
+      here = own.get();
+    }
+    // Looked up by name inside the namespace (ENODEV when it is not there); the kernel
+    // refuses with EEXIST when this stack already has a link of that name.
+    MessageBuilder m(RTM_NEWLINK, 0);
+    linkHeader(m);
+    m.putString(IFLA_IFNAME, name);
+    m.putU32(IFLA_NET_NS_FD, static_cast<uint32_t>(here));
+    return inside->request(m, what);
+  }
+
   Result<void> rename(const std::string& from, const std::string& to) override {
     auto idx = indexOf(from);
     if (!idx) return idx.error();
@@ -311,6 +338,27 @@ class LinuxNetStack final : public NetStack {
 
   Result<void> loopbackUp() override { return setUp("lo", true); }
 
+  Result<void> enableIpv6(const std::string& name) override {
+    const std::string what = "enable IPv6 on " + name;
+    // A name from the state or config, validated; it never contains '/' or "..".
+    if (!isValidInterfaceName(name)) return plainError(what + ": " + interfaceNameProblem(name));
+    const std::string path = "/proc/sys/net/ipv6/conf/" + name + "/disable_ipv6";
+    auto f = ns_ ? openInNamespace(ns_.get(), path, O_WRONLY) : [&]() -> Result<UniqueFd> {
+      UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+      if (!fd) return errnoError("open " + path);
+      return fd;
+    }();
+    if (!f) {
+      if (f.error().code != ENOENT) return std::move(f).withContext(what).error();
+      auto l = link(name);
+      if (!l) return l.error();
+      if (!*l) return Error{ENODEV, what + ": no interface " + name};
+      return Error{EAFNOSUPPORT, what + ": this kernel has no IPv6 (ipv6.disable=1?)"};
+    }
+    if (::write(f->get(), "0\n", 2) != 2) return errnoError(what);
+    return success();
+  }
+
  private:
   Result<uint32_t> indexOf(const std::string& name) {
     auto l = link(name);
@@ -371,6 +419,7 @@ class LinuxNetStack final : public NetStack {
   }
 
   NetlinkSocket sock_;
+  UniqueFd ns_;  // the namespace sock_ lives in; empty: the process's own
   // pollLinks(): the notification socket (opened at the first call) and the table it keeps.
   std::optional<NetlinkSocket> notifications_;
   LinkTable table_;
@@ -378,8 +427,8 @@ class LinuxNetStack final : public NetStack {
 
 }  // namespace
 
-Result<std::unique_ptr<NetStack>> makeNetStack(NetlinkSocket socket) {
-  return std::unique_ptr<NetStack>(new LinuxNetStack(std::move(socket)));
+Result<std::unique_ptr<NetStack>> makeNetStack(NetlinkSocket socket, UniqueFd ns) {
+  return std::unique_ptr<NetStack>(new LinuxNetStack(std::move(socket), std::move(ns)));
 }
 
 }  // namespace lnx
@@ -387,7 +436,7 @@ Result<std::unique_ptr<NetStack>> makeNetStack(NetlinkSocket socket) {
 Result<std::unique_ptr<NetStack>> openHostStack() {
   auto sock = lnx::NetlinkSocket::open(NETLINK_ROUTE);
   if (!sock) return sock.error();
-  return lnx::makeNetStack(std::move(*sock));
+  return lnx::makeNetStack(std::move(*sock), UniqueFd());
 }
 
 }  // namespace vnetd::platform

@@ -1,8 +1,15 @@
 #!/bin/sh
 # End-to-end test of vnetd-hook on a real FreeBSD 14+ host (root, VIMAGE kernel,
-# if_bridge + if_epair): two vnet jails on one bridge, hooks in jail(8)'s order, ping,
-# idempotency, and no leftovers. In the spirit of FreeBSD's sbin/ifconfig/tests:
-# everything carries a unique prefix and is removed on exit, even on failure.
+# if_bridge + if_epair). Part 1: two vnet jails on one bridge, hooks called by hand in
+# jail(8)'s order, ping, idempotency, no leftovers. Part 2: jail(8) itself runs the
+# hooks from a jail.conf like config/jail.conf.sample, for a jail with its own root whose
+# exec.start is the real /etc/rc (rc.d/netif sets "inet6 ifdisabled",
+# libexec/rc/network.subr ifconfig_up): IPv6 must work after the start, a renamed jail
+# side with a hashed name must stop cleanly (prestop), a failing exec.created must leave
+# nothing, and vnet.interface for a managed interface must make the start fail (the
+# jail(8) order the sample relies on: usr.sbin/jail/jail.c startcommands).
+# In the spirit of FreeBSD's sbin/ifconfig/tests: everything carries a unique prefix and
+# is removed on exit, even on failure.
 #
 # usage: hook_test.sh BUILD_DIR
 # Run by scripts/test on FreeBSD; on Linux scripts/test only checks its syntax (sh -n).
@@ -76,7 +83,9 @@ check "$a pings $b" jexec "$a" ping -c 2 -t 5 198.18.110.2
 check "$b pings $a" jexec "$b" ping -c 2 -t 5 198.18.110.10
 
 for j in "$a" "$b"; do
-	check "prestop hands e0b_$j back" ifconfig "e0b_$j" -vnet "$j"
+	check "prestop takes e0b_$j back" "$hook" -c "$work/vnetd.toml" prestop "$j"
+	check "e0b_$j is on the host again" ifconfig "e0b_$j"
+	check "prestop $j again (nothing left inside, exit 0)" "$hook" -c "$work/vnetd.toml" prestop "$j"
 	jail -r "$j"
 	check "poststop $j" "$hook" -c "$work/vnetd.toml" poststop "$j"
 	check "poststop $j again (no-op)" "$hook" -c "$work/vnetd.toml" poststop "$j"
@@ -84,6 +93,148 @@ for j in "$a" "$b"; do
 	check "no e0b_$j left" sh -c "! ifconfig e0b_$j"
 done
 check "hostile name rejected" sh -c "! '$hook' -c '$work/vnetd.toml' prestart '../x'"
+
+# ---- Part 2: jail(8) runs the hooks -------------------------------------------------------
+# A jail root of its own: the base system read-only through nullfs, its own /etc with
+# the host's rc scripts and a minimal rc.conf (no ipv6_activate_all_interfaces, as on a
+# fresh install), its own /var and /tmp. exec.start is the real /etc/rc.
+c="${p}c"                 # short name, IPv6
+d="${p}dlongername"       # over 11 characters: hashed interface names; jail side renamed
+f="${p}f"                 # no own vnet: vnetd's created fails
+g="${p}g"                 # an exec.created after vnetd's fails
+n="${p}n"                 # like $c without poststart: shows what rc does to IPv6
+v="${p}v"                 # sets vnet.interface for its managed interface (must fail)
+root="$work/root"
+mkdir -p "$root/etc" "$root/dev" "$root/var/run" "$root/var/log" "$root/var/db" "$root/tmp"
+for dir in bin sbin lib libexec usr; do mkdir -p "$root/$dir"; done
+cp -Rp /etc/rc /etc/rc.subr /etc/rc.shutdown /etc/network.subr /etc/rc.d /etc/defaults \
+	/etc/login.conf /etc/master.passwd /etc/passwd /etc/group /etc/services /etc/protocols \
+	/etc/pwd.db /etc/spwd.db "$root/etc/" 2>/dev/null || true
+cat > "$root/etc/rc.conf" <<RCCONF
+hostname="vnetd-test"
+sendmail_enable="NONE"
+cron_enable="NO"
+syslogd_enable="NO"
+RCCONF
+
+cat >> "$work/vnetd.toml" <<TOML
+[bridge.lan6]
+interface = "${br}6"
+address = "198.18.111.1/24"
+address6 = "2001:db8:111::1/64"
+[jail.$c]
+[[jail.$c.interface]]
+bridge = "lan6"
+address = "198.18.111.10/24"
+address6 = "2001:db8:111::10/64"
+gateway6 = "2001:db8:111::1"
+[jail.$d]
+[[jail.$d.interface]]
+bridge = "lan6"
+address = "198.18.111.11/24"
+name = "net0"
+[jail.$f]
+[[jail.$f.interface]]
+bridge = "lan6"
+address = "198.18.111.12/24"
+[jail.$g]
+[[jail.$g.interface]]
+bridge = "lan6"
+address = "198.18.111.14/24"
+[jail.$n]
+[[jail.$n.interface]]
+bridge = "lan6"
+address = "198.18.111.15/24"
+address6 = "2001:db8:111::15/64"
+[jail.$v]
+[[jail.$v.interface]]
+bridge = "lan6"
+address = "198.18.111.13/24"
+TOML
+
+h="$hook -c $work/vnetd.toml"
+cat > "$work/jail.conf" <<JAILCONF
+path = "$root";
+vnet;
+mount.devfs;
+mount += "/bin $root/bin nullfs ro 0 0";
+mount += "/sbin $root/sbin nullfs ro 0 0";
+mount += "/lib $root/lib nullfs ro 0 0";
+mount += "/libexec $root/libexec nullfs ro 0 0";
+mount += "/usr $root/usr nullfs ro 0 0";
+exec.start = "/bin/sh /etc/rc";
+exec.stop = "/bin/sh /etc/rc.shutdown";
+exec.prestart  += "$h prestart \${name}";
+exec.created   += "$h created \${name}";
+exec.poststart += "$h poststart \${name}";
+exec.prestop   += "$h prestop \${name}";
+exec.poststop  += "$h poststop \${name}";
+$c { }
+$d { }
+$f { vnet = "inherit"; }
+$g { exec.created += "/usr/bin/false"; }
+$n { exec.poststart = ""; }
+$v { vnet.interface = "e0b_$v"; }
+JAILCONF
+
+cleanup2() {
+	for j in "$c" "$d" "$f" "$g" "$n" "$v"; do
+		jail -f "$work/jail.conf" -r "$j" >/dev/null 2>&1 || true
+		$h poststop "$j" >/dev/null 2>&1 || true
+	done
+	ifconfig "${br}6" destroy >/dev/null 2>&1 || true
+	for dir in bin sbin lib libexec usr dev; do umount "$root/$dir" >/dev/null 2>&1 || true; done
+	cleanup
+}
+trap cleanup2 EXIT INT TERM
+
+check "jail(8) starts $n without poststart" jail -f "$work/jail.conf" -c "$n"
+check "the jail's rc switched IPv6 off on e0b_$n (network.subr ifconfig_up)" \
+	sh -c "jexec $n ifconfig e0b_$n | grep -q IFDISABLED"
+check "poststart by hand switches it back on" $h poststart "$n"
+check "IPv6 on e0b_$n again" sh -c "! jexec $n ifconfig e0b_$n | grep -q IFDISABLED"
+check "$n pings the IPv6 gateway" jexec "$n" ping -6 -c 2 -t 5 2001:db8:111::1
+check "jail(8) stops $n" jail -f "$work/jail.conf" -r "$n"
+
+check "jail(8) starts $c (rc runs inside)" jail -f "$work/jail.conf" -c "$c"
+check "the IPv6 address is on e0b_$c after rc" \
+	sh -c "jexec $c ifconfig e0b_$c | grep -q 'inet6 2001:db8:111::10'"
+check "IPv6 is on after poststart (no IFDISABLED)" sh -c "! jexec $c ifconfig e0b_$c | grep -q IFDISABLED"
+check "$c pings the IPv6 gateway" jexec "$c" ping -6 -c 2 -t 5 2001:db8:111::1
+check "$c has the IPv6 default route" sh -c "jexec $c route -n get -inet6 default | grep -q 'gateway: 2001:db8:111::1'"
+check "$c pings the IPv4 gateway" jexec "$c" ping -c 2 -t 5 198.18.111.1
+check "restart $c (jail -rc)" jail -f "$work/jail.conf" -rc "$c"
+check "$c pings the IPv6 gateway after the restart" jexec "$c" ping -6 -c 2 -t 5 2001:db8:111::1
+check "jail(8) stops $c (prestop, stop, remove, poststop)" jail -f "$work/jail.conf" -r "$c"
+check "no e0a_$c left" sh -c "! ifconfig e0a_$c"
+check "no e0b_$c left" sh -c "! ifconfig e0b_$c"
+
+dside=$($h prestart "$d" 2>/dev/null | head -1) || true
+$h poststop "$d" >/dev/null 2>&1 || true
+check "the long name $d gets a hashed jail side ($dside)" test "${#dside}" -eq 15
+check "jail(8) starts $d" jail -f "$work/jail.conf" -c "$d"
+check "the jail side of $d is net0 inside" jexec "$d" ifconfig net0
+check "jail(8) stops $d (prestop finds net0 by its recorded MAC)" jail -f "$work/jail.conf" -r "$d"
+check "$d is gone" sh -c "! jls -j $d"
+check "no $dside left" sh -c "! ifconfig $dside"
+
+check "jail(8) refuses $f (vnetd's created fails: no own vnet)" sh -c "! jail -f $work/jail.conf -c $f"
+check "$f is not running" sh -c "! jls -j $f"
+check "the failed start of $f left no e0a_$f (created cleaned up; no poststop runs)" sh -c "! ifconfig e0a_$f"
+check "nor e0b_$f" sh -c "! ifconfig e0b_$f"
+
+check "jail(8) refuses $g (a later exec.created fails)" sh -c "! jail -f $work/jail.conf -c $g"
+check "$g is not running" sh -c "! jls -j $g"
+check "the next prestart of $g makes its pair anew" $h prestart "$g"
+check "poststop $g" $h poststop "$g"
+check "no e0a_$g left" sh -c "! ifconfig e0a_$g"
+
+check "jail(8) refuses $v: vnet.interface after exec.created (jail.c startcommands)" \
+	sh -c "! jail -f $work/jail.conf -c $v"
+check "$v is not running" sh -c "! jls -j $v"
+check "the next prestart of $v makes its pair anew" $h prestart "$v"
+check "poststop $v" $h poststop "$v"
+check "no e0a_$v left" sh -c "! ifconfig e0a_$v"
 
 echo "hook_test.sh: $fails failure(s)"
 [ "$fails" -eq 0 ]

@@ -44,7 +44,7 @@ TEST(ControlProtocol, GarbageGetsOneClearLine) {
       {R"({"v":1})", "request has no \"op\""},
       {R"({"v":1,"op":"rm -rf"})", "unknown op \"rm -rf\""},
       {R"({"v":1,"op":"ping","extra":1})", "unknown request field \"extra\""},
-      {R"({"v":1,"op":"hook","jail":"web"})", "op hook needs \"phase\" (prestart, created or poststop)"},
+      {R"({"v":1,"op":"hook","jail":"web"})", "op hook needs \"phase\" (prestart, created, poststart, prestop or poststop)"},
       {R"({"v":1,"op":"hook","phase":"start","jail":"web"})", "unknown phase \"start\""},
       {R"({"v":1,"op":"hook","phase":"created"})", "op hook needs \"jail\""},
       {R"({"v":1,"op":"hook","phase":"created","jail":"../x"})",

@@ -243,6 +243,34 @@ TEST(Reconciler, InterfacesThatOnlyClaimToBeOursAreReportedNeverDestroyed) {
   }
 }
 
+// prestart records a pair before creating it, and FreeBSD sets MACs and the description
+// before renaming the kernel's epairNa/b: a creation interrupted before the rename leaves
+// epairNa/b carrying a recorded jail's MACs. They go after the grace, even while the
+// jail runs (its live pair carries the recorded names) — never the live pair itself.
+TEST(Reconciler, AnUnrenamedPairOfARecordedJailIsALeftover) {
+  World w;
+  LinkInfo a = link(40, "epair7a", LinkKind::Pair);
+  a.mac = deriveMac(kHost, "web", 0, Side::A);
+  a.description = "vnetd:web:0";
+  LinkInfo b = link(41, "epair7b", LinkKind::Pair);
+  b.mac = deriveMac(kHost, "web", 0, Side::B);
+  b.description = "vnetd:web:0";
+  w.links.push_back(a);
+  w.links.push_back(b);
+  EXPECT_TRUE(w.plan().empty()) << "within the grace";
+  w.now_ms += 60000;
+  auto plan = w.plan();
+  ASSERT_EQ(kinds(plan), (std::vector<Kind>{Kind::DestroyLeftover, Kind::DestroyLeftover}));
+  EXPECT_EQ(plan[0].interface, "epair7a");
+  EXPECT_EQ(plan[0].jail, "web");
+  EXPECT_EQ(plan[1].interface, "epair7b");
+  // Another MAC under that description is someone else's: reported, never destroyed.
+  w.byName("epair7a").mac = *MacAddress::parse("02:00:00:00:00:09");
+  w.links.pop_back();
+  plan = w.plan();
+  ASSERT_EQ(kinds(plan), std::vector<Kind>{Kind::ReportForeign});
+}
+
 TEST(Reconciler, DescriptionsAreParsedStrictly) {
   World w;
   for (const char* d : {"vnetd:", "vnetd::0", "vnetd:db:", "vnetd:db:x", "vnetd:db:16", "vnetd:db:1 ",

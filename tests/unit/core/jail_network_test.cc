@@ -1,0 +1,432 @@
+// JailNetwork against recording fakes of the platform: the order of state-store writes
+// and kernel calls, and what each phase does on failure, checked without a kernel. The
+// real thing on Linux is tests/integration/hook_test.cc and jail_order_test.cc.
+#include "core/jail_network.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "core/state_store.h"
+
+namespace vnetd {
+namespace {
+
+using platform::JailInfo;
+using platform::LinkInfo;
+
+// One "kernel": the host's links and each jail's links, by name.
+struct World {
+  std::map<std::string, LinkInfo> host;
+  std::map<std::string, std::map<std::string, LinkInfo>> jails;  // jail name → links inside
+  std::map<std::string, JailInfo> running;
+  std::map<std::string, bool> ipv6_on;  // jail/link → IPv6 enabled
+  std::vector<std::string> calls;       // "createPair e0a_web", "save", ...
+  std::string fail_on;                  // a call (prefix) that fails with EIO
+  std::function<void(const std::string& call)> on_call;
+
+  Result<void> call(const std::string& what) {
+    calls.push_back(what);
+    if (on_call) on_call(what);
+    if (!fail_on.empty() && what.rfind(fail_on, 0) == 0) return Error{EIO, what + ": injected failure"};
+    return success();
+  }
+};
+
+class FakeStack final : public platform::NetStack {
+ public:
+  FakeStack(World& w, std::string jail) : w_(w), jail_(std::move(jail)) {}
+
+  std::map<std::string, LinkInfo>& links_() { return jail_.empty() ? w_.host : w_.jails[jail_]; }
+  std::string where() const { return jail_.empty() ? "" : " in " + jail_; }
+
+  Result<std::vector<LinkInfo>> links() override {
+    std::vector<LinkInfo> out;
+    for (auto& [n, l] : links_()) out.push_back(l);
+    return out;
+  }
+  Result<std::optional<LinkInfo>> link(const std::string& name) override {
+    auto it = links_().find(name);
+    if (it == links_().end()) return std::optional<LinkInfo>();
+    return std::optional<LinkInfo>(it->second);
+  }
+  Result<void> createPair(const platform::PairSpec& spec) override {
+    VNETD_TRY(w_.call("createPair " + spec.host_name));
+    LinkInfo a, b;
+    a.name = spec.host_name;
+    a.mac = spec.host_mac;
+    a.description = spec.description;
+    b.name = spec.jail_name;
+    b.mac = spec.jail_mac;
+    b.description = spec.description;
+    w_.host[a.name] = a;
+    if (spec.peer_in_jail) w_.jails[spec.peer_in_jail->name][b.name] = b;
+    else w_.host[b.name] = b;
+    return success();
+  }
+  Result<void> createBridge(const std::string& name, std::optional<uint32_t>) override {
+    VNETD_TRY(w_.call("createBridge " + name));
+    LinkInfo l;
+    l.name = name;
+    l.kind = platform::LinkKind::Bridge;
+    w_.host[name] = l;
+    return success();
+  }
+  Result<void> createVlan(const std::string&, const std::string&, uint16_t) override { return success(); }
+  Result<void> destroyLink(const std::string& name) override {
+    VNETD_TRY(w_.call("destroy " + name + where()));
+    auto it = links_().find(name);
+    if (it == links_().end()) return Error{ENODEV, "no " + name};
+    // Either end of a pair destroys both, wherever the other is (same description).
+    std::string desc = it->second.description;
+    links_().erase(it);
+    auto drop = [&](std::map<std::string, LinkInfo>& m) {
+      std::erase_if(m, [&](const auto& kv) { return !desc.empty() && kv.second.description == desc; });
+    };
+    drop(w_.host);
+    for (auto& [j, m] : w_.jails) drop(m);
+    return success();
+  }
+  Result<void> addBridgeMember(const std::string&, const std::string&, bool) override { return success(); }
+  Result<void> removeBridgeMember(const std::string&, const std::string&) override { return success(); }
+  Result<void> moveToJail(const std::string& name, const JailInfo& jail) override {
+    VNETD_TRY(w_.call("move " + name + " to " + jail.name));
+    auto node = w_.host.extract(name);
+    if (node.empty()) return Error{ENODEV, "no " + name};
+    w_.jails[jail.name].insert(std::move(node));
+    return success();
+  }
+  Result<void> reclaimFromJail(const std::string& name, const JailInfo& jail) override {
+    VNETD_TRY(w_.call("reclaim " + name + " from " + jail.name));
+    auto node = w_.jails[jail.name].extract(name);
+    if (node.empty()) return Error{ENODEV, "no " + name + " in " + jail.name};
+    w_.host.insert(std::move(node));
+    return success();
+  }
+  Result<void> rename(const std::string& from, const std::string& to) override {
+    VNETD_TRY(w_.call("rename " + from + " " + to + where()));
+    if (links_().count(to)) return Error{EEXIST, to + " exists"};
+    auto node = links_().extract(from);
+    if (node.empty()) return Error{ENODEV, "no " + from};
+    node.key() = to;
+    node.mapped().name = to;
+    links_().insert(std::move(node));
+    return success();
+  }
+  Result<void> setMtu(const std::string&, uint32_t) override { return success(); }
+  Result<void> setMac(const std::string&, const MacAddress&) override { return success(); }
+  Result<void> setDescription(const std::string& name, const std::string& text) override {
+    if (links_().count(name)) links_()[name].description = text;
+    return success();
+  }
+  Result<void> setUp(const std::string& name, bool up) override {
+    VNETD_TRY(w_.call(std::string(up ? "up " : "down ") + name + where()));
+    if (links_().count(name)) links_()[name].admin_up = up;
+    return success();
+  }
+  Result<std::vector<platform::AddressInfo>> addresses(uint32_t) override { return std::vector<platform::AddressInfo>{}; }
+  Result<void> addAddress(const std::string& name, const Cidr& cidr) override {
+    return w_.call("address " + cidr.toString() + " " + name + where());
+  }
+  Result<std::vector<platform::RouteInfo>> defaultRoutes() override { return std::vector<platform::RouteInfo>{}; }
+  Result<void> setDefaultRoute(const IpAddress& gw) override { return w_.call("route " + gw.toString() + where()); }
+  Result<void> loopbackUp() override { return w_.call("lo" + where()); }
+  Result<void> enableIpv6(const std::string& name) override {
+    VNETD_TRY(w_.call("ipv6 " + name + where()));
+    w_.ipv6_on[jail_ + "/" + name] = true;
+    return success();
+  }
+
+ private:
+  World& w_;
+  std::string jail_;
+};
+
+class FakeJails final : public platform::Jails {
+ public:
+  explicit FakeJails(World& w) : w_(w) {}
+  Result<std::vector<JailInfo>> list() override {
+    std::vector<JailInfo> out;
+    for (auto& [n, j] : w_.running) out.push_back(j);
+    return out;
+  }
+  Result<std::optional<JailInfo>> find(const std::string& name) override {
+    auto it = w_.running.find(name);
+    if (it == w_.running.end()) return std::optional<JailInfo>();
+    return std::optional<JailInfo>(it->second);
+  }
+  Result<std::unique_ptr<platform::NetStack>> openStack(const JailInfo& jail) override {
+    return std::unique_ptr<platform::NetStack>(new FakeStack(w_, jail.name));
+  }
+
+ private:
+  World& w_;
+};
+
+class FakePolicy final : public platform::Policy {
+ public:
+  explicit FakePolicy(World& w) : w_(w) {}
+  Result<void> applyJailLimits(const std::string& jail, const std::map<std::string, std::string>& l) override {
+    return l.empty() ? success() : w_.call("limits " + jail);
+  }
+  Result<void> removeJailLimits(const std::string& jail, const std::map<std::string, std::string>& l) override {
+    return l.empty() ? success() : w_.call("unlimit " + jail);
+  }
+  Result<void> applyBridgeNat(const std::string&, const Cidr&, const std::string&) override { return success(); }
+  Result<void> removeBridgeNat(const std::string&) override { return success(); }
+
+ private:
+  World& w_;
+};
+
+class JailNetworkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("jail_network_test." + std::to_string(::getpid()) + "." +
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    auto s = StateStore::open(dir_.string());
+    ASSERT_TRUE(s);
+    store_.emplace(std::move(*s));
+    configure("");
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  void configure(const std::string& jail_extra) {
+    auto loaded = parseConfig(
+        "[bridge.lan]\ninterface = \"br0\"\naddress = \"198.18.7.1/24\"\naddress6 = \"2001:db8:7::1/64\"\n"
+        "[jail.web]\n[[jail.web.interface]]\nbridge = \"lan\"\naddress = \"198.18.7.10/24\"\n"
+        "address6 = \"2001:db8:7::10/64\"\ngateway6 = \"2001:db8:7::1\"\n" + jail_extra,
+        "test.toml");
+    ASSERT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors[0].toString());
+    config_ = std::make_unique<Config>(*loaded.config);
+  }
+
+  JailNetwork network() { return JailNetwork(*config_, *store_, host_, jails_, policy_, "host-1"); }
+  State state() {
+    auto lock = store_->lock();
+    auto s = store_->load(*lock);
+    return s ? *s : State{};
+  }
+  void startJail(const std::string& name) { world_.running[name] = JailInfo{name, 7, true}; }
+  void stopJail(const std::string& name) {
+    world_.running.erase(name);
+    // The jail's stack is gone; FreeBSD returns the jail side to the host, Linux destroys it.
+    for (auto& [n, l] : world_.jails[name]) world_.host[n] = l;
+    world_.jails.erase(name);
+  }
+
+  World world_;
+  FakeStack host_{world_, ""};
+  FakeJails jails_{world_};
+  FakePolicy policy_{world_};
+  std::filesystem::path dir_;
+  std::optional<StateStore> store_;
+  std::unique_ptr<Config> config_;
+};
+
+// Intent before the kernel: when createPair runs, the state on disk already names the
+// pair's interfaces and MACs, so a crash in between leaves a recognisable leftover.
+TEST_F(JailNetworkTest, PrestartRecordsThePairBeforeCreatingIt) {
+  bool checked = false;
+  world_.on_call = [&](const std::string& call) {
+    if (call.rfind("createPair", 0) != 0) return;
+    auto on_disk = store_->peek();
+    ASSERT_TRUE(on_disk);
+    ASSERT_TRUE(on_disk->jails.count("web")) << "no record before the kernel call";
+    const auto& ir = on_disk->jails.at("web").interfaces.at(0);
+    EXPECT_EQ(ir.host_name, "e0a_web");
+    EXPECT_EQ(ir.host_mac, deriveMac("host-1", "web", 0, Side::A).toString());
+    checked = true;
+  };
+  auto out = network().prestart("web");
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_TRUE(checked);
+  EXPECT_EQ(state().jails.at("web").phase, "prestart");
+}
+
+// A failed prestart puts the record back as it was (no record at all here).
+TEST_F(JailNetworkTest, AFailedPrestartRestoresTheRecord) {
+  world_.fail_on = "createPair";
+  EXPECT_FALSE(network().prestart("web"));
+  EXPECT_TRUE(state().jails.empty());
+  EXPECT_FALSE(world_.host.count("e0a_web"));
+}
+
+// The leftover of a creation interrupted before the rename (FreeBSD: epairNa/b carrying
+// the description and MACs) is destroyed by the next prestart, which then makes the
+// pair under its names.
+TEST_F(JailNetworkTest, PrestartDestroysAnUnrenamedLeftoverOfAnInterruptedCreation) {
+  ASSERT_TRUE(network().prestart("web"));
+  // The crash: the record is there, the pair exists only under the kernel's names.
+  auto a = world_.host.extract("e0a_web");
+  auto b = world_.host.extract("e0b_web");
+  a.key() = a.mapped().name = "epair3a";
+  b.key() = b.mapped().name = "epair3b";
+  world_.host.insert(std::move(a));
+  world_.host.insert(std::move(b));
+  world_.calls.clear();
+  ASSERT_TRUE(network().prestart("web"));
+  EXPECT_FALSE(world_.host.count("epair3a"));
+  EXPECT_FALSE(world_.host.count("epair3b"));
+  ASSERT_TRUE(world_.host.count("e0a_web"));
+  EXPECT_EQ(world_.host["e0a_web"].mac, deriveMac("host-1", "web", 0, Side::A));
+}
+
+TEST_F(JailNetworkTest, APairCreationLeftoverIsRecognisedByDescriptionAndRecordedMacOnly) {
+  JailRecord rec;
+  rec.name = "web";
+  InterfaceRecord ir;
+  ir.host_name = "e0a_web";
+  ir.jail_name = "net0";
+  ir.host_mac = "02:00:00:00:00:02";
+  ir.jail_mac = "02:00:00:00:00:03";
+  rec.interfaces.push_back(ir);
+  LinkInfo l;
+  l.name = "epair9a";
+  l.description = "vnetd:web:0";
+  l.mac = *MacAddress::parse("02:00:00:00:00:02");
+  EXPECT_TRUE(isPairCreationLeftover(l, "web", 0, rec));
+  l.mac = *MacAddress::parse("02:00:00:00:00:03");
+  EXPECT_TRUE(isPairCreationLeftover(l, "web", 0, rec));
+  LinkInfo live = l;
+  for (const char* name : {"e0a_web", "net0", "e0b_web"}) {
+    live.name = name;
+    EXPECT_FALSE(isPairCreationLeftover(live, "web", 0, rec)) << name << " is the live pair";
+  }
+  LinkInfo other = l;
+  other.mac = *MacAddress::parse("02:00:00:00:00:04");
+  EXPECT_FALSE(isPairCreationLeftover(other, "web", 0, rec)) << "another MAC: not ours";
+  other = l;
+  other.description = "vnetd:web:1";
+  EXPECT_FALSE(isPairCreationLeftover(other, "web", 1, rec)) << "no interface 1 recorded";
+  other.description = "";
+  EXPECT_FALSE(isPairCreationLeftover(other, "web", 0, rec)) << "no description";
+}
+
+// The first created after prestart fails: jail(8) will not run poststop, so created
+// removes the pair, the limits and the record itself.
+TEST_F(JailNetworkTest, AFailedFirstCreatedRemovesWhatPrestartMade) {
+  configure("[jail.web.limits]\nmemoryuse = \"1G\"\n");
+  ASSERT_TRUE(network().prestart("web"));
+  startJail("web");
+  world_.fail_on = "route";
+  auto out = network().created("web");
+  ASSERT_FALSE(out);
+  EXPECT_NE(out.error().message().find("removed the jail's interfaces"), std::string::npos) << out.error().message();
+  EXPECT_FALSE(world_.host.count("e0a_web"));
+  EXPECT_TRUE(world_.jails["web"].empty());
+  EXPECT_TRUE(state().jails.empty());
+  EXPECT_NE(std::find(world_.calls.begin(), world_.calls.end(), "unlimit web"), world_.calls.end());
+}
+
+// A later created (by hand, or jail(8) re-running exec.created while it unwinds another
+// failure) that fails never tears down a running jail's network.
+TEST_F(JailNetworkTest, AFailedRepeatOfCreatedLeavesTheRunningJailAlone) {
+  ASSERT_TRUE(network().prestart("web"));
+  startJail("web");
+  ASSERT_TRUE(network().created("web"));
+  world_.fail_on = "route";
+  EXPECT_FALSE(network().created("web"));
+  EXPECT_TRUE(world_.host.count("e0a_web"));
+  EXPECT_TRUE(world_.jails["web"].count("e0b_web"));
+  EXPECT_EQ(state().jails.at("web").phase, "created");
+}
+
+// IPv6 is switched on before the addresses (Linux refuses IPv6 addresses while it is
+// off), only on interfaces vnetd gives an IPv6 address; poststart does it again.
+TEST_F(JailNetworkTest, CreatedAndPoststartSwitchIpv6OnBeforeTheAddresses) {
+  ASSERT_TRUE(network().prestart("web"));
+  startJail("web");
+  ASSERT_TRUE(network().created("web"));
+  auto pos = [&](const std::string& call) {
+    return std::find(world_.calls.begin(), world_.calls.end(), call) - world_.calls.begin();
+  };
+  EXPECT_LT(pos("ipv6 e0b_web in web"), pos("address 2001:db8:7::10/64 e0b_web in web"));
+  world_.calls.clear();
+  world_.ipv6_on.clear();  // the jail's rc switched it off
+  auto out = network().poststart("web");
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_TRUE(world_.ipv6_on["web/e0b_web"]);
+  EXPECT_LT(pos("ipv6 e0b_web in web"), pos("address 2001:db8:7::10/64 e0b_web in web"));
+  EXPECT_NE(pos("route 2001:db8:7::1 in web"), static_cast<long>(world_.calls.size()));
+  EXPECT_EQ(pos("move e0b_web to web"), static_cast<long>(world_.calls.size())) << "poststart moves nothing";
+}
+
+TEST_F(JailNetworkTest, PoststartWithoutCreatedIsAnError) {
+  ASSERT_TRUE(network().prestart("web"));
+  startJail("web");
+  auto out = network().poststart("web");
+  ASSERT_FALSE(out);
+  EXPECT_NE(out.error().message().find("created"), std::string::npos);
+}
+
+// prestop: back to the host under its generated name (a configured name may exist on the
+// host), found by MAC; nothing inside → nothing to do, no error.
+TEST_F(JailNetworkTest, PrestopTakesARenamedJailSideBackUnderItsGeneratedName) {
+  configure("name = \"net0\"\n");
+  ASSERT_TRUE(network().prestart("web"));
+  startJail("web");
+  ASSERT_TRUE(network().created("web"));
+  ASSERT_TRUE(world_.jails["web"].count("net0"));
+  auto out = network().prestop("web");
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_TRUE(out->changed);
+  EXPECT_TRUE(world_.host.count("e0b_web"));
+  EXPECT_TRUE(world_.jails["web"].empty());
+  out = network().prestop("web");
+  ASSERT_TRUE(out);
+  EXPECT_FALSE(out->changed);
+  stopJail("web");
+  ASSERT_TRUE(network().poststop("web"));
+  EXPECT_FALSE(world_.host.count("e0a_web"));
+  EXPECT_FALSE(world_.host.count("e0b_web"));
+}
+
+TEST_F(JailNetworkTest, PrestopLeavesAnInterfaceWithAnotherMacInside) {
+  ASSERT_TRUE(network().prestart("web"));
+  startJail("web");
+  ASSERT_TRUE(network().created("web"));
+  world_.jails["web"]["e0b_web"].mac = *MacAddress::parse("02:99:99:99:99:99");
+  auto out = network().prestop("web");
+  ASSERT_TRUE(out);
+  EXPECT_FALSE(out->changed);
+  EXPECT_TRUE(world_.jails["web"].count("e0b_web"));
+}
+
+// A start that got past created and was then unwound by jail(8) (no poststop): the next
+// prestart, with the jail gone, makes the pairs anew and keeps the recorded identity.
+TEST_F(JailNetworkTest, PrestartAfterAnUnwoundStartMakesThePairsAnew) {
+  ASSERT_TRUE(network().prestart("web"));
+  startJail("web");
+  ASSERT_TRUE(network().created("web"));
+  auto before = state().jails.at("web");
+  stopJail("web");  // jail(8) removed it; no poststop ran
+  world_.calls.clear();
+  ASSERT_TRUE(network().prestart("web"));
+  EXPECT_NE(std::find(world_.calls.begin(), world_.calls.end(), "destroy e0a_web"), world_.calls.end());
+  EXPECT_NE(std::find(world_.calls.begin(), world_.calls.end(), "createPair e0a_web"), world_.calls.end());
+  auto after = state().jails.at("web");
+  EXPECT_EQ(after.phase, "prestart");
+  EXPECT_EQ(after.interfaces, before.interfaces);
+}
+
+TEST(HookPhase, NamesRoundTripInJailOrder) {
+  std::vector<std::string> names;
+  for (HookPhase p : {HookPhase::Prestart, HookPhase::Created, HookPhase::Poststart, HookPhase::Prestop,
+                      HookPhase::Poststop}) {
+    names.push_back(hookPhaseName(p));
+    EXPECT_EQ(parseHookPhase(hookPhaseName(p)), p);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"prestart", "created", "poststart", "prestop", "poststop"}));
+  EXPECT_FALSE(parseHookPhase("start"));
+  EXPECT_FALSE(parseHookPhase(""));
+}
+
+}  // namespace
+}  // namespace vnetd
