@@ -16,6 +16,7 @@
 #include "core/ip.h"
 #include "core/log.h"
 #include "core/naming.h"
+#include "core/rctl_resources.h"
 
 namespace vnetd {
 
@@ -78,8 +79,10 @@ struct InterfaceConfig {
 struct JailConfig {
   std::string name;
   std::vector<InterfaceConfig> interfaces;
-  // rctl-style resource limits, resource -> value as written ("2G", "50"); applied on FreeBSD.
-  std::map<std::string, std::string> limits;
+  // rctl resource limits, resource -> {action, amount}: a plain amount in the config
+  // ("2G", 50) gets the resource's default action from rctl_resources.h, so every entry
+  // is a rule the kernel accepts. Applied on FreeBSD.
+  RctlLimits limits;
 };
 
 struct ConfigError {

@@ -48,14 +48,6 @@ constexpr std::string_view kVlanKeys[] = {"parent", "tag"};
 constexpr std::string_view kJailKeys[] = {"interface", "limits"};
 constexpr std::string_view kInterfaceKeys[] = {"bridge",   "address", "address6", "gateway",
                                                "gateway6", "mtu",     "mac",      "name"};
-// rctl(8) resources; the values are passed to rctl as written.
-constexpr std::string_view kRctlResources[] = {
-    "cputime",      "datasize", "stacksize",  "coredumpsize", "memoryuse",
-    "memorylocked", "maxproc",  "openfiles",  "vmemoryuse",   "pseudoterminals",
-    "swapuse",      "nthr",     "msgqqueued", "msgqsize",     "nmsgq",
-    "nsem",         "nsemop",   "nshm",       "shmsize",      "wallclock",
-    "pcpu",         "readbps",  "writebps",   "readiops",     "writeiops"};
-
 constexpr int64_t kMinMtu = 576;
 constexpr int64_t kMaxMtu = 65535;
 constexpr int64_t kMaxUint32 = std::numeric_limits<uint32_t>::max();
@@ -999,33 +991,91 @@ class Loader {
 
   void loadLimits(const toml::table& t, const Scope& s, JailConfig& jail) {
     for (auto&& [key, node] : t) {
-      const std::string resource(key.str());
-      if (!contains(kRctlResources, resource)) {
-        auto best = closest(resource, kRctlResources);
-        error(posOf(key.source()), "unknown rctl resource " + quoted(resource) + " in " + s.name,
+      const std::string name(key.str());
+      const RctlResource* resource = findRctlResource(name);
+      if (!resource) {
+        std::vector<std::string_view> names;
+        for (const RctlResource& r : rctlResources()) names.push_back(r.name);
+        auto best = closest(name, names);
+        error(posOf(key.source()), "unknown rctl resource " + quoted(name) + " in " + s.name,
               best ? "did you mean '" + *best + "'?" : "see rctl(8) for resource names");
         continue;
       }
       Pos pos = posOf(node.source());
-      std::string what = s.ref(resource);
-      std::string amount;
+      std::string what = s.ref(name);
+      std::string value;
       if (const toml::value<int64_t>* i = node.as_integer()) {
-        amount = std::to_string(i->get());
+        value = std::to_string(i->get());
       } else if (const toml::value<std::string>* str = node.as_string()) {
         auto checked = checkedString(str->get(), pos, what);
         if (!checked) continue;
-        amount = *checked;
+        value = *checked;
       } else {
         typeError(node, "an integer or a string", what);
         continue;
       }
-      if (!parseAmount(amount, "KMGT")) {
-        error(pos, what + " " + quoted(amount) + " is not a valid amount",
-              "use a non-negative number with an optional K, M, G or T suffix, e.g. \"2G\"");
-        continue;
-      }
-      jail.limits[resource] = amount;
+      if (auto limit = rctlLimit(*resource, value, pos, what)) jail.limits[name] = *limit;
     }
+  }
+
+  // `value` is "<amount>" (the resource's default action) or "<action>=<amount>", as in
+  // an rctl(8) rule. Every refusal names the resource and says what to write instead.
+  std::optional<RctlLimit> rctlLimit(const RctlResource& r, const std::string& value, Pos pos,
+                                     const std::string& what) {
+    const std::string name(r.name);
+    std::string_view action = r.default_action;
+    std::string_view amount_text = value;
+    // An example of what works, with the amount as written: `readbps = "throttle=100M"`.
+    auto example = [&](std::string_view a) {
+      return name + " = \"" + std::string(a) + "=" + show(amount_text, true) + "\"";
+    };
+    // What this resource accepts instead, for a hint.
+    auto alternative = [&]() -> std::string {
+      if (r.actions & kRctlThrottle) return "use throttle, e.g. " + example("throttle");
+      if (!r.default_action.empty())
+        return "use " + std::string(r.default_action) + ", e.g. " + example(r.default_action);
+      return "use log, devctl or a signal, e.g. " + example("sigkill");
+    };
+    if (size_t eq = value.find('='); eq != std::string::npos) {
+      action = std::string_view(value).substr(0, eq);
+      amount_text = std::string_view(value).substr(eq + 1);
+      if (rctlActionFamily(action) == 0) {
+        std::vector<std::string_view> allowed;
+        for (std::string_view a : rctlActionNames())
+          if (rctlAllows(r, a)) allowed.push_back(a);
+        auto best = closest(action, allowed);
+        error(pos, what + " " + quoted(value) + " has unknown rctl action " + quoted(action),
+              best ? "did you mean '" + *best + "'?" : alternative());
+        return std::nullopt;
+      }
+      if (!rctlAllows(r, action)) {
+        error(pos, what + " " + quoted(value) + ": rctl cannot " + std::string(action) + " " + name,
+              alternative());
+        return std::nullopt;
+      }
+    }
+    auto amount = parseRctlAmount(amount_text);
+    if (!amount) {
+      error(pos, what + " " + quoted(value) + " is not a valid amount",
+            action == r.default_action
+                ? "use a non-negative number with an optional K, M, G or T suffix, e.g. \"2G\""
+                : "write " + std::string(action) +
+                      "=<non-negative number with an optional K, M, G or T suffix>");
+      return std::nullopt;
+    }
+    if (*amount > r.max_amount) {
+      error(pos, what + " " + quoted(value) + " is more than rctl accepts",
+            "at most " + std::to_string(r.max_amount) + " " + std::string(r.unit));
+      return std::nullopt;
+    }
+    if (action.empty()) {
+      error(pos,
+            what + " " + quoted(value) + " needs an action: rctl can neither deny nor throttle " +
+                name,
+            "write " + example("sigkill") + ", or log=, devctl= or another signal");
+      return std::nullopt;
+    }
+    return RctlLimit{std::string(action), *amount};
   }
 
   // ---- Relations between sections ------------------------------------------------

@@ -1,7 +1,7 @@
 // Per-jail and per-bridge policy that lives outside the interfaces themselves:
 // resource limits ([jail.X.limits]) and NAT for a bridge's subnet ([bridge.X] nat).
 //
-// FreeBSD: rctl(2) deny rules "jail:<name>:<resource>:deny=<amount>", and a pf anchor
+// FreeBSD: rctl(2) rules "jail:<name>:<resource>:<action>=<amount>", and a pf anchor
 // "vnetd/<bridge>" loaded with pfctl(8) (argv, rules on stdin). Linux: network
 // namespaces have no resource accounting of their own, so limits are reported and
 // skipped; NAT through nftables is not implemented yet and says so.
@@ -14,6 +14,7 @@
 #include <string>
 
 #include "core/ip.h"
+#include "core/rctl_resources.h"
 #include "core/result.h"
 
 namespace vnetd::platform {
@@ -21,13 +22,12 @@ namespace vnetd::platform {
 class Policy {
  public:
   virtual ~Policy() = default;
-  // Applies every limit (resource → amount as written, e.g. "2G"); empty → success.
-  virtual Result<void> applyJailLimits(const std::string& jail,
-                                       const std::map<std::string, std::string>& limits) = 0;
-  // Removes the limits vnetd applies for these resources (never other rules of the
-  // jail); none present, or accounting disabled → success.
-  virtual Result<void> removeJailLimits(const std::string& jail,
-                                        const std::map<std::string, std::string>& limits) = 0;
+  // Applies every limit (resource → {action, amount}, as the config loader validated
+  // them); all or nothing; empty → success.
+  virtual Result<void> applyJailLimits(const std::string& jail, const RctlLimits& limits) = 0;
+  // Removes the rules applyJailLimits adds for these limits (same resource and action,
+  // never other rules of the jail); none present, or accounting disabled → success.
+  virtual Result<void> removeJailLimits(const std::string& jail, const RctlLimits& limits) = 0;
   // NAT of `subnet` out of `egress` for the jails on `bridge` (replaces earlier rules).
   virtual Result<void> applyBridgeNat(const std::string& bridge, const Cidr& subnet,
                                       const std::string& egress) = 0;

@@ -1,21 +1,9 @@
 #include "platform/freebsd/policy_text.h"
 
-#include <array>
-#include <charconv>
-#include <limits>
-
 #include "core/naming.h"
 
 namespace vnetd::platform::fbsd {
 namespace {
-
-// rctl(8), RESOURCES.
-constexpr std::array<std::string_view, 25> kRctlResources = {
-    "cputime",      "datasize", "stacksize",  "coredumpsize", "memoryuse",
-    "memorylocked", "maxproc",  "openfiles",  "vmemoryuse",   "pseudoterminals",
-    "swapuse",      "nthr",     "msgqqueued", "msgqsize",     "nmsgq",
-    "nsem",         "nsemop",   "nshm",       "shmsize",      "wallclock",
-    "pcpu",         "readbps",  "writebps",   "readiops",     "writeiops"};
 
 bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
@@ -28,63 +16,39 @@ std::string_view unquote(std::string_view token) {
 
 }  // namespace
 
-std::optional<uint64_t> expandRctlAmount(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  unsigned shift = 0;
-  switch (text.back()) {
-    case 'k':
-    case 'K': shift = 10; break;
-    case 'm':
-    case 'M': shift = 20; break;
-    case 'g':
-    case 'G': shift = 30; break;
-    case 't':
-    case 'T': shift = 40; break;
-    case 'p':
-    case 'P': shift = 50; break;
-    case 'e':
-    case 'E': shift = 60; break;
-    default: break;
-  }
-  std::string_view digits = shift ? text.substr(0, text.size() - 1) : text;
-  if (digits.empty()) return std::nullopt;
-  uint64_t value = 0;
-  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-  if (ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
-  if (shift && value > (std::numeric_limits<uint64_t>::max() >> shift)) return std::nullopt;
-  return value << shift;
-}
-
-bool isRctlResource(std::string_view resource) {
-  for (auto r : kRctlResources)
-    if (r == resource) return true;
-  return false;
-}
-
-Result<std::string> rctlJailFilter(std::string_view jail) {
-  // Jail names are [A-Za-z0-9_.-]: no ':' that would shift the rule's fields.
+Result<std::string> rctlRuleFilter(std::string_view jail, std::string_view resource,
+                                   std::string_view action) {
+  // Jail names are [A-Za-z0-9_.-]: no ':' that would shift the rule's fields. Resource and
+  // action must be names from the table, which hold neither ':' nor '=' nor '/'.
   if (auto p = jailNameProblem(jail); !p.empty())
     return plainError("rctl rule for jail '" + std::string(jail) + "': " + p);
-  return "jail:" + std::string(jail);
-}
-
-Result<std::string> rctlDenyRule(std::string_view jail, std::string_view resource,
-                                 std::string_view amount) {
-  auto filter = rctlJailFilter(jail);
-  if (!filter) return filter.error();
-  if (!isRctlResource(resource))
+  const RctlResource* r = findRctlResource(resource);
+  if (!r)
     return plainError("jail '" + std::string(jail) + "': unknown rctl resource '" +
                       std::string(resource) + "' (see rctl(8), RESOURCES)");
-  // The kernel refuses deny rules for these two (rctl_rule_add: EOPNOTSUPP); they can
-  // only be acted on by signal, log or devctl actions.
-  if (resource == "cputime" || resource == "wallclock")
-    return plainError("jail '" + std::string(jail) + "': rctl cannot deny " +
-                      std::string(resource) + " (only signal/log/devctl actions apply to it)");
-  auto value = expandRctlAmount(amount);
-  if (!value)
-    return plainError("jail '" + std::string(jail) + "': " + std::string(resource) + " limit '" +
-                      std::string(amount) + "' is not a number with an optional K/M/G/T suffix");
-  return *filter + ":" + std::string(resource) + ":deny=" + std::to_string(*value);
+  if (!rctlAllows(*r, action)) {
+    // rctl_rule_add() answers EOPNOTSUPP: say what would work instead.
+    std::string instead = (r->actions & kRctlThrottle) ? "throttle"
+                          : r->default_action.empty() ? "log, devctl or a signal"
+                                                      : std::string(r->default_action);
+    return plainError("jail '" + std::string(jail) + "': rctl cannot " + std::string(action) +
+                      " " + std::string(resource) + " (use " + instead + ")");
+  }
+  return "jail:" + std::string(jail) + ":" + std::string(resource) + ":" + std::string(action);
+}
+
+Result<std::string> rctlRule(std::string_view jail, std::string_view resource,
+                             const RctlLimit& limit) {
+  auto filter = rctlRuleFilter(jail, resource, limit.action);
+  if (!filter) return filter.error();
+  // rctl_string_to_rule(): ERANGE above INT64_MAX, or INT64_MAX / 10^6 where the kernel
+  // keeps the amount in millionths (cputime, wallclock, pcpu).
+  const RctlResource& r = *findRctlResource(resource);
+  if (limit.amount > r.max_amount)
+    return plainError("jail '" + std::string(jail) + "': " + std::string(resource) + " amount " +
+                      std::to_string(limit.amount) + " is more than rctl accepts (at most " +
+                      std::to_string(r.max_amount) + ")");
+  return *filter + "=" + std::to_string(limit.amount);
 }
 
 Result<std::string> pfAnchorName(std::string_view bridge) {

@@ -8,34 +8,32 @@
 // validated names, and a rule must never be able to say more than it was asked to.
 #pragma once
 
-#include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/ip.h"
+#include "core/rctl_resources.h"
 #include "core/result.h"
 
 namespace vnetd::platform::fbsd {
 
-// "2G" → 2147483648. Digits with an optional binary suffix K, M, G, T, P or E
-// (case-insensitive, powers of 1024, as rctl(8) accepts them). The kernel's
-// rctl_add_rule(2) only takes plain numbers, so vnetd expands the suffix itself.
-// nullopt for anything else: empty, signs, spaces, fractions, unknown suffixes, overflow.
-std::optional<uint64_t> expandRctlAmount(std::string_view text);
+// "jail:<jail>:<resource>:<action>=<amount>", e.g. jail:web:readbps:throttle=104857600:
+// one rctl_add_rule(2) rule. The resource, the action and the amount's range come from
+// core/rctl_resources.h, the table the config loader checks against, so a limit the
+// loader accepted always gives a rule here and one the kernel takes. Errors (errno 0)
+// name the offending part: a jail name vnetd would not accept, an unknown resource, an
+// action the kernel refuses for the resource (deny on a rate, throttle on memoryuse, ...),
+// an amount above the kernel's range.
+Result<std::string> rctlRule(std::string_view jail, std::string_view resource,
+                             const RctlLimit& limit);
 
-// True for the resource names rctl(8) documents (memoryuse, maxproc, pcpu, ...).
-bool isRctlResource(std::string_view resource);
-
-// "jail:<jail>:<resource>:deny=<amount expanded>", e.g. jail:web:memoryuse:deny=2147483648.
-// Errors (errno 0) name the offending part: a jail name vnetd would not accept, an unknown
-// resource, an amount expandRctlAmount() rejects.
-Result<std::string> rctlDenyRule(std::string_view jail, std::string_view resource,
-                                 std::string_view amount);
-
-// "jail:<jail>": the rctl_remove_rule(2) filter matching every rule of that jail.
-Result<std::string> rctlJailFilter(std::string_view jail);
+// "jail:<jail>:<resource>:<action>": the rctl_remove_rule(2) filter matching the rules
+// rctlRule() makes for this resource and action, whatever their amount (the kernel's
+// rctl_rule_matches() compares only the fields a filter sets) — and no other rule of the
+// jail. Same checks as rctlRule().
+Result<std::string> rctlRuleFilter(std::string_view jail, std::string_view resource,
+                                   std::string_view action);
 
 // pf anchor of one bridge: "vnetd/<bridge>" (the main ruleset evaluates it through
 // `nat-anchor "vnetd/*"`).

@@ -1,5 +1,7 @@
-// Per-jail resource limits through rctl(4): rules `jail:<name>:<resource>:deny=<amount>`.
-// FreeBSD only; the rule text comes from policy_text.h.
+// Per-jail resource limits through rctl(4): one rule `jail:<name>:<resource>:<action>=<amount>`
+// per configured limit (deny for what the kernel can deny, throttle for the I/O rates, or
+// the action the config names; see core/rctl_resources.h). FreeBSD only; the rule text
+// comes from policy_text.h.
 //
 // Rules name the jail, not its jid, so they can be added before the jail starts (prestart)
 // and apply to every later incarnation until removed (poststop). Needs a kernel with
@@ -7,26 +9,23 @@
 #pragma once
 
 #include <string>
-#include <vector>
 
+#include "core/rctl_resources.h"
 #include "core/result.h"
 
 namespace vnetd::platform::fbsd {
 
-struct RctlLimit {
-  std::string resource;  // rctl(8) resource name, e.g. "memoryuse"
-  std::string amount;    // number with optional K/M/G/T suffix, e.g. "2G"
-};
+// Adds one rule per limit, all or nothing: every rule text is validated before the first
+// is added, and a failure takes back the rules this call added. Applying the same limits
+// again leaves one rule per limit: rctl_rule_add() itself replaces a deny rule that
+// differs only in amount, but keeps other actions' rules with another amount side by
+// side, so for those the old rule (same resource and action) is removed first.
+Result<void> applyJailLimits(const std::string& jail, const RctlLimits& limits);
 
-// Adds one deny rule per limit. The kernel replaces an existing rule with the same
-// subject, resource and action, so applying the same limits again is harmless. All rule
-// texts are validated before the first one is added.
-Result<void> applyJailLimits(const std::string& jail, const std::vector<RctlLimit>& limits);
-
-// Removes the deny rules of these resources for `jail` ("jail:<name>:<resource>:deny"),
-// i.e. exactly what applyJailLimits adds — never the administrator's other rules for the
-// jail. None present, or resource accounting off (ENOSYS: nothing can have been added),
-// is success.
-Result<void> removeJailLimits(const std::string& jail, const std::vector<std::string>& resources);
+// Removes, per limit, the rules "jail:<name>:<resource>:<action>" — exactly what
+// applyJailLimits adds, never the jail's rules for another resource or action. None
+// present (ESRCH), or resource accounting off (ENOSYS: nothing can have been added), is
+// success.
+Result<void> removeJailLimits(const std::string& jail, const RctlLimits& limits);
 
 }  // namespace vnetd::platform::fbsd

@@ -6,14 +6,14 @@ namespace {
 
 class LinuxPolicy final : public Policy {
  public:
-  Result<void> applyJailLimits(const std::string& jail, const std::map<std::string, std::string>& limits) override {
+  Result<void> applyJailLimits(const std::string& jail, const RctlLimits& limits) override {
     // A FreeBSD-only feature must not stop a jail's network from coming up on Linux.
     if (!limits.empty())
       VNETD_LOG_WARN("jail %s: [jail.%s.limits] are applied with rctl on FreeBSD only; ignored on Linux",
                      jail.c_str(), jail.c_str());
     return success();
   }
-  Result<void> removeJailLimits(const std::string&, const std::map<std::string, std::string>&) override {
+  Result<void> removeJailLimits(const std::string&, const RctlLimits&) override {
     return success();
   }
   Result<void> applyBridgeNat(const std::string& bridge, const Cidr&, const std::string&) override {

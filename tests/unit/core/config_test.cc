@@ -41,6 +41,15 @@ interface = "bridge0"
 address = "198.18.0.1/24"
 )";
 
+// kBridge, a jail and its limits table: the limit appended to it is on line 7.
+constexpr const char* kLimits = R"([bridge.jailnet]
+interface = "bridge0"
+address = "198.18.0.1/24"
+[[jail.web.interface]]
+bridge = "jailnet"
+[jail.web.limits]
+)";
+
 TEST(ConfigErrorTest, ToStringOmitsUnknownPositionsAndEmptyHint) {
   ConfigError e;
   e.file = "f.toml";
@@ -128,8 +137,8 @@ TEST(ConfigTest, SampleParsesWithExpectedValues) {
   EXPECT_EQ(w0.host_side_name, "e0a_webserver");
   EXPECT_EQ(w0.jail_side_name, "e0b_webserver");
   EXPECT_FALSE(w0.mac.has_value());
-  EXPECT_EQ(web.limits.at("memoryuse"), "2G");
-  EXPECT_EQ(web.limits.at("pcpu"), "50");
+  EXPECT_EQ(web.limits.at("memoryuse"), (RctlLimit{"deny", 2ull << 30}));
+  EXPECT_EQ(web.limits.at("pcpu"), (RctlLimit{"deny", 50}));
 
   const JailConfig& db = c.jails.at("db");
   ASSERT_EQ(db.interfaces.size(), 2u);
@@ -140,7 +149,10 @@ TEST(ConfigTest, SampleParsesWithExpectedValues) {
   EXPECT_EQ(db.interfaces[1].jail_side_name, "vnet1");
   EXPECT_FALSE(db.interfaces[1].gateway.has_value());  // the bridge has no address
   EXPECT_FALSE(db.interfaces[1].mtu.has_value());
-  EXPECT_EQ(db.limits.at("openfiles"), "65536");
+  EXPECT_EQ(db.limits.at("openfiles"), (RctlLimit{"deny", 65536}));
+  // Rates cannot be denied (kern_racct.c: RACCT_DECAYING only): a plain amount throttles.
+  EXPECT_EQ(db.limits.at("readbps"), (RctlLimit{"throttle", 100ull << 20}));
+  EXPECT_EQ(db.limits.at("writebps"), (RctlLimit{"throttle", 100ull << 20}));
 
   const InterfaceConfig& cache = c.jails.at("cache").interfaces.at(0);
   EXPECT_TRUE(cache.address_auto);
@@ -163,7 +175,7 @@ TEST(ConfigTest, SampleParsesWithExpectedValues) {
   EXPECT_TRUE(other->interfaces[0].address_auto);
   EXPECT_EQ(other->interfaces[0].gateway, ip("198.18.0.1"));
   EXPECT_EQ(other->interfaces[0].mtu, 1500u);
-  EXPECT_EQ(other->limits.at("memoryuse"), "1G");
+  EXPECT_EQ(other->limits.at("memoryuse"), (RctlLimit{"deny", 1ull << 30}));
 }
 
 TEST(ConfigTest, EveryKeyIsParsed) {
@@ -215,6 +227,54 @@ name = "vnet0"
   EXPECT_EQ(i.mtu, 9000u);
   EXPECT_EQ(i.jail_side_name, "vnet0");
   EXPECT_EQ(i.host_side_name, "e0a_j");
+}
+
+// A plain amount takes the resource's default action: deny where the kernel denies,
+// throttle for the I/O rates (which it cannot deny: rctl_rule_add, EOPNOTSUPP).
+TEST(ConfigTest, LimitsGetTheResourcesDefaultAction) {
+  Config c = parseOk(std::string(kBridge) + R"([[jail.web.interface]]
+bridge = "jailnet"
+[jail.web.limits]
+memoryuse = "2G"
+pcpu = 50
+readbps = "100M"
+writebps = 1048576
+readiops = "2k"
+writeiops = 300
+)");
+  const RctlLimits& l = c.jails.at("web").limits;
+  EXPECT_EQ(l.at("memoryuse"), (RctlLimit{"deny", 2ull << 30}));
+  EXPECT_EQ(l.at("pcpu"), (RctlLimit{"deny", 50}));
+  EXPECT_EQ(l.at("readbps"), (RctlLimit{"throttle", 100ull << 20}));
+  EXPECT_EQ(l.at("writebps"), (RctlLimit{"throttle", 1048576}));
+  EXPECT_EQ(l.at("readiops"), (RctlLimit{"throttle", 2048}));
+  EXPECT_EQ(l.at("writeiops"), (RctlLimit{"throttle", 300}));
+}
+
+// "<action>=<amount>" names the action, as in an rctl(8) rule; cputime and wallclock
+// (neither deniable nor decaying) can only be limited that way.
+TEST(ConfigTest, LimitsWithAnExplicitAction) {
+  Config c = parseOk(std::string(kBridge) + R"([[jail_defaults.interface]]
+bridge = "jailnet"
+address = "auto"
+[jail_defaults.limits]
+cputime = "sigkill=3600"
+wallclock = "log=86400"
+readbps = "devctl=1G"
+memoryuse = "deny=512M"
+pcpu = "sigterm=90"
+maxproc = "sigusr1=0"
+)");
+  auto jail = c.jailFor("web");
+  ASSERT_TRUE(jail.has_value());
+  const RctlLimits& l = jail->limits;
+  EXPECT_EQ(l.at("cputime"), (RctlLimit{"sigkill", 3600}));
+  EXPECT_EQ(l.at("wallclock"), (RctlLimit{"log", 86400}));
+  EXPECT_EQ(l.at("readbps"), (RctlLimit{"devctl", 1ull << 30}));
+  EXPECT_EQ(l.at("memoryuse"), (RctlLimit{"deny", 512ull << 20}));
+  EXPECT_EQ(l.at("pcpu"), (RctlLimit{"sigterm", 90}));
+  EXPECT_EQ(l.at("maxproc"), (RctlLimit{"sigusr1", 0}));
+  EXPECT_EQ(l.size(), 6u);
 }
 
 TEST(ConfigTest, JailForUsesDefaultsOrNothing) {
@@ -549,6 +609,55 @@ pcpu = -5
 )",
      "vnetd.toml:7:8: [jail.web.limits] pcpu '-5' is not a valid amount (use a non-negative "
      "number with an optional K, M, G or T suffix, e.g. \"2G\")"},
+    // Rates are RACCT_DECAYING only (kern_racct.c): rctl_rule_add refuses deny on them.
+    {"DenyOnRate", std::string(kLimits) + "readbps = \"deny=100M\"\n",
+     "vnetd.toml:7:11: [jail.web.limits] readbps 'deny=100M': rctl cannot deny readbps "
+     "(use throttle, e.g. readbps = \"throttle=100M\")"},
+    {"DenyOnIops", std::string(kLimits) + "writeiops = \"deny=500\"\n",
+     "vnetd.toml:7:13: [jail.web.limits] writeiops 'deny=500': rctl cannot deny writeiops "
+     "(use throttle, e.g. writeiops = \"throttle=500\")"},
+    // cputime and wallclock: RACCT_IN_MILLIONS only, neither deny nor throttle.
+    {"CputimeWithoutAction", std::string(kLimits) + "cputime = 3600\n",
+     "vnetd.toml:7:11: [jail.web.limits] cputime '3600' needs an action: rctl can neither deny "
+     "nor throttle cputime (write cputime = \"sigkill=3600\", or log=, devctl= or another "
+     "signal)"},
+    {"WallclockWithoutAction", std::string(kLimits) + "wallclock = \"1k\"\n",
+     "vnetd.toml:7:13: [jail.web.limits] wallclock '1k' needs an action: rctl can neither deny "
+     "nor throttle wallclock (write wallclock = \"sigkill=1k\", or log=, devctl= or another "
+     "signal)"},
+    {"CputimeDeny", std::string(kLimits) + "cputime = \"deny=60\"\n",
+     "vnetd.toml:7:11: [jail.web.limits] cputime 'deny=60': rctl cannot deny cputime "
+     "(use log, devctl or a signal, e.g. cputime = \"sigkill=60\")"},
+    {"WallclockThrottle", std::string(kLimits) + "wallclock = \"throttle=60\"\n",
+     "vnetd.toml:7:13: [jail.web.limits] wallclock 'throttle=60': rctl cannot throttle wallclock "
+     "(use log, devctl or a signal, e.g. wallclock = \"sigkill=60\")"},
+    // throttle is for decaying resources only, and never pcpu (rctl_rule_add).
+    {"ThrottleOnMemory", std::string(kLimits) + "memoryuse = \"throttle=1G\"\n",
+     "vnetd.toml:7:13: [jail.web.limits] memoryuse 'throttle=1G': rctl cannot throttle memoryuse "
+     "(use deny, e.g. memoryuse = \"deny=1G\")"},
+    {"ThrottleOnPcpu", std::string(kLimits) + "pcpu = \"throttle=50\"\n",
+     "vnetd.toml:7:8: [jail.web.limits] pcpu 'throttle=50': rctl cannot throttle pcpu "
+     "(use deny, e.g. pcpu = \"deny=50\")"},
+    {"MisspeltAction", std::string(kLimits) + "readbps = \"trottle=1M\"\n",
+     "vnetd.toml:7:11: [jail.web.limits] readbps 'trottle=1M' has unknown rctl action 'trottle' "
+     "(did you mean 'throttle'?)"},
+    {"UnknownAction", std::string(kLimits) + "readbps = \"limit=1M\"\n",
+     "vnetd.toml:7:11: [jail.web.limits] readbps 'limit=1M' has unknown rctl action 'limit' (use "
+     "throttle, e.g. readbps = \"throttle=1M\")"},
+    {"EmptyAction", std::string(kLimits) + "maxproc = \"=100\"\n",
+     "vnetd.toml:7:11: [jail.web.limits] maxproc '=100' has unknown rctl action '' (use deny, "
+     "e.g. maxproc = \"deny=100\")"},
+    {"BadAmountAfterAction", std::string(kLimits) + "cputime = \"sigkill=1h\"\n",
+     "vnetd.toml:7:11: [jail.web.limits] cputime 'sigkill=1h' is not a valid amount (write "
+     "sigkill=<non-negative number with an optional K, M, G or T suffix>)"},
+    // rctl_string_to_rule: ERANGE above INT64_MAX, or INT64_MAX / 10^6 for cputime,
+    // wallclock and pcpu (kept in millionths).
+    {"CputimeAboveKernelRange", std::string(kLimits) + "cputime = \"sigkill=9223372036855\"\n",
+     "vnetd.toml:7:11: [jail.web.limits] cputime 'sigkill=9223372036855' is more than rctl "
+     "accepts (at most 9223372036854 seconds of CPU time)"},
+    {"MemoryAboveKernelRange", std::string(kLimits) + "memoryuse = \"8388608T\"\n",
+     "vnetd.toml:7:13: [jail.web.limits] memoryuse '8388608T' is more than rctl accepts (at most "
+     "9223372036854775807 bytes of resident memory)"},
     {"UnknownTableListsValidTables", "[foo]\n",
      "vnetd.toml:1:2: unknown table [foo] (valid tables: daemon, metrics, capture, bridge, vlan, "
      "jail, jail_defaults)"},

@@ -1,52 +1,208 @@
 #include "platform/freebsd/policy_text.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "core/config.h"
 
 namespace vnetd::platform::fbsd {
 namespace {
 
-TEST(ExpandRctlAmount, PlainNumbersAndBinarySuffixes) {
-  EXPECT_EQ(expandRctlAmount("0"), 0u);
-  EXPECT_EQ(expandRctlAmount("100"), 100u);
-  EXPECT_EQ(expandRctlAmount("1k"), 1024u);
-  EXPECT_EQ(expandRctlAmount("512M"), 512ull << 20);
-  EXPECT_EQ(expandRctlAmount("2G"), 2147483648ull);
-  EXPECT_EQ(expandRctlAmount("2g"), 2147483648ull);
-  EXPECT_EQ(expandRctlAmount("3T"), 3ull << 40);
-  EXPECT_EQ(expandRctlAmount("1P"), 1ull << 50);
-  EXPECT_EQ(expandRctlAmount("15E"), 15ull << 60);
-  EXPECT_EQ(expandRctlAmount("18446744073709551615"), UINT64_MAX);
+RctlLimit limit(const char* action, uint64_t amount) { return RctlLimit{action, amount}; }
+
+TEST(RctlRule, UsesTheLimitsAction) {
+  auto memory = rctlRule("web", "memoryuse", limit("deny", 2ull << 30));
+  ASSERT_TRUE(memory) << memory.error().message();
+  EXPECT_EQ(*memory, "jail:web:memoryuse:deny=2147483648");
+  auto reads = rctlRule("web", "readbps", limit("throttle", 100ull << 20));
+  ASSERT_TRUE(reads) << reads.error().message();
+  EXPECT_EQ(*reads, "jail:web:readbps:throttle=104857600");
+  auto cpu = rctlRule("db.prod", "cputime", limit("sigkill", 3600));
+  ASSERT_TRUE(cpu) << cpu.error().message();
+  EXPECT_EQ(*cpu, "jail:db.prod:cputime:sigkill=3600");
+  auto wall = rctlRule("db.prod", "wallclock", limit("log", 86400));
+  ASSERT_TRUE(wall);
+  EXPECT_EQ(*wall, "jail:db.prod:wallclock:log=86400");
 }
 
-TEST(ExpandRctlAmount, RejectsEverythingElse) {
-  for (const char* bad : {"", "G", "-1", "+1", " 1", "1 ", "1.5G", "1GB", "1X", "0x10", "16E",
-                          "18446744073709551616", "17179869184G"})
-    EXPECT_FALSE(expandRctlAmount(bad)) << bad;
+// The regression of issue 14: a readbps limit in the config became a deny rule, which
+// rctl_rule_add() refuses with EOPNOTSUPP for the RACCT_DECAYING-only resources, so every
+// prestart of that jail failed. The loader must turn the plain amount into throttle, and
+// the writer must never produce deny for these resources.
+TEST(RctlRule, ConfigReadbpsBecomesAThrottleRule) {
+  ConfigLoadResult loaded = parseConfig(R"([bridge.lan]
+[[jail.web.interface]]
+bridge = "lan"
+[jail.web.limits]
+readbps = "100M"
+writebps = "10M"
+readiops = 1000
+writeiops = "1k"
+)",
+                                        "vnetd.toml");
+  ASSERT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors[0].toString());
+  std::vector<std::string> rules;
+  for (const auto& [resource, l] : loaded.config->jails.at("web").limits) {
+    auto rule = rctlRule("web", resource, l);
+    ASSERT_TRUE(rule) << resource << ": " << rule.error().message();
+    rules.push_back(*rule);
+  }
+  EXPECT_THAT(rules, ::testing::ElementsAre("jail:web:readbps:throttle=104857600",
+                                            "jail:web:readiops:throttle=1000",
+                                            "jail:web:writebps:throttle=10485760",
+                                            "jail:web:writeiops:throttle=1024"));
 }
 
-TEST(RctlRule, BuildsDenyRuleWithExpandedAmount) {
-  auto rule = rctlDenyRule("web", "memoryuse", "2G");
-  ASSERT_TRUE(rule) << rule.error().message();
-  EXPECT_EQ(*rule, "jail:web:memoryuse:deny=2147483648");
-  auto procs = rctlDenyRule("db.prod", "maxproc", "200");
-  ASSERT_TRUE(procs);
-  EXPECT_EQ(*procs, "jail:db.prod:maxproc:deny=200");
-  auto filter = rctlJailFilter("web");
-  ASSERT_TRUE(filter);
-  EXPECT_EQ(*filter, "jail:web");
+// The sample's limits (readbps = "100M" among them) all become rules the kernel takes.
+TEST(RctlRule, SampleConfigLimitsAreAcceptedRules) {
+  ConfigLoadResult loaded = loadConfigFile(VNETD_SOURCE_DIR "/config/vnetd.toml.sample");
+  ASSERT_TRUE(loaded.ok());
+  std::vector<std::string> rules;
+  std::vector<JailConfig> jails;
+  for (const auto& [name, jail] : loaded.config->jails) jails.push_back(jail);
+  jails.push_back(*loaded.config->jailFor("mail-01"));  // from [jail_defaults]
+  for (const JailConfig& jail : jails) {
+    for (const auto& [resource, l] : jail.limits) {
+      auto rule = rctlRule(jail.name, resource, l);
+      ASSERT_TRUE(rule) << jail.name << " " << resource << ": " << rule.error().message();
+      rules.push_back(*rule);
+    }
+  }
+  EXPECT_THAT(rules, ::testing::Contains("jail:db:readbps:throttle=104857600"));
+  EXPECT_THAT(rules, ::testing::Contains("jail:db:writebps:throttle=104857600"));
+  EXPECT_THAT(rules, ::testing::Contains("jail:webserver:memoryuse:deny=2147483648"));
+  EXPECT_THAT(rules, ::testing::Contains("jail:mail-01:memoryuse:deny=1073741824"));
+}
+
+TEST(RctlRule, NeverDeniesADecayingResource) {
+  for (const char* rate : {"readbps", "writebps", "readiops", "writeiops"}) {
+    auto rule = rctlRule("web", rate, limit("deny", 1));
+    ASSERT_FALSE(rule) << rate << " gave " << *rule;
+    EXPECT_NE(rule.error().message().find("use throttle"), std::string::npos)
+        << rule.error().message();
+    EXPECT_FALSE(rctlRuleFilter("web", rate, "deny")) << rate;
+  }
+}
+
+TEST(RctlRule, CputimeAndWallclockTakeOnlyLogDevctlOrSignals) {
+  for (const char* clock : {"cputime", "wallclock"}) {
+    EXPECT_FALSE(rctlRule("web", clock, limit("deny", 60))) << clock;
+    EXPECT_FALSE(rctlRule("web", clock, limit("throttle", 60))) << clock;
+    for (const char* action : {"log", "devctl", "sigterm", "sigkill", "sigxcpu"})
+      EXPECT_TRUE(rctlRule("web", clock, limit(action, 60))) << clock << " " << action;
+  }
+  // And throttle is refused for what does not decay, and for pcpu (rctl_rule_add).
+  EXPECT_FALSE(rctlRule("web", "memoryuse", limit("throttle", 1)));
+  EXPECT_FALSE(rctlRule("web", "pcpu", limit("throttle", 50)));
+  EXPECT_TRUE(rctlRule("web", "pcpu", limit("deny", 50)));
+}
+
+// rctl_string_to_rule(): str2int64 refuses more than INT64_MAX (ERANGE); resources kept in
+// millionths (RACCT_IN_MILLIONS: cputime, wallclock, pcpu) more than INT64_MAX / 10^6.
+TEST(RctlRule, AmountsWithinTheKernelsRange) {
+  constexpr uint64_t kInt64Max = 9223372036854775807ull;
+  EXPECT_TRUE(rctlRule("web", "memoryuse", limit("deny", kInt64Max)));
+  EXPECT_FALSE(rctlRule("web", "memoryuse", limit("deny", kInt64Max + 1)));
+  EXPECT_TRUE(rctlRule("web", "cputime", limit("sigkill", kInt64Max / 1000000)));
+  EXPECT_FALSE(rctlRule("web", "cputime", limit("sigkill", kInt64Max / 1000000 + 1)));
+  EXPECT_FALSE(rctlRule("web", "pcpu", limit("deny", kInt64Max / 1000000 + 1)));
+  EXPECT_TRUE(rctlRule("web", "readbps", limit("throttle", kInt64Max)));
 }
 
 TEST(RctlRule, RefusesInjectionAndUnknowns) {
-  EXPECT_FALSE(rctlDenyRule("web:x", "memoryuse", "1G"));
-  EXPECT_FALSE(rctlDenyRule("", "memoryuse", "1G"));
-  EXPECT_FALSE(rctlDenyRule("web", "memoryuse:deny=1,", "1G"));
-  EXPECT_FALSE(rctlDenyRule("web", "memory", "1G"));
-  EXPECT_FALSE(rctlDenyRule("web", "memoryuse", "1G/process"));
-  EXPECT_FALSE(rctlDenyRule("web", "cputime", "100"));  // not deniable: the kernel says EOPNOTSUPP
-  EXPECT_FALSE(rctlDenyRule("web", "wallclock", "100"));
-  EXPECT_FALSE(rctlJailFilter("a b"));
-  EXPECT_TRUE(isRctlResource("pcpu"));
-  EXPECT_FALSE(isRctlResource("PCPU"));
+  EXPECT_FALSE(rctlRule("web:x", "memoryuse", limit("deny", 1)));
+  EXPECT_FALSE(rctlRule("", "memoryuse", limit("deny", 1)));
+  EXPECT_FALSE(rctlRule("web", "memoryuse:deny=1,", limit("deny", 1)));
+  EXPECT_FALSE(rctlRule("web", "memory", limit("deny", 1)));
+  EXPECT_FALSE(rctlRule("web", "MEMORYUSE", limit("deny", 1)));
+  EXPECT_FALSE(rctlRule("web", "memoryuse", limit("deny=1/process", 1)));
+  EXPECT_FALSE(rctlRule("web", "memoryuse", limit("", 1)));
+  EXPECT_FALSE(rctlRule("web", "memoryuse", limit("DENY", 1)));
+  EXPECT_FALSE(rctlRuleFilter("a b", "memoryuse", "deny"));
+  EXPECT_FALSE(rctlRuleFilter("web", "memoryuse", ""));
+}
+
+// Removal takes back exactly what was added: the filter names the jail, the resource and
+// the action vnetd used, and leaves the amount open so that it matches the rule whatever
+// amount it was added with (rctl_rule_matches compares only the fields a filter sets).
+TEST(RctlRuleFilter, MatchesTheRuleVnetdAddedAndNoOther) {
+  auto filter = rctlRuleFilter("web", "readbps", "throttle");
+  ASSERT_TRUE(filter) << filter.error().message();
+  EXPECT_EQ(*filter, "jail:web:readbps:throttle");
+  auto cpu = rctlRuleFilter("web", "cputime", "sigkill");
+  ASSERT_TRUE(cpu);
+  EXPECT_EQ(*cpu, "jail:web:cputime:sigkill");
+  for (const RctlResource& r : rctlResources()) {
+    for (std::string_view action : rctlActionNames()) {
+      auto rule = rctlRule("web", r.name, RctlLimit{std::string(action), 7});
+      auto f = rctlRuleFilter("web", r.name, action);
+      ASSERT_EQ(rule.ok(), f.ok()) << r.name << " " << action;
+      if (!rule) continue;
+      EXPECT_EQ(*rule, *f + "=7") << r.name << " " << action;
+      EXPECT_EQ(*f, "jail:web:" + std::string(r.name) + ":" + std::string(action));
+    }
+  }
+}
+
+// One table serves both sides: whatever the config loader accepts for a resource gives a
+// rule the writer accepts (with the same action and amount), and whatever the loader
+// refuses the writer refuses too. Iterates every resource and every rctl action.
+TEST(RctlDrift, EveryLimitTheLoaderAcceptsIsARuleTheWriterAccepts) {
+  auto load = [](std::string_view resource, std::string_view value) {
+    return parseConfig(
+        "[bridge.lan]\n[[jail.web.interface]]\nbridge = \"lan\"\n[jail.web.limits]\n" +
+            std::string(resource) + " = \"" + std::string(value) + "\"\n",
+        "vnetd.toml");
+  };
+  size_t accepted = 0;
+  for (const RctlResource& r : rctlResources()) {
+    // A plain amount: the resource's default action, if it has one.
+    {
+      ConfigLoadResult loaded = load(r.name, "5");
+      ASSERT_EQ(loaded.ok(), !r.default_action.empty()) << r.name;
+      if (loaded.ok()) {
+        const RctlLimit& l = loaded.config->jails.at("web").limits.at(std::string(r.name));
+        EXPECT_EQ(l, (RctlLimit{std::string(r.default_action), 5})) << r.name;
+        auto rule = rctlRule("web", r.name, l);
+        ASSERT_TRUE(rule) << r.name << ": " << rule.error().message();
+        EXPECT_EQ(*rule, "jail:web:" + std::string(r.name) + ":" + std::string(r.default_action) +
+                             "=5");
+      } else {
+        EXPECT_NE(loaded.errors.at(0).toString().find(std::string(r.name)), std::string::npos);
+      }
+    }
+    for (std::string_view action : rctlActionNames()) {
+      ConfigLoadResult loaded = load(r.name, std::string(action) + "=5");
+      auto written = rctlRule("web", r.name, RctlLimit{std::string(action), 5});
+      ASSERT_EQ(loaded.ok(), written.ok()) << r.name << " " << action;
+      if (!loaded.ok()) {
+        // Refused: the one error names the resource and, where rctl throttles it, says so.
+        ASSERT_EQ(loaded.errors.size(), 1u);
+        std::string e = loaded.errors[0].toString();
+        EXPECT_NE(e.find(std::string(r.name)), std::string::npos) << e;
+        if (r.actions & kRctlThrottle) {
+          EXPECT_NE(e.find("throttle"), std::string::npos) << e;
+        }
+        continue;
+      }
+      ++accepted;
+      const RctlLimit& l = loaded.config->jails.at("web").limits.at(std::string(r.name));
+      EXPECT_EQ(l, (RctlLimit{std::string(action), 5}));
+      EXPECT_EQ(*written, "jail:web:" + std::string(r.name) + ":" + std::string(action) + "=5");
+    }
+  }
+  // Every resource takes log, devctl and the 31 signals; 19 deny, 4 throttle.
+  EXPECT_EQ(accepted, 25u * 33u + 19u + 4u);
+
+  // The same amount range on both sides: the largest amount the kernel takes, and one more.
+  for (const RctlResource& r : rctlResources()) {
+    for (uint64_t amount : {r.max_amount, r.max_amount + 1}) {
+      ConfigLoadResult loaded = load(r.name, "log=" + std::to_string(amount));
+      auto written = rctlRule("web", r.name, RctlLimit{"log", amount});
+      EXPECT_EQ(loaded.ok(), written.ok()) << r.name << " " << amount;
+      EXPECT_EQ(loaded.ok(), amount == r.max_amount) << r.name << " " << amount;
+    }
+  }
 }
 
 TEST(PfNat, AnchorAndRules) {
