@@ -171,10 +171,10 @@ class FakeJails final : public platform::Jails {
 class FakePolicy final : public platform::Policy {
  public:
   explicit FakePolicy(World& w) : w_(w) {}
-  Result<void> applyJailLimits(const std::string& jail, const std::map<std::string, std::string>& l) override {
+  Result<void> applyJailLimits(const std::string& jail, const RctlLimits& l) override {
     return l.empty() ? success() : w_.call("limits " + jail);
   }
-  Result<void> removeJailLimits(const std::string& jail, const std::map<std::string, std::string>& l) override {
+  Result<void> removeJailLimits(const std::string& jail, const RctlLimits& l) override {
     return l.empty() ? success() : w_.call("unlimit " + jail);
   }
   Result<void> applyBridgeNat(const std::string&, const Cidr&, const std::string&) override { return success(); }
