@@ -1,5 +1,8 @@
 // Interface events of the host's stack: the PF_ROUTE routing socket (decoded by
-// RtsockEventTranslator) plus devd(8)'s seqpacket socket (parseDevdRecord).
+// RtsockEventTranslator) plus devd(8)'s seqpacket socket (parseDevdRecord). devd
+// contributes arrivals, departures and link changes only — the kernel's RENAME and
+// ADDR_ADD/ADDR_DEL notifications come from every jail's vnet too (devd_parse.h), so
+// renames and addresses are the routing socket's, which hears the host's vnet alone.
 //
 // devd is optional: it may not run, and it may restart. The source then keeps going on
 // the routing socket alone and reconnects to devd with a back-off (1 s doubling to 30 s),
