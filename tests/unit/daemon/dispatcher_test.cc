@@ -108,17 +108,6 @@ TEST(Dispatcher, CancelInsideItsOwnCallbackStopsALevelTriggeredWatch) {
   ::close(p[1]);
 }
 
-// A callback posted but never run (the loop stopped first) may own an Event, handed over
-// to be destroyed off its own callback: it must go while the event base still exists
-// (under ASan, freeing it after the base is a use after free).
-TEST(Dispatcher, UnrunPostedCallbacksAreDestroyedBeforeTheBase) {
-  auto d = make();
-  auto t = d->onTimer(std::chrono::seconds(60), false, [] {});
-  ASSERT_TRUE(t);
-  d->post([e = std::shared_ptr<Event>(std::move(*t))] {});
-  d.reset();
-}
-
 TEST(Dispatcher, WritableFdFiresOnlyOnceThereIsRoom) {
   auto d = make();
   bool timed_out = false;

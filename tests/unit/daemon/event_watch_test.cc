@@ -265,23 +265,5 @@ TEST_F(EventWatchTest, ARetryTheSourceDidNotActOnIsArmedAgain) {
   EXPECT_EQ(src_.drains, 2);
 }
 
-// Retired Events still queued for destruction when the loop stops go with the
-// Dispatcher, before its event base (ASan: no use after free).
-TEST_F(EventWatchTest, RetiredWatchesQueuedWhenTheLoopStopsAreFreedSafely) {
-  src_.pipes.push_back(Pipe::make());
-  watch();
-  src_.on_drain = [&] {
-    src_.pipes[0] = Pipe::make();
-    ++src_.generation;
-    d_->exit();  // stops before the posted destruction of the old watch runs
-  };
-  src_.pipes[0].send("x");
-  ASSERT_TRUE(d_->run());
-  EXPECT_FALSE(timed_out_);
-  watch_.reset();
-  dog_.reset();
-  d_.reset();
-}
-
 }  // namespace
 }  // namespace vnetd::daemon
