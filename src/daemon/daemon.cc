@@ -85,11 +85,11 @@ Result<void> Daemon::start() {
   auto events = platform::openHostEvents();
   if (!events) return withContext(events.error(), "interface events");
   events_ = std::move(*events);
-  for (int fd : events_->fds()) {
-    auto watch = dispatcher_.onReadable(fd, [this] { onEventsReadable(); });
-    if (!watch) return watch.error();
-    event_watches_.push_back(std::move(*watch));
-  }
+  auto watch = EventWatch::create(dispatcher_, *events_, [this](const auto& batch, const auto& drained) {
+    onEvents(batch, drained);
+  });
+  if (!watch) return withContext(watch.error(), "interface events");
+  event_watch_ = std::move(*watch);
   for (const auto& [key, br] : cfg.bridges) managed_names_.insert(br.interface);
 
   auto mutator = Mutator::create(
@@ -179,9 +179,7 @@ void Daemon::captureFollowState() {
 
 // ------------------------------------------------------------------------------ events
 
-void Daemon::onEventsReadable() {
-  std::vector<InterfaceEvent> events;
-  auto drained = events_->drain(events);
+void Daemon::onEvents(const std::vector<InterfaceEvent>& events, const Result<void>& drained) {
   for (const auto& e : events) handleEvent(e);
   if (!drained) {
     // Whatever broke, the cure is the same as for lost events: look at everything again.

@@ -24,6 +24,7 @@
 #include "daemon/capture_session.h"
 #include "daemon/control_server.h"
 #include "daemon/dispatcher.h"
+#include "daemon/event_watch.h"
 #include "daemon/metrics.h"
 #include "daemon/mutator.h"
 #include "daemon/rates.h"
@@ -58,7 +59,7 @@ class Daemon {
  private:
   Daemon(Dispatcher& dispatcher, std::string config_path, std::shared_ptr<const Config> config, StateStore store);
   Result<void> start();
-  void onEventsReadable();
+  void onEvents(const std::vector<platform::InterfaceEvent>& events, const Result<void>& drained);
   void handleEvent(const platform::InterfaceEvent& event);
   void reconcileSoon(const char* why, std::chrono::milliseconds delay);
   void armReconcileTimer();
@@ -76,7 +77,7 @@ class Daemon {
   std::unique_ptr<platform::NetStack> host_;  // loop thread: status and event look-ups
   std::unique_ptr<platform::Jails> jails_;    // loop thread: status
   std::unique_ptr<platform::EventSource> events_;
-  std::vector<std::unique_ptr<Event>> event_watches_;
+  std::unique_ptr<EventWatch> event_watch_;  // drains events_; its fds can change (devd restarts)
   std::unique_ptr<Event> reconcile_timer_;
   std::unique_ptr<Event> soon_timer_;
   std::unique_ptr<Event> rate_timer_;

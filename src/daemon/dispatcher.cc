@@ -11,6 +11,10 @@ Event::~Event() {
   if (ev_) event_free(ev_);  // event_free deletes a pending event first
 }
 
+void Event::cancel() {
+  if (ev_) event_del(ev_);
+}
+
 void Event::trampoline(int, short, void* self) { static_cast<Event*>(self)->callback_(); }
 
 Result<std::unique_ptr<Dispatcher>> Dispatcher::create() {
@@ -29,6 +33,14 @@ Result<std::unique_ptr<Dispatcher>> Dispatcher::create() {
 }
 
 Dispatcher::~Dispatcher() {
+  // Callbacks posted but never run (the loop stopped first) may own Events (handed over
+  // to be destroyed off their own callbacks): they go while the base is still there.
+  std::deque<Callback> unrun;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    unrun.swap(posted_);
+  }
+  unrun.clear();
   wakeup_.reset();
   // Events owned by others must be destroyed before the Dispatcher (documented contract);
   // freeing the base last keeps their event_free() valid until then.

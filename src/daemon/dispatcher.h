@@ -31,6 +31,13 @@ class Event {
   Event(const Event&) = delete;
   Event& operator=(const Event&) = delete;
 
+  // Takes the event out of the loop now: it never fires again, not even if it is already
+  // due in this loop iteration, and libevent forgets its fd (so another Event may watch a
+  // new file that got the same number). Unlike destroying the Event, this may be done
+  // inside the event's own callback; destroy it later (hand it to Dispatcher::post).
+  // Loop thread.
+  void cancel();
+
  private:
   friend class Dispatcher;
   Event() = default;

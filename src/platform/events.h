@@ -8,6 +8,7 @@
 // ResyncNeeded: the consumer must re-list everything instead of guessing.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -42,10 +43,24 @@ const char* eventTypeName(InterfaceEvent::Type type);
 
 class EventSource {
  public:
+  using Clock = std::chrono::steady_clock;
+
   virtual ~EventSource() = default;
-  // Descriptors to watch for readability (level-triggered). Stable for the object's life,
-  // except after reconnect() on platforms where a source can go away (devd restarts).
+  // Descriptors to watch for readability (level-triggered). The set can change, but only
+  // inside drain(): a source reconnects to a service that restarted (devd) or replaces a
+  // socket the kernel overflowed. After each drain() an owner compares fdsGeneration()
+  // and, when it moved, drops its watches of the old descriptors *before* watching the
+  // new ones — a closed number can come back at once as the new socket, or as any other
+  // file of the process, and a stale watch of it would hide that file from the loop.
   virtual std::vector<int> fds() const = 0;
+  // Changes whenever fds() changes, even when the numbers stay the same (a socket closed
+  // and its replacement given the same number).
+  virtual uint64_t fdsGeneration() const = 0;
+  // When the source needs drain() called although none of its descriptors may become
+  // readable — it has something to retry on its own (reconnecting to devd, re-reading a
+  // table the kernel would not dump) — or nullopt. Re-read after each drain(); a drain
+  // earlier than asked is harmless.
+  virtual std::optional<Clock::time_point> retryAt() const = 0;
   // Reads everything pending without blocking and appends the events. Loop thread only.
   virtual Result<void> drain(std::vector<InterfaceEvent>& out) = 0;
 };

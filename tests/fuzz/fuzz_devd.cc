@@ -18,5 +18,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (event && !event->old_name.empty() && !vnetd::isValidInterfaceName(event->old_name)) {
     __builtin_trap();
   }
+  // devd speaks only for the host's vnet about arrivals, departures and links; renames
+  // and addresses (sent for jails too) must never come out of it.
+  using Type = vnetd::platform::InterfaceEvent::Type;
+  if (event && event->type != Type::Arrived && event->type != Type::Departed &&
+      event->type != Type::LinkUp && event->type != Type::LinkDown) {
+    __builtin_trap();
+  }
   return 0;
 }

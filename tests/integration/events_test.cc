@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <chrono>
 
@@ -106,6 +107,43 @@ TEST_F(EventsTest, OverflowIsReportedAsResyncNeeded) {
   bool resync = false;
   for (const auto& e : events_) resync |= e.type == Type::ResyncNeeded;
   EXPECT_TRUE(resync);
+  for (const auto& n : names) (void)host_->destroyLink(n);
+}
+
+// After an overflow the source replaces the overflowed socket (fds() and fdsGeneration()
+// change), and the fresh socket delivers: an address added afterwards is an rtnetlink
+// message only (no uevent), so it can only arrive through the new rtnetlink socket.
+TEST_F(EventsTest, OverflowReplacesTheSocketAndTheFreshOneDelivers) {
+  std::vector<int> before = src_->fds();
+  uint64_t generation = src_->fdsGeneration();
+  struct stat old_rtnl {};
+  ASSERT_EQ(::fstat(before[0], &old_rtnl), 0);
+  int tiny = 1024;
+  ASSERT_EQ(::setsockopt(before[0], SOL_SOCKET, SO_RCVBUFFORCE, &tiny, sizeof tiny), 0);
+  std::vector<std::string> names;
+  for (int i = 0; i < 40; ++i) {
+    names.push_back(net_.bridgeName("f" + std::to_string(i)));
+    ASSERT_TRUE(host_->createBridge(names.back(), std::nullopt));
+  }
+  ASSERT_TRUE(src_->drain(events_));
+  bool resync = false;
+  for (const auto& e : events_) resync |= e.type == Type::ResyncNeeded;
+  EXPECT_TRUE(resync);
+  EXPECT_NE(src_->fdsGeneration(), generation);
+  std::vector<int> after = src_->fds();
+  ASSERT_EQ(after.size(), before.size());
+  struct stat new_rtnl {};
+  ASSERT_EQ(::fstat(after[0], &new_rtnl), 0);
+  EXPECT_NE(new_rtnl.st_ino, old_rtnl.st_ino) << "the rtnetlink socket was not replaced";
+  EXPECT_EQ(after[1], before[1]) << "the uevent socket did not overflow and stays";
+
+  events_.clear();
+  ASSERT_TRUE(host_->addAddress(names[0], *Cidr::parse("198.18.91.1/24")));
+  EXPECT_TRUE(waitFor([&] {
+    for (const auto& e : events_)
+      if (e.type == Type::AddressAdded && e.name == names[0]) return true;
+    return false;
+  }));
   for (const auto& n : names) (void)host_->destroyLink(n);
 }
 

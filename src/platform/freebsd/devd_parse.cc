@@ -1,6 +1,5 @@
 #include "platform/freebsd/devd_parse.h"
 
-#include "core/ip.h"
 #include "core/naming.h"
 
 namespace vnetd::platform::fbsd {
@@ -55,20 +54,6 @@ std::optional<Token> nextToken(std::string_view body, size_t& pos) {
     ++pos;
   }
   return Token{word, body.substr(vstart, pos - vstart), true};
-}
-
-std::optional<Cidr> devdAddress(std::string_view text) {
-  if (auto percent = text.find('%'); percent != std::string_view::npos) {
-    // "fe80::1%e0a_web[/64]": the zone names the interface the event is about anyway.
-    size_t slash = text.find('/', percent);
-    std::string joined(text.substr(0, percent));
-    if (slash != std::string_view::npos) joined.append(text.substr(slash));
-    return devdAddress(joined);
-  }
-  if (text.find('/') != std::string_view::npos) return Cidr::parse(text);
-  auto address = IpAddress::parse(text);
-  if (!address) return std::nullopt;
-  return Cidr{*address, static_cast<uint8_t>(address->length() * 8)};
 }
 
 }  // namespace
@@ -133,19 +118,11 @@ std::optional<InterfaceEvent> devdInterfaceEvent(const DevdEvent& event) {
     out.type = Type::LinkUp;
   } else if (*type == "LINK_DOWN") {
     out.type = Type::LinkDown;
-  } else if (*type == "RENAME") {
-    const std::string* name = field("name");
-    if (!name || !isValidInterfaceName(*name)) return std::nullopt;
-    out.type = Type::Renamed;
-    out.old_name = *subsystem;
-    out.name = *name;
-  } else if (*type == "ADDR_ADD" || *type == "ADDR_DEL") {
-    const std::string* address = field("address");
-    if (!address) return std::nullopt;
-    out.address = devdAddress(*address);
-    if (!out.address) return std::nullopt;
-    out.type = *type == "ADDR_ADD" ? Type::AddressAdded : Type::AddressRemoved;
   } else {
+    // RENAME (sys/net/if.c if_rename) and ADDR_ADD/ADDR_DEL (sys/net/route.c rt_addrmsg)
+    // are sent for every vnet, without saying which: a jail renaming its interface or
+    // setting an address would look like a host change. The host's routing socket hears
+    // only the host's vnet and reports both (RtsockEventTranslator).
     return std::nullopt;
   }
   return out;

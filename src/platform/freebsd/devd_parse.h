@@ -31,12 +31,13 @@ struct DevdEvent {
 // A repeated key keeps its last value.
 std::optional<DevdEvent> parseDevdRecord(std::string_view record);
 
-// IFNET notifications → InterfaceEvent (source "devd", index 0: devd does not say):
-// ATTACH → Arrived, DETACH → Departed, LINK_UP/LINK_DOWN, RENAME (subsystem = old name,
-// name=new) → Renamed, ADDR_ADD/ADDR_DEL (address=..., a "%zone" suffix dropped) →
-// Address* with /32 or /128 (devd does not carry the prefix; an explicit "/len" is
-// honoured). Other systems and types, interface names that fail isValidInterfaceName,
-// and missing or unparsable addresses → nullopt.
+// IFNET notifications → InterfaceEvent (source "devd", index 0: devd does not say), for
+// the types the kernel sends only for the host's vnet (IS_DEFAULT_VNET in sys/net/if.c
+// if_attach_internal, if_detach_internal, do_link_state_change): ATTACH → Arrived,
+// DETACH → Departed, LINK_UP/LINK_DOWN. RENAME and ADDR_ADD/ADDR_DEL also arrive for
+// every jail's vnet, indistinguishable from the host's, and give nullopt: renames and
+// addresses are the routing socket's to report. Other systems and types, and interface
+// names that fail isValidInterfaceName → nullopt.
 std::optional<InterfaceEvent> devdInterfaceEvent(const DevdEvent& event);
 
 }  // namespace vnetd::platform::fbsd

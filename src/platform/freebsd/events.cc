@@ -1,12 +1,15 @@
 // Interface events of the host's stack: the PF_ROUTE routing socket (decoded by
-// RtsockEventTranslator) plus devd(8)'s seqpacket socket (parseDevdRecord).
+// RtsockEventTranslator) plus devd(8)'s seqpacket socket (parseDevdRecord). devd
+// contributes arrivals, departures and link changes only — the kernel's RENAME and
+// ADDR_ADD/ADDR_DEL notifications come from every jail's vnet too (devd_parse.h), so
+// renames and addresses are the routing socket's, which hears the host's vnet alone.
 //
 // devd is optional: it may not run, and it may restart. The source then keeps going on
 // the routing socket alone and reconnects to devd with a back-off (1 s doubling to 30 s),
 // attempted from drain() when due — never blocking, never sleeping. Consequently fds()
-// can change after any drain(): the owner must re-read fds() after each drain() and, on
-// a quiet host where nothing becomes readable, call drain() from a timer (about once a
-// second) so that a returning devd is picked up.
+// changes (fdsGeneration() moves) when devd goes or comes back, and while devd is away
+// retryAt() says when the next attempt is due, for a quiet host where nothing else
+// would call drain().
 #include <sys/param.h>
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -42,7 +45,7 @@ constexpr auto kDevdRetryMax = std::chrono::seconds(30);
 constexpr int kRouteBuffers[] = {8 << 20, 4 << 20, 2 << 20, 1 << 20};
 constexpr size_t kReadBuffer = 65536;
 
-using Clock = std::chrono::steady_clock;
+using Clock = EventSource::Clock;
 
 class FreeBsdEventSource final : public EventSource {
  public:
@@ -77,6 +80,7 @@ class FreeBsdEventSource final : public EventSource {
       // running); it does not go EINPROGRESS on a listening unix socket.
       if (::connect(s.get(), reinterpret_cast<struct sockaddr*>(&sun), sizeof sun) == 0) {
         devd_ = std::move(s);
+        ++fds_generation_;
         devd_backoff_ = kDevdRetryMin;
         if (devd_warned_) VNETD_LOG_INFO("devd events: connected to %s", kDevdSocket);
         devd_warned_ = false;
@@ -98,6 +102,11 @@ class FreeBsdEventSource final : public EventSource {
     std::vector<int> out{route_.get()};
     if (devd_) out.push_back(devd_.get());
     return out;
+  }
+  uint64_t fdsGeneration() const override { return fds_generation_; }
+  std::optional<Clock::time_point> retryAt() const override {
+    if (devd_) return std::nullopt;
+    return devd_next_attempt_;
   }
 
   Result<void> drain(std::vector<InterfaceEvent>& out) override {
@@ -153,12 +162,14 @@ class FreeBsdEventSource final : public EventSource {
     VNETD_LOG_WARN("devd events: lost %s (%s); reconnecting", kDevdSocket, why);
     devd_warned_ = true;
     devd_.reset();
+    ++fds_generation_;
     devd_backoff_ = kDevdRetryMin;
     devd_next_attempt_ = Clock::now() + devd_backoff_;
   }
 
   UniqueFd route_;
   UniqueFd devd_;
+  uint64_t fds_generation_ = 0;
   Clock::time_point devd_next_attempt_{};
   Clock::duration devd_backoff_ = kDevdRetryMin;
   bool devd_warned_ = false;

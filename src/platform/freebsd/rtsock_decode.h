@@ -68,8 +68,17 @@ struct RtsockStats {
 // Stateful only in remembering index → name and link state: RTM_IFINFO carries an
 // index but no name, and only transitions are events.
 //
+// The host's routing socket is the source of renames and address changes (devd reports
+// those for every jail's vnet too, see devd_parse.h): a routing message is queued on the
+// loopback of the vnet it happened in (sys/net/rtsock.c rt_dispatch: rcvif = V_loif), so a
+// socket hears its own vnet only — rtsock_addrmsg (RTM_NEWADDR/DELADDR, from
+// sys/net/route.c rt_addrmsg) and rt_ifannouncemsg alike.
+//
 // Renames: SIOCSIFNAME announces a departure (old name) immediately followed by an
-// arrival (new name) with the same index. Both are reported as they are (Departed,
+// arrival (new name) with the same index — sys/net/if.c if_rename invokes
+// ifnet_departure_event before it changes if_xname and ifnet_arrival_event after, and
+// sys/net/rtsock.c turns those into RTM_IFANNOUNCE (rts_handle_ifnet_departure/arrival);
+// there is no RTM_IFINFO for a rename. Both are reported as they are (Departed,
 // Arrived), and when an arrival reuses the index of the departure announced just before
 // it, a Renamed event (old_name → name) follows. "Just before" spans translate() calls,
 // because a raw routing socket returns one message per recv(). Index reuse after a

@@ -79,6 +79,35 @@ TEST(Dispatcher, ReadableFd) {
   ::close(p[1]);
 }
 
+TEST(Dispatcher, CancelInsideItsOwnCallbackStopsALevelTriggeredWatch) {
+  auto d = make();
+  bool timed_out = false;
+  auto dog = watchdog(*d, timed_out);
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);
+  ASSERT_EQ(::write(p[1], "x", 1), 1);  // never read: readable on every iteration
+  int fired = 0;
+  std::unique_ptr<Event> r;
+  auto watch = d->onReadable(p[0], [&] {
+    ++fired;
+    r->cancel();
+  });
+  ASSERT_TRUE(watch);
+  r = std::move(*watch);
+  // Many loop iterations later (a timer is serviced after the ready fds of its iteration).
+  int ticks = 0;
+  auto later = d->onTimer(std::chrono::milliseconds(1), true, [&] {
+    if (++ticks == 20) d->exit();
+  });
+  ASSERT_TRUE(later);
+  ASSERT_TRUE(d->run());
+  EXPECT_FALSE(timed_out);
+  EXPECT_EQ(fired, 1);
+  r.reset();  // destroying a cancelled Event is fine
+  ::close(p[0]);
+  ::close(p[1]);
+}
+
 TEST(Dispatcher, WritableFdFiresOnlyOnceThereIsRoom) {
   auto d = make();
   bool timed_out = false;

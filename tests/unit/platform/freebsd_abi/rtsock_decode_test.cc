@@ -376,6 +376,23 @@ TEST(RtsockDecode, DelAddrWithoutIfpUsesTheKnownName) {
   EXPECT_EQ(r.events, (Lines{"AddressRemoved route #6 e0a_db 198.18.1.1/16"}));
 }
 
+TEST(RtsockDecode, AddressesAfterARenameCarryTheNewName) {
+  // Renames and addresses are this translator's alone (devd's RENAME/ADDR_* come from
+  // jails too): after SIOCSIFNAME, an address message naming only the index must be
+  // reported under the new name.
+  RtsockEventTranslator t;
+  t.seed({{7, {"epair0a", kLinkStateUp}}});
+  translate(t, announce(7, "epair0a", kIfanDeparture));
+  translate(t, announce(7, "e0a_web", kIfanArrival));
+  auto r = translate(t, addrMsg(kRtmDelAddr, 7,
+                                {{kRtaNetmask, sa4({255, 255, 255, 0})}, {kRtaIfa, sa4({198, 18, 0, 1})}}));
+  EXPECT_EQ(r.events, (Lines{"AddressRemoved route #7 e0a_web 198.18.0.1/24"}));
+  r = translate(t, addrMsg(kRtmNewAddr, 7,
+                           {{kRtaNetmask, sa6(kMask64)}, {kRtaIfp, sdl(7, "e0a_web")}, {kRtaIfa, sa6(kV6Doc)}}));
+  EXPECT_EQ(r.events, (Lines{"AddressAdded route #7 e0a_web 2001:db8::1/64"}));
+  EXPECT_EQ(t.stats().malformed + t.stats().skipped, 0u);
+}
+
 TEST(RtsockDecode, IfpNameFillsAnUnnamedIndex) {
   RtsockEventTranslator t;
   translate(t, ifinfo(12, kLinkStateUp));  // known by index only
