@@ -24,7 +24,8 @@ Result<void> createPairInSteps(PairPrimitives& kernel, const PairSpec& spec) {
     // Marks first, on both sides, while they still have their kernel names.
     if (!spec.description.empty()) {
       VNETD_TRY(kernel.setDescription(host_now, spec.description));
-      VNETD_TRY(kernel.setDescription(jail_now, spec.description));  // kept across the move
+      // Kept across the move: if.c frees if_description only in if_free_deferred.
+      VNETD_TRY(kernel.setDescription(jail_now, spec.description));
     }
     VNETD_TRY(kernel.setMac(host_now, spec.host_mac));
     VNETD_TRY(kernel.setMac(jail_now, spec.jail_mac));
