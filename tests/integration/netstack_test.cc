@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -298,6 +299,71 @@ TEST_F(NetStackTest, JailsAreNamespacesIdentifiedByInode) {
   auto r = jails_->openStack(stale);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ESTALE);
+}
+
+// A default route is replaced, never appended to: the FreeBSD backend had that bug (a
+// second RTM_ADD became an ECMP nexthop); on Linux NLM_F_REPLACE is what prevents it —
+// without it IPv4 keeps a second default route and IPv6 makes the two a multipath route.
+// A multipath default made by someone else collapses to ours too.
+TEST_F(NetStackTest, DefaultRouteIsReplacedNotAppended) {
+  std::string j = net_.jailName("dr");
+  net_.addNamespace(j);
+  auto found = jails_->find(j);
+  ASSERT_TRUE(found && *found);
+  std::string a = net_.bridgeName("dra"), b = "e0b_route";
+  PairSpec spec = pair(a, b);
+  spec.peer_in_jail = &**found;
+  ASSERT_TRUE(host_->createPair(spec));
+  auto inside = jails_->openStack(**found);
+  ASSERT_TRUE(inside) << inside.error().message();
+  ASSERT_TRUE((*inside)->addAddress(b, *Cidr::parse("198.18.97.2/24")));
+  ASSERT_TRUE((*inside)->addAddress(b, *Cidr::parse("2001:db8:97::2/64")));
+  ASSERT_TRUE((*inside)->setUp(b, true));
+
+  // The default routes as the administrator sees them: one line per route, plus one per
+  // nexthop of a multipath route.
+  auto shown = [&](const char* family) {
+    auto r = vnetd::testing::run({"ip", "-n", j, family, "route", "show", "default"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    return r.out;
+  };
+  auto expectOnly = [&](const std::string& v4, const std::string& v6) {
+    auto routes = (*inside)->defaultRoutes();
+    ASSERT_TRUE(routes) << routes.error().message();
+    std::vector<std::string> gateways;
+    for (const auto& r : *routes)
+      gateways.push_back(r.gateway ? r.gateway->toString() : std::string("(none)"));
+    EXPECT_EQ(gateways, (std::vector<std::string>{v4, v6}));
+    std::string out4 = shown("-4"), out6 = shown("-6");
+    EXPECT_EQ(std::count(out4.begin(), out4.end(), '\n'), 1) << out4;
+    EXPECT_EQ(std::count(out6.begin(), out6.end(), '\n'), 1) << out6;
+    EXPECT_EQ(out4.find("nexthop"), std::string::npos) << out4;
+    EXPECT_EQ(out6.find("nexthop"), std::string::npos) << out6;
+  };
+
+  ASSERT_TRUE((*inside)->setDefaultRoute(*IpAddress::parse("198.18.97.1")));
+  ASSERT_TRUE((*inside)->setDefaultRoute(*IpAddress::parse("2001:db8:97::1")));
+  expectOnly("198.18.97.1", "2001:db8:97::1");
+  // Another gateway: replaced.
+  ASSERT_TRUE((*inside)->setDefaultRoute(*IpAddress::parse("198.18.97.3")));
+  ASSERT_TRUE((*inside)->setDefaultRoute(*IpAddress::parse("2001:db8:97::3")));
+  expectOnly("198.18.97.3", "2001:db8:97::3");
+
+  // Multipath defaults made by hand (ip route append adds a second nexthop to IPv6's).
+  auto ip = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"ip", "-n", j});
+    auto r = vnetd::testing::run(args);
+    ASSERT_EQ(r.status, 0) << r.err;
+  };
+  ip({"-4", "route", "replace", "default", "nexthop", "via", "198.18.97.4", "nexthop", "via",
+      "198.18.97.5"});
+  ip({"-6", "route", "replace", "default", "via", "2001:db8:97::4"});
+  ip({"-6", "route", "append", "default", "via", "2001:db8:97::5"});
+  ASSERT_NE(shown("-4").find("nexthop"), std::string::npos) << "not multipath: the test is void";
+  ASSERT_NE(shown("-6").find("nexthop"), std::string::npos) << "not multipath: the test is void";
+  ASSERT_TRUE((*inside)->setDefaultRoute(*IpAddress::parse("198.18.97.3")));
+  ASSERT_TRUE((*inside)->setDefaultRoute(*IpAddress::parse("2001:db8:97::3")));
+  expectOnly("198.18.97.3", "2001:db8:97::3");
 }
 
 }  // namespace

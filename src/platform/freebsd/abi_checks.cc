@@ -2,7 +2,7 @@
 // the FreeBSD ABI. These run in CI through the Zig x86_64-freebsd cross-compile
 // (scripts/check-freebsd) against FreeBSD 15 headers, and natively on FreeBSD.
 //
-// The pure decoders and request builders (rtsock_decode, bridge_request) are compiled
+// The pure decoders and request builders (rtsock_decode, default_route, bridge_request) are compiled
 // and tested on Linux, where these headers do not exist: every offset, size and value
 // they hard-code is pinned here against the real definitions, so a header change breaks
 // the FreeBSD build instead of silently misreading kernel messages.
@@ -20,6 +20,7 @@
 
 #include "core/naming.h"
 #include "platform/freebsd/bridge_request.h"
+#include "platform/freebsd/default_route.h"
 #include "platform/freebsd/rtsock_decode.h"
 
 namespace {
@@ -118,6 +119,34 @@ static_assert(offsetof(struct ifa_msghdr, ifam_addrs) == fb::kIfamAddrsOffset);
 static_assert(sizeof(((struct ifa_msghdr*)nullptr)->ifam_addrs) == 4);
 static_assert(offsetof(struct ifa_msghdr, ifam_index) == fb::kIfamIndexOffset);
 static_assert(sizeof(((struct ifa_msghdr*)nullptr)->ifam_index) == 2);
+
+// --- struct rt_msghdr (RTM_ADD / CHANGE / DELETE / GET: default_route.h)
+static_assert(fb::kRtmAdd == RTM_ADD && fb::kRtmDelete == RTM_DELETE &&
+              fb::kRtmChange == RTM_CHANGE && fb::kRtmGet == RTM_GET);
+static_assert(fb::kRtaDst == RTA_DST && fb::kRtaGateway == RTA_GATEWAY);
+static_assert(fb::kRtaxDst == RTAX_DST && fb::kRtaxGateway == RTAX_GATEWAY &&
+              fb::kRtaxNetmask == RTAX_NETMASK);
+static_assert(RTA_DST == 1 << RTAX_DST && RTA_GATEWAY == 1 << RTAX_GATEWAY);
+static_assert(fb::kRtfUp == RTF_UP && fb::kRtfGateway == RTF_GATEWAY &&
+              fb::kRtfReject == RTF_REJECT && fb::kRtfStatic == RTF_STATIC &&
+              fb::kRtfBlackhole == RTF_BLACKHOLE);
+static_assert(sizeof(struct rt_msghdr) == fb::kRtMsghdrSize);
+static_assert(offsetof(struct rt_msghdr, rtm_index) == fb::kRtmIndexOffset &&
+              sizeof(((struct rt_msghdr*)nullptr)->rtm_index) == 2);
+static_assert(offsetof(struct rt_msghdr, rtm_flags) == fb::kRtmFlagsOffset &&
+              sizeof(((struct rt_msghdr*)nullptr)->rtm_flags) == 4);
+static_assert(offsetof(struct rt_msghdr, rtm_addrs) == fb::kRtmAddrsOffset &&
+              sizeof(((struct rt_msghdr*)nullptr)->rtm_addrs) == 4);
+static_assert(offsetof(struct rt_msghdr, rtm_pid) == fb::kRtmPidOffset && sizeof(pid_t) == 4);
+static_assert(offsetof(struct rt_msghdr, rtm_seq) == fb::kRtmSeqOffset &&
+              sizeof(((struct rt_msghdr*)nullptr)->rtm_seq) == 4);
+static_assert(offsetof(struct rt_msghdr, rtm_errno) == fb::kRtmErrnoOffset &&
+              sizeof(((struct rt_msghdr*)nullptr)->rtm_errno) == 4);
+static_assert(offsetof(struct rt_msghdr, rtm_rmx) + offsetof(struct rt_metrics, rmx_weight) ==
+                  fb::kRtmRmxWeightOffset &&
+              sizeof(((struct rt_metrics*)nullptr)->rmx_weight) == 8);
+static_assert(RT_DEFAULT_WEIGHT == 1,
+              "a single-nexthop route has weight >= 1: default_route.h tells groups by weight 0");
 
 // --- if_bridge requests
 static_assert(sizeof(struct ifbreq) == fb::kIfbreqSize, "struct ifbreq is 80 bytes on 14 and 15");

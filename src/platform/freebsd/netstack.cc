@@ -24,6 +24,7 @@
 #include "platform/freebsd/bridge_request.h"
 #include "platform/freebsd/ifreq.h"
 #include "platform/freebsd/nd6_flags.h"
+#include "platform/freebsd/pair_steps.h"
 #include "platform/freebsd/route_socket.h"
 #include "platform/freebsd/stack.h"
 #include "platform/jails.h"
@@ -110,52 +111,9 @@ class FreeBsdNetStack final : public NetStack {
 
   Result<void> createPair(const PairSpec& spec) override {
     if (spec.peer_in_jail && !spec.peer_in_jail->own_stack) return noOwnVnet(*spec.peer_in_jail);
-    auto created =
-        cloneCreate("epair", nullptr, "create pair " + spec.host_name + "/" + spec.jail_name);
-    if (!created) return created.error();
-    // The ioctl names the a side; the b side is the same name ending in 'b'.
-    std::string host_now = *created;
-    if (host_now.empty() || host_now.back() != 'a') {
-      (void)destroyLink(host_now);
-      return plainError("epair cloner returned unexpected name '" + host_now + "'");
-    }
-    std::string jail_now = host_now.substr(0, host_now.size() - 1) + "b";
-
-    // From here on a failure must not leave half a pair behind: destroying either side
-    // destroys both, even after the b side moved into a jail.
-    auto finish = [&]() -> Result<void> {
-      VNETD_TRY(rename(host_now, spec.host_name));
-      host_now = spec.host_name;
-      VNETD_TRY(rename(jail_now, spec.jail_name));
-      jail_now = spec.jail_name;
-      VNETD_TRY(setMac(spec.host_name, spec.host_mac));
-      VNETD_TRY(setMac(spec.jail_name, spec.jail_mac));
-      if (!spec.description.empty()) {
-        VNETD_TRY(setDescription(spec.host_name, spec.description));
-        VNETD_TRY(setDescription(spec.jail_name, spec.description));  // kept across the move
-      }
-      // Members refuse MTU changes (EOPNOTSUPP): set it before joining the bridge.
-      if (spec.mtu) {
-        VNETD_TRY(setMtu(spec.host_name, *spec.mtu));
-        VNETD_TRY(setMtu(spec.jail_name, *spec.mtu));
-      }
-      // Join while down: FreeBSD 15 refuses members that have addresses, and bringing the
-      // interface up would give it an IPv6 link-local one.
-      if (!spec.bridge.empty())
-        VNETD_TRY(addBridgeMember(spec.bridge, spec.host_name, spec.private_member));
-      if (spec.peer_in_jail) VNETD_TRY(moveToJail(spec.jail_name, *spec.peer_in_jail));
-      // Only the host side comes up here (as on Linux): the jail side is configured and
-      // brought up inside the jail by the created hook; up on the host it would only
-      // collect a link-local address that the move purges again.
-      VNETD_TRY(setUp(spec.host_name, true));
-      return success();
-    };
-    auto r = finish();
-    if (!r) {
-      (void)destroyLink(host_now);
-      return r;
-    }
-    return success();
+    // The order (marks before renames, cleanup at every step) is pair_steps.h's.
+    Primitives kernel(*this, "create pair " + spec.host_name + "/" + spec.jail_name);
+    return createPairInSteps(kernel, spec);
   }
 
   Result<void> createBridge(const std::string& name, std::optional<uint32_t> mtu) override {
@@ -509,6 +467,39 @@ class FreeBsdNetStack final : public NetStack {
   Error noOwnVnet(const JailInfo& jail) const {
     return Error{EINVAL, "jail " + jail.name + " has no own vnet (add `vnet;` to its jail.conf)"};
   }
+
+  // pair_steps.h's primitives, as this stack's ioctls.
+  class Primitives final : public PairPrimitives {
+   public:
+    Primitives(FreeBsdNetStack& stack, std::string what)
+        : stack_(stack), what_(std::move(what)) {}
+    Result<std::string> clonePair() override { return stack_.cloneCreate("epair", nullptr, what_); }
+    Result<void> setDescription(const std::string& name, const std::string& text) override {
+      return stack_.setDescription(name, text);
+    }
+    Result<void> setMac(const std::string& name, const MacAddress& mac) override {
+      return stack_.setMac(name, mac);
+    }
+    Result<void> setMtu(const std::string& name, uint32_t mtu) override {
+      return stack_.setMtu(name, mtu);
+    }
+    Result<void> rename(const std::string& from, const std::string& to) override {
+      return stack_.rename(from, to);
+    }
+    Result<void> addBridgeMember(const std::string& bridge, const std::string& member,
+                                 bool private_member) override {
+      return stack_.addBridgeMember(bridge, member, private_member);
+    }
+    Result<void> moveToJail(const std::string& name, const JailInfo& jail) override {
+      return stack_.moveToJail(name, jail);
+    }
+    Result<void> setUp(const std::string& name) override { return stack_.setUp(name, true); }
+    Result<void> destroy(const std::string& name) override { return stack_.destroyLink(name); }
+
+   private:
+    FreeBsdNetStack& stack_;
+    std::string what_;
+  };
 
   Result<uint32_t> indexOf(const std::string& name) {
     auto ifr = makeIfreq(name);
