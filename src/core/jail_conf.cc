@@ -29,6 +29,27 @@ constexpr size_t kMaxValueBytes = 256 * 1024;
 constexpr size_t kMaxSubstitutedBytes = 16 * 1024 * 1024;  // for all jails of a file together
 constexpr size_t kMaxFileBytes = 4 * 1024 * 1024;
 
+// Messages are one line of printable ASCII whatever the file holds: names and values
+// quoted in them may contain newlines (escapes, multi-line strings) or any byte.
+std::string oneLine(std::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+// A token's text for a message: at most 40 characters of it.
+std::string excerpt(const std::string& text) {
+  return text.size() <= 40 ? text : text.substr(0, 40) + "...";
+}
+
 // ----------------------------------------------------------------------------- lexer
 
 enum class Tok { Str, Str1, Var, Var1, PlusEq, Char, End, Error };
@@ -376,9 +397,9 @@ std::string describe(const Token& t) {
     case Tok::End: return "the end of the file";
     case Tok::PlusEq: return "'+='";
     case Tok::Str:
-    case Tok::Str1: return "'" + t.text + "'";
+    case Tok::Str1: return "'" + excerpt(t.text) + "'";
     case Tok::Var:
-    case Tok::Var1: return "'$" + t.text + "'";
+    case Tok::Var1: return "'$" + excerpt(t.text) + "'";
     case Tok::Error: return t.text;
     case Tok::Char: break;
   }
@@ -640,7 +661,7 @@ class JailBuilder {
   }
 
   void fail(const JailConfLocation& where, const std::string& what) {
-    if (out_.error.empty()) out_.error = where.toString() + ": jail " + out_.name + ": " + what;
+    if (out_.error.empty()) out_.error = oneLine(where.toString() + ": jail " + out_.name + ": " + what);
   }
 
   // config.c add_param with a parameter from the file.
@@ -824,7 +845,8 @@ std::vector<JailConfJail> loadConfig(const std::vector<RawJail>& all) {
 Result<std::vector<JailConfJail>> parse(std::string_view text, std::string_view source_name,
                                         const JailConfIncluder* includer) {
   Parser p(includer);
-  VNETD_TRY(p.parseFile(text, std::string(source_name), 0));
+  auto parsed = p.parseFile(text, std::string(source_name), 0);
+  if (!parsed) return plainError(oneLine(parsed.error().message()));
   return loadConfig(p.jails());
 }
 

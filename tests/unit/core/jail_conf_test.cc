@@ -454,6 +454,16 @@ TEST(JailConfTest, MalformedInputGivesOneLineWithFileAndLine) {
   EXPECT_THAT(parseError(deep), HasSubstr("nested more than 64 deep"));
 }
 
+TEST(JailConfTest, MessagesStayOnOneLineWhateverTheFileHolds) {
+  // A string spanning lines, quoted in a syntax error; a name with a newline escape in a
+  // jail's error; long text cut short.
+  EXPECT_EQ(parseError("j { x y \"a\nb\"; }\n"), "jail.conf:1: missing ';' after the parameter 'x' (found 'a\\x0ab')");
+  auto jails = parseOk("j { \"a\\nb\" = $nope; }\n");
+  EXPECT_EQ(jail(jails, "j").error, "jail.conf:1: jail j: a\\x0ab: variable \"nope\" not found");
+  EXPECT_EQ(parseError("j { x y " + std::string(100, 'z') + "; }\n"),
+            "jail.conf:1: missing ';' after the parameter 'x' (found '" + std::string(40, 'z') + "...')");
+}
+
 TEST(JailConfTest, EmptyAndCommentOnlyFilesHaveNoJails) {
   EXPECT_THAT(parseOk(""), IsEmpty());
   EXPECT_THAT(parseOk("# nothing\n;;\npersist;\n"), IsEmpty());
