@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -232,6 +233,76 @@ TEST_F(DoctorTest, ConfigurationErrorsUsageAndHelp) {
   auto bad = testing::run({VNETD_VNETCTL_BINARY, "-c", configPath(), "doctor", "--bogus"});
   EXPECT_EQ(bad.status, 64);
   EXPECT_NE(bad.err.find("--bogus"), std::string::npos) << bad.err;
+}
+
+// jail.conf read from files (--jail-conf, and the jail.conf.d next to it): the old
+// sample's vnet.interface and `ifconfig -vnet` prestop lines are found with their
+// file:line, fixed files are OK, a jail.conf.d file jail.conf does not include is read
+// alone, and no jail.conf at all only skips the checks.
+TEST_F(DoctorTest, JailConfOfTheJailsItManages) {
+  br_ = net_.bridgeName("dr");
+  prefix_ = "198.18.162.";
+  writeConfig(body());  // [jail_defaults]: every jail whose hooks call vnetd-hook is vnetd's
+  const std::string a = net_.jailName("a"), x = net_.jailName("x");
+  const std::string inside = interfaceName(a, 0, Side::B);
+  const std::string hook = std::string("\"") + VNETD_HOOK_BINARY;
+  auto writeJailConf = [&](const std::string& prestop, const std::string& jail_body) {
+    dir_.write("jail.conf", "vnet;\n"
+                            "exec.prestart += " + hook + " prestart ${name}\";\n"
+                            "exec.created += " + hook + " created ${name}\";\n"
+                            "exec.prestop += \"" + prestop + "\";\n"
+                            "exec.poststop += " + hook + " poststop ${name}\";\n" +
+                            a + " {\n" + jail_body + "}\n");
+  };
+  writeJailConf("/sbin/ifconfig " + inside + " -vnet ${name}", "  vnet.interface = \"" + inside + "\";\n");
+  std::filesystem::create_directories(dir_.file("jail.conf.d"));
+  dir_.write("jail.conf.d/" + x + ".conf", x + " {\n  exec.prestart = " + hook + " prestart ${name}\";\n}\n");
+  const std::string conf = dir_.file("jail.conf"), extra = dir_.file("jail.conf.d/" + x + ".conf");
+
+  Doctor d = doctor({"--json", "--jail-conf", conf});
+  EXPECT_EQ(d.statusOf("jailconf"), "ok") << d.out;
+  EXPECT_EQ((*d.check("jailconf"))["message"], "read " + conf + ", " + extra + ": 2 jails, 2 managed by vnetd");
+  EXPECT_EQ(d.statusOf("jailconf:" + a + ":vnet.interface"), "warn") << d.out;
+  EXPECT_EQ(d.fixOf("jailconf:" + a + ":vnet.interface"), "remove vnet.interface from jail " + a + " at " + conf + ":7");
+  EXPECT_EQ(d.statusOf("jailconf:" + a + ":prestop"), "warn");
+  EXPECT_NE((*d.check("jailconf:" + a + ":prestop"))["message"].get<std::string>().find(
+                "'/sbin/ifconfig " + inside + " -vnet " + a + "' (" + conf + ":4)"),
+            std::string::npos)
+      << d.out;
+  // The jail.conf.d file, read alone: hooks but no prestop.
+  EXPECT_EQ(d.statusOf("jailconf:" + x + ":prestop"), "warn");
+  EXPECT_EQ(d.fixOf("jailconf:" + x + ":prestop"),
+            "add  exec.prestop += " + hook + " prestop ${name}\";  to jail " + x + " (" + extra + ":1)");
+  EXPECT_EQ(d.statusOf("jailconf:" + x + ":vnet.interface"), "ok");
+
+  // Fixed as the verdicts say: no vnet.interface, vnetd-hook prestop.
+  writeJailConf(std::string(VNETD_HOOK_BINARY) + " prestop ${name}", "");
+  dir_.write("jail.conf.d/" + x + ".conf", x + " {\n  exec.prestart = " + hook + " prestart ${name}\";\n"
+             "  exec.prestop = " + hook + " prestop ${name}\";\n}\n");
+  d = doctor({"--json", "--jail-conf", conf});
+  for (const std::string& c : std::vector<std::string>{"jailconf", "jailconf:" + a + ":vnet.interface", "jailconf:" + a + ":prestop",
+                        "jailconf:" + x + ":prestop", "jailconf:" + x + ":vnet.interface"})
+    EXPECT_EQ(d.statusOf(c), "ok") << c << "\n" << d.out;
+
+  // A syntax error: one warning naming file:line, the other files still judged.
+  dir_.write("jail.conf", "vnet;\n" + a + " {\n  path = /x\n}\n");
+  d = doctor({"--json", "--jail-conf", conf});
+  EXPECT_EQ(d.statusOf("jailconf"), "warn") << d.out;
+  EXPECT_NE((*d.check("jailconf"))["message"].get<std::string>().find(conf + ":4: missing ';'"), std::string::npos)
+      << d.out;
+  EXPECT_EQ(d.statusOf("jailconf:" + x + ":prestop"), "ok");
+
+  // No jail.conf (a Linux host): skipped, not an error.
+  d = doctor({"--json", "--jail-conf=" + dir_.file("none/jail.conf")});
+  EXPECT_EQ(d.statusOf("jailconf"), "ok");
+  EXPECT_EQ((*d.check("jailconf"))["message"], "no " + dir_.file("none/jail.conf") + ": jail.conf checks skipped");
+
+  auto bad = testing::run({VNETD_VNETCTL_BINARY, "-c", configPath(), "doctor", "--jail-conf"});
+  EXPECT_EQ(bad.status, 64);
+  EXPECT_NE(bad.err.find("--jail-conf needs a file"), std::string::npos) << bad.err;
+  auto help = testing::run({VNETD_VNETCTL_BINARY, "doctor", "--help"});
+  for (const char* word : {"--jail-conf", "jailconf:JAIL:vnet.interface", "/etc/jail.conf"})
+    EXPECT_NE(help.out.find(word), std::string::npos) << word;
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 // vnetctl doctor: gathers the facts (kernel, configuration file, host and jail network
 // stacks, packet filter, capture, daemon) and hands them to the pure verdicts of
 // doctor_checks.h. Read-only: nothing here creates, changes or loads anything.
+#include <glob.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -16,6 +18,7 @@
 #include "core/config.h"
 #include "core/control_client.h"
 #include "core/control_protocol.h"
+#include "core/jail_conf.h"
 #include "core/state_store.h"
 #include "platform/host.h"
 #include "platform/jails.h"
@@ -31,14 +34,18 @@ using namespace doctor;
 // and doctor must stay quick.
 constexpr std::chrono::milliseconds kDaemonTimeout{2000};
 
-constexpr const char* kUsage = "usage: vnetctl [-c FILE] [-S SOCKET] doctor [-q|--quiet] [--json]\n";
+// What jail(8) reads when not given -f (usr.sbin/jail/jailp.h CONF_FILE, jail.c main).
+constexpr const char* kDefaultJailConf = "/etc/jail.conf";
+
+constexpr const char* kUsage =
+    "usage: vnetctl [-c FILE] [-S SOCKET] doctor [-q|--quiet] [--json] [--jail-conf FILE]\n";
 
 constexpr const char* kHelp =
     "NAME\n"
     "     vnetctl doctor - check everything VNET jail networking depends on\n"
     "\n"
     "SYNOPSIS\n"
-    "     vnetctl [-c FILE] [-S SOCKET] doctor [-q | --quiet] [--json]\n"
+    "     vnetctl [-c FILE] [-S SOCKET] doctor [-q | --quiet] [--json] [--jail-conf FILE]\n"
     "\n"
     "DESCRIPTION\n"
     "     Runs the troubleshooting list of a VNET jail host as checks and prints one\n"
@@ -57,6 +64,19 @@ constexpr const char* kHelp =
     "                         namespaces, /run/netns; nf_tables when a bridge has nat.\n"
     "     config              The configuration file loads (else its first error as\n"
     "                         FILE:LINE:COLUMN; vnetd -n lists them all).\n"
+    "     jailconf            jail.conf can be read: /etc/jail.conf (--jail-conf) with\n"
+    "                         what it includes, and each jail.conf.d/*.conf next to it\n"
+    "                         that it does not include (rc.d/jail reads those alone).\n"
+    "                         No such file: the jail.conf checks are skipped.\n"
+    "     jailconf:JAIL:vnet.interface, jailconf:JAIL:prestop\n"
+    "                         For each jail vnetd manages ([jail.JAIL], or any jail\n"
+    "                         whose exec.* lines call vnetd-hook when there are\n"
+    "                         [jail_defaults]): no vnet.interface names its interfaces\n"
+    "                         (vnetd-hook created moves them; jail(8) would fail to move\n"
+    "                         them again), and exec.prestop calls vnetd-hook prestop\n"
+    "                         rather than 'ifconfig IF -vnet JAIL', which fails when the\n"
+    "                         interface is not in the jail and then stops 'jail -r'.\n"
+    "                         Each WARN names the FILE:LINE to change.\n"
     "     bridge:KEY:exists, :up, :address, :members, :mtu\n"
     "                         Each configured bridge exists, is up, has its configured\n"
     "                         addresses and, as members, the host sides of the running\n"
@@ -86,6 +106,9 @@ constexpr const char* kHelp =
     "OPTIONS\n"
     "     -q, --quiet  Print only the WARN and FAIL checks, with their fixes, and the\n"
     "                  summary; print nothing when every check is OK (for cron).\n"
+    "     --jail-conf FILE\n"
+    "                  The jail.conf to check (default %s); the jail.conf.d\n"
+    "                  directory next to it is read too.\n"
     "     --json       Print a JSON array instead, one object per check:\n"
     "                  {\"check\": NAME, \"status\": \"ok\"|\"warn\"|\"fail\",\n"
     "                   \"message\": TEXT, \"fix\": COMMAND or \"\"}.\n"
@@ -157,7 +180,39 @@ std::vector<RecordedJail> recordedJails(const DaemonFacts& daemon, const Config&
   return out;
 }
 
-Facts gather(const Context& ctx) {
+// jail.conf as jail(8) and rc.d/jail would read it: the main file with its .includes,
+// then <dir>/jail.conf.d/*.conf not already included, each alone (rc.d/jail
+// parse_options passes -f /etc/jail.conf.d/NAME.conf for jail NAME when jail.conf does
+// not .include that directory).
+JailConfFacts readJailConfs(const std::string& path) {
+  JailConfFacts jc;
+  jc.path = path;
+  auto take = [&jc](const std::string& file) {
+    auto r = readJailConfFile(file);
+    if (!r) {
+      jc.errors.push_back({file, r.error().message()});
+      return;
+    }
+    for (auto& s : r->sources) jc.sources.push_back(std::move(s));
+    for (auto& j : r->jails) jc.jails.push_back(std::move(j));
+  };
+  if (exists(path)) {
+    jc.exists = true;
+    take(path);
+  }
+  size_t slash = path.rfind('/');
+  std::string dir = (slash == std::string::npos ? std::string(".") : path.substr(0, slash)) + "/jail.conf.d";
+  glob_t g{};
+  if (::glob((dir + "/*.conf").c_str(), 0, nullptr, &g) == 0)
+    for (size_t i = 0; i < g.gl_pathc; ++i) {
+      std::string file = g.gl_pathv[i];
+      if (std::find(jc.sources.begin(), jc.sources.end(), file) == jc.sources.end()) take(file);
+    }
+  ::globfree(&g);
+  return jc;
+}
+
+Facts gather(const Context& ctx, const std::string& jail_conf) {
   Facts f;
   f.platform = buildPlatform();
   f.socket_path = ctx.socket_path;
@@ -174,6 +229,7 @@ Facts gather(const Context& ctx) {
     for (const auto& e : loaded.errors) f.config.errors.push_back(e.toString());
     f.config.config = std::move(loaded.config);
   }
+  f.jail_conf = readJailConfs(jail_conf);
   f.daemon = askDaemon(ctx.socket_path);
   if (!f.config.config) return f;
   const Config& cfg = *f.config.config;
@@ -269,20 +325,28 @@ Facts gather(const Context& ctx) {
 
 int doctorCommand(const Context& ctx, const std::vector<std::string>& args) {
   bool quiet = false, json = false;
-  for (const auto& a : args) {
-    if (a == "-q" || a == "--quiet") {
+  std::string jail_conf = kDefaultJailConf;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--jail-conf" || a.rfind("--jail-conf=", 0) == 0) {
+      if (a == "--jail-conf" && i + 1 == args.size()) {
+        std::fprintf(ctx.err, "vnetctl: doctor: --jail-conf needs a file\n%s", kUsage);
+        return kExitUsage;
+      }
+      jail_conf = a == "--jail-conf" ? args[++i] : a.substr(std::strlen("--jail-conf="));
+    } else if (a == "-q" || a == "--quiet") {
       quiet = true;
     } else if (a == "--json") {
       json = true;
     } else if (a == "-h" || a == "--help") {
-      std::fprintf(ctx.out, kHelp, build::kDefaultConfigPath);
+      std::fprintf(ctx.out, kHelp, kDefaultJailConf, build::kDefaultConfigPath);
       return kExitOk;
     } else {
       std::fprintf(ctx.err, "vnetctl: doctor: unknown argument '%s'\n%s", a.c_str(), kUsage);
       return kExitUsage;
     }
   }
-  std::vector<Verdict> verdicts = judge(gather(ctx));
+  std::vector<Verdict> verdicts = judge(gather(ctx, jail_conf));
   std::string text = json ? renderJson(verdicts) : renderText(verdicts, quiet);
   std::fputs(text.c_str(), ctx.out);
   std::fflush(ctx.out);

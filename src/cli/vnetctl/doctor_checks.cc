@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/naming.h"
 #include "vnetd/build_config.h"
 
 namespace vnetd::cli::doctor {
@@ -124,6 +125,88 @@ constexpr FeatureRule kFeatureRules[] = {
      "ip netns add JAIL"},
 };
 
+// ----------------------------------------------------------------------- jail.conf
+
+// The simple commands of a jail.conf exec.* value, as words: split at blanks and at the
+// shell's command separators. Enough to find a program and its arguments; quotes
+// inside the value are not undone (the hook lines never need them).
+std::vector<std::vector<std::string>> commandWords(const std::string& command) {
+  std::vector<std::vector<std::string>> out(1);
+  std::string word;
+  auto endWord = [&] {
+    if (!word.empty()) out.back().push_back(std::move(word));
+    word.clear();
+  };
+  for (char c : command) {
+    if (c == ' ' || c == '\t') {
+      endWord();
+    } else if (c == ';' || c == '&' || c == '|' || c == '(' || c == ')' || c == '\n') {
+      endWord();
+      if (!out.back().empty()) out.emplace_back();
+    } else {
+      word += c;
+    }
+  }
+  endWord();
+  return out;
+}
+
+std::string baseName(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// A vnetd-hook call found in a jail's exec.* lines.
+struct HookCall {
+  std::string program;  // as written, e.g. /usr/local/sbin/vnetd-hook
+  std::string phase;    // prestart, created, prestop, poststop, ...
+};
+
+// vnetd-hook [-c FILE | --config FILE | --config=FILE] [-s | --standalone] PHASE JAIL
+std::vector<HookCall> hookCalls(const JailConfJail& jail) {
+  std::vector<HookCall> out;
+  for (const JailConfParam& p : jail.params) {
+    if (p.name.rfind("exec.", 0) != 0) continue;
+    for (const std::string& value : p.values)
+      for (const auto& words : commandWords(value))
+        for (size_t i = 0; i < words.size(); ++i) {
+          if (baseName(words[i]) != "vnetd-hook") continue;
+          size_t k = i + 1;
+          while (k < words.size() && words[k].size() > 1 && words[k][0] == '-') {
+            if (words[k] == "-c" || words[k] == "--config") ++k;
+            ++k;
+          }
+          if (k < words.size()) out.push_back({words[i], words[k]});
+        }
+  }
+  return out;
+}
+
+// An `ifconfig IF ... -vnet JAIL` in exec.prestop that names one of `ifnames`.
+struct IfconfigVnet {
+  std::string command;
+  JailConfLocation where;
+};
+std::vector<IfconfigVnet> ifconfigReclaims(const JailConfJail& jail, const std::set<std::string>& ifnames) {
+  std::vector<IfconfigVnet> out;
+  const JailConfParam* p = jail.find("exec.prestop");
+  if (!p) return out;
+  for (size_t v = 0; v < p->values.size(); ++v)
+    for (const auto& words : commandWords(p->values[v])) {
+      auto ifc = std::find_if(words.begin(), words.end(), [](const std::string& w) { return baseName(w) == "ifconfig"; });
+      if (ifc == words.end()) continue;
+      bool reclaim = std::find(ifc, words.end(), "-vnet") != words.end();
+      bool ours = std::any_of(ifc, words.end(), [&](const std::string& w) { return ifnames.count(w) != 0; });
+      if (!reclaim || !ours) continue;
+      // Shown in a one-line message: no control characters from the file.
+      std::string command = join(words, " ");
+      for (char& c : command)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+      out.push_back({command, p->value_locations[v]});
+    }
+  return out;
+}
+
 }  // namespace
 
 Platform buildPlatform() { return std::strcmp(build::kPlatform, "freebsd") == 0 ? Platform::FreeBSD : Platform::Linux; }
@@ -195,6 +278,104 @@ Verdict judgeConfig(Platform, const ConfigFacts& c) {
   auto count = [](size_t n, const char* what) { return std::to_string(n) + " " + what + (n == 1 ? "" : "s"); };
   return ok("config", "configuration " + c.path + " loads (" + count(c.config->bridges.size(), "bridge") + ", " +
                           count(c.config->jails.size(), "jail") + (c.config->jail_defaults ? ", jail defaults)" : ")"));
+}
+
+// ---------------------------------------------------------------------- jail.conf
+
+std::vector<Verdict> judgeJailConf(Platform p, const JailConfFacts& jc, const Config* config) {
+  std::vector<Verdict> out;
+  if (!jc.exists && jc.sources.empty() && jc.errors.empty()) {
+    out.push_back(ok("jailconf", "no " + jc.path + ": jail.conf checks skipped"));
+    return out;
+  }
+  for (const auto& e : jc.errors)
+    out.push_back(bad(Status::Warn, "jailconf", "cannot read " + e.message + "; the jails in " + e.file + " are not checked",
+                      p == Platform::FreeBSD ? "jail -f " + e.file + " -e ' '  # jail(8)'s own reading of the file"
+                                             : "edit " + e.file));
+
+  // The jails vnetd manages, with the names of their interfaces.
+  struct Managed {
+    const JailConfJail* jail;
+    std::set<std::string> ifnames;     // both sides
+    std::vector<std::string> inside;   // the jail sides, in interface order
+    std::vector<HookCall> hooks;
+  };
+  std::vector<Managed> managed;
+  if (config)
+    for (const JailConfJail& j : jc.jails) {
+      if (!isValidJailName(j.name)) continue;
+      std::vector<HookCall> hooks = hookCalls(j);
+      if (!config->jails.count(j.name) && !(config->jail_defaults && !hooks.empty())) continue;
+      Managed m{&j, {}, {}, std::move(hooks)};
+      if (auto jail = config->jailFor(j.name))
+        for (const InterfaceConfig& i : jail->interfaces) {
+          m.ifnames.insert(i.jail_side_name);
+          m.ifnames.insert(i.host_side_name);
+          m.inside.push_back(i.jail_side_name);
+        }
+      managed.push_back(std::move(m));
+    }
+
+  if (jc.errors.empty()) {
+    std::string count = std::to_string(jc.jails.size()) + (jc.jails.size() == 1 ? " jail" : " jails");
+    out.push_back(ok("jailconf", "read " + join(jc.sources) + ": " + count +
+                                     (config ? ", " + std::to_string(managed.size()) + " managed by vnetd"
+                                             : " (no vnetd configuration: not checked)")));
+  }
+
+  for (const Managed& m : managed) {
+    const JailConfJail& j = *m.jail;
+    const std::string pre = "jailconf:" + j.name + ":";
+    const std::string inside = m.inside.empty() ? "its interfaces" : join(m.inside);
+
+    // vnet.interface: jail(8) moves it after exec.created (jail.c startcommands), and
+    // vnetd-hook created has moved it already, so `ifconfig X vnet JID` fails and
+    // jail(8) undoes the start.
+    std::vector<std::string> clashes, where;
+    if (const JailConfParam* vi = j.find("vnet.interface"))
+      for (size_t k = 0; k < vi->values.size(); ++k)
+        if (m.ifnames.count(vi->values[k])) {
+          clashes.push_back(vi->values[k]);
+          where.push_back(vi->value_locations[k].toString());
+        }
+    if (!clashes.empty())
+      out.push_back(bad(Status::Warn, pre + "vnet.interface",
+                        "jail " + j.name + ": vnet.interface = " + join(clashes) + " (" + join(where) +
+                            "): vnetd-hook created already moves it into the jail, so jail(8) fails to move it "
+                            "again and undoes every start",
+                        "remove vnet.interface from jail " + j.name + " at " + join(where)));
+    else
+      out.push_back(ok(pre + "vnet.interface", "jail " + j.name + ": no vnet.interface naming " +
+                                                   (m.ifnames.empty() ? "an interface vnetd manages" : join({m.ifnames.begin(), m.ifnames.end()}))));
+
+    // exec.prestop: the old sample's `ifconfig e0b_X -vnet X` fails when the interface
+    // is not in the jail (SIOCSIFRVNET looks the name up inside the jail:
+    // if_vmove_reclaim), and a failed exec.prestop makes `jail -r` stop without removing
+    // the jail (command.c). vnetd-hook prestop hands it back only when it is there.
+    std::string program = m.hooks.empty() ? "/usr/local/sbin/vnetd-hook" : m.hooks.front().program;
+    std::string line = "exec.prestop += \"" + program + " prestop ${name}\";";
+    bool has_prestop = std::any_of(m.hooks.begin(), m.hooks.end(), [](const HookCall& h) { return h.phase == "prestop"; });
+    auto reclaims = ifconfigReclaims(j, m.ifnames);
+    if (!reclaims.empty()) {
+      out.push_back(bad(Status::Warn, pre + "prestop",
+                        "jail " + j.name + ": exec.prestop runs '" + reclaims.front().command + "' (" +
+                            reclaims.front().where.toString() + "): it fails whenever the interface is not in the "
+                            "jail, and then 'jail -r " + j.name + "' gives up without removing the jail",
+                        "replace that line with  " + line));
+    } else if (!m.hooks.empty() && !has_prestop) {
+      std::set<std::string> phases;
+      for (const HookCall& h : m.hooks) phases.insert(h.phase);
+      out.push_back(bad(Status::Warn, pre + "prestop",
+                        "jail " + j.name + ": exec.* call vnetd-hook (" + join({phases.begin(), phases.end()}) +
+                            ") but not vnetd-hook prestop: " + inside +
+                            " is only released when the jail's network stack goes away, which a dying jail can "
+                            "delay for minutes",
+                        "add  " + line + "  to jail " + j.name + " (" + j.location.toString() + ")"));
+    } else if (has_prestop) {
+      out.push_back(ok(pre + "prestop", "jail " + j.name + ": exec.prestop calls vnetd-hook prestop"));
+    }
+  }
+  return out;
 }
 
 // ------------------------------------------------------------------------ bridges
@@ -537,6 +718,7 @@ std::vector<Verdict> judge(const Facts& f) {
     out.push_back(bad(Status::Warn, "kernel", "cannot read the kernel's facilities: " + f.host_error,
                       "vnetctl doctor  # as root"));
   out.push_back(judgeConfig(f.platform, f.config));
+  add(judgeJailConf(f.platform, f.jail_conf, config));
   if (config) {
     if (!f.host_links_error.empty())
       out.push_back(bad(Status::Fail, "bridges", "cannot read the host's interfaces: " + f.host_links_error,

@@ -7,6 +7,9 @@
 // Check names (Verdict::check) are stable identifiers for scripts and tests:
 //   kernel:<feature>            kernel support (platform::HostSupport feature names)
 //   config                      the configuration file loads
+//   jailconf                    jail.conf (and jail.conf.d/*.conf) could be read
+//   jailconf:<jail>:vnet.interface   no vnet.interface naming an interface vnetd moves
+//   jailconf:<jail>:prestop     exec.prestop hands the interface back with vnetd-hook
 //   bridge:<key>:exists|up|address|members|mtu
 //   forwarding:ipv4, forwarding:ipv6
 //   nat:<key>                   NAT rules of a bridge with `nat`
@@ -24,6 +27,7 @@
 
 #include "cli/vnetctl/status_view.h"
 #include "core/config.h"
+#include "core/jail_conf.h"
 #include "platform/host.h"
 #include "platform/netif.h"
 
@@ -110,6 +114,22 @@ struct JailFacts {
   std::optional<IpAddress> gateway4, gateway6;  // what the configuration routes it via
 };
 
+// jail.conf as doctor.cc read it: the file jail(8) reads by default (or --jail-conf)
+// with what it includes, plus each <its directory>/jail.conf.d/*.conf it does not
+// include, read alone as rc.d/jail does for that jail (libexec/rc/rc.d/jail
+// parse_options: -f /etc/jail.conf.d/NAME.conf when jail.conf has no such .include).
+struct JailConfFacts {
+  std::string path;                  // the main file, e.g. /etc/jail.conf
+  bool exists = false;               // false: not there (a Linux host has none)
+  std::vector<std::string> sources;  // every file read
+  struct Problem {
+    std::string file;                // the file doctor tried to read
+    std::string message;             // "file:line: what" (or why it could not be read)
+  };
+  std::vector<Problem> errors;
+  std::vector<JailConfJail> jails;   // from every file read, in order
+};
+
 struct NatCheckFacts {
   std::optional<platform::NatFacts> nat;
   std::string error;  // could not tell
@@ -124,6 +144,7 @@ struct Facts {
   std::optional<platform::HostSupport> host;
   std::string host_error;
   ConfigFacts config;
+  JailConfFacts jail_conf;
   std::string host_links_error;               // the host's links could not be read
   std::vector<BridgeFacts> bridges;           // one per configured bridge, config order
   std::vector<JailFacts> jails;               // running recorded jails
@@ -135,13 +156,17 @@ struct Facts {
 
 // ---------------------------------------------------------------------------- verdicts
 
-// Every check, in a fixed order: kernel, config, bridges, forwarding, NAT, jails,
-// capture, daemon.
+// Every check, in a fixed order: kernel, config, jail.conf, bridges, forwarding, NAT,
+// jails, capture, daemon.
 std::vector<Verdict> judge(const Facts& facts);
 
 // The parts, exposed for tests.
 std::vector<Verdict> judgeKernel(Platform p, const platform::HostSupport& host, const Config* config);
 Verdict judgeConfig(Platform p, const ConfigFacts& config);
+// The jail.conf checks for the jails vnetd manages: [jail.X] names, and with
+// [jail_defaults] every jail whose exec.* lines call vnetd-hook. Without a loadable
+// configuration only "jailconf" (could the files be read) is judged.
+std::vector<Verdict> judgeJailConf(Platform p, const JailConfFacts& jail_conf, const Config* config);
 std::vector<Verdict> judgeBridge(Platform p, const BridgeFacts& bridge);
 std::vector<Verdict> judgeForwarding(Platform p, const platform::HostSupport& host, const Config& config,
                                      const std::vector<JailFacts>& jails);

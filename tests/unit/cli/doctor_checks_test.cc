@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/naming.h"
 #include "vnetd/build_config.h"
 
 namespace vnetd::cli::doctor {
@@ -468,12 +469,13 @@ TEST(DoctorJudge, WholeReportOrderAndSkips) {
   f.daemon.reachable = true;
   f.daemon.status = DaemonStatus{1, "0.1.0", "/etc/t.toml", f.config.config->digest, {}};
   f.socket_path = "/run/t.sock";
+  f.jail_conf.path = "/etc/jail.conf";  // not there: one OK line saying the checks were skipped
   auto v = judge(f);
   for (const auto& x : v) EXPECT_EQ(x.status, Status::Ok) << x.check << ": " << x.message;
   std::vector<std::string> checks;
   for (const auto& x : v) checks.push_back(x.check);
   EXPECT_THAT(checks, ::testing::ElementsAre("kernel:veth", "kernel:bridge", "kernel:netns", "kernel:netns_dir",
-                                             "config", "bridge:lan:exists", "bridge:lan:up", "bridge:lan:address",
+                                             "config", "jailconf", "bridge:lan:exists", "bridge:lan:up", "bridge:lan:address",
                                              "bridge:lan:members", "bridge:lan:mtu", "forwarding:ipv4",
                                              "jail:web:interfaces", "jail:web:route", "capture:lan",
                                              "daemon:reachable", "daemon:config"));
@@ -487,6 +489,168 @@ TEST(DoctorJudge, WholeReportOrderAndSkips) {
   EXPECT_FALSE(find(v, "bridge:lan:exists"));
   EXPECT_FALSE(find(v, "daemon:config"));
   EXPECT_TRUE(find(v, "daemon:reachable"));
+}
+
+// ---------------------------------------------------------------------- jail.conf
+
+// jail.conf facts from text, as doctor.cc gathers them from a file.
+JailConfFacts jailConf(const std::string& text, const std::string& file = "/etc/jail.conf") {
+  JailConfFacts jc;
+  jc.path = file;
+  jc.exists = true;
+  auto r = parseJailConf(text, file);
+  EXPECT_TRUE(r.ok()) << r.error().message();
+  if (r.ok()) jc.jails = *r;
+  jc.sources = {file};
+  return jc;
+}
+
+// The jail.conf.sample of before issue 14: the hooks as globals, the prestop line that
+// reclaims e0b_${name}, and vnet.interface for webserver.
+constexpr const char* kOldSample = R"(exec.start = "/bin/sh /etc/rc";
+path = "/usr/jails/${name}";
+vnet;
+exec.prestart += "/usr/local/sbin/vnetd-hook prestart ${name}";
+exec.created  += "/usr/local/sbin/vnetd-hook created ${name}";
+exec.prestop  += "/sbin/ifconfig e0b_${name} -vnet ${name}";
+exec.poststop += "/usr/local/sbin/vnetd-hook poststop ${name}";
+webserver {
+	vnet.interface = "e0b_${name}";
+}
+db {
+}
+)";
+
+constexpr const char* kWebAndDefaults = R"([bridge.lan]
+interface = "br0"
+address = "198.18.160.1/24"
+
+[jail.webserver]
+[[jail.webserver.interface]]
+bridge = "lan"
+address = "198.18.160.2/24"
+
+[jail_defaults]
+[[jail_defaults.interface]]
+bridge = "lan"
+address = "auto"
+)";
+
+TEST(DoctorJailConf, NoFileIsSkipped) {
+  JailConfFacts jc;
+  jc.path = "/etc/jail.conf";
+  Config c = parse(kLan);
+  auto v = judgeJailConf(Platform::Linux, jc, &c);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0], (Verdict{"jailconf", Status::Ok, "no /etc/jail.conf: jail.conf checks skipped", ""}));
+}
+
+TEST(DoctorJailConf, TheOldSampleWarnsTwiceWithFileLineAndFix) {
+  Config c = parse(kWebAndDefaults);
+  auto v = judgeJailConf(Platform::FreeBSD, jailConf(kOldSample), &c);
+  auto read = find(v, "jailconf");
+  ASSERT_TRUE(read);
+  EXPECT_EQ(read->status, Status::Ok);
+  EXPECT_EQ(read->message, "read /etc/jail.conf: 2 jails, 2 managed by vnetd");
+
+  auto vi = find(v, "jailconf:webserver:vnet.interface");
+  ASSERT_TRUE(vi);
+  EXPECT_EQ(vi->status, Status::Warn);
+  EXPECT_THAT(vi->message, HasSubstr("vnet.interface = e0b_webserver (/etc/jail.conf:9)"));
+  EXPECT_THAT(vi->message, HasSubstr("jail(8) fails to move it again"));
+  EXPECT_EQ(vi->fix, "remove vnet.interface from jail webserver at /etc/jail.conf:9");
+  // db (a [jail_defaults] jail: its hooks make it vnetd's) sets no vnet.interface.
+  EXPECT_EQ(find(v, "jailconf:db:vnet.interface")->status, Status::Ok);
+
+  for (const char* j : {"webserver", "db"}) {
+    auto ps = find(v, std::string("jailconf:") + j + ":prestop");
+    ASSERT_TRUE(ps) << j;
+    EXPECT_EQ(ps->status, Status::Warn);
+    EXPECT_THAT(ps->message, HasSubstr(std::string("'/sbin/ifconfig e0b_") + j + " -vnet " + j + "' (/etc/jail.conf:6)"));
+    EXPECT_THAT(ps->message, HasSubstr(std::string("'jail -r ") + j + "' gives up"));
+    EXPECT_EQ(ps->fix, "replace that line with  exec.prestop += \"/usr/local/sbin/vnetd-hook prestop ${name}\";");
+  }
+  EXPECT_EQ(exitCode(v), 1);
+}
+
+TEST(DoctorJailConf, GeneratedConfiguredAndForeignInterfaceNames) {
+  // A long name gets the hashed form; [jail.X] may name the jail side; em1 is not vnetd's.
+  const std::string longName = "reportingserver01";
+  Config c = parse(std::string(kLan) + "\n[jail." + longName + "]\n[[jail." + longName +
+                   ".interface]]\nbridge = \"lan\"\naddress = \"198.18.160.3/24\"\n"
+                   "\n[jail.named]\n[[jail.named.interface]]\nbridge = \"lan\"\nname = \"inside0\"\n"
+                   "address = \"198.18.160.4/24\"\n");
+  const std::string hashed = interfaceName(longName, 0, Side::B);
+  auto jc = jailConf("vnet;\n" + longName + " { vnet.interface = \"" + hashed + "\"; }\n"
+                     "named { vnet.interface = inside0, em1; }\n"
+                     "web { vnet.interface = em1; }\n"
+                     "other { vnet.interface = e0b_other; }\n");
+  auto v = judgeJailConf(Platform::FreeBSD, jc, &c);
+  EXPECT_EQ(find(v, "jailconf:" + longName + ":vnet.interface")->status, Status::Warn);
+  auto named = find(v, "jailconf:named:vnet.interface");
+  EXPECT_EQ(named->status, Status::Warn);
+  EXPECT_THAT(named->message, HasSubstr("vnet.interface = inside0 (/etc/jail.conf:3)"));
+  EXPECT_THAT(named->message, ::testing::Not(HasSubstr("em1")));
+  EXPECT_EQ(find(v, "jailconf:web:vnet.interface")->status, Status::Ok);
+  // Not configured, no [jail_defaults], no hooks: not vnetd's, not judged.
+  EXPECT_FALSE(find(v, "jailconf:other:vnet.interface"));
+  // No hook lines at all: nothing to say about exec.prestop.
+  EXPECT_FALSE(find(v, "jailconf:web:prestop"));
+}
+
+TEST(DoctorJailConf, HooksWithoutPrestopWarnAndWithItAreOk) {
+  Config c = parse(kWebAndDefaults);
+  auto jc = jailConf(
+      "exec.prestart += \"/opt/bin/vnetd-hook -c /etc/v.toml prestart ${name}\";\n"
+      "exec.poststop += \"/opt/bin/vnetd-hook --standalone poststop ${name}\";\n"
+      "webserver {\n"
+      "}\n"
+      "db {\n"
+      "  exec.prestop = \"/opt/bin/vnetd-hook prestop ${name}\";\n"
+      "}\n"
+      "plain {\n"
+      "  exec.prestart = \"/bin/true\";\n"
+      "  exec.poststop = \"/bin/true\";\n"
+      "}\n");
+  auto v = judgeJailConf(Platform::FreeBSD, jc, &c);
+  auto web = find(v, "jailconf:webserver:prestop");
+  ASSERT_TRUE(web);
+  EXPECT_EQ(web->status, Status::Warn);
+  EXPECT_THAT(web->message, HasSubstr("(poststop, prestart) but not vnetd-hook prestop: e0b_webserver"));
+  // The fix uses the hook's own path and points at the jail's definition.
+  EXPECT_EQ(web->fix, "add  exec.prestop += \"/opt/bin/vnetd-hook prestop ${name}\";  to jail webserver (/etc/jail.conf:3)");
+  EXPECT_EQ(find(v, "jailconf:db:prestop")->status, Status::Ok);
+  // plain overrides the hooks away: with [jail_defaults] only, it is not vnetd's.
+  EXPECT_FALSE(find(v, "jailconf:plain:prestop"));
+  EXPECT_FALSE(find(v, "jailconf:plain:vnet.interface"));
+  EXPECT_EQ(find(v, "jailconf")->message, "read /etc/jail.conf: 3 jails, 2 managed by vnetd");
+
+  // Without [jail_defaults] a jail is vnetd's only through [jail.X].
+  Config only = parse(kLan);
+  v = judgeJailConf(Platform::FreeBSD, jc, &only);
+  EXPECT_FALSE(find(v, "jailconf:webserver:prestop"));
+  EXPECT_EQ(find(v, "jailconf")->message, "read /etc/jail.conf: 3 jails, 0 managed by vnetd");
+}
+
+TEST(DoctorJailConf, UnreadableFilesWarnPerPlatformAndNoConfigChecksNothing) {
+  JailConfFacts jc;
+  jc.path = "/etc/jail.conf";
+  jc.exists = true;
+  jc.errors.push_back({"/etc/jail.conf", "/etc/jail.conf:7: unterminated string (a \" without its closing \")"});
+  Config c = parse(kWebAndDefaults);
+  auto v = judgeJailConf(Platform::FreeBSD, jc, &c);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].check, "jailconf");
+  EXPECT_EQ(v[0].status, Status::Warn);
+  EXPECT_EQ(v[0].message, "cannot read /etc/jail.conf:7: unterminated string (a \" without its closing \"); the jails "
+                          "in /etc/jail.conf are not checked");
+  EXPECT_EQ(v[0].fix, "jail -f /etc/jail.conf -e ' '  # jail(8)'s own reading of the file");
+  EXPECT_EQ(judgeJailConf(Platform::Linux, jc, &c)[0].fix, "edit /etc/jail.conf");
+
+  v = judgeJailConf(Platform::FreeBSD, jailConf(kOldSample), nullptr);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].status, Status::Ok);
+  EXPECT_EQ(v[0].message, "read /etc/jail.conf: 2 jails (no vnetd configuration: not checked)");
 }
 
 // ------------------------------------------------------------------ status reply
