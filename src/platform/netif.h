@@ -133,6 +133,9 @@ class NetStack {
   // Already enabled → success. Addresses that the switch-off removed (Linux) are not
   // restored: the caller adds them again.
   virtual Result<void> enableIpv6(const std::string& name) = 0;
+  // Whether IPv6 is on for the link (the opposite of what enableIpv6 clears). ENODEV for
+  // no such link, EAFNOSUPPORT where the stack has no IPv6.
+  virtual Result<bool> ipv6Enabled(const std::string& name) = 0;
 };
 
 // The host's own stack.

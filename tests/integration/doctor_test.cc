@@ -307,3 +307,44 @@ TEST_F(DoctorTest, JailConfOfTheJailsItManages) {
 
 }  // namespace
 }  // namespace vnetd
+
+namespace vnetd {
+namespace {
+
+// A jail's own rc switched IPv6 off under its vnetd IPv6 address (FreeBSD's rc.d/netif
+// does that to every interface but lo0; here: disable_ipv6, what jail_order_test's rc
+// step does): doctor names it with the poststart fix, and poststart (through the daemon)
+// makes it OK again.
+TEST_F(DoctorTest, Ipv6SwitchedOffInAJailIsFoundAndPoststartFixesIt) {
+  br_ = net_.bridgeName("d6");
+  a_ = net_.jailName("v6");
+  writeConfig("[bridge.lan]\ninterface = \"" + br_ + "\"\naddress = \"198.18.166.1/24\"\naddress6 = \"2001:db8:166::1/64\"\n\n"
+              "[jail." + a_ + "]\n[[jail." + a_ + ".interface]]\nbridge = \"lan\"\naddress = \"198.18.166.10/24\"\n"
+              "address6 = \"2001:db8:166::10/64\"\ngateway6 = \"2001:db8:166::1\"\n");
+  startDaemon();
+  ASSERT_NO_FATAL_FAILURE(startJail(a_));
+  const std::string inside = interfaceName(a_, 0, Side::B);
+  Doctor d = doctor();
+  EXPECT_EQ(d.statusOf("jail:" + a_ + ":ipv6"), "absent") << d.out;
+  EXPECT_EQ(d.statusOf("jail:" + a_ + ":route6"), "ok") << d.problems();
+
+  ASSERT_EQ(testing::run({"ip", "netns", "exec", a_, "sysctl", "-q", "-w",
+                          "net.ipv6.conf." + inside + ".disable_ipv6=1"}).status, 0);
+  d = doctor();
+  EXPECT_EQ(d.status, 2) << d.out;
+  EXPECT_EQ(d.statusOf("jail:" + a_ + ":ipv6"), "fail") << d.out;
+  EXPECT_EQ(d.fixOf("jail:" + a_ + ":ipv6"), "vnetd-hook poststart " + a_);
+
+  auto r = hook("poststart", a_);
+  ASSERT_EQ(r.status, 0) << r.err;
+  d = doctor();
+  EXPECT_EQ(d.statusOf("jail:" + a_ + ":ipv6"), "absent") << d.problems();
+  EXPECT_EQ(d.statusOf("jail:" + a_ + ":interfaces"), "ok") << d.problems();
+  EXPECT_EQ(d.statusOf("jail:" + a_ + ":route6"), "ok") << d.problems();
+
+  net_.deleteNamespace(a_);
+  (void)hook("poststop", a_);
+}
+
+}  // namespace
+}  // namespace vnetd

@@ -314,6 +314,15 @@ Facts gather(const Context& ctx, const std::string& jail_conf) {
         j.links = std::move(*l);
         j.addresses = std::move(*a);
         j.default_routes = std::move(*r);
+        for (const RecordedInterface& ri : j.interfaces) {
+          bool v6 = std::any_of(ri.addresses.begin(), ri.addresses.end(), [](const std::string& text) {
+            auto c = Cidr::parse(text);
+            return c && c->address.family == IpFamily::V6;
+          });
+          if (!v6) continue;
+          auto on = (*stack)->ipv6Enabled(ri.jail_name);
+          if (on && !*on) j.ipv6_off.insert(ri.jail_name);  // a missing interface is the interfaces check's
+        }
       }
     }
     f.jails.push_back(std::move(j));

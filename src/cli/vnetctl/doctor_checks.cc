@@ -611,6 +611,24 @@ std::vector<Verdict> judgeJail(Platform p, const JailFacts& j) {
     out.push_back(ok(pre + "interfaces", "jail " + j.name + ": " + (fine.empty() ? "no interfaces" : join(fine, "; ")) +
                                              (fine.empty() ? "" : " up")));
 
+  // IPv6 switched off under vnetd's IPv6 addresses: FreeBSD's rc does that to every
+  // interface but lo0 unless ipv6_activate_all_interfaces="YES" (libexec/rc/network.subr
+  // ifconfig_up); the poststart hook switches it back on after rc.
+  std::vector<std::string> off;
+  for (const RecordedInterface& ri : j.interfaces)
+    if (j.ipv6_off.count(ri.jail_name)) off.push_back(ri.jail_name);
+  if (!off.empty())
+    out.push_back(bad(Status::Fail, pre + "ipv6",
+                      "jail " + j.name + ": IPv6 is switched off on " + join(off) +
+                          (p == Platform::FreeBSD ? " (IFDISABLED: the jail's rc does that unless its rc.conf has "
+                                                    "ipv6_activate_all_interfaces=\"YES\")"
+                                                  : " (disable_ipv6)"),
+                      "vnetd-hook poststart " + j.name +
+                          (p == Platform::FreeBSD
+                               ? "  # and in jail.conf: exec.poststart += \"/usr/local/sbin/vnetd-hook poststart "
+                                 "${name}\"; in the jail's rc.conf: ipv6_activate_all_interfaces=\"YES\""
+                               : "")));
+
   for (const auto& want : {j.gateway4, j.gateway6}) {
     if (!want) continue;
     bool v6 = want->family == IpFamily::V6;

@@ -14,6 +14,7 @@
 //   forwarding:ipv4, forwarding:ipv6
 //   nat:<key>                   NAT rules of a bridge with `nat`
 //   jail:<name>:interfaces      jail-side interfaces present, up, addressed
+//   jail:<name>:ipv6            IPv6 on where vnetd assigns IPv6 addresses
 //   jail:<name>:route, jail:<name>:route6   the jail's default route
 //   capture:<key>               a capture can open the bridge
 //   daemon:reachable, daemon:config
@@ -22,6 +23,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -112,6 +114,9 @@ struct JailFacts {
   std::vector<platform::AddressInfo> addresses;
   std::vector<platform::RouteInfo> default_routes;
   std::optional<IpAddress> gateway4, gateway6;  // what the configuration routes it via
+  // Recorded jail sides with an IPv6 address on which IPv6 is switched off (FreeBSD:
+  // ND6_IFF_IFDISABLED, which the jail's rc sets; Linux: disable_ipv6).
+  std::set<std::string> ipv6_off;
 };
 
 // jail.conf as doctor.cc read it: the file jail(8) reads by default (or --jail-conf)

@@ -21,6 +21,8 @@ extern const uint32_t vnetd_nd6_iff_no_dad;      // ND6_IFF_NO_DAD: no duplicate
 // AF_INET6 socket `fd` (its vnet is the one changed). Nothing is written when the flags
 // are already so. 0, or -1 with errno (ENXIO: no such interface).
 int vnetd_nd6_change_flags(int fd, const char* ifname, uint32_t set, uint32_t clear);
+// The ND6_IFF_* flags of `ifname` into `*flags`. 0, or -1 with errno.
+int vnetd_nd6_get_flags(int fd, const char* ifname, uint32_t* flags);
 
 #ifdef __cplusplus
 }

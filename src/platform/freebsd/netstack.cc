@@ -447,6 +447,19 @@ class FreeBsdNetStack final : public NetStack {
     return success();
   }
 
+  Result<bool> ipv6Enabled(const std::string& name) override {
+    const std::string what = "read the IPv6 flags of " + name + in();
+    if (!s_.inet6) return Error{EAFNOSUPPORT, what + ": this network stack has no IPv6"};
+    char check[IFNAMSIZ];
+    VNETD_TRY(copyIfName(check, name));
+    uint32_t flags = 0;
+    if (vnetd_nd6_get_flags(s_.inet6.get(), name.c_str(), &flags) != 0) {
+      if (errno == ENXIO) return Error{ENODEV, what + ": no interface " + name};
+      return errnoError(what);
+    }
+    return (flags & vnetd_nd6_iff_ifdisabled) == 0;
+  }
+
   Result<void> loopbackUp() override {
     VNETD_TRY(setUp("lo0", true));
     // Bringing lo0 up gives it ::1 (in6_ifattach) where IPv6 exists; 127.0.0.1 is

@@ -340,23 +340,19 @@ class LinuxNetStack final : public NetStack {
 
   Result<void> enableIpv6(const std::string& name) override {
     const std::string what = "enable IPv6 on " + name;
-    // A name from the state or config, validated; it never contains '/' or "..".
-    if (!isValidInterfaceName(name)) return plainError(what + ": " + interfaceNameProblem(name));
-    const std::string path = "/proc/sys/net/ipv6/conf/" + name + "/disable_ipv6";
-    auto f = ns_ ? openInNamespace(ns_.get(), path, O_WRONLY) : [&]() -> Result<UniqueFd> {
-      UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-      if (!fd) return errnoError("open " + path);
-      return fd;
-    }();
-    if (!f) {
-      if (f.error().code != ENOENT) return std::move(f).withContext(what).error();
-      auto l = link(name);
-      if (!l) return l.error();
-      if (!*l) return Error{ENODEV, what + ": no interface " + name};
-      return Error{EAFNOSUPPORT, what + ": this kernel has no IPv6 (ipv6.disable=1?)"};
-    }
+    auto f = openIpv6Switch(name, O_WRONLY, what);
+    if (!f) return f.error();
     if (::write(f->get(), "0\n", 2) != 2) return errnoError(what);
     return success();
+  }
+
+  Result<bool> ipv6Enabled(const std::string& name) override {
+    const std::string what = "read whether IPv6 is on for " + name;
+    auto f = openIpv6Switch(name, O_RDONLY, what);
+    if (!f) return f.error();
+    char c = 0;
+    if (::read(f->get(), &c, 1) != 1) return errnoError(what);
+    return c == '0';
   }
 
  private:
@@ -373,6 +369,24 @@ class LinuxNetStack final : public NetStack {
     m.putString(IFLA_IFNAME, name);
     m.putU32(attr, value);
     return sock_.request(m, what);
+  }
+
+  // net.ipv6.conf.<name>.disable_ipv6 of this stack's namespace.
+  Result<UniqueFd> openIpv6Switch(const std::string& name, int flags, const std::string& what) {
+    // A name from the state or config, validated; it never contains '/' or "..".
+    if (!isValidInterfaceName(name)) return plainError(what + ": " + interfaceNameProblem(name));
+    const std::string path = "/proc/sys/net/ipv6/conf/" + name + "/disable_ipv6";
+    auto f = ns_ ? openInNamespace(ns_.get(), path, flags) : [&]() -> Result<UniqueFd> {
+      UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC));
+      if (!fd) return errnoError("open " + path);
+      return fd;
+    }();
+    if (f) return f;
+    if (f.error().code != ENOENT) return std::move(f).withContext(what);
+    auto l = link(name);
+    if (!l) return l.error();
+    if (!*l) return Error{ENODEV, what + ": no interface " + name};
+    return Error{EAFNOSUPPORT, what + ": this kernel has no IPv6 (ipv6.disable=1?)"};
   }
 
   // Linux's counterpart of if_bridge's IFBIF_PRIVATE: isolated ports cannot reach each

@@ -355,6 +355,24 @@ TEST(DoctorJail, InterfaceMissingDownOrWithoutAddress) {
   EXPECT_EQ(judgeJail(Platform::Linux, j)[0].status, Status::Warn);
 }
 
+// The jail's rc switched IPv6 off under vnetd's IPv6 address (FreeBSD: network.subr
+// ifconfig_up sets ifdisabled unless ipv6_activate_all_interfaces="YES").
+TEST(DoctorJail, Ipv6SwitchedOffUnderAnIpv6Address) {
+  JailFacts j = healthyJail();
+  EXPECT_FALSE(find(judgeJail(Platform::FreeBSD, j), "jail:web:ipv6")) << "nothing to say when it is on";
+  j.ipv6_off.insert("e0b_web");
+  auto v = find(judgeJail(Platform::FreeBSD, j), "jail:web:ipv6");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->status, Status::Fail);
+  EXPECT_THAT(v->message, HasSubstr("IPv6 is switched off on e0b_web"));
+  EXPECT_THAT(v->message, HasSubstr("ipv6_activate_all_interfaces"));
+  EXPECT_THAT(v->fix, HasSubstr("vnetd-hook poststart web"));
+  EXPECT_THAT(v->fix, HasSubstr("exec.poststart"));
+  EXPECT_EQ(find(judgeJail(Platform::Linux, j), "jail:web:ipv6")->fix, "vnetd-hook poststart web");
+  j.ipv6_off = {"someone_else0"};  // not a recorded jail side
+  EXPECT_FALSE(find(judgeJail(Platform::Linux, j), "jail:web:ipv6"));
+}
+
 // ------------------------------------------------------------------ capture, daemon
 
 TEST(DoctorCapture, OpenOrNot) {

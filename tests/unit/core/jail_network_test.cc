@@ -136,6 +136,7 @@ class FakeStack final : public platform::NetStack {
   Result<std::vector<platform::RouteInfo>> defaultRoutes() override { return std::vector<platform::RouteInfo>{}; }
   Result<void> setDefaultRoute(const IpAddress& gw) override { return w_.call("route " + gw.toString() + where()); }
   Result<void> loopbackUp() override { return w_.call("lo" + where()); }
+  Result<bool> ipv6Enabled(const std::string& name) override { return w_.ipv6_on[jail_ + "/" + name]; }
   Result<void> enableIpv6(const std::string& name) override {
     VNETD_TRY(w_.call("ipv6 " + name + where()));
     w_.ipv6_on[jail_ + "/" + name] = true;
