@@ -237,7 +237,7 @@ class JailOrderTest : public BackendFixture, public ::testing::WithParamInterfac
   void writeConfig(const std::string& jails) {
     dir_.write("vnetd.toml", "[daemon]\nstate_dir = \"" + dir_.file("state") + "\"\ncontrol_socket = \"" +
                                  dir_.file("none.sock") + "\"\n\n[bridge.lan]\ninterface = \"" + bridge_ +
-                                 "\"\naddress = \"198.18.120.1/24\"\naddress6 = \"2001:db8:120::1/64\"\n\n" +
+                                 "\"\naddress = \"" + n4_ + "1/24\"\naddress6 = \"" + n6_ + "1/64\"\n\n" +
                                  jails);
   }
 
@@ -290,29 +290,39 @@ class JailOrderTest : public BackendFixture, public ::testing::WithParamInterfac
     return r.status == 0;
   }
 
+  // Each test (and parameter) on a subnet of its own: ctest runs tests of this file in
+  // parallel processes, and two bridges with one subnet would break each other's routes.
+  void subnet(int test) {
+    int octet = 210 + 2 * test + (GetParam() == UnwindModel::SkipsCreated ? 1 : 0);
+    n4_ = "198.18." + std::to_string(octet) + ".";
+    n6_ = "2001:db8:" + std::to_string(octet) + "::";
+  }
+
   std::string bridge_;
   std::set<std::string> jails_made_;
+  std::string n4_ = "198.18.210.", n6_ = "2001:db8:210::";
 };
 
 // The shipped sample, as jail(8) runs it: webserver (static IPv4 + IPv6) and db (auto),
 // the jails' rc switching IPv6 off, poststart putting it back; both stop without a trace.
 TEST_P(JailOrderTest, TheSampleStartsRunsRcAndStopsCleanly) {
+  subnet(0);
   std::string web = net_.jailName("web"), db = net_.jailName("db");
-  writeConfig(jailTable(web, "198.18.120.10/24",
-                        "address6 = \"2001:db8:120::10/64\"\ngateway = \"198.18.120.1\"\ngateway6 = \"2001:db8:120::1\"") +
+  writeConfig(jailTable(web, n4_ + "10/24",
+                        "address6 = \"" + n6_ + "10/64\"\ngateway = \"" + n4_ + "1\"\ngateway6 = \"" + n6_ + "1\"") +
               "[jail_defaults]\n[[jail_defaults.interface]]\nbridge = \"lan\"\naddress = \"auto\"\n"
-              "gateway = \"198.18.120.1\"\n");
+              "gateway = \"" + n4_ + "1\"\n");
   std::string conf = sample({{"webserver", web}, {"db", db}});
   Jail8 w = jail8(conf, web), d = jail8(conf, db);
   ASSERT_TRUE(w.start()) << w.logText();
   ASSERT_TRUE(d.start()) << d.logText();
   EXPECT_TRUE(w.ran("exec.start: /bin/sh /etc/rc -> 0")) << "the sample's jails run their rc:\n" << w.logText();
 
-  EXPECT_TRUE(testing::TestNet::ping(web, "198.18.120.1"));
-  EXPECT_TRUE(testing::TestNet::ping(db, "198.18.120.1"));
-  EXPECT_TRUE(testing::TestNet::ping(db, "198.18.120.10"));
+  EXPECT_TRUE(testing::TestNet::ping(web, n4_ + "1"));
+  EXPECT_TRUE(testing::TestNet::ping(db, n4_ + "1"));
+  EXPECT_TRUE(testing::TestNet::ping(db, n4_ + "10"));
   // rc switched IPv6 off on e0b_<web>; exec.poststart switched it back on.
-  EXPECT_TRUE(ping6(web, "2001:db8:120::1")) << "IPv6 after the jail's rc:\n" << w.logText();
+  EXPECT_TRUE(ping6(web, n6_ + "1")) << "IPv6 after the jail's rc:\n" << w.logText();
 
   EXPECT_TRUE(w.stop()) << w.logText();
   EXPECT_TRUE(d.stop()) << d.logText();
@@ -326,13 +336,14 @@ TEST_P(JailOrderTest, TheSampleStartsRunsRcAndStopsCleanly) {
 // renames the jail side inside: exec.prestop must still hand it back and never fail,
 // or jail(8) keeps the jail (jail.c main).
 TEST_P(JailOrderTest, AJailWithAHashedAndRenamedJailSideStops) {
+  subnet(1);
   std::string longname = net_.jailName("reportingsrv");
   ASSERT_GT(longname.size(), 11u);
-  writeConfig(jailTable(longname, "198.18.120.20/24", "name = \"net0\""));
+  writeConfig(jailTable(longname, n4_ + "20/24", "name = \"net0\""));
   std::string conf = sample({}, longname + " {\n}\n");
   Jail8 j = jail8(conf, longname);
   ASSERT_TRUE(j.start()) << j.logText();
-  EXPECT_TRUE(testing::TestNet::ping(longname, "198.18.120.1"));
+  EXPECT_TRUE(testing::TestNet::ping(longname, n4_ + "1"));
   j.clearLog();
   EXPECT_TRUE(j.stop()) << j.logText();
   EXPECT_FALSE(j.exists()) << "jail(8) keeps a jail whose exec.prestop failed:\n" << j.logText();
@@ -343,8 +354,9 @@ TEST_P(JailOrderTest, AJailWithAHashedAndRenamedJailSideStops) {
 // vnetd-hook prestop takes the jail side back by its recorded name and MAC, and a second
 // prestop (nothing inside any more) still exits 0.
 TEST_P(JailOrderTest, PrestopHandsTheJailSideBackAndNeverFails) {
+  subnet(2);
   std::string j = net_.jailName("ps");
-  writeConfig(jailTable(j, "198.18.120.30/24", "name = \"net0\""));
+  writeConfig(jailTable(j, n4_ + "30/24", "name = \"net0\""));
   Jail8 jail = jail8(sample({}, j + " {\n}\n"), j);
   ASSERT_TRUE(jail.start()) << jail.logText();
   auto hook = [&](const std::string& phase) {
@@ -368,8 +380,9 @@ TEST_P(JailOrderTest, PrestopHandsTheJailSideBackAndNeverFails) {
 // taken inside the jail by an earlier exec.created command). jail(8) unwinds without
 // exec.poststop, so vnetd-hook created itself must leave nothing behind.
 TEST_P(JailOrderTest, AFailedCreatedLeavesNothingBehind) {
+  subnet(3);
   std::string j = net_.jailName("fc");
-  writeConfig(jailTable(j, "198.18.120.40/24", "name = \"net0\""));
+  writeConfig(jailTable(j, n4_ + "40/24", "name = \"net0\""));
   std::string conf = sample({}, j + " {\n"
                                     "  exec.created = \"ip -n ${name} link add net0 type veth peer name net0p\",\n"
                                     "                 \"/usr/local/sbin/vnetd-hook created ${name}\";\n"
@@ -390,8 +403,9 @@ TEST_P(JailOrderTest, AFailedCreatedLeavesNothingBehind) {
 // start (the daemon collects it, see daemon tests); without the daemon the next start of
 // the jail makes it anew and works, and its stop leaves nothing.
 TEST_P(JailOrderTest, AStartFailingInExecStartIsUnwoundAndTheNextStartWorks) {
+  subnet(4);
   std::string j = net_.jailName("fs");
-  writeConfig(jailTable(j, "198.18.120.50/24", "gateway = \"198.18.120.1\""));
+  writeConfig(jailTable(j, n4_ + "50/24", "gateway = \"" + n4_ + "1\""));
   Jail8 failing = jail8(sample({}, j + " {\n  exec.start = \"/usr/bin/false\";\n}\n"), j);
   EXPECT_FALSE(failing.start()) << failing.logText();
   EXPECT_FALSE(failing.exists());
@@ -401,7 +415,7 @@ TEST_P(JailOrderTest, AStartFailingInExecStartIsUnwoundAndTheNextStartWorks) {
 
   Jail8 fixed = jail8(sample({}, j + " {\n}\n"), j);
   ASSERT_TRUE(fixed.start()) << fixed.logText();
-  EXPECT_TRUE(testing::TestNet::ping(j, "198.18.120.1"));
+  EXPECT_TRUE(testing::TestNet::ping(j, n4_ + "1"));
   EXPECT_TRUE(fixed.stop()) << fixed.logText();
   EXPECT_EQ(pairsOnHost(), std::vector<std::string>{});
   EXPECT_TRUE(loadState().jails.empty());
@@ -410,8 +424,9 @@ TEST_P(JailOrderTest, AStartFailingInExecStartIsUnwoundAndTheNextStartWorks) {
 // service jail restart: the stop sequence, then the start sequence; same MACs and
 // address, working network.
 TEST_P(JailOrderTest, ARestartKeepsIdentityAndNetwork) {
+  subnet(5);
   std::string j = net_.jailName("rs");
-  writeConfig(jailTable(j, "198.18.120.60/24", "gateway = \"198.18.120.1\""));
+  writeConfig(jailTable(j, n4_ + "60/24", "gateway = \"" + n4_ + "1\""));
   Jail8 jail = jail8(sample({}, j + " {\n}\n"), j);
   ASSERT_TRUE(jail.start()) << jail.logText();
   auto before = loadState().jails.at(j).interfaces.at(0);
@@ -420,7 +435,7 @@ TEST_P(JailOrderTest, ARestartKeepsIdentityAndNetwork) {
   EXPECT_EQ(before.host_mac, after.host_mac);
   EXPECT_EQ(before.jail_mac, after.jail_mac);
   EXPECT_EQ(before.addresses, after.addresses);
-  EXPECT_TRUE(testing::TestNet::ping(j, "198.18.120.1"));
+  EXPECT_TRUE(testing::TestNet::ping(j, n4_ + "1"));
   EXPECT_TRUE(jail.stop()) << jail.logText();
   EXPECT_EQ(pairsOnHost(), std::vector<std::string>{});
 }
@@ -428,8 +443,9 @@ TEST_P(JailOrderTest, ARestartKeepsIdentityAndNetwork) {
 // Why the sample must not set vnet.interface: jail(8) moves it after exec.created, when
 // vnetd-hook has already moved it, and the start fails.
 TEST_P(JailOrderTest, VnetInterfaceForAManagedInterfaceFailsTheStart) {
+  subnet(6);
   std::string j = net_.jailName("vi");
-  writeConfig(jailTable(j, "198.18.120.70/24"));
+  writeConfig(jailTable(j, n4_ + "70/24"));
   Jail8 jail = jail8(sample({}, j + " {\n  vnet.interface = \"e0b_${name}\";\n}\n"), j);
   EXPECT_FALSE(jail.start()) << jail.logText();
   EXPECT_TRUE(jail.ran("vnet.interface: e0b_" + j + " -> ")) << jail.logText();
