@@ -42,6 +42,9 @@ Pcap openBridge(const std::string& bridge, const CaptureConfig& c, std::string& 
     return nullptr;
   }
   pcap_set_snaplen(p.get(), static_cast<int>(c.snaplen));
+  // A request: FreeBSD clamps it to net.bpf.maxbufsize without a word, TPACKET_V3 rounds
+  // it to whole ring blocks. What the kernel granted is read back after activation
+  // (Impl::readBuffer, platform::captureBufferBytes).
   pcap_set_buffer_size(p.get(), static_cast<int>(c.buffer_bytes));
   // A Linux bridge passes the frames it forwards between ports to a capture only when
   // promiscuous (measured). The membership ends with the capture.
@@ -121,6 +124,10 @@ struct BridgeCapture::Impl {
   void run();
   void publish(bool capturing);
   void readStats();
+  // Reads back the kernel buffer the open handle got (platform/capture.h) into
+  // `buffer_bytes`, and says so when it is not the configured one — once per capture
+  // start, not at every reopening of the bridge.
+  void readBuffer();
   void close(const std::string& problem);
   // Waits for the capture fd (-1: none) or the wake-up pipe, at most `ms`. False when
   // stopping. Sets `fd_error` when poll reports the capture fd broken.
@@ -165,6 +172,8 @@ struct BridgeCapture::Impl {
   Pcap handle;
   uint32_t last_drop = 0, last_ifdrop = 0;  // pcap_stats of `handle` so far (32-bit, wrap)
   std::string last_problem;
+  uint64_t buffer_bytes = 0;  // the open handle's kernel buffer; 0 when unknown
+  std::optional<std::string> last_buffer_note;  // what readBuffer() logged last ("" = nothing)
 
   std::atomic<bool> stop{false};
   std::atomic<bool> open{false};   // `handle` is open (for poke)
@@ -183,6 +192,31 @@ void BridgeCapture::Impl::readStats() {
   last_ifdrop = st.ps_ifdrop;
 }
 
+void BridgeCapture::Impl::readBuffer() {
+  const std::string& bridge = channel->bridge();
+  auto got = platform::captureBufferBytes(pcap_fileno(handle.get()));
+  std::string note;
+  bool warning = false;
+  if (!got) {
+    buffer_bytes = 0;
+    note = "cannot tell the size of the kernel's capture buffer: " + got.error().message();
+  } else {
+    buffer_bytes = *got;
+    std::optional<platform::CaptureBufferLimit> limit;
+    if (buffer_bytes < config.buffer_bytes)
+      if (auto l = platform::readCaptureBufferLimit()) limit = *l;
+    if (auto n = captureBufferNote(config.buffer_bytes, buffer_bytes, limit)) {
+      note = n->text;
+      warning = n->warning;
+    }
+  }
+  if (note == last_buffer_note) return;
+  last_buffer_note = note;
+  if (note.empty()) return;
+  if (warning) VNETD_LOG_WARN("capture on %s: %s", bridge.c_str(), note.c_str());
+  else VNETD_LOG_INFO("capture on %s: %s", bridge.c_str(), note.c_str());
+}
+
 void BridgeCapture::Impl::publish(bool capturing) {
   readStats();
   // Expiry walks the flow table a slice per period, the whole of it in about a quarter
@@ -191,6 +225,7 @@ void BridgeCapture::Impl::publish(bool capturing) {
   aggregator.expire(seconds(), aggregator.flowCapacity() / cycle + 1);
   CaptureSnapshot snapshot = aggregator.snapshot(capturing);
   snapshot.flight_recorder_bytes = recorder.bytesAllocated();
+  snapshot.capture_buffer_bytes = capturing ? buffer_bytes : 0;
   channel->publish(std::make_shared<const CaptureSnapshot>(std::move(snapshot)));
 }
 
@@ -284,8 +319,9 @@ void BridgeCapture::Impl::run() {
       last_drop = last_ifdrop = 0;
       last_problem.clear();
       next_publish = Clock::now();
-      VNETD_LOG_INFO("capture on %s: open (snaplen %u, buffer %u bytes)", bridge.c_str(), config.snaplen,
-                     config.buffer_bytes);
+      readBuffer();
+      VNETD_LOG_INFO("capture on %s: open (snaplen %u, buffer %llu bytes)", bridge.c_str(), config.snaplen,
+                     static_cast<unsigned long long>(buffer_bytes ? buffer_bytes : config.buffer_bytes));
     }
     now = seconds();
     // Non-blocking: every frame the kernel has handed over, nothing more.
@@ -384,10 +420,20 @@ void CaptureManager::stopAll() {
   board_->channels.clear();
 }
 
+std::shared_ptr<const Attribution> CaptureManager::tableFor(const std::string& bridge) const {
+  auto it = isolating_.find(bridge);
+  bool isolating = it != isolating_.end() && it->second;
+  return have_state_ ? Attribution::fromState(state_, bridge, isolating) : Attribution::build({}, isolating);
+}
+
 void CaptureManager::apply(const Config& config) {
   std::set<std::string> wanted;
+  isolating_.clear();
   if (config.capture.enabled)
-    for (const auto& [key, br] : config.bridges) wanted.insert(br.interface);
+    for (const auto& [key, br] : config.bridges) {
+      wanted.insert(br.interface);
+      isolating_[br.interface] = br.private_members;
+    }
   if (!sameSettings(config_, config.capture) && !running_.empty()) {
     VNETD_LOG_INFO("capture: settings changed; restarting %zu captures", running_.size());
     stopAll();
@@ -402,9 +448,14 @@ void CaptureManager::apply(const Config& config) {
     it = running_.erase(it);
   }
   for (const auto& bridge : wanted) {
-    if (running_.count(bridge)) continue;
+    auto table = tableFor(bridge);
+    if (auto it = running_.find(bridge); it != running_.end()) {
+      // `private` changed by a reload: the same jails, now (not) isolated.
+      if (!table->sameAs(*it->second.channel->attribution())) it->second.channel->setAttribution(std::move(table));
+      continue;
+    }
     auto channel = std::make_shared<CaptureChannel>(bridge);
-    if (have_state_) channel->setAttribution(Attribution::fromState(state_, bridge));
+    channel->setAttribution(std::move(table));
     running_[bridge] = {channel, std::make_unique<BridgeCapture>(config_, channel)};
   }
   board_->channels.clear();
@@ -417,7 +468,7 @@ void CaptureManager::setState(const State& state) {
   state_ = state;
   have_state_ = true;
   for (const auto& [bridge, r] : running_) {
-    auto table = Attribution::fromState(state_, bridge);
+    auto table = tableFor(bridge);
     // Most saves (a phase, a timestamp) change no MAC: the capture keeps its table.
     if (!table->sameAs(*r.channel->attribution())) r.channel->setAttribution(std::move(table));
   }
@@ -473,6 +524,21 @@ void CaptureManager::recorded(const std::string& jail, const std::vector<std::st
       else g->done(RecordedFrames::merge(std::move(g->parts)));
     });
   }
+}
+
+// ------------------------------------------------------------------- captureBufferNote
+
+std::optional<CaptureBufferNote> captureBufferNote(uint64_t requested, uint64_t effective,
+                                                   const std::optional<platform::CaptureBufferLimit>& limit) {
+  if (effective == requested) return std::nullopt;
+  std::string got = "the kernel gave the capture a " + std::to_string(effective) + "-byte buffer";
+  std::string asked = std::to_string(requested) + " bytes of [capture] buffer_size";
+  if (effective > requested) return CaptureBufferNote{false, got + " for the " + asked + " (rounded up)"};
+  if (limit && requested > limit->bytes && effective <= limit->bytes)
+    return CaptureBufferNote{true, got + ", not the " + asked + ": " + limit->sysctl + " caps it at " +
+                                       std::to_string(limit->bytes) + "; raise it (then restart vnetd): " +
+                                       platform::raiseCaptureBufferLimitCommand(*limit, requested)};
+  return CaptureBufferNote{true, got + ", less than the " + asked + " (short of memory?)"};
 }
 
 // ------------------------------------------------------------------------ probeCapture

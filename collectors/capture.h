@@ -20,7 +20,10 @@
 // The capture is opened with pcap_create + snaplen + buffer size + promiscuous mode (a
 // Linux bridge without it passes none of the frames it forwards between its ports to a
 // capture) + immediate mode off + a 100 ms buffer timeout. TPACKET_V3 is libpcap's
-// default on Linux; BPF on FreeBSD. The thread dispatches non-blocking and waits in
+// default on Linux; BPF on FreeBSD. The buffer size is only a request (FreeBSD caps it
+// at net.bpf.maxbufsize): what the kernel granted is read back at every opening,
+// exported (vnetd_capture_buffer_bytes) and logged once when it is not the request. The
+// thread dispatches non-blocking and waits in
 // poll(2) on the capture's descriptor and a wake-up pipe (a blocking pcap_dispatch never
 // returns on a quiet Linux bridge: see capture.cc), so publication is on time and a stop
 // is immediate. A bridge that does not exist (yet: the first reconciliation creates it)
@@ -38,6 +41,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +50,7 @@
 #include "core/config.h"
 #include "core/result.h"
 #include "core/state_store.h"
+#include "platform/capture.h"
 
 namespace vnetd::collectors {
 
@@ -125,6 +130,8 @@ class CaptureManager {
   // Captures exactly the bridges of `config` ([bridge.X] interface) when [capture]
   // enabled, none otherwise: starts the missing, stops the extra (their series go). A
   // change of the other [capture] settings restarts every capture (counters start again).
+  // A bridge's `private` setting goes into its MAC table (Attribution::isolating): a
+  // change takes effect at once, counters carry on.
   void apply(const Config& config);
   // New MAC tables from the recorded state (nothing to do when it is the one seen last).
   // Series of jails no longer recorded disappear from the next scrape. Also has captures
@@ -153,14 +160,30 @@ class CaptureManager {
     std::unique_ptr<BridgeCapture> capture;
   };
   void stopAll();
+  // The MAC table of a captured bridge from the state known so far (empty before the first).
+  std::shared_ptr<const Attribution> tableFor(const std::string& bridge) const;
 
   std::shared_ptr<Board> board_;  // channels the collector reads; shared with it
   std::shared_ptr<prometheus::Collectable> collector_;
   std::map<std::string, Running> running_;
+  std::map<std::string, bool> isolating_;  // bridge interface → [bridge.X] private
   CaptureConfig config_;
   State state_;
   bool have_state_ = false;
 };
+
+// What to log when a capture's kernel buffer is not the one `[capture] buffer_size`
+// asked for (captureBufferNote), or nothing when it is. `limit` is the kernel's cap, when
+// the platform has one (platform/capture.h).
+struct CaptureBufferNote {
+  bool warning = false;  // smaller than asked: frames a larger buffer would hold are dropped
+  std::string text;      // one line, without the "capture on BRIDGE: " prefix
+};
+// Pure. Smaller than requested and at the cap: a warning naming the setting and the
+// command that raises it. Smaller otherwise (memory): a warning. Larger (rounded up to
+// whole ring blocks): information.
+std::optional<CaptureBufferNote> captureBufferNote(uint64_t requested, uint64_t effective,
+                                                   const std::optional<platform::CaptureBufferLimit>& limit);
 
 // Whether a capture can be opened on `bridge` now (`vnetctl doctor`): pcap_create +
 // pcap_activate (not promiscuous: nothing about the interface changes), then closed at

@@ -69,8 +69,10 @@ void setPortsAndKind(FlowTable::Key& key, uint16_t a_port, uint16_t b_port, uint
 
 // ------------------------------------------------------------------------- Attribution
 
-std::shared_ptr<const Attribution> Attribution::build(std::vector<std::pair<MacBytes, std::string>> macs) {
+std::shared_ptr<const Attribution> Attribution::build(std::vector<std::pair<MacBytes, std::string>> macs,
+                                                      bool isolating) {
   std::shared_ptr<Attribution> a(new Attribution());
+  a->isolating_ = isolating;
   for (const auto& [mac, name] : macs) a->names_.push_back(name);
   std::sort(a->names_.begin(), a->names_.end());
   a->names_.erase(std::unique(a->names_.begin(), a->names_.end()), a->names_.end());
@@ -95,14 +97,15 @@ std::shared_ptr<const Attribution> Attribution::build(std::vector<std::pair<MacB
   return a;
 }
 
-std::shared_ptr<const Attribution> Attribution::fromState(const State& state, std::string_view bridge_interface) {
+std::shared_ptr<const Attribution> Attribution::fromState(const State& state, std::string_view bridge_interface,
+                                                          bool isolating) {
   std::vector<std::pair<MacBytes, std::string>> macs;
   for (const auto& [name, rec] : state.jails)
     for (const auto& ir : rec.interfaces) {
       if (ir.bridge != bridge_interface) continue;
       if (auto mac = MacAddress::parse(ir.jail_mac)) macs.emplace_back(mac->bytes, name);
     }
-  return build(std::move(macs));
+  return build(std::move(macs), isolating);
 }
 
 uint32_t Attribution::slot(const MacBytes& mac) const noexcept {
@@ -267,6 +270,7 @@ void Aggregator::setAttribution(std::shared_ptr<const Attribution> next) {
   active_ = std::move(active);
   peers_ = std::move(peers);
   attribution_ = std::move(next);
+  isolating_ = attribution_->isolating();
   src_hit_ = dst_hit_ = MacHit{};
   repeat_ = Repeat{};
 }
@@ -292,6 +296,7 @@ FrameSlots Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, 
       ++r.tx->packets;
       *r.broadcast += r.is_broadcast;
       *r.peer += r.bytes;
+      bridge_.isolated += r.is_isolated;
     }
     if (r.rx) {
       r.rx->bytes += r.bytes;
@@ -306,6 +311,21 @@ FrameSlots Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, 
   if (src == kNoSlot && dst == kNoSlot) {
     ++bridge_.unattributed;
     return {};
+  }
+  // An isolating bridge taps a frame before it decides not to deliver it. FreeBSD
+  // (sys/net/if_bridge.c bridge_forward): ETHER_BPF_MTAP on the bridge for every unicast
+  // frame, then `if (sbif->bif_flags & dbif->bif_flags & IFBIF_PRIVATE) goto drop` for a
+  // known destination, and bridge_broadcast skips private members for an unknown one.
+  // Linux (net/bridge/br_input.c br_handle_frame_finish): a promiscuous bridge passes
+  // every frame up to its own device (the capture), whatever br_forward's should_deliver
+  // (!br_skb_isolated) then decides for the isolated destination port. Either way the
+  // jail at the destination MAC never receives it: its sender's transmit only. One
+  // predictable branch on a bridge that is not private.
+  uint64_t isolated = 0;
+  if (isolating_ && src != kNoSlot && dst != kNoSlot) {
+    dst = kNoSlot;
+    isolated = 1;
+    ++bridge_.isolated;
   }
   uint64_t bytes = std::max<uint64_t>(wire_len, frame.size());
   size_t fam = static_cast<size_t>(f.family), proto = static_cast<size_t>(f.protocol);
@@ -327,8 +347,13 @@ FrameSlots Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, 
     next.tx = count(src, kTransmit);
     next.broadcast = &jails_[src].broadcast;
     *next.broadcast += f.broadcast;
-    next.peer = peers_.add(src, dst, bytes);
-    if (!next.peer) ++bridge_.peer_table_full;
+    if (isolated) {
+      // Not "external" either: the frame went nowhere.
+      next.peer = &undelivered_peer_bytes_;
+    } else {
+      next.peer = peers_.add(src, dst, bytes);
+      if (!next.peer) ++bridge_.peer_table_full;
+    }
   }
   if (dst != kNoSlot) next.rx = count(dst, kReceive);
   // A malformed frame's fields cannot be trusted to name a flow.
@@ -336,6 +361,7 @@ FrameSlots Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, 
   if (shortcut_ && next.flow && (!next.tx || next.peer)) {
     next.bytes = bytes;
     next.is_broadcast = f.broadcast;
+    next.is_isolated = isolated;
     next.slots = {src, dst};
     repeat_ = next;
   }
@@ -496,8 +522,17 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
                                   "Frames whose bytes could not be counted per peer because the bridge's peer "
                                   "table was full.",
                                   MetricType::Counter);
+  MetricFamily isolated = family("vnetd_capture_isolated_packets_total",
+                                 "Frames from one jail to another on a bridge with private members: the bridge "
+                                 "does not deliver them (counted as the sender's transmit only).",
+                                 MetricType::Counter);
   MetricFamily up = family("vnetd_capture_up", "1 while the capture on the bridge is open, else 0.",
                            MetricType::Gauge);
+  MetricFamily buffer = family("vnetd_capture_buffer_bytes",
+                               "Kernel buffer the open capture on the bridge got (FreeBSD: each of BPF's two "
+                               "buffers, capped by net.bpf.maxbufsize; Linux: the TPACKET ring); absent while "
+                               "the capture is not open.",
+                               MetricType::Gauge);
   MetricFamily recorder = family("vnetd_flight_recorder_bytes",
                                  "Bytes allocated for the flight recorder's per-jail rings on the bridge "
                                  "(slots allocated x (snaplen + 24); a jail's ring grows to flight_recorder_packets).",
@@ -514,7 +549,9 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
     add(malformed, label, static_cast<double>(b.malformed));
     add(table_full, label, static_cast<double>(b.flow_table_full));
     add(peer_full, label, static_cast<double>(b.peer_table_full));
+    add(isolated, label, static_cast<double>(b.isolated));
     add(up, label, s && s->capturing ? 1 : 0);
+    if (s && s->capture_buffer_bytes != 0) add(buffer, label, static_cast<double>(s->capture_buffer_bytes));
     add(recorder, label, s ? static_cast<double>(s->flight_recorder_bytes) : 0);
 
     const Attribution* now = v.current.get();
@@ -591,7 +628,7 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
   for (auto& d : traffic)
     for (auto& f : d) out.push_back(std::move(f));
   for (auto* f : {&syn, &rst, &fin, &flows, &opened, &peer, &broadcast, &packets, &dropped, &unattributed,
-                  &malformed, &table_full, &peer_full, &up, &recorder})
+                  &malformed, &table_full, &peer_full, &isolated, &up, &buffer, &recorder})
     out.push_back(std::move(*f));
   return out;
 }

@@ -21,6 +21,11 @@
 // jail transmitted it; destination MAC = a jail's → that jail received it; both (jail to
 // jail on the bridge) → it counts for each. Neither → unattributed (the bridge's own
 // traffic, uplinks, other hosts).
+//
+// Except on an isolating bridge ([bridge.X] private = true: every jail member is
+// IFBIF_PRIVATE on FreeBSD, an isolated port on Linux): the kernel drops a frame from one
+// jail to another after the capture saw it, so such a frame is the sender's transmit and
+// nobody's receive, and no peer bytes (Aggregator::add says where in the kernel).
 #pragma once
 
 #include <prometheus/metric_family.h>
@@ -48,10 +53,13 @@ class Attribution {
  public:
   // `macs`: (jail-side MAC, jail name) pairs. A jail may have several MACs (several
   // interfaces on one bridge); a MAC claimed by two jails keeps the first claim.
-  static std::shared_ptr<const Attribution> build(std::vector<std::pair<MacBytes, std::string>> macs);
+  // `isolating`: the bridge delivers no frame from one jail to another (private members).
+  static std::shared_ptr<const Attribution> build(std::vector<std::pair<MacBytes, std::string>> macs,
+                                                  bool isolating = false);
   // Every recorded interface on `bridge_interface` (InterfaceRecord::bridge) whose
-  // jail_mac parses.
-  static std::shared_ptr<const Attribution> fromState(const State& state, std::string_view bridge_interface);
+  // jail_mac parses; `isolating` as above (the bridge's `private` setting).
+  static std::shared_ptr<const Attribution> fromState(const State& state, std::string_view bridge_interface,
+                                                      bool isolating = false);
 
   // The jail slot of a MAC, kNoSlot when it is no jail's. Hot path: no allocation, a
   // short linear probe.
@@ -61,9 +69,11 @@ class Attribution {
   size_t size() const { return names_.size(); }
   const std::string& name(uint32_t slot) const { return names_[slot]; }
   const std::vector<std::string>& names() const { return names_; }
-  // Same jails and MACs (tables built from the same records are equal).
+  bool isolating() const { return isolating_; }
+  // Same jails, MACs and isolation (tables built from the same records are equal).
   bool sameAs(const Attribution& other) const {
-    return names_ == other.names_ && keys_ == other.keys_ && slots_ == other.slots_;
+    return names_ == other.names_ && keys_ == other.keys_ && slots_ == other.slots_ &&
+           isolating_ == other.isolating_;
   }
 
  private:
@@ -73,6 +83,7 @@ class Attribution {
   std::vector<uint32_t> slots_;
   uint64_t mask_ = 0;
   int shift_ = 64;  // 64 - log2(table size): Fibonacci hashing
+  bool isolating_ = false;
 };
 
 enum Direction : uint8_t { kReceive = 0, kTransmit = 1 };
@@ -97,6 +108,7 @@ struct JailTotals {
 // Per-bridge counters. The drop counters come from pcap_stats (the capture sets them).
 struct BridgeTotals {
   uint64_t packets = 0, unattributed = 0, malformed = 0, flow_table_full = 0, peer_table_full = 0;
+  uint64_t isolated = 0;  // jail-to-jail frames an isolating bridge does not deliver
   uint64_t dropped_kernel = 0, dropped_interface = 0;
   bool operator==(const BridgeTotals&) const = default;
 };
@@ -116,6 +128,8 @@ struct CaptureSnapshot {
   BridgeTotals bridge;
   bool capturing = false;  // the bridge was open when the snapshot was taken
   uint64_t flight_recorder_bytes = 0;  // set by the capture: its rings' allocation
+  uint64_t capture_buffer_bytes = 0;   // set by the capture: the open handle's kernel buffer
+                                       // (platform/capture.h); 0 when closed or unknown
 };
 
 // The jail slots one frame was attributed to (kNoSlot: none).
@@ -233,7 +247,8 @@ class Aggregator {
 
   // One captured frame: `frame` the captured bytes, `wire_len` pkthdr.len, `now` a
   // monotonic time in seconds. No allocation, no lock. Returns the jails it counted for
-  // (the flight recorder keeps the frame for the same ones).
+  // (the flight recorder keeps the frame for the same ones): on an isolating bridge a
+  // jail-to-jail frame counts for its sender only.
   FrameSlots add(std::span<const std::byte> frame, uint32_t wire_len, uint32_t now) noexcept;
 
   // Expires flows idle for idle_timeout (closed ones after the linger), visiting at most
@@ -284,14 +299,18 @@ class Aggregator {
   struct Repeat {
     FlowTable::Flow* flow = nullptr;  // null: no shortcut
     TrafficCounter* tx = nullptr;     // the sender's cell (null: not a jail)
-    TrafficCounter* rx = nullptr;     // the receiver's cell (null: not a jail)
+    TrafficCounter* rx = nullptr;     // the receiver's cell (null: not a jail, or not delivered)
     uint64_t* peer = nullptr;         // the sender's peer-pair bytes (with tx)
     uint64_t* broadcast = nullptr;    // the sender's broadcast count (with tx)
-    uint64_t bytes = 0, is_broadcast = 0;
+    uint64_t bytes = 0, is_broadcast = 0, is_isolated = 0;
     FrameSlots slots;
   };
   Repeat repeat_;
   bool shortcut_ = true;
+  bool isolating_ = false;  // attribution_->isolating(), at hand
+  // Where the peer bytes of undelivered jail-to-jail frames go: counted nowhere, but the
+  // shortcut adds to a peer counter without asking whether there is one.
+  uint64_t undelivered_peer_bytes_ = 0;
   std::vector<JailTotals> jails_;
   std::vector<uint32_t> active_;  // active flows per slot
   PeerTable peers_;

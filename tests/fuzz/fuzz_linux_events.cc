@@ -1,6 +1,6 @@
 // Fuzzes the Linux event decoders: rtnetlink message splitting + link/address/route/stats
-// decoding + the event translator + the notification-fed link table, and the uevent
-// parser, on the same bytes.
+// decoding + the event translator + the notification-fed link table, the uevent parser,
+// and the sock_diag packet-socket decoder (the capture's ring size), on the same bytes.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -21,6 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)decodeAddrMessage(m);
     (void)decodeRouteMessage(m);
     (void)decodeStatsMessage(m);
+    (void)decodePacketDiagMessage(m);
   });
   static LinkTable table;  // like the daemon's: state across inputs, never reset
   table.apply(bytes);

@@ -20,6 +20,7 @@
 #include "core/control_protocol.h"
 #include "core/jail_conf.h"
 #include "core/state_store.h"
+#include "platform/capture.h"
 #include "platform/host.h"
 #include "platform/jails.h"
 #include "platform/netif.h"
@@ -95,6 +96,9 @@ constexpr const char* kHelp =
     "                         are up and have their addresses; the default route points\n"
     "                         at the configured gateway.\n"
     "     capture:KEY         A packet capture can open the bridge ([capture] enabled).\n"
+    "     capture_buffer      FreeBSD: net.bpf.maxbufsize is at least [capture]\n"
+    "                         buffer_size (WARN: each capture silently gets the\n"
+    "                         smaller buffer).\n"
     "     daemon:reachable, daemon:config\n"
     "                         vnetd answers on its control socket within 2 s (WARN when\n"
     "                         not: hooks work without it), and runs the configuration\n"
@@ -233,6 +237,13 @@ Facts gather(const Context& ctx, const std::string& jail_conf) {
   f.daemon = askDaemon(ctx.socket_path);
   if (!f.config.config) return f;
   const Config& cfg = *f.config.config;
+
+  if (cfg.capture.enabled) {
+    if (auto limit = platform::readCaptureBufferLimit())
+      f.capture_buffer_limit = *limit;
+    else
+      f.capture_buffer_error = limit.error().message();
+  }
 
   auto host = platform::openHostStack();
   std::vector<platform::LinkInfo> links;

@@ -667,6 +667,27 @@ Verdict judgeCapture(const BridgeConfig& b, const CaptureFacts& c) {
                   : "tcpdump -i " + b.interface + " -c 1  # the same open, with libpcap's full message");
 }
 
+std::optional<Verdict> judgeCaptureBuffer(Platform p, const CaptureConfig& capture,
+                                          const std::optional<platform::CaptureBufferLimit>& limit,
+                                          const std::string& error) {
+  const std::string check = "capture_buffer";
+  if (!capture.enabled) return std::nullopt;
+  const std::string wanted = "[capture] buffer_size " + std::to_string(capture.buffer_bytes);
+  if (!error.empty())
+    return bad(Status::Warn, check, "cannot read the kernel's cap on capture buffers (" + wanted + "): " + error,
+               p == Platform::FreeBSD ? "sysctl net.bpf.maxbufsize" : "");
+  if (!limit) return std::nullopt;
+  const std::string cap = limit->sysctl + " = " + std::to_string(limit->bytes);
+  if (limit->bytes >= capture.buffer_bytes) return ok(check, "capture buffer: " + wanted + " fits " + cap);
+  return bad(Status::Warn, check,
+             "capture buffer: " + cap + " caps every capture below " + wanted + " (each bridge's capture gets " +
+                 std::to_string(limit->bytes) + " bytes and drops sooner)",
+             // Captures keep the buffer they opened with (BIOCSBLEN is refused once attached:
+             // sys/net/bpf_buffer.c bpf_buffer_ioctl_sblen): restart them.
+             platform::raiseCaptureBufferLimitCommand(*limit, capture.buffer_bytes) + " && " +
+                 (p == Platform::FreeBSD ? "service vnetd restart" : "systemctl restart vnetd"));
+}
+
 // ------------------------------------------------------------------------- daemon
 
 std::vector<Verdict> judgeDaemon(Platform p, const DaemonFacts& d, const ConfigFacts& c,
@@ -754,6 +775,9 @@ std::vector<Verdict> judge(const Facts& f) {
       auto c = f.capture.find(key);
       if (c != f.capture.end()) out.push_back(judgeCapture(b, c->second));
     }
+  if (config)
+    if (auto v = judgeCaptureBuffer(f.platform, config->capture, f.capture_buffer_limit, f.capture_buffer_error))
+      out.push_back(std::move(*v));
   add(judgeDaemon(f.platform, f.daemon, f.config, f.socket_path));
   return out;
 }

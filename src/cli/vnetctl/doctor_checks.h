@@ -17,6 +17,8 @@
 //   jail:<name>:ipv6            IPv6 on where vnetd assigns IPv6 addresses
 //   jail:<name>:route, jail:<name>:route6   the jail's default route
 //   capture:<key>               a capture can open the bridge
+//   capture_buffer              the kernel's cap on capture buffers admits [capture]
+//                               buffer_size (FreeBSD net.bpf.maxbufsize; absent on Linux)
 //   daemon:reachable, daemon:config
 #pragma once
 
@@ -30,6 +32,7 @@
 #include "cli/vnetctl/status_view.h"
 #include "core/config.h"
 #include "core/jail_conf.h"
+#include "platform/capture.h"
 #include "platform/host.h"
 #include "platform/netif.h"
 
@@ -155,6 +158,11 @@ struct Facts {
   std::vector<JailFacts> jails;               // running recorded jails
   std::map<std::string, NatCheckFacts> nat;   // by bridge key, bridges with nat + address
   std::map<std::string, CaptureFacts> capture;  // by bridge key, present bridges when capture enabled
+  // The kernel's cap on capture buffers (platform::readCaptureBufferLimit), read when
+  // capture is enabled: nullopt where there is none, or when it could not be read (then
+  // capture_buffer_error says why).
+  std::optional<platform::CaptureBufferLimit> capture_buffer_limit;
+  std::string capture_buffer_error;
   DaemonFacts daemon;
   std::string socket_path;
 };
@@ -178,6 +186,12 @@ std::vector<Verdict> judgeForwarding(Platform p, const platform::HostSupport& ho
 Verdict judgeNat(Platform p, const BridgeConfig& bridge, const NatCheckFacts& nat, const std::string& config_path);
 std::vector<Verdict> judgeJail(Platform p, const JailFacts& jail);
 Verdict judgeCapture(const BridgeConfig& bridge, const CaptureFacts& capture);
+// WARN when the kernel's cap is below [capture] buffer_size (each capture silently gets
+// the cap instead), with the command that raises it; nothing when capture is off or
+// the platform has no cap.
+std::optional<Verdict> judgeCaptureBuffer(Platform p, const CaptureConfig& capture,
+                                          const std::optional<platform::CaptureBufferLimit>& limit,
+                                          const std::string& error);
 std::vector<Verdict> judgeDaemon(Platform p, const DaemonFacts& daemon, const ConfigFacts& config,
                                  const std::string& socket_path);
 

@@ -1,11 +1,14 @@
 #include "platform/linux/rtnl_decode.h"
 
+#include <sys/socket.h>
 #include <linux/if_addr.h>
 #include <linux/if_arp.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/if.h>
+#include <linux/packet_diag.h>
+#include <linux/sock_diag.h>
 
 #include <cstring>
 
@@ -227,6 +230,33 @@ Result<StatsMessage> decodeStatsMessage(std::span<const std::byte> msg) {
   });
   if (!ok) return Error{EBADMSG, "RTM_NEWSTATS for index " + std::to_string(m.index) + ": malformed attribute"};
   if (!found) return Error{EBADMSG, "RTM_NEWSTATS for index " + std::to_string(m.index) + ": no IFLA_STATS_LINK_64"};
+  return m;
+}
+
+Result<PacketSocketMessage> decodePacketDiagMessage(std::span<const std::byte> msg) {
+  auto b = body(msg, sizeof(packet_diag_msg), "SOCK_DIAG_BY_FAMILY");
+  if (!b) return b.error();
+  if (messageType(msg) != SOCK_DIAG_BY_FAMILY)
+    return Error{EBADMSG, "not a sock_diag message (type " + std::to_string(messageType(msg)) + ")"};
+  auto pdm = load<packet_diag_msg>(b->data());
+  if (pdm.pdiag_family != AF_PACKET)
+    return Error{EBADMSG, "sock_diag reply for family " + std::to_string(pdm.pdiag_family) + ", not AF_PACKET"};
+  PacketSocketMessage m;
+  m.inode = pdm.pdiag_ino;
+  bool short_ring = false;
+  bool ok = forEachAttr(b->subspan(NLMSG_ALIGN(sizeof(packet_diag_msg))), [&](uint16_t t, auto p) {
+    if (t != PACKET_DIAG_RX_RING) return;
+    // net/packet/diag.c pdiag_put_ring: pdr_block_size = pg_vec_pages << PAGE_SHIFT,
+    // pdr_block_nr = pg_vec_len — the ring's memory is exactly their product.
+    packet_diag_ring ring{};
+    if (!attrValue(p, ring)) {
+      short_ring = true;
+      return;
+    }
+    m.rx_ring_bytes = uint64_t{ring.pdr_block_size} * ring.pdr_block_nr;
+  });
+  if (!ok || short_ring)
+    return Error{EBADMSG, "sock_diag reply for packet socket " + std::to_string(m.inode) + ": malformed attribute"};
   return m;
 }
 

@@ -1,5 +1,6 @@
 // Pure decoders of rtnetlink messages (RTM_NEWLINK/DELLINK, NEWADDR/DELADDR,
-// NEWROUTE, NEWSTATS) into the platform-neutral types of netif.h.
+// NEWROUTE, NEWSTATS) into the platform-neutral types of netif.h, and of the sock_diag
+// replies that describe packet sockets (the capture's ring, platform/capture.h).
 //
 // Input is untrusted bytes (the kernel, but also fuzzers): every length is checked
 // against the buffer, truncated or lying messages give an error, never a crash.
@@ -55,5 +56,13 @@ Result<AddrMessage> decodeAddrMessage(std::span<const std::byte> msg);
 Result<RouteMessage> decodeRouteMessage(std::span<const std::byte> msg);
 // An RTM_NEWSTATS message without IFLA_STATS_LINK_64 is an error: the request asked for it.
 Result<StatsMessage> decodeStatsMessage(std::span<const std::byte> msg);
+
+// One reply of a NETLINK_SOCK_DIAG dump of packet sockets (SOCK_DIAG_BY_FAMILY, a
+// packet_diag_msg, attributes as net/packet/diag.c sk_diag_fill puts them).
+struct PacketSocketMessage {
+  uint32_t inode = 0;          // pdiag_ino: the socket's inode (fstat of its descriptor)
+  uint64_t rx_ring_bytes = 0;  // PACKET_DIAG_RX_RING block size x blocks; 0: no receive ring
+};
+Result<PacketSocketMessage> decodePacketDiagMessage(std::span<const std::byte> msg);
 
 }  // namespace vnetd::platform::lnx

@@ -476,6 +476,47 @@ TEST(DoctorOutput, TextQuietAndJson) {
   EXPECT_EQ(doc[2]["status"], "warn");
 }
 
+TEST(DoctorCapture, BufferBelowTheKernelsCapWarnsWithTheSysctl) {
+  Config c = parse(kLan);  // [capture] buffer_size: the default 4M
+  ASSERT_EQ(c.capture.buffer_bytes, 4u << 20);
+  const platform::CaptureBufferLimit freebsd_default{524288, "net.bpf.maxbufsize", "/etc/sysctl.conf"};
+  auto v = judgeCaptureBuffer(Platform::FreeBSD, c.capture, freebsd_default, "");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->check, "capture_buffer");
+  EXPECT_EQ(v->status, Status::Warn);
+  EXPECT_THAT(v->message, HasSubstr("net.bpf.maxbufsize = 524288"));
+  EXPECT_THAT(v->message, HasSubstr("buffer_size 4194304"));
+  EXPECT_EQ(v->fix,
+            "sysctl net.bpf.maxbufsize=4194304 && echo net.bpf.maxbufsize=4194304 >> /etc/sysctl.conf && "
+            "service vnetd restart");
+
+  // Raised to exactly the request, or beyond: OK.
+  for (uint64_t cap : {uint64_t{4} << 20, uint64_t{16} << 20}) {
+    auto fine = judgeCaptureBuffer(Platform::FreeBSD, c.capture, platform::CaptureBufferLimit{cap, "net.bpf.maxbufsize", "/etc/sysctl.conf"}, "");
+    ASSERT_TRUE(fine);
+    EXPECT_EQ(fine->status, Status::Ok) << fine->message;
+  }
+  // One byte short still warns.
+  EXPECT_EQ(judgeCaptureBuffer(Platform::FreeBSD, c.capture,
+                               platform::CaptureBufferLimit{(4u << 20) - 1, "net.bpf.maxbufsize", "/etc/sysctl.conf"}, "")
+                ->status,
+            Status::Warn);
+  // A smaller configured buffer fits the default cap.
+  CaptureConfig small = c.capture;
+  small.buffer_bytes = 512 << 10;
+  EXPECT_EQ(judgeCaptureBuffer(Platform::FreeBSD, small, freebsd_default, "")->status, Status::Ok);
+
+  // No cap (Linux), or capture off: no verdict at all. Unreadable: a warning.
+  EXPECT_FALSE(judgeCaptureBuffer(Platform::Linux, c.capture, std::nullopt, ""));
+  CaptureConfig off = c.capture;
+  off.enabled = false;
+  EXPECT_FALSE(judgeCaptureBuffer(Platform::FreeBSD, off, freebsd_default, ""));
+  auto unreadable = judgeCaptureBuffer(Platform::FreeBSD, c.capture, std::nullopt, "read sysctl net.bpf.maxbufsize: Operation not permitted");
+  ASSERT_TRUE(unreadable);
+  EXPECT_EQ(unreadable->status, Status::Warn);
+  EXPECT_EQ(unreadable->fix, "sysctl net.bpf.maxbufsize");
+}
+
 TEST(DoctorJudge, WholeReportOrderAndSkips) {
   Facts f;
   f.platform = Platform::Linux;
@@ -498,6 +539,14 @@ TEST(DoctorJudge, WholeReportOrderAndSkips) {
                                              "jail:web:interfaces", "jail:web:route", "capture:lan",
                                              "daemon:reachable", "daemon:config"));
   EXPECT_EQ(exitCode(v), 0);
+
+  // A FreeBSD-like cap below the buffer: one more check, after the captures.
+  f.capture_buffer_limit = platform::CaptureBufferLimit{524288, "net.bpf.maxbufsize", "/etc/sysctl.conf"};
+  v = judge(f);
+  ASSERT_EQ(v.size(), checks.size() + 1);
+  EXPECT_EQ(v[checks.size() - 2].check, "capture_buffer");
+  EXPECT_EQ(exitCode(v), 1);
+  f.capture_buffer_limit.reset();
 
   // Without a loadable configuration only the kernel, config and daemon checks remain.
   f.config = {"/etc/t.toml", {"/etc/t.toml:1:1: bad"}, std::nullopt};

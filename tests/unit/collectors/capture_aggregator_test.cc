@@ -130,10 +130,10 @@ Bytes tcpFrame(MacBytes dst, MacBytes src, Ip4 sip, Ip4 dip, uint16_t sport, uin
 
 // ---- Helpers ------------------------------------------------------------------------
 
-std::shared_ptr<const Attribution> table(std::map<std::string, MacBytes> jails) {
+std::shared_ptr<const Attribution> table(std::map<std::string, MacBytes> jails, bool isolating = false) {
   std::vector<std::pair<MacBytes, std::string>> macs;
   for (const auto& [name, mac] : jails) macs.emplace_back(mac, name);
-  return Attribution::build(std::move(macs));
+  return Attribution::build(std::move(macs), isolating);
 }
 
 void feed(Aggregator& agg, const Bytes& frame, uint32_t now = 0, size_t snaplen = 65535) {
@@ -149,8 +149,8 @@ constexpr size_t kUdp = static_cast<size_t>(Protocol::Udp), kTcp = static_cast<s
 struct TwoJails {
   Aggregator agg{1024, 60};
   uint32_t a, b;
-  TwoJails() {
-    agg.setAttribution(table({{"a", kMacA}, {"b", kMacB}}));
+  explicit TwoJails(bool isolating = false) {
+    agg.setAttribution(table({{"a", kMacA}, {"b", kMacB}}, isolating));
     a = agg.attribution()->slotOf("a");
     b = agg.attribution()->slotOf("b");
   }
@@ -206,6 +206,13 @@ TEST(Attribution, FromStateTakesTheJailSideMacsOfInterfacesOnTheBridge) {
   EXPECT_EQ(t->slot(MacBytes{0x02, 0, 0, 0, 1, 1}), kNoSlot) << "host-side MACs are not the jail's";
   EXPECT_TRUE(t->sameAs(*Attribution::fromState(st, "br0")));
   EXPECT_FALSE(t->sameAs(*Attribution::fromState(st, "br1")));
+  // The bridge's `private` setting is part of the table: a reload that flips it must
+  // reach the capture even though no MAC changed.
+  auto isolating = Attribution::fromState(st, "br0", true);
+  EXPECT_TRUE(isolating->isolating());
+  EXPECT_FALSE(t->isolating());
+  EXPECT_FALSE(t->sameAs(*isolating));
+  EXPECT_EQ(isolating->slot(kMacA), t->slot(kMacA));
 }
 
 // ---- Traffic ------------------------------------------------------------------------
@@ -227,6 +234,76 @@ TEST(Aggregator, JailToJailCountsForBothFromEachPointOfView) {
   EXPECT_EQ(t.peer(t.b, t.a), 0u);
   EXPECT_EQ(t.agg.bridge().packets, 3u);
   EXPECT_EQ(t.agg.bridge().unattributed, 0u);
+}
+
+TEST(Aggregator, OnAPrivateBridgeAJailToJailFrameIsItsSendersTransmitAndNobodysReceive) {
+  // Private members (IFBIF_PRIVATE / isolated ports): the bridge taps the frame, then
+  // drops it. Whether the capture shortcut is taken must not matter (trains of 5).
+  for (bool shortcut : {true, false}) {
+    TwoJails t(true);
+    t.agg.shortcutRepeats(shortcut);
+    Bytes ab = udpFrame(kMacB, kMacA, kIpA, kIpB, 40000, 9999, 200);
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(t.agg.add(ab, static_cast<uint32_t>(ab.size()), 0), (FrameSlots{t.a, kNoSlot}));
+    const JailTotals &a = t.agg.jail(t.a), &b = t.agg.jail(t.b);
+    EXPECT_EQ(a.traffic[kTransmit][kIpv4][kUdp].packets, 5u) << "it did leave a";
+    EXPECT_EQ(a.traffic[kTransmit][kIpv4][kUdp].bytes, 5u * ab.size());
+    EXPECT_EQ(b.traffic[kReceive][kIpv4][kUdp].packets, 0u) << "b never got it";
+    EXPECT_EQ(t.peer(t.a, t.b), 0u) << "not delivered to b";
+    EXPECT_EQ(t.peer(t.a, kNoSlot), 0u) << "nor to anyone outside";
+    EXPECT_EQ(t.agg.bridge().isolated, 5u);
+    EXPECT_EQ(a.flows_opened[kTransmit], 1u);
+    EXPECT_EQ(b.flows_opened[kReceive], 0u);
+    EXPECT_EQ(t.agg.activeFlows(t.a), 1u);
+    EXPECT_EQ(t.agg.activeFlows(t.b), 0u) << "b takes no part in a flow it never saw";
+
+    // TCP the other way: b's SYNs go nowhere either.
+    for (int i = 0; i < 2; ++i) feed(t.agg, tcpFrame(kMacA, kMacB, kIpB, kIpA, 40001, 80, kTcpSyn));
+    EXPECT_EQ(b.tcp_syn[kTransmit], 2u);
+    EXPECT_EQ(a.tcp_syn[kReceive], 0u);
+    EXPECT_EQ(t.agg.bridge().isolated, 7u);
+
+    // The host and the uplinks are not private: their frames to a jail are delivered, and
+    // a jail's frames to them are peer "external" as anywhere.
+    feed(t.agg, udpFrame(kMacB, kGateway, kIpOut, kIpB, 53, 1000, 50));
+    feed(t.agg, udpFrame(kGateway, kMacA, kIpA, kIpOut, 1000, 53, 30));
+    EXPECT_EQ(b.traffic[kReceive][kIpv4][kUdp].packets, 1u);
+    EXPECT_EQ(t.peer(t.a, kNoSlot), 14u + 20 + 8 + 30);
+    EXPECT_EQ(t.agg.bridge().isolated, 7u);
+  }
+}
+
+TEST(Aggregator, BroadcastsReachNoJailOnAnyBridge) {
+  // A broadcast's destination is no jail's MAC: it counts for its sender alone, peer
+  // "external" — on a private bridge (bridge_broadcast floods it to non-private members
+  // only) as on any other. Not an isolated unicast either.
+  for (bool isolating : {false, true}) {
+    TwoJails t(isolating);
+    Bytes arp = arpRequest(kMacA, kIpA, kIpB);
+    Bytes mdns = udpFrame(MacBytes{0x01, 0x00, 0x5e, 0, 0, 0xfb}, kMacB, kIpB, Ip4{224, 0, 0, 251}, 5353, 5353, 40);
+    feed(t.agg, arp);
+    feed(t.agg, mdns);
+    EXPECT_EQ(t.agg.jail(t.a).broadcast, 1u);
+    EXPECT_EQ(t.agg.jail(t.b).traffic[kReceive][kOtherFamily][kArp].packets, 0u);
+    EXPECT_EQ(t.agg.jail(t.a).traffic[kReceive][kIpv4][kUdp].packets, 0u);
+    EXPECT_EQ(t.peer(t.a, kNoSlot), arp.size());
+    EXPECT_EQ(t.peer(t.b, kNoSlot), mdns.size());
+    EXPECT_EQ(t.agg.bridge().isolated, 0u);
+  }
+}
+
+TEST(Aggregator, PrivateTakesEffectWithTheTableAndCountersCarryOn) {
+  TwoJails t;
+  Bytes ab = udpFrame(kMacB, kMacA, kIpA, kIpB, 1, 2, 10);
+  feed(t.agg, ab);
+  t.agg.setAttribution(table({{"a", kMacA}, {"b", kMacB}}, true));  // a reload made the bridge private
+  feed(t.agg, ab);
+  feed(t.agg, ab);
+  t.agg.setAttribution(table({{"a", kMacA}, {"b", kMacB}}));  // and public again
+  feed(t.agg, ab);
+  EXPECT_EQ(t.agg.jail(t.a).traffic[kTransmit][kIpv4][kUdp].packets, 4u);
+  EXPECT_EQ(t.agg.jail(t.b).traffic[kReceive][kIpv4][kUdp].packets, 2u);
+  EXPECT_EQ(t.peer(t.a, t.b), 2u * ab.size());
+  EXPECT_EQ(t.agg.bridge().isolated, 2u);
 }
 
 TEST(Aggregator, ExternalPeersAndUnattributedFrames) {
@@ -529,7 +606,10 @@ TEST(Aggregator, RepeatedFramesCountExactlyAsTheWholePathWould) {
   // same counters, peers and flows after a long random mix of repeats, other frames,
   // TCP flags that open and close flows, expiry (which moves flows) and table changes.
   auto ab_tables = std::vector{table({{"a", kMacA}, {"b", kMacB}}), table({{"a", kMacA}, {"b", kMacB}, {"c", kMacC}}),
-                               table({{"b", kMacA}, {"c", kMacB}})};
+                               table({{"b", kMacA}, {"c", kMacB}}),
+                               // private bridges: jail-to-jail frames are the sender's only
+                               table({{"a", kMacA}, {"b", kMacB}, {"c", kMacC}}, true),
+                               table({{"b", kMacA}, {"c", kMacB}}, true)};
   std::vector<Bytes> pool = {
       udpFrame(kMacB, kMacA, kIpA, kIpB, 1000, 2000, 18),
       udpFrame(kMacA, kMacB, kIpB, kIpA, 2000, 1000, 18),
@@ -600,6 +680,7 @@ TEST(Aggregator, RepeatedFramesCountExactlyAsTheWholePathWould) {
   }
   ASSERT_NO_FATAL_FAILURE(compare(-1));
   EXPECT_GT(repeats, 10000u);
+  EXPECT_GT(shortcut.bridge().isolated, 1000u) << "the mix had private bridges with jail-to-jail trains";
   for (uint32_t later : {now + 5, now + 11, now + 30}) {
     whole.expire(later);
     shortcut.expire(later);
@@ -699,8 +780,11 @@ TEST(CaptureFamilies, NamesLabelsAndCrossBridgeSums) {
   feed(br0, arpRequest(kMacA, kIpA, kIpB));
   feed(br1, udpFrame(kGateway, kMacC, kIpC, kIpOut, 1, 2, 100));
   br0.bridge().dropped_kernel = 7;
+  br0.bridge().isolated = 3;
+  CaptureSnapshot open0 = br0.snapshot(true);
+  open0.capture_buffer_bytes = 524288;  // what the capture read back from the kernel
   std::vector<BridgeView> views = {
-      {"br0", std::make_shared<const CaptureSnapshot>(br0.snapshot(true)), br0.attribution()},
+      {"br0", std::make_shared<const CaptureSnapshot>(std::move(open0)), br0.attribution()},
       {"br1", std::make_shared<const CaptureSnapshot>(br1.snapshot(false)), br1.attribution()}};
   auto fs = captureFamilies(views);
   const double frame = 14 + 20 + 8 + 100;
@@ -725,6 +809,10 @@ TEST(CaptureFamilies, NamesLabelsAndCrossBridgeSums) {
   EXPECT_EQ(value(fs, "vnetd_capture_dropped_packets_total", {{"bridge", "br1"}, {"where", "interface"}}), 0);
   EXPECT_EQ(value(fs, "vnetd_capture_up", {{"bridge", "br0"}}), 1);
   EXPECT_EQ(value(fs, "vnetd_capture_up", {{"bridge", "br1"}}), 0);
+  EXPECT_EQ(value(fs, "vnetd_capture_isolated_packets_total", {{"bridge", "br0"}}), 3);
+  EXPECT_EQ(value(fs, "vnetd_capture_isolated_packets_total", {{"bridge", "br1"}}), 0);
+  EXPECT_EQ(value(fs, "vnetd_capture_buffer_bytes", {{"bridge", "br0"}}), 524288);
+  EXPECT_EQ(value(fs, "vnetd_capture_buffer_bytes", {{"bridge", "br1"}}), -1) << "closed: no buffer to report";
   for (const auto& f : fs) {
     EXPECT_EQ(f.name.rfind("vnetd_", 0), 0u) << f.name;
     bool counter = f.type == prometheus::MetricType::Counter;

@@ -127,5 +127,36 @@ TEST(CaptureManager, ChangedSettingsRestartTheCaptures) {
       << "the restarted capture knows the jails";
 }
 
+TEST(CaptureBufferNote, SaysWhatTheKernelGaveAndHowToRaiseTheCap) {
+  const uint64_t asked = 4u << 20;
+  EXPECT_FALSE(captureBufferNote(asked, asked, std::nullopt)) << "as asked: nothing to say";
+  // FreeBSD's default: BPF clamps the request to net.bpf.maxbufsize without a word.
+  const platform::CaptureBufferLimit cap{524288, "net.bpf.maxbufsize", "/etc/sysctl.conf"};
+  auto capped = captureBufferNote(asked, 524288, cap);
+  ASSERT_TRUE(capped);
+  EXPECT_TRUE(capped->warning);
+  EXPECT_EQ(capped->text,
+            "the kernel gave the capture a 524288-byte buffer, not the 4194304 bytes of [capture] buffer_size: "
+            "net.bpf.maxbufsize caps it at 524288; raise it (then restart vnetd): sysctl "
+            "net.bpf.maxbufsize=4194304 && echo net.bpf.maxbufsize=4194304 >> /etc/sysctl.conf");
+  // Smaller for another reason (the cap is above the request: memory), or with no cap.
+  for (const auto& limit : {std::optional<platform::CaptureBufferLimit>(),
+                            std::optional<platform::CaptureBufferLimit>({8u << 20, "net.bpf.maxbufsize", "/etc/sysctl.conf"})}) {
+    auto short_of = captureBufferNote(asked, 3u << 20, limit);
+    ASSERT_TRUE(short_of);
+    EXPECT_TRUE(short_of->warning);
+    EXPECT_EQ(short_of->text.find("net.bpf.maxbufsize"), std::string::npos) << short_of->text;
+    EXPECT_NE(short_of->text.find("3145728-byte buffer, less than the 4194304 bytes"), std::string::npos)
+        << short_of->text;
+  }
+  // Larger (a ring of whole blocks): information only.
+  auto larger = captureBufferNote(1024000, 1048576, std::nullopt);
+  ASSERT_TRUE(larger);
+  EXPECT_FALSE(larger->warning);
+  EXPECT_EQ(larger->text,
+            "the kernel gave the capture a 1048576-byte buffer for the 1024000 bytes of [capture] buffer_size "
+            "(rounded up)");
+}
+
 }  // namespace
 }  // namespace vnetd::collectors

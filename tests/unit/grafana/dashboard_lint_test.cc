@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "collectors/capture_aggregator.h"
 #include "tests/unit/grafana/dashboard_model.h"
 
 namespace vnetd::testing::grafana {
@@ -372,6 +373,28 @@ TEST(DashboardLint, DocsListEveryMetricFamilyWithItsLabels) {
   EXPECT_EQ(docs["vnetd_hook_duration_seconds"].type, "histogram");
   EXPECT_EQ(docs["vnetd_jail_network_receive_bytes_total"].labels, (std::set<std::string>{"jail", "interface", "bridge"}));
   EXPECT_TRUE(docs["vnetd_scrape_duration_seconds"].labels.empty());
+}
+
+TEST(DashboardLint, EveryCaptureFamilyIsDocumentedWithItsTypeAndLabels) {
+  // The capture's families as a scrape of an open capture with one jail shows them: each
+  // name documented with its type, and the labels of every series it has.
+  auto docs = documentedMetrics(readFile(kSource + "/docs/metrics.md"));
+  collectors::Aggregator agg(16, 60);
+  agg.setAttribution(collectors::Attribution::build({{collectors::MacBytes{2, 0, 0, 0, 0, 1}, "a"}}));
+  auto snap = std::make_shared<collectors::CaptureSnapshot>(agg.snapshot(true));
+  snap->capture_buffer_bytes = 524288;
+  auto families = collectors::captureFamilies({{"br0", snap, agg.attribution()}});
+  ASSERT_GE(families.size(), 20u);
+  for (const auto& f : families) {
+    auto d = docs.find(f.name);
+    ASSERT_NE(d, docs.end()) << f.name << " is not documented in docs/metrics.md";
+    EXPECT_EQ(d->second.type, f.type == prometheus::MetricType::Counter ? "counter" : "gauge") << f.name;
+    for (const auto& m : f.metric) {
+      std::set<std::string> labels;
+      for (const auto& l : m.label) labels.insert(l.name);
+      EXPECT_EQ(labels, d->second.labels) << f.name;
+    }
+  }
 }
 
 TEST(DashboardLint, SelectorsAndRateArgumentsAreFoundInPromql) {

@@ -96,6 +96,38 @@ TEST(RtnlDecode, AddressMessages) {
   EXPECT_FALSE(decodeAddrMessage(linkMsg(RTM_NEWLINK, 1, "x", 0)));
 }
 
+TEST(RtnlDecode, PacketDiagMessageGivesTheInodeAndTheReceiveRing) {
+  // 16 blocks of 256 KiB: what libpcap maps for a 4 MiB TPACKET_V3 buffer.
+  auto m = decodePacketDiagMessage(testing::packetDiagMsg(64254, 262144, 16));
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_EQ(m->inode, 64254u);
+  EXPECT_EQ(m->rx_ring_bytes, 262144u * 16);
+  // A packet socket without a ring (a plain recvfrom socket): no ring, not an error.
+  auto plain = decodePacketDiagMessage(testing::packetDiagMsg(5, 0, 0));
+  ASSERT_TRUE(plain) << plain.error().message();
+  EXPECT_EQ(plain->rx_ring_bytes, 0u);
+  // Blocks x size past 32 bits: the product is taken in 64.
+  auto big = decodePacketDiagMessage(testing::packetDiagMsg(6, 1u << 22, 2048));
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->rx_ring_bytes, uint64_t{1} << 33);
+
+  auto bytes = testing::packetDiagMsg(64254, 262144, 16);
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    std::vector<std::byte> t(bytes.begin(), bytes.begin() + static_cast<long>(cut));
+    EXPECT_FALSE(decodePacketDiagMessage(t)) << "cut at " << cut;
+  }
+  // A ring attribute too short for packet_diag_ring, another family, another message.
+  packet_diag_msg pdm{};
+  pdm.pdiag_family = AF_PACKET;
+  uint32_t half[2] = {4096, 4};
+  EXPECT_FALSE(decodePacketDiagMessage(testing::NlMsg(SOCK_DIAG_BY_FAMILY, &pdm, sizeof pdm)
+                                           .attr(PACKET_DIAG_RX_RING, half, sizeof half)
+                                           .bytes()));
+  pdm.pdiag_family = AF_INET;
+  EXPECT_FALSE(decodePacketDiagMessage(testing::NlMsg(SOCK_DIAG_BY_FAMILY, &pdm, sizeof pdm).bytes()));
+  EXPECT_FALSE(decodePacketDiagMessage(linkMsg(RTM_NEWLINK, 7, "e0a_web", IFF_UP)));
+}
+
 TEST(RtnlDecode, ForEachMessageValidatesLengths) {
   auto one = linkMsg(RTM_NEWLINK, 1, "a", 0);
   auto two = linkMsg(RTM_NEWLINK, 2, "b", 0);

@@ -6,7 +6,9 @@
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
+#include <linux/packet_diag.h>
 #include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
 
 #include <cstddef>
 #include <cstring>
@@ -104,6 +106,32 @@ inline std::vector<std::byte> statsMsg(int index, size_t stats_len = sizeof(rtnl
   stats.tx_packets = 9;
   stats.rx_dropped = 3;
   return NlMsg(RTM_NEWSTATS, &ifsm, sizeof ifsm).attr(IFLA_STATS_LINK_64, &stats, stats_len).bytes();
+}
+
+// A sock_diag reply for one packet socket as net/packet/diag.c sk_diag_fill lays it out
+// with PACKET_SHOW_INFO | PACKET_SHOW_RING_CFG: packet_diag_msg, PACKET_DIAG_INFO,
+// PACKET_DIAG_UID, then PACKET_DIAG_RX_RING when the socket has a ring (block_nr > 0).
+inline std::vector<std::byte> packetDiagMsg(uint32_t inode, uint32_t block_size, uint32_t block_nr) {
+  packet_diag_msg pdm{};
+  pdm.pdiag_family = AF_PACKET;
+  pdm.pdiag_type = SOCK_RAW;
+  pdm.pdiag_num = 0x0300;  // ETH_P_ALL, host order
+  pdm.pdiag_ino = inode;
+  packet_diag_info info{};
+  info.pdi_index = 7;
+  info.pdi_version = 2;  // TPACKET_V3
+  NlMsg m(SOCK_DIAG_BY_FAMILY, &pdm, sizeof pdm);
+  m.attr(PACKET_DIAG_INFO, &info, sizeof info).u32(PACKET_DIAG_UID, 0);
+  if (block_nr > 0) {
+    packet_diag_ring ring{};
+    ring.pdr_block_size = block_size;
+    ring.pdr_block_nr = block_nr;
+    ring.pdr_frame_size = block_size;
+    ring.pdr_frame_nr = block_nr;
+    ring.pdr_retire_tmo = 100;
+    m.attr(PACKET_DIAG_RX_RING, &ring, sizeof ring);
+  }
+  return m.bytes();
 }
 
 }  // namespace vnetd::testing
