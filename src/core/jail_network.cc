@@ -176,7 +176,12 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
     std::string jail_side;
   };
   std::vector<Todo> todo;
-  bool interrupted = false;  // a recorded interface the kernel does not have
+  struct Finish {
+    InterfaceRecord ir;
+    const BridgeConfig* br = nullptr;
+  };
+  std::vector<Finish> finish;  // recorded pairs that exist: checked to be complete
+  bool interrupted = false;    // a recorded interface the kernel does not have
   for (const InterfaceConfig& ic : cfg->interfaces) {
     const BridgeConfig& br = config_.bridges.at(ic.bridge);
     const InterfaceRecord* recorded = findRecord(rec, ic.index);
@@ -194,7 +199,11 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
     auto existing = host_.link(ic.host_side_name);
     if (!existing) return existing.error();
     if (*existing && recorded && (*existing)->mac.toString() == recorded->host_mac) {
-      out.jail_side_names.push_back(generated_jail_side);  // already done: idempotent
+      // Made already — or half made: the record is written before the pair, so a prestart
+      // killed inside createPair leaves a recorded pair that may still be down, outside
+      // its bridge or undescribed. Finishing it is idempotent and cheap.
+      finish.push_back({*recorded, &br});
+      out.jail_side_names.push_back(generated_jail_side);
       continue;
     }
     bool leftover = false;
@@ -233,7 +242,26 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
     todo.push_back(Todo{ir, &br, leftover, generated_jail_side});
     out.jail_side_names.push_back(generated_jail_side);
   }
-  if (todo.empty()) return out;  // every pair is there already: nothing to do
+  // Pairs that exist: what createPair does after creating them, again (each step
+  // idempotent): description, bridge membership (private flag), host side up.
+  auto finishPairs = [&](UndoLog& undo_log) -> Result<void> {
+    std::set<std::string> ready;
+    for (const Finish& f : finish) {
+      if (!ready.count(f.br->interface)) {
+        VNETD_TRY(ensureBridge(*f.br, undo_log));
+        ready.insert(f.br->interface);
+      }
+      VNETD_TRY(host_.setDescription(f.ir.host_name, description(jail, f.ir.index)));
+      VNETD_TRY(host_.addBridgeMember(f.br->interface, f.ir.host_name, f.br->private_members));
+      VNETD_TRY(host_.setUp(f.ir.host_name, true));
+    }
+    return success();
+  };
+  if (todo.empty()) {  // every pair is there already
+    VNETD_TRY(finishPairs(undo));
+    undo.commit();
+    return out;
+  }
 
   // Intent before any kernel change: a crash from here on leaves a record that names
   // every MAC and name the kernel may hold, so the next prestart, poststop or the
@@ -294,6 +322,8 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
     if (!created) return created.error();
     undo.push([this, name = spec.host_name] { (void)host_.destroyLink(name); });
   }
+
+  VNETD_TRY(finishPairs(undo));
 
   if (!cfg->limits.empty()) {
     // Registered before applying: a partial application is taken back too.

@@ -279,6 +279,21 @@ TEST_F(JailNetworkTest, PrestartDestroysAnUnrenamedLeftoverOfAnInterruptedCreati
   EXPECT_EQ(world_.host["e0a_web"].mac, deriveMac("host-1", "web", 0, Side::A));
 }
 
+// The record goes first, so a prestart killed inside createPair leaves a recorded pair
+// that exists but may be down and undescribed (Linux sets the alias and brings the host
+// side up after the RTM_NEWLINK that makes it): the next prestart finishes it.
+TEST_F(JailNetworkTest, PrestartFinishesARecordedPairThatWasHalfMade) {
+  ASSERT_TRUE(network().prestart("web"));
+  world_.host["e0a_web"].admin_up = false;
+  world_.host["e0a_web"].description = "";
+  world_.calls.clear();
+  auto out = network().prestart("web");
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_TRUE(world_.host["e0a_web"].admin_up);
+  EXPECT_EQ(world_.host["e0a_web"].description, "vnetd:web:0");
+  EXPECT_EQ(std::count(world_.calls.begin(), world_.calls.end(), "createPair e0a_web"), 0) << "kept, not made again";
+}
+
 TEST_F(JailNetworkTest, APairCreationLeftoverIsRecognisedByDescriptionAndRecordedMacOnly) {
   JailRecord rec;
   rec.name = "web";
