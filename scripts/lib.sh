@@ -11,7 +11,11 @@ VNETD_DEBIAN_PACKAGES=(
   iproute2 iputils-ping tcpdump
   prometheus  # promtool and a real Prometheus server for the metrics tests
   python3 python3-pip
+  dpkg-dev flex bison  # scripts/check-freebsd: unpacks Debian source packages; libpcap's grammar
 )
+# Debian source packages that scripts/check-freebsd builds as static FreeBSD libraries, at the
+# version of the installed -dev package (so the headers it compiles against are the library's).
+VNETD_FREEBSD_CROSS_SOURCES=(libevent prometheus-cpp libpcap)
 # FreeBSD packages (libpcap is in base).
 VNETD_FREEBSD_PACKAGES=(
   cmake ninja pkgconf git libevent prometheus-cpp tomlplusplus nlohmann-json googletest
@@ -31,6 +35,7 @@ vnetd_install_debian() {
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
+  vnetd_enable_debian_sources "${VNETD_FREEBSD_CROSS_SOURCES[@]}"
   # Zig (from PyPI) is the FreeBSD cross compiler used by scripts/check-freebsd.
   if ! python3 -c 'import ziglang' 2>/dev/null; then
     vnetd_log "installing ziglang from PyPI"
@@ -39,6 +44,42 @@ vnetd_install_debian() {
       || python3 -m pip install -q --break-system-packages ziglang \
       || vnetd_die "pip install ziglang failed"
   fi
+}
+
+# Debian source packages (scripts/check-freebsd builds some for FreeBSD).
+# vnetd_debian_source_version SRCPKG: the source version of the installed binaries built from it.
+vnetd_debian_source_version() {
+  dpkg-query -W -f='${db:Status-Abbrev} ${source:Package} ${source:Version}\n' 2>/dev/null \
+    | awk -v p="$1" '$1 == "ii" && $2 == p && v == "" { v = $3 } END { if (v != "") print v }'
+}
+# vnetd_debian_sources_missing SRCPKG...: those whose installed version apt-get source cannot fetch.
+vnetd_debian_sources_missing() {
+  local p v
+  for p in "$@"; do
+    v=$(vnetd_debian_source_version "$p")
+    [ -n "$v" ] || { echo "$p"; continue; }
+    apt-cache showsrc --only-source "$p" 2>/dev/null | grep -qx "Version: $v" || echo "$p=$v"
+  done
+}
+# vnetd_enable_debian_sources SRCPKG...: make `apt-get source SRCPKG=VERSION` work for the
+# installed versions. Debian 12's default /etc/apt/sources.list.d/debian.sources has only
+# "Types: deb": when a source is missing, the same archives are added as deb-src in a file of
+# our own (vnetd-deb-src.sources; the system's files are never edited), then apt-get update.
+vnetd_enable_debian_sources() {
+  local missing d=/etc/apt/sources.list.d
+  missing=$(vnetd_debian_sources_missing "$@")
+  [ -n "$missing" ] || return 0
+  [ "$(id -u)" -eq 0 ] || vnetd_die "no Debian source package for: ${missing//$'\n'/ }; run as root to add deb-src entries"
+  if [ -f "$d/debian.sources" ] && [ ! -f "$d/vnetd-deb-src.sources" ]; then
+    vnetd_log "adding deb-src entries for the Debian archives ($d/vnetd-deb-src.sources)"
+    sed -E 's/^Types:.*/Types: deb-src/' "$d/debian.sources" > "$d/vnetd-deb-src.sources"
+  elif [ ! -f "$d/debian.sources" ] && [ ! -f "$d/vnetd-deb-src.list" ] && grep -q '^deb ' /etc/apt/sources.list 2>/dev/null; then
+    vnetd_log "adding deb-src entries for the Debian archives ($d/vnetd-deb-src.list)"
+    sed -n 's/^deb /deb-src /p' /etc/apt/sources.list > "$d/vnetd-deb-src.list"
+  fi
+  apt-get update -qq
+  missing=$(vnetd_debian_sources_missing "$@")
+  [ -z "$missing" ] || vnetd_die "Debian source packages not found after apt-get update: ${missing//$'\n'/ }"
 }
 
 vnetd_install_freebsd() {
