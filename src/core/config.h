@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/ip.h"
@@ -127,5 +128,9 @@ std::string configDigest(std::string_view text);
 ConfigLoadResult parseConfig(std::string_view text, const std::string& source_name);
 // Reads the file (errors: "file: cannot read: <strerror>") then parseConfig.
 ConfigLoadResult loadConfigFile(const std::string& path);
+
+// Digits with one optional suffix from `suffixes` (case-insensitive), each suffix a
+// further factor of 1024 ("KMG": 2G = 2 << 30). nullopt on any other text or overflow.
+std::optional<uint64_t> parseBinaryAmount(std::string_view text, std::string_view suffixes);
 
 }  // namespace vnetd

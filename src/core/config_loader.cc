@@ -191,28 +191,6 @@ std::string keySuggestion(std::string_view word, Keys valid) {
   return "valid keys: " + joined(valid);
 }
 
-// Parses digits with one optional suffix from `suffixes` (case-insensitive), each
-// suffix a further factor of 1024. nullopt on syntax error or overflow.
-std::optional<uint64_t> parseAmount(std::string_view text, std::string_view suffixes) {
-  unsigned shift = 0;
-  if (!text.empty()) {
-    char last = text.back();
-    if (last >= 'a' && last <= 'z') last = static_cast<char>(last - 'a' + 'A');
-    size_t i = suffixes.find(last);
-    if (i != std::string_view::npos) {
-      shift = static_cast<unsigned>(10 * (i + 1));
-      text.remove_suffix(1);
-    }
-  }
-  if (text.empty() ||
-      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return std::nullopt;
-  uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  if (shift > 0 && value > (std::numeric_limits<uint64_t>::max() >> shift)) return std::nullopt;
-  return value << shift;
-}
 
 std::string sizeString(int64_t bytes) {
   if (bytes % (int64_t{1} << 30) == 0) return std::to_string(bytes >> 30) + "G";
@@ -255,7 +233,7 @@ std::pair<std::string, std::string> listenProblem(std::string_view value) {
                             std::all_of(host.begin(), host.end(), isHostNameChar);
     if (!ok) return {"has an invalid host", "use an IPv4 address or a host name, e.g. 127.0.0.1"};
   }
-  auto number = parseAmount(port, "");
+  auto number = parseBinaryAmount(port, "");
   // Port 0 asks the kernel for a free port (tests, several daemons on one host); the port
   // in use is logged and shown by `status`.
   if (port.size() > 5 || !number || *number > 65535)
@@ -746,7 +724,7 @@ class Loader {
     } else if (n->is_string()) {
       auto text = getString(t, key, scope);
       if (!text) return std::nullopt;
-      auto amount = parseAmount(*text, "KMG");
+      auto amount = parseBinaryAmount(*text, "KMG");
       if (!amount) {
         error(pos, scope.ref(key) + " " + quoted(*text) + " is not a size",
               "use bytes or a number with a K, M or G suffix, e.g. \"4M\"");
@@ -1390,6 +1368,27 @@ ConfigLoadResult parseConfig(std::string_view text, const std::string& source_na
   } catch (...) {
     return ConfigLoadResult{};
   }
+}
+
+std::optional<uint64_t> parseBinaryAmount(std::string_view text, std::string_view suffixes) {
+  unsigned shift = 0;
+  if (!text.empty()) {
+    char last = text.back();
+    if (last >= 'a' && last <= 'z') last = static_cast<char>(last - 'a' + 'A');
+    size_t i = suffixes.find(last);
+    if (i != std::string_view::npos) {
+      shift = static_cast<unsigned>(10 * (i + 1));
+      text.remove_suffix(1);
+    }
+  }
+  if (text.empty() ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  if (shift > 0 && value > (std::numeric_limits<uint64_t>::max() >> shift)) return std::nullopt;
+  return value << shift;
 }
 
 }  // namespace vnetd

@@ -1,5 +1,7 @@
 #include "core/rctl_resources.h"
 
+#include "core/config.h"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -81,31 +83,6 @@ bool rctlAllows(const RctlResource& resource, std::string_view action) {
   return (resource.actions & rctlActionFamily(action)) != 0;
 }
 
-std::optional<uint64_t> parseRctlAmount(std::string_view text) {
-  unsigned shift = 0;
-  if (!text.empty()) {
-    switch (text.back()) {
-      case 'k':
-      case 'K': shift = 10; break;
-      case 'm':
-      case 'M': shift = 20; break;
-      case 'g':
-      case 'G': shift = 30; break;
-      case 't':
-      case 'T': shift = 40; break;
-      default: break;
-    }
-    if (shift) text.remove_suffix(1);
-  }
-  // Digits only: no sign, no space, no second suffix.
-  if (text.empty() ||
-      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return std::nullopt;
-  uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  if (shift && value > (std::numeric_limits<uint64_t>::max() >> shift)) return std::nullopt;
-  return value << shift;
-}
+std::optional<uint64_t> parseRctlAmount(std::string_view text) { return parseBinaryAmount(text, "KMGT"); }
 
 }  // namespace vnetd

@@ -214,13 +214,7 @@ class FreeBsdNetStack final : public NetStack {
 
   Result<void> moveToJail(const std::string& name, const JailInfo& jail) override {
     const std::string what = "move " + name + " into jail " + jail.name;
-    if (!jail.own_stack) return noOwnVnet(jail);
-    if (jail.id <= 0 || jail.id > INT_MAX)
-      return plainError(what + ": invalid jid " + std::to_string(jail.id));
-    auto ifr = makeIfreq(name);
-    if (!ifr) return ifr.error();
-    ifr->ifr_jid = static_cast<int>(jail.id);
-    auto r = ioctlOrError(s_.local.get(), SIOCSIFVNET, &*ifr, what);
+    auto r = vnetIoctl(SIOCSIFVNET, name, jail, what);
     if (r) return r;
     switch (r.error().code) {
       case EEXIST:
@@ -247,17 +241,11 @@ class FreeBsdNetStack final : public NetStack {
 
   Result<void> reclaimFromJail(const std::string& name, const JailInfo& jail) override {
     const std::string what = "take " + name + " back from jail " + jail.name;
-    if (!jail.own_stack) return noOwnVnet(jail);
-    if (jail.id <= 0 || jail.id > INT_MAX)
-      return plainError(what + ": invalid jid " + std::to_string(jail.id));
     // `ifconfig NAME -vnet JAIL` (sbin/ifconfig/ifconfig.c setifrvnet): SIOCSIFRVNET with
     // the jid in ifr_jid, issued in the parent's vnet. sys/net/if.c if_vmove_reclaim
     // finds the child prison by jid and the interface by name *inside* its vnet (ENXIO
     // when either is missing), then moves it here under the same name.
-    auto ifr = makeIfreq(name);
-    if (!ifr) return ifr.error();
-    ifr->ifr_jid = static_cast<int>(jail.id);
-    auto r = ioctlOrError(s_.local.get(), SIOCSIFRVNET, &*ifr, what);
+    auto r = vnetIoctl(SIOCSIFRVNET, name, jail, what);
     if (r) return r;
     switch (r.error().code) {
       case ENXIO:
@@ -476,6 +464,18 @@ class FreeBsdNetStack final : public NetStack {
 
  private:
   std::string in() const { return where_.empty() ? std::string() : " in " + where_; }
+
+  // SIOCSIFVNET / SIOCSIFRVNET: interface `name`, the jail by jid (ifr_jid).
+  Result<void> vnetIoctl(unsigned long request, const std::string& name, const JailInfo& jail,
+                         const std::string& what) {
+    if (!jail.own_stack) return noOwnVnet(jail);
+    if (jail.id <= 0 || jail.id > INT_MAX)
+      return plainError(what + ": invalid jid " + std::to_string(jail.id));
+    auto ifr = makeIfreq(name);
+    if (!ifr) return ifr.error();
+    ifr->ifr_jid = static_cast<int>(jail.id);
+    return ioctlOrError(s_.local.get(), request, &*ifr, what);
+  }
 
   Error noOwnVnet(const JailInfo& jail) const {
     return Error{EINVAL, "jail " + jail.name + " has no own vnet (add `vnet;` to its jail.conf)"};
