@@ -59,6 +59,9 @@ constexpr const char* kHelp =
     "               changed on vnetd's interfaces: rc.d/netif switches IPv6 off on every\n"
     "               interface but lo0 unless ipv6_activate_all_interfaces=\"YES\" is in\n"
     "               the jail's rc.conf, which stops address6/gateway6 from working.\n"
+    "               Never fails: a failed exec.poststart makes jail(8) remove the jail\n"
+    "               that has just booted, so problems are warnings and the exit status\n"
+    "               is 0.\n"
     "     prestop   exec.prestop: the jail still runs. Take the jail sides back to the\n"
     "               host (by their recorded names and MAC addresses), so that a dying\n"
     "               jail cannot hold them. Interfaces that are not there are skipped.\n"
@@ -105,7 +108,7 @@ constexpr const char* kHelp =
     "\n"
     "EXIT STATUS\n"
     "     0 on success (including nothing to do), 1 on failure (one line on stderr),\n"
-    "     2 on usage errors. prestop exits 0 on failures too (see above).\n";
+    "     2 on usage errors. prestop and poststart exit 0 on failures too (see above).\n";
 
 // Standalone mode: the same JailNetwork the daemon uses, in this process.
 int runStandalone(const vnetd::Config& config, vnetd::HookPhase phase, const std::string& jail) {
@@ -195,15 +198,21 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string jail = argv[optind + 1];
-  // A failed exec.prestop makes jail(8) skip the removal (usr.sbin/jail/jail.c main: a
-  // failed stop command with the jail still there goes to jail_remove_done), which is
-  // worse than anything prestop could prevent: its failures are warnings.
-  const int failure = *phase == HookPhase::Prestop ? 0 : 1;
+  // Two phases never fail their jail(8) step, whose failure would cost more than what
+  // they are for: a failed exec.prestop makes jail(8) keep the jail (usr.sbin/jail/jail.c
+  // main: a failed stop command with the jail still there goes to jail_remove_done), and
+  // a failed exec.poststart makes it remove a jail that has just booted (command.c
+  // next_command unwinds the start). Their failures are warnings.
+  const bool warn_only = *phase == HookPhase::Prestop || *phase == HookPhase::Poststart;
   auto fail = [&](int status) {
-    if (status != 0 && failure == 0)
+    if (status == 0 || !warn_only) return status;
+    if (*phase == HookPhase::Prestop)
       std::fprintf(stderr, "vnetd-hook: warning: prestop %s did not finish; the jail stops anyway and poststop "
                            "destroys its interfaces\n", jail.c_str());
-    return status != 0 ? failure : 0;
+    else
+      std::fprintf(stderr, "vnetd-hook: warning: poststart %s did not finish; the jail runs, but what its rc "
+                           "changed on its interfaces stays (vnetctl doctor shows it)\n", jail.c_str());
+    return 0;
   };
   // Hostile or malformed names stop here, before the config, the state or the kernel.
   if (auto problem = jailNameProblem(jail); !problem.empty()) {

@@ -1,5 +1,6 @@
 #include "core/jail_network.h"
 
+#include <algorithm>
 #include <charconv>
 #include <ctime>
 #include <functional>
@@ -47,6 +48,19 @@ const LinkInfo* findLink(const std::vector<LinkInfo>& links, const std::string& 
 }
 
 
+// The jail side of `ir` inside a jail: under its recorded name, its generated name, or —
+// renamed in there by someone else (the jail's rc: ifconfig_<if>_name) — by MAC alone.
+const LinkInfo* findJailSide(const std::vector<LinkInfo>& inside, const InterfaceRecord& ir,
+                             const std::string& generated) {
+  for (const std::string* name : {&ir.jail_name, &generated}) {
+    const LinkInfo* l = findLink(inside, *name);
+    if (l && l->mac.toString() == ir.jail_mac) return l;
+  }
+  for (const auto& l : inside)
+    if (l.mac.toString() == ir.jail_mac) return &l;
+  return nullptr;
+}
+
 int64_t now() { return static_cast<int64_t>(std::time(nullptr)); }
 
 Result<void> refuseUnreadableState(const Error& e) {
@@ -90,12 +104,24 @@ bool parsePairDescription(const std::string& text, std::string& jail, unsigned& 
   return isValidJailName(jail) && index < kMaxInterfacesPerJail;
 }
 
+bool isKernelPairName(std::string_view name) {
+  // sys/net/if_epair.c epair_clone_create: "epair<unit>" + 'a' / 'b'.
+  constexpr std::string_view kPrefix = "epair";
+  if (name.size() < kPrefix.size() + 2 || name.substr(0, kPrefix.size()) != kPrefix) return false;
+  char side = name.back();
+  if (side != 'a' && side != 'b') return false;
+  std::string_view unit = name.substr(kPrefix.size(), name.size() - kPrefix.size() - 1);
+  return std::all_of(unit.begin(), unit.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 bool isPairCreationLeftover(const platform::LinkInfo& link, const std::string& jail, unsigned index,
                             const JailRecord& rec) {
   const InterfaceRecord* ir = findRecord(rec, index);
   if (!ir || link.description != description(jail, index)) return false;
-  if (link.name == ir->host_name || link.name == ir->jail_name || link.name == interfaceName(jail, index, Side::B))
-    return false;
+  // Only the names the kernel gives a pair before vnetd renames it: an interface of the
+  // record that an administrator renamed (ifconfig e0a_web name webhost) keeps its marks
+  // but is the live pair, never a leftover.
+  if (!isKernelPairName(link.name)) return false;
   const std::string mac = link.mac.toString();
   return mac == ir->host_mac || mac == ir->jail_mac;
 }
@@ -198,6 +224,21 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
 
     auto existing = host_.link(ic.host_side_name);
     if (!existing) return existing.error();
+    if (*existing && recorded && (*existing)->mac.toString() == recorded->host_mac && !running) {
+      // Before the jail exists its side must be on the host under its generated name. If
+      // not, the creation stopped between the two renames (FreeBSD: e0a_X renamed,
+      // epairNb not yet): start the pair over (either side destroys both).
+      auto jail_side = host_.link(generated_jail_side);
+      if (!jail_side) return jail_side.error();
+      if (!*jail_side || (*jail_side)->mac.toString() != recorded->jail_mac) {
+        VNETD_LOG_WARN("prestart %s: %s has no jail side %s (an interrupted creation); making the pair anew",
+                       jail.c_str(), ic.host_side_name.c_str(), generated_jail_side.c_str());
+        auto gone = host_.destroyLink(ic.host_side_name);
+        if (!gone && gone.error().code != ENODEV) return gone.error();
+        existing = host_.link(ic.host_side_name);
+        if (!existing) return existing.error();
+      }
+    }
     if (*existing && recorded && (*existing)->mac.toString() == recorded->host_mac) {
       // Made already — or half made: the record is written before the pair, so a prestart
       // killed inside createPair leaves a recorded pair that may still be down, outside
@@ -259,6 +300,9 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
   };
   if (todo.empty()) {  // every pair is there already
     VNETD_TRY(finishPairs(undo));
+    // A new start (the jail is not running): its limits too, in case the prestart that
+    // made the pairs was killed before it got to them. Applying is idempotent.
+    if (!running && !cfg->limits.empty()) VNETD_TRY(policy_.applyJailLimits(jail, cfg->limits));
     undo.commit();
     return out;
   }
@@ -268,7 +312,10 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
   // daemon's reconciler recognises whatever was half made (see destroyCreationLeftovers).
   std::sort(rec.interfaces.begin(), rec.interfaces.end(),
             [](const InterfaceRecord& a, const InterfaceRecord& b) { return a.index < b.index; });
-  rec.phase = "prestart";  // pairs are (re)made: whatever "created" did is gone
+  // Pairs are (re)made: whatever "created" did is gone — unless interfaces are added to a
+  // jail that runs (prestart, then created, by hand): then its next `created` is not the
+  // first of a start, and a failure there must not tear the running jail down.
+  rec.phase = running && previous ? previous->phase : "prestart";
   rec.updated_at = now();
   state->jails[jail] = rec;
   VNETD_TRY(store_.save(*lock, *state));
@@ -350,7 +397,7 @@ Result<void> JailNetwork::destroyCreationLeftovers(const std::string& jail, cons
     auto still = host_.link(l.name);
     if (!still) return still.error();
     if (!*still) continue;
-    VNETD_LOG_WARN("prestart %s: destroying %s, left by an interrupted creation of interface %u", jail.c_str(),
+    VNETD_LOG_WARN("jail %s: destroying %s, left by an interrupted creation of interface %u", jail.c_str(),
                    l.name.c_str(), index);
     auto gone = host_.destroyLink(l.name);
     if (!gone && gone.error().code != ENODEV) return gone.error();
@@ -533,10 +580,9 @@ Result<void> JailNetwork::configureInside(const JailConfig& cfg, JailRecord& rec
 
   for (InterfaceRecord& ir : rec.interfaces) {
     std::string generated = interfaceName(jail, ir.index, Side::B);
-    const LinkInfo* l = findLink(*inside, ir.jail_name);
-    if (!l || l->mac.toString() != ir.jail_mac) l = findLink(*inside, generated);
+    const LinkInfo* l = findJailSide(*inside, ir, generated);
     std::string current;
-    if (l && l->mac.toString() == ir.jail_mac) {
+    if (l) {
       current = l->name;  // prestart or an earlier created already put it there
     } else if (!move_in) {
       return plainError("jail side " + ir.jail_name + " of jail '" + jail +
@@ -552,22 +598,29 @@ Result<void> JailNetwork::configureInside(const JailConfig& cfg, JailRecord& rec
       current = generated;
       out.changed = true;
     }
-    if (current != ir.jail_name) {
+    // created names it; after that (poststart) a name the jail gave it stands: its rc
+    // configuration may refer to it.
+    std::string name = ir.jail_name;
+    if (!move_in && current != ir.jail_name && current != generated) {
+      VNETD_LOG_INFO("%s: jail side %s was renamed %s inside the jail; configuring it under that name",
+                     jail.c_str(), ir.jail_name.c_str(), current.c_str());
+      name = current;
+    } else if (current != ir.jail_name) {
       // Renaming needs the interface down on some systems; it arrives down after a move.
       VNETD_TRY((*js)->setUp(current, false));
       VNETD_TRY((*js)->rename(current, ir.jail_name));
       out.changed = true;
     }
-    VNETD_TRY((*js)->setDescription(ir.jail_name, description(jail, ir.index)));
+    VNETD_TRY((*js)->setDescription(name, description(jail, ir.index)));
     bool v6 = false;
     for (const auto& a : ir.addresses)
       if (auto c = Cidr::parse(a); c && c->address.family == IpFamily::V6) v6 = true;
     // Only where vnetd assigns IPv6: elsewhere IPv6 stays as the jail's rc.conf wants it.
     // Before the addresses: Linux refuses IPv6 addresses while it is off.
-    if (v6) VNETD_TRY((*js)->enableIpv6(ir.jail_name));
+    if (v6) VNETD_TRY((*js)->enableIpv6(name));
     for (const auto& a : ir.addresses)
-      if (auto c = Cidr::parse(a)) VNETD_TRY((*js)->addAddress(ir.jail_name, *c));
-    VNETD_TRY((*js)->setUp(ir.jail_name, true));
+      if (auto c = Cidr::parse(a)) VNETD_TRY((*js)->addAddress(name, *c));
+    VNETD_TRY((*js)->setUp(name, true));
   }
   VNETD_TRY((*js)->loopbackUp());
 
@@ -642,17 +695,27 @@ Result<HookOutcome> JailNetwork::prestop(const std::string& jail) {
     // By recorded name and MAC: a configured `name`, a hashed name, an interface the
     // administrator renamed back — whichever carries the record's MAC.
     std::string generated = interfaceName(jail, ir.index, Side::B);
-    const LinkInfo* l = findLink(*inside, ir.jail_name);
-    if (!l || l->mac.toString() != ir.jail_mac) l = findLink(*inside, generated);
-    if (!l || l->mac.toString() != ir.jail_mac) continue;  // not there: nothing to hand back
+    const LinkInfo* l = findJailSide(*inside, ir, generated);
+    if (!l) continue;  // not there: nothing to hand back
+    // FreeBSD moves it under its name without looking for that name on the host
+    // (sys/net/if.c if_vmove_reclaim checks nothing there; only if_vmove_loan does):
+    // a second interface of the same name must not be made. poststop destroys this pair
+    // from the host side anyway.
+    auto clash = host_.link(generated);
+    if (!clash) return clash.error();
+    if (*clash) {
+      VNETD_LOG_WARN("prestop %s: not taking %s back: the host has an interface named %s", jail.c_str(),
+                     l->name.c_str(), generated.c_str());
+      continue;
+    }
     // On the host it takes its generated name, which no other interface there carries
     // (a configured name like "vnet0" may well exist on the host). Renaming wants it down.
     if (l->name != generated) {
       VNETD_TRY((*js)->setUp(l->name, false));
       VNETD_TRY((*js)->rename(l->name, generated));
     }
-    // SIOCSIFRVNET looks the name up inside the jail (sys/net/if.c if_vmove_reclaim):
-    // ENODEV/ENXIO there means it went away meanwhile, which is what we wanted.
+    // SIOCSIFRVNET looks the name up inside the jail (if_vmove_reclaim): ENODEV/ENXIO
+    // there means it went away meanwhile, which is what we wanted.
     auto back = host_.reclaimFromJail(generated, **info);
     if (!back && back.error().code != ENODEV) return back.error();
     out.changed = out.changed || back.ok();
@@ -723,6 +786,9 @@ Result<HookOutcome> JailNetwork::teardown(const StateLock& lock, State& state, c
   if (it == state.jails.end()) return out;  // never started (or already cleaned): nothing to do
   auto destroyed = destroyPairs(jail, it->second);
   if (!destroyed) return destroyed.error();
+  // A start that never got past prestart may have been interrupted inside the creation:
+  // with the record gone, nothing would recognise an unrenamed leftover any more.
+  if (it->second.phase == "prestart") VNETD_TRY(destroyCreationLeftovers(jail, it->second));
   // Only the limits vnetd applies (from the jail's configuration), never other rules.
   if (auto cfg = config_.jailFor(jail); cfg && !cfg->limits.empty()) {
     auto unlimited = policy_.removeJailLimits(jail, cfg->limits);

@@ -114,11 +114,12 @@ std::string pairDescription(const std::string& jail, unsigned index);
 // Its inverse; anything else (including the bridges' "vnetd:bridge:<key>") → false.
 bool parsePairDescription(const std::string& text, std::string& jail, unsigned& index);
 
-// A link left by an interrupted creation of interface `index` of `jail`: it carries the
-// description vnetd gives the pair ("vnetd:<jail>:<index>", set before the rename on
-// FreeBSD) and one of the record's MACs, but not one of the record's names (an epair
-// the kernel named epairNa/b that was never renamed). The live pair of a record carries
-// its recorded names, so it is never taken for a leftover. Pure.
+// A link left by an interrupted creation of interface `index` of `jail`: it still has the
+// name the kernel gave it (FreeBSD "epair<unit>a|b", renamed by vnetd right after it set
+// the description and MACs) and carries the description vnetd gives the pair
+// ("vnetd:<jail>:<index>") and one of the record's MACs. The live pair never has such a
+// name (an administrator's rename keeps the marks but not the kernel's name). Pure.
+bool isKernelPairName(std::string_view name);
 bool isPairCreationLeftover(const platform::LinkInfo& link, const std::string& jail, unsigned index,
                             const JailRecord& rec);
 

@@ -131,8 +131,10 @@ std::vector<ReconcileAction> planReconcile(const ReconcileInput& in, OrphanClock
     // A pair the kernel named (FreeBSD epairNa/b) whose creation was interrupted before
     // the rename: prestart recorded its MACs before creating it and set them (and the
     // description) before renaming, so the record proves it is vnetd's and not in use.
-    if (auto rec = state.jails.find(jail);
-        rec != state.jails.end() && isPairCreationLeftover(l, jail, index, rec->second)) {
+    // Not while the jail runs: its pairs are in use, and a prestart adding an interface to
+    // it may be under way in another process.
+    if (auto rec = state.jails.find(jail); rec != state.jails.end() && !in.running_jails->count(jail) &&
+                                           isPairCreationLeftover(l, jail, index, rec->second)) {
       if (graceOver(clock, still, "link:" + l.name, in.now_ms, in.orphan_grace_ms))
         out.push_back({Kind::DestroyLeftover, jail, "", l.name, false, index,
                        l.name + " was left by an interrupted creation of interface " + std::to_string(index) +

@@ -16,9 +16,9 @@
 //    creates (description vnetd:<jail>:<i> and the MAC derived from this host's id) —
 //    left by a prestart that was killed before it saved — whose jail has no record and
 //    is not running, after the same grace.
-//    Also, for a jail that has a record: an interface described vnetd:<jail>:<i> that
-//    carries one of the record's MACs under a name the record does not give (an epair
-//    whose creation stopped before the rename), after the grace.
+//    Also, for a jail that has a record and is not running: an interface still named as
+//    the kernel names a new epair (epairNa/b), described vnetd:<jail>:<i> and carrying one
+//    of the record's MACs (a creation that stopped before the rename), after the grace.
 //  - ReportForeign: an interface whose description claims vnetd but that vnetd cannot
 //    prove it made. Reported, never touched.
 // Threading: pure; OrphanClock belongs to the caller (the daemon loop).

@@ -108,8 +108,9 @@ class NetStack {
   // The reverse: takes the link called `name` inside `jail`'s stack back into this stack
   // (FreeBSD: SIOCSIFRVNET, `ifconfig NAME -vnet JAIL`, issued from the parent's stack;
   // Linux: moved from inside the namespace to this stack's namespace). The name is looked
-  // up inside the jail: ENODEV when no such link is there. A link of that name must not
-  // exist in this stack (EEXIST).
+  // up inside the jail: ENODEV when no such link is there. The caller makes sure this
+  // stack has no link of that name: FreeBSD does not check (if_vmove_reclaim) and would
+  // make a second one; Linux refuses with EEXIST.
   virtual Result<void> reclaimFromJail(const std::string& name, const JailInfo& jail) = 0;
 
   virtual Result<void> rename(const std::string& from, const std::string& to) = 0;

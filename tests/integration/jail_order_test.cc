@@ -74,6 +74,9 @@ std::string readFile(const std::string& path) {
 }
 
 enum class UnwindModel { RerunsCreated, SkipsCreated };
+void PrintTo(UnwindModel m, std::ostream* os) {
+  *os << (m == UnwindModel::RerunsCreated ? "exec.created re-run on unwind" : "exec.created skipped on unwind");
+}
 
 // One jail as jail(8) sees it: the parameters of its jail.conf block (after parse-time
 // substitution), and the commands run, in order, with their exit status.
@@ -436,6 +439,44 @@ TEST_P(JailOrderTest, ARestartKeepsIdentityAndNetwork) {
   EXPECT_EQ(before.jail_mac, after.jail_mac);
   EXPECT_EQ(before.addresses, after.addresses);
   EXPECT_TRUE(testing::TestNet::ping(j, n4_ + "1"));
+  EXPECT_TRUE(jail.stop()) << jail.logText();
+  EXPECT_EQ(pairsOnHost(), std::vector<std::string>{});
+}
+
+// exec.stop fails after exec.prestop handed the interface back: jail(8) keeps the jail
+// (jail.c main), without its interface; `vnetd-hook created` puts it back, and the next
+// stop goes through.
+TEST_P(JailOrderTest, AFailedStopAfterPrestopKeepsTheJailAndCreatedRestoresIt) {
+  subnet(7);
+  std::string j = net_.jailName("st");
+  writeConfig(jailTable(j, n4_ + "80/24", "gateway = \"" + n4_ + "1\""));
+  Jail8 failing = jail8(sample({}, j + " {\n  exec.stop = \"/usr/bin/false\";\n}\n"), j);
+  ASSERT_TRUE(failing.start()) << failing.logText();
+  EXPECT_FALSE(failing.stop()) << failing.logText();
+  EXPECT_TRUE(failing.exists()) << "jail(8) keeps a jail whose exec.stop failed";
+  EXPECT_FALSE(failing.ran("exec.poststop")) << failing.logText();
+  EXPECT_TRUE(hostLink(interfaceName(j, 0, Side::B))) << "prestop took the jail side back";
+  EXPECT_FALSE(testing::TestNet::ping(j, n4_ + "1"));
+  auto r = testing::run({VNETD_HOOK_BINARY, "--standalone", "--config", dir_.file("vnetd.toml"), "created", j});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(testing::TestNet::ping(j, n4_ + "1"));
+  Jail8 fixed = jail8(sample({}, j + " {\n}\n"), j);
+  EXPECT_TRUE(fixed.stop()) << fixed.logText();
+  EXPECT_FALSE(fixed.exists());
+  EXPECT_EQ(pairsOnHost(), std::vector<std::string>{});
+}
+
+// exec.poststart must not fail a start: here the jail's start took its interface away,
+// so poststart cannot re-apply anything — a warning, and the jail keeps running
+// (a failed exec.poststart would make jail(8) remove it, command.c next_command).
+TEST_P(JailOrderTest, AFailingPoststartNeverFailsTheStart) {
+  subnet(8);
+  std::string j = net_.jailName("pf");
+  writeConfig(jailTable(j, n4_ + "90/24"));
+  Jail8 jail = jail8(sample({}, j + " {\n  exec.start = \"ip -n ${name} link del e0b_${name}\";\n}\n"), j);
+  EXPECT_TRUE(jail.start()) << jail.logText();
+  EXPECT_TRUE(jail.ran("exec.poststart: /usr/local/sbin/vnetd-hook poststart " + j + " -> 0")) << jail.logText();
+  EXPECT_TRUE(jail.exists());
   EXPECT_TRUE(jail.stop()) << jail.logText();
   EXPECT_EQ(pairsOnHost(), std::vector<std::string>{});
 }

@@ -363,14 +363,11 @@ std::vector<Verdict> judgeJailConf(Platform p, const JailConfFacts& jc, const Co
                             "jail, and then 'jail -r " + j.name + "' gives up without removing the jail",
                         "replace that line with  " + line));
     } else if (!m.hooks.empty() && !has_prestop) {
-      std::set<std::string> phases;
-      for (const HookCall& h : m.hooks) phases.insert(h.phase);
-      out.push_back(bad(Status::Warn, pre + "prestop",
-                        "jail " + j.name + ": exec.* call vnetd-hook (" + join({phases.begin(), phases.end()}) +
-                            ") but not vnetd-hook prestop: " + inside +
-                            " is only released when the jail's network stack goes away, which a dying jail can "
-                            "delay for minutes",
-                        "add  " + line + "  to jail " + j.name + " (" + j.location.toString() + ")"));
+      // Optional: poststop destroys the pair from the host side even while its jail side
+      // is still in the dying jail (sys/net/if_epair.c epair_clone_destroy destroys both
+      // ends, each in its own vnet). prestop only hands it back earlier.
+      out.push_back(ok(pre + "prestop", "jail " + j.name + ": no vnetd-hook prestop (optional: poststop destroys " +
+                                            inside + " either way)"));
     } else if (has_prestop) {
       out.push_back(ok(pre + "prestop", "jail " + j.name + ": exec.prestop calls vnetd-hook prestop"));
     }

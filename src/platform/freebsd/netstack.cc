@@ -251,7 +251,8 @@ class FreeBsdNetStack final : public NetStack {
       case ENXIO:
         return Error{ENODEV, what + ": no interface " + name + " in the jail (or the jail is gone)"};
       case EEXIST:
-        return Error{EEXIST, what + ": an interface named " + name + " already exists" + in()};
+        // if_vmove_reclaim: the interface already is in this (the caller's) vnet.
+        return Error{EEXIST, what + ": it is not in the jail but here" + in()};
       case EBUSY:
         return Error{EBUSY, what + ": the jail's network stack is shutting down"};
       case EPERM:

@@ -311,9 +311,9 @@ TEST_F(JailNetworkTest, APairCreationLeftoverIsRecognisedByDescriptionAndRecorde
   l.mac = *MacAddress::parse("02:00:00:00:00:03");
   EXPECT_TRUE(isPairCreationLeftover(l, "web", 0, rec));
   LinkInfo live = l;
-  for (const char* name : {"e0a_web", "net0", "e0b_web"}) {
+  for (const char* name : {"e0a_web", "net0", "e0b_web", "webhost", "epair", "epaira", "epair1c", "xepair1a"}) {
     live.name = name;
-    EXPECT_FALSE(isPairCreationLeftover(live, "web", 0, rec)) << name << " is the live pair";
+    EXPECT_FALSE(isPairCreationLeftover(live, "web", 0, rec)) << name << " is not a name the kernel gives an epair";
   }
   LinkInfo other = l;
   other.mac = *MacAddress::parse("02:00:00:00:00:04");
@@ -430,6 +430,89 @@ TEST_F(JailNetworkTest, PrestartAfterAnUnwoundStartMakesThePairsAnew) {
   auto after = state().jails.at("web");
   EXPECT_EQ(after.phase, "prestart");
   EXPECT_EQ(after.interfaces, before.interfaces);
+}
+
+// Interfaces added to a running jail (prestart, then created, by hand): a failing
+// created there is not the first of a start and leaves the running jail alone.
+TEST_F(JailNetworkTest, InterfacesAddedToARunningJailNeverTearItDown) {
+  ASSERT_TRUE(network().prestart("web"));
+  startJail("web");
+  ASSERT_TRUE(network().created("web"));
+  configure("[[jail.web.interface]]\nbridge = \"lan\"\naddress = \"198.18.7.11/24\"\n");
+  ASSERT_TRUE(network().prestart("web"));
+  EXPECT_EQ(state().jails.at("web").phase, "created");
+  world_.fail_on = "route";
+  EXPECT_FALSE(network().created("web"));
+  EXPECT_TRUE(world_.host.count("e0a_web"));
+  EXPECT_TRUE(world_.host.count("e1a_web"));
+  EXPECT_TRUE(world_.jails["web"].count("e0b_web"));
+}
+
+// Killed between the two renames (FreeBSD): e0a_web is there, its jail side is still the
+// kernel's epairNb. The next prestart makes the pair anew instead of taking it as done.
+TEST_F(JailNetworkTest, APairKilledBetweenTheRenamesIsMadeAnew) {
+  ASSERT_TRUE(network().prestart("web"));
+  auto b = world_.host.extract("e0b_web");
+  b.key() = b.mapped().name = "epair4b";
+  world_.host.insert(std::move(b));
+  world_.calls.clear();
+  auto out = network().prestart("web");
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_FALSE(world_.host.count("epair4b"));
+  EXPECT_TRUE(world_.host.count("e0a_web"));
+  EXPECT_TRUE(world_.host.count("e0b_web"));
+  EXPECT_EQ(std::count(world_.calls.begin(), world_.calls.end(), "createPair e0a_web"), 1);
+}
+
+// poststop (or orphan collection) of a start interrupted inside the creation: the record
+// is the last thing that recognises the unrenamed leftover, so it goes first.
+TEST_F(JailNetworkTest, PoststopOfAnInterruptedCreationDestroysItsLeftover) {
+  ASSERT_TRUE(network().prestart("web"));
+  for (const char* side : {"e0a_web", "e0b_web"}) {
+    auto n = world_.host.extract(side);
+    n.key() = n.mapped().name = side == std::string("e0a_web") ? "epair6a" : "epair6b";
+    world_.host.insert(std::move(n));
+  }
+  ASSERT_TRUE(network().poststop("web"));
+  EXPECT_FALSE(world_.host.count("epair6a"));
+  EXPECT_FALSE(world_.host.count("epair6b"));
+  EXPECT_TRUE(state().jails.empty());
+}
+
+// The jail's rc renamed the jail side (ifconfig_e0b_web_name="lan0"): poststart finds it
+// by MAC and configures it under the jail's name for it; prestop finds it the same way.
+TEST_F(JailNetworkTest, PoststartAndPrestopFindAJailSideTheJailRenamed) {
+  ASSERT_TRUE(network().prestart("web"));
+  startJail("web");
+  ASSERT_TRUE(network().created("web"));
+  auto n = world_.jails["web"].extract("e0b_web");
+  n.key() = n.mapped().name = "lan0";
+  world_.jails["web"].insert(std::move(n));
+  world_.calls.clear();
+  auto out = network().poststart("web");
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_TRUE(world_.jails["web"].count("lan0")) << "not renamed back";
+  EXPECT_NE(std::find(world_.calls.begin(), world_.calls.end(), "address 2001:db8:7::10/64 lan0 in web"),
+            world_.calls.end());
+  ASSERT_TRUE(network().prestop("web"));
+  EXPECT_TRUE(world_.host.count("e0b_web"));
+  EXPECT_TRUE(world_.jails["web"].empty());
+}
+
+// FreeBSD would make a second interface of the name (if_vmove_reclaim checks nothing on
+// the host): prestop leaves the jail side where it is when the host has that name.
+TEST_F(JailNetworkTest, PrestopNeverMakesASecondInterfaceOfAName) {
+  ASSERT_TRUE(network().prestart("web"));
+  startJail("web");
+  ASSERT_TRUE(network().created("web"));
+  LinkInfo other;
+  other.name = "e0b_web";
+  other.mac = *MacAddress::parse("02:55:55:55:55:55");
+  world_.host["e0b_web"] = other;
+  auto out = network().prestop("web");
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_FALSE(out->changed);
+  EXPECT_TRUE(world_.jails["web"].count("e0b_web"));
 }
 
 TEST(HookPhase, NamesRoundTripInJailOrder) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace vnetd::daemon {
 namespace {
 
@@ -245,10 +247,11 @@ TEST(Reconciler, InterfacesThatOnlyClaimToBeOursAreReportedNeverDestroyed) {
 
 // prestart records a pair before creating it, and FreeBSD sets MACs and the description
 // before renaming the kernel's epairNa/b: a creation interrupted before the rename leaves
-// epairNa/b carrying a recorded jail's MACs. They go after the grace, even while the
-// jail runs (its live pair carries the recorded names) — never the live pair itself.
+// epairNa/b carrying a recorded jail's MACs. They go after the grace once the jail is not
+// running — never the live pair, whatever an administrator renamed it to.
 TEST(Reconciler, AnUnrenamedPairOfARecordedJailIsALeftover) {
   World w;
+  w.running.clear();
   LinkInfo a = link(40, "epair7a", LinkKind::Pair);
   a.mac = deriveMac(kHost, "web", 0, Side::A);
   a.description = "vnetd:web:0";
@@ -260,15 +263,42 @@ TEST(Reconciler, AnUnrenamedPairOfARecordedJailIsALeftover) {
   EXPECT_TRUE(w.plan().empty()) << "within the grace";
   w.now_ms += 60000;
   auto plan = w.plan();
-  ASSERT_EQ(kinds(plan), (std::vector<Kind>{Kind::DestroyLeftover, Kind::DestroyLeftover}));
-  EXPECT_EQ(plan[0].interface, "epair7a");
-  EXPECT_EQ(plan[0].jail, "web");
-  EXPECT_EQ(plan[1].interface, "epair7b");
+  // (The record itself is collected as an orphan too: its jail is gone.)
+  ASSERT_EQ(kinds(plan), (std::vector<Kind>{Kind::CollectOrphan, Kind::DestroyLeftover, Kind::DestroyLeftover}));
+  EXPECT_EQ(plan[1].interface, "epair7a");
+  EXPECT_EQ(plan[1].jail, "web");
+  EXPECT_EQ(plan[2].interface, "epair7b");
+  auto destroys = [](const std::vector<ReconcileAction>& p) {
+    return std::count_if(p.begin(), p.end(), [](const ReconcileAction& a) { return a.kind == Kind::DestroyLeftover; });
+  };
+  // While the jail runs: hands off.
+  w.running.insert("web");
+  EXPECT_EQ(destroys(w.plan()), 0);
+  w.running.clear();
+  EXPECT_EQ(destroys(w.plan()), 0) << "the grace starts again";
+  w.now_ms += 60000;
+  EXPECT_EQ(destroys(w.plan()), 2);
   // Another MAC under that description is someone else's: reported, never destroyed.
   w.byName("epair7a").mac = *MacAddress::parse("02:00:00:00:00:09");
   w.links.pop_back();
+  (void)w.plan();
+  w.now_ms += 60000;
   plan = w.plan();
-  ASSERT_EQ(kinds(plan), std::vector<Kind>{Kind::ReportForeign});
+  EXPECT_EQ(destroys(plan), 0);
+  EXPECT_EQ(std::count_if(plan.begin(), plan.end(), [](const ReconcileAction& a) { return a.kind == Kind::ReportForeign; }),
+            1);
+}
+
+// The live host side renamed by an administrator keeps the description and the MAC, but
+// not the kernel's epairN name: never a leftover, jail running or not.
+TEST(Reconciler, ARenamedLiveHostSideIsNeverALeftover) {
+  World w;
+  w.byName("e0a_web").name = "webhost";
+  for (bool running : {true, false}) {
+    if (!running) w.running.clear();
+    w.now_ms += 1000000;
+    for (const auto& a : w.plan()) EXPECT_NE(a.kind, Kind::DestroyLeftover) << a.reason;
+  }
 }
 
 TEST(Reconciler, DescriptionsAreParsedStrictly) {
