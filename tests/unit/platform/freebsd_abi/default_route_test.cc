@@ -93,7 +93,7 @@ struct Reply {
       addrs |= bit;
       size_t at = b.size();
       b.resize(at + saSize(sa.empty() ? 0 : std::to_integer<uint8_t>(sa[0])));
-      std::memcpy(b.data() + at, sa.data(), sa.size());
+      if (!sa.empty()) std::memcpy(b.data() + at, sa.data(), sa.size());  // an empty sockaddr has no data()
     }
     put<uint16_t>(b, 0, static_cast<uint16_t>(b.size()));  // rtm_msglen
     put<uint8_t>(b, 2, version);
