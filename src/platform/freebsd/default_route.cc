@@ -5,20 +5,13 @@
 #include <cstring>
 
 #include "platform/freebsd/rtsock_decode.h"
+#include "platform/freebsd/wire.h"
 
 namespace vnetd::platform::fbsd {
 namespace {
 
-// Host-order loads and stores at any alignment (the kernel writes host order; amd64 is
-// little-endian, as the fixtures are). Callers check bounds.
-template <typename T>
-T load(std::span<const std::byte> s, size_t offset) {
-  T v{};
-  if (offset <= s.size() && sizeof(T) <= s.size() - offset)
-    std::memcpy(&v, s.data() + offset, sizeof(T));
-  return v;
-}
-
+// Host-order stores at any alignment (the kernel writes host order; amd64 is
+// little-endian, as the fixtures are).
 template <typename T>
 void store(RouteBytes& b, size_t offset, T value) {
   std::memcpy(b.data() + offset, &value, sizeof(T));
@@ -77,10 +70,10 @@ RouteReply decodeDefaultRouteReply(std::span<const std::byte> msg, IpFamily fami
                                    int32_t seq) {
   RouteReply out;
   if (msg.size() < kRtMsghdrSize) return out;
-  if (load<uint8_t>(msg, 2) != kRtmVersion || load<uint8_t>(msg, 3) != kRtmGet ||
-      load<int32_t>(msg, kRtmPidOffset) != pid || load<int32_t>(msg, kRtmSeqOffset) != seq)
+  if (loadHost<uint8_t>(msg, 2) != kRtmVersion || loadHost<uint8_t>(msg, 3) != kRtmGet ||
+      loadHost<int32_t>(msg, kRtmPidOffset) != pid || loadHost<int32_t>(msg, kRtmSeqOffset) != seq)
     return out;
-  const int err = load<int32_t>(msg, kRtmErrnoOffset);
+  const int err = loadHost<int32_t>(msg, kRtmErrnoOffset);
   if (err == ESRCH) {
     out.kind = RouteReply::Kind::NoRoute;
     return out;
@@ -91,8 +84,8 @@ RouteReply decodeDefaultRouteReply(std::span<const std::byte> msg, IpFamily fami
     return out;
   }
   // rtm_msglen bounds the message; a recv() may have cut it shorter.
-  const size_t end = std::min<size_t>(load<uint16_t>(msg, 0), msg.size());
-  const int addrs = load<int32_t>(msg, kRtmAddrsOffset);
+  const size_t end = std::min<size_t>(loadHost<uint16_t>(msg, 0), msg.size());
+  const int addrs = loadHost<int32_t>(msg, kRtmAddrsOffset);
   std::span<const std::byte> sas[kRtaxMax];
   size_t offset = kRtMsghdrSize;
   for (int i = 0; i < kRtaxMax; ++i) {
@@ -101,7 +94,7 @@ RouteReply decodeDefaultRouteReply(std::span<const std::byte> msg, IpFamily fami
       out.kind = RouteReply::Kind::Malformed;
       return out;
     }
-    const uint8_t sa_len = load<uint8_t>(msg, offset);
+    const uint8_t sa_len = loadHost<uint8_t>(msg, offset);
     if (sa_len > end - offset) {
       out.kind = RouteReply::Kind::Malformed;
       return out;
@@ -117,9 +110,9 @@ RouteReply decodeDefaultRouteReply(std::span<const std::byte> msg, IpFamily fami
   }
   out.kind = RouteReply::Kind::Found;
   DefaultRoute& r = out.route;
-  r.flags = load<int32_t>(msg, kRtmFlagsOffset);
-  r.out_index = load<uint16_t>(msg, kRtmIndexOffset);
-  r.weight = load<uint64_t>(msg, kRtmRmxWeightOffset);
+  r.flags = loadHost<int32_t>(msg, kRtmFlagsOffset);
+  r.out_index = loadHost<uint16_t>(msg, kRtmIndexOffset);
+  r.weight = loadHost<uint64_t>(msg, kRtmRmxWeightOffset);
   const std::span<const std::byte> gw = sas[kRtaxGateway];
   r.gateway_sockaddr.assign(gw.begin(), gw.end());
   if (gw.size() >= sockaddrSizeOf(family) && std::to_integer<uint8_t>(gw[1]) == afOf(family)) {

@@ -4,22 +4,13 @@
 #include <cstring>
 #include <string_view>
 
+#include "platform/freebsd/wire.h"
+
 namespace vnetd::platform::fbsd {
 namespace {
 
 using Type = InterfaceEvent::Type;
 constexpr const char* kSource = "route";
-
-// Host-order loads at any alignment. Callers check the bounds (each handler runs only on
-// messages at least as long as its struct); the check here only keeps a future mistake
-// from becoming an out-of-bounds read.
-template <typename T>
-T load(std::span<const std::byte> s, size_t offset) {
-  T v{};
-  if (offset <= s.size() && sizeof(T) <= s.size() - offset)
-    std::memcpy(&v, s.data() + offset, sizeof(T));
-  return v;
-}
 
 uint8_t byteAt(std::span<const std::byte> s, size_t offset) {
   return std::to_integer<uint8_t>(s[offset]);
@@ -77,7 +68,7 @@ void RtsockEventTranslator::translate(std::span<const std::byte> buffer,
       ++stats_.malformed;
       return;
     }
-    auto length = size_t{load<uint16_t>(buffer, pos)};
+    auto length = size_t{loadHost<uint16_t>(buffer, pos)};
     if (length < kRtmHeaderSize || length > remaining) {
       // Without a trustworthy length there is no next message boundary to resume at.
       ++stats_.malformed;
@@ -110,10 +101,10 @@ void RtsockEventTranslator::translate(std::span<const std::byte> buffer,
 
 RtsockEventTranslator::Outcome RtsockEventTranslator::onAnnounce(std::span<const std::byte> msg,
                                                                  std::vector<InterfaceEvent>& out) {
-  uint32_t index = load<uint16_t>(msg, kIfanIndexOffset);
+  uint32_t index = loadHost<uint16_t>(msg, kIfanIndexOffset);
   auto name = fixedName(msg.subspan(kIfanNameOffset, kIfNameSize));
   if (!name) return Outcome::Malformed;
-  uint16_t what = load<uint16_t>(msg, kIfanWhatOffset);
+  uint16_t what = loadHost<uint16_t>(msg, kIfanWhatOffset);
   if (what == kIfanArrival) {
     Known link{*name, kLinkStateUnknown};
     out.push_back(event(Type::Arrived, index, *name));
@@ -145,7 +136,7 @@ RtsockEventTranslator::Outcome RtsockEventTranslator::onAnnounce(std::span<const
 
 RtsockEventTranslator::Outcome RtsockEventTranslator::onIfInfo(std::span<const std::byte> msg,
                                                                std::vector<InterfaceEvent>& out) {
-  uint32_t index = load<uint16_t>(msg, kIfmIndexOffset);
+  uint32_t index = loadHost<uint16_t>(msg, kIfmIndexOffset);
   uint8_t state = byteAt(msg, kIfmDataOffset + kIfiLinkStateOffset);
   auto it = links_.find(index);
   if (it == links_.end()) {
@@ -163,8 +154,8 @@ RtsockEventTranslator::Outcome RtsockEventTranslator::onIfInfo(std::span<const s
 
 RtsockEventTranslator::Outcome RtsockEventTranslator::onAddress(std::span<const std::byte> msg,
                                                                 std::vector<InterfaceEvent>& out) {
-  auto addrs = load<int32_t>(msg, kIfamAddrsOffset);
-  uint32_t index = load<uint16_t>(msg, kIfamIndexOffset);
+  auto addrs = loadHost<int32_t>(msg, kIfamAddrsOffset);
+  uint32_t index = loadHost<uint16_t>(msg, kIfamIndexOffset);
   // The sockaddrs follow the header in RTA_* bit order, each padded to SA_SIZE. An absent
   // one is an empty span; a present one spans its sa_len bytes (the padding excluded).
   std::span<const std::byte> sa[kRtaxMax];
