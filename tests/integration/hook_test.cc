@@ -247,6 +247,9 @@ TEST_F(HookTest, AutoAddressesAfterTheStateIsLost) {
     seen.insert(n.address.toString());
   }
   EXPECT_TRUE(seen.count("198.18.88.2") && seen.count("198.18.88.3")) << seen.size() << " neighbours";
+  // Forgotten again (they expire on their own): from here on only the rebuild protects
+  // the running jails' addresses.
+  ASSERT_EQ(testing::run({"ip", "neigh", "flush", "dev", br}).status, 0);
 
   dir_.write("state/state.json", "{\"version\": 1, \"generation\": 7, \"jails\": {");  // torn by a crash
   // The first hook that reads it moves it aside and refuses to act on it (a start fails
