@@ -413,7 +413,9 @@ class FreeBsdNetStack final : public NetStack {
   // (sdl_alen 0 while unresolved). A sysctl answers for the CALLER's vnet
   // (KERNEL-API.md section 13), which is right for the host stack; a jail's stack would
   // need its forked child (jail_child.h). Needs a pure decoder with byte fixtures and a
-  // fuzz target, like rtsock_decode.
+  // fuzz target, like rtsock_decode. These facts were read in FreeBSD 13-era copies of
+  // rtsock.c and in.c (the stored freebsd-src snapshots of sys/netinet/in.c are older
+  // still: in_lltable_dump): check them against the 14/15 tree before relying on them.
   Result<std::vector<NeighbourInfo>> neighbours(uint32_t) override { return std::vector<NeighbourInfo>{}; }
 
   Result<std::vector<RouteInfo>> defaultRoutes() override {
