@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/log.h"
+#include "core/state_rebuild.h"
 
 namespace vnetd {
 
@@ -208,6 +209,11 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
   };
   std::vector<Finish> finish;  // recorded pairs that exist: checked to be complete
   bool interrupted = false;    // a recorded interface the kernel does not have
+  KernelAddresses seen;
+  bool allocates = false;
+  for (const InterfaceConfig& ic : cfg->interfaces)
+    allocates = allocates || (ic.address_auto && !findRecord(rec, ic.index));
+  if (allocates) VNETD_TRY(readKernelAddresses(*lock, *state, jail, seen));
   for (const InterfaceConfig& ic : cfg->interfaces) {
     const BridgeConfig& br = config_.bridges.at(ic.bridge);
     const InterfaceRecord* recorded = findRecord(rec, ic.index);
@@ -272,7 +278,7 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
     } else {
       if (ic.address) ir.addresses.push_back(ic.address->toString());
       if (ic.address_auto) {
-        auto a = allocateFor(*state, rec, jail, br);
+        auto a = allocateFor(*state, rec, jail, br, seen);
         if (!a) return a.error();
         ir.addresses.push_back(a->toString());
       }
@@ -488,9 +494,61 @@ Result<void> JailNetwork::ensureBridgeAddresses(const BridgeConfig& br, uint32_t
   return success();
 }
 
+Result<void> JailNetwork::readKernelAddresses(const StateLock& lock, State& state, const std::string& jail,
+                                              KernelAddresses& seen) {
+  auto links = host_.links();
+  if (!links) return links.error();
+  std::set<std::string> bridges;
+  for (const auto& [key, br] : config_.bridges) bridges.insert(br.interface);
+  // Jails that run with vnetd's pairs on these bridges but have no record (the state was
+  // lost, or restored from an old copy). Only those stacks are opened: a jail with a
+  // record has its addresses in it, and on FreeBSD each open is a fork. Any other jail on
+  // the bridge shows in its neighbour table (allocateFor).
+  std::set<std::string> unrecorded = rebuildCandidates(state, *links, bridges);
+  if (unrecorded.empty()) return success();  // the usual case: no jail is opened
+  auto running = jails_.list();
+  if (!running) return running.error();
+  auto views = readJailStacks(jails_, *running, unrecorded);
+  std::vector<JailStackView> others;
+  for (auto& v : views) {
+    // Everything inside counts, also what the rebuild leaves out (an interface without
+    // its marks inside): the allocation wants what is in use, not what is provable.
+    for (const auto& a : v.addresses) seen.in_jails.push_back(a.cidr.address);
+    if (v.jail != jail) others.push_back(std::move(v));
+  }
+  RebuildInput in;
+  in.state = &state;
+  in.host_links = &*links;
+  in.jails = &others;
+  in.bridges = &bridges;
+  in.host_id = host_id_;
+  in.now = now();
+  auto rebuilt = adoptRebuiltRecords(state, rebuildRecords(in));
+  if (!rebuilt.empty()) VNETD_TRY(store_.save(lock, state));
+  return success();
+}
+
 Result<Cidr> JailNetwork::allocateFor(const State& state, const JailRecord& pending, const std::string& jail,
-                                      const BridgeConfig& br) {
-  std::vector<IpAddress> taken;
+                                      const BridgeConfig& br, KernelAddresses& seen) {
+  std::vector<IpAddress> taken = seen.in_jails;
+  // The bridge's own addresses and whatever answered on it (ARP/NDP), read once per bridge.
+  if (!seen.on_bridge.count(br.interface)) {
+    std::vector<IpAddress>& used = seen.on_bridge[br.interface];
+    auto bridge = host_.link(br.interface);
+    if (!bridge) return bridge.error();
+    if (*bridge) {  // a bridge about to be created has neither
+      auto own = host_.addresses((*bridge)->index);
+      if (!own) return own.error();
+      for (const auto& a : *own)
+        if (a.link_index == (*bridge)->index) used.push_back(a.cidr.address);
+      auto neighbours = host_.neighbours((*bridge)->index);
+      if (!neighbours) return neighbours.error();
+      for (const auto& n : *neighbours)
+        if (n.link_index == (*bridge)->index) used.push_back(n.address);
+    }
+  }
+  const auto& on_bridge = seen.on_bridge.at(br.interface);
+  taken.insert(taken.end(), on_bridge.begin(), on_bridge.end());
   // Addresses this prestart already picked for the jail's earlier interfaces.
   for (const auto& r : pending.interfaces)
     for (const auto& a : r.addresses)

@@ -32,6 +32,7 @@
 // Threading: one JailNetwork per thread; calls are synchronous.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -98,8 +99,21 @@ class JailNetwork {
                                     const JailConfig& cfg, const platform::JailInfo& info);
   Result<void> ensureBridge(const BridgeConfig& br, UndoLog& undo);
   Result<void> ensureBridgeAddresses(const BridgeConfig& br, uint32_t index);
+  // What the kernel shows in use that "auto" must not hand out, read once per prestart
+  // (and only when it allocates): the state may not know every running jail (lost or
+  // restored from an old copy).
+  struct KernelAddresses {
+    std::vector<IpAddress> in_jails;                          // inside running jails without a record
+    std::map<std::string, std::vector<IpAddress>> on_bridge;  // bridge ifname → its own + neighbours
+  };
+  // Before the first allocation: rebuilds the records of running jails the state lost
+  // (state_rebuild.h; saved at once, so they survive a failing prestart) and reads the
+  // addresses inside the running jails that still have no record. `jail` (the one being
+  // started) is never rebuilt.
+  Result<void> readKernelAddresses(const StateLock& lock, State& state, const std::string& jail,
+                                   KernelAddresses& seen);
   Result<Cidr> allocateFor(const State& state, const JailRecord& pending, const std::string& jail,
-                           const BridgeConfig& br);
+                           const BridgeConfig& br, KernelAddresses& seen);
 
   const Config& config_;
   const StateStore& store_;
@@ -125,6 +139,9 @@ bool isPairCreationLeftover(const platform::LinkInfo& link, const std::string& j
 
 // "auto" address allocation: the lowest host address of `subnet` that is not the network
 // or broadcast address, not the gateway and not in `taken`. Pure; nullopt when full.
+// `taken` is everything known to be in use: the state's records, the configured static
+// addresses, and what the kernel shows (the bridge's own addresses, its neighbour
+// entries, addresses inside running jails without a record).
 std::optional<Cidr> allocateAddress(const Cidr& subnet, const std::vector<IpAddress>& taken);
 
 }  // namespace vnetd

@@ -1,9 +1,11 @@
 #include "daemon/mutator.h"
 
 #include <chrono>
+#include <ctime>
 
 #include "core/jail_network.h"
 #include "core/log.h"
+#include "core/state_rebuild.h"
 
 namespace vnetd::daemon {
 namespace {
@@ -219,6 +221,14 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
 
   auto links = host_->links();
   if (!links) return withContext(links.error(), "listing interfaces");
+  // Running jails the state lost (a corrupt file moved aside, an old copy restored) get
+  // their records back from the kernel before anything is planned (state_rebuild.h).
+  std::set<std::string> bridges;
+  for (const auto& [key, br] : config.bridges) bridges.insert(br.interface);
+  auto rebuilt =
+      rebuildMissingRecords(state, *links, bridges, *jails_, host_id_, static_cast<int64_t>(std::time(nullptr)));
+  if (!rebuilt) return withContext(rebuilt.error(), "rebuilding lost records");
+  if (!rebuilt->empty()) VNETD_TRY(store_.save(*lock, state));
   auto addresses = host_->addresses();
   if (!addresses) return withContext(addresses.error(), "listing addresses");
   auto running = jails_->list();

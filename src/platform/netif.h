@@ -51,6 +51,14 @@ struct AddressInfo {
   Cidr cidr;
 };
 
+// One entry of the stack's neighbour cache (IPv4 ARP, IPv6 NDP) on a link: an address
+// that something on that link answered for, or that was set by hand.
+struct NeighbourInfo {
+  uint32_t link_index = 0;
+  IpAddress address;
+  std::optional<MacAddress> mac;  // absent on entries without a link-layer address (NOARP)
+};
+
 struct RouteInfo {
   Cidr destination;                  // 0.0.0.0/0 or ::/0 for a default route
   std::optional<IpAddress> gateway;
@@ -123,6 +131,11 @@ class NetStack {
   virtual Result<std::vector<AddressInfo>> addresses(uint32_t link_index = 0) = 0;
   // Adds an address; already present → success (idempotent).
   virtual Result<void> addAddress(const std::string& name, const Cidr& cidr) = 0;
+  // The neighbour (ARP/NDP) entries of one link (link_index != 0) or of all links, only
+  // those some host answered for or that were set by hand: entries still resolving, or
+  // whose resolution failed, say nothing about an address being in use and are left out.
+  // "auto" address allocation treats every address listed as taken.
+  virtual Result<std::vector<NeighbourInfo>> neighbours(uint32_t link_index = 0) = 0;
   virtual Result<std::vector<RouteInfo>> defaultRoutes() = 0;
   // Installs (or replaces) the default route of `gateway`'s family.
   virtual Result<void> setDefaultRoute(const IpAddress& gateway) = 0;

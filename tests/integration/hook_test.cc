@@ -215,6 +215,81 @@ TEST_F(HookTest, TwoAutoInterfacesOfOneJailGetDistinctAddresses) {
   EXPECT_EQ(s.jails.at(j).phase, "prestart");
 }
 
+// Issue 15 item 6: the state file is lost (corrupt → moved aside → empty) while jails run
+// with "auto" addresses. The next start must not hand out a running jail's address, and
+// the running jails get their records back (rebuilt from the kernel: descriptions, MACs,
+// the addresses inside them), so their poststop still cleans up.
+TEST_F(HookTest, AutoAddressesAfterTheStateIsLost) {
+  std::string br = net_.bridgeName("lost");
+  std::string a = net_.jailName("la"), b = net_.jailName("lb"), c = net_.jailName("lc");
+  writeConfig("[bridge.lan]\ninterface = \"" + br + "\"\naddress = \"198.18.88.1/24\"\n\n[jail_defaults]\n"
+              "[[jail_defaults.interface]]\nbridge = \"lan\"\naddress = \"auto\"\n");
+  for (const auto& j : {a, b}) {
+    auto r = hook("prestart", j);
+    ASSERT_EQ(r.status, 0) << r.err;
+    net_.addNamespace(j);
+    r = hook("created", j);
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+  State before = loadState();
+  ASSERT_EQ(before.jails.at(a).interfaces.at(0).addresses, std::vector<std::string>{"198.18.88.2/24"});
+  ASSERT_EQ(before.jails.at(b).interfaces.at(0).addresses, std::vector<std::string>{"198.18.88.3/24"});
+  // Traffic fills the host's neighbour table on the bridge: NetStack::neighbours sees both.
+  ASSERT_TRUE(TestNet::ping(a, "198.18.88.1"));
+  ASSERT_TRUE(TestNet::ping(b, "198.18.88.1"));
+  auto bridge = hostLink(br);
+  ASSERT_TRUE(bridge);
+  auto neighbours = host_->neighbours(bridge->index);
+  ASSERT_TRUE(neighbours) << neighbours.error().message();
+  std::set<std::string> seen;
+  for (const auto& n : *neighbours) {
+    EXPECT_EQ(n.link_index, bridge->index);
+    seen.insert(n.address.toString());
+  }
+  EXPECT_TRUE(seen.count("198.18.88.2") && seen.count("198.18.88.3")) << seen.size() << " neighbours";
+  // Forgotten again (they expire on their own): from here on only the rebuild protects
+  // the running jails' addresses.
+  ASSERT_EQ(testing::run({"ip", "neigh", "flush", "dev", br}).status, 0);
+
+  dir_.write("state/state.json", "{\"version\": 1, \"generation\": 7, \"jails\": {");  // torn by a crash
+  // The first hook that reads it moves it aside and refuses to act on it (a start fails
+  // once, jail(8) says why); the next one starts from an empty state.
+  auto r = hook("prestart", c);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("moved aside"), std::string::npos) << r.err;
+  r = hook("prestart", c);
+  ASSERT_EQ(r.status, 0) << r.err;
+
+  State after = loadState();
+  ASSERT_TRUE(after.jails.count(c));
+  const std::string got = after.jails.at(c).interfaces.at(0).addresses.at(0);
+  EXPECT_NE(got, "198.18.88.2/24");
+  EXPECT_NE(got, "198.18.88.3/24");
+  EXPECT_EQ(got, "198.18.88.4/24");
+  // The running jails' records are back, as they were (updated_at aside).
+  for (const auto& j : {a, b}) {
+    ASSERT_TRUE(after.jails.count(j)) << j << " was not rebuilt";
+    JailRecord rebuilt = after.jails.at(j), was = before.jails.at(j);
+    EXPECT_EQ(rebuilt.phase, "created");
+    rebuilt.updated_at = was.updated_at = 0;
+    EXPECT_EQ(rebuilt, was) << j;
+  }
+
+  net_.addNamespace(c);
+  r = hook("created", c);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(TestNet::ping(c, "198.18.88.2"));
+  EXPECT_TRUE(TestNet::ping(c, "198.18.88.3"));
+  // The rebuilt records serve poststop like the lost ones would have.
+  for (const auto& j : {a, b, c}) {
+    net_.deleteNamespace(j);
+    r = hook("poststop", j);
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_FALSE(hostLink(interfaceName(j, 0, Side::A))) << j;
+  }
+  EXPECT_TRUE(loadState().jails.empty());
+}
+
 TEST_F(HookTest, PhasesAreIdempotent) {
   std::string br = net_.bridgeName("bi");
   std::string j = net_.jailName("idem");

@@ -401,6 +401,23 @@ class FreeBsdNetStack final : public NetStack {
     return success();
   }
 
+  // NOT IMPLEMENTED YET on FreeBSD: returns no entries, so "auto" allocation here relies on
+  // the host's and the jails' own addresses and on rebuilt records only.
+  // The way to implement it: sysctl {CTL_NET, PF_ROUTE, 0, AF_INET|AF_INET6, NET_RT_FLAGS,
+  // RTF_LLINFO} (what arp -an and ndp -an read). sys/net/rtsock.c sysctl_rtsock sends
+  // NET_RT_FLAGS with RTF_LLINFO (and a non-zero af; 0 is EINVAL) to lltable_sysctl_dumparp
+  // (sys/net/if_llatbl.c), not to sysctl_dumpentry (that one walks routes); each entry is
+  // then written by sys/netinet/in.c in_lltable_dump_entry (IPv4) or
+  // sys/netinet6/in6.c in6_lltable_dump_entry (IPv6): an rt_msghdr with rtm_index = the
+  // link, RTA_DST|RTA_GATEWAY, a sockaddr_in(6) and a sockaddr_dl carrying the MAC
+  // (sdl_alen 0 while unresolved). A sysctl answers for the CALLER's vnet
+  // (KERNEL-API.md section 13), which is right for the host stack; a jail's stack would
+  // need its forked child (jail_child.h). Needs a pure decoder with byte fixtures and a
+  // fuzz target, like rtsock_decode. These facts were read in FreeBSD 13-era copies of
+  // rtsock.c and in.c (the stored freebsd-src snapshots of sys/netinet/in.c are older
+  // still: in_lltable_dump): check them against the 14/15 tree before relying on them.
+  Result<std::vector<NeighbourInfo>> neighbours(uint32_t) override { return std::vector<NeighbourInfo>{}; }
+
   Result<std::vector<RouteInfo>> defaultRoutes() override {
     std::vector<RouteInfo> out;
     for (IpFamily family : {IpFamily::V4, IpFamily::V6}) {

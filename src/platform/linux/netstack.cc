@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
+#include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 #include <linux/if.h>
@@ -303,6 +304,25 @@ class LinuxNetStack final : public NetStack {
       m.putU32(IFA_FLAGS, IFA_F_NODAD);
     }
     return sock_.request(m, "add address " + cidr.toString() + " to " + name);
+  }
+
+  Result<std::vector<NeighbourInfo>> neighbours(uint32_t link_index) override {
+    std::vector<NeighbourInfo> out;
+    for (int family : {AF_INET, AF_INET6}) {
+      MessageBuilder m(RTM_GETNEIGH, 0);
+      auto* ndm = m.putHeader<ndmsg>();
+      ndm->ndm_family = static_cast<uint8_t>(family);
+      // A strict dump request keeps pads, state and type zero and filters by the NDA_IFINDEX
+      // attribute, not by ndm_ifindex (net/core/neighbour.c neigh_valid_dump_req).
+      if (link_index != 0) m.putU32(NDA_IFINDEX, link_index);
+      VNETD_TRY(dumpDecoded(m, "list neighbours", RTM_NEWNEIGH, decodeNeighbourMessage,
+                            [&](const NeighbourMessage& n) {
+                              // Kernels without strict checking ignore the filter: filter here too.
+                              if (link_index != 0 && n.neighbour.link_index != link_index) return;
+                              if (neighbourInUse(n)) out.push_back(n.neighbour);
+                            }));
+    }
+    return out;
   }
 
   Result<std::vector<RouteInfo>> defaultRoutes() override {

@@ -7,6 +7,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/if.h>
+#include <linux/neighbour.h>
 #include <linux/packet_diag.h>
 #include <linux/sock_diag.h>
 
@@ -175,6 +176,41 @@ Result<AddrMessage> decodeAddrMessage(std::span<const std::byte> msg) {
   else if (have_address) m.address.cidr.address = address;
   else return Error{EBADMSG, "RTM_NEWADDR: no address attribute"};
   return m;
+}
+
+Result<NeighbourMessage> decodeNeighbourMessage(std::span<const std::byte> msg) {
+  auto b = body(msg, sizeof(ndmsg), "RTM_NEWNEIGH");
+  if (!b) return b.error();
+  uint16_t type = messageType(msg);
+  if (type != RTM_NEWNEIGH && type != RTM_DELNEIGH)
+    return Error{EBADMSG, "not a neighbour message (type " + std::to_string(type) + ")"};
+  auto ndm = load<ndmsg>(b->data());
+  if (ndm.ndm_family != AF_INET && ndm.ndm_family != AF_INET6)
+    return Error{EBADMSG, "RTM_NEWNEIGH: family " + std::to_string(ndm.ndm_family) + " not supported"};
+  if (ndm.ndm_ifindex < 0)
+    return Error{EBADMSG, "RTM_NEWNEIGH: negative interface index " + std::to_string(ndm.ndm_ifindex)};
+  NeighbourMessage m;
+  m.deleted = type == RTM_DELNEIGH;
+  m.neighbour.link_index = static_cast<uint32_t>(ndm.ndm_ifindex);
+  m.state = ndm.ndm_state;
+  m.flags = ndm.ndm_flags;
+  bool have_dst = false;
+  bool ok = forEachAttr(b->subspan(NLMSG_ALIGN(sizeof(ndmsg))), [&](uint16_t t, auto p) {
+    if (t == NDA_DST) have_dst = addressFromBytes(ndm.ndm_family, p, m.neighbour.address);
+    if (t == NDA_LLADDR && p.size() == 6) {
+      MacAddress mac;
+      std::memcpy(mac.bytes.data(), p.data(), 6);
+      m.neighbour.mac = mac;
+    }
+  });
+  if (!ok) return Error{EBADMSG, "RTM_NEWNEIGH: malformed attribute"};
+  if (!have_dst) return Error{EBADMSG, "RTM_NEWNEIGH: no destination address"};
+  return m;
+}
+
+bool neighbourInUse(const NeighbourMessage& m) {
+  constexpr uint16_t kAnswered = NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE | NUD_PERMANENT | NUD_NOARP;
+  return !m.deleted && (m.state & kAnswered) != 0;
 }
 
 Result<RouteMessage> decodeRouteMessage(std::span<const std::byte> msg) {

@@ -1,5 +1,5 @@
 // Pure decoders of rtnetlink messages (RTM_NEWLINK/DELLINK, NEWADDR/DELADDR,
-// NEWROUTE, NEWSTATS) into the platform-neutral types of netif.h, and of the sock_diag
+// NEWROUTE, NEWNEIGH/DELNEIGH, NEWSTATS) into the platform-neutral types of netif.h, and of the sock_diag
 // replies that describe packet sockets (the capture's ring, platform/capture.h).
 //
 // Input is untrusted bytes (the kernel, but also fuzzers): every length is checked
@@ -35,6 +35,14 @@ struct StatsMessage {
   LinkCounters counters;
 };
 
+// One RTM_NEWNEIGH / RTM_DELNEIGH message (a neighbour-cache entry), AF_INET / AF_INET6 only.
+struct NeighbourMessage {
+  bool deleted = false;   // RTM_DELNEIGH
+  NeighbourInfo neighbour;
+  uint16_t state = 0;     // ndm_state: NUD_* bits
+  uint8_t flags = 0;      // ndm_flags: NTF_* bits
+};
+
 struct RouteMessage {
   bool deleted = false;   // RTM_DELROUTE
   RouteInfo route;
@@ -54,6 +62,13 @@ uint16_t messageType(std::span<const std::byte> msg);
 Result<LinkMessage> decodeLinkMessage(std::span<const std::byte> msg);
 Result<AddrMessage> decodeAddrMessage(std::span<const std::byte> msg);
 Result<RouteMessage> decodeRouteMessage(std::span<const std::byte> msg);
+// Other families (AF_BRIDGE fdb entries come as RTM_NEWNEIGH too) and entries without
+// NDA_DST are errors; a link-layer address of another length than 6 is left out.
+Result<NeighbourMessage> decodeNeighbourMessage(std::span<const std::byte> msg);
+// Whether a decoded entry says its address is in use: resolved at some point (REACHABLE,
+// STALE, DELAY, PROBE), or set by hand (PERMANENT, NOARP); not INCOMPLETE, FAILED or NONE
+// (net/core/neighbour.c: nobody answered, or nothing was tried).
+bool neighbourInUse(const NeighbourMessage& m);
 // An RTM_NEWSTATS message without IFLA_STATS_LINK_64 is an error: the request asked for it.
 Result<StatsMessage> decodeStatsMessage(std::span<const std::byte> msg);
 

@@ -26,6 +26,10 @@ struct World {
   std::map<std::string, std::map<std::string, LinkInfo>> jails;  // jail name → links inside
   std::map<std::string, JailInfo> running;
   std::map<std::string, bool> ipv6_on;  // jail/link → IPv6 enabled
+  // Addresses each stack reports ("" = the host), and the host's neighbour entries. Only
+  // what a test puts here: addAddress does not record (the calls log says what was added).
+  std::map<std::string, std::vector<platform::AddressInfo>> addresses;
+  std::vector<platform::NeighbourInfo> neighbours;
   std::vector<std::string> calls;       // "createPair e0a_web", "save", ...
   std::string fail_on;                  // a call (prefix) that fails with EIO
   std::function<void(const std::string& call)> on_call;
@@ -129,9 +133,22 @@ class FakeStack final : public platform::NetStack {
     if (links_().count(name)) links_()[name].admin_up = up;
     return success();
   }
-  Result<std::vector<platform::AddressInfo>> addresses(uint32_t) override { return std::vector<platform::AddressInfo>{}; }
+  Result<std::vector<platform::AddressInfo>> addresses(uint32_t index) override {
+    std::vector<platform::AddressInfo> out;
+    for (const auto& a : w_.addresses[jail_])
+      if (index == 0 || a.link_index == index) out.push_back(a);
+    return out;
+  }
   Result<void> addAddress(const std::string& name, const Cidr& cidr) override {
     return w_.call("address " + cidr.toString() + " " + name + where());
+  }
+  Result<std::vector<platform::NeighbourInfo>> neighbours(uint32_t index) override {
+    VNETD_TRY(w_.call("neighbours" + where()));
+    std::vector<platform::NeighbourInfo> out;
+    if (jail_.empty())
+      for (const auto& n : w_.neighbours)
+        if (index == 0 || n.link_index == index) out.push_back(n);
+    return out;
   }
   Result<std::vector<platform::RouteInfo>> defaultRoutes() override { return std::vector<platform::RouteInfo>{}; }
   Result<void> setDefaultRoute(const IpAddress& gw) override { return w_.call("route " + gw.toString() + where()); }
@@ -513,6 +530,136 @@ TEST_F(JailNetworkTest, PrestopNeverMakesASecondInterfaceOfAName) {
   ASSERT_TRUE(out) << out.error().message();
   EXPECT_FALSE(out->changed);
   EXPECT_TRUE(world_.jails["web"].count("e0b_web"));
+}
+
+// ------------------------------------------------------------ "auto" and the kernel (issue 15 item 6)
+
+// A jail "app" with an "auto" address on bridge lan (198.18.7.1/24; web has .10 static),
+// and the bridge already on the host under index 10. Without any kernel knowledge the
+// allocation would hand out 198.18.7.2.
+class AutoAddressTest : public JailNetworkTest {
+ protected:
+  void SetUp() override {
+    JailNetworkTest::SetUp();
+    configure("[jail.app]\n[[jail.app.interface]]\nbridge = \"lan\"\naddress = \"auto\"\n");
+    LinkInfo br;
+    br.name = "br0";
+    br.index = 10;
+    br.kind = platform::LinkKind::Bridge;
+    br.admin_up = true;
+    world_.host["br0"] = br;
+  }
+  std::vector<std::string> appAddresses() {
+    auto s = state();
+    if (!s.jails.count("app")) return {};
+    return s.jails.at("app").interfaces.at(0).addresses;
+  }
+  static platform::AddressInfo addr(uint32_t index, const char* cidr) { return {index, *Cidr::parse(cidr)}; }
+  // A running jail `name` with a pair vnetd made (host side on br0, inside end with
+  // `address`), as it is after `created` — with no record (the state was lost).
+  void runUnrecordedJail(const std::string& name, uint32_t host_index, const char* address) {
+    startJail(name);
+    LinkInfo a, b;
+    a.name = interfaceName(name, 0, Side::A);
+    a.index = host_index;
+    a.kind = platform::LinkKind::Pair;
+    a.master_index = 10;
+    a.mac = deriveMac("host-1", name, 0, Side::A);
+    a.description = pairDescription(name, 0);
+    b.name = interfaceName(name, 0, Side::B);
+    b.index = 2;
+    b.kind = platform::LinkKind::Pair;
+    b.mac = deriveMac("host-1", name, 0, Side::B);
+    b.description = pairDescription(name, 0);
+    world_.host[a.name] = a;
+    world_.jails[name][b.name] = b;
+    world_.addresses[name].push_back(addr(2, address));
+  }
+};
+
+TEST_F(AutoAddressTest, WithNothingInTheKernelTheLowestFreeAddressIsUsed) {
+  auto out = network().prestart("app");
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_EQ(appAddresses(), std::vector<std::string>{"198.18.7.2/24"});
+}
+
+// Something answered ARP for .2 on the bridge (a jail the state does not know): taken.
+TEST_F(AutoAddressTest, SkipsNeighboursOnTheBridge) {
+  world_.neighbours.push_back({10, *IpAddress::parse("198.18.7.2"), MacAddress::parse("02:00:00:00:00:02")});
+  world_.neighbours.push_back({99, *IpAddress::parse("198.18.7.3"), std::nullopt});  // another link: not ours
+  auto out = network().prestart("app");
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_EQ(appAddresses(), std::vector<std::string>{"198.18.7.3/24"});
+}
+
+// A second address on the bridge itself (not the configured gateway) is the host's.
+TEST_F(AutoAddressTest, SkipsTheBridgesOwnAddresses) {
+  world_.addresses[""].push_back(addr(10, "198.18.7.1/24"));
+  world_.addresses[""].push_back(addr(10, "198.18.7.2/24"));
+  world_.addresses[""].push_back(addr(11, "198.18.7.3/24"));  // another link: not the bridge's
+  auto out = network().prestart("app");
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_EQ(appAddresses(), std::vector<std::string>{"198.18.7.3/24"});
+}
+
+// A running jail with vnetd's pair on the bridge but no record, that cannot be rebuilt
+// (its inside end lost its mark): the addresses in its stack are taken all the same.
+TEST_F(AutoAddressTest, SkipsAddressesInsideRunningJailsWithoutARecord) {
+  runUnrecordedJail("other", 11, "198.18.7.2/24");
+  world_.jails["other"]["e0b_other"].description.clear();
+  auto out = network().prestart("app");
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_EQ(appAddresses(), std::vector<std::string>{"198.18.7.3/24"});
+  EXPECT_FALSE(state().jails.count("other"));
+}
+
+// The state was lost while "db" ran with an "auto" .2: the next "auto" is not .2, and db's
+// record is back (phase created, its address as found, its pair provably vnetd's).
+TEST_F(AutoAddressTest, AfterTheStateWasLostRunningJailsAreRebuiltFirst) {
+  runUnrecordedJail("db", 11, "198.18.7.2/24");
+  ASSERT_TRUE(state().jails.empty());
+  auto out = network().prestart("app");
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_EQ(appAddresses(), std::vector<std::string>{"198.18.7.3/24"});
+  auto s = state();
+  ASSERT_TRUE(s.jails.count("db"));
+  const JailRecord& db = s.jails.at("db");
+  EXPECT_EQ(db.phase, "created");
+  ASSERT_EQ(db.interfaces.size(), 1u);
+  EXPECT_EQ(db.interfaces[0].host_name, "e0a_db");
+  EXPECT_EQ(db.interfaces[0].jail_name, "e0b_db");
+  EXPECT_EQ(db.interfaces[0].bridge, "br0");
+  EXPECT_EQ(db.interfaces[0].addresses, std::vector<std::string>{"198.18.7.2/24"});
+  EXPECT_TRUE(db.interfaces[0].created_by_vnetd);
+  // Rebuilt means poststop can take it down again when db stops.
+  stopJail("db");
+  ASSERT_TRUE(network().poststop("db"));
+  EXPECT_FALSE(world_.host.count("e0a_db"));
+  EXPECT_FALSE(state().jails.count("db"));
+}
+
+// The rebuilt record is saved at once: a prestart that then fails — before it records
+// its own jail, or after — keeps it.
+TEST_F(AutoAddressTest, RebuiltRecordsSurviveAFailingPrestart) {
+  runUnrecordedJail("db", 11, "198.18.7.2/24");
+  for (const char* failing : {"neighbours", "createPair"}) {
+    world_.fail_on = failing;
+    EXPECT_FALSE(network().prestart("app")) << failing;
+    auto s = state();
+    EXPECT_TRUE(s.jails.count("db")) << failing;
+    EXPECT_FALSE(s.jails.count("app")) << failing;
+    // Start over from a lost state for the next round.
+    auto lock = store_->lock();
+    State empty;
+    ASSERT_TRUE(store_->save(*lock, empty));
+  }
+}
+
+// A jail with a static address never reads the kernel for it: no jail stack is opened.
+TEST_F(AutoAddressTest, StaticAddressesReadNothingFromJails) {
+  runUnrecordedJail("db", 11, "198.18.7.2/24");
+  ASSERT_TRUE(network().prestart("web"));
+  EXPECT_FALSE(state().jails.count("db"));
 }
 
 TEST(HookPhase, NamesRoundTripInJailOrder) {

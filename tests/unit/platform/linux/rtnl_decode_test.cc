@@ -96,6 +96,52 @@ TEST(RtnlDecode, AddressMessages) {
   EXPECT_FALSE(decodeAddrMessage(linkMsg(RTM_NEWLINK, 1, "x", 0)));
 }
 
+TEST(RtnlDecode, NeighbourMessages) {
+  const uint8_t v4[4] = {198, 18, 7, 2};
+  const uint8_t mac[6] = {0x02, 0x11, 0x22, 0x33, 0x44, 0x55};
+  auto a = decodeNeighbourMessage(testing::neighMsg(RTM_NEWNEIGH, 10, AF_INET, v4, NUD_REACHABLE, mac));
+  ASSERT_TRUE(a) << a.error().message();
+  EXPECT_FALSE(a->deleted);
+  EXPECT_EQ(a->neighbour.link_index, 10u);
+  EXPECT_EQ(a->neighbour.address.toString(), "198.18.7.2");
+  ASSERT_TRUE(a->neighbour.mac);
+  EXPECT_EQ(a->neighbour.mac->toString(), "02:11:22:33:44:55");
+  EXPECT_TRUE(neighbourInUse(*a));
+
+  uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 7};
+  v6[15] = 2;
+  auto b = decodeNeighbourMessage(testing::neighMsg(RTM_NEWNEIGH, 10, AF_INET6, v6, NUD_STALE, mac));
+  ASSERT_TRUE(b) << b.error().message();
+  EXPECT_EQ(b->neighbour.address.toString(), "2001:db8:7::2");
+  EXPECT_TRUE(neighbourInUse(*b));
+
+  // Nobody answered (yet): not in use. A deleted entry neither.
+  for (uint16_t state : {uint16_t{NUD_INCOMPLETE}, uint16_t{NUD_FAILED}, uint16_t{NUD_NONE}}) {
+    auto n = decodeNeighbourMessage(testing::neighMsg(RTM_NEWNEIGH, 10, AF_INET, v4, state));
+    ASSERT_TRUE(n);
+    EXPECT_FALSE(n->neighbour.mac);
+    EXPECT_FALSE(neighbourInUse(*n)) << "state " << state;
+  }
+  for (uint16_t state : {uint16_t{NUD_PERMANENT}, uint16_t{NUD_NOARP}, uint16_t{NUD_DELAY}, uint16_t{NUD_PROBE}})
+    EXPECT_TRUE(neighbourInUse(*decodeNeighbourMessage(testing::neighMsg(RTM_NEWNEIGH, 10, AF_INET, v4, state))));
+  auto gone = decodeNeighbourMessage(testing::neighMsg(RTM_DELNEIGH, 10, AF_INET, v4, NUD_REACHABLE, mac));
+  ASSERT_TRUE(gone);
+  EXPECT_TRUE(gone->deleted);
+  EXPECT_FALSE(neighbourInUse(*gone));
+
+  // Bridge fdb entries (AF_BRIDGE) share the message type; other types are not neighbours.
+  EXPECT_FALSE(decodeNeighbourMessage(testing::neighMsg(RTM_NEWNEIGH, 10, AF_BRIDGE, v4, NUD_REACHABLE)));
+  EXPECT_FALSE(decodeNeighbourMessage(addrMsg(RTM_NEWADDR, 4, AF_INET, v4, 24)));
+  auto bytes = testing::neighMsg(RTM_NEWNEIGH, 10, AF_INET, v4, NUD_REACHABLE, mac);
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    std::vector<std::byte> t(bytes.begin(), bytes.begin() + static_cast<long>(cut));
+    EXPECT_FALSE(decodeNeighbourMessage(t)) << "cut at " << cut;  // nlmsg_len claims more
+  }
+  std::vector<std::byte> no_dst(bytes.begin(), bytes.begin() + NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ndmsg)));
+  reinterpret_cast<nlmsghdr*>(no_dst.data())->nlmsg_len = static_cast<uint32_t>(no_dst.size());
+  EXPECT_FALSE(decodeNeighbourMessage(no_dst));
+}
+
 TEST(RtnlDecode, PacketDiagMessageGivesTheInodeAndTheReceiveRing) {
   // 16 blocks of 256 KiB: what libpcap maps for a 4 MiB TPACKET_V3 buffer.
   auto m = decodePacketDiagMessage(testing::packetDiagMsg(64254, 262144, 16));

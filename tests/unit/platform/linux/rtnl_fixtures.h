@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
+#include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/packet_diag.h>
 #include <linux/rtnetlink.h>
@@ -91,6 +92,20 @@ inline std::vector<std::byte> addrMsg(uint16_t type, int index, uint8_t family, 
   NlMsg m(type, &ifa, sizeof ifa);
   m.attr(IFA_ADDRESS, addr, len);
   if (family == AF_INET) m.attr(IFA_LOCAL, addr, len);
+  return m.bytes();
+}
+
+// One neighbour-cache entry as an RTM_GETNEIGH dump returns it (net/core/neighbour.c
+// neigh_fill_info: ndmsg, NDA_DST, NDA_LLADDR when the entry has one).
+inline std::vector<std::byte> neighMsg(uint16_t type, int index, uint8_t family, const void* dst, uint16_t state,
+                                       const uint8_t* mac = nullptr) {
+  ndmsg ndm{};
+  ndm.ndm_family = family;
+  ndm.ndm_ifindex = index;
+  ndm.ndm_state = state;
+  NlMsg m(type, &ndm, sizeof ndm);
+  m.attr(NDA_DST, dst, family == AF_INET ? 4 : 16);
+  if (mac) m.attr(NDA_LLADDR, mac, 6);
   return m.bytes();
 }
 
