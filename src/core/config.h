@@ -1,8 +1,9 @@
 // vnetd's configuration: typed, validated once, then handed out by sub-struct.
 //
-// The loader (config_loader.cc) is the only place in vnetd where exceptions are
-// allowed: toml++ throws on syntax errors and the loader turns that — and every
-// semantic problem — into ConfigError lines "file:line:col: message (hint)".
+// The loader (config_loader.cc and the config_*.{h,cc} parts it runs) is the only place
+// in vnetd where exceptions are allowed: toml++ throws on syntax errors and the loader
+// turns that — and every semantic problem — into ConfigError lines
+// "file:line:col: message (hint)".
 // Everything downstream receives plain structs that are already known to be valid:
 // components never re-validate, and never see the toml++ types.
 #pragma once
@@ -14,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/binary_amount.h"  // parseBinaryAmount, declared here before
 #include "core/ip.h"
 #include "core/log.h"
 #include "core/naming.h"
@@ -128,9 +130,5 @@ std::string configDigest(std::string_view text);
 ConfigLoadResult parseConfig(std::string_view text, const std::string& source_name);
 // Reads the file (errors: "file: cannot read: <strerror>") then parseConfig.
 ConfigLoadResult loadConfigFile(const std::string& path);
-
-// Digits with one optional suffix from `suffixes` (case-insensitive), each suffix a
-// further factor of 1024 ("KMG": 2G = 2 << 30). nullopt on any other text or overflow.
-std::optional<uint64_t> parseBinaryAmount(std::string_view text, std::string_view suffixes);
 
 }  // namespace vnetd
