@@ -54,7 +54,8 @@ struct BridgeConfig {
   std::optional<Cidr> address;         // gateway address on the bridge, IPv4 CIDR
   std::optional<Cidr> address6;        // gateway address on the bridge, IPv6 CIDR
   std::optional<uint32_t> mtu;
-  std::vector<std::string> uplinks;    // member interfaces not owned by jails (uplink NIC, a [vlan.X] key)
+  std::vector<std::string> uplinks;    // member interfaces not owned by jails: a host NIC, or
+                                       // "vlan:<key>" for a [vlan.<key>] table (uplinkVlanKey)
   bool private_members = false;        // IFBIF_PRIVATE on jail members: jails cannot talk to each other
   std::string nat;                     // egress interface for NAT ("" = no NAT)
 };
@@ -121,6 +122,9 @@ struct ConfigLoadResult {
   std::vector<ConfigError> errors;
   bool ok() const { return config.has_value(); }
 };
+
+// The [vlan.X] key an uplink names as "vlan:X", or nullopt for a host interface name.
+std::optional<std::string> uplinkVlanKey(std::string_view uplink);
 
 // 16 hex digits identifying a configuration text (StableHash of its bytes): the daemon
 // reports the digest of what it runs, `vnetctl doctor` compares it with the file on disk.

@@ -314,7 +314,7 @@ class SectionReader {
           }
           auto uplink = fields_.checkedString(v->get(), pos, what);
           if (!uplink) continue;
-          if (!uplink->starts_with("vlan:")) {
+          if (!uplinkVlanKey(*uplink)) {
             if (std::string problem = interfaceNameProblem(*uplink); !problem.empty()) {
               error(pos, what + " " + quoted(*uplink) + ": " + problem,
                     "use a host interface name or \"vlan:<key of a [vlan.*] table>\"");

@@ -42,8 +42,9 @@ class Validator {
       const BridgeConfig& bridge = entry.second;
       const BridgePositions& info = positions_.bridges[key];
       for (const auto& [uplink, pos] : info.uplinks) {
-        if (!uplink.starts_with("vlan:")) continue;
-        std::string vlan = uplink.substr(5);
+        std::optional<std::string> vlan_key = uplinkVlanKey(uplink);
+        if (!vlan_key) continue;
+        const std::string& vlan = *vlan_key;
         if (config_.vlans.count(vlan)) continue;
         std::vector<std::string> names;
         for (const auto& [name, v] : config_.vlans) names.push_back(name);
@@ -290,8 +291,8 @@ class Validator {
     std::map<std::string, std::string> vlan_users;
     for (const auto& [key, bridge] : config_.bridges) {
       for (const auto& [uplink, pos] : positions_.bridges[key].uplinks) {
-        if (uplink.starts_with("vlan:")) {
-          auto [it, inserted] = vlan_users.emplace(uplink.substr(5), key);
+        if (std::optional<std::string> vlan = uplinkVlanKey(uplink)) {
+          auto [it, inserted] = vlan_users.emplace(*vlan, key);
           if (!inserted && config_.vlans.count(it->first)) {
             error(pos,
                   "vlan " + quoted(it->first) + " is already an uplink of bridge " +

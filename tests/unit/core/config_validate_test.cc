@@ -90,6 +90,16 @@ TEST(ValidateConfig, FillsWhatFollowsFromTheBridge) {
   EXPECT_EQ(i.mtu, 9000u);
 }
 
+// "vlan:<key>" is the one spelling of a vlan uplink: the loader checks it, the bridge
+// set-up (jail_network.cc) creates the vlan it names.
+TEST(UplinkVlanKey, OnlyTheVlanPrefixNamesAVlan) {
+  EXPECT_EQ(uplinkVlanKey("vlan:v100"), "v100");
+  EXPECT_EQ(uplinkVlanKey("vlan:"), "");
+  EXPECT_EQ(uplinkVlanKey("em0"), std::nullopt);
+  EXPECT_EQ(uplinkVlanKey("vlan100"), std::nullopt);
+  EXPECT_EQ(uplinkVlanKey("VLAN:v1"), std::nullopt);
+}
+
 TEST(ConfigErrors, SortsByPositionKeepingDiscoveryOrderAtOnePosition) {
   ConfigErrors errors("f");
   errors.add(Pos{3, 1}, "c");
