@@ -7,33 +7,17 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <charconv>
 #include <cstring>
 
+#include "core/listen_address.h"
 #include "core/log.h"
 
 namespace vnetd::exporters {
 
 Result<std::pair<std::string, uint16_t>> splitListen(const std::string& listen) {
-  std::string host;
-  std::string_view port;
-  if (!listen.empty() && listen.front() == '[') {
-    auto close = listen.find(']');
-    if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':')
-      return plainError("metrics listen address " + listen + " is not [address]:port");
-    host = listen.substr(1, close - 1);
-    port = std::string_view(listen).substr(close + 2);
-  } else {
-    auto colon = listen.rfind(':');
-    if (colon == std::string::npos) return plainError("metrics listen address " + listen + " has no port");
-    host = listen.substr(0, colon);
-    port = std::string_view(listen).substr(colon + 1);
-  }
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (ec != std::errc() || end != port.data() + port.size() || value > 65535)
-    return plainError("metrics listen address " + listen + " has an invalid port");
-  return std::pair{host, static_cast<uint16_t>(value)};
+  ListenAddressParse parsed = parseListenAddress(listen);
+  if (!parsed.ok()) return plainError("metrics listen address " + listen + " " + parsed.problem);
+  return std::pair{parsed.address.host, parsed.address.port};
 }
 
 Result<std::unique_ptr<MetricsHttp>> MetricsHttp::create(event_base* base, const std::string& listen,

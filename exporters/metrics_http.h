@@ -19,8 +19,8 @@ struct evhttp_request;
 
 namespace vnetd::exporters {
 
-// "127.0.0.1:10090" / "[::1]:10090" / "host:0" → (host, port). The config loader has
-// validated the form; this only splits it.
+// "127.0.0.1:10090" / "[::1]:10090" / "host:0" → (host, port), by the rule the config
+// loader checked the text with (core/listen_address.h parseListenAddress).
 Result<std::pair<std::string, uint16_t>> splitListen(const std::string& listen);
 
 class MetricsHttp {

@@ -27,6 +27,12 @@ std::string ConfigError::toString() const {
   return out;
 }
 
+std::optional<std::string> uplinkVlanKey(std::string_view uplink) {
+  constexpr std::string_view kPrefix = "vlan:";
+  if (!uplink.starts_with(kPrefix)) return std::nullopt;
+  return std::string(uplink.substr(kPrefix.size()));
+}
+
 std::optional<JailConfig> Config::jailFor(const std::string& name) const {
   if (auto it = jails.find(name); it != jails.end()) return it->second;
   // Defensive even though it is a precondition: interfaceName() must never see a bad name.

@@ -1,8 +1,9 @@
 // vnetd's configuration: typed, validated once, then handed out by sub-struct.
 //
-// The loader (config_loader.cc) is the only place in vnetd where exceptions are
-// allowed: toml++ throws on syntax errors and the loader turns that — and every
-// semantic problem — into ConfigError lines "file:line:col: message (hint)".
+// The loader (config_loader.cc and the config_*.{h,cc} parts it runs) is the only place
+// in vnetd where exceptions are allowed: toml++ throws on syntax errors and the loader
+// turns that — and every semantic problem — into ConfigError lines
+// "file:line:col: message (hint)".
 // Everything downstream receives plain structs that are already known to be valid:
 // components never re-validate, and never see the toml++ types.
 #pragma once
@@ -14,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/binary_amount.h"  // parseBinaryAmount, declared here before
 #include "core/ip.h"
 #include "core/log.h"
 #include "core/naming.h"
@@ -52,7 +54,8 @@ struct BridgeConfig {
   std::optional<Cidr> address;         // gateway address on the bridge, IPv4 CIDR
   std::optional<Cidr> address6;        // gateway address on the bridge, IPv6 CIDR
   std::optional<uint32_t> mtu;
-  std::vector<std::string> uplinks;    // member interfaces not owned by jails (uplink NIC, a [vlan.X] key)
+  std::vector<std::string> uplinks;    // member interfaces not owned by jails: a host NIC, or
+                                       // "vlan:<key>" for a [vlan.<key>] table (uplinkVlanKey)
   bool private_members = false;        // IFBIF_PRIVATE on jail members: jails cannot talk to each other
   std::string nat;                     // egress interface for NAT ("" = no NAT)
 };
@@ -120,6 +123,9 @@ struct ConfigLoadResult {
   bool ok() const { return config.has_value(); }
 };
 
+// The [vlan.X] key an uplink names as "vlan:X", or nullopt for a host interface name.
+std::optional<std::string> uplinkVlanKey(std::string_view uplink);
+
 // 16 hex digits identifying a configuration text (StableHash of its bytes): the daemon
 // reports the digest of what it runs, `vnetctl doctor` compares it with the file on disk.
 std::string configDigest(std::string_view text);
@@ -128,9 +134,5 @@ std::string configDigest(std::string_view text);
 ConfigLoadResult parseConfig(std::string_view text, const std::string& source_name);
 // Reads the file (errors: "file: cannot read: <strerror>") then parseConfig.
 ConfigLoadResult loadConfigFile(const std::string& path);
-
-// Digits with one optional suffix from `suffixes` (case-insensitive), each suffix a
-// further factor of 1024 ("KMG": 2G = 2 << 30). nullopt on any other text or overflow.
-std::optional<uint64_t> parseBinaryAmount(std::string_view text, std::string_view suffixes);
 
 }  // namespace vnetd

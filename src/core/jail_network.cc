@@ -442,8 +442,9 @@ Result<void> JailNetwork::ensureBridge(const BridgeConfig& br, UndoLog& undo) {
   }
 
   for (const std::string& uplink : br.uplinks) {
-    if (uplink.rfind("vlan:", 0) != 0) continue;
-    const VlanConfig& vlan = config_.vlans.at(uplink.substr(5));
+    std::optional<std::string> vlan_key = uplinkVlanKey(uplink);
+    if (!vlan_key) continue;
+    const VlanConfig& vlan = config_.vlans.at(*vlan_key);
     auto vl = host_.link(vlan.name);
     if (!vl) return vl.error();
     if (!*vl) {
@@ -463,7 +464,8 @@ Result<void> JailNetwork::ensureBridge(const BridgeConfig& br, UndoLog& undo) {
   VNETD_TRY(host_.setMac(br.interface, bridgeMac(host_id_, br.interface)));
   VNETD_TRY(host_.setDescription(br.interface, "vnetd:bridge:" + br.name));
   for (const std::string& uplink : br.uplinks) {
-    std::string member = uplink.rfind("vlan:", 0) == 0 ? config_.vlans.at(uplink.substr(5)).name : uplink;
+    std::optional<std::string> vlan_key = uplinkVlanKey(uplink);
+    std::string member = vlan_key ? config_.vlans.at(*vlan_key).name : uplink;
     VNETD_TRY(host_.addBridgeMember(br.interface, member, false));
   }
   auto created = host_.link(br.interface);

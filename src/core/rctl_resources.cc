@@ -1,6 +1,6 @@
 #include "core/rctl_resources.h"
 
-#include "core/config.h"
+#include "core/binary_amount.h"
 
 #include <algorithm>
 #include <array>
@@ -83,6 +83,34 @@ bool rctlAllows(const RctlResource& resource, std::string_view action) {
   return (resource.actions & rctlActionFamily(action)) != 0;
 }
 
+std::string_view rctlSuggestedAction(const RctlResource& resource) {
+  if (resource.actions & kRctlThrottle) return "throttle";
+  return resource.default_action;
+}
+
 std::optional<uint64_t> parseRctlAmount(std::string_view text) { return parseBinaryAmount(text, "KMGT"); }
+
+RctlLimitParse parseRctlLimit(const RctlResource& resource, std::string_view text) {
+  RctlLimitParse out;
+  out.action = resource.default_action;
+  out.amount = text;
+  auto refuse = [&](RctlLimitProblem problem) {
+    out.problem = problem;
+    return out;
+  };
+  if (size_t eq = text.find('='); eq != std::string_view::npos) {
+    out.action = text.substr(0, eq);
+    out.amount = text.substr(eq + 1);
+    if (rctlActionFamily(out.action) == 0) return refuse(RctlLimitProblem::UnknownAction);
+    if (!rctlAllows(resource, out.action)) return refuse(RctlLimitProblem::ActionNotAllowed);
+  }
+  auto amount = parseRctlAmount(out.amount);
+  if (!amount) return refuse(RctlLimitProblem::BadAmount);
+  if (*amount > resource.max_amount) return refuse(RctlLimitProblem::AboveMaximum);
+  // cputime and wallclock: no default action, so a plain amount says nothing rctl can do.
+  if (out.action.empty()) return refuse(RctlLimitProblem::NeedsAction);
+  out.limit = RctlLimit{std::string(out.action), *amount};
+  return out;
+}
 
 }  // namespace vnetd

@@ -64,6 +64,10 @@ std::span<const std::string_view> rctlActionNames();
 unsigned rctlActionFamily(std::string_view action);
 // Whether the kernel accepts a rule with this action on this resource.
 bool rctlAllows(const RctlResource& resource, std::string_view action);
+// The action to suggest when a rule's action is refused or missing: throttle for the
+// rates, deny where the kernel denies, "" where only log, devctl or a signal work
+// (cputime, wallclock).
+std::string_view rctlSuggestedAction(const RctlResource& resource);
 
 // "2G" -> 2147483648: decimal digits with one optional K, M, G or T suffix
 // (case-insensitive, powers of 1024, as rctl(8) reads them). nullopt for anything else:
@@ -80,5 +84,27 @@ struct RctlLimit {
 
 // A jail's limits: resource name -> limit.
 using RctlLimits = std::map<std::string, RctlLimit>;
+
+// Why the text of a limit is refused, in the order parseRctlLimit() checks.
+enum class RctlLimitProblem {
+  None,
+  UnknownAction,     // "<action>=" with a name rctl does not know (also "=<amount>")
+  ActionNotAllowed,  // rctl_rule_add() answers EOPNOTSUPP for this action on this resource
+  BadAmount,         // not what parseRctlAmount() reads
+  AboveMaximum,      // above max_amount: rctl_string_to_rule() answers ERANGE
+  NeedsAction,       // a plain amount on a resource without a default action
+};
+
+struct RctlLimitParse {
+  RctlLimit limit;  // valid when problem is None
+  RctlLimitProblem problem = RctlLimitProblem::None;
+  std::string_view action;  // as written, or the resource's default action; views into the text
+  std::string_view amount;  // the amount as written
+};
+
+// The value of a limit as a config writes it: "<amount>" (the resource's default action)
+// or "<action>=<amount>", the tail of an rctl(8) rule. The only place that decides whether
+// such a text is a rule the kernel takes for `resource`; callers word the refusal.
+RctlLimitParse parseRctlLimit(const RctlResource& resource, std::string_view text);
 
 }  // namespace vnetd

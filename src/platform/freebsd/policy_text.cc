@@ -28,9 +28,8 @@ Result<std::string> rctlRuleFilter(std::string_view jail, std::string_view resou
                       std::string(resource) + "' (see rctl(8), RESOURCES)");
   if (!rctlAllows(*r, action)) {
     // rctl_rule_add() answers EOPNOTSUPP: say what would work instead.
-    std::string instead = (r->actions & kRctlThrottle) ? "throttle"
-                          : r->default_action.empty() ? "log, devctl or a signal"
-                                                      : std::string(r->default_action);
+    std::string instead(rctlSuggestedAction(*r));
+    if (instead.empty()) instead = "log, devctl or a signal";
     return plainError("jail '" + std::string(jail) + "': rctl cannot " + std::string(action) +
                       " " + std::string(resource) + " (use " + instead + ")");
   }

@@ -143,5 +143,64 @@ TEST(ParseRctlAmount, RejectsEverythingElse) {
     EXPECT_FALSE(parseRctlAmount(bad)) << bad;
 }
 
+// What the loader and the FreeBSD rule writer both suggest instead of a refused action:
+// one the kernel takes, "" only where neither deny nor throttle applies.
+TEST(RctlSuggestedAction, IsAnActionTheKernelTakes) {
+  for (const KernelResource& k : kKernel) {
+    const RctlResource& r = *findRctlResource(k.name);
+    std::string_view suggested = rctlSuggestedAction(r);
+    if (kernelAccepts(k, "throttle")) {
+      EXPECT_EQ(suggested, "throttle") << k.name;
+    } else if (kernelAccepts(k, "deny")) {
+      EXPECT_EQ(suggested, "deny") << k.name;
+    } else {
+      EXPECT_EQ(suggested, "") << k.name;
+    }
+  }
+}
+
+// The text of a limit: the one place that decides (the config loader only words it).
+TEST(ParseRctlLimit, PlainAmountGetsTheDefaultAction) {
+  RctlLimitParse mem = parseRctlLimit(*findRctlResource("memoryuse"), "2G");
+  EXPECT_EQ(mem.problem, RctlLimitProblem::None);
+  EXPECT_EQ(mem.limit, (RctlLimit{"deny", 2ull << 30}));
+  RctlLimitParse rate = parseRctlLimit(*findRctlResource("readbps"), "100M");
+  EXPECT_EQ(rate.limit, (RctlLimit{"throttle", 100ull << 20}));
+  RctlLimitParse kill = parseRctlLimit(*findRctlResource("cputime"), "sigkill=3600");
+  EXPECT_EQ(kill.limit, (RctlLimit{"sigkill", 3600}));
+  EXPECT_EQ(kill.action, "sigkill");
+  EXPECT_EQ(kill.amount, "3600");
+}
+
+TEST(ParseRctlLimit, RefusesWhatTheKernelWouldNot) {
+  struct Case {
+    const char* resource;
+    const char* text;
+    RctlLimitProblem problem;
+    const char* action;  // as reported back
+  };
+  for (const Case& c : {
+           Case{"readbps", "limit=1M", RctlLimitProblem::UnknownAction, "limit"},
+           Case{"maxproc", "=100", RctlLimitProblem::UnknownAction, ""},
+           Case{"readbps", "deny=1M", RctlLimitProblem::ActionNotAllowed, "deny"},
+           Case{"pcpu", "throttle=50", RctlLimitProblem::ActionNotAllowed, "throttle"},
+           Case{"cputime", "deny=60", RctlLimitProblem::ActionNotAllowed, "deny"},
+           Case{"memoryuse", "2GB", RctlLimitProblem::BadAmount, "deny"},
+           Case{"cputime", "sigkill=1h", RctlLimitProblem::BadAmount, "sigkill"},
+           Case{"memoryuse", "8388608T", RctlLimitProblem::AboveMaximum, "deny"},
+           Case{"cputime", "log=9223372036855", RctlLimitProblem::AboveMaximum, "log"},
+           Case{"cputime", "3600", RctlLimitProblem::NeedsAction, ""},
+           Case{"wallclock", "1k", RctlLimitProblem::NeedsAction, ""},
+       }) {
+    RctlLimitParse p = parseRctlLimit(*findRctlResource(c.resource), c.text);
+    EXPECT_EQ(p.problem, c.problem) << c.resource << " " << c.text;
+    EXPECT_EQ(p.action, c.action) << c.resource << " " << c.text;
+  }
+  // The largest amount passes, one more does not.
+  const RctlResource& cputime = *findRctlResource("cputime");
+  EXPECT_EQ(parseRctlLimit(cputime, "log=" + std::to_string(cputime.max_amount)).problem,
+            RctlLimitProblem::None);
+}
+
 }  // namespace
 }  // namespace vnetd
