@@ -1,0 +1,43 @@
+// What vnetd-hook does with the outcome of its call to the daemon. Pure: decided from the
+// phase and the call's result alone, so every case is unit-testable without a daemon.
+//
+// The rule: the hook does the work itself ("standalone") only when the daemon cannot have
+// the request — not one byte of it was sent (control::CallFailure::Unreachable). Once
+// (part of) it went out, the daemon may run it later or be running it now (a hook job is
+// skipped only if it has not started when its client goes away): doing it here as well
+// is how a stale poststop came to destroy a restarted jail's new pair. The hook then
+// stops with one line saying what happened and where to look.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "core/control_client.h"
+#include "core/jail_network.h"
+
+namespace vnetd {
+
+struct HookCallVerdict {
+  enum class Action {
+    UseReply,    // the daemon answered: its reply decides (result.reply)
+    Standalone,  // nothing was sent: print `message` (a warning) and do the work here
+    GiveUp,      // sent, no answer: print `message`, exit with `exit_status`, do nothing
+  };
+  Action action = Action::UseReply;
+  std::string message;  // one line, without the "vnetd-hook: " prefix; empty for UseReply
+  int exit_status = 0;  // GiveUp only
+};
+
+// `timeout` is the wait that applied (for the message). Prestop and poststart give up with
+// a warning and status 0 (their failure would cost more than they are for: see
+// hook_main.cc), and so does poststop: the jail is already removed when exec.poststop
+// runs (usr.sbin/jail/jail.c stopcommands: IP__OP, the removal, comes before
+// IP_EXEC_POSTSTOP), and a failed exec.poststop marks the jail failed (command.c
+// finish_command → failed()), which makes `jail -rc` not start it again (jail.c main,
+// jail_remove_done) — while what poststop would destroy is destroyed anyway: by the daemon
+// if it already started the request, else by the next prestart (a record left in phase
+// "created" with the jail gone is made anew) or by orphan collection.
+HookCallVerdict judgeDaemonCall(HookPhase phase, const std::string& jail, const control::CallResult& result,
+                                std::chrono::milliseconds timeout);
+
+}  // namespace vnetd
