@@ -19,12 +19,14 @@
 #include <fstream>
 #include <future>
 #include <latch>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <algorithm>
 #include <vector>
 
 #include "core/file_util.h"
+#include "daemon/job_queue.h"
 
 namespace vnetd::daemon {
 namespace {
@@ -629,6 +631,102 @@ TEST_F(AsyncControlServerTest, RepliesForGoneClientsOrAGoneServerAreDropped) {
   });
   release();  // after destruction: a no-op (ASan would see a use-after-free otherwise)
   EXPECT_TRUE(b.closedByServer());
+}
+
+// A client that closes its socket while its request is pending has given up: the Reply
+// must say so before the work starts (vnetd-hook after its timeout, issue 15 item 1).
+TEST_F(AsyncControlServerTest, AClientThatClosesWhileItsRequestIsPendingAbandonsIt) {
+  startAsync(options());
+  {
+    Client a(path_);
+    ASSERT_TRUE(a.send(hookRequest("gone") + "\n"));
+    ASSERT_TRUE(eventually([this] { return parked_.size() == 1; }));
+    EXPECT_FALSE(onLoop([this] { return parked_[0].second.abandoned(); }));
+  }  // closed while its request is pending
+  ASSERT_TRUE(eventually([this] { return parked_[0].second.abandoned(); }));
+  EXPECT_EQ(stats().abandoned, 1u);
+  EXPECT_EQ(connections(), 0u);
+  release();  // harmless
+}
+
+TEST_F(AsyncControlServerTest, AClientThatOnlyShutItsWriteSideStillWaits) {
+  startAsync(options());
+  Client a(path_);
+  ASSERT_TRUE(a.send(hookRequest("half") + "\n"));
+  ASSERT_TRUE(eventually([this] { return parked_.size() == 1; }));
+  ASSERT_EQ(::shutdown(a.fd(), SHUT_WR), 0);
+  // a's EOF is readable before b even connects; b's ping needs two more loop iterations
+  // (accept, read), so once it is answered the server has seen a's EOF. No sleeping.
+  Client b(path_);
+  EXPECT_EQ(b.request(kPing), pingReply());
+  EXPECT_FALSE(onLoop([this] { return parked_[0].second.abandoned(); }));
+  release();
+  EXPECT_EQ(a.readLine().value_or(""), hookReply("half"));
+  EXPECT_TRUE(a.closedByServer());
+  EXPECT_EQ(stats().abandoned, 0u);
+}
+
+TEST_F(AsyncControlServerTest, ARequestPipelinedBehindAPendingOneIsStillServedInOrder) {
+  startAsync(options());
+  Client a(path_);
+  ASSERT_TRUE(a.send(hookRequest("one") + "\n"));
+  ASSERT_TRUE(eventually([this] { return parked_.size() == 1; }));
+  // Sent while "one" is pending: buffered (read to notice a close), handled after it.
+  ASSERT_TRUE(a.send(statusRequest("two") + "\n"));
+  release();
+  EXPECT_EQ(a.readLine().value_or(""), hookReply("one"));
+  EXPECT_EQ(a.readLine().value_or(""), statusReply("two"));
+}
+
+// The daemon's shape: hooks go to one worker (JobQueue) that runs them in order. A client
+// that gives up while its hook waits behind a long job must not have it run later.
+TEST_F(ControlServerTest, AHookWhoseClientLeftWhileQueuedBehindALongJobIsNotRun) {
+  JobQueue queue;
+  queue.start();
+  std::promise<void> release_long;
+  std::shared_future<void> released = release_long.get_future().share();
+  std::mutex ran_mutex;
+  std::vector<std::string> ran, skipped;
+  auto s = ControlServer::createAsync(
+      *dispatcher_, options(),
+      [&](const control::Request& r, const PeerCredentials& peer, ControlServer::Reply reply) {
+        JobQueue::Job job;
+        job.name = "hook " + r.jail;
+        job.run = [&, r, peer, reply, released] {
+          if (r.jail == "long") released.wait();
+          {
+            std::lock_guard<std::mutex> lock(ran_mutex);
+            ran.push_back(r.jail);
+          }
+          dispatcher_->post([reply, line = echoHandler(r, peer)] { reply(line); });
+        };
+        job.abandoned = [reply] { return reply.abandoned(); };
+        job.skipped = [&, r] {
+          std::lock_guard<std::mutex> lock(ran_mutex);
+          skipped.push_back(r.jail);
+        };
+        queue.submit(std::move(job));
+      });
+  ASSERT_TRUE(s) << s.error().message();
+  server_ = std::move(*s);
+  loop_ = std::thread([this] { EXPECT_TRUE(dispatcher_->run()); });
+
+  Client a(path_);
+  ASSERT_TRUE(a.send(hookRequest("long") + "\n"));
+  {
+    Client b(path_);
+    ASSERT_TRUE(b.send(hookRequest("late") + "\n"));
+    ASSERT_TRUE(eventually([&] { return queue.size() == 2; }));  // "late" waits behind "long"
+  }  // b gives up
+  ASSERT_TRUE(eventually([this] { return server_->stats().abandoned == 1; }));
+  release_long.set_value();
+  EXPECT_EQ(a.readLine().value_or(""), hookReply("long"));
+  ASSERT_TRUE(eventually([&] { return queue.size() == 0; }));
+  queue.stop();
+  std::lock_guard<std::mutex> lock(ran_mutex);
+  EXPECT_EQ(ran, std::vector<std::string>{"long"}) << "the abandoned hook ran";
+  EXPECT_EQ(skipped, std::vector<std::string>{"late"});
+  EXPECT_EQ(queue.skipped(), 1u);
 }
 
 TEST_F(ControlServerTest, StaleSocketFileIsReplaced) {
