@@ -477,7 +477,12 @@ bool ControlServer::handleLine(Connection* c, std::string_view line) {
     return true;
   }
   ++stats_.requests;
-  c->state = c->state == State::Draining ? State::AwaitingAtEof : State::Awaiting;
+  // A client that closed its socket right after sending has given up before its request
+  // was even read (a vnetd-hook that timed out while the daemon was stopped): the handler
+  // still gets the request, with a Reply that is abandoned() from the start, so the work
+  // is skipped the same way (and logged and counted where it would have run).
+  if (!peerStillReads(c->fd.get())) clientGone(c);
+  else c->state = c->state == State::Draining ? State::AwaitingAtEof : State::Awaiting;
   Connection* const outer = handling_;
   handling_ = c;
   const uint64_t id = c->id;

@@ -170,6 +170,8 @@ class ControlServer {
  private:
   // Where a connection is in its life. Transitions, all on the loop thread:
   //   Reading       --request line: handler called----------------> Awaiting
+  //   Reading/Draining --request line, but the client has closed
+  //                   the socket already: handler called, abandoned--> Closed
   //   Reading       --EOF: the lines already read are handled------> Draining
   //   Reading       --oversized line: error line queued------------> Draining
   //   Reading/Draining --idle_timeout with no request--------------> Closed

@@ -649,6 +649,33 @@ TEST_F(AsyncControlServerTest, AClientThatClosesWhileItsRequestIsPendingAbandons
   release();  // harmless
 }
 
+// The daemon was stopped (SIGSTOP) while a client sent its request and gave up: when the
+// loop runs again, the request reaches the handler already abandoned.
+TEST_F(ControlServerTest, ARequestWhoseClientLeftBeforeItWasReadIsAbandonedFromTheStart) {
+  std::vector<std::pair<std::string, bool>> seen;  // loop thread
+  auto s = ControlServer::createAsync(
+      *dispatcher_, options(), [&](const control::Request& r, const PeerCredentials&, ControlServer::Reply reply) {
+        seen.emplace_back(r.jail, reply.abandoned());
+        reply(R"({"v":1,"ok":true})");
+      });
+  ASSERT_TRUE(s) << s.error().message();
+  server_ = std::move(*s);
+  {
+    Client gone(path_);  // accepted by the kernel (backlog); the loop is not running yet
+    ASSERT_TRUE(gone.send(hookRequest("gone") + "\n"));
+  }
+  Client stays(path_);
+  ASSERT_TRUE(stays.send(hookRequest("stays") + "\n"));
+  ::shutdown(stays.fd(), SHUT_WR);  // still reads
+  loop_ = std::thread([this] { EXPECT_TRUE(dispatcher_->run()); });
+  EXPECT_EQ(stays.readLine().value_or(""), R"({"v":1,"ok":true})");
+  ASSERT_TRUE(eventually([&] { return seen.size() == 2; }));
+  auto got = onLoop([&] { return seen; });
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::pair<std::string, bool>>{{"gone", true}, {"stays", false}}));
+  EXPECT_EQ(stats().abandoned, 1u);
+}
+
 TEST_F(AsyncControlServerTest, AClientThatOnlyShutItsWriteSideStillWaits) {
   startAsync(options());
   Client a(path_);
