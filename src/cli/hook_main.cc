@@ -73,7 +73,8 @@ constexpr const char* kHelp =
     "               Never fails: a failed exec.prestop makes jail(8) keep the jail, so\n"
     "               problems are printed as warnings and the exit status is 0.\n"
     "     poststop  exec.poststop: the jail is removed. Destroy the pairs vnetd created\n"
-    "               for JAIL.\n"
+    "               for JAIL. Refused (nothing changed, exit status 1) while a jail of\n"
+    "               that name runs with its own network stack: that is a later start.\n"
     "\n"
     "     Never set vnet.interface in jail.conf for an interface vnetd manages:\n"
     "     jail(8) moves vnet.interface after exec.created, when vnetd-hook has already\n"
@@ -124,7 +125,8 @@ constexpr const char* kHelp =
     "\n"
     "EXIT STATUS\n"
     "     0 on success (including nothing to do), 1 on failure (one line on stderr),\n"
-    "     2 on usage errors. prestop and poststart exit 0 on failures too (see above).\n";
+    "     2 on usage errors. prestop and poststart exit 0 on failures too, and so\n"
+    "     does poststop when it gave up waiting for the daemon (see above).\n";
 
 // Standalone mode: the same JailNetwork the daemon uses, in this process.
 int runStandalone(const vnetd::Config& config, vnetd::HookPhase phase, const std::string& jail) {

@@ -78,8 +78,8 @@ class ControlServer {
   // Asynchronous form, for requests whose work runs elsewhere (the daemon's hook worker):
   // the handler returns at once and calls `reply` exactly once, later, ON THE LOOP THREAD
   // (post() it there), with the response line. Until then that connection's further
-  // requests wait (replies stay in request order) and its input is not read (bounded),
-  // and it is exempt from the idle timeout; other connections are served meanwhile. A
+  // requests wait (replies stay in request order; its input is buffered, bounded, not
+  // handled) and it is exempt from the idle timeout; other connections are served meanwhile. A
   // reply for a connection that has gone, or after the server was destroyed, is dropped.
   // Meanwhile the server keeps watching the connection, so Reply::abandoned() tells the
   // worker whether anybody still waits for the answer: work nobody waits for any more can
@@ -138,7 +138,7 @@ class ControlServer {
     uint64_t dropped_slow = 0;      // closed because unread output exceeded max_pending_output
     uint64_t requests = 0;          // requests handed to the handler
     uint64_t handed_over = 0;       // connections given away by Reply::handOver
-    uint64_t abandoned = 0;         // clients that left while a request of theirs was pending
+    uint64_t abandoned = 0;         // clients that left while a request of theirs was pending (or unread)
   };
 
   // Binds and listens on options.path.
