@@ -88,13 +88,15 @@ constexpr const char* kHelp =
     "     fails to start because the daemon is down. Output and exit status are the\n"
     "     same either way.\n"
     "\n"
-    "     Once the request was sent, vnetd-hook never does the work itself: if vnetd\n"
-    "     does not answer within the timeout (--timeout) or the connection is lost,\n"
-    "     the daemon may still be doing it, and doing it twice can destroy a jail's\n"
-    "     new interfaces. vnetd-hook prints one line saying so (see vnetctl status and\n"
-    "     vnetd's log) and exits 1 for prestart and created (the start fails; start\n"
-    "     the jail again), 0 for poststart, prestop and poststop. vnetd skips a request\n"
-    "     whose hook gave up before the daemon started on it.\n"
+    "     Once the request was sent, vnetd-hook does not do the work itself while the\n"
+    "     daemon may still do it: doing it twice can destroy a jail's new interfaces.\n"
+    "     If vnetd does not answer within the timeout (--timeout), vnetd-hook prints\n"
+    "     one line saying so (see vnetctl status and vnetd's log) and exits 1 for\n"
+    "     prestart and created (the start fails; start the jail again), 0 for\n"
+    "     poststart, prestop and poststop; vnetd skips a request whose hook gave up\n"
+    "     before it started on it. If the connection ends without an answer (vnetd\n"
+    "     stopped or died), vnetd-hook asks once more: a vnetd that answers does it,\n"
+    "     and when none listens any more the hook does it itself, as above.\n"
     "\n"
     "     Every phase is idempotent (running it twice changes nothing the second time)\n"
     "     and concurrent hooks are serialised through the state directory's lock. If a\n"
@@ -167,6 +169,10 @@ std::optional<int> runThroughDaemon(const vnetd::Config& config, vnetd::HookPhas
   control::Request request{control::Op::Hook, phase, jail};
   auto result = control::call(config.daemon.control_socket, control::encodeRequest(request), timeout);
   auto verdict = judgeDaemonCall(phase, jail, result, timeout);
+  if (verdict.action == HookCallVerdict::Action::Retry) {
+    result = control::call(config.daemon.control_socket, control::encodeRequest(request), timeout);
+    verdict = judgeDaemonCall(phase, jail, result, timeout, /*retried=*/true);
+  }
   switch (verdict.action) {
     case HookCallVerdict::Action::Standalone:
       std::fprintf(stderr, "vnetd-hook: %s\n", verdict.message.c_str());
@@ -175,6 +181,7 @@ std::optional<int> runThroughDaemon(const vnetd::Config& config, vnetd::HookPhas
       std::fprintf(stderr, "vnetd-hook: %s\n", verdict.message.c_str());
       gave_up = true;
       return verdict.exit_status;
+    case HookCallVerdict::Action::Retry:  // never after a retry
     case HookCallVerdict::Action::UseReply: break;
   }
   auto outcome = control::decodeHookReply(result.reply);

@@ -3,13 +3,19 @@
 namespace vnetd {
 
 HookCallVerdict judgeDaemonCall(HookPhase phase, const std::string& jail, const control::CallResult& result,
-                                std::chrono::milliseconds timeout) {
+                                std::chrono::milliseconds timeout, bool retried) {
   HookCallVerdict v;
   const std::string what = std::string(hookPhaseName(phase)) + " " + jail;
   if (result.ok()) return v;
   if (!result.maybeReceived()) {
     v.action = HookCallVerdict::Action::Standalone;
-    v.message = "warning: vnetd is not reachable (" + result.error.message() + "); doing " + what + " without it";
+    v.message = std::string(retried ? "warning: vnetd went away without answering and is not reachable now ("
+                                    : "warning: vnetd is not reachable (") +
+                result.error.message() + "); doing " + what + " without it";
+    return v;
+  }
+  if (result.failure == control::CallFailure::Lost && !retried) {
+    v.action = HookCallVerdict::Action::Retry;
     return v;
   }
   v.action = HookCallVerdict::Action::GiveUp;

@@ -5,8 +5,20 @@
 // the request — not one byte of it was sent (control::CallFailure::Unreachable). Once
 // (part of) it went out, the daemon may run it later or be running it now (a hook job is
 // skipped only if it has not started when its client goes away): doing it here as well
-// is how a stale poststop came to destroy a restarted jail's new pair. The hook then
-// stops with one line saying what happened and where to look.
+// is how a stale poststop came to destroy a restarted jail's new pair.
+//
+// - No answer in time (Timeout): the daemon lives but is stuck or stopped, and its queue
+//   still holds the request. The hook stops with one line saying what happened and where
+//   to look.
+// - The connection ended without an answer (Lost): a running daemon never drops a
+//   connection whose request is pending, so it is stopping or died — and its queue with
+//   it: queued hooks are dropped at shutdown and skipped once their connection is gone
+//   (only a hook already running finishes, under the state lock, which a standalone hook
+//   waits for). The hook asks once more (Retry): a daemon that answers (restarted, or the
+//   same one) does it — in a live daemon strictly after the first request, which it then
+//   skips or has finished —, and if nothing listens any more, nothing can run it later
+//   and the hook does it itself. A second Lost or a Timeout gives up. This keeps a jail
+//   starting when the daemon is killed in the middle of a burst of starts.
 #pragma once
 
 #include <chrono>
@@ -22,6 +34,7 @@ struct HookCallVerdict {
     UseReply,    // the daemon answered: its reply decides (result.reply)
     Standalone,  // nothing was sent: print `message` (a warning) and do the work here
     GiveUp,      // sent, no answer: print `message`, exit with `exit_status`, do nothing
+    Retry,       // the connection was lost: ask the daemon once more (then call with retried)
   };
   Action action = Action::UseReply;
   std::string message;  // one line, without the "vnetd-hook: " prefix; empty for UseReply
@@ -37,7 +50,8 @@ struct HookCallVerdict {
 // jail_remove_done) — while what poststop would destroy is destroyed anyway: by the daemon
 // if it already started the request, else by the next prestart (a record left in phase
 // "created" with the jail gone is made anew) or by orphan collection.
+// `retried`: this result is the answer to the Retry.
 HookCallVerdict judgeDaemonCall(HookPhase phase, const std::string& jail, const control::CallResult& result,
-                                std::chrono::milliseconds timeout);
+                                std::chrono::milliseconds timeout, bool retried = false);
 
 }  // namespace vnetd

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstring>
+#include <utility>
 
 namespace vnetd {
 namespace {
@@ -42,9 +44,9 @@ TEST(HookCall, OnlyNothingSentFallsBackToStandalone) {
 TEST(HookCall, SentButNoAnswerNeverRedoesTheWork) {
   auto timeout = failure(control::CallFailure::Timeout, plainError("no reply from vnetd within 60000 ms"));
   auto lost = failure(control::CallFailure::Lost, plainError("vnetd closed the connection before replying"));
-  for (const auto& r : {timeout, lost}) {
+  for (const auto& [r, retried] : {std::pair{timeout, false}, std::pair{timeout, true}, std::pair{lost, true}}) {
     for (HookPhase p : kAll) {
-      auto v = judgeDaemonCall(p, "web", r, 60s);
+      auto v = judgeDaemonCall(p, "web", r, 60s, retried);
       EXPECT_EQ(v.action, Action::GiveUp) << hookPhaseName(p);
       EXPECT_EQ(v.message.find('\n'), std::string::npos) << "one line";
       EXPECT_NE(v.message.find("vnetctl status web"), std::string::npos) << v.message;
@@ -53,6 +55,29 @@ TEST(HookCall, SentButNoAnswerNeverRedoesTheWork) {
       EXPECT_NE(v.message.find("here too"), std::string::npos) << v.message;
     }
   }
+}
+
+// A lost connection means the daemon stopped or died (it never drops a connection whose
+// request is pending): ask once more. Whoever answers does it; nobody listening means
+// nothing of the old daemon can run it later, so the hook does it itself.
+TEST(HookCall, ALostConnectionIsAskedAgainAndOnlyThenDoneHereIfNobodyListens) {
+  auto lost = failure(control::CallFailure::Lost, plainError("vnetd closed the connection before replying"));
+  auto gone = failure(control::CallFailure::Unreachable, Error{ECONNREFUSED, "connect /run/vnetd.sock"});
+  control::CallResult answered;
+  answered.reply = R"({"v":1,"ok":true})";
+  for (HookPhase p : kAll) {
+    EXPECT_EQ(judgeDaemonCall(p, "web", lost, 60s).action, Action::Retry) << hookPhaseName(p);
+    EXPECT_EQ(judgeDaemonCall(p, "web", answered, 60s, true).action, Action::UseReply);
+    auto v = judgeDaemonCall(p, "web", gone, 60s, true);
+    EXPECT_EQ(v.action, Action::Standalone);
+    EXPECT_EQ(v.message, std::string("warning: vnetd went away without answering and is not reachable now (connect "
+                                     "/run/vnetd.sock: ") +
+                             std::strerror(ECONNREFUSED) + "); doing " + hookPhaseName(p) + " web without it");
+    EXPECT_EQ(judgeDaemonCall(p, "web", lost, 60s, true).action, Action::GiveUp);
+  }
+  // A timeout is never retried: that daemon lives and still has the request.
+  auto timeout = failure(control::CallFailure::Timeout, plainError("no reply"));
+  EXPECT_EQ(judgeDaemonCall(HookPhase::Poststop, "web", timeout, 60s).action, Action::GiveUp);
 }
 
 TEST(HookCall, GivingUpFailsTheStartButNotTheWarnOnlyPhasesOrPoststop) {
