@@ -1,12 +1,14 @@
 // vnetd-hook — the jail.conf exec.prestart / created / poststart / prestop / poststop helper.
 #include <getopt.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "core/config.h"
 #include "core/control_client.h"
@@ -32,6 +34,11 @@ constexpr const char* kUsage =
 // so this covers a queue of many jails starting at once.
 constexpr std::chrono::seconds kDaemonReplyTimeout{60};
 constexpr long kMaxTimeoutSeconds = 86400;
+// After a lost connection (the daemon stopped or died) the request is asked again, at most
+// this often, this far apart, within the timeout: long enough for a killed daemon's
+// listening socket to go (or a restarted one to come), short next to a jail start.
+constexpr int kMaxLostRetries = 20;
+constexpr std::chrono::milliseconds kLostRetryPause{50};
 
 constexpr const char* kHelp =
     "NAME\n"
@@ -167,11 +174,18 @@ std::optional<int> runThroughDaemon(const vnetd::Config& config, vnetd::HookPhas
                                     std::chrono::milliseconds timeout, bool& gave_up) {
   using namespace vnetd;
   control::Request request{control::Op::Hook, phase, jail};
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto result = control::call(config.daemon.control_socket, control::encodeRequest(request), timeout);
   auto verdict = judgeDaemonCall(phase, jail, result, timeout);
-  if (verdict.action == HookCallVerdict::Action::Retry) {
-    result = control::call(config.daemon.control_socket, control::encodeRequest(request), timeout);
-    verdict = judgeDaemonCall(phase, jail, result, timeout, /*retried=*/true);
+  // Lost: the daemon stopped or died (see core/hook_call.h); ask again, a few times within
+  // the timeout — a connection the dying daemon had not accepted yet is reset as well.
+  for (int retries = 0; verdict.action == HookCallVerdict::Action::Retry; ++retries) {
+    std::this_thread::sleep_for(kLostRetryPause);
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    result = control::call(config.daemon.control_socket, control::encodeRequest(request),
+                           std::max(left, std::chrono::milliseconds(1)));
+    const bool may_retry = retries + 1 < kMaxLostRetries && std::chrono::steady_clock::now() < deadline;
+    verdict = judgeDaemonCall(phase, jail, result, timeout, /*after_lost=*/true, may_retry);
   }
   switch (verdict.action) {
     case HookCallVerdict::Action::Standalone:

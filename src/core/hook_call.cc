@@ -3,18 +3,18 @@
 namespace vnetd {
 
 HookCallVerdict judgeDaemonCall(HookPhase phase, const std::string& jail, const control::CallResult& result,
-                                std::chrono::milliseconds timeout, bool retried) {
+                                std::chrono::milliseconds timeout, bool after_lost, bool may_retry) {
   HookCallVerdict v;
   const std::string what = std::string(hookPhaseName(phase)) + " " + jail;
   if (result.ok()) return v;
   if (!result.maybeReceived()) {
     v.action = HookCallVerdict::Action::Standalone;
-    v.message = std::string(retried ? "warning: vnetd went away without answering and is not reachable now ("
+    v.message = std::string(after_lost ? "warning: vnetd went away without answering and is not reachable now ("
                                     : "warning: vnetd is not reachable (") +
                 result.error.message() + "); doing " + what + " without it";
     return v;
   }
-  if (result.failure == control::CallFailure::Lost && !retried) {
+  if (result.failure == control::CallFailure::Lost && may_retry) {
     v.action = HookCallVerdict::Action::Retry;
     return v;
   }

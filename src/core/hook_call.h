@@ -14,11 +14,13 @@
 //   connection whose request is pending, so it is stopping or died — and its queue with
 //   it: queued hooks are dropped at shutdown and skipped once their connection is gone
 //   (only a hook already running finishes, under the state lock, which a standalone hook
-//   waits for). The hook asks once more (Retry): a daemon that answers (restarted, or the
-//   same one) does it — in a live daemon strictly after the first request, which it then
-//   skips or has finished —, and if nothing listens any more, nothing can run it later
-//   and the hook does it itself. A second Lost or a Timeout gives up. This keeps a jail
-//   starting when the daemon is killed in the middle of a burst of starts.
+//   waits for). The hook asks again (Retry): a daemon that answers (restarted, or the
+//   same one) does it — in a live daemon strictly after the earlier request, which it
+//   then skips or has finished —, and if nothing listens any more, nothing can run it
+//   later and the hook does it itself. A connection a dying daemon had not accepted yet
+//   is reset too, so a few more Losts are asked again (bounded by the caller); a Timeout,
+//   or a Lost when no retry is left, gives up. This keeps a jail starting when the daemon
+//   is killed in the middle of a burst of starts.
 #pragma once
 
 #include <chrono>
@@ -34,7 +36,7 @@ struct HookCallVerdict {
     UseReply,    // the daemon answered: its reply decides (result.reply)
     Standalone,  // nothing was sent: print `message` (a warning) and do the work here
     GiveUp,      // sent, no answer: print `message`, exit with `exit_status`, do nothing
-    Retry,       // the connection was lost: ask the daemon once more (then call with retried)
+    Retry,       // the connection was lost: ask the daemon again, then judge that answer
   };
   Action action = Action::UseReply;
   std::string message;  // one line, without the "vnetd-hook: " prefix; empty for UseReply
@@ -50,8 +52,9 @@ struct HookCallVerdict {
 // jail_remove_done) — while what poststop would destroy is destroyed anyway: by the daemon
 // if it already started the request, else by the next prestart (a record left in phase
 // "created" with the jail gone is made anew) or by orphan collection.
-// `retried`: this result is the answer to the Retry.
+// `after_lost`: an earlier attempt was Lost (this result answers a Retry). `may_retry`:
+// a Lost may still be asked again (false: the caller's retries or time are used up).
 HookCallVerdict judgeDaemonCall(HookPhase phase, const std::string& jail, const control::CallResult& result,
-                                std::chrono::milliseconds timeout, bool retried = false);
+                                std::chrono::milliseconds timeout, bool after_lost = false, bool may_retry = true);
 
 }  // namespace vnetd

@@ -46,7 +46,7 @@ TEST(HookCall, SentButNoAnswerNeverRedoesTheWork) {
   auto lost = failure(control::CallFailure::Lost, plainError("vnetd closed the connection before replying"));
   for (const auto& [r, retried] : {std::pair{timeout, false}, std::pair{timeout, true}, std::pair{lost, true}}) {
     for (HookPhase p : kAll) {
-      auto v = judgeDaemonCall(p, "web", r, 60s, retried);
+      auto v = judgeDaemonCall(p, "web", r, 60s, retried, /*may_retry=*/!retried);
       EXPECT_EQ(v.action, Action::GiveUp) << hookPhaseName(p);
       EXPECT_EQ(v.message.find('\n'), std::string::npos) << "one line";
       EXPECT_NE(v.message.find("vnetctl status web"), std::string::npos) << v.message;
@@ -73,7 +73,8 @@ TEST(HookCall, ALostConnectionIsAskedAgainAndOnlyThenDoneHereIfNobodyListens) {
     EXPECT_EQ(v.message, std::string("warning: vnetd went away without answering and is not reachable now (connect "
                                      "/run/vnetd.sock: ") +
                              std::strerror(ECONNREFUSED) + "); doing " + hookPhaseName(p) + " web without it");
-    EXPECT_EQ(judgeDaemonCall(p, "web", lost, 60s, true).action, Action::GiveUp);
+    EXPECT_EQ(judgeDaemonCall(p, "web", lost, 60s, true).action, Action::Retry) << "retries left";
+    EXPECT_EQ(judgeDaemonCall(p, "web", lost, 60s, true, /*may_retry=*/false).action, Action::GiveUp);
   }
   // A timeout is never retried: that daemon lives and still has the request.
   auto timeout = failure(control::CallFailure::Timeout, plainError("no reply"));
