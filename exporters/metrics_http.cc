@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 
 #include <cstring>
+#include <exception>
+#include <memory>
 
 #include "core/listen_address.h"
 #include "core/log.h"
@@ -52,14 +54,27 @@ MetricsHttp::~MetricsHttp() {
 }
 
 void MetricsHttp::handle(evhttp_request* request, void* raw) {
-  auto* self = static_cast<MetricsHttp*>(raw);
+  try {
+    serve(request, static_cast<MetricsHttp*>(raw));
+    return;
+  } catch (const std::exception& e) {
+    VNETD_LOG_ERROR("metrics: serving a request failed: %s; answered 500", e.what());
+  } catch (...) {
+    VNETD_LOG_ERROR("metrics: serving a request failed; answered 500");
+  }
+  evhttp_send_error(request, HTTP_INTERNAL, nullptr);
+}
+
+void MetricsHttp::serve(evhttp_request* request, MetricsHttp* self) {
   const char* uri = evhttp_request_get_uri(request);
   evhttp_uri* parsed = uri ? evhttp_uri_parse(uri) : nullptr;
   std::string path = parsed && evhttp_uri_get_path(parsed) ? evhttp_uri_get_path(parsed) : "";
   if (parsed) evhttp_uri_free(parsed);
 
   evkeyvalq* headers = evhttp_request_get_output_headers(request);
-  evbuffer* body = evbuffer_new();
+  // Owned here until sent: a throw below (render_, std::bad_alloc) must not leak it.
+  std::unique_ptr<evbuffer, void (*)(evbuffer*)> body_owner(evbuffer_new(), evbuffer_free);
+  evbuffer* body = body_owner.get();
   if (!body) {
     evhttp_send_error(request, HTTP_INTERNAL, nullptr);
     return;
@@ -76,7 +91,6 @@ void MetricsHttp::handle(evhttp_request* request, void* raw) {
                                [](const void*, size_t, void* owned) { delete static_cast<std::string*>(owned); },
                                text) != 0) {
       delete text;
-      evbuffer_free(body);
       evhttp_send_error(request, HTTP_INTERNAL, nullptr);
       return;
     }
@@ -96,7 +110,6 @@ void MetricsHttp::handle(evhttp_request* request, void* raw) {
     evbuffer_add(body, kText, sizeof kText - 1);
   }
   evhttp_send_reply(request, code, reason, body);
-  evbuffer_free(body);
 }
 
 }  // namespace vnetd::exporters

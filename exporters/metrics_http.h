@@ -42,7 +42,10 @@ class MetricsHttp {
 
  private:
   MetricsHttp() = default;
+  // libevent's (C) callback: the exception boundary around serve() — nothing may throw
+  // through libevent's frames; a failing scrape is logged and answered 500.
   static void handle(::evhttp_request* request, void* self);
+  static void serve(::evhttp_request* request, MetricsHttp* self);
 
   evhttp* http_ = nullptr;
   std::string host_;

@@ -1,14 +1,19 @@
 // vnetd-hook — the jail.conf exec.prestart / created / poststart / prestop / poststop helper.
 #include <getopt.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "core/config.h"
 #include "core/control_client.h"
 #include "core/control_protocol.h"
+#include "core/hook_call.h"
 #include "core/jail_network.h"
 #include "core/log.h"
 #include "core/naming.h"
@@ -22,22 +27,29 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: vnetd-hook [--config FILE] [--standalone] prestart|created|poststart|prestop|poststop JAIL\n";
+    "usage: vnetd-hook [--config FILE] [--standalone] [--timeout SECONDS] "
+    "prestart|created|poststart|prestop|poststop JAIL\n";
 
-// How long a hook waits for the daemon's answer before doing the work itself. The
-// daemon serialises hooks, so this covers a queue of many jails starting at once.
+// How long a hook waits for the daemon's answer by default. The daemon serialises hooks,
+// so this covers a queue of many jails starting at once.
 constexpr std::chrono::seconds kDaemonReplyTimeout{60};
+constexpr long kMaxTimeoutSeconds = 86400;
+// After a lost connection (the daemon stopped or died) the request is asked again, at most
+// this often, this far apart, within the timeout: long enough for a killed daemon's
+// listening socket to go (or a restarted one to come), short next to a jail start.
+constexpr int kMaxLostRetries = 20;
+constexpr std::chrono::milliseconds kLostRetryPause{50};
 
 constexpr const char* kHelp =
     "NAME\n"
     "     vnetd-hook - set up and tear down a VNET jail's network from jail.conf hooks\n"
     "\n"
     "SYNOPSIS\n"
-    "     vnetd-hook [-c FILE] [-s] prestart JAIL\n"
-    "     vnetd-hook [-c FILE] [-s] created JAIL\n"
-    "     vnetd-hook [-c FILE] [-s] poststart JAIL\n"
-    "     vnetd-hook [-c FILE] [-s] prestop JAIL\n"
-    "     vnetd-hook [-c FILE] [-s] poststop JAIL\n"
+    "     vnetd-hook [-c FILE] [-s] [-t SECONDS] prestart JAIL\n"
+    "     vnetd-hook [-c FILE] [-s] [-t SECONDS] created JAIL\n"
+    "     vnetd-hook [-c FILE] [-s] [-t SECONDS] poststart JAIL\n"
+    "     vnetd-hook [-c FILE] [-s] [-t SECONDS] prestop JAIL\n"
+    "     vnetd-hook [-c FILE] [-s] [-t SECONDS] poststop JAIL\n"
     "\n"
     "DESCRIPTION\n"
     "     Called by jail(8) with the jail's name, in jail(8)'s order:\n"
@@ -68,7 +80,8 @@ constexpr const char* kHelp =
     "               Never fails: a failed exec.prestop makes jail(8) keep the jail, so\n"
     "               problems are printed as warnings and the exit status is 0.\n"
     "     poststop  exec.poststop: the jail is removed. Destroy the pairs vnetd created\n"
-    "               for JAIL.\n"
+    "               for JAIL. Refused (nothing changed, exit status 1) while a jail of\n"
+    "               that name runs with its own network stack: that is a later start.\n"
     "\n"
     "     Never set vnet.interface in jail.conf for an interface vnetd manages:\n"
     "     jail(8) moves vnet.interface after exec.created, when vnetd-hook has already\n"
@@ -76,10 +89,21 @@ constexpr const char* kHelp =
     "\n"
     "     When vnetd is running, the work is handed to it over its control socket\n"
     "     ([daemon] control_socket): the daemon serialises all hooks and knows at once\n"
-    "     what changed. When it is not running (or stops answering), vnetd-hook prints\n"
-    "     one warning line and does the same work itself, recording it in the state\n"
-    "     directory; the daemon adopts it when it starts. A jail never fails to start\n"
-    "     because the daemon is down. Output and exit status are the same either way.\n"
+    "     what changed. When it is not running (nothing could be sent to it),\n"
+    "     vnetd-hook prints one warning line and does the same work itself, recording\n"
+    "     it in the state directory; the daemon adopts it when it starts. A jail never\n"
+    "     fails to start because the daemon is down. Output and exit status are the\n"
+    "     same either way.\n"
+    "\n"
+    "     Once the request was sent, vnetd-hook does not do the work itself while the\n"
+    "     daemon may still do it: doing it twice can destroy a jail's new interfaces.\n"
+    "     If vnetd does not answer within the timeout (--timeout), vnetd-hook prints\n"
+    "     one line saying so (see vnetctl status and vnetd's log) and exits 1 for\n"
+    "     prestart and created (the start fails; start the jail again), 0 for\n"
+    "     poststart, prestop and poststop; vnetd skips a request whose hook gave up\n"
+    "     before it started on it. If the connection ends without an answer (vnetd\n"
+    "     stopped or died), vnetd-hook asks once more: a vnetd that answers does it,\n"
+    "     and when none listens any more the hook does it itself, as above.\n"
     "\n"
     "     Every phase is idempotent (running it twice changes nothing the second time)\n"
     "     and concurrent hooks are serialised through the state directory's lock. If a\n"
@@ -93,6 +117,8 @@ constexpr const char* kHelp =
     "OPTIONS\n"
     "     -c, --config FILE   Configuration file (default: %s).\n"
     "     -s, --standalone    Do the work in this process; do not contact the daemon.\n"
+    "     -t, --timeout SECONDS\n"
+    "                         How long to wait for the daemon's answer (default 60).\n"
     "     -V, --version       Print the version and exit.\n"
     "     -h, --help          Print this help and exit.\n"
     "\n"
@@ -108,7 +134,8 @@ constexpr const char* kHelp =
     "\n"
     "EXIT STATUS\n"
     "     0 on success (including nothing to do), 1 on failure (one line on stderr),\n"
-    "     2 on usage errors. prestop and poststart exit 0 on failures too (see above).\n";
+    "     2 on usage errors. prestop and poststart exit 0 on failures too, and so\n"
+    "     does poststop when it gave up waiting for the daemon (see above).\n";
 
 // Standalone mode: the same JailNetwork the daemon uses, in this process.
 int runStandalone(const vnetd::Config& config, vnetd::HookPhase phase, const std::string& jail) {
@@ -141,17 +168,35 @@ int runStandalone(const vnetd::Config& config, vnetd::HookPhase phase, const std
 
 // Daemon mode. Returns the exit status, or nullopt when the daemon could not answer and
 // the caller must fall back (after this function printed the one warning line).
-std::optional<int> runThroughDaemon(const vnetd::Config& config, vnetd::HookPhase phase, const std::string& jail) {
+// A give-up (sent, no answer) returns its status directly: it is not a failure for the
+// caller's warn-only conversion, which would print a second line.
+std::optional<int> runThroughDaemon(const vnetd::Config& config, vnetd::HookPhase phase, const std::string& jail,
+                                    std::chrono::milliseconds timeout, bool& gave_up) {
   using namespace vnetd;
   control::Request request{control::Op::Hook, phase, jail};
-  auto result = control::call(config.daemon.control_socket, control::encodeRequest(request), kDaemonReplyTimeout);
-  if (!result.ok()) {
-    const char* why = result.failure == control::CallFailure::Unreachable ? "vnetd is not reachable"
-                      : result.failure == control::CallFailure::Timeout   ? "vnetd did not answer"
-                                                                          : "vnetd stopped answering";
-    std::fprintf(stderr, "vnetd-hook: warning: %s (%s); doing %s %s without it\n", why,
-                 result.error.message().c_str(), hookPhaseName(phase), jail.c_str());
-    return std::nullopt;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto result = control::call(config.daemon.control_socket, control::encodeRequest(request), timeout);
+  auto verdict = judgeDaemonCall(phase, jail, result, timeout);
+  // Lost: the daemon stopped or died (see core/hook_call.h); ask again, a few times within
+  // the timeout — a connection the dying daemon had not accepted yet is reset as well.
+  for (int retries = 0; verdict.action == HookCallVerdict::Action::Retry; ++retries) {
+    std::this_thread::sleep_for(kLostRetryPause);
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    result = control::call(config.daemon.control_socket, control::encodeRequest(request),
+                           std::max(left, std::chrono::milliseconds(1)));
+    const bool may_retry = retries + 1 < kMaxLostRetries && std::chrono::steady_clock::now() < deadline;
+    verdict = judgeDaemonCall(phase, jail, result, timeout, /*after_lost=*/true, may_retry);
+  }
+  switch (verdict.action) {
+    case HookCallVerdict::Action::Standalone:
+      std::fprintf(stderr, "vnetd-hook: %s\n", verdict.message.c_str());
+      return std::nullopt;
+    case HookCallVerdict::Action::GiveUp:
+      std::fprintf(stderr, "vnetd-hook: %s\n", verdict.message.c_str());
+      gave_up = true;
+      return verdict.exit_status;
+    case HookCallVerdict::Action::Retry:  // never after a retry
+    case HookCallVerdict::Action::UseReply: break;
   }
   auto outcome = control::decodeHookReply(result.reply);
   if (!outcome) {
@@ -171,16 +216,30 @@ int main(int argc, char** argv) {
   log::init(log::Sink::Stderr, log::Level::Warning, "vnetd-hook");
   std::string config_path = build::kDefaultConfigPath;
   bool standalone = false;
+  std::chrono::milliseconds timeout = kDaemonReplyTimeout;
   static const option kOptions[] = {{"config", required_argument, nullptr, 'c'},
                                     {"standalone", no_argument, nullptr, 's'},
+                                    {"timeout", required_argument, nullptr, 't'},
                                     {"version", no_argument, nullptr, 'V'},
                                     {"help", no_argument, nullptr, 'h'},
                                     {nullptr, 0, nullptr, 0}};
   int opt;
-  while ((opt = getopt_long(argc, argv, "+c:sVh", kOptions, nullptr)) != -1) {
+  while ((opt = getopt_long(argc, argv, "+c:st:Vh", kOptions, nullptr)) != -1) {
     switch (opt) {
       case 'c': config_path = optarg; break;
       case 's': standalone = true; break;
+      case 't': {
+        char* end = nullptr;
+        errno = 0;
+        long seconds = std::strtol(optarg, &end, 10);
+        if (errno != 0 || end == optarg || *end != '\0' || seconds < 1 || seconds > kMaxTimeoutSeconds) {
+          std::fprintf(stderr, "vnetd-hook: --timeout: expected whole seconds from 1 to %ld, got '%s'\n",
+                       kMaxTimeoutSeconds, optarg);
+          return 2;
+        }
+        timeout = std::chrono::seconds(seconds);
+        break;
+      }
       case 'V': std::printf("vnetd-hook %s (%s)\n", build::kVersion, build::kPlatform); return 0;
       case 'h': std::printf(kHelp, build::kDefaultConfigPath); return 0;
       default: std::fputs(kUsage, stderr); return 2;
@@ -230,7 +289,8 @@ int main(int argc, char** argv) {
                                                               : log::Level::Warning);
   if (!standalone) {
     // stdout must carry exactly what the daemon path printed (nothing, on fallback).
-    if (auto status = runThroughDaemon(config, *phase, jail)) return fail(*status);
+    bool gave_up = false;
+    if (auto status = runThroughDaemon(config, *phase, jail, timeout, gave_up)) return gave_up ? *status : fail(*status);
   }
   return fail(runStandalone(config, *phase, jail));
 }

@@ -60,16 +60,23 @@ Result<UniqueFd> connectToDaemon(const std::string& socket_path) {
 
 CallResult call(const std::string& socket_path, const std::string& request, std::chrono::milliseconds timeout,
                 size_t max_reply_bytes) {
-  const auto deadline = Clock::now() + timeout;
   auto connected = connectToDaemon(socket_path);
   if (!connected) return failed(CallFailure::Unreachable, connected.error());
-  UniqueFd fd = std::move(*connected);
+  return exchange(std::move(*connected), socket_path, request, timeout, max_reply_bytes);
+}
+
+CallResult exchange(UniqueFd fd, const std::string& what, const std::string& request,
+                    std::chrono::milliseconds timeout, size_t max_reply_bytes) {
+  const auto deadline = Clock::now() + timeout;
+  // Until the first byte is written the daemon cannot have the request: failing before
+  // that is Unreachable, after it Lost or Timeout (the caller must then not redo the work).
+  size_t sent = 0;
+  auto notSent = [&](CallFailure otherwise) { return sent == 0 ? CallFailure::Unreachable : otherwise; };
   int flags = ::fcntl(fd.get(), F_GETFL);
   if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) != 0)
-    return failed(CallFailure::Lost, errnoError("fcntl " + socket_path));
+    return failed(CallFailure::Unreachable, errnoError("fcntl " + what));
 
   std::string out = request + "\n";
-  size_t sent = 0;
   while (sent < out.size()) {
 #ifdef MSG_NOSIGNAL
     ssize_t n = ::send(fd.get(), out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
@@ -83,11 +90,17 @@ CallResult call(const std::string& socket_path, const std::string& request, std:
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       int w = waitFor(fd.get(), POLLOUT, deadline);
-      if (w == 0) return failed(CallFailure::Timeout, plainError("vnetd did not accept the request in time"));
-      if (w < 0) return failed(CallFailure::Lost, errnoError("poll " + socket_path));
+      if (w == 0)
+        return failed(notSent(CallFailure::Timeout),
+                      plainError(sent == 0 ? "vnetd did not accept the request in time (nothing was sent)"
+                                           : "vnetd did not accept the whole request in time"));
+      if (w < 0) return failed(notSent(CallFailure::Lost), errnoError("poll " + what));
       continue;
     }
-    return failed(CallFailure::Lost, errnoError("send to " + socket_path));
+    // EPIPE / ECONNRESET before the first byte: the daemon closed the connection without
+    // reading anything (it was refused, or the daemon is stopping).
+    return failed(notSent(CallFailure::Lost),
+                  errnoError(std::string(sent == 0 ? "send to " + what + " (nothing was sent)" : "send to " + what)));
   }
 
   std::string in;
@@ -114,10 +127,10 @@ CallResult call(const std::string& socket_path, const std::string& request, std:
       if (w == 0)
         return failed(CallFailure::Timeout, plainError("no reply from vnetd within " +
                                                        std::to_string(timeout.count()) + " ms"));
-      if (w < 0) return failed(CallFailure::Lost, errnoError("poll " + socket_path));
+      if (w < 0) return failed(CallFailure::Lost, errnoError("poll " + what));
       continue;
     }
-    return failed(CallFailure::Lost, errnoError("recv from " + socket_path));
+    return failed(CallFailure::Lost, errnoError("recv from " + what));
   }
 }
 

@@ -791,6 +791,24 @@ Result<HookOutcome> JailNetwork::poststop(const std::string& jail) {
   if (!lock) return lock.error();
   auto state = store_.load(*lock);
   if (!state) return refuseUnreadableState(state.error()).error();
+  if (!state->jails.count(jail)) return HookOutcome{};  // never started (or already cleaned)
+  // The same check orphan collection makes, under the same lock: a jail of this name
+  // running with its own stack is not the one this poststop is about. jail(8) runs
+  // exec.poststop after it removed the jail (usr.sbin/jail/jail.c stopcommands: IP__OP,
+  // jail_remove(2), before IP_EXEC_POSTSTOP), and a removed jail is dying or gone:
+  // sys/kern/kern_jail.c sys_jail_remove → prison_deref(PD_KILL) → prison_deref_kill sets
+  // PRISON_STATE_DYING, and kern_jail_get by name (prison_find_name prefers an alive
+  // prison of that name, else returns a dying one) answers ENOENT "jail is dying" unless
+  // JAIL_DYING is passed, which Jails::find() never does — so find() sees only a jail
+  // started again since. A poststop that comes late (a hook that gave up while the daemon
+  // was stopped, run when the jail had been restarted) would destroy the new pair: its
+  // MACs are the recorded ones.
+  auto running = jails_.find(jail);
+  if (!running) return running.error();
+  if (*running && (*running)->own_stack)
+    return plainError("jail " + jail + " is running (jid " + std::to_string((*running)->id) +
+                      "): not destroying its interfaces; nothing changed (a poststop from before it was started "
+                      "again? run poststop only after the jail is removed)");
   return teardown(*lock, *state, jail);
 }
 

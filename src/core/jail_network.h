@@ -20,7 +20,8 @@
 //             recorded names and MACs, so that a dying jail cannot hold them. Absent ones
 //             are fine; the hook never fails a stop for it (a failed exec.prestop makes
 //             jail(8) skip the removal).
-//   poststop  (host, jail gone): destroy the pairs vnetd recorded for the jail.
+//   poststop  (host, jail gone): destroy the pairs vnetd recorded for the jail; refused
+//             (nothing changed) while a jail of that name runs with its own stack.
 //
 // Every phase holds the state-store lock for its whole duration (concurrent hooks
 // serialise), is idempotent, and checks identity before touching a kernel object: an

@@ -1,13 +1,14 @@
 #include "daemon/control_server.h"
 
 #include <grp.h>
-#include <pwd.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -50,51 +51,6 @@ std::string groupLabel(gid_t gid) {
     if (rc == 0 && found && found->gr_name) return found->gr_name;
     return std::to_string(gid);
   }
-}
-
-// Whether the user owning `uid` lists `group` among its groups (primary or supplementary).
-bool userInGroup(uid_t uid, gid_t group) {
-  std::vector<char> buf(kInitialNssBuffer);
-  passwd pw{};
-  passwd* found = nullptr;
-  for (;;) {
-    int rc = ::getpwuid_r(uid, &pw, buf.data(), buf.size(), &found);
-    if (rc == ERANGE && buf.size() < kMaxNssBuffer) {
-      buf.resize(buf.size() * 2);
-      continue;
-    }
-    if (rc != 0 || !found || !found->pw_name) return false;  // unknown uid: member of nothing
-    break;
-  }
-  if (pw.pw_gid == group) return true;
-  std::vector<gid_t> groups(64);
-  for (;;) {
-    int n = static_cast<int>(groups.size());
-    if (::getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n) >= 0) {
-      groups.resize(static_cast<size_t>(std::max(n, 0)));
-      return std::find(groups.begin(), groups.end(), group) != groups.end();
-    }
-    // Too small. glibc reports the size needed in n; FreeBSD may not, so at least double.
-    size_t want = std::max(groups.size() * 2, static_cast<size_t>(std::max(n, 0)));
-    if (want > 65536) return false;
-    groups.resize(want);
-  }
-}
-
-Result<PeerCredentials> peerCredentials(int fd) {
-  // Capability tests rather than OS names: SO_PEERCRED (Linux) also reports the pid;
-  // getpeereid() (FreeBSD and other BSDs) does not.
-#if defined(SO_PEERCRED)
-  ucred cred{};
-  socklen_t len = sizeof cred;
-  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return errnoError("SO_PEERCRED");
-  return PeerCredentials{cred.uid, cred.gid, cred.pid};
-#else
-  uid_t uid = 0;
-  gid_t gid = 0;
-  if (::getpeereid(fd, &uid, &gid) != 0) return errnoError("getpeereid");
-  return PeerCredentials{uid, gid, -1};
-#endif
 }
 
 bool wouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK; }
@@ -150,7 +106,9 @@ Result<void> clearStaleSocket(const std::string& path, const sockaddr_un& addr) 
 std::string accessProblem(const PeerCredentials& peer, const AccessPolicy& policy) {
   if (peer.uid == 0) return "";
   if (!policy.group) return "uid " + std::to_string(peer.uid) + " is not root (the control socket is root-only)";
-  if (peer.gid == *policy.group || userInGroup(peer.uid, *policy.group)) return "";
+  if (peer.gid == *policy.group ||
+      std::find(peer.groups.begin(), peer.groups.end(), *policy.group) != peer.groups.end())
+    return "";
   return "uid " + std::to_string(peer.uid) + " is not root and not in group " + groupLabel(*policy.group);
 }
 
@@ -159,24 +117,24 @@ struct ControlServer::Connection {
   // before their fd number can be reused.
   UniqueFd fd;
   PeerCredentials peer;
-  std::unique_ptr<Event> read_event;   // null once reading stopped (EOF, oversized line)
+  State state = State::Reading;  // transitions: control_server.h
+  std::unique_ptr<Event> read_event;   // null when not reading (see State), or paused at the input bound
   std::unique_ptr<Event> write_event;  // only while output is pending
   std::string input;                   // the unfinished line (and, within one read, the next ones)
   size_t scanned = 0;                  // input[0, scanned) holds no '\n'
   std::string output;
   size_t output_sent = 0;  // output[0, output_sent) is already written
-  bool reading = true;
-  bool close_when_flushed = false;
-  bool closed = false;  // in closed_, waiting for reap(); its callbacks must do nothing
   uint64_t id = 0;
-  bool awaiting = false;    // a request was handed to the handler and is not answered yet
-  bool in_handler = false;  // inside the handler call (a synchronous reply lands here)
-  bool refused = false;     // an oversized line was refused: nothing more is handled
-  Take take;                // handOver() pending: called from reap() (with fd when `handed`)
-  bool handed = false;      // the header went out: the fd goes to `take`
+  Take take;  // HandingOver/Handed, or a hand-over the connection ended first: called from reap()
+  // Set once the connection is Closed or Handed (or the server is gone): the Replies of its
+  // requests read it from any thread (Reply::abandoned()).
+  std::shared_ptr<std::atomic<bool>> gone = std::make_shared<std::atomic<bool>>(false);
   Clock::time_point last_request;
 
   size_t pendingOutput() const { return output.size() - output_sent; }
+  bool ended() const { return state == State::Closed || state == State::Handed; }
+  bool handed() const { return state == State::Handed; }
+  bool awaiting() const { return state == State::Awaiting || state == State::AwaitingAtEof; }
 };
 
 namespace {
@@ -190,7 +148,7 @@ std::vector<std::pair<ControlServer::Take, UniqueFd>> takers(std::vector<std::un
     if (!c->take) continue;
     c->read_event.reset();
     c->write_event.reset();
-    out.emplace_back(std::move(c->take), c->handed ? std::move(c->fd) : UniqueFd());
+    out.emplace_back(std::move(c->take), c->handed() ? std::move(c->fd) : UniqueFd());
   }
   return out;
 }
@@ -277,7 +235,10 @@ ControlServer::~ControlServer() {
   // Pending hand-overs end here: the taker gets the socket when the header went out,
   // nothing otherwise.
   std::vector<std::unique_ptr<Connection>> open;
-  for (auto& [raw, c] : connections_) open.push_back(std::move(c));
+  for (auto& [raw, c] : connections_) {
+    c->gone->store(true);
+    open.push_back(std::move(c));
+  }
   auto take = takers(closed_);
   for (auto& t : takers(open)) take.push_back(std::move(t));
   connections_.clear();
@@ -354,7 +315,7 @@ void ControlServer::adopt(UniqueFd fd) {
   int one = 1;
   (void)::setsockopt(fd.get(), SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
 #endif
-  auto peer = peerCredentials(fd.get());
+  auto peer = platform::peerCredentials(fd.get());
   if (!peer) {
     VNETD_LOG_WARN("control socket %s: %s; closing the connection", options_.path.c_str(),
                    peer.error().message().c_str());
@@ -392,8 +353,12 @@ void ControlServer::adopt(UniqueFd fd) {
   connections_.emplace(raw, std::move(c));
 }
 
+// The client's input: requests while Reading; while a request is pending (Awaiting) its
+// bytes are only buffered, up to max_request_bytes + one chunk, so that the end of the
+// connection is seen (a client giving up must be noticed before its request runs).
 void ControlServer::readReady(Connection* c) {
-  if (c->closed || !c->reading || c->awaiting) return;  // a retired event firing before reap()
+  // Any other state: a retired event firing once more before reap().
+  if (c->state != State::Reading && c->state != State::Awaiting) return;
   const size_t old = c->input.size();
   c->input.resize(old + kReadChunk);
   ssize_t n = ::recv(c->fd.get(), c->input.data() + old, kReadChunk, 0);
@@ -401,22 +366,65 @@ void ControlServer::readReady(Connection* c) {
   c->input.resize(old + static_cast<size_t>(std::max<ssize_t>(n, 0)));
   if (n < 0) {
     if (wouldBlock(err) || err == EINTR) return;
-    close(c);  // ECONNRESET and friends: nobody left to answer
+    // ECONNRESET and friends: nobody left to answer.
+    if (c->awaiting()) clientGone(c);
+    else close(c);
     return;
   }
   if (n == 0) {
-    // The client will send nothing more (it may have only shut down its write side):
-    // an unterminated last line is still a request, then answer everything and close.
+    // The client will send nothing more. An unterminated last line is still a request.
+    if (!c->input.empty() && c->input.back() != '\n') c->input.push_back('\n');
+    if (c->state == State::Awaiting) {
+      if (!peerStillReads(c->fd.get())) {
+        clientGone(c);
+        return;
+      }
+      // Only its write side is shut (shutdown(SHUT_WR)): it waits for the reply.
+      c->state = State::AwaitingAtEof;
+      stopReading(c);
+      return;
+    }
+    // Reading: answer what was read, then close.
+    c->state = State::Draining;
     stopReading(c);
-    if (!c->input.empty()) c->input.push_back('\n');
     processInput(c);
-    if (c->closed) return;
-    c->close_when_flushed = true;
+    if (c->ended()) return;
     flush(c);
     return;
   }
+  if (c->state == State::Awaiting) {
+    // Bounded like a Reading connection's input; reading resumes with the reply.
+    if (c->input.size() >= options_.max_request_bytes + kReadChunk) stopReading(c);
+    return;
+  }
   processInput(c);
-  if (!c->closed) flush(c);
+  if (!c->ended()) flush(c);
+}
+
+// Whether a client that sent EOF still reads, i.e. only shut down its write side (a
+// hook-style client may), or closed the socket — then no reply can reach it. POLLHUP on a
+// connected AF_UNIX stream socket means the peer closed it (or shut down both sides):
+// Linux net/unix/af_unix.c unix_release_sock sets the peer's sk_shutdown = SHUTDOWN_MASK
+// and unix_poll reports EPOLLHUP exactly then, while a peer's SHUT_WR only sets
+// RCV_SHUTDOWN (EPOLLRDHUP); FreeBSD 15 sys/kern/uipc_usrreq.c
+// uipc_sopoll_stream_or_seqpacket reports POLLHUP for SS_ISDISCONNECTED (the peer's
+// socket went: unp_disconnect) or a peer that cannot receive (its SBS_CANTRCVMORE),
+// FreeBSD 14 sys/kern/uipc_socket.c sopoll_generic when both SBS_CANTRCVMORE and
+// SBS_CANTSENDMORE are set (soisdisconnected(), called by uipc_usrreq.c unp_disconnect
+// for SOCK_STREAM). A peer's shutdown(SHUT_WR) only sets SBS_CANTRCVMORE on ours
+// (uipc_usrreq.c unp_shutdown → socantrcvmore): no POLLHUP.
+bool ControlServer::peerStillReads(int fd) {
+  pollfd p{fd, POLLOUT, 0};
+  if (::poll(&p, 1, 0) < 0) return true;  // cannot tell: keep the request
+  return (p.revents & (POLLHUP | POLLERR)) == 0;
+}
+
+// The client left while a request of it was pending (its Reply now says abandoned()).
+void ControlServer::clientGone(Connection* c) {
+  ++stats_.abandoned;
+  VNETD_LOG_DEBUG("control socket %s: pid %d left before its reply", options_.path.c_str(),
+                  static_cast<int>(c->peer.pid));
+  close(c);
 }
 
 void ControlServer::processInput(Connection* c) {
@@ -424,18 +432,18 @@ void ControlServer::processInput(Connection* c) {
   for (;;) {
     size_t nl = c->input.find('\n', std::max(start, c->scanned));
     if (nl == std::string::npos) break;
-    handleLine(c, std::string_view(c->input).substr(start, nl - start));
+    const bool refused = !handleLine(c, std::string_view(c->input).substr(start, nl - start));
     start = nl + 1;
-    if (c->closed || c->refused) break;  // dropped, or refused an oversized line
-    if (c->awaiting) break;  // the rest waits for this reply (replies stay in order)
+    if (refused || c->ended()) break;  // refused an oversized line, or dropped
+    if (c->state != State::Reading && c->state != State::Draining) break;  // waits for the reply (order)
   }
-  if (c->closed) return;
-  if (c->awaiting) {
+  if (c->ended()) return;
+  if (c->awaiting()) {
     c->input.erase(0, start);
     c->scanned = 0;
     return;
   }
-  if (!c->reading) {  // oversized or EOF: nothing buffered is needed any more
+  if (c->state != State::Reading) {  // EOF or an oversized line: nothing buffered is needed any more
     std::string().swap(c->input);
     c->scanned = 0;
     return;
@@ -447,26 +455,36 @@ void ControlServer::processInput(Connection* c) {
   // An unfinished line already too long (one byte of slack for a '\r' before its '\n'):
   // refuse it now rather than buffer the rest of it.
   const size_t limit = options_.max_request_bytes;
-  if (c->input.size() > limit + 1 || (c->input.size() == limit + 1 && c->input.back() != '\r')) refuseOversized(c);
+  if (c->input.size() > limit + 1 || (c->input.size() == limit + 1 && c->input.back() != '\r')) {
+    refuseOversized(c);
+    std::string().swap(c->input);
+    c->scanned = 0;
+  }
 }
 
-void ControlServer::handleLine(Connection* c, std::string_view line) {
+bool ControlServer::handleLine(Connection* c, std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  if (line.empty()) return;  // blank lines are keep-alive noise, not requests
+  if (line.empty()) return true;  // blank lines are keep-alive noise, not requests
   if (line.size() > options_.max_request_bytes) {
     refuseOversized(c);
-    return;
+    return false;
   }
   c->last_request = Clock::now();
   auto request = control::decodeRequest(line);
   if (!request) {
     ++stats_.bad_requests;
     respond(c, control::encodeError(request.error().message()));
-    return;
+    return true;
   }
   ++stats_.requests;
-  c->awaiting = true;
-  c->in_handler = true;
+  // A client that closed its socket right after sending has given up before its request
+  // was even read (a vnetd-hook that timed out while the daemon was stopped): the handler
+  // still gets the request, with a Reply that is abandoned() from the start, so the work
+  // is skipped the same way (and logged and counted where it would have run).
+  if (!peerStillReads(c->fd.get())) clientGone(c);
+  else c->state = c->state == State::Draining ? State::AwaitingAtEof : State::Awaiting;
+  Connection* const outer = handling_;
+  handling_ = c;
   const uint64_t id = c->id;
   Reply reply;
   reply.line_ = [this, alive = std::weak_ptr<char>(alive_), id](std::string line) {
@@ -480,50 +498,50 @@ void ControlServer::handleLine(Connection* c, std::string_view line) {
     }
     handOver(id, std::move(header), std::move(take));
   };
+  reply.gone_ = c->gone;
   try {
     handler_(*request, c->peer, std::move(reply));
   } catch (const std::exception& e) {
     VNETD_LOG_ERROR("control socket %s: handler failed on a %s request: %s", options_.path.c_str(),
                     control::opName(request->op), e.what());
-    if (c->awaiting) complete(id, control::encodeError("internal error"));
+    if (c->awaiting()) complete(id, control::encodeError("internal error"));
   } catch (...) {
     VNETD_LOG_ERROR("control socket %s: handler failed on a %s request", options_.path.c_str(),
                     control::opName(request->op));
-    if (c->awaiting) complete(id, control::encodeError("internal error"));
+    if (c->awaiting()) complete(id, control::encodeError("internal error"));
   }
-  c->in_handler = false;
-  // Answered later: stop reading meanwhile, so a pipelining client cannot make us buffer
-  // without bound (the read event is level-triggered and would otherwise spin).
-  if (c->awaiting && !c->closed) pauseReading(c);
+  handling_ = outer;
+  return true;
 }
 
 void ControlServer::complete(uint64_t id, std::string line) {
   auto it = by_id_.find(id);
   if (it == by_id_.end()) return;  // the client went away meanwhile
   Connection* c = it->second;
-  if (!c->awaiting || c->take) return;  // a second reply for one request: ignored
-  c->awaiting = false;
+  if (!c->awaiting()) return;  // a second reply for one request, or handed over: ignored
+  c->state = c->state == State::AwaitingAtEof ? State::Draining : State::Reading;
   respond(c, std::move(line));
-  if (c->in_handler || c->closed) return;  // synchronous: handleLine's caller carries on
+  if (handling_ == c || c->ended()) return;  // synchronous: handleLine's caller carries on
   // Late reply: serve the requests that queued behind it, then read again.
   c->last_request = Clock::now();
   processInput(c);
-  if (c->closed) return;
-  if (!c->awaiting) resumeReading(c);
+  if (c->ended()) return;
+  if (c->state == State::Reading || c->state == State::Awaiting) resumeReading(c);
   flush(c);
 }
 
 void ControlServer::handOver(uint64_t id, std::string header_line, Take take) {
   if (!take) take = [](UniqueFd) {};
   auto it = by_id_.find(id);
-  if (it == by_id_.end() || !it->second->awaiting || it->second->take) {
+  if (it == by_id_.end() || !it->second->awaiting()) {
     take(UniqueFd());  // the client went away, or this request was answered already
     return;
   }
   Connection* c = it->second;
   c->take = std::move(take);
-  // `awaiting` stays set: nothing more of this connection is handled, and it is exempt
-  // from the idle timeout while the header goes out.
+  // Nothing more of this connection is handled, and it is exempt from the idle timeout
+  // while the header goes out.
+  c->state = State::HandingOver;
   stopReading(c);
   respond(c, std::move(header_line));
   flush(c);  // hands over at once when the socket takes it all (the usual case)
@@ -532,17 +550,12 @@ void ControlServer::handOver(uint64_t id, std::string header_line, Take take) {
 // The header and everything before it are written: the connection leaves the server.
 // The fd changes hands in reap(), after its events are off the loop.
 void ControlServer::finishHandOver(Connection* c) {
-  c->handed = true;
   ++stats_.handed_over;
-  close(c);
-}
-
-void ControlServer::pauseReading(Connection* c) {
-  if (c->read_event) retire(std::move(c->read_event));
+  close(c, State::Handed);
 }
 
 void ControlServer::resumeReading(Connection* c) {
-  if (!c->reading || c->read_event || c->closed) return;
+  if ((c->state != State::Reading && c->state != State::Awaiting) || c->read_event) return;
   auto event = dispatcher_.onReadable(c->fd.get(), [this, c] { readReady(c); });
   if (!event) {
     VNETD_LOG_WARN("control socket %s: %s; closing the connection", options_.path.c_str(),
@@ -555,16 +568,15 @@ void ControlServer::resumeReading(Connection* c) {
 
 void ControlServer::refuseOversized(Connection* c) {
   ++stats_.oversized;
-  c->refused = true;
   VNETD_LOG_INFO("control socket %s: pid %d sent a request line over %zu bytes; closing", options_.path.c_str(),
                  static_cast<int>(c->peer.pid), options_.max_request_bytes);
+  c->state = State::Draining;
   stopReading(c);
   respond(c, control::encodeError("request larger than " + std::to_string(options_.max_request_bytes) + " bytes"));
-  c->close_when_flushed = true;
 }
 
 void ControlServer::respond(Connection* c, std::string line) {
-  if (c->closed) return;
+  if (c->ended()) return;
   std::replace_if(line.begin(), line.end(), [](char ch) { return ch == '\n' || ch == '\r'; }, ' ');
   c->output.append(line);
   c->output.push_back('\n');
@@ -577,7 +589,7 @@ void ControlServer::respond(Connection* c, std::string line) {
 }
 
 void ControlServer::flush(Connection* c) {
-  if (c->closed) return;
+  if (c->ended()) return;
   while (c->pendingOutput() > 0) {
     ssize_t n = ::send(c->fd.get(), c->output.data() + c->output_sent, c->pendingOutput(), MSG_NOSIGNAL);
     if (n > 0) {
@@ -602,7 +614,9 @@ void ControlServer::flush(Connection* c) {
       }
       return;
     }
-    close(c);  // EPIPE, ECONNRESET: the client went away
+    // EPIPE, ECONNRESET: the client went away.
+    if (c->awaiting()) clientGone(c);
+    else close(c);
     return;
   }
   // Drained: give a large buffer back, and stop watching for writability (retired, as
@@ -611,23 +625,23 @@ void ControlServer::flush(Connection* c) {
   c->output.clear();
   c->output_sent = 0;
   if (c->write_event) retire(std::move(c->write_event));
-  if (c->take) {
+  if (c->state == State::HandingOver) {
     finishHandOver(c);
     return;
   }
-  if (c->close_when_flushed && !c->awaiting) close(c);
+  if (c->state == State::Draining) close(c);
 }
 
 void ControlServer::stopReading(Connection* c) {
-  c->reading = false;
   if (c->read_event) retire(std::move(c->read_event));
 }
 
-void ControlServer::close(Connection* c) {
-  if (c->closed) return;
+void ControlServer::close(Connection* c, State final_state) {
+  if (c->ended()) return;
   auto it = connections_.find(c);
   if (it == connections_.end()) return;
-  c->closed = true;
+  c->state = final_state;
+  c->gone->store(true);
   by_id_.erase(c->id);
   // Its events may be the ones running right now: the connection (events, then fd) is
   // destroyed by reap() on a later loop iteration; until then its callbacks return early.
@@ -640,7 +654,8 @@ void ControlServer::sweepIdle() {
   const auto now = Clock::now();
   std::vector<Connection*> expired;
   for (const auto& [raw, c] : connections_)
-    if (!c->awaiting && now - c->last_request >= options_.idle_timeout) expired.push_back(raw);
+    if ((c->state == State::Reading || c->state == State::Draining) && now - c->last_request >= options_.idle_timeout)
+      expired.push_back(raw);
   for (Connection* c : expired) {
     ++stats_.timeouts;
     VNETD_LOG_DEBUG("control socket %s: pid %d idle for %lld ms; closing", options_.path.c_str(),

@@ -16,6 +16,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -32,15 +33,13 @@
 #include "core/result.h"
 #include "core/unique_fd.h"
 #include "daemon/dispatcher.h"
+#include "platform/peer_credentials.h"
 
 namespace vnetd::daemon {
 
-// Who is on the other end of a connection, as the kernel reports it at accept time.
-struct PeerCredentials {
-  uid_t uid = 0;
-  gid_t gid = 0;   // effective (primary) gid of the peer process
-  pid_t pid = -1;  // -1 when the platform does not report it (FreeBSD getpeereid)
-};
+// Who is on the other end of a connection, as the kernel recorded it at connect time
+// (uid, effective gid, pid and the process's real supplementary groups).
+using PeerCredentials = platform::PeerCredentials;
 
 // Who may talk to the daemon: root always; members of `group` when set.
 struct AccessPolicy {
@@ -48,10 +47,11 @@ struct AccessPolicy {
 };
 
 // "" when `peer` may use the control socket, else a one-line reason such as
-// "uid 65534 is not root and not in group wheel". Membership: the peer's gid equals
-// `group`, or `group` is in getgrouplist() of the user owning peer.uid. May block briefly
-// on the user/group database (NSS) — only for a non-root peer whose gid is not the group.
-// Any thread.
+// "uid 65534 is not root and not in group wheel". Membership is the peer process's own:
+// its effective gid or one of its supplementary groups (peer.groups) is `group`. What the
+// user database says the user is in does not count: a process that dropped the group
+// (setgroups) is not in it, one that was given it is. Naming the group in a refusal may
+// look it up in the group database (NSS). Any thread.
 std::string accessProblem(const PeerCredentials& peer, const AccessPolicy& policy);
 
 struct ControlServerOptions {
@@ -78,9 +78,12 @@ class ControlServer {
   // Asynchronous form, for requests whose work runs elsewhere (the daemon's hook worker):
   // the handler returns at once and calls `reply` exactly once, later, ON THE LOOP THREAD
   // (post() it there), with the response line. Until then that connection's further
-  // requests wait (replies stay in request order) and its input is not read (bounded),
-  // and it is exempt from the idle timeout; other connections are served meanwhile. A
+  // requests wait (replies stay in request order; its input is buffered, bounded, not
+  // handled) and it is exempt from the idle timeout; other connections are served meanwhile. A
   // reply for a connection that has gone, or after the server was destroyed, is dropped.
+  // Meanwhile the server keeps watching the connection, so Reply::abandoned() tells the
+  // worker whether anybody still waits for the answer: work nobody waits for any more can
+  // be skipped (a hook whose vnetd-hook gave up must not run later).
   //
   // Instead of a line, a reply may hand the connection over (streams such as `vnetctl
   // capture`: a header line, then bytes that are no JSON line): handOver(header, take)
@@ -110,11 +113,17 @@ class ControlServer {
       else if (take) take(UniqueFd());
     }
     explicit operator bool() const { return static_cast<bool>(line_); }
+    // True once the connection this reply is for has ended: the client closed it (it
+    // gave up waiting; a client that only shut down its write side still waits), the
+    // server dropped it, or the server is gone. Nobody can receive the reply then. Never
+    // true for a plain function. Any thread (a worker checks it before starting a job).
+    bool abandoned() const { return gone_ && gone_->load(); }
 
    private:
     friend class ControlServer;
     std::function<void(std::string)> line_;
     std::function<void(std::string, Take)> hand_over_;
+    std::shared_ptr<const std::atomic<bool>> gone_;
   };
   using AsyncHandler = std::function<void(const control::Request&, const PeerCredentials&, Reply)>;
 
@@ -129,6 +138,7 @@ class ControlServer {
     uint64_t dropped_slow = 0;      // closed because unread output exceeded max_pending_output
     uint64_t requests = 0;          // requests handed to the handler
     uint64_t handed_over = 0;       // connections given away by Reply::handOver
+    uint64_t abandoned = 0;         // clients that left while a request of theirs was pending (or unread)
   };
 
   // Binds and listens on options.path.
@@ -158,6 +168,32 @@ class ControlServer {
   const Stats& stats() const { return stats_; }
 
  private:
+  // Where a connection is in its life. Transitions, all on the loop thread:
+  //   Reading       --request line: handler called----------------> Awaiting
+  //   Reading/Draining --request line, but the client has closed
+  //                   the socket already: handler called, abandoned--> Closed
+  //   Reading       --EOF: the lines already read are handled------> Draining
+  //   Reading       --oversized line: error line queued------------> Draining
+  //   Reading/Draining --idle_timeout with no request--------------> Closed
+  //   Awaiting      --reply: the lines read meanwhile are handled--> Reading
+  //   Awaiting      --EOF, the client still reads (SHUT_WR only)---> AwaitingAtEof
+  //   Awaiting/AwaitingAtEof --the client is gone (reset, write
+  //                   error, or EOF with the socket closed)--------> Closed (Reply::abandoned())
+  //   AwaitingAtEof --reply: the rest of the lines is handled------> Draining
+  //   Draining      --request line among the rest------------------> AwaitingAtEof
+  //   Awaiting/AwaitingAtEof --Reply::handOver()-------------------> HandingOver
+  //   HandingOver   --header and all before it written-------------> Handed
+  //   Draining      --all output written---------------------------> Closed
+  //   any but Closed/Handed --write error, unread output over
+  //                   max_pending_output, server destroyed----------> Closed
+  // Closed and Handed are final: the connection waits in closed_ for reap() (a Handed
+  // one's socket then goes to the taker) and its callbacks do nothing. Reading and
+  // Awaiting read the socket: Reading handles each line, Awaiting only buffers input
+  // (bounded by max_request_bytes + one read chunk; at the bound it stops reading until
+  // the reply, and cannot notice a client leaving meanwhile) so that a client that closes
+  // is noticed before its request's work starts.
+  enum class State { Reading, Awaiting, AwaitingAtEof, HandingOver, Draining, Closed, Handed };
+
   struct Connection;
   using Clock = std::chrono::steady_clock;
 
@@ -169,18 +205,20 @@ class ControlServer {
   void resumeAccepting();
   void adopt(UniqueFd fd);
   void readReady(Connection* c);
+  static bool peerStillReads(int fd);
+  void clientGone(Connection* c);
   void processInput(Connection* c);
-  void handleLine(Connection* c, std::string_view line);
+  // false when the line was refused (oversized): nothing after it is handled.
+  bool handleLine(Connection* c, std::string_view line);
   void refuseOversized(Connection* c);
   void respond(Connection* c, std::string line);
   void complete(uint64_t id, std::string line);
   void handOver(uint64_t id, std::string header_line, Take take);
   void finishHandOver(Connection* c);
-  void pauseReading(Connection* c);
   void resumeReading(Connection* c);
   void flush(Connection* c);
   void stopReading(Connection* c);
-  void close(Connection* c);
+  void close(Connection* c, State final_state = State::Closed);
   void sweepIdle();
   void retire(std::unique_ptr<Event> event);
   void scheduleReap();
@@ -203,6 +241,7 @@ class ControlServer {
   std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
   std::unordered_map<uint64_t, Connection*> by_id_;  // open connections, for late replies
   uint64_t next_id_ = 1;
+  Connection* handling_ = nullptr;  // inside the handler for this one (a synchronous reply lands here)
   // Replies hold a weak reference: one arriving after destruction finds it expired.
   std::shared_ptr<char> alive_ = std::make_shared<char>(0);
   // Closed connections and retired events wait here until reap() on a later loop

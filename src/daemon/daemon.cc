@@ -262,7 +262,9 @@ void Daemon::handle(const control::Request& request, const PeerCredentials& peer
         // setManaged runs before a hook (and only when the names change): the capture
         // learns the jail's MAC (or its departure) once the hook has saved the state,
         // before the hook's caller hears back.
-        mutator_->hook(request, [this, reply = std::move(reply)](std::string line) {
+        // A hook whose client gave up before its turn is skipped (Reply::abandoned()).
+        Mutator::HookClient client{peer.pid, [r = reply] { return r.abandoned(); }};
+        mutator_->hook(request, std::move(client), [this, reply = std::move(reply)](std::string line) {
           captureFollowState();
           reply(std::move(line));
         });

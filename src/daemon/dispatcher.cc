@@ -3,7 +3,10 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include <exception>
 #include <mutex>
+
+#include "core/log.h"
 
 namespace vnetd::daemon {
 
@@ -15,7 +18,33 @@ void Event::cancel() {
   if (ev_) event_del(ev_);
 }
 
-void Event::trampoline(int, short, void* self) { static_cast<Event*>(self)->callback_(); }
+void Event::trampoline(int, short, void* self) {
+  auto* e = static_cast<Event*>(self);
+  e->owner_->guarded(e->callback_, "event callback");
+}
+
+void Dispatcher::guarded(const Callback& cb, const char* what) noexcept {
+  // The log line itself allocates; if even that throws, the count still tells.
+  try {
+    try {
+      cb();
+    } catch (const std::exception& e) {
+      exceptions_.fetch_add(1);
+      VNETD_LOG_ERROR("%s failed: %s; the event loop goes on", what, e.what());
+    } catch (...) {
+      exceptions_.fetch_add(1);
+      VNETD_LOG_ERROR("%s failed with an unknown exception; the event loop goes on", what);
+    }
+  } catch (...) {
+  }
+}
+
+std::unique_ptr<Event> Dispatcher::newEvent(Callback cb) {
+  std::unique_ptr<Event> e(new Event());
+  e->callback_ = std::move(cb);
+  e->owner_ = this;
+  return e;
+}
 
 Result<std::unique_ptr<Dispatcher>> Dispatcher::create() {
   // Once per process, before any base exists: makes event_active() safe from other
@@ -25,8 +54,7 @@ Result<std::unique_ptr<Dispatcher>> Dispatcher::create() {
   event_base* base = event_base_new();
   if (!base) return plainError("libevent: cannot create an event base");
   std::unique_ptr<Dispatcher> d(new Dispatcher(base));
-  d->wakeup_.reset(new Event());
-  d->wakeup_->callback_ = [raw = d.get()] { raw->runPosted(); };
+  d->wakeup_ = d->newEvent([raw = d.get()] { raw->runPosted(); });
   d->wakeup_->ev_ = event_new(base, -1, 0, &Event::trampoline, d->wakeup_.get());
   if (!d->wakeup_->ev_) return plainError("libevent: cannot create the wakeup event");
   return d;
@@ -48,8 +76,7 @@ Dispatcher::~Dispatcher() {
 }
 
 Result<std::unique_ptr<Event>> Dispatcher::onReadable(int fd, Callback cb) {
-  std::unique_ptr<Event> e(new Event());
-  e->callback_ = std::move(cb);
+  auto e = newEvent(std::move(cb));
   e->ev_ = event_new(base_, fd, EV_READ | EV_PERSIST, &Event::trampoline, e.get());
   if (!e->ev_ || event_add(e->ev_, nullptr) != 0)
     return plainError("libevent: cannot watch fd " + std::to_string(fd));
@@ -57,8 +84,7 @@ Result<std::unique_ptr<Event>> Dispatcher::onReadable(int fd, Callback cb) {
 }
 
 Result<std::unique_ptr<Event>> Dispatcher::onWritable(int fd, Callback cb) {
-  std::unique_ptr<Event> e(new Event());
-  e->callback_ = std::move(cb);
+  auto e = newEvent(std::move(cb));
   e->ev_ = event_new(base_, fd, EV_WRITE | EV_PERSIST, &Event::trampoline, e.get());
   if (!e->ev_ || event_add(e->ev_, nullptr) != 0)
     return plainError("libevent: cannot watch fd " + std::to_string(fd) + " for writing");
@@ -66,8 +92,7 @@ Result<std::unique_ptr<Event>> Dispatcher::onWritable(int fd, Callback cb) {
 }
 
 Result<std::unique_ptr<Event>> Dispatcher::onTimer(std::chrono::milliseconds delay, bool repeat, Callback cb) {
-  std::unique_ptr<Event> e(new Event());
-  e->callback_ = std::move(cb);
+  auto e = newEvent(std::move(cb));
   e->ev_ = event_new(base_, -1, repeat ? EV_PERSIST : 0, &Event::trampoline, e.get());
   timeval tv{static_cast<time_t>(delay.count() / 1000), static_cast<suseconds_t>((delay.count() % 1000) * 1000)};
   if (!e->ev_ || event_add(e->ev_, &tv) != 0) return plainError("libevent: cannot add a timer");
@@ -75,8 +100,7 @@ Result<std::unique_ptr<Event>> Dispatcher::onTimer(std::chrono::milliseconds del
 }
 
 Result<std::unique_ptr<Event>> Dispatcher::onSignal(int signo, Callback cb) {
-  std::unique_ptr<Event> e(new Event());
-  e->callback_ = std::move(cb);
+  auto e = newEvent(std::move(cb));
   e->ev_ = event_new(base_, signo, EV_SIGNAL | EV_PERSIST, &Event::trampoline, e.get());
   if (!e->ev_ || event_add(e->ev_, nullptr) != 0)
     return plainError("libevent: cannot watch signal " + std::to_string(signo));
@@ -97,7 +121,8 @@ void Dispatcher::runPosted() {
     std::lock_guard<std::mutex> lock(mutex_);
     batch.swap(posted_);
   }
-  for (auto& cb : batch) cb();
+  // Each closure on its own: one that throws does not take the rest of the batch with it.
+  for (auto& cb : batch) guarded(cb, "posted callback");
 }
 
 Result<void> Dispatcher::run() {

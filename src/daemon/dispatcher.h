@@ -5,12 +5,20 @@
 // Signals are delivered by libevent's self-pipe, so callbacks run on the loop thread
 // with no restrictions — signal handlers never do work.
 //
-// Threading: everything except post() must be called on the loop thread (or before
-// run()). post() may be called from any thread — capture threads use it to hand
-// snapshots to the loop; callbacks run on the loop thread in posting order.
+// Threading: everything except post() and exceptions() must be called on the loop thread
+// (or before run()). post() may be called from any thread — capture threads use it to
+// hand snapshots to the loop; callbacks run on the loop thread in posting order.
+//
+// Exception boundary: every callback the loop runs (fd, timer and signal events, posted
+// closures) is called inside a try that catches std::exception and anything else. A
+// throw is logged (one line), counted (exceptions()) and the loop goes on with the next
+// callback: nothing ever throws through libevent's C frames, and one failing callback
+// (a capture that cannot make a pipe on reload, std::bad_alloc) does not stop the daemon.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -43,6 +51,7 @@ class Event {
   Event() = default;
   static void trampoline(int fd, short what, void* self);
   struct event* ev_ = nullptr;
+  Dispatcher* owner_ = nullptr;
   std::function<void()> callback_;
 };
 
@@ -78,14 +87,22 @@ class Dispatcher {
   // Makes run() return after the current callbacks. Loop thread (or post() it).
   void exit();
 
+  // Callbacks that threw (and were caught). Any thread.
+  uint64_t exceptions() const { return exceptions_.load(); }
+
  private:
+  friend class Event;
   explicit Dispatcher(event_base* base) : base_(base) {}
   void runPosted();
+  // Runs `cb` inside the exception boundary; `what` names it in the log line.
+  void guarded(const Callback& cb, const char* what) noexcept;
+  std::unique_ptr<Event> newEvent(Callback cb);
 
   event_base* base_;
   std::unique_ptr<Event> wakeup_;  // activated by post()
   std::mutex mutex_;
   std::deque<Callback> posted_;
+  std::atomic<uint64_t> exceptions_{0};
 };
 
 }  // namespace vnetd::daemon

@@ -36,7 +36,7 @@ Result<std::unique_ptr<Mutator>> Mutator::create(Dispatcher& dispatcher, std::sh
   // The first pass runs here, before the thread and before the daemon reports ready: once
   // `vnetd` has started, configured bridges exist and earlier standalone work is adopted.
   m->runReconcile("start");
-  m->thread_ = std::thread([raw = m.get()] { raw->run(); });
+  m->jobs_.start();
   return m;
 }
 
@@ -53,13 +53,7 @@ Mutator::Mutator(Dispatcher& dispatcher, std::shared_ptr<const Config> config, s
       config_(std::move(config)) {}
 
 Mutator::~Mutator() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
-    jobs_.clear();
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  jobs_.stop();
   alive_.reset();
 }
 
@@ -73,34 +67,14 @@ std::shared_ptr<const Config> Mutator::config() const {
   return config_;
 }
 
-size_t Mutator::backlog() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return jobs_.size() + running_;
-}
+size_t Mutator::backlog() const { return jobs_.size(); }
 
-void Mutator::submit(std::function<void()> job) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    jobs_.push_back(std::move(job));
-  }
-  wake_.notify_one();
-}
-
-void Mutator::run() {
-  for (;;) {
-    std::function<void()> job;
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
-      if (stop_) return;
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
-      ++running_;
-    }
-    job();
-    std::lock_guard<std::mutex> lock(mutex_);
-    --running_;
-  }
+void Mutator::submit(std::string name, std::function<void()> job) {
+  JobQueue::Job j;
+  j.name = std::move(name);
+  j.run = std::move(job);
+  j.failed = [this](const std::string&) { counters_.add("mutator_exceptions"); };
+  jobs_.submit(std::move(j));
 }
 
 void Mutator::toLoop(std::function<void()> fn) {
@@ -109,11 +83,30 @@ void Mutator::toLoop(std::function<void()> fn) {
   });
 }
 
-void Mutator::hook(const control::Request& request, std::function<void(std::string)> reply) {
-  submit([this, request, reply = std::move(reply)]() mutable {
+void Mutator::hook(const control::Request& request, HookClient client, std::function<void(std::string)> reply) {
+  const std::string what = std::string(hookPhaseName(*request.phase)) + " " + request.jail;
+  // Shared by the three paths below; exactly one of them runs.
+  auto answer = std::make_shared<std::function<void(std::string)>>(std::move(reply));
+  JobQueue::Job job;
+  job.name = "hook " + what;
+  job.run = [this, request, answer] {
     std::string line = runHook(request);
-    toLoop([reply = std::move(reply), line = std::move(line)] { reply(line); });
-  });
+    toLoop([answer, line = std::move(line)] { (*answer)(line); });
+  };
+  job.abandoned = std::move(client.abandoned);
+  job.skipped = [this, what, pid = client.pid, answer] {
+    counters_.add("hook_skipped");
+    VNETD_LOG_WARN("skipped %s: the client (pid %d) gave up waiting", what.c_str(), static_cast<int>(pid));
+    toLoop([answer, what] { (*answer)(control::encodeError("skipped " + what + ": the client gave up waiting")); });
+  };
+  job.failed = [this, what, answer](const std::string& why) {
+    counters_.add("mutator_exceptions");
+    counters_.add("hook_errors");
+    toLoop([answer, line = control::encodeError(what + ": internal error in vnetd (" + why + "); see its log")] {
+      (*answer)(line);
+    });
+  };
+  jobs_.submit(std::move(job));
 }
 
 void Mutator::reconcile(std::string why, std::function<void()> then) {
@@ -123,7 +116,8 @@ void Mutator::reconcile(std::string why, std::function<void()> then) {
     if (reconcile_queued_) return;
     reconcile_queued_ = true;
   }
-  submit([this, why = std::move(why)] {
+  std::string name = "reconcile (" + why + ")";
+  submit(std::move(name), [this, why = std::move(why)] {
     std::deque<std::function<void()>> thens;
     {
       // From here a new trigger queues another pass: this one may already be past the
@@ -132,8 +126,21 @@ void Mutator::reconcile(std::string why, std::function<void()> then) {
       reconcile_queued_ = false;
       thens.swap(after_reconcile_);
     }
+    // The `then`s run even when the pass throws (a reload's client waits for one); the
+    // exception then goes on to the JobQueue's boundary.
+    struct RunThens {
+      Mutator* m;
+      std::deque<std::function<void()>>& thens;
+      ~RunThens() {
+        for (auto& t : thens) {
+          try {
+            m->toLoop(std::move(t));
+          } catch (...) {  // out of memory: that caller is not answered, the daemon goes on
+          }
+        }
+      }
+    } run_thens{this, thens};
     runReconcile(why);
-    for (auto& t : thens) toLoop(std::move(t));
   });
 }
 

@@ -10,6 +10,10 @@
 // Threading: the public methods are called on the loop thread; callbacks given to them
 // run on the loop thread. Destroying the Mutator lets a running job finish (a half-done
 // hook would be worse than a late stop), drops queued ones and joins the thread.
+//
+// Jobs run on a JobQueue (job_queue.h): a job that throws is logged, counted
+// ("mutator_exceptions") and, for a hook, answered with an error line, and the next job
+// runs; a hook whose client has gone before its turn is skipped ("hook_skipped").
 #pragma once
 
 #include <condition_variable>
@@ -26,6 +30,7 @@
 #include "core/control_protocol.h"
 #include "core/state_store.h"
 #include "daemon/dispatcher.h"
+#include "daemon/job_queue.h"
 #include "daemon/metrics.h"
 #include "daemon/reconciler.h"
 #include "platform/jails.h"
@@ -72,8 +77,17 @@ class Mutator {
   // The configuration the next jobs use.
   void setConfig(std::shared_ptr<const Config> config);
 
-  // Runs a hook; `reply` gets the response line on the loop thread.
-  void hook(const control::Request& request, std::function<void(std::string)> reply);
+  // Who waits for a hook's answer.
+  struct HookClient {
+    pid_t pid = -1;                   // for the log; -1 when the platform does not report it
+    std::function<bool()> abandoned;  // any thread; true once nobody waits for the answer
+  };
+
+  // Runs a hook; `reply` gets the response line on the loop thread. When its turn comes
+  // and client.abandoned() says the client has gone (vnetd-hook gave up waiting), the
+  // hook is not run: counted as "hook_skipped" and logged as "skipped poststop web: the
+  // client (pid N) gave up waiting" (`reply` still gets an error line, which nobody reads).
+  void hook(const control::Request& request, HookClient client, std::function<void(std::string)> reply);
 
   // Queues a reconciliation pass unless one is already waiting (it will see this change
   // too). `then`, if given, runs on the loop thread after that pass.
@@ -85,8 +99,7 @@ class Mutator {
  private:
   Mutator(Dispatcher& dispatcher, std::shared_ptr<const Config> config, std::string host_id, const StateStore& store,
           Counters& counters, DaemonMetrics& metrics, ManagedNames on_managed, Failed on_failed);
-  void submit(std::function<void()> job);
-  void run();
+  void submit(std::string name, std::function<void()> job);
   std::shared_ptr<const Config> config() const;
   std::string runHook(const control::Request& request);
   void runReconcile(const std::string& why);
@@ -113,15 +126,11 @@ class Mutator {
   std::set<std::string> managed_;  // last published
 
   mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<std::function<void()>> jobs_;
   std::shared_ptr<const Config> config_;
   bool reconcile_queued_ = false;
   std::deque<std::function<void()>> after_reconcile_;  // `then`s of the queued pass
-  bool stop_ = false;
-  size_t running_ = 0;
   std::shared_ptr<char> alive_ = std::make_shared<char>(0);  // posted results check it
-  std::thread thread_;
+  JobQueue jobs_;  // last: stopped first, before anything its jobs use goes
 };
 
 }  // namespace vnetd::daemon

@@ -1,6 +1,7 @@
 // vnetd daemon under stress, on real namespaces, veths and bridges:
 //  - SIGKILL in the middle of 50 concurrent jail starts, restart while hooks still run:
-//    the hooks fall back to standalone, every jail ends up working and recorded once;
+//    the hooks ask again (the restarted daemon, or standalone while none listens), every
+//    jail ends up working and recorded once;
 //  - an interface storm (500 unrelated interfaces) while jails start: status stays fast;
 //  - hostile control clients (wrong uid, garbage, oversized lines, half-open and many
 //    parallel connections): refused or answered, no descriptor leaks, the daemon survives.
@@ -385,9 +386,10 @@ TEST_F(DaemonStressTest, SigkillDuringFiftyJailStartsThenRestartLeavesEveryJailW
   RecordProperty("standalone_fallbacks", static_cast<int>(fallback_prestart + fallback_created));
   RecordProperty("warning_lines", static_cast<int>(warning_lines));
   RecordProperty("killed_after_prestarts", static_cast<int>(done_before_kill));
-  // The daemon was killed with hooks queued: some of them must have fallen back. It was
-  // in the middle of at most one hook.
-  EXPECT_GT(fallback_prestart + fallback_created, 0u);
+  // The daemon was killed with hooks queued. Their connections were lost, so each asked
+  // again: the restarted daemon, or standalone while none listened (issue 15: a hook
+  // never does work itself that a live daemon may still do) — how many fell back depends
+  // on how fast the restart was, and may be none. It was in the middle of at most one hook.
   EXPECT_LE(interrupted, 1u);
 
   // Host: one host side per jail, named as generated, in the bridge; nothing else of ours.

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -80,6 +81,70 @@ TEST_F(DaemonFixture, HooksGoThroughTheDaemonAndStatusShowsThem) {
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   }
   EXPECT_TRUE(loadState().jails.empty());
+}
+
+// Issue 15, item 1, as it happened: the daemon cannot answer for longer than the hook's
+// timeout (here: stopped with SIGSTOP), `poststop web` gives up, `web` starts again, and
+// then the daemon gets to the poststop. Before: the hook did the poststop itself, and the
+// daemon ran the stale one later, destroying web's new pair (its MACs are the recorded
+// ones). Now: the hook does not redo work it sent, the daemon skips work whose client
+// gave up, and a poststop while the jail runs is refused.
+TEST_F(DaemonFixture, AHookThatGaveUpIsNeitherRedoneByTheHookNorRunLaterByTheDaemon) {
+  std::string br = net_.bridgeName("br");
+  writeConfig(bridgeWithDefaults(br, "198.18.197.1/24"));
+  std::string web = net_.jailName("web");
+  startDaemon();
+  startJail(web);
+  ASSERT_TRUE(TestNet::ping(web, "198.18.197.1"));
+
+  // jail(8) stops web: prestop, the jail is removed, poststop — with the daemon stopped.
+  ASSERT_EQ(hook("prestop", web).status, 0);
+  net_.deleteNamespace(web);
+  ASSERT_EQ(::kill(daemon_->pid(), SIGSTOP), 0);
+  auto r = testing::run({VNETD_HOOK_BINARY, "--config", configPath(), "--timeout", "1", "poststop", web});
+  EXPECT_EQ(r.status, 0) << r.err;  // poststop gives up with a warning (the jail is removed already)
+  EXPECT_EQ(r.err.rfind("vnetd-hook: warning: poststop " + web + ": vnetd did not answer within 1 s; it has the "
+                        "request, so the interfaces are not destroyed here too", 0),
+            0u)
+      << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_TRUE(hostLink(hostSide(web))) << "the hook did the poststop itself although vnetd has it";
+
+  // web starts again meanwhile (the daemon still does not answer: standalone).
+  net_.addNamespace(web);
+  for (const char* phase : {"prestart", "created"}) {
+    auto s = testing::run({VNETD_HOOK_BINARY, "--config", configPath(), "--standalone", phase, web});
+    ASSERT_EQ(s.status, 0) << phase << ": " << s.err;
+  }
+  auto pair = hostLink(hostSide(web));
+  ASSERT_TRUE(pair);
+
+  // The daemon reads the stale poststop now; its client is gone: skipped, not run.
+  const size_t mark = daemon_->logSize();
+  ASSERT_EQ(::kill(daemon_->pid(), SIGCONT), 0);
+  EXPECT_TRUE(daemon_->waitForLog("skipped poststop " + web + ": the client (pid ", 10000, mark)) << daemon_->log();
+  EXPECT_TRUE(daemon_->waitForLog("gave up waiting", 1000, mark));
+  Json st = status();
+  EXPECT_EQ(st["counters"].value("hook_skipped", 0), 1);
+  auto now = hostLink(hostSide(web));
+  ASSERT_TRUE(now) << "the stale poststop destroyed the restarted jail's pair";
+  EXPECT_EQ(now->index, pair->index);
+  EXPECT_TRUE(TestNet::ping(web, "198.18.197.1"));
+
+  // A poststop while web runs (a late one from elsewhere) is refused and changes nothing.
+  auto late = hook("poststop", web);
+  EXPECT_EQ(late.status, 1);
+  EXPECT_NE(late.err.find("jail " + web + " is running"), std::string::npos) << late.err;
+  EXPECT_NE(late.err.find("nothing changed"), std::string::npos) << late.err;
+  EXPECT_TRUE(hostLink(hostSide(web)));
+  EXPECT_TRUE(TestNet::ping(web, "198.18.197.1"));
+
+  // Stopped properly, it goes.
+  ASSERT_EQ(hook("prestop", web).status, 0);
+  net_.deleteNamespace(web);
+  auto stop = hook("poststop", web);
+  EXPECT_EQ(stop.status, 0) << stop.err;
+  EXPECT_FALSE(hostLink(hostSide(web)));
 }
 
 TEST_F(DaemonFixture, StandaloneHooksAreAdoptedWithoutRecreatingAnything) {

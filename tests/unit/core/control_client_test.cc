@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <functional>
 #include <thread>
@@ -107,6 +108,47 @@ TEST(ControlClient, AnEndlessReplyIsBounded) {
   auto r = call(server.path(), "x", std::chrono::seconds(5), 16384);
   EXPECT_EQ(r.failure, CallFailure::Lost);
   EXPECT_NE(r.error.message().find("larger than 16384 bytes"), std::string::npos) << r.error.message();
+}
+
+// What the daemon may have is what matters to vnetd-hook: Unreachable exactly when not
+// one byte of the request went out.
+TEST(ControlClient, APeerGoneBeforeTheFirstByteIsUnreachableNothingWasSent) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  ::close(sv[1]);  // connected, then closed unread: the first send fails with EPIPE
+  auto r = exchange(UniqueFd(sv[0]), "test socket", "hello", std::chrono::seconds(5));
+  EXPECT_EQ(r.failure, CallFailure::Unreachable);
+  EXPECT_FALSE(r.maybeReceived());
+  EXPECT_EQ(r.error.code, EPIPE);
+  EXPECT_NE(r.error.message().find("nothing was sent"), std::string::npos) << r.error.message();
+}
+
+TEST(ControlClient, AFullSocketBeforeTheFirstByteTimesOutAsUnreachable) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+  // Fill the peer's receive buffer (nobody reads it): not even the first byte fits.
+  std::string junk(65536, 'x');
+  while (::send(sv[0], junk.data(), junk.size(), MSG_NOSIGNAL) > 0) {
+  }
+  while (::send(sv[0], junk.data(), 1, MSG_NOSIGNAL) > 0) {
+  }
+  auto r = exchange(UniqueFd(sv[0]), "test socket", "hello", std::chrono::milliseconds(100));
+  EXPECT_EQ(r.failure, CallFailure::Unreachable) << r.error.message();
+  ::close(sv[1]);
+}
+
+TEST(ControlClient, SentThenNoAnswerMayHaveBeenReceived) {
+  int sv[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  auto timed_out = exchange(UniqueFd(::dup(sv[0])), "test socket", "hello", std::chrono::milliseconds(50));
+  EXPECT_EQ(timed_out.failure, CallFailure::Timeout);
+  EXPECT_TRUE(timed_out.maybeReceived());
+  EXPECT_EQ(readLine(sv[1]), "hello") << "the request did go out";
+  ::close(sv[1]);  // the "daemon" goes away after reading it
+  auto lost = exchange(UniqueFd(sv[0]), "test socket", "again", std::chrono::seconds(5));
+  // The first send to a peer that has gone may still land in the kernel (Lost) or fail
+  // at once (nothing sent: Unreachable); it is never taken for an answer.
+  EXPECT_FALSE(lost.ok());
 }
 
 }  // namespace

@@ -421,6 +421,43 @@ TEST_F(JailNetworkTest, PrestopTakesARenamedJailSideBackUnderItsGeneratedName) {
   EXPECT_FALSE(world_.host.count("e0b_web"));
 }
 
+// Issue 15: a poststop that comes late (its hook gave up, the jail was started again
+// meanwhile) must not destroy the running jail's pair — whose MACs are the recorded ones.
+// A jail running with its own stack is not the removed one poststop is about (on FreeBSD
+// a removed jail is dying, and jail_get without JAIL_DYING does not find it).
+TEST_F(JailNetworkTest, PoststopRefusesWhileAJailOfThatNameRunsAndChangesNothing) {
+  ASSERT_TRUE(network().prestart("web"));
+  startJail("web");
+  ASSERT_TRUE(network().created("web"));
+  const State before = state();
+  const auto host_before = world_.host;
+  const auto inside_before = world_.jails["web"];
+  auto out = network().poststop("web");
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.error().message(),
+            "jail web is running (jid 7): not destroying its interfaces; nothing changed (a poststop from before it "
+            "was started again? run poststop only after the jail is removed)");
+  EXPECT_EQ(state().jails, before.jails);
+  EXPECT_EQ(world_.host.size(), host_before.size());
+  EXPECT_TRUE(world_.host.count("e0a_web"));
+  EXPECT_EQ(world_.jails["web"].size(), inside_before.size());
+  // A jail of that name without its own stack is not the vnet jail vnetd made the pair for.
+  world_.running["web"].own_stack = false;
+  EXPECT_TRUE(network().poststop("web"));
+}
+
+TEST_F(JailNetworkTest, PoststopAfterTheJailIsRemovedDestroysThePair) {
+  ASSERT_TRUE(network().prestart("web"));
+  startJail("web");
+  ASSERT_TRUE(network().created("web"));
+  stopJail("web");
+  auto out = network().poststop("web");
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_TRUE(out->changed);
+  EXPECT_FALSE(world_.host.count("e0a_web"));
+  EXPECT_TRUE(state().jails.empty());
+}
+
 TEST_F(JailNetworkTest, PrestopLeavesAnInterfaceWithAnotherMacInside) {
   ASSERT_TRUE(network().prestart("web"));
   startJail("web");

@@ -19,11 +19,14 @@
 #include <fstream>
 #include <future>
 #include <latch>
+#include <mutex>
 #include <set>
 #include <thread>
+#include <algorithm>
 #include <vector>
 
 #include "core/file_util.h"
+#include "daemon/job_queue.h"
 
 namespace vnetd::daemon {
 namespace {
@@ -43,9 +46,10 @@ std::string echoHandler(const control::Request& r, const PeerCredentials& peer) 
   return R"({"v":1,"ok":true,"op":")" + std::string(control::opName(r.op)) + R"(","jail":")" + r.jail +
          R"(","uid":)" + std::to_string(peer.uid) + "}";
 }
-std::string pingReply() { return echoHandler(control::Request{}, PeerCredentials{::getuid(), 0, 0}); }
+std::string pingReply() { return echoHandler(control::Request{}, PeerCredentials{::getuid(), 0, 0, {}}); }
+std::string pingReply65534() { return echoHandler(control::Request{}, PeerCredentials{65534, 0, 0, {}}) + "\n"; }
 std::string statusReply(const std::string& jail) {
-  return echoHandler(control::Request{control::Op::Status, std::nullopt, jail}, PeerCredentials{::getuid(), 0, 0});
+  return echoHandler(control::Request{control::Op::Status, std::nullopt, jail}, PeerCredentials{::getuid(), 0, 0, {}});
 }
 
 std::set<int> openFds() {
@@ -401,26 +405,20 @@ TEST_F(ControlServerTest, SocketIsGroupAccessibleWhenAGroupIsConfigured) {
   EXPECT_EQ(st.st_gid, kForeignGroup);
 }
 
-TEST_F(ControlServerTest, PeerOutsideThePolicyIsRefusedEvenIfTheSocketModeLetsItIn) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root to become uid 65534";
-  auto o = options();
-  o.access.group = kForeignGroup;
-  start(o);
-  // An administrator's mistake: the file mode no longer keeps others out, the credential
-  // check must.
-  ASSERT_EQ(::chmod(dir_.c_str(), 0711), 0);
-  ASSERT_EQ(::chmod(path_.c_str(), 0666), 0);
+// Sends one ping from a forked child running as uid with gid and the supplementary
+// `groups` (setgroups), and returns everything the server answered.
+std::string pingAs(const std::string& path, uid_t uid, gid_t gid, const std::vector<gid_t>& groups) {
   int out[2];
-  ASSERT_EQ(::pipe(out), 0);
+  if (::pipe(out) != 0) return "<pipe failed>";
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path_.c_str(), sizeof addr.sun_path - 1);
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
   const std::string request = std::string(kPing) + "\n";
   pid_t child = ::fork();
   if (child == 0) {
     // Only system calls from here (the parent has threads).
     ::close(out[0]);
-    if (::setgroups(0, nullptr) != 0 || ::setgid(kNobody) != 0 || ::setuid(kNobody) != 0) ::_exit(10);
+    if (::setgroups(groups.size(), groups.data()) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) ::_exit(10);
     int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
     timeval tv{5, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -432,20 +430,46 @@ TEST_F(ControlServerTest, PeerOutsideThePolicyIsRefusedEvenIfTheSocketModeLetsIt
       ssize_t n = ::recv(fd, buf + got, sizeof buf - got, 0);
       if (n <= 0) break;
       got += static_cast<size_t>(n);
+      if (std::memchr(buf, '\n', got)) break;
     }
     if (::write(out[1], buf, got) != static_cast<ssize_t>(got)) ::_exit(12);
     ::_exit(0);
   }
-  ASSERT_GT(child, 0);
+  if (child < 0) return "<fork failed>";
   ::close(out[1]);
   std::string reply;
   char buf[1024];
   for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) reply.append(buf, static_cast<size_t>(n));
   ::close(out[0]);
   int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
-  std::string why = accessProblem(PeerCredentials{kNobody, kNobody, -1}, o.access);
+  if (::waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return "<child failed: status " + std::to_string(status) + ">";
+  return reply;
+}
+
+// Whether the user database lists `group` for `uid` (primary or supplementary).
+bool databaseSaysMember(uid_t uid, gid_t group) {
+  passwd* pw = ::getpwuid(uid);
+  if (!pw) return false;
+  if (pw->pw_gid == group) return true;
+  int n = 256;
+  std::vector<gid_t> groups(static_cast<size_t>(n));
+  if (::getgrouplist(pw->pw_name, pw->pw_gid, groups.data(), &n) < 0) return false;
+  groups.resize(static_cast<size_t>(n));
+  return std::find(groups.begin(), groups.end(), group) != groups.end();
+}
+
+TEST_F(ControlServerTest, PeerOutsideThePolicyIsRefusedEvenIfTheSocketModeLetsItIn) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to become uid 65534";
+  auto o = options();
+  o.access.group = kForeignGroup;
+  start(o);
+  // An administrator's mistake: the file mode no longer keeps others out, the credential
+  // check must.
+  ASSERT_EQ(::chmod(dir_.c_str(), 0711), 0);
+  ASSERT_EQ(::chmod(path_.c_str(), 0666), 0);
+  std::string reply = pingAs(path_, kNobody, kNobody, {});
+  std::string why = accessProblem(PeerCredentials{kNobody, kNobody, -1, {}}, o.access);
   EXPECT_EQ(why.rfind("uid 65534 is not root and not in group ", 0), 0u) << why;
   EXPECT_EQ(reply, control::encodeError("permission denied: " + why) + "\n");
   EXPECT_EQ(stats().refused_access, 1u);
@@ -454,25 +478,67 @@ TEST_F(ControlServerTest, PeerOutsideThePolicyIsRefusedEvenIfTheSocketModeLetsIt
   EXPECT_EQ(root.request(kPing), pingReply());
 }
 
-TEST(AccessProblem, RootAlwaysOthersOnlyThroughTheGroup) {
+// Group access follows the groups the connecting process has (SO_PEERGROUPS /
+// LOCAL_PEERCRED), not what the user database says its user is in.
+TEST_F(ControlServerTest, GroupAccessUsesThePeersOwnGroupsNotTheUserDatabase) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to become uid 65534";
+  ASSERT_FALSE(databaseSaysMember(kNobody, kForeignGroup)) << "test host lists uid 65534 in group 4242";
+  auto o = options();
+  o.access.group = kForeignGroup;
+  start(o);
+  ASSERT_EQ(::chmod(dir_.c_str(), 0711), 0);
+  ASSERT_EQ(::chmod(path_.c_str(), 0666), 0);
+  // The process has the group as a supplementary group; the database does not list it.
+  EXPECT_EQ(pingAs(path_, kNobody, kNobody, {kNobody, kForeignGroup}), pingReply65534());
+  // Neither as primary nor supplementary: refused.
+  EXPECT_NE(pingAs(path_, kNobody, kNobody, {kNobody, kForeignGroup + 1}).find("permission denied"),
+            std::string::npos);
+  EXPECT_EQ(stats().refused_access, 1u);
+}
+
+TEST_F(ControlServerTest, AGroupTheDatabaseListsButTheProcessDroppedDoesNotCount) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to become uid 65534";
+  passwd* pw = ::getpwuid(kNobody);
+  if (!pw) GTEST_SKIP() << "no user database entry for uid 65534";
+  const gid_t listed = pw->pw_gid;  // the database says uid 65534 is in it
+  ASSERT_NE(listed, kForeignGroup + 1);
+  auto o = options();
+  o.access.group = listed;
+  start(o);
+  ASSERT_EQ(::chmod(dir_.c_str(), 0711), 0);
+  ASSERT_EQ(::chmod(path_.c_str(), 0666), 0);
+  // Runs with another gid and without supplementary groups (it dropped them).
+  std::string reply = pingAs(path_, kNobody, kForeignGroup + 1, {});
+  EXPECT_EQ(reply, control::encodeError("permission denied: " +
+                                        accessProblem(PeerCredentials{kNobody, kForeignGroup + 1, -1, {}}, o.access)) +
+                       "\n");
+  EXPECT_EQ(stats().refused_access, 1u);
+  // With the group it gets in.
+  EXPECT_EQ(pingAs(path_, kNobody, kForeignGroup + 1, {listed}), pingReply65534());
+}
+
+TEST(AccessProblem, RootAlwaysOthersOnlyThroughTheirOwnGroups) {
   const AccessPolicy root_only{}, foreign{kForeignGroup};
-  EXPECT_EQ(accessProblem({0, 0, 1}, root_only), "");
-  EXPECT_EQ(accessProblem({0, 0, 1}, foreign), "");
-  EXPECT_EQ(accessProblem({kNobody, kNobody, -1}, root_only),
+  EXPECT_EQ(accessProblem({0, 0, 1, {}}, root_only), "");
+  EXPECT_EQ(accessProblem({0, 0, 1, {}}, foreign), "");
+  EXPECT_EQ(accessProblem({kNobody, kNobody, -1, {}}, root_only),
             "uid 65534 is not root (the control socket is root-only)");
   if (!::getgrgid(kForeignGroup)) {
-    EXPECT_EQ(accessProblem({kNobody, kNobody, -1}, foreign), "uid 65534 is not root and not in group 4242");
+    EXPECT_EQ(accessProblem({kNobody, kNobody, -1, {}}, foreign), "uid 65534 is not root and not in group 4242");
   }
-  EXPECT_EQ(accessProblem({kNobody, kForeignGroup, -1}, foreign), "") << "primary gid == group";
+  EXPECT_EQ(accessProblem({kNobody, kForeignGroup, -1, {}}, foreign), "") << "primary gid == group";
+  EXPECT_EQ(accessProblem({kNobody, kNobody, -1, {1, kForeignGroup, 7}}, foreign), "") << "a supplementary group";
+  EXPECT_NE(accessProblem({kNobody, kNobody, -1, {1, kForeignGroup + 1}}, foreign), "");
+  EXPECT_NE(accessProblem({kNobody, kNobody, -1, {kForeignGroup}}, root_only), "") << "groups never make root";
   // Groups are named in the reason when they have a name.
   if (group* g = ::getgrgid(0)) {
-    EXPECT_EQ(accessProblem({kNobody, kNobody, -1}, AccessPolicy{0}),
+    EXPECT_EQ(accessProblem({kNobody, kNobody, -1, {}}, AccessPolicy{0}),
               "uid 65534 is not root and not in group " + std::string(g->gr_name));
   }
-  // Membership through the user database: the group of uid 65534's passwd entry counts
-  // even when the process runs with another gid.
+  // The user database does not count: uid 65534's passwd group is not its process's
+  // group when the process runs with another gid and without it among its groups.
   if (passwd* pw = ::getpwuid(kNobody)) {
-    EXPECT_EQ(accessProblem({kNobody, kForeignGroup + 1, -1}, AccessPolicy{pw->pw_gid}), "");
+    EXPECT_NE(accessProblem({kNobody, kForeignGroup + 1, -1, {}}, AccessPolicy{pw->pw_gid}), "");
   }
 }
 
@@ -510,7 +576,7 @@ std::string hookRequest(const std::string& jail) {
   return R"({"v":1,"op":"hook","phase":"prestart","jail":")" + jail + R"("})";
 }
 std::string hookReply(const std::string& jail) {
-  return echoHandler(control::Request{control::Op::Hook, HookPhase::Prestart, jail}, PeerCredentials{::getuid(), 0, 0});
+  return echoHandler(control::Request{control::Op::Hook, HookPhase::Prestart, jail}, PeerCredentials{::getuid(), 0, 0, {}});
 }
 
 TEST_F(AsyncControlServerTest, LateRepliesKeepRequestOrderAndOthersAreServedMeanwhile) {
@@ -565,6 +631,129 @@ TEST_F(AsyncControlServerTest, RepliesForGoneClientsOrAGoneServerAreDropped) {
   });
   release();  // after destruction: a no-op (ASan would see a use-after-free otherwise)
   EXPECT_TRUE(b.closedByServer());
+}
+
+// A client that closes its socket while its request is pending has given up: the Reply
+// must say so before the work starts (vnetd-hook after its timeout, issue 15 item 1).
+TEST_F(AsyncControlServerTest, AClientThatClosesWhileItsRequestIsPendingAbandonsIt) {
+  startAsync(options());
+  {
+    Client a(path_);
+    ASSERT_TRUE(a.send(hookRequest("gone") + "\n"));
+    ASSERT_TRUE(eventually([this] { return parked_.size() == 1; }));
+    EXPECT_FALSE(onLoop([this] { return parked_[0].second.abandoned(); }));
+  }  // closed while its request is pending
+  ASSERT_TRUE(eventually([this] { return parked_[0].second.abandoned(); }));
+  EXPECT_EQ(stats().abandoned, 1u);
+  EXPECT_EQ(connections(), 0u);
+  release();  // harmless
+}
+
+// The daemon was stopped (SIGSTOP) while a client sent its request and gave up: when the
+// loop runs again, the request reaches the handler already abandoned.
+TEST_F(ControlServerTest, ARequestWhoseClientLeftBeforeItWasReadIsAbandonedFromTheStart) {
+  std::vector<std::pair<std::string, bool>> seen;  // loop thread
+  auto s = ControlServer::createAsync(
+      *dispatcher_, options(), [&](const control::Request& r, const PeerCredentials&, ControlServer::Reply reply) {
+        seen.emplace_back(r.jail, reply.abandoned());
+        reply(R"({"v":1,"ok":true})");
+      });
+  ASSERT_TRUE(s) << s.error().message();
+  server_ = std::move(*s);
+  {
+    Client gone(path_);  // accepted by the kernel (backlog); the loop is not running yet
+    ASSERT_TRUE(gone.send(hookRequest("gone") + "\n"));
+  }
+  Client stays(path_);
+  ASSERT_TRUE(stays.send(hookRequest("stays") + "\n"));
+  ::shutdown(stays.fd(), SHUT_WR);  // still reads
+  loop_ = std::thread([this] { EXPECT_TRUE(dispatcher_->run()); });
+  EXPECT_EQ(stays.readLine().value_or(""), R"({"v":1,"ok":true})");
+  ASSERT_TRUE(eventually([&] { return seen.size() == 2; }));
+  auto got = onLoop([&] { return seen; });
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::pair<std::string, bool>>{{"gone", true}, {"stays", false}}));
+  EXPECT_EQ(stats().abandoned, 1u);
+}
+
+TEST_F(AsyncControlServerTest, AClientThatOnlyShutItsWriteSideStillWaits) {
+  startAsync(options());
+  Client a(path_);
+  ASSERT_TRUE(a.send(hookRequest("half") + "\n"));
+  ASSERT_TRUE(eventually([this] { return parked_.size() == 1; }));
+  ASSERT_EQ(::shutdown(a.fd(), SHUT_WR), 0);
+  // a's EOF is readable before b even connects; b's ping needs two more loop iterations
+  // (accept, read), so once it is answered the server has seen a's EOF. No sleeping.
+  Client b(path_);
+  EXPECT_EQ(b.request(kPing), pingReply());
+  EXPECT_FALSE(onLoop([this] { return parked_[0].second.abandoned(); }));
+  release();
+  EXPECT_EQ(a.readLine().value_or(""), hookReply("half"));
+  EXPECT_TRUE(a.closedByServer());
+  EXPECT_EQ(stats().abandoned, 0u);
+}
+
+TEST_F(AsyncControlServerTest, ARequestPipelinedBehindAPendingOneIsStillServedInOrder) {
+  startAsync(options());
+  Client a(path_);
+  ASSERT_TRUE(a.send(hookRequest("one") + "\n"));
+  ASSERT_TRUE(eventually([this] { return parked_.size() == 1; }));
+  // Sent while "one" is pending: buffered (read to notice a close), handled after it.
+  ASSERT_TRUE(a.send(statusRequest("two") + "\n"));
+  release();
+  EXPECT_EQ(a.readLine().value_or(""), hookReply("one"));
+  EXPECT_EQ(a.readLine().value_or(""), statusReply("two"));
+}
+
+// The daemon's shape: hooks go to one worker (JobQueue) that runs them in order. A client
+// that gives up while its hook waits behind a long job must not have it run later.
+TEST_F(ControlServerTest, AHookWhoseClientLeftWhileQueuedBehindALongJobIsNotRun) {
+  JobQueue queue;
+  queue.start();
+  std::promise<void> release_long;
+  std::shared_future<void> released = release_long.get_future().share();
+  std::mutex ran_mutex;
+  std::vector<std::string> ran, skipped;
+  auto s = ControlServer::createAsync(
+      *dispatcher_, options(),
+      [&](const control::Request& r, const PeerCredentials& peer, ControlServer::Reply reply) {
+        JobQueue::Job job;
+        job.name = "hook " + r.jail;
+        job.run = [&, r, peer, reply, released] {
+          if (r.jail == "long") released.wait();
+          {
+            std::lock_guard<std::mutex> lock(ran_mutex);
+            ran.push_back(r.jail);
+          }
+          dispatcher_->post([reply, line = echoHandler(r, peer)] { reply(line); });
+        };
+        job.abandoned = [reply] { return reply.abandoned(); };
+        job.skipped = [&, r] {
+          std::lock_guard<std::mutex> lock(ran_mutex);
+          skipped.push_back(r.jail);
+        };
+        queue.submit(std::move(job));
+      });
+  ASSERT_TRUE(s) << s.error().message();
+  server_ = std::move(*s);
+  loop_ = std::thread([this] { EXPECT_TRUE(dispatcher_->run()); });
+
+  Client a(path_);
+  ASSERT_TRUE(a.send(hookRequest("long") + "\n"));
+  {
+    Client b(path_);
+    ASSERT_TRUE(b.send(hookRequest("late") + "\n"));
+    ASSERT_TRUE(eventually([&] { return queue.size() == 2; }));  // "late" waits behind "long"
+  }  // b gives up
+  ASSERT_TRUE(eventually([this] { return server_->stats().abandoned == 1; }));
+  release_long.set_value();
+  EXPECT_EQ(a.readLine().value_or(""), hookReply("long"));
+  ASSERT_TRUE(eventually([&] { return queue.size() == 0; }));
+  queue.stop();
+  std::lock_guard<std::mutex> lock(ran_mutex);
+  EXPECT_EQ(ran, std::vector<std::string>{"long"}) << "the abandoned hook ran";
+  EXPECT_EQ(skipped, std::vector<std::string>{"late"});
+  EXPECT_EQ(queue.skipped(), 1u);
 }
 
 TEST_F(ControlServerTest, StaleSocketFileIsReplaced) {

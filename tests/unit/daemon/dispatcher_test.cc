@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -198,6 +199,43 @@ TEST(Dispatcher, PostFromManyThreadsRunsEverythingOnTheLoopInOrder) {
     ASSERT_EQ(seen[t].size(), static_cast<size_t>(kPerThread));
     for (int i = 0; i < kPerThread; ++i) ASSERT_EQ(seen[t][i], i) << "thread " << t;
   }
+}
+
+// The exception boundary: a throwing timer, fd or posted callback is logged and counted,
+// and the loop (and the rest of a posted batch) goes on.
+TEST(Dispatcher, ACallbackThatThrowsIsCountedAndTheLoopGoesOn) {
+  auto d = make();
+  bool timed_out = false;
+  auto dog = watchdog(*d, timed_out);
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
+  bool fd_threw = false, posted_after = false, timer_after = false;
+  auto readable = d->onReadable(fds[0], [&] {
+    char c;
+    (void)::read(fds[0], &c, 1);
+    fd_threw = true;
+    throw 42;  // not a std::exception
+  });
+  ASSERT_TRUE(readable);
+  ASSERT_EQ(::write(fds[1], "x", 1), 1);
+  d->post([] { throw std::runtime_error("posted"); });
+  d->post([&] { posted_after = true; });  // same batch, after the throwing one
+  auto throwing = d->onTimer(std::chrono::milliseconds(1), false, [] { throw std::runtime_error("timer"); });
+  ASSERT_TRUE(throwing);
+  // Ends the run once everything above has had its turn (a timer after the 1 ms one).
+  auto last = d->onTimer(std::chrono::milliseconds(20), false, [&] {
+    timer_after = true;
+    d->exit();
+  });
+  ASSERT_TRUE(last);
+  ASSERT_TRUE(d->run());
+  EXPECT_FALSE(timed_out);
+  EXPECT_TRUE(fd_threw);
+  EXPECT_TRUE(posted_after) << "a throwing posted closure took the rest of its batch with it";
+  EXPECT_TRUE(timer_after);
+  EXPECT_EQ(d->exceptions(), 3u);
+  ::close(fds[0]);
+  ::close(fds[1]);
 }
 
 }  // namespace
