@@ -1,0 +1,204 @@
+#include "daemon/status_service.h"
+
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "core/control_protocol.h"
+#include "vnetd/build_config.h"
+
+namespace vnetd::daemon {
+namespace {
+
+using Json = nlohmann::json;
+using platform::LinkInfo;
+
+std::string dump(const Json& doc) { return doc.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+Json countersJson(const platform::LinkCounters& host_side) {
+  // From the jail's point of view: what the jail receives is what its host side sends.
+  return {{"rx_bytes", host_side.tx_bytes},     {"rx_packets", host_side.tx_packets},
+          {"rx_errors", host_side.tx_errors},   {"rx_dropped", host_side.tx_dropped},
+          {"tx_bytes", host_side.rx_bytes},     {"tx_packets", host_side.rx_packets},
+          {"tx_errors", host_side.rx_errors},   {"tx_dropped", host_side.rx_dropped}};
+}
+
+// The facts about `jail`'s running instance, or null when none are known.
+const JailInside* insideOf(const StatusFacts& facts, const std::string& jail) {
+  auto r = facts.running.find(jail);
+  auto f = facts.inside.find(jail);
+  if (r == facts.running.end() || f == facts.inside.end() || !f->second) return nullptr;
+  return f->second->jail_id == r->second.id ? f->second.get() : nullptr;
+}
+
+}  // namespace
+
+std::string renderStatus(const StatusFacts& facts, const std::string& jail_filter) {
+  const State& state = *facts.state;
+  const Config& cfg = *facts.config;
+  auto link = [&](const std::string& name) -> const LinkInfo* {
+    auto it = facts.host_links.find(name);
+    return it == facts.host_links.end() ? nullptr : &it->second;
+  };
+
+  std::map<std::string, size_t> members;  // bridge interface → jail members in it
+  for (const auto& [name, rec] : state.jails)
+    for (const auto& ir : rec.interfaces) {
+      const LinkInfo* hs = link(ir.host_name);
+      const LinkInfo* br = ir.bridge.empty() ? nullptr : link(ir.bridge);
+      if (hs && br && hs->master_index == br->index) ++members[ir.bridge];
+    }
+  Json bridges = Json::array();
+  for (const auto& [key, br] : cfg.bridges) {
+    Json b = {{"name", key}, {"interface", br.interface}};
+    const LinkInfo* l = link(br.interface);
+    b["present"] = l != nullptr;
+    if (l) {
+      b["up"] = l->admin_up;
+      b["mtu"] = l->mtu;
+      Json addrs = Json::array();
+      if (auto a = facts.bridge_addresses.find(br.interface); a != facts.bridge_addresses.end())
+        for (const auto& x : a->second) addrs.push_back(x);
+      b["addresses"] = addrs;
+      b["jail_members"] = members[br.interface];
+    }
+    bridges.push_back(b);
+  }
+
+  Json jails = Json::array();
+  for (const auto& [name, rec] : state.jails) {
+    if (!jail_filter.empty() && name != jail_filter) continue;
+    Json j = {{"name", name}, {"phase", rec.phase}, {"updated_at", rec.updated_at}};
+    auto run = facts.running.find(name);
+    bool running = run != facts.running.end();
+    j["running"] = running;
+    if (running) j["jid"] = run->second.id;
+    const JailInside* inside = insideOf(facts, name);
+    if (inside)
+      j["inside_age_seconds"] =
+          std::chrono::duration_cast<std::chrono::milliseconds>(facts.now - inside->read_at).count() / 1000.0;
+    else
+      j["inside_age_seconds"] = nullptr;
+    Json ifaces = Json::array();
+    for (const auto& ir : rec.interfaces) {
+      Json i = {{"index", ir.index},       {"host_name", ir.host_name}, {"jail_name", ir.jail_name},
+                {"host_mac", ir.host_mac}, {"jail_mac", ir.jail_mac},   {"bridge", ir.bridge},
+                {"addresses", ir.addresses}};
+      const LinkInfo* hs = link(ir.host_name);
+      Json host = {{"present", hs != nullptr}};
+      if (hs) {
+        const LinkInfo* br = ir.bridge.empty() ? nullptr : link(ir.bridge);
+        host["up"] = hs->admin_up;
+        host["running"] = hs->running;
+        host["mtu"] = hs->mtu;
+        host["in_bridge"] = br != nullptr && hs->master_index == br->index;
+        i["counters"] = countersJson(hs->counters);
+        if (auto r = facts.rates.find(ir.host_name); r != facts.rates.end())
+          i["rates"] = {{"rx_bps", r->second.rx_bps}, {"tx_bps", r->second.tx_bps}, {"rx_pps", r->second.rx_pps},
+                        {"tx_pps", r->second.tx_pps}, {"seconds", r->second.seconds}};
+      }
+      i["host"] = host;
+      Json side = {{"present", false}};
+      if (inside)
+        for (const auto& l : inside->links) {
+          if (l.name != ir.jail_name) continue;
+          side["present"] = true;
+          side["up"] = l.admin_up;
+          side["running"] = l.running;
+          Json addrs = Json::array();
+          for (const auto& a : inside->addresses)
+            if (a.link_index == l.index) addrs.push_back(a.cidr.toString());
+          side["addresses"] = addrs;
+        }
+      i["jail"] = side;
+      ifaces.push_back(i);
+    }
+    j["interfaces"] = ifaces;
+    if (auto f = facts.flows.find(name); f != facts.flows.end()) j["flows"] = f->second;
+    jails.push_back(j);
+  }
+  if (!jail_filter.empty() && jails.empty())
+    return control::encodeError("no jail '" + jail_filter + "' is recorded by vnetd");
+
+  const DaemonFacts& d = facts.daemon;
+  Json daemon = {{"version", build::kVersion},
+                 {"pid", d.pid},
+                 {"config", d.config_path},
+                 {"config_digest", cfg.digest},
+                 {"uptime_seconds", d.uptime_seconds},
+                 {"state_generation", state.generation},
+                 {"tracked_links", d.tracked_links},
+                 {"queued_jobs", d.queued_jobs},
+                 {"control_connections", d.control_connections},
+                 {"metrics_url", d.metrics_url},
+                 {"inside_max_age_seconds", std::chrono::seconds(kInsideMaxAge).count()},
+                 {"inside_refreshing", facts.inside_refreshing}};
+  Json counters = Json::object();
+  for (const auto& [k, v] : d.counters) counters[k] = v;
+  Json doc = {{"v", control::kProtocolVersion}, {"ok", true}, {"daemon", daemon},
+              {"bridges", bridges},               {"jails", jails}, {"counters", counters}};
+  return dump(doc);
+}
+
+std::vector<platform::JailInfo> staleInside(const StatusFacts& facts, std::chrono::steady_clock::duration max_age) {
+  std::vector<platform::JailInfo> out;
+  for (const auto& [name, info] : facts.running) {
+    if (!info.own_stack) continue;  // nothing of vnetd's can be inside
+    const JailInside* inside = insideOf(facts, name);
+    if (!inside || facts.now - inside->read_at > max_age) out.push_back(info);
+  }
+  return out;
+}
+
+StatusService::StatusService(const StateStore& store, platform::NetStack& host, platform::Jails& jails,
+                             JailFacts& inside, JailFactsRefresher& refresher, const RateSampler& rates)
+    : store_(store), host_(host), jails_(jails), inside_(inside), refresher_(refresher), rates_(rates) {}
+
+std::string StatusService::reply(const std::string& jail_filter, const Config& config,
+                                 const collectors::CaptureManager* capture, DaemonFacts daemon) {
+  // Lock-free: status never waits behind a hook that holds the state lock.
+  auto snapshot = store_.snapshot();
+  if (!snapshot) return control::encodeError("cannot read the state: " + snapshot.error().message());
+  StatusFacts facts;
+  facts.state = snapshot->get();
+  facts.config = &config;
+  facts.now = std::chrono::steady_clock::now();
+
+  // Host side: one query per link vnetd manages, not a dump of the whole host, so status
+  // costs the same on a host with 10 interfaces as on one with 10000. Kept live rather
+  // than taken from the event-maintained view: counters change without events.
+  std::set<std::string> wanted;
+  for (const auto& [key, br] : config.bridges) wanted.insert(br.interface);
+  for (const auto& [name, rec] : facts.state->jails)
+    for (const auto& ir : rec.interfaces) {
+      wanted.insert(ir.host_name);
+      if (!ir.bridge.empty()) wanted.insert(ir.bridge);
+    }
+  for (const auto& name : wanted)
+    if (auto l = host_.link(name); l && *l) facts.host_links.emplace(name, std::move(**l));
+  for (const auto& [key, br] : config.bridges)
+    if (auto l = facts.host_links.find(br.interface); l != facts.host_links.end()) {
+      auto& out = facts.bridge_addresses[br.interface];
+      if (auto a = host_.addresses(l->second.index))
+        for (const auto& x : *a) out.push_back(x.cidr.toString());
+    }
+
+  // Jails: whether each runs (one stat(2) or jail_get(2) per recorded jail, no stack
+  // opened); what is inside comes from memory.
+  std::set<std::string> recorded;
+  for (const auto& [name, rec] : facts.state->jails) {
+    recorded.insert(name);
+    if (!jail_filter.empty() && name != jail_filter) continue;
+    if (auto info = jails_.find(name); info && *info) facts.running.emplace(name, **info);
+    for (const auto& ir : rec.interfaces)
+      if (auto r = rates_.rates(ir.host_name)) facts.rates.emplace(ir.host_name, *r);
+  }
+  if (jail_filter.empty()) inside_.retainOnly(recorded);
+  facts.inside = inside_.snapshot();
+  if (auto stale = staleInside(facts, kInsideMaxAge); !stale.empty()) refresher_.request(std::move(stale));
+  facts.inside_refreshing = refresher_.busy();
+  if (capture) facts.flows = capture->activeFlows();
+  facts.daemon = std::move(daemon);
+  return renderStatus(facts, jail_filter);
+}
+
+}  // namespace vnetd::daemon

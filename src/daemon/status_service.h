@@ -1,0 +1,91 @@
+// StatusService: answers the control op `status` from facts the daemon holds in memory
+// (the state snapshot, JailFacts about each jail's inside, rates, flows, counters) plus
+// one cheap query per managed host link and a "running?" look-up per recorded jail; it
+// never enters a jail on the loop thread. In-jail facts older than kInsideMaxAge are
+// re-read by the JailFactsRefresher on its own thread while the reply goes out at once
+// with what is known and how old it is (`inside_age_seconds`).
+//
+// renderStatus and staleInside are pure (tests feed them facts; no kernel). The service
+// gathers the facts and calls them. Threading: loop thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "collectors/capture.h"
+#include "core/config.h"
+#include "core/state_store.h"
+#include "daemon/jail_facts.h"
+#include "daemon/rates.h"
+#include "platform/jails.h"
+#include "platform/netif.h"
+
+namespace vnetd::daemon {
+
+// In-jail facts older than this are re-read (off the loop) when status is asked.
+inline constexpr std::chrono::seconds kInsideMaxAge{10};
+// At most one re-reading pass per this period, however often status is asked (`vnetctl
+// top -d 0.1` on a host with 500 jails must not keep a core busy entering jails).
+inline constexpr std::chrono::seconds kInsideRefreshGap{5};
+
+// The daemon's own numbers, for the reply's "daemon" object.
+struct DaemonFacts {
+  int64_t pid = 0;
+  std::string config_path;
+  int64_t uptime_seconds = 0;
+  size_t tracked_links = 0;
+  size_t queued_jobs = 0;
+  size_t control_connections = 0;
+  std::string metrics_url;  // "" when /metrics is not served
+  std::map<std::string, uint64_t> counters;
+};
+
+// Everything one status reply shows.
+struct StatusFacts {
+  const State* state = nullptr;
+  const Config* config = nullptr;
+  std::map<std::string, platform::LinkInfo> host_links;              // managed host links present now
+  std::map<std::string, std::vector<std::string>> bridge_addresses;  // CIDRs, by bridge interface
+  std::map<std::string, platform::JailInfo> running;                 // recorded jails running now
+  std::map<std::string, JailFacts::Entry> inside;                    // by jail
+  std::map<std::string, LinkRates> rates;                            // by host-side name
+  std::map<std::string, uint64_t> flows;                             // active flows by jail
+  std::chrono::steady_clock::time_point now;                         // for the facts' age
+  bool inside_refreshing = false;                                    // a re-reading pass is under way
+  DaemonFacts daemon;
+};
+
+// The reply line for `jail_filter` (empty: every recorded jail), or the error line when
+// no recorded jail has that name. Per jail, `inside_age_seconds` says how old the in-jail
+// facts are; it is null, and each interface's "jail" shows present: false, while nothing
+// is known about the running instance (facts of an earlier instance of a restarted jail
+// do not count). The fields are what vnetctl and tests/fuzz/fuzz_vnetctl_status.cc read.
+std::string renderStatus(const StatusFacts& facts, const std::string& jail_filter);
+
+// The running jails with their own stack (of facts.running) whose in-jail facts are missing, of another
+// instance, or older than `max_age` at facts.now: what a refresh should read.
+std::vector<platform::JailInfo> staleInside(const StatusFacts& facts, std::chrono::steady_clock::duration max_age);
+
+class StatusService {
+ public:
+  // All references must outlive the service. `capture` may be null (no captures).
+  StatusService(const StateStore& store, platform::NetStack& host, platform::Jails& jails, JailFacts& inside,
+                JailFactsRefresher& refresher, const RateSampler& rates);
+
+  // The reply to one status request; asks the refresher for a pass when facts are stale.
+  std::string reply(const std::string& jail_filter, const Config& config,
+                    const collectors::CaptureManager* capture, DaemonFacts daemon);
+
+ private:
+  const StateStore& store_;
+  platform::NetStack& host_;  // loop thread's own handle
+  platform::Jails& jails_;    // loop thread's own handle
+  JailFacts& inside_;
+  JailFactsRefresher& refresher_;
+  const RateSampler& rates_;
+};
+
+}  // namespace vnetd::daemon
