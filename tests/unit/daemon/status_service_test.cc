@@ -221,14 +221,19 @@ TEST_F(StatusFactsTest, StaleAreTheUnknownTheOtherInstanceAndTheOld) {
 
 // ------------------------------------------------------------- the service, with fakes
 
+// The host: status may poll its links and read a bridge's addresses, nothing else.
 class HostStack final : public platform::NetStack {
  public:
   std::map<std::string, LinkInfo> links_;
+  int polls = 0;
   Result<std::vector<LinkInfo>> links() override { return unexpected("links"); }
-  Result<std::optional<LinkInfo>> link(const std::string& name) override {
-    auto it = links_.find(name);
-    return it == links_.end() ? std::optional<LinkInfo>() : std::optional<LinkInfo>(it->second);
+  Result<std::vector<LinkInfo>> pollLinks() override {
+    ++polls;
+    std::vector<LinkInfo> out;
+    for (const auto& [name, l] : links_) out.push_back(l);
+    return out;
   }
+  Result<std::optional<LinkInfo>> link(const std::string&) override { return unexpected("link (one per jail)"); }
   Result<std::vector<AddressInfo>> addresses(uint32_t index) override {
     if (index == 1) return std::vector<AddressInfo>{address(1, "198.18.0.1/24")};
     return std::vector<AddressInfo>{};
@@ -338,7 +343,7 @@ TEST(StatusService, NeverEntersAJailOnTheCallingThreadAndRefreshesStaleFactsElse
   br.interface = "br0";
   config.bridges["lan"] = br;
   HostStack host;
-  host.links_ = {{"br0", makeLink(1, "br0")}, {"e0a_db", makeLink(3, "e0a_db", true, 1)}};
+  host.links_ = {{"br0", makeLink(1, "br0")}, {"e0a_db", makeLink(3, "e0a_db", true, 1)}, {"eth0", makeLink(9, "eth0")}};
   Jails loop_jails;
   loop_jails.running = {{"db", JailInfo{"db", 12, true}}};
   auto refresher_jails = std::make_unique<Jails>();
@@ -353,6 +358,8 @@ TEST(StatusService, NeverEntersAJailOnTheCallingThreadAndRefreshesStaleFactsElse
   EXPECT_TRUE(first["jails"][0]["inside_age_seconds"].is_null()) << "answered at once, with nothing known yet";
   EXPECT_EQ(first["jails"][0]["interfaces"][0]["host"]["in_bridge"], true);
   EXPECT_EQ(first["bridges"][0]["addresses"], Json::array({"198.18.0.1/24"}));
+  EXPECT_EQ(host.polls, 1) << "one poll of the host's links per request";
+  EXPECT_EQ(first.dump().find("eth0"), std::string::npos) << "links vnetd does not manage are not shown";
   // The refresher reads on its own thread; wait for its pass (no sleep: a bounded spin on
   // its own counter, which it bumps when the pass is done).
   for (auto until = Clock::now() + 10s; refresher.passes() == 0 && Clock::now() < until;) std::this_thread::yield();
