@@ -1,17 +1,65 @@
 // Issue 15 item 4: the loop stops (SIGTERM) while posted closures that own Events are
 // still queued. ~Dispatcher must destroy them while the event_base exists: an Event's
-// destructor is event_free(), which takes the base's lock (libevent event.c event_del ->
-// EVBASE_ACQUIRE_LOCK(ev->ev_base)). Freed in the other order, that is a heap
-// use-after-free, which ASan reports (scripts/test runs these tests in build-asan/; they
-// are written for it: without ASan the bad order may pass unnoticed).
+// destructor is event_free(), which takes the base's lock (libevent event.c event_del_:
+// EVBASE_ACQUIRE_LOCK(ev->ev_base, th_base_lock)) — after event_base_free that is a
+// use-after-free.
+//
+// ASan alone cannot see it: the bad read happens inside the system's libevent, which is
+// not instrumented (measured: with the fix reverted these tests passed under ASan). So
+// libevent's own allocations are routed through event_set_mem_functions, which must
+// happen before libevent allocates anything (hence a test executable of its own), and a
+// witness in each posted closure checks, when the closure is destroyed, that the base's
+// memory has not been freed yet. That fails in any build when the order is wrong.
+#include <event2/event.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "daemon/dispatcher.h"
+
+namespace {
+
+// Blocks libevent has allocated and not freed yet.
+std::mutex g_mutex;
+std::set<const void*>* g_live = new std::set<const void*>();  // never destroyed: used until exit
+
+void* trackedMalloc(size_t n) {
+  void* p = std::malloc(n);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (p) g_live->insert(p);
+  return p;
+}
+void* trackedRealloc(void* old, size_t n) {
+  void* p = std::realloc(old, n);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (p || n == 0) g_live->erase(old);
+  if (p) g_live->insert(p);
+  return p;
+}
+void trackedFree(void* p) {
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    g_live->erase(p);
+  }
+  std::free(p);
+}
+const bool g_tracking = [] {
+  event_set_mem_functions(trackedMalloc, trackedRealloc, trackedFree);
+  return true;
+}();
+
+bool allocatedByLibevent(const void* p) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return g_live->count(p) != 0;
+}
+
+}  // namespace
 
 namespace vnetd::daemon {
 namespace {
@@ -24,12 +72,24 @@ std::unique_ptr<Dispatcher> make() {
   return d ? std::move(*d) : nullptr;
 }
 
-// Owned by a posted closure; sets `destroyed` when the closure is destroyed.
-std::shared_ptr<int> witness(bool& destroyed) {
-  return std::shared_ptr<int>(new int(0), [&destroyed](int* p) {
+// Owned by a posted closure next to its Events; when the closure is destroyed, says so
+// and checks that `base` (the Dispatcher's event_base) is still allocated.
+std::shared_ptr<int> witness(bool& destroyed, const event_base* base) {
+  return std::shared_ptr<int>(new int(0), [&destroyed, base](int* p) {
     delete p;
     destroyed = true;
+    EXPECT_TRUE(allocatedByLibevent(base)) << "a posted closure owning Events outlived event_base_free";
   });
+}
+
+TEST(DispatcherShutdown, TheWitnessSeesTheBaseBeingFreed) {
+  ASSERT_TRUE(g_tracking);
+  auto d = make();
+  ASSERT_TRUE(d);
+  const event_base* base = d->base();
+  EXPECT_TRUE(allocatedByLibevent(base)) << "libevent's allocations are tracked";
+  d.reset();
+  EXPECT_FALSE(allocatedByLibevent(base));
 }
 
 // The daemon's pattern (Daemon::reconcileSoon, EventWatch::retire): a timer hands its own
@@ -41,7 +101,7 @@ TEST(DispatcherShutdown, AFiredTimerParkedInAPostedClosureIsFreedBeforeTheBase) 
   bool destroyed = false;
   std::unique_ptr<Event> soon;
   auto t = d->onTimer(0ms, false, [&] {
-    d->post([ev = std::shared_ptr<Event>(std::move(soon)), w = witness(destroyed)] {
+    d->post([ev = std::shared_ptr<Event>(std::move(soon)), w = witness(destroyed, d->base())] {
       ADD_FAILURE() << "the loop had stopped: this closure must not run";
     });
     d->exit();  // SIGTERM's callback (main.cc) in the same iteration
@@ -65,7 +125,7 @@ TEST(DispatcherShutdown, ArmedEventsInUnrunClosuresAreRemovedBeforeTheBaseIsFree
   ASSERT_TRUE(later && sig);
   auto stop = d->onTimer(0ms, false, [&] {
     d->post([a = std::shared_ptr<Event>(std::move(*later)), b = std::shared_ptr<Event>(std::move(*sig)),
-             w = witness(destroyed)] {});
+             w = witness(destroyed, d->base())] {});
     d->exit();
   });
   ASSERT_TRUE(stop);
@@ -87,7 +147,7 @@ TEST(DispatcherShutdown, ClosuresPostedFromAnotherThreadAfterTheLoopStoppedAreDr
   ASSERT_TRUE(armed);
   bool destroyed = false;
   std::thread poster([&, ev = std::shared_ptr<Event>(std::move(*armed))]() mutable {
-    d->post([ev = std::move(ev), w = witness(destroyed)] {});
+    d->post([ev = std::move(ev), w = witness(destroyed, d->base())] {});
   });
   poster.join();
   stop->reset();
