@@ -78,7 +78,10 @@ Result<void> Daemon::start() {
   auto refresher_jails = platform::openJails();
   if (!refresher_jails) return refresher_jails.error();
   refresher_ = std::make_unique<JailFactsRefresher>(inside_, std::move(*refresher_jails), kInsideRefreshGap);
-  status_ = std::make_unique<StatusService>(store_, *host_, *jails_, inside_, *refresher_, rates_);
+  auto status_jails = platform::openJails();
+  if (!status_jails) return status_jails.error();
+  status_ = std::make_unique<StatusService>(dispatcher_, store_, *host_, std::move(*status_jails), inside_,
+                                            *refresher_, rates_);
 
   // Events before the first pass: a change that happens during it is then seen afterwards.
   auto events = platform::openHostEvents();
@@ -251,7 +254,7 @@ void Daemon::handle(const control::Request& request, const PeerCredentials& peer
       reply(dump(doc));
       return;
     }
-    case control::Op::Status: reply(statusReply(request.jail)); return;
+    case control::Op::Status: status(request.jail, std::move(reply)); return;
     case control::Op::Hook:
       // setManaged runs before a hook (and only when the names change): the capture
       // learns the jail's MAC (or its departure) once the hook has saved the state,
@@ -282,7 +285,7 @@ void Daemon::handleCapture(const control::Request& request, ControlServer::Reply
   captures_->handle(request, **state, std::move(reply));
 }
 
-std::string Daemon::statusReply(const std::string& jail_filter) {
+void Daemon::status(const std::string& jail_filter, ControlServer::Reply reply) {
   DaemonFacts d;
   d.pid = static_cast<int64_t>(::getpid());
   d.config_path = reloader_.path();
@@ -297,7 +300,8 @@ std::string Daemon::statusReply(const std::string& jail_filter) {
                     std::to_string(http_->port()) + config_->metrics.path;
   }
   d.counters = counters_.snapshot();
-  return status_->reply(jail_filter, *config_, capture_.get(), std::move(d));
+  status_->reply(jail_filter, config_, capture_.get(), std::move(d),
+                 [reply = std::move(reply)](std::string line) { reply(std::move(line)); });
 }
 
 Result<void> Daemon::reload(std::function<void()> then) {

@@ -70,7 +70,7 @@ class Daemon {
   void setManaged(std::set<std::string> names);
   void captureFollowState();
   void sampleRates();
-  std::string statusReply(const std::string& jail_filter);
+  void status(const std::string& jail_filter, ControlServer::Reply reply);
   void handleCapture(const control::Request& request, ControlServer::Reply reply);
 
   Dispatcher& dispatcher_;
@@ -80,7 +80,7 @@ class Daemon {
   Counters counters_;
   DaemonMetrics metrics_;
   std::unique_ptr<platform::NetStack> host_;  // loop thread: status and event look-ups
-  std::unique_ptr<platform::Jails> jails_;    // loop thread: status ("running?"), scrapes
+  std::unique_ptr<platform::Jails> jails_;    // loop thread: scrapes
   JailFacts inside_;                          // what is inside each jail (Mutator, refresher → status)
   std::unique_ptr<JailFactsRefresher> refresher_;
   std::unique_ptr<StatusService> status_;

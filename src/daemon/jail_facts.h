@@ -5,8 +5,8 @@
 // JailFactsRefresher on its own thread.
 //
 // Threading: JailFacts is safe from any thread (the Mutator and the refresher write, the
-// loop reads). JailFactsRefresher's methods are called on one thread (the loop); its
-// readings run on its own thread.
+// status service reads). JailFactsRefresher's methods are safe from any thread (the
+// status service calls them); its readings run on its own thread.
 #pragma once
 
 #include <chrono>

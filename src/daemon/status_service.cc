@@ -149,29 +149,57 @@ std::vector<platform::JailInfo> staleInside(const StatusFacts& facts, std::chron
   return out;
 }
 
-StatusService::StatusService(const StateStore& store, platform::NetStack& host, platform::Jails& jails,
-                             JailFacts& inside, JailFactsRefresher& refresher, const RateSampler& rates)
-    : store_(store), host_(host), jails_(jails), inside_(inside), refresher_(refresher), rates_(rates) {}
+StatusService::StatusService(Dispatcher& dispatcher, const StateStore& store, platform::NetStack& host,
+                             std::unique_ptr<platform::Jails> jails, JailFacts& inside, JailFactsRefresher& refresher,
+                             const RateSampler& rates)
+    : dispatcher_(dispatcher),
+      store_(store),
+      host_(host),
+      jails_(std::move(jails)),
+      inside_(inside),
+      refresher_(refresher),
+      rates_(rates) {
+  thread_ = std::thread([this] { run(); });
+}
 
-std::string StatusService::reply(const std::string& jail_filter, const Config& config,
-                                 const collectors::CaptureManager* capture, DaemonFacts daemon) {
+StatusService::~StatusService() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+    jobs_.clear();
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  alive_.reset();
+}
+
+void StatusService::reply(const std::string& jail_filter, std::shared_ptr<const Config> config,
+                          const collectors::CaptureManager* capture, DaemonFacts daemon, Done done) {
   // Lock-free: status never waits behind a hook that holds the state lock.
   auto snapshot = store_.snapshot();
-  if (!snapshot) return control::encodeError("cannot read the state: " + snapshot.error().message());
-  StatusFacts facts;
-  facts.state = snapshot->get();
-  facts.config = &config;
-  facts.now = std::chrono::steady_clock::now();
+  if (!snapshot) {
+    done(control::encodeError("cannot read the state: " + snapshot.error().message()));
+    return;
+  }
+  Job job;
+  job.filter = jail_filter;
+  job.config = std::move(config);
+  job.state = std::move(*snapshot);
+  job.done = std::move(done);
+  StatusFacts& facts = job.facts;
+  const State& state = *job.state;
+  const Config& cfg = *job.config;
 
   // Host side: one poll of the host's links (Linux: the link table kept from the kernel's
   // notifications plus a counters-only dump, platform/linux/link_table.h; FreeBSD: one
   // interface-list dump). Not one query per managed link: on Linux each such query walks
   // the host's namespace-id table for the veth's peer, so asking for each of N jails'
   // links costs N², and status with 500 jails spent most of its time there. Read now,
-  // not from the event-maintained view: counters change without events.
+  // not from the event-maintained view: counters change without events. On the loop:
+  // the link table lives in the loop's handle (the rate sampler polls it too).
   std::set<std::string> wanted;
-  for (const auto& [key, br] : config.bridges) wanted.insert(br.interface);
-  for (const auto& [name, rec] : facts.state->jails)
+  for (const auto& [key, br] : cfg.bridges) wanted.insert(br.interface);
+  for (const auto& [name, rec] : state.jails)
     for (const auto& ir : rec.interfaces) {
       wanted.insert(ir.host_name);
       if (!ir.bridge.empty()) wanted.insert(ir.bridge);
@@ -179,30 +207,61 @@ std::string StatusService::reply(const std::string& jail_filter, const Config& c
   if (auto all = host_.pollLinks())
     for (auto& l : *all)
       if (wanted.count(l.name)) facts.host_links.emplace(l.name, std::move(l));
-  for (const auto& [key, br] : config.bridges)
+  for (const auto& [key, br] : cfg.bridges)
     if (auto l = facts.host_links.find(br.interface); l != facts.host_links.end()) {
       auto& out = facts.bridge_addresses[br.interface];
       if (auto a = host_.addresses(l->second.index))
         for (const auto& x : *a) out.push_back(x.cidr.toString());
     }
-
-  // Jails: whether each runs (one stat(2) or jail_get(2) per recorded jail, no stack
-  // opened); what is inside comes from memory.
-  std::set<std::string> recorded;
-  for (const auto& [name, rec] : facts.state->jails) {
-    recorded.insert(name);
+  for (const auto& [name, rec] : state.jails) {
     if (!jail_filter.empty() && name != jail_filter) continue;
-    if (auto info = jails_.find(name); info && *info) facts.running.emplace(name, **info);
     for (const auto& ir : rec.interfaces)
       if (auto r = rates_.rates(ir.host_name)) facts.rates.emplace(ir.host_name, *r);
   }
-  if (jail_filter.empty()) inside_.retainOnly(recorded);
-  facts.inside = inside_.snapshot();
-  if (auto stale = staleInside(facts, kInsideMaxAge); !stale.empty()) refresher_.request(std::move(stale));
-  facts.inside_refreshing = refresher_.busy();
   if (capture) facts.flows = capture->activeFlows();
   facts.daemon = std::move(daemon);
-  return renderStatus(facts, jail_filter);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    jobs_.push_back(std::move(job));
+  }
+  wake_.notify_one();
+}
+
+void StatusService::run() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+      if (stop_) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    finish(job);
+  }
+}
+
+void StatusService::finish(Job& job) {
+  StatusFacts& facts = job.facts;
+  facts.state = job.state.get();
+  facts.config = job.config.get();
+  // Whether each jail runs: one stat(2) (Linux) or jail_get(2) (FreeBSD) per recorded
+  // jail, no stack opened; what is inside comes from memory.
+  std::set<std::string> recorded;
+  for (const auto& [name, rec] : job.state->jails) {
+    recorded.insert(name);
+    if (!job.filter.empty() && name != job.filter) continue;
+    if (auto info = jails_->find(name); info && *info) facts.running.emplace(name, **info);
+  }
+  if (job.filter.empty()) inside_.retainOnly(recorded);
+  facts.inside = inside_.snapshot();
+  facts.now = std::chrono::steady_clock::now();
+  if (auto stale = staleInside(facts, kInsideMaxAge); !stale.empty()) refresher_.request(std::move(stale));
+  facts.inside_refreshing = refresher_.busy();
+  std::string line = renderStatus(facts, job.filter);
+  dispatcher_.post([alive = std::weak_ptr<char>(alive_), done = std::move(job.done), line = std::move(line)] {
+    if (!alive.expired()) done(line);
+  });
 }
 
 }  // namespace vnetd::daemon

@@ -1,15 +1,24 @@
 // StatusService: answers the control op `status` from facts the daemon holds in memory
-// (the state snapshot, JailFacts about each jail's inside, rates, flows, counters) plus
-// one cheap query per managed host link and a "running?" look-up per recorded jail; it
-// never enters a jail on the loop thread. In-jail facts older than kInsideMaxAge are
-// re-read by the JailFactsRefresher on its own thread while the reply goes out at once
-// with what is known and how old it is (`inside_age_seconds`).
+// (the state snapshot, JailFacts about each jail's inside, rates, flows, counters) and one
+// poll of the host's links; it never enters a jail. The loop thread only gathers what
+// lives there (the host link poll, rates, flows, the daemon's numbers); everything that
+// grows with the number of jails — the "running?" look-up per recorded jail, the reply's
+// JSON — is done on the service's own thread, so a `vnetctl top` refreshing a 500-jail
+// status twice a second does not hold up hooks and events waiting for the loop. In-jail
+// facts older than kInsideMaxAge are re-read by the JailFactsRefresher meanwhile; the
+// reply goes out at once with what is known and how old it is (`inside_age_seconds`).
 //
-// renderStatus and staleInside are pure (tests feed them facts; no kernel). The service
-// gathers the facts and calls them. Threading: loop thread.
+// renderStatus and staleInside are pure (tests feed them facts; no kernel).
+// Threading: reply() on the loop thread; `done` runs on the loop thread.
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -18,6 +27,7 @@
 #include "collectors/capture.h"
 #include "core/config.h"
 #include "core/state_store.h"
+#include "daemon/dispatcher.h"
 #include "daemon/jail_facts.h"
 #include "daemon/rates.h"
 #include "platform/jails.h"
@@ -71,21 +81,48 @@ std::vector<platform::JailInfo> staleInside(const StatusFacts& facts, std::chron
 
 class StatusService {
  public:
-  // All references must outlive the service. `capture` may be null (no captures).
-  StatusService(const StateStore& store, platform::NetStack& host, platform::Jails& jails, JailFacts& inside,
-                JailFactsRefresher& refresher, const RateSampler& rates);
+  using Done = std::function<void(std::string)>;
 
-  // The reply to one status request; asks the refresher for a pass when facts are stale.
-  std::string reply(const std::string& jail_filter, const Config& config,
-                    const collectors::CaptureManager* capture, DaemonFacts daemon);
+  // All references must outlive the service. `jails` is the service thread's own handle.
+  StatusService(Dispatcher& dispatcher, const StateStore& store, platform::NetStack& host,
+                std::unique_ptr<platform::Jails> jails, JailFacts& inside, JailFactsRefresher& refresher,
+                const RateSampler& rates);
+  // Joins the thread; replies not given yet are dropped (their clients see the close).
+  ~StatusService();
+  StatusService(const StatusService&) = delete;
+  StatusService& operator=(const StatusService&) = delete;
+
+  // Answers one status request: `done` gets the reply line on the loop thread, soon.
+  // `capture` may be null (no captures). Loop thread.
+  void reply(const std::string& jail_filter, std::shared_ptr<const Config> config,
+             const collectors::CaptureManager* capture, DaemonFacts daemon, Done done);
 
  private:
+  // What the loop gathered for one request; the service thread completes and renders it.
+  struct Job {
+    std::string filter;
+    std::shared_ptr<const Config> config;
+    std::shared_ptr<const State> state;
+    StatusFacts facts;
+    Done done;
+  };
+  void run();
+  void finish(Job& job);
+
+  Dispatcher& dispatcher_;
   const StateStore& store_;
-  platform::NetStack& host_;  // loop thread's own handle
-  platform::Jails& jails_;    // loop thread's own handle
+  platform::NetStack& host_;                // loop thread's handle
+  std::unique_ptr<platform::Jails> jails_;  // service thread's handle
   JailFacts& inside_;
   JailFactsRefresher& refresher_;
   const RateSampler& rates_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job> jobs_;
+  bool stop_ = false;
+  std::shared_ptr<char> alive_ = std::make_shared<char>(0);  // posted replies check it
+  std::thread thread_;
 };
 
 }  // namespace vnetd::daemon

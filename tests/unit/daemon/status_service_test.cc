@@ -299,7 +299,7 @@ class InsideStack final : public platform::NetStack {
   std::string ifname_;
 };
 
-// Running jails; records on which thread stacks are opened.
+// Running jails; records on which thread they are looked up and stacks opened.
 class Jails final : public platform::Jails {
  public:
   std::map<std::string, JailInfo> running;
@@ -311,7 +311,9 @@ class Jails final : public platform::Jails {
     for (const auto& [n, j] : running) out.push_back(j);
     return out;
   }
+  std::atomic<int> finds_on_caller{0}, finds_elsewhere{0};
   Result<std::optional<JailInfo>> find(const std::string& name) override {
+    (std::this_thread::get_id() == caller ? finds_on_caller : finds_elsewhere)++;
     auto it = running.find(name);
     return it == running.end() ? std::optional<JailInfo>() : std::optional<JailInfo>(it->second);
   }
@@ -321,7 +323,7 @@ class Jails final : public platform::Jails {
   }
 };
 
-TEST(StatusService, NeverEntersAJailOnTheCallingThreadAndRefreshesStaleFactsElsewhere) {
+TEST(StatusService, NeverEntersAJailAndAsksNothingPerJailOnTheLoopThread) {
   auto dir = std::filesystem::temp_directory_path() / ("status_service_test." + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   auto store = StateStore::open(dir.string());
@@ -337,38 +339,57 @@ TEST(StatusService, NeverEntersAJailOnTheCallingThreadAndRefreshesStaleFactsElse
     state.jails["db"] = rec;
     ASSERT_TRUE(store->save(*lock, state));
   }
-  Config config;
+  auto config = std::make_shared<Config>();
   BridgeConfig br;
   br.name = "lan";
   br.interface = "br0";
-  config.bridges["lan"] = br;
+  config->bridges["lan"] = br;
+  auto dispatcher = Dispatcher::create();
+  ASSERT_TRUE(dispatcher);
+  Dispatcher& loop = **dispatcher;
   HostStack host;
   host.links_ = {{"br0", makeLink(1, "br0")}, {"e0a_db", makeLink(3, "e0a_db", true, 1)}, {"eth0", makeLink(9, "eth0")}};
-  Jails loop_jails;
-  loop_jails.running = {{"db", JailInfo{"db", 12, true}}};
+  auto status_jails = std::make_unique<Jails>();  // made on this (the loop) thread
+  Jails* status_view = status_jails.get();
+  status_view->running = {{"db", JailInfo{"db", 12, true}}};
   auto refresher_jails = std::make_unique<Jails>();
   Jails* refresher_view = refresher_jails.get();
   JailFacts facts;
   RateSampler rates;
   JailFactsRefresher refresher(facts, std::move(refresher_jails), 0s);
-  StatusService service(*store, host, loop_jails, facts, refresher, rates);
+  StatusService service(loop, *store, host, std::move(status_jails), facts, refresher, rates);
 
-  Json first = Json::parse(service.reply("", config, nullptr, {}));
+  // One request, answered through the loop.
+  auto ask = [&]() -> Json {
+    std::string line;
+    auto dog = loop.onTimer(10s, false, [&] { loop.exit(); });
+    service.reply("", config, nullptr, {}, [&](std::string l) {
+      line = std::move(l);
+      loop.exit();
+    });
+    EXPECT_TRUE(loop.run());
+    EXPECT_FALSE(line.empty()) << "no reply within 10 s";
+    return Json::parse(line, nullptr, false);
+  };
+  Json first = ask();
   ASSERT_EQ(first["jails"].size(), 1u) << first.dump();
+  EXPECT_EQ(first["jails"][0]["running"], true);
   EXPECT_TRUE(first["jails"][0]["inside_age_seconds"].is_null()) << "answered at once, with nothing known yet";
   EXPECT_EQ(first["jails"][0]["interfaces"][0]["host"]["in_bridge"], true);
   EXPECT_EQ(first["bridges"][0]["addresses"], Json::array({"198.18.0.1/24"}));
   EXPECT_EQ(host.polls, 1) << "one poll of the host's links per request";
   EXPECT_EQ(first.dump().find("eth0"), std::string::npos) << "links vnetd does not manage are not shown";
+  EXPECT_EQ(status_view->finds_on_caller, 0) << "the per-jail look-ups run on the service's thread";
+  EXPECT_GT(status_view->finds_elsewhere, 0);
   // The refresher reads on its own thread; wait for its pass (no sleep: a bounded spin on
   // its own counter, which it bumps when the pass is done).
   for (auto until = Clock::now() + 10s; refresher.passes() == 0 && Clock::now() < until;) std::this_thread::yield();
   ASSERT_EQ(refresher.passes(), 1u);
-  EXPECT_EQ(loop_jails.opened_on_caller + loop_jails.opened_elsewhere, 0) << "the loop's handle never opens stacks";
+  EXPECT_EQ(status_view->opened_on_caller + status_view->opened_elsewhere, 0) << "status never opens stacks";
   EXPECT_EQ(refresher_view->opened_on_caller, 0);
   EXPECT_EQ(refresher_view->opened_elsewhere, 1);
 
-  Json second = Json::parse(service.reply("", config, nullptr, {}));
+  Json second = ask();
   const Json& db = second["jails"][0];
   ASSERT_TRUE(db["inside_age_seconds"].is_number()) << second.dump();
   EXPECT_EQ(db["interfaces"][0]["jail"]["present"], true);
