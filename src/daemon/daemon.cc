@@ -211,21 +211,33 @@ void Daemon::handleEvent(const InterfaceEvent& e) {
     case InterfaceEvent::Type::Renamed:
       view_.erase(e.old_name);
       reconcileSoon("a managed interface was renamed", kReconcileDebounce);
-      [[fallthrough]];
-    case InterfaceEvent::Type::Arrived:
+      break;
     case InterfaceEvent::Type::LinkUp:
-    case InterfaceEvent::Type::LinkDown: {
-      auto l = host_->link(e.name);
-      if (l && *l) view_[e.name] = **l;
-      else if (l) view_.erase(e.name);
-      return;
-    }
+    case InterfaceEvent::Type::LinkDown:
+      // A pair's carrier changes at both ends: what `created` read inside the jail (the
+      // jail side before its carrier came up) is out of date.
+      if (auto jail = jailOfHostSide(e.name); !jail.empty()) refresher_->refreshJail(jail);
+      break;
+    case InterfaceEvent::Type::Arrived: break;
     case InterfaceEvent::Type::AddressRemoved:
       reconcileSoon("a managed interface lost an address", kReconcileDebounce);
       return;
     case InterfaceEvent::Type::AddressAdded:
     case InterfaceEvent::Type::ResyncNeeded: return;
   }
+  // Arrived, renamed, carrier changed: the view follows the kernel.
+  auto l = host_->link(e.name);
+  if (l && *l) view_[e.name] = **l;
+  else if (l) view_.erase(e.name);
+}
+
+std::string Daemon::jailOfHostSide(const std::string& host_side) const {
+  auto state = store_.snapshot();  // cached: re-read only when the file changed
+  if (!state) return "";
+  for (const auto& [name, rec] : (*state)->jails)
+    for (const auto& ir : rec.interfaces)
+      if (ir.host_name == host_side) return name;
+  return "";
 }
 
 void Daemon::reconcileSoon(const char* why, std::chrono::milliseconds delay) {

@@ -65,6 +65,7 @@ class Daemon {
   Result<void> start();
   void onEvents(const std::vector<platform::InterfaceEvent>& events, const Result<void>& drained);
   void handleEvent(const platform::InterfaceEvent& event);
+  std::string jailOfHostSide(const std::string& host_side) const;  // "" when none
   void reconcileSoon(const char* why, std::chrono::milliseconds delay);
   void armReconcileTimer();
   void setManaged(std::set<std::string> names);

@@ -63,40 +63,63 @@ uint64_t JailFactsRefresher::passes() const {
   return passes_;
 }
 
+void JailFactsRefresher::refreshJail(const std::string& jail) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!single_.insert(jail).second) return;
+  }
+  wake_.notify_one();
+}
+
+void JailFactsRefresher::read(const platform::JailInfo& jail, size_t& failed) {
+  JailInside inside{jail.id, Clock::now(), {}, {}};
+  // Opened per jail and closed right away: a held socket would keep a deleted namespace
+  // (and its interfaces) alive.
+  auto stack = jails_->openStack(jail);
+  if (!stack) {
+    ++failed;  // stopped meanwhile, most likely; status shows it as not running
+    return;
+  }
+  auto links = (*stack)->links();
+  auto addresses = (*stack)->addresses();
+  if (!links || !addresses) {
+    ++failed;
+    return;
+  }
+  inside.links = std::move(*links);
+  inside.addresses = std::move(*addresses);
+  facts_.learn(jail.name, std::move(inside));
+}
+
 void JailFactsRefresher::run() {
   for (;;) {
     std::vector<platform::JailInfo> todo;
+    std::set<std::string> single;
+    bool pass = false;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [this] { return stop_ || queued_; });
+      wake_.wait(lock, [this] { return stop_ || queued_ || !single_.empty(); });
       if (stop_) return;
-      todo.swap(pending_);
-      queued_ = false;
-      running_ = true;
+      single.swap(single_);
+      if (queued_) {
+        todo.swap(pending_);
+        queued_ = false;
+        running_ = true;
+        pass = true;
+      }
     }
     size_t failed = 0;
+    for (const auto& name : single) {
+      auto info = jails_->find(name);
+      if (info && *info && (*info)->own_stack) read(**info, failed);
+    }
+    if (!pass) continue;
     for (const auto& jail : todo) {
       {
         std::lock_guard<std::mutex> lock(mutex_);
         if (stop_) return;
       }
-      JailInside inside{jail.id, Clock::now(), {}, {}};
-      // Opened per jail and closed right away: a held socket would keep a deleted
-      // namespace (and its interfaces) alive.
-      auto stack = jails_->openStack(jail);
-      if (!stack) {
-        ++failed;  // stopped meanwhile, most likely; status shows it as not running
-        continue;
-      }
-      auto links = (*stack)->links();
-      auto addresses = (*stack)->addresses();
-      if (!links || !addresses) {
-        ++failed;
-        continue;
-      }
-      inside.links = std::move(*links);
-      inside.addresses = std::move(*addresses);
-      facts_.learn(jail.name, std::move(inside));
+      read(jail, failed);
     }
     if (failed) VNETD_LOG_DEBUG("in-jail facts: %zu of %zu jails could not be read", failed, todo.size());
     std::lock_guard<std::mutex> lock(mutex_);

@@ -59,6 +59,10 @@ class JailFactsRefresher {
   // ago: then nothing happens and false is returned (a later request asks again). Never
   // blocks on a reading.
   bool request(std::vector<platform::JailInfo> jails);
+  // Reads `jail`'s stack soon (if it runs), whatever the gap: what an event says changed
+  // there (the carrier of a jail's pair comes up after `created` has read the stack).
+  // Requests for the same jail coalesce until it is read. Never blocks.
+  void refreshJail(const std::string& jail);
   // A pass is queued or running.
   bool busy() const;
   // Passes completed so far.
@@ -66,6 +70,7 @@ class JailFactsRefresher {
 
  private:
   void run();
+  void read(const platform::JailInfo& jail, size_t& failed);
 
   JailFacts& facts_;
   std::unique_ptr<platform::Jails> jails_;  // refresher thread only
@@ -74,6 +79,7 @@ class JailFactsRefresher {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<platform::JailInfo> pending_;
+  std::set<std::string> single_;  // refreshJail requests not read yet
   bool queued_ = false;   // pending_ holds a pass to run
   bool running_ = false;  // a pass is being read
   bool stop_ = false;

@@ -49,8 +49,8 @@ class CountingJails final : public platform::Jails {
  public:
   std::atomic<int> opened{0};
   Result<std::vector<platform::JailInfo>> list() override { return std::vector<platform::JailInfo>{}; }
-  Result<std::optional<platform::JailInfo>> find(const std::string&) override {
-    return std::optional<platform::JailInfo>();
+  Result<std::optional<platform::JailInfo>> find(const std::string& name) override {
+    return std::optional<platform::JailInfo>(platform::JailInfo{name, 7, true});
   }
   Result<std::unique_ptr<platform::NetStack>> openStack(const platform::JailInfo&) override {
     ++opened;
@@ -72,6 +72,11 @@ TEST(JailFactsRefresher, OnePassPerGapHoweverOftenAsked) {
   EXPECT_FALSE(refresher.request(two)) << "the gap since the last pass has not passed";
   EXPECT_FALSE(refresher.busy());
   EXPECT_TRUE(facts.snapshot().empty()) << "unreadable jails teach nothing";
+
+  // What an event says changed is read at once, gap or not.
+  refresher.refreshJail("a");
+  for (auto until = Clock::now() + 10s; view->opened < 3 && Clock::now() < until;) std::this_thread::yield();
+  EXPECT_EQ(view->opened, 3);
 }
 
 }  // namespace
