@@ -80,8 +80,8 @@ Result<void> Daemon::start() {
   refresher_ = std::make_unique<JailFactsRefresher>(inside_, std::move(*refresher_jails), kInsideRefreshGap);
   auto status_jails = platform::openJails();
   if (!status_jails) return status_jails.error();
-  status_ = std::make_unique<StatusService>(dispatcher_, store_, *host_, std::move(*status_jails), inside_,
-                                            *refresher_, rates_);
+  status_ = std::make_unique<StatusService>(dispatcher_, store_, *host_, *jails_, std::move(*status_jails),
+                                            inside_, *refresher_, rates_);
 
   // Events before the first pass: a change that happens during it is then seen afterwards.
   auto events = platform::openHostEvents();

@@ -81,7 +81,7 @@ class Daemon {
   Counters counters_;
   DaemonMetrics metrics_;
   std::unique_ptr<platform::NetStack> host_;  // loop thread: status and event look-ups
-  std::unique_ptr<platform::Jails> jails_;    // loop thread: scrapes
+  std::unique_ptr<platform::Jails> jails_;    // loop thread: scrapes, small status replies
   JailFacts inside_;                          // what is inside each jail (Mutator, refresher → status)
   std::unique_ptr<JailFactsRefresher> refresher_;
   std::unique_ptr<StatusService> status_;

@@ -150,11 +150,12 @@ std::vector<platform::JailInfo> staleInside(const StatusFacts& facts, std::chron
 }
 
 StatusService::StatusService(Dispatcher& dispatcher, const StateStore& store, platform::NetStack& host,
-                             std::unique_ptr<platform::Jails> jails, JailFacts& inside, JailFactsRefresher& refresher,
-                             const RateSampler& rates)
+                             platform::Jails& loop_jails, std::unique_ptr<platform::Jails> jails, JailFacts& inside,
+                             JailFactsRefresher& refresher, const RateSampler& rates)
     : dispatcher_(dispatcher),
       store_(store),
       host_(host),
+      loop_jails_(loop_jails),
       jails_(std::move(jails)),
       inside_(inside),
       refresher_(refresher),
@@ -220,6 +221,11 @@ void StatusService::reply(const std::string& jail_filter, std::shared_ptr<const 
   }
   if (capture) facts.flows = capture->activeFlows();
   facts.daemon = std::move(daemon);
+  if (state.jails.size() <= kInlineJails) {
+    std::string line = finish(job, loop_jails_);
+    job.done(std::move(line));
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(mutex_);
     jobs_.push_back(std::move(job));
@@ -237,11 +243,14 @@ void StatusService::run() {
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    finish(job);
+    std::string line = finish(job, *jails_);
+    dispatcher_.post([alive = std::weak_ptr<char>(alive_), done = std::move(job.done), line = std::move(line)] {
+      if (!alive.expired()) done(line);
+    });
   }
 }
 
-void StatusService::finish(Job& job) {
+std::string StatusService::finish(Job& job, platform::Jails& jails) {
   StatusFacts& facts = job.facts;
   facts.state = job.state.get();
   facts.config = job.config.get();
@@ -251,17 +260,14 @@ void StatusService::finish(Job& job) {
   for (const auto& [name, rec] : job.state->jails) {
     recorded.insert(name);
     if (!job.filter.empty() && name != job.filter) continue;
-    if (auto info = jails_->find(name); info && *info) facts.running.emplace(name, **info);
+    if (auto info = jails.find(name); info && *info) facts.running.emplace(name, **info);
   }
   if (job.filter.empty()) inside_.retainOnly(recorded);
   facts.inside = inside_.snapshot();
   facts.now = std::chrono::steady_clock::now();
   if (auto stale = staleInside(facts, kInsideMaxAge); !stale.empty()) refresher_.request(std::move(stale));
   facts.inside_refreshing = refresher_.busy();
-  std::string line = renderStatus(facts, job.filter);
-  dispatcher_.post([alive = std::weak_ptr<char>(alive_), done = std::move(job.done), line = std::move(line)] {
-    if (!alive.expired()) done(line);
-  });
+  return renderStatus(facts, job.filter);
 }
 
 }  // namespace vnetd::daemon

@@ -323,33 +323,61 @@ class Jails final : public platform::Jails {
   }
 };
 
-TEST(StatusService, NeverEntersAJailAndAsksNothingPerJailOnTheLoopThread) {
-  auto dir = std::filesystem::temp_directory_path() / ("status_service_test." + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  auto store = StateStore::open(dir.string());
-  ASSERT_TRUE(store) << store.error().message();
-  {
+// A state store in a temp dir with the jail "db" recorded, plus `others` more.
+struct Store {
+  std::filesystem::path dir;
+  std::optional<StateStore> store;
+  explicit Store(size_t others) {
+    dir = std::filesystem::temp_directory_path() /
+          ("status_service_test." + std::to_string(::getpid()) + "." + std::to_string(others));
+    std::filesystem::remove_all(dir);
+    auto s = StateStore::open(dir.string());
+    EXPECT_TRUE(s) << s.error().message();
+    if (!s) return;
+    store.emplace(std::move(*s));
     auto lock = store->lock();
-    ASSERT_TRUE(lock);
+    EXPECT_TRUE(lock);
+    if (!lock) return;
     State state;
-    JailRecord rec;
-    rec.name = "db";
-    rec.phase = "created";
-    rec.interfaces = {record("db", "198.18.0.3/24")};
-    state.jails["db"] = rec;
-    ASSERT_TRUE(store->save(*lock, state));
+    for (size_t k = 0; k <= others; ++k) {
+      JailRecord rec;
+      rec.name = k == 0 ? "db" : "j" + std::to_string(k);
+      rec.phase = "created";
+      rec.interfaces = {record(rec.name, "198.18.0.3/24")};
+      rec.interfaces[0].host_name = "e0a_" + rec.name;
+      state.jails[rec.name] = rec;
+    }
+    EXPECT_TRUE(store->save(*lock, state));
   }
+  ~Store() { std::filesystem::remove_all(dir); }
+};
+
+std::shared_ptr<Config> lanConfig() {
   auto config = std::make_shared<Config>();
   BridgeConfig br;
   br.name = "lan";
   br.interface = "br0";
   config->bridges["lan"] = br;
+  return config;
+}
+
+const Json* jailIn(const Json& doc, const std::string& name) {
+  for (const auto& j : doc["jails"])
+    if (j["name"] == name) return &j;
+  return nullptr;
+}
+
+TEST(StatusService, ManyJailsAreLookedUpAndRenderedOffTheLoopAndNoJailIsEntered) {
+  Store st(kInlineJails);  // one more than is done on the loop
+  ASSERT_TRUE(st.store);
+  auto config = lanConfig();
   auto dispatcher = Dispatcher::create();
   ASSERT_TRUE(dispatcher);
   Dispatcher& loop = **dispatcher;
   HostStack host;
   host.links_ = {{"br0", makeLink(1, "br0")}, {"e0a_db", makeLink(3, "e0a_db", true, 1)}, {"eth0", makeLink(9, "eth0")}};
-  auto status_jails = std::make_unique<Jails>();  // made on this (the loop) thread
+  Jails loop_jails;                                // made on this (the loop) thread
+  auto status_jails = std::make_unique<Jails>();  // the service thread's
   Jails* status_view = status_jails.get();
   status_view->running = {{"db", JailInfo{"db", 12, true}}};
   auto refresher_jails = std::make_unique<Jails>();
@@ -357,7 +385,7 @@ TEST(StatusService, NeverEntersAJailAndAsksNothingPerJailOnTheLoopThread) {
   JailFacts facts;
   RateSampler rates;
   JailFactsRefresher refresher(facts, std::move(refresher_jails), 0s);
-  StatusService service(loop, *store, host, std::move(status_jails), facts, refresher, rates);
+  StatusService service(loop, *st.store, host, loop_jails, std::move(status_jails), facts, refresher, rates);
 
   // One request, answered through the loop.
   auto ask = [&]() -> Json {
@@ -367,35 +395,65 @@ TEST(StatusService, NeverEntersAJailAndAsksNothingPerJailOnTheLoopThread) {
       line = std::move(l);
       loop.exit();
     });
+    EXPECT_TRUE(line.empty()) << "answered on the loop: the service thread should have";
     EXPECT_TRUE(loop.run());
     EXPECT_FALSE(line.empty()) << "no reply within 10 s";
     return Json::parse(line, nullptr, false);
   };
   Json first = ask();
-  ASSERT_EQ(first["jails"].size(), 1u) << first.dump();
-  EXPECT_EQ(first["jails"][0]["running"], true);
-  EXPECT_TRUE(first["jails"][0]["inside_age_seconds"].is_null()) << "answered at once, with nothing known yet";
-  EXPECT_EQ(first["jails"][0]["interfaces"][0]["host"]["in_bridge"], true);
+  ASSERT_EQ(first["jails"].size(), kInlineJails + 1) << first.dump();
+  const Json* db = jailIn(first, "db");
+  ASSERT_TRUE(db);
+  EXPECT_EQ((*db)["running"], true);
+  EXPECT_TRUE((*db)["inside_age_seconds"].is_null()) << "answered at once, with nothing known yet";
+  EXPECT_EQ((*db)["interfaces"][0]["host"]["in_bridge"], true);
   EXPECT_EQ(first["bridges"][0]["addresses"], Json::array({"198.18.0.1/24"}));
   EXPECT_EQ(host.polls, 1) << "one poll of the host's links per request";
   EXPECT_EQ(first.dump().find("eth0"), std::string::npos) << "links vnetd does not manage are not shown";
-  EXPECT_EQ(status_view->finds_on_caller, 0) << "the per-jail look-ups run on the service's thread";
-  EXPECT_GT(status_view->finds_elsewhere, 0);
+  EXPECT_EQ(loop_jails.finds_on_caller + loop_jails.finds_elsewhere, 0) << "no per-jail look-up on the loop";
+  EXPECT_EQ(status_view->finds_on_caller, 0);
+  EXPECT_EQ(status_view->finds_elsewhere, static_cast<int>(kInlineJails + 1));
   // The refresher reads on its own thread; wait for its pass (no sleep: a bounded spin on
   // its own counter, which it bumps when the pass is done).
   for (auto until = Clock::now() + 10s; refresher.passes() == 0 && Clock::now() < until;) std::this_thread::yield();
   ASSERT_EQ(refresher.passes(), 1u);
   EXPECT_EQ(status_view->opened_on_caller + status_view->opened_elsewhere, 0) << "status never opens stacks";
   EXPECT_EQ(refresher_view->opened_on_caller, 0);
-  EXPECT_EQ(refresher_view->opened_elsewhere, 1);
+  EXPECT_EQ(refresher_view->opened_elsewhere, 1) << "only the running jail";
 
   Json second = ask();
-  const Json& db = second["jails"][0];
-  ASSERT_TRUE(db["inside_age_seconds"].is_number()) << second.dump();
-  EXPECT_EQ(db["interfaces"][0]["jail"]["present"], true);
-  EXPECT_EQ(db["interfaces"][0]["jail"]["addresses"], Json::array({"198.18.0.3/24"}));
+  db = jailIn(second, "db");
+  ASSERT_TRUE(db);
+  ASSERT_TRUE((*db)["inside_age_seconds"].is_number()) << second.dump();
+  EXPECT_EQ((*db)["interfaces"][0]["jail"]["present"], true);
+  EXPECT_EQ((*db)["interfaces"][0]["jail"]["addresses"], Json::array({"198.18.0.3/24"}));
   EXPECT_EQ(refresher.passes(), 1u) << "fresh facts are not read again";
-  std::filesystem::remove_all(dir);
+}
+
+TEST(StatusService, AFewJailsAreAnsweredOnTheLoopAtOnce) {
+  Store st(0);
+  ASSERT_TRUE(st.store);
+  auto dispatcher = Dispatcher::create();
+  ASSERT_TRUE(dispatcher);
+  HostStack host;
+  host.links_ = {{"br0", makeLink(1, "br0")}};
+  Jails loop_jails;
+  loop_jails.running = {{"db", JailInfo{"db", 12, true}}};
+  auto status_jails = std::make_unique<Jails>();
+  Jails* status_view = status_jails.get();
+  JailFacts facts;
+  RateSampler rates;
+  JailFactsRefresher refresher(facts, std::make_unique<Jails>(), 1h);
+  StatusService service(**dispatcher, *st.store, host, loop_jails, std::move(status_jails), facts, refresher, rates);
+  std::string line;
+  service.reply("", lanConfig(), nullptr, {}, [&](std::string l) { line = std::move(l); });
+  ASSERT_FALSE(line.empty()) << "not answered at once";
+  Json doc = Json::parse(line, nullptr, false);
+  ASSERT_TRUE(jailIn(doc, "db"));
+  EXPECT_EQ((*jailIn(doc, "db"))["running"], true);
+  EXPECT_EQ(loop_jails.finds_on_caller, 1);
+  EXPECT_EQ(status_view->finds_on_caller + status_view->finds_elsewhere, 0);
+  EXPECT_EQ(loop_jails.opened_on_caller + loop_jails.opened_elsewhere, 0) << "status never opens stacks";
 }
 
 }  // namespace
