@@ -191,13 +191,15 @@ void StatusService::reply(const std::string& jail_filter, std::shared_ptr<const 
   const State& state = *job.state;
   const Config& cfg = *job.config;
 
-  // Host side: one poll of the host's links (Linux: the link table kept from the kernel's
-  // notifications plus a counters-only dump, platform/linux/link_table.h; FreeBSD: one
-  // interface-list dump). Not one query per managed link: on Linux each such query walks
-  // the host's namespace-id table for the veth's peer, so asking for each of N jails'
-  // links costs N², and status with 500 jails spent most of its time there. Read now,
-  // not from the event-maintained view: counters change without events. On the loop:
-  // the link table lives in the loop's handle (the rate sampler polls it too).
+  // Host side, read now (counters change without events, so not from the event-kept
+  // view). Few links: one query each, whatever else the host has (a poll would also read
+  // every unrelated interface, and during a storm of them its table keeps disagreeing
+  // with the counters and falls back to full dumps). Many: one poll (Linux: the link
+  // table kept from the kernel's notifications plus a counters-only dump,
+  // platform/linux/link_table.h; FreeBSD: one interface-list dump), because on Linux each
+  // single query walks the host's namespace-id table for the veth's peer — N queries at
+  // N jails cost N², most of a 500-jail status. On the loop: the link table lives in the
+  // loop's handle (the rate sampler polls it too).
   std::set<std::string> wanted;
   for (const auto& [key, br] : cfg.bridges) wanted.insert(br.interface);
   for (const auto& [name, rec] : state.jails)
@@ -205,9 +207,13 @@ void StatusService::reply(const std::string& jail_filter, std::shared_ptr<const 
       wanted.insert(ir.host_name);
       if (!ir.bridge.empty()) wanted.insert(ir.bridge);
     }
-  if (auto all = host_.pollLinks())
+  if (wanted.size() <= kQueryLinksUpTo) {
+    for (const auto& name : wanted)
+      if (auto l = host_.link(name); l && *l) facts.host_links.emplace(name, std::move(**l));
+  } else if (auto all = host_.pollLinks()) {
     for (auto& l : *all)
       if (wanted.count(l.name)) facts.host_links.emplace(l.name, std::move(l));
+  }
   for (const auto& [key, br] : cfg.bridges)
     if (auto l = facts.host_links.find(br.interface); l != facts.host_links.end()) {
       auto& out = facts.bridge_addresses[br.interface];

@@ -1,6 +1,6 @@
 // StatusService: answers the control op `status` from facts the daemon holds in memory
-// (the state snapshot, JailFacts about each jail's inside, rates, flows, counters) and one
-// poll of the host's links; it never enters a jail. The loop thread only gathers what
+// (the state snapshot, JailFacts about each jail's inside, rates, flows, counters) and the
+// host's links, read now; it never enters a jail. The loop thread only gathers what
 // lives there (the host link poll, rates, flows, the daemon's numbers); everything that
 // grows with the number of jails — the "running?" look-up per recorded jail, the reply's
 // JSON — is done on the service's own thread once there are more than kInlineJails, so a
@@ -40,6 +40,9 @@ namespace vnetd::daemon {
 // millisecond): handing it to the service thread and back costs two thread wake-ups,
 // which on a busy host take longer than the work. Above it, the thread does it.
 inline constexpr size_t kInlineJails = 64;
+// Up to this many host links of interest status queries each; above, it polls them all
+// (see StatusService::reply).
+inline constexpr size_t kQueryLinksUpTo = 64;
 // In-jail facts older than this are re-read (off the loop) when status is asked.
 inline constexpr std::chrono::seconds kInsideMaxAge{10};
 // At most one re-reading pass per this period, however often status is asked (`vnetctl

@@ -221,7 +221,7 @@ TEST_F(StatusFactsTest, StaleAreTheUnknownTheOtherInstanceAndTheOld) {
 
 // ------------------------------------------------------------- the service, with fakes
 
-// The host: status may poll its links and read a bridge's addresses, nothing else.
+// The host: status may read its links and a bridge's addresses, nothing else.
 class HostStack final : public platform::NetStack {
  public:
   std::map<std::string, LinkInfo> links_;
@@ -233,7 +233,12 @@ class HostStack final : public platform::NetStack {
     for (const auto& [name, l] : links_) out.push_back(l);
     return out;
   }
-  Result<std::optional<LinkInfo>> link(const std::string&) override { return unexpected("link (one per jail)"); }
+  int queries = 0;
+  Result<std::optional<LinkInfo>> link(const std::string& name) override {
+    ++queries;
+    auto it = links_.find(name);
+    return it == links_.end() ? std::optional<LinkInfo>() : std::optional<LinkInfo>(it->second);
+  }
   Result<std::vector<AddressInfo>> addresses(uint32_t index) override {
     if (index == 1) return std::vector<AddressInfo>{address(1, "198.18.0.1/24")};
     return std::vector<AddressInfo>{};
@@ -409,6 +414,7 @@ TEST(StatusService, ManyJailsAreLookedUpAndRenderedOffTheLoopAndNoJailIsEntered)
   EXPECT_EQ((*db)["interfaces"][0]["host"]["in_bridge"], true);
   EXPECT_EQ(first["bridges"][0]["addresses"], Json::array({"198.18.0.1/24"}));
   EXPECT_EQ(host.polls, 1) << "one poll of the host's links per request";
+  EXPECT_EQ(host.queries, 0) << "no query per link at this many";
   EXPECT_EQ(first.dump().find("eth0"), std::string::npos) << "links vnetd does not manage are not shown";
   EXPECT_EQ(loop_jails.finds_on_caller + loop_jails.finds_elsewhere, 0) << "no per-jail look-up on the loop";
   EXPECT_EQ(status_view->finds_on_caller, 0);
@@ -452,6 +458,8 @@ TEST(StatusService, AFewJailsAreAnsweredOnTheLoopAtOnce) {
   ASSERT_TRUE(jailIn(doc, "db"));
   EXPECT_EQ((*jailIn(doc, "db"))["running"], true);
   EXPECT_EQ(loop_jails.finds_on_caller, 1);
+  EXPECT_EQ(host.polls, 0) << "a few links are asked for one by one";
+  EXPECT_EQ(host.queries, 2) << "br0 and e0a_db";
   EXPECT_EQ(status_view->finds_on_caller + status_view->finds_elsewhere, 0);
   EXPECT_EQ(loop_jails.opened_on_caller + loop_jails.opened_elsewhere, 0) << "status never opens stacks";
 }
