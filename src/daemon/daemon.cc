@@ -214,8 +214,12 @@ void Daemon::handleEvent(const InterfaceEvent& e) {
       break;
     case InterfaceEvent::Type::LinkUp:
     case InterfaceEvent::Type::LinkDown:
-      // A pair's carrier changes at both ends: what `created` read inside the jail (the
-      // jail side before its carrier came up) is out of date.
+      // A pair's carrier changes at both ends: what `created` read inside the jail is out
+      // of date. Linux: a veth's carrier (and operstate, set later by linkwatch) comes up
+      // only once both ends are up, i.e. after `created` brought the jail side up and read
+      // it. FreeBSD: an epair is running with link up from creation on both ends
+      // (sys/net/if_epair.c epair_clone_create -> epair_set_state; epair_ioctl
+      // SIOCSIFFLAGS changes nothing), so no such event follows `created` there.
       if (auto jail = jailOfHostSide(e.name); !jail.empty()) refresher_->refreshJail(jail);
       break;
     case InterfaceEvent::Type::Arrived: break;
