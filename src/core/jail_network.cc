@@ -696,6 +696,16 @@ Result<void> JailNetwork::configureInside(const JailConfig& cfg, JailRecord& rec
       v6_done = true;
     }
   }
+  // The stack is open anyway: what it holds now is handed to the daemon's status, which
+  // then need not open it again. Unreadable is no failure of the phase.
+  JailInside seen{info.id, std::chrono::steady_clock::now(), {}, {}};
+  auto now_links = (*js)->links();
+  auto now_addresses = (*js)->addresses();
+  if (now_links && now_addresses) {
+    seen.links = std::move(*now_links);
+    seen.addresses = std::move(*now_addresses);
+    out.inside = std::move(seen);
+  }
   return success();
 }
 

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/jail_inside.h"
 #include "core/result.h"
 #include "core/state_store.h"
 #include "platform/jails.h"
@@ -56,6 +57,9 @@ class UndoLog;  // jail_network.cc
 struct HookOutcome {
   std::vector<std::string> jail_side_names;  // prestart: printed one per line
   bool changed = false;                      // false: nothing to do (idempotent repeat)
+  // created, poststart: the jail's stack as the phase left it (read with the stack the
+  // phase had open), for the daemon's status; nullopt for other phases or if unreadable.
+  std::optional<JailInside> inside;
 };
 
 class JailNetwork {

@@ -3,11 +3,11 @@
 #include <grp.h>
 #include <unistd.h>
 
-#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "collectors/jail_counters.h"
 #include "core/log.h"
+#include "daemon/access_policy.h"
 #include "platform/host.h"
 #include "vnetd/build_config.h"
 
@@ -28,20 +28,12 @@ constexpr std::chrono::seconds kRateSamplePeriod{2};
 
 std::string dump(const Json& doc) { return doc.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
-Json countersJson(const platform::LinkCounters& host_side) {
-  // From the jail's point of view: what the jail receives is what its host side sends.
-  return {{"rx_bytes", host_side.tx_bytes},     {"rx_packets", host_side.tx_packets},
-          {"rx_errors", host_side.tx_errors},   {"rx_dropped", host_side.tx_dropped},
-          {"tx_bytes", host_side.rx_bytes},     {"tx_packets", host_side.rx_packets},
-          {"tx_errors", host_side.rx_errors},   {"tx_dropped", host_side.rx_dropped}};
-}
-
 }  // namespace
 
 Daemon::Daemon(Dispatcher& dispatcher, std::string config_path, std::shared_ptr<const Config> config,
                StateStore store)
     : dispatcher_(dispatcher),
-      config_path_(std::move(config_path)),
+      reloader_(std::move(config_path)),
       config_(std::move(config)),
       store_(std::move(store)),
       started_(std::chrono::steady_clock::now()) {}
@@ -53,6 +45,8 @@ Daemon::~Daemon() {
   http_.reset();
   captures_.reset();  // operators' capture sessions end (their clients see the stream end)
   capture_.reset();  // capture threads stop (and publish a last time) before metrics_ goes
+  status_.reset();
+  refresher_.reset();  // stops after the jail it is reading
   mutator_.reset();
   VNETD_LOG_INFO("stopped; jail networking left in place");
 }
@@ -80,6 +74,14 @@ Result<void> Daemon::start() {
   auto jails = platform::openJails();
   if (!jails) return jails.error();
   jails_ = std::move(*jails);
+  // In-jail facts are re-read on the refresher's thread, with its own handle.
+  auto refresher_jails = platform::openJails();
+  if (!refresher_jails) return refresher_jails.error();
+  refresher_ = std::make_unique<JailFactsRefresher>(inside_, std::move(*refresher_jails), kInsideRefreshGap);
+  auto status_jails = platform::openJails();
+  if (!status_jails) return status_jails.error();
+  status_ = std::make_unique<StatusService>(dispatcher_, store_, *host_, *jails_, std::move(*status_jails),
+                                            inside_, *refresher_, rates_);
 
   // Events before the first pass: a change that happens during it is then seen afterwards.
   auto events = platform::openHostEvents();
@@ -95,7 +97,7 @@ Result<void> Daemon::start() {
   auto mutator = Mutator::create(
       dispatcher_, config_, host_id, store_, counters_, metrics_,
       [this](std::set<std::string> names) { setManaged(std::move(names)); },
-      [this] { reconcileSoon("retrying a failed pass", kReconcileRetry); });
+      [this] { reconcileSoon("retrying a failed pass", kReconcileRetry); }, &inside_);
   if (!mutator) return mutator.error();
   mutator_ = std::move(*mutator);
 
@@ -209,21 +211,37 @@ void Daemon::handleEvent(const InterfaceEvent& e) {
     case InterfaceEvent::Type::Renamed:
       view_.erase(e.old_name);
       reconcileSoon("a managed interface was renamed", kReconcileDebounce);
-      [[fallthrough]];
-    case InterfaceEvent::Type::Arrived:
+      break;
     case InterfaceEvent::Type::LinkUp:
-    case InterfaceEvent::Type::LinkDown: {
-      auto l = host_->link(e.name);
-      if (l && *l) view_[e.name] = **l;
-      else if (l) view_.erase(e.name);
-      return;
-    }
+    case InterfaceEvent::Type::LinkDown:
+      // A pair's carrier changes at both ends: what `created` read inside the jail is out
+      // of date. Linux: a veth's carrier (and operstate, set later by linkwatch) comes up
+      // only once both ends are up, i.e. after `created` brought the jail side up and read
+      // it. FreeBSD: an epair is running with link up from creation on both ends
+      // (sys/net/if_epair.c epair_clone_create -> epair_set_state; epair_ioctl
+      // SIOCSIFFLAGS changes nothing), so no such event follows `created` there.
+      if (auto jail = jailOfHostSide(e.name); !jail.empty()) refresher_->refreshJail(jail);
+      break;
+    case InterfaceEvent::Type::Arrived: break;
     case InterfaceEvent::Type::AddressRemoved:
       reconcileSoon("a managed interface lost an address", kReconcileDebounce);
       return;
     case InterfaceEvent::Type::AddressAdded:
     case InterfaceEvent::Type::ResyncNeeded: return;
   }
+  // Arrived, renamed, carrier changed: the view follows the kernel.
+  auto l = host_->link(e.name);
+  if (l && *l) view_[e.name] = **l;
+  else if (l) view_.erase(e.name);
+}
+
+std::string Daemon::jailOfHostSide(const std::string& host_side) const {
+  auto state = store_.snapshot();  // cached: re-read only when the file changed
+  if (!state) return "";
+  for (const auto& [name, rec] : (*state)->jails)
+    for (const auto& ir : rec.interfaces)
+      if (ir.host_name == host_side) return name;
+  return "";
 }
 
 void Daemon::reconcileSoon(const char* why, std::chrono::milliseconds delay) {
@@ -241,6 +259,10 @@ void Daemon::reconcileSoon(const char* why, std::chrono::milliseconds delay) {
 
 void Daemon::handle(const control::Request& request, const PeerCredentials& peer, ControlServer::Reply reply) {
   counters_.add(std::string("requests_") + control::opName(request.op));
+  if (auto refused = refusal(request.op, peer)) {
+    reply(control::encodeError(*refused));
+    return;
+  }
   switch (request.op) {
     case control::Op::Ping: {
       Json doc = {{"v", control::kProtocolVersion}, {"ok", true}, {"version", build::kVersion},
@@ -248,208 +270,68 @@ void Daemon::handle(const control::Request& request, const PeerCredentials& peer
       reply(dump(doc));
       return;
     }
-    case control::Op::Status: reply(statusReply(request.jail)); return;
+    case control::Op::Status: status(request.jail, std::move(reply)); return;
     case control::Op::Hook:
-    case control::Op::Reload:
-      // The control group is for operators watching (status); changing the network, or
-      // what the daemon believes, stays with root.
-      if (peer.uid != 0) {
-        reply(control::encodeError(std::string("permission denied: op ") + control::opName(request.op) +
-                                   " needs root (uid " + std::to_string(peer.uid) + ")"));
-        return;
-      }
-      if (request.op == control::Op::Hook) {
-        // setManaged runs before a hook (and only when the names change): the capture
-        // learns the jail's MAC (or its departure) once the hook has saved the state,
-        // before the hook's caller hears back.
-        // A hook whose client gave up before its turn is skipped (Reply::abandoned()).
+      // setManaged runs before a hook (and only when the names change): the capture
+      // learns the jail's MAC (or its departure) once the hook has saved the state,
+      // before the hook's caller hears back. A hook whose client gave up before its turn
+      // is skipped (Reply::abandoned()).
+      {
         Mutator::HookClient client{peer.pid, [r = reply] { return r.abandoned(); }};
         mutator_->hook(request, std::move(client), [this, reply = std::move(reply)](std::string line) {
           captureFollowState();
           reply(std::move(line));
         });
-        return;
-      }
-      {
-        auto shared = std::make_shared<ControlServer::Reply>(std::move(reply));
-        auto r = reload([shared] { (*shared)(dump({{"v", control::kProtocolVersion}, {"ok", true}})); });
-        if (!r) (*shared)(control::encodeError(r.error().message()));
       }
       return;
-    case control::Op::Capture: {
-      // A capture shows frames of other hosts too (a jail's peers): root only, like
-      // tcpdump; the control group may watch status, not traffic.
-      if (peer.uid != 0) {
-        reply(control::encodeError("permission denied: op capture needs root (uid " + std::to_string(peer.uid) +
-                                   ")"));
-        return;
-      }
-      auto state = store_.snapshot();
-      if (!state) {
-        reply(control::encodeError("cannot read the state: " + state.error().message()));
-        return;
-      }
-      if (!captures_) captures_ = std::make_unique<CaptureSessions>(dispatcher_, *capture_);
-      captures_->handle(request, **state, std::move(reply));
+    case control::Op::Reload: {
+      auto shared = std::make_shared<ControlServer::Reply>(std::move(reply));
+      auto r = reload([shared] { (*shared)(dump({{"v", control::kProtocolVersion}, {"ok", true}})); });
+      if (!r) (*shared)(control::encodeError(r.error().message()));
       return;
     }
+    case control::Op::Capture: handleCapture(request, std::move(reply)); return;
   }
   reply(control::encodeError("unknown op"));
 }
 
-std::string Daemon::statusReply(const std::string& jail_filter) {
-  // Lock-free: status never waits behind a hook that holds the state lock.
-  auto snapshot = store_.snapshot();
-  if (!snapshot) return control::encodeError("cannot read the state: " + snapshot.error().message());
-  const State* state = snapshot->get();
-  const Config& cfg = *config_;
-
-  // One query per interface vnetd manages, not a dump of the whole host: status costs
-  // the same on a host with 10 interfaces as on one with 10000.
-  std::map<std::string, std::optional<LinkInfo>> links;
-  auto lookup = [&](const std::string& name) -> const LinkInfo* {
-    auto it = links.find(name);
-    if (it == links.end()) {
-      auto l = host_->link(name);
-      it = links.emplace(name, l ? *l : std::nullopt).first;
-    }
-    return it->second ? &*it->second : nullptr;
-  };
-
-  Json bridges = Json::array();
-  std::map<std::string, size_t> members;  // bridge interface → jail members in it
-  for (const auto& [name, rec] : state->jails)
-    for (const auto& ir : rec.interfaces) {
-      const LinkInfo* hs = lookup(ir.host_name);
-      const LinkInfo* br = ir.bridge.empty() ? nullptr : lookup(ir.bridge);
-      if (hs && br && hs->master_index == br->index) ++members[ir.bridge];
-    }
-  for (const auto& [key, br] : cfg.bridges) {
-    Json b = {{"name", key}, {"interface", br.interface}};
-    const LinkInfo* l = lookup(br.interface);
-    b["present"] = l != nullptr;
-    if (l) {
-      b["up"] = l->admin_up;
-      b["mtu"] = l->mtu;
-      Json addrs = Json::array();
-      if (auto a = host_->addresses(l->index))
-        for (const auto& x : *a) addrs.push_back(x.cidr.toString());
-      b["addresses"] = addrs;
-      b["jail_members"] = members[br.interface];
-    }
-    bridges.push_back(b);
+void Daemon::handleCapture(const control::Request& request, ControlServer::Reply reply) {
+  auto state = store_.snapshot();
+  if (!state) {
+    reply(control::encodeError("cannot read the state: " + state.error().message()));
+    return;
   }
+  if (!captures_) captures_ = std::make_unique<CaptureSessions>(dispatcher_, *capture_);
+  captures_->handle(request, **state, std::move(reply));
+}
 
-  std::map<std::string, uint64_t> flows;
-  if (capture_) flows = capture_->activeFlows();
-  Json jails = Json::array();
-  for (const auto& [name, rec] : state->jails) {
-    if (!jail_filter.empty() && name != jail_filter) continue;
-    Json j = {{"name", name}, {"phase", rec.phase}, {"updated_at", rec.updated_at}};
-    auto info = jails_->find(name);
-    bool running = info && *info;
-    j["running"] = running;
-    if (running) j["jid"] = (*info)->id;
-    // Inside the jail: opened per request and closed right away — a held socket would
-    // keep a deleted namespace (and its interfaces) alive.
-    std::vector<LinkInfo> inside;
-    std::vector<platform::AddressInfo> inside_addrs;
-    if (running) {
-      if (auto stack = jails_->openStack(**info)) {
-        if (auto l = (*stack)->links()) inside = std::move(*l);
-        if (auto a = (*stack)->addresses()) inside_addrs = std::move(*a);
-      }
-    }
-    Json ifaces = Json::array();
-    for (const auto& ir : rec.interfaces) {
-      Json i = {{"index", ir.index},       {"host_name", ir.host_name}, {"jail_name", ir.jail_name},
-                {"host_mac", ir.host_mac}, {"jail_mac", ir.jail_mac},   {"bridge", ir.bridge},
-                {"addresses", ir.addresses}};
-      const LinkInfo* hs = lookup(ir.host_name);
-      Json host = {{"present", hs != nullptr}};
-      if (hs) {
-        const LinkInfo* br = ir.bridge.empty() ? nullptr : lookup(ir.bridge);
-        host["up"] = hs->admin_up;
-        host["running"] = hs->running;
-        host["mtu"] = hs->mtu;
-        host["in_bridge"] = br != nullptr && hs->master_index == br->index;
-        i["counters"] = countersJson(hs->counters);
-        if (auto r = rates_.rates(ir.host_name))
-          i["rates"] = {{"rx_bps", r->rx_bps}, {"tx_bps", r->tx_bps}, {"rx_pps", r->rx_pps},
-                        {"tx_pps", r->tx_pps}, {"seconds", r->seconds}};
-      }
-      i["host"] = host;
-      Json side = {{"present", false}};
-      for (const auto& l : inside) {
-        if (l.name != ir.jail_name) continue;
-        side["present"] = true;
-        side["up"] = l.admin_up;
-        side["running"] = l.running;
-        Json addrs = Json::array();
-        for (const auto& a : inside_addrs)
-          if (a.link_index == l.index) addrs.push_back(a.cidr.toString());
-        side["addresses"] = addrs;
-      }
-      i["jail"] = side;
-      ifaces.push_back(i);
-    }
-    j["interfaces"] = ifaces;
-    if (auto f = flows.find(name); f != flows.end()) j["flows"] = f->second;
-    jails.push_back(j);
+void Daemon::status(const std::string& jail_filter, ControlServer::Reply reply) {
+  DaemonFacts d;
+  d.pid = static_cast<int64_t>(::getpid());
+  d.config_path = reloader_.path();
+  d.uptime_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_).count();
+  d.tracked_links = view_.size();
+  d.queued_jobs = mutator_->backlog();
+  d.control_connections = server_ ? server_->connectionCount() : 0;
+  if (http_) {
+    const std::string& host = http_->host();
+    d.metrics_url = "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                    std::to_string(http_->port()) + config_->metrics.path;
   }
-  if (!jail_filter.empty() && jails.empty())
-    return control::encodeError("no jail '" + jail_filter + "' is recorded by vnetd");
-
-  auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_);
-  Json daemon = {{"version", build::kVersion},
-                 {"pid", static_cast<int64_t>(::getpid())},
-                 {"config", config_path_},
-                 {"config_digest", cfg.digest},
-                 {"uptime_seconds", uptime.count()},
-                 {"state_generation", state->generation},
-                 {"tracked_links", view_.size()},
-                 {"queued_jobs", mutator_->backlog()},
-                 {"control_connections", server_ ? server_->connectionCount() : 0},
-                 {"metrics_url", http_ ? "http://" + (http_->host().find(':') != std::string::npos
-                                                          ? "[" + http_->host() + "]"
-                                                          : http_->host()) +
-                                             ":" + std::to_string(http_->port()) + cfg.metrics.path
-                                       : ""}};
-  Json counters = Json::object();
-  for (const auto& [k, v] : counters_.snapshot()) counters[k] = v;
-  Json doc = {{"v", control::kProtocolVersion}, {"ok", true}, {"daemon", daemon},
-              {"bridges", bridges},               {"jails", jails}, {"counters", counters}};
-  return dump(doc);
+  d.counters = counters_.snapshot();
+  status_->reply(jail_filter, config_, capture_.get(), std::move(d),
+                 [reply = std::move(reply)](std::string line) { reply(std::move(line)); });
 }
 
 Result<void> Daemon::reload(std::function<void()> then) {
-  ConfigLoadResult loaded = loadConfigFile(config_path_);
-  if (!loaded.ok()) {
+  auto next = reloader_.read(*config_);
+  if (!next) {
     counters_.add("reload_errors");
-    for (const auto& e : loaded.errors) VNETD_LOG_ERROR("reload: %s", e.toString().c_str());
-    return plainError("configuration not reloaded: " + loaded.errors.front().toString() +
-                      (loaded.errors.size() > 1 ? " (and " + std::to_string(loaded.errors.size() - 1) + " more)" : "") +
-                      "; the previous configuration stays in effect");
+    return next.error();
   }
-  Config& fresh = *loaded.config;
-  const Config& old = *config_;
-  // These are bound at start; changing them needs a restart, and saying so beats ignoring it.
-  for (const auto& [what, before, after] :
-       {std::tuple{"control_socket", old.daemon.control_socket, fresh.daemon.control_socket},
-        std::tuple{"control_group", old.daemon.control_group, fresh.daemon.control_group},
-        std::tuple{"state_dir", old.daemon.state_dir, fresh.daemon.state_dir},
-        std::tuple{"pidfile", old.daemon.pidfile, fresh.daemon.pidfile},
-        std::tuple{"host_id", old.daemon.host_id, fresh.daemon.host_id}})
-    if (before != after)
-      VNETD_LOG_WARN("reload: [daemon] %s changed (%s -> %s); takes effect at the next restart", what,
-                     before.c_str(), after.c_str());
-  fresh.daemon.control_socket = old.daemon.control_socket;
-  fresh.daemon.control_group = old.daemon.control_group;
-  fresh.daemon.state_dir = old.daemon.state_dir;
-  fresh.daemon.pidfile = old.daemon.pidfile;
-  fresh.daemon.host_id = old.daemon.host_id;
-  bool interval_changed = fresh.daemon.reconcile_interval_seconds != old.daemon.reconcile_interval_seconds;
-  config_ = std::make_shared<const Config>(std::move(fresh));
+  bool interval_changed = next->daemon.reconcile_interval_seconds != config_->daemon.reconcile_interval_seconds;
+  config_ = std::make_shared<const Config>(std::move(*next));
   log::setLevel(config_->daemon.log_level);
   mutator_->setConfig(config_);
   if (capture_) capture_->apply(*config_);  // bridges added/removed, [capture] changed
@@ -457,7 +339,7 @@ Result<void> Daemon::reload(std::function<void()> then) {
   if (interval_changed) armReconcileTimer();
   counters_.add("reloads");
   // New bridges appear now, not at the next timer; say "reloaded" once they have.
-  mutator_->reconcile("reload", [then = std::move(then), source = config_path_,
+  mutator_->reconcile("reload", [then = std::move(then), source = reloader_.path(),
                                 bridges = config_->bridges.size(), jails = config_->jails.size()] {
     VNETD_LOG_INFO("configuration reloaded from %s (%zu bridges, %zu jails)", source.c_str(), bridges, jails);
     if (then) then();

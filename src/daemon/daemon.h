@@ -1,7 +1,9 @@
-// The daemon proper. The loop thread (the Dispatcher's) owns the control socket, the
-// interface event stream, the timers and status; every change to jail networking (hooks,
-// reconciliation) is handed to the Mutator thread, which runs them one at a time. So hooks
-// are serialised, and status and events are answered while a jail starts.
+// Daemon: wires the daemon's parts together and routes to them — control requests (by
+// the access policy table) to the Mutator (hooks), the status service, the reloader and
+// capture sessions; interface events to the view of managed links and to reconciliation;
+// timers. The loop thread (the Dispatcher's) runs it all; every change to jail networking
+// (hooks, reconciliation) runs on the Mutator thread, one at a time, so hooks are
+// serialised while status and events are answered.
 //
 // Stopping the daemon (destroying it) never tears down jail networking: links, bridges
 // and the state store stay as they are; the next start adopts them.
@@ -25,9 +27,12 @@
 #include "daemon/control_server.h"
 #include "daemon/dispatcher.h"
 #include "daemon/event_watch.h"
+#include "daemon/jail_facts.h"
 #include "daemon/metrics.h"
 #include "daemon/mutator.h"
 #include "daemon/rates.h"
+#include "daemon/reloader.h"
+#include "daemon/status_service.h"
 #include "exporters/metrics_http.h"
 #include "platform/events.h"
 #include "platform/jails.h"
@@ -51,31 +56,35 @@ class Daemon {
   // is queued; `then` (optional) runs on the loop once that pass is done.
   Result<void> reload(std::function<void()> then = {});
 
-  // Answers one control request (now, or later for hooks and reload).
+  // Answers one control request (now, or later for hooks and reload), if the access
+  // policy lets `peer` use its op.
   void handle(const control::Request& request, const PeerCredentials& peer, ControlServer::Reply reply);
-
-  std::map<std::string, uint64_t> counters() const { return counters_.snapshot(); }
 
  private:
   Daemon(Dispatcher& dispatcher, std::string config_path, std::shared_ptr<const Config> config, StateStore store);
   Result<void> start();
   void onEvents(const std::vector<platform::InterfaceEvent>& events, const Result<void>& drained);
   void handleEvent(const platform::InterfaceEvent& event);
+  std::string jailOfHostSide(const std::string& host_side) const;  // "" when none
   void reconcileSoon(const char* why, std::chrono::milliseconds delay);
   void armReconcileTimer();
   void setManaged(std::set<std::string> names);
   void captureFollowState();
   void sampleRates();
-  std::string statusReply(const std::string& jail_filter);
+  void status(const std::string& jail_filter, ControlServer::Reply reply);
+  void handleCapture(const control::Request& request, ControlServer::Reply reply);
 
   Dispatcher& dispatcher_;
-  std::string config_path_;
+  const Reloader reloader_;
   std::shared_ptr<const Config> config_;
   StateStore store_;
   Counters counters_;
   DaemonMetrics metrics_;
   std::unique_ptr<platform::NetStack> host_;  // loop thread: status and event look-ups
-  std::unique_ptr<platform::Jails> jails_;    // loop thread: status
+  std::unique_ptr<platform::Jails> jails_;    // loop thread: scrapes, small status replies
+  JailFacts inside_;                          // what is inside each jail (Mutator, refresher → status)
+  std::unique_ptr<JailFactsRefresher> refresher_;
+  std::unique_ptr<StatusService> status_;
   std::unique_ptr<platform::EventSource> events_;
   std::unique_ptr<EventWatch> event_watch_;  // drains events_; its fds can change (devd restarts)
   std::unique_ptr<Event> reconcile_timer_;

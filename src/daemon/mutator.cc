@@ -23,9 +23,11 @@ int64_t monotonicMs() {
 
 Result<std::unique_ptr<Mutator>> Mutator::create(Dispatcher& dispatcher, std::shared_ptr<const Config> config,
                                                  std::string host_id, const StateStore& store, Counters& counters,
-                                                 DaemonMetrics& metrics, ManagedNames on_managed, Failed on_failed) {
+                                                 DaemonMetrics& metrics, ManagedNames on_managed, Failed on_failed,
+                                                 JailFacts* inside) {
   std::unique_ptr<Mutator> m(new Mutator(dispatcher, std::move(config), std::move(host_id), store, counters, metrics,
                                          std::move(on_managed), std::move(on_failed)));
+  m->inside_ = inside;
   auto host = platform::openHostStack();
   if (!host) return host.error();
   m->host_ = std::move(*host);
@@ -181,6 +183,11 @@ std::string Mutator::runHook(const control::Request& request) {
   orphan_clock_.erase("jail:" + jail);
   if (phase == HookPhase::Poststop) known_jails_.erase(jail);
   else known_jails_.insert(jail);
+  // What the phase saw inside the jail is what status shows (daemon/jail_facts.h).
+  if (inside_) {
+    if (out->inside) inside_->learn(jail, std::move(*out->inside));
+    else if (phase != HookPhase::Created && phase != HookPhase::Poststart) inside_->forget(jail);
+  }
   return control::encodeHookReply(*out);
 }
 

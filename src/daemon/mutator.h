@@ -30,6 +30,7 @@
 #include "core/control_protocol.h"
 #include "core/state_store.h"
 #include "daemon/dispatcher.h"
+#include "daemon/jail_facts.h"
 #include "daemon/job_queue.h"
 #include "daemon/metrics.h"
 #include "daemon/reconciler.h"
@@ -67,9 +68,12 @@ class Mutator {
   using Failed = std::function<void()>;
 
   // Runs the first reconciliation pass on the calling thread, then starts the thread.
+  // `inside` (optional) learns what created/poststart leave inside a jail, and forgets a
+  // jail whose interfaces other phases take away; it must outlive the Mutator.
   static Result<std::unique_ptr<Mutator>> create(Dispatcher& dispatcher, std::shared_ptr<const Config> config,
                                                  std::string host_id, const StateStore& store, Counters& counters,
-                                                 DaemonMetrics& metrics, ManagedNames on_managed, Failed on_failed);
+                                                 DaemonMetrics& metrics, ManagedNames on_managed, Failed on_failed,
+                                                 JailFacts* inside = nullptr);
   ~Mutator();
   Mutator(const Mutator&) = delete;
   Mutator& operator=(const Mutator&) = delete;
@@ -114,6 +118,7 @@ class Mutator {
   DaemonMetrics& metrics_;
   const ManagedNames on_managed_;
   const Failed on_failed_;
+  JailFacts* inside_ = nullptr;  // set once in create()
 
   std::unique_ptr<platform::NetStack> host_;
   std::unique_ptr<platform::Jails> jails_;

@@ -190,11 +190,15 @@ std::vector<std::string> layoutTop(const std::vector<JailRow>& rows, const TopHe
     jail_width = width > fixed ? std::min(longest, width - fixed) : std::min<size_t>(longest, width);
   }
 
+  // Once per column, not per rendered line: that formatted every cell of the table for
+  // every line (rows² formatSi calls; at 500 jails 0.05 s of CPU per refresh).
+  std::vector<size_t> widths;
+  for (const auto* c : cols) widths.push_back(numericWidth(c));
   auto render = [&](const std::string& name, const std::vector<std::string>& cells) {
     std::string line = cut(name, jail_width);
     line.append(jail_width - line.size(), ' ');
     for (size_t k = 0; k < cols.size(); ++k) {
-      size_t w = numericWidth(cols[k]);
+      size_t w = widths[k];
       line.append(kGap + w - std::min(w, cells[k].size()), ' ');
       line += cells[k];
     }
