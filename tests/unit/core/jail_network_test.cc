@@ -182,6 +182,9 @@ class FakePolicy final : public platform::Policy {
   }
   Result<void> applyBridgeNat(const std::string&, const Cidr&, const std::string&) override { return success(); }
   Result<void> removeBridgeNat(const std::string&) override { return success(); }
+  Result<std::optional<platform::BridgeNat>> bridgeNat(const std::string&) override {
+    return std::optional<platform::BridgeNat>();
+  }
 
  private:
   World& w_;

@@ -651,6 +651,17 @@ TEST(StateMigration, AVersion1FileLoadsWithLimitsNotRecorded) {
     EXPECT_FALSE(rec.limits.has_value()) << name << ": format 1 did not record limits; none is not the same";
 }
 
+// The fuzz target's version 2 seed must be a state the codec accepts, or the fuzzer
+// would start from rejected input only.
+TEST(StateMigration, TheFuzzCorpusVersion2SampleDecodesAndRoundTrips) {
+  const std::string text = readFile(VNETD_SOURCE_DIR "/tests/fuzz/corpus/fuzz_state/v2_limits.json");
+  auto decoded = decode(text);
+  ASSERT_TRUE(decoded) << decoded.error().message();
+  EXPECT_EQ(encodeState(*decoded), text) << "the sample is what encodeState writes";
+  EXPECT_FALSE(decoded->jails.at("db").limits.has_value());
+  EXPECT_EQ(decoded->jails.at("web").limits->at("readbps"), (RctlLimit{"throttle", 104857600}));
+}
+
 TEST(StateMigration, TheNextSaveWritesVersion2AndKeepsNotRecorded) {
   TempDir tmp;
   auto store = StateStore::open(tmp.stateDir());
