@@ -830,11 +830,11 @@ Result<HookOutcome> JailNetwork::teardown(const StateLock& lock, State& state, c
   // Migrated records of state format 1 have none recorded (limits == nullopt): for those,
   // as vnetd did before format 2, what the configuration names today — a limit dropped
   // from the config since that jail started cannot be known and stays (rctl -r it).
-  const RctlLimits* applied = nullptr;
-  if (it->second.limits) applied = &*it->second.limits;
-  else if (auto cfg = config_.jailFor(jail)) applied = &cfg->limits;
-  if (applied && !applied->empty()) {
-    auto unlimited = policy_.removeJailLimits(jail, *applied);
+  RctlLimits applied;  // a copy: jailFor() returns the jail's configuration by value
+  if (it->second.limits) applied = *it->second.limits;
+  else if (auto cfg = config_.jailFor(jail)) applied = cfg->limits;
+  if (!applied.empty()) {
+    auto unlimited = policy_.removeJailLimits(jail, applied);
     if (!unlimited) return unlimited.error();
   }
   state.jails.erase(it);
