@@ -307,8 +307,17 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
   if (todo.empty()) {  // every pair is there already
     VNETD_TRY(finishPairs(undo));
     // A new start (the jail is not running): its limits too, in case the prestart that
-    // made the pairs was killed before it got to them. Applying is idempotent.
-    if (!running && !cfg->limits.empty()) VNETD_TRY(policy_.applyJailLimits(jail, cfg->limits));
+    // made the pairs was killed before it got to them. Applying is idempotent; recorded
+    // first (as below), so poststop removes what may be in the kernel.
+    if (!running) {
+      VNETD_TRY(removeStaleLimits(jail, rec.limits, cfg->limits));
+      if (rec.limits != cfg->limits) {
+        rec.limits = cfg->limits;
+        state->jails[jail] = rec;
+        VNETD_TRY(store_.save(*lock, *state));
+      }
+      if (!cfg->limits.empty()) VNETD_TRY(policy_.applyJailLimits(jail, cfg->limits));
+    }
     undo.commit();
     return out;
   }
@@ -323,6 +332,14 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
   // first of a start, and a failure there must not tear the running jail down.
   rec.phase = running && previous ? previous->phase : "prestart";
   rec.updated_at = now();
+  // The limits this start applies (below) are recorded with the intent, before they reach
+  // the kernel: poststop removes exactly what the record names. A running jail keeps the
+  // limits it started with. Limits an earlier start recorded that the configuration no
+  // longer has are taken away first (removing a rule that is not there is no error).
+  if (!running) {
+    VNETD_TRY(removeStaleLimits(jail, rec.limits, cfg->limits));
+    rec.limits = cfg->limits;
+  }
   state->jails[jail] = rec;
   VNETD_TRY(store_.save(*lock, *state));
   // Runs last on failure (the undo log unwinds in reverse): the kernel objects are gone
@@ -409,6 +426,21 @@ Result<void> JailNetwork::destroyCreationLeftovers(const std::string& jail, cons
     if (!gone && gone.error().code != ENODEV) return gone.error();
   }
   return success();
+}
+
+Result<void> JailNetwork::removeStaleLimits(const std::string& jail, const std::optional<RctlLimits>& recorded,
+                                            const RctlLimits& wanted) {
+  // A record of state format 1 (nullopt) does not say what an earlier start applied:
+  // nothing to compare with; applying `wanted` replaces the rules of the same resource.
+  if (!recorded) return success();
+  RctlLimits stale;
+  for (const auto& [resource, limit] : *recorded) {
+    auto w = wanted.find(resource);
+    // Same resource and action: applying `wanted` replaces the rule (policy.h).
+    if (w == wanted.end() || w->second.action != limit.action) stale.emplace(resource, limit);
+  }
+  if (stale.empty()) return success();
+  return policy_.removeJailLimits(jail, stale);
 }
 
 bool JailNetwork::isInterruptedPrestartLeftover(const platform::LinkInfo& link, const std::string& jail,
@@ -877,9 +909,20 @@ Result<HookOutcome> JailNetwork::teardown(const StateLock& lock, State& state, c
   // A start that never got past prestart may have been interrupted inside the creation:
   // with the record gone, nothing would recognise an unrenamed leftover any more.
   if (it->second.phase == "prestart") VNETD_TRY(destroyCreationLeftovers(jail, it->second));
-  // Only the limits vnetd applies (from the jail's configuration), never other rules.
-  if (auto cfg = config_.jailFor(jail); cfg && !cfg->limits.empty()) {
-    auto unlimited = policy_.removeJailLimits(jail, cfg->limits);
+  // Exactly the limits prestart recorded as applied, never other rules of the jail. Each is
+  // removed by resource and action (platform::Policy::removeJailLimits): on FreeBSD the
+  // filter "jail:<name>:<resource>:<action>" has no amount, so rctl_string_to_rule leaves
+  // it RCTL_AMOUNT_UNDEFINED and rctl_rule_matches ignores it — the rule goes whatever
+  // amount it was added with; a rule already gone makes rctl_rule_remove answer ESRCH,
+  // which is success (sys/kern/kern_rctl.c, sys_rctl_remove_rule -> rctl_rule_remove).
+  // Migrated records of state format 1 have none recorded (limits == nullopt): for those,
+  // as vnetd did before format 2, what the configuration names today — a limit dropped
+  // from the config since that jail started cannot be known and stays (rctl -r it).
+  RctlLimits applied;  // a copy: jailFor() returns the jail's configuration by value
+  if (it->second.limits) applied = *it->second.limits;
+  else if (auto cfg = config_.jailFor(jail)) applied = cfg->limits;
+  if (!applied.empty()) {
+    auto unlimited = policy_.removeJailLimits(jail, applied);
     if (!unlimited) return unlimited.error();
   }
   state.jails.erase(it);

@@ -20,8 +20,11 @@
 //             recorded names and MACs, so that a dying jail cannot hold them. Absent ones
 //             are fine; the hook never fails a stop for it (a failed exec.prestop makes
 //             jail(8) skip the removal).
-//   poststop  (host, jail gone): destroy the pairs vnetd recorded for the jail; refused
-//             (nothing changed) while a jail of that name runs with its own stack.
+//   poststop  (host, jail gone): destroy the pairs vnetd recorded for the jail, and remove
+//             the rctl limits its record says prestart applied (not the configuration's
+//             limits of today: one dropped from the config while the jail ran would
+//             survive into the next jail of that name). Refused (nothing changed) while a
+//             jail of that name runs with its own stack.
 //
 // Every phase holds the state-store lock for its whole duration (concurrent hooks
 // serialise), is idempotent, and checks identity before touching a kernel object: an
@@ -34,6 +37,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -96,6 +100,10 @@ class JailNetwork {
   Result<bool> destroyPairs(const std::string& jail, const JailRecord& rec);
   // Destroys unrenamed or half-made pairs of an interrupted creation of rec's interfaces.
   Result<void> destroyCreationLeftovers(const std::string& jail, const JailRecord& rec);
+  // Removes the limits `recorded` names that `wanted` has not (same resource and action),
+  // before prestart records and applies `wanted` for a new start.
+  Result<void> removeStaleLimits(const std::string& jail, const std::optional<RctlLimits>& recorded,
+                                 const RctlLimits& wanted);
   // The in-jail configuration of created and poststart; `move_in`: jail sides still on
   // the host are moved in (created), else their absence is an error (poststart).
   Result<void> configureInside(const JailConfig& cfg, JailRecord& rec, const platform::JailInfo& info,

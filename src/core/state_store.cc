@@ -241,13 +241,46 @@ Result<InterfaceRecord> decodeInterface(const Json& value, const std::string& ja
   return record;
 }
 
-Result<JailRecord> decodeJail(const std::string& key, const Json& value) {
+// "limits": null (not recorded) or {"<resource>": {"action": ..., "amount": ...}}.
+// Names and ranges are checked by stateProblem, like every other semantic rule.
+Result<std::optional<RctlLimits>> decodeLimits(const FieldReader& jail_reader, const std::string& where) {
+  auto value = jail_reader.field("limits");
+  if (!value) return value.error();
+  if ((*value)->is_null()) return std::optional<RctlLimits>();
+  if (!(*value)->is_object()) return jail_reader.typeProblem("limits", **value, "an object or null");
+  RctlLimits limits;
+  for (const auto& item : (*value)->items()) {
+    const std::string lw = where + " limit " + echoed(item.key());
+    if (!item.value().is_object())
+      return fileProblem(lw + " is " + describe(item.value()) + ", expected an object");
+    FieldReader reader(item.value(), lw);
+    VNETD_TRY(reader.onlyKnownFields({"action", "amount"}));
+    auto action = reader.string("action");
+    if (!action) return action.error();
+    auto amount = reader.unsignedInteger("amount");
+    if (!amount) return amount.error();
+    limits[item.key()] = RctlLimit{std::move(*action), *amount};
+  }
+  return std::optional<RctlLimits>(std::move(limits));
+}
+
+Result<JailRecord> decodeJail(const std::string& key, const Json& value, uint64_t version) {
   const std::string where = jailLabel(key);
   if (!value.is_object())
     return fileProblem(where + " is " + describe(value) + ", expected an object");
   FieldReader reader(value, where);
-  VNETD_TRY(reader.onlyKnownFields({"name", "phase", "updated_at", "interfaces"}));
+  if (version == 1)
+    VNETD_TRY(reader.onlyKnownFields({"name", "phase", "updated_at", "interfaces"}));
+  else
+    VNETD_TRY(reader.onlyKnownFields({"name", "phase", "updated_at", "limits", "interfaces"}));
   JailRecord record;
+  if (version == 1) {
+    record.limits.reset();  // version 1 did not record limits: unknown, not "none"
+  } else {
+    auto limits = decodeLimits(reader, where);
+    if (!limits) return limits.error();
+    record.limits = std::move(*limits);
+  }
   auto name = reader.string("name");
   if (!name) return name.error();
   record.name = std::move(*name);
@@ -279,6 +312,17 @@ std::string stateProblem(const State& state) {
       for (std::string_view phase : kPhases)
         known += (known.empty() ? "\"" : " or \"") + std::string(phase) + "\"";
       return where + ": phase " + echoed(jail.phase) + " is not " + known;
+    }
+    if (jail.limits) {
+      for (const auto& [resource, limit] : *jail.limits) {
+        const std::string lw = where + " limit " + echoed(resource);
+        const RctlResource* r = findRctlResource(resource);
+        if (!r) return lw + ": not an rctl resource";
+        if (!rctlAllows(*r, limit.action))
+          return lw + ": action " + echoed(limit.action) + " is not one rctl takes for it";
+        if (limit.amount > r->max_amount)
+          return lw + ": amount " + std::to_string(limit.amount) + " is more than rctl accepts";
+      }
     }
     std::set<unsigned> indexes;
     std::set<std::string_view> jail_side_names;
@@ -426,7 +470,23 @@ std::string encode(const State& state, uint64_t generation) {
     out += ": {";
     appendField(out, "name", jail.name, true);
     appendField(out, "phase", jail.phase);
-    out += ",\"updated_at\":" + std::to_string(jail.updated_at) + ",\"interfaces\":[";
+    out += ",\"updated_at\":" + std::to_string(jail.updated_at) + ",\"limits\":";
+    if (!jail.limits) {
+      out += "null";
+    } else {
+      out += '{';
+      bool first_limit = true;
+      for (const auto& [resource, limit] : *jail.limits) {
+        if (!first_limit) out += ',';
+        first_limit = false;
+        appendJsonString(out, resource);
+        out += ":{";
+        appendField(out, "action", limit.action, true);
+        out += ",\"amount\":" + std::to_string(limit.amount) + "}";
+      }
+      out += '}';
+    }
+    out += ",\"interfaces\":[";
     bool first_iface = true;
     for (const InterfaceRecord& iface : jail.interfaces) {
       out += first_iface ? "{" : ",{";
@@ -527,9 +587,11 @@ Result<State> decodeState(std::span<const char> bytes) {
   // Version before anything else: a newer format may well have fields we do not know.
   auto version = reader.unsignedInteger("version");
   if (!version) return version.error();
-  if (*version != static_cast<uint64_t>(kStateFormatVersion)) {
+  if (*version < static_cast<uint64_t>(kOldestStateFormatVersion) ||
+      *version > static_cast<uint64_t>(kStateFormatVersion)) {
     return reader.problem("version " + std::to_string(*version) +
-                          " is not supported (this vnetd reads version " +
+                          " is not supported (this vnetd reads versions " +
+                          std::to_string(kOldestStateFormatVersion) + " to " +
                           std::to_string(kStateFormatVersion) + ")");
   }
   VNETD_TRY(reader.onlyKnownFields({"version", "generation", "jails"}));
@@ -540,7 +602,7 @@ Result<State> decodeState(std::span<const char> bytes) {
   auto jails = reader.object("jails");
   if (!jails) return jails.error();
   for (const auto& item : (*jails)->items()) {
-    auto jail = decodeJail(item.key(), item.value());
+    auto jail = decodeJail(item.key(), item.value(), *version);
     if (!jail) return jail.error();
     state.jails.emplace(item.key(), std::move(*jail));
   }

@@ -4,7 +4,7 @@
 // made (names, MACs, bridge, addresses) so that hooks, the daemon and `vnetctl` agree
 // on identity across restarts, crashes and upgrades.
 //
-// On disk: <state_dir>/state.json (format version 1) and <state_dir>/state.lock.
+// On disk: <state_dir>/state.json (format version 2) and <state_dir>/state.lock.
 //  - Writes are atomic: temp file in the same directory, fsync, rename over
 //    state.json, fsync the directory. A reader sees the old or the new state, never a mix.
 //  - A StateLock (flock(2), exclusive) serialises concurrent hooks and the daemon.
@@ -16,18 +16,24 @@
 //  - Leftover temp files (.state.json.tmp-<pid>) of writers that were killed are removed
 //    by the next load(); they are never read as state.
 //
-// Format (version 1), every field required, unknown fields rejected (a misspelt
+// Format (version 2), every field required, unknown fields rejected (a misspelt
 // "created_by_vnetd" must not silently default to true and let vnetd destroy an
 // interface it merely adopted):
-//   {"version": 1, "generation": <uint64>,
+//   {"version": 2, "generation": <uint64>,
 //    "jails": {"<name>": {"name": "<name>", "phase": "prestart"|"created",
 //                         "updated_at": <int64>,
+//                         "limits": null | {"<rctl resource>": {"action": "<rctl action>",
+//                                                              "amount": <uint64>}, ..},
 //                         "interfaces": [{"index": 0..15, "host_name": ..., "jail_name": ...,
 //                                         "host_mac": "02:..", "jail_mac": "02:..",
 //                                         "bridge": "<ifname>"|"", "addresses": ["cidr", ..],
 //                                         "created_by_vnetd": true|false}]}}}
 // Adding or changing a field means a new format version.
 //
+// Older versions still load, migrated in memory; the next save writes the current one:
+//  - version 1 has no "limits": its records load with limits = nullopt ("not recorded"),
+//    which version 2 writes as null. Callers that need the applied limits fall back to
+//    what the configuration names (see JailRecord::limits).
 // Thread-compatibility: a StateStore object may be used from one thread at a time;
 // separate processes coordinate through the lock.
 #pragma once
@@ -41,12 +47,17 @@
 #include <utility>
 #include <vector>
 
+#include <optional>
+
+#include "core/rctl_resources.h"
 #include "core/result.h"
 #include "core/unique_fd.h"
 
 namespace vnetd {
 
-inline constexpr int kStateFormatVersion = 1;
+inline constexpr int kStateFormatVersion = 2;
+// The oldest format decodeState still reads (and migrates).
+inline constexpr int kOldestStateFormatVersion = 1;
 // Far above any real state (a jail with 16 interfaces is ~8 KiB), small enough that a
 // runaway or hostile file cannot exhaust memory when parsed.
 inline constexpr size_t kMaxStateFileBytes = size_t{16} << 20;
@@ -69,6 +80,12 @@ struct JailRecord {
   std::string phase;                        // last completed hook phase: "prestart" | "created"
   int64_t updated_at = 0;                   // unix seconds of the last change
   std::vector<InterfaceRecord> interfaces;  // unique index; host_name unique in the State
+  // The rctl limits vnetd applied to this jail (resource -> action and amount), recorded
+  // before they are applied, so that poststop and orphan collection remove exactly these
+  // and not what the configuration says by then (a limit dropped from the config while
+  // the jail ran must not outlive it). Empty: none applied. nullopt: not recorded (a
+  // record written by a vnetd with state format 1).
+  std::optional<RctlLimits> limits = RctlLimits{};
 
   friend bool operator==(const JailRecord&, const JailRecord&) = default;
 };
@@ -89,7 +106,8 @@ std::string encodeState(const State& state);
 Result<State> decodeState(std::span<const char> bytes);
 // The semantic rules decodeState enforces (valid names, jail key == name, phase,
 // MACs, CIDRs, index < kMaxInterfacesPerJail and unique per jail, host_name unique
-// across jails). save() refuses a state that fails them: it could never be read back.
+// across jails, limits on rctl resources with an action the kernel accepts for them and
+// an amount it takes). save() refuses a state that fails them: it could never be read back.
 Result<void> validateState(const State& state);
 
 // Holds the exclusive flock on <state_dir>/state.lock until destroyed (closing the fd

@@ -251,8 +251,32 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
   for (const auto& j : *running)
     if (j.own_stack) running_names.insert(j.name);
 
+  // NAT as loaded now, for the bridges whose NAT is vnetd's business (see nat_bridges_).
+  // A read that fails leaves that bridge out: nothing is judged on what could not be read.
+  for (const auto& [key, br] : config.bridges)
+    if (wantedNat(br)) nat_bridges_.insert(br.interface);
+  std::map<std::string, std::optional<platform::BridgeNat>> nat_loaded;
+  for (const std::string& bridge : nat_bridges_) {
+    auto loaded = policy_->bridgeNat(bridge);
+    if (!loaded) {
+      if (reported_nat_errors_.insert(loaded.error().message()).second)
+        VNETD_LOG_WARN("reconcile: %s; NAT of bridge %s is not checked until this works", loaded.error().message().c_str(),
+                       bridge.c_str());
+      continue;
+    }
+    nat_loaded.emplace(bridge, std::move(*loaded));
+  }
+  // Bridges no longer configured with NAT that have none loaded are not vnetd's concern.
+  for (auto it = nat_bridges_.begin(); it != nat_bridges_.end();) {
+    bool wanted = false;
+    for (const auto& [key, br] : config.bridges) wanted = wanted || (br.interface == *it && wantedNat(br));
+    auto read = nat_loaded.find(*it);
+    it = !wanted && read != nat_loaded.end() && !read->second ? nat_bridges_.erase(it) : std::next(it);
+  }
+
   ReconcileInput in;
   in.config = &config;
+  in.nat_loaded = &nat_loaded;
   in.state = &state;
   in.host_links = &*links;
   in.host_addresses = &*addresses;
@@ -260,6 +284,7 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
   in.known_jails = &known_jails_;
   in.host_id = host_id_;
   in.now_ms = monotonicMs();
+  in.now_unix_s = static_cast<int64_t>(std::time(nullptr));  // the clock hooks stamp updated_at with
   in.orphan_grace_ms = int64_t{config.daemon.orphan_grace_seconds} * 1000;
   auto plan = planReconcile(in, orphan_clock_);
 
@@ -280,6 +305,19 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
         done = network.ensureBridgeReady(config.bridges.at(a.bridge));
         said = "repaired: " + a.reason + "; fixed";
         again = again || done.ok();
+        break;
+      case ReconcileAction::Kind::EnsureNat: {
+        const BridgeConfig& br = config.bridges.at(a.bridge);
+        auto want = wantedNat(br);
+        done = want ? policy_->applyBridgeNat(br.interface, want->subnets.front(), want->egress) : success();
+        said = "repaired: " + a.reason + "; loaded it";
+        break;
+      }
+      case ReconcileAction::Kind::RemoveNat:
+        done = policy_->removeBridgeNat(a.bridge);
+        if (done) nat_bridges_.erase(a.bridge);
+        said = "removed: " + a.reason;
+        level = log::Level::Info;
         break;
       case ReconcileAction::Kind::ReaddMember:
         done = host_->addBridgeMember(a.bridge, a.interface, a.private_member);

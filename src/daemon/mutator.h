@@ -128,6 +128,10 @@ class Mutator {
   std::set<std::string> known_jails_;
   OrphanClock orphan_clock_;
   std::set<std::string> reported_foreign_;
+  // Bridge interfaces this daemon has seen configured with NAT: their NAT is read back
+  // (and removed once no bridge asks for it) even after a reload dropped them.
+  std::set<std::string> nat_bridges_;
+  std::set<std::string> reported_nat_errors_;  // logged once each
   std::set<std::string> managed_;  // last published
 
   mutable std::mutex mutex_;

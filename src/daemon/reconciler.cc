@@ -48,12 +48,20 @@ const char* actionKindName(ReconcileAction::Kind kind) {
   switch (kind) {
     case Kind::Adopt: return "adopt";
     case Kind::EnsureBridge: return "ensure_bridge";
+    case Kind::EnsureNat: return "ensure_nat";
+    case Kind::RemoveNat: return "remove_nat";
     case Kind::ReaddMember: return "readd_member";
     case Kind::CollectOrphan: return "collect_orphan";
     case Kind::DestroyLeftover: return "destroy_leftover";
     case Kind::ReportForeign: return "report_foreign";
   }
   return "?";
+}
+
+std::optional<platform::BridgeNat> wantedNat(const BridgeConfig& bridge) {
+  // The same condition and subnet as the bridge's creation (JailNetwork::ensureBridge).
+  if (bridge.nat.empty() || !bridge.address || bridge.address->address.family != IpFamily::V4) return std::nullopt;
+  return platform::BridgeNat{bridge.nat, {Cidr{bridge.address->network(), bridge.address->prefix}}, true};
 }
 
 std::vector<ReconcileAction> planReconcile(const ReconcileInput& in, OrphanClock& clock) {
@@ -89,6 +97,32 @@ std::vector<ReconcileAction> planReconcile(const ReconcileInput& in, OrphanClock
     if (!why.empty()) out.push_back({Kind::EnsureBridge, "", key, "", false, 0, why});
   }
 
+  // NAT: what each bridge's configuration asks for, against what the platform reads back.
+  if (in.nat_loaded) {
+    std::set<std::string> nat_wanted;  // interfaces of bridges configured with NAT
+    for (const auto& [key, br] : config.bridges) {
+      auto want = wantedNat(br);
+      if (!want) continue;
+      nat_wanted.insert(br.interface);
+      if (bridges_pending.count(br.interface)) continue;  // its creation loads the NAT
+      const LinkInfo* l = byName(links, br.interface);
+      if (l && l->kind != LinkKind::Bridge) continue;  // not our bridge: ensureBridge refuses it
+      auto loaded = in.nat_loaded->find(br.interface);
+      if (loaded == in.nat_loaded->end()) continue;  // not read: nothing to judge
+      std::string why;
+      if (!loaded->second) why = "NAT of bridge " + br.interface + " (out of " + br.nat + ") is not loaded";
+      else if (!loaded->second->recognised) why = "NAT of bridge " + br.interface + " holds rules vnetd did not write";
+      else if (*loaded->second != *want)
+        why = "NAT of bridge " + br.interface + " differs from the configuration (out of " + loaded->second->egress +
+              " instead of " + br.nat + ", or another subnet)";
+      if (!why.empty()) out.push_back({Kind::EnsureNat, "", key, "", false, 0, why});
+    }
+    for (const auto& [interface, loaded] : *in.nat_loaded)
+      if (loaded && !nat_wanted.count(interface))
+        out.push_back({Kind::RemoveNat, "", interface, "", false, 0,
+                       "bridge " + interface + " has NAT loaded but no bridge in the configuration asks for it"});
+  }
+
   // Members: recorded host sides that are ours (MAC) and present but not in their bridge.
   std::set<std::string> recorded_names;
   for (const auto& [jail, rec] : state.jails) {
@@ -113,10 +147,20 @@ std::vector<ReconcileAction> planReconcile(const ReconcileInput& in, OrphanClock
   // Orphans: records of jails that are not running, for longer than the grace.
   for (const auto& [jail, rec] : state.jails) {
     if (in.running_jails->count(jail)) continue;
-    if (graceOver(clock, still, "jail:" + jail, in.now_ms, in.orphan_grace_ms))
+    bool seen_long_enough = graceOver(clock, still, "jail:" + jail, in.now_ms, in.orphan_grace_ms);
+    // The last phase change restarts the grace (see the header): a prestart chain that is
+    // still at work keeps its record.
+    // updated_at has one-second resolution: a change up to a whole grace (in seconds) ago
+    // counts as recent, so the grace is never cut short by the rounding. Compared without
+    // a subtraction of updated_at, which comes from the file and may be any int64.
+    const int64_t grace_s = in.orphan_grace_ms / 1000;
+    const bool in_future = rec.updated_at > in.now_unix_s;
+    const bool changed_recently = !in_future && rec.updated_at >= in.now_unix_s - grace_s;
+    if (seen_long_enough && !changed_recently)
       out.push_back({Kind::CollectOrphan, jail, "", "", false, 0,
                      "jail " + jail + " (phase " + rec.phase + ") has not been running for " +
-                         std::to_string((in.now_ms - still["jail:" + jail]) / 1000) + " s"});
+                         std::to_string((in.now_ms - still["jail:" + jail]) / 1000) + " s" +
+                         (in_future ? std::string(" (its record's time is ahead of the clock)") : std::string())});
   }
 
   // Unrecorded interfaces that say they are vnetd's, or that a killed prestart left

@@ -8,10 +8,30 @@
 //    daemon was down) is taken over as it is — nothing is recreated.
 //  - EnsureBridge: a configured bridge that is missing, down, or lacks its configured
 //    address is (re)created / brought up / re-addressed.
+//  - EnsureNat: a configured bridge with `nat` (and an IPv4 address) whose NAT, as the
+//    platform's Policy reads it back (nat_loaded), is missing — never loaded (the bridge
+//    existed before vnetd started, or `nat` came with a reload), flushed by hand
+//    (pfctl -F all, nft flush ...) — or differs from the configuration (another egress or
+//    subnet, rules vnetd does not write) is loaded again. Not for a bridge that is being
+//    (re)created this pass (creating it loads its NAT) or an interface under its name that
+//    is not a bridge, and only for bridges whose NAT was read (a bridge missing from
+//    nat_loaded is not judged: the read failed, or was not asked for).
+//  - RemoveNat: NAT read back for a bridge interface that no configured bridge gives
+//    `nat` (nat removed from the bridge, or the bridge from the config) is removed. Which
+//    bridges are read is the caller's choice: the daemon asks for configured bridges and
+//    those it saw configured with nat before, never for names it has no reason to think
+//    are vnetd's.
 //  - ReaddMember: a recorded host side that exists with its recorded MAC but is not a
 //    member of its recorded bridge (which exists) joins it again.
 //  - CollectOrphan: a record whose jail has not been running for `orphan_grace` (its
 //    namespace is gone, or a prestart whose jail never appeared) is torn down like poststop.
+//    The grace counts from the later of two moments: when this daemon first saw the jail
+//    not running (OrphanClock, monotonic), and the record's last phase change (its
+//    updated_at, wall clock). So a record in phase "prestart" whose chain is still running
+//    (its updated_at is recent) is never collected, however long ago the daemon first saw
+//    a record of that name (an earlier start, a standalone poststop + prestart between
+//    two passes). An updated_at in the future (the wall clock was stepped back since it
+//    was written) says nothing about its age: the monotonic clock alone counts then.
 //  - DestroyLeftover: an unrecorded interface carrying both marks vnetd gives a pair it
 //    creates (description vnetd:<jail>:<i> and the MAC derived from this host's id) —
 //    left by a prestart that was killed before it saved — whose jail has no record and
@@ -26,6 +46,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -33,14 +54,16 @@
 #include "core/config.h"
 #include "core/state_store.h"
 #include "platform/netif.h"
+#include "platform/policy.h"
 
 namespace vnetd::daemon {
 
 struct ReconcileAction {
-  enum class Kind { Adopt, EnsureBridge, ReaddMember, CollectOrphan, DestroyLeftover, ReportForeign };
+  enum class Kind { Adopt, EnsureBridge, EnsureNat, RemoveNat, ReaddMember, CollectOrphan, DestroyLeftover, ReportForeign };
   Kind kind = Kind::Adopt;
   std::string jail;       // Adopt, CollectOrphan, DestroyLeftover, ReaddMember
-  std::string bridge;     // EnsureBridge: the [bridge.X] key; ReaddMember: the bridge's interface name
+  std::string bridge;     // EnsureBridge, EnsureNat: the [bridge.X] key; ReaddMember, RemoveNat: the
+                          // bridge's interface name
   std::string interface;  // ReaddMember, DestroyLeftover, ReportForeign
   bool private_member = false;  // ReaddMember
   unsigned index = 0;           // DestroyLeftover: the interface index its description names
@@ -56,8 +79,11 @@ struct ReconcileInput {
   const std::vector<platform::AddressInfo>* host_addresses = nullptr;
   const std::set<std::string>* running_jails = nullptr;  // jails that exist with their own stack
   const std::set<std::string>* known_jails = nullptr;    // records the daemon already tracks
+  // NAT as read back, by bridge interface name (nullopt: nothing loaded); null: not read.
+  const std::map<std::string, std::optional<platform::BridgeNat>>* nat_loaded = nullptr;
   std::string host_id;
   int64_t now_ms = 0;              // monotonic is fine: only differences matter
+  int64_t now_unix_s = 0;          // wall clock, compared with records' updated_at
   int64_t orphan_grace_ms = 60000;
 };
 
@@ -65,7 +91,12 @@ struct ReconcileInput {
 // adds new candidates and forgets those that are no longer candidates.
 using OrphanClock = std::map<std::string, int64_t>;
 
-// Actions in execution order: adoptions, bridges, members, orphans, leftovers, reports.
+// The NAT a configured bridge asks for; nullopt when it asks for none (no `nat`, or no
+// IPv4 address to translate from).
+std::optional<platform::BridgeNat> wantedNat(const BridgeConfig& bridge);
+
+// Actions in execution order: adoptions, bridges, NAT (ensure, then remove), members,
+// orphans, leftovers, reports.
 std::vector<ReconcileAction> planReconcile(const ReconcileInput& in, OrphanClock& clock);
 
 }  // namespace vnetd::daemon

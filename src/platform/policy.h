@@ -4,20 +4,32 @@
 // FreeBSD: rctl(2) rules "jail:<name>:<resource>:<action>=<amount>", and a pf anchor
 // "vnetd/<bridge>" loaded with pfctl(8) (argv, rules on stdin). Linux: network
 // namespaces have no resource accounting of their own, so limits are reported and
-// skipped; NAT through nftables is not implemented yet and says so.
+// skipped; NAT is a chain per bridge in vnetd's own nftables table "ip vnetd", loaded
+// with nft(8) (linux/nft_text.h) — no other table is ever read or changed.
 // Injected into the hook logic like NetStack and Jails (no link-time dependency of
 // core on a backend). Any thread; each call is synchronous.
 #pragma once
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "core/ip.h"
 #include "core/rctl_resources.h"
 #include "core/result.h"
 
 namespace vnetd::platform {
+
+// NAT loaded for one bridge: traffic from `subnets` leaving through `egress` is
+// translated to the egress address (what applyBridgeNat loads).
+struct BridgeNat {
+  std::string egress;
+  std::vector<Cidr> subnets;  // network addresses, in rule order
+  bool recognised = true;     // false: the rules hold something applyBridgeNat never writes
+  friend bool operator==(const BridgeNat&, const BridgeNat&) = default;
+};
 
 class Policy {
  public:
@@ -33,6 +45,11 @@ class Policy {
                                       const std::string& egress) = 0;
   // Removes the bridge's NAT rules (undo of applyBridgeNat).
   virtual Result<void> removeBridgeNat(const std::string& bridge) = 0;
+  // What vnetd's NAT for `bridge` holds now (read-only; the reconciler compares it with the
+  // configuration): nullopt when nothing is loaded (never loaded, removed, or flushed by
+  // hand with pfctl -F / nft flush). Rules vnetd would not have written show up as an
+  // entry with `recognised` false, so that they are replaced, never taken for correct.
+  virtual Result<std::optional<BridgeNat>> bridgeNat(const std::string& bridge) = 0;
 };
 
 std::unique_ptr<Policy> openPolicy();

@@ -11,5 +11,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)pfInfoEnabled(text);
   static const vnetd::Cidr subnet = *vnetd::Cidr::parse("198.18.0.1/24");
   (void)pfNatRulesCover(text, "em0", subnet);
+  (void)pfNatLoaded(text);
   return 0;
 }

@@ -532,7 +532,7 @@ Verdict judgeNat(Platform p, const BridgeConfig& b, const NatCheckFacts& n, cons
   const std::string subnet = b.address ? Cidr{b.address->network(), b.address->prefix}.toString() : "";
   if (!n.nat)
     return bad(Status::Warn, check, "cannot tell whether NAT of " + label + " is in place: " + n.error,
-               p == Platform::FreeBSD ? "pfctl -a vnetd/" + b.interface + " -s nat" : "nft list ruleset");
+               p == Platform::FreeBSD ? "pfctl -a vnetd/" + b.interface + " -s nat" : "nft list table ip vnetd");
   switch (n.nat->state) {
     case platform::NatState::Present:
       return ok(check, "NAT of " + label + " (" + subnet + " out of " + b.nat + "): " + n.nat->detail);

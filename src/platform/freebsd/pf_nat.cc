@@ -10,6 +10,7 @@
 
 #include "core/file_util.h"
 #include "core/unique_fd.h"
+#include "platform/freebsd/pf_show.h"
 #include "platform/freebsd/policy_text.h"
 
 namespace vnetd::platform::fbsd {
@@ -121,6 +122,22 @@ Result<std::string> pfctlShow(const std::string& anchor, const std::string& what
   if (!anchor.empty()) args.insert(args.end(), {"-a", anchor});
   args.insert(args.end(), {"-s", what});
   return runPfctl(args, "", "pfctl -s " + what, kMaxShowOutput);
+}
+
+Result<std::optional<BridgeNat>> natAnchorRules(const std::string& bridge) {
+  auto anchor = pfAnchorName(bridge);
+  if (!anchor) return anchor.error();
+  auto shown = pfctlShow(*anchor, "nat");
+  if (!shown) {
+    // An anchor pf does not have (never loaded, or gone with `pfctl -F all`): the kernel's
+    // DIOCGETRULES answers EINVAL when pf_find_kruleset() finds no such ruleset
+    // (sys/netpfil/pf/pf_ioctl.c, case DIOCGETRULES), and pfctl_show_nat() only warns
+    // "DIOCGETRULES" (sbin/pfctl/pfctl.c). Nothing is loaded then; any other failure is one.
+    if (shown.error().message().find("DIOCGETRULES: Invalid argument") != std::string::npos)
+      return std::optional<BridgeNat>();
+    return shown.error();
+  }
+  return pfNatLoaded(*shown);
 }
 
 Result<bool> natAnchorConfigured(const std::string& pf_conf) {

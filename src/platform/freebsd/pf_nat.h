@@ -9,11 +9,13 @@
 // shell.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/ip.h"
 #include "core/result.h"
+#include "platform/policy.h"
 
 namespace vnetd::platform::fbsd {
 
@@ -31,6 +33,10 @@ Result<void> clearNatAnchor(const std::string& bridge);
 // The output of `pfctl [-a ANCHOR] -s WHAT` (WHAT: "info", "nat", ...), read-only: what pf
 // has loaded now, for doctor. ANCHOR "" = the main ruleset.
 Result<std::string> pfctlShow(const std::string& anchor, const std::string& what);
+
+// What vnetd/<bridge> translates now (pfctl -a vnetd/<bridge> -s nat, read by
+// pfNatLoaded); nullopt when it holds no rule or does not exist.
+Result<std::optional<BridgeNat>> natAnchorRules(const std::string& bridge);
 
 // Whether `pf_conf` (a path) contains an active `nat-anchor "vnetd/*"`. A missing file is
 // false, not an error.

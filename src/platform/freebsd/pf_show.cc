@@ -51,4 +51,32 @@ bool pfNatRulesCover(std::string_view rules, std::string_view egress, const Cidr
   });
 }
 
+std::optional<BridgeNat> pfNatLoaded(std::string_view rules) {
+  std::optional<BridgeNat> out;
+  anyLine(rules, [&](const std::vector<std::string_view>& t) {
+    // Only rule lines: pfctl's messages ("pfctl: ...", "No ALTQ support ...") are not.
+    if (t.empty() || (t[0] != "nat" && t[0] != "no" && t[0] != "rdr" && t[0] != "binat")) return false;
+    if (!out) out.emplace();
+    // nat on <egress> inet from <subnet> to any -> (<egress>) [pool options]
+    const bool shape = t.size() >= 10 && t[0] == "nat" && t[1] == "on" && t[3] == "inet" && t[4] == "from" &&
+                       t[6] == "to" && t[7] == "any" && t[8] == "->" && t[9].size() > 2 &&
+                       t[9].front() == '(' && t[9].back() == ')' && t[9].substr(1, t[9].size() - 2) == t[2];
+    std::optional<Cidr> subnet;
+    if (shape) {
+      std::string text(t[5]);
+      if (text.find('/') == std::string::npos) text += "/32";
+      subnet = Cidr::parse(text);
+    }
+    if (!subnet || subnet->address.family != IpFamily::V4 || !(subnet->network() == subnet->address)) {
+      out->recognised = false;
+      return false;
+    }
+    if (out->subnets.empty() && out->egress.empty()) out->egress = std::string(t[2]);
+    else if (out->egress != t[2]) out->recognised = false;
+    out->subnets.push_back(*subnet);
+    return false;  // every line
+  });
+  return out;
+}
+
 }  // namespace vnetd::platform::fbsd

@@ -18,6 +18,9 @@ class FreebsdPolicy final : public Policy {
     return fbsd::loadNatAnchor(bridge, egress, {subnet});
   }
   Result<void> removeBridgeNat(const std::string& bridge) override { return fbsd::clearNatAnchor(bridge); }
+  Result<std::optional<BridgeNat>> bridgeNat(const std::string& bridge) override {
+    return fbsd::natAnchorRules(bridge);
+  }
 };
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "core/file_util.h"
 #include "platform/host.h"
 #include "platform/linux/kernel_facts.h"
+#include "platform/linux/nft_nat.h"
 #include "platform/netif.h"
 
 namespace vnetd::platform {
@@ -133,12 +134,20 @@ Result<HostSupport> readHostSupport() {
   return out;
 }
 
-Result<NatFacts> readBridgeNat(const std::string&, const Cidr&, const std::string&) {
-  // Policy::applyBridgeNat refuses NAT on Linux (platform/linux/policy.cc): there is no
-  // vnetd nftables table to look for.
-  return NatFacts{NatState::Unsupported, NatMissing::None,
-                  "the Linux backend does not set up NAT (nftables) yet; a bridge with 'nat' cannot be created by "
-                  "vnetd"};
+Result<NatFacts> readBridgeNat(const std::string& bridge, const Cidr& subnet, const std::string& egress) {
+  // What Policy::applyBridgeNat loads: the bridge's chain in vnetd's table "ip vnetd"
+  // (platform/linux/nft_text.h), read back the way the daemon's reconciler reads it.
+  auto loaded = lnx::nftNatOf(bridge);
+  if (!loaded) return loaded.error();
+  const BridgeNat want{egress, {Cidr{subnet.network(), subnet.prefix}}, true};
+  if (*loaded && **loaded == want)
+    return NatFacts{NatState::Present, NatMissing::None,
+                    "nftables table ip vnetd masquerades " + want.subnets.front().toString() + " out of " + egress};
+  return NatFacts{NatState::Absent, NatMissing::Rules,
+                  std::string(*loaded ? "the NAT rules for bridge " + bridge + " in nftables table ip vnetd differ from the "
+                                                                                  "configuration"
+                                      : "no NAT rule for bridge " + bridge + " in nftables table ip vnetd") +
+                      " (a running vnetd loads it again within reconcile_interval_seconds; start it)"};
 }
 
 }  // namespace vnetd::platform

@@ -1,5 +1,6 @@
 #include "core/log.h"
 #include "platform/policy.h"
+#include "platform/linux/nft_nat.h"
 
 namespace vnetd::platform {
 namespace {
@@ -16,12 +17,11 @@ class LinuxPolicy final : public Policy {
   Result<void> removeJailLimits(const std::string&, const RctlLimits&) override {
     return success();
   }
-  Result<void> applyBridgeNat(const std::string& bridge, const Cidr&, const std::string&) override {
-    return Error{ENOTSUP, "bridge " + bridge +
-                              ": NAT is implemented with pf on FreeBSD; the Linux (nftables) backend does "
-                              "not have it yet (remove 'nat' from the bridge, or set up NAT yourself)"};
+  Result<void> applyBridgeNat(const std::string& bridge, const Cidr& subnet, const std::string& egress) override {
+    return lnx::loadNftNat(bridge, egress, {subnet});
   }
-  Result<void> removeBridgeNat(const std::string&) override { return success(); }
+  Result<void> removeBridgeNat(const std::string& bridge) override { return lnx::removeNftNat(bridge); }
+  Result<std::optional<BridgeNat>> bridgeNat(const std::string& bridge) override { return lnx::nftNatOf(bridge); }
 };
 
 }  // namespace

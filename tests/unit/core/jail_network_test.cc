@@ -33,6 +33,7 @@ struct World {
   std::vector<std::string> calls;       // "createPair e0a_web", "save", ...
   std::string fail_on;                  // a call (prefix) that fails with EIO
   std::function<void(const std::string& call)> on_call;
+  std::vector<RctlLimits> removed_limits;  // every removeJailLimits call's argument, in order
 
   Result<void> call(const std::string& what) {
     calls.push_back(what);
@@ -193,10 +194,14 @@ class FakePolicy final : public platform::Policy {
     return l.empty() ? success() : w_.call("limits " + jail);
   }
   Result<void> removeJailLimits(const std::string& jail, const RctlLimits& l) override {
+    if (!l.empty()) w_.removed_limits.push_back(l);
     return l.empty() ? success() : w_.call("unlimit " + jail);
   }
   Result<void> applyBridgeNat(const std::string&, const Cidr&, const std::string&) override { return success(); }
   Result<void> removeBridgeNat(const std::string&) override { return success(); }
+  Result<std::optional<platform::BridgeNat>> bridgeNat(const std::string&) override {
+    return std::optional<platform::BridgeNat>();
+  }
 
  private:
   World& w_;
@@ -356,6 +361,55 @@ TEST_F(JailNetworkTest, AFailedFirstCreatedRemovesWhatPrestartMade) {
   EXPECT_TRUE(world_.jails["web"].empty());
   EXPECT_TRUE(state().jails.empty());
   EXPECT_NE(std::find(world_.calls.begin(), world_.calls.end(), "unlimit web"), world_.calls.end());
+}
+
+// poststop removes the limits prestart applied, as recorded in the state, not what the
+// configuration says by then: a limit dropped from the config (and reloaded) while the
+// jail ran must not survive into the next jail of that name.
+TEST_F(JailNetworkTest, PoststopRemovesTheRecordedLimitsEvenWhenTheConfigDroppedThem) {
+  configure("[jail.web.limits]\nmemoryuse = \"1G\"\nreadbps = \"100M\"\n");
+  ASSERT_TRUE(network().prestart("web"));
+  const RctlLimits applied = {{"memoryuse", {"deny", 1ull << 30}}, {"readbps", {"throttle", 100ull << 20}}};
+  EXPECT_EQ(state().jails.at("web").limits, std::optional<RctlLimits>(applied));
+  startJail("web");
+  ASSERT_TRUE(network().created("web"));
+  EXPECT_EQ(state().jails.at("web").limits, std::optional<RctlLimits>(applied)) << "created keeps the record";
+  configure("[jail.web.limits]\nmemoryuse = \"1G\"\n");  // readbps removed, reloaded
+  stopJail("web");
+  auto out = network().poststop("web");
+  ASSERT_TRUE(out) << out.error().message();
+  ASSERT_EQ(world_.removed_limits.size(), 1u);
+  EXPECT_EQ(world_.removed_limits[0], applied);
+}
+
+// A record migrated from state format 1 names no limits: poststop falls back to the
+// configuration's, as before format 2.
+TEST_F(JailNetworkTest, PoststopOfAnUnrecordedRecordRemovesTheConfiguredLimits) {
+  configure("[jail.web.limits]\nmemoryuse = \"1G\"\n");
+  ASSERT_TRUE(network().prestart("web"));
+  {
+    auto lock = store_->lock();
+    auto s = store_->load(*lock);
+    ASSERT_TRUE(s);
+    s->jails.at("web").limits.reset();
+    ASSERT_TRUE(store_->save(*lock, *s));
+  }
+  auto out = network().poststop("web");
+  ASSERT_TRUE(out) << out.error().message();
+  ASSERT_EQ(world_.removed_limits.size(), 1u);
+  EXPECT_EQ(world_.removed_limits[0], (RctlLimits{{"memoryuse", {"deny", 1ull << 30}}}));
+}
+
+// A new start after a reload that dropped a limit (no poststop in between: the earlier
+// start was unwound) takes the dropped one away before recording the new set.
+TEST_F(JailNetworkTest, ANewStartRemovesRecordedLimitsTheConfigNoLongerHas) {
+  configure("[jail.web.limits]\nmemoryuse = \"1G\"\nmaxproc = \"100\"\n");
+  ASSERT_TRUE(network().prestart("web"));
+  configure("[jail.web.limits]\nmemoryuse = \"2G\"\n");
+  ASSERT_TRUE(network().prestart("web"));
+  ASSERT_EQ(world_.removed_limits.size(), 1u);
+  EXPECT_EQ(world_.removed_limits[0], (RctlLimits{{"maxproc", {"deny", 100}}}));
+  EXPECT_EQ(state().jails.at("web").limits, std::optional<RctlLimits>(RctlLimits{{"memoryuse", {"deny", 2ull << 30}}}));
 }
 
 // A later created (by hand, or jail(8) re-running exec.created while it unwinds another

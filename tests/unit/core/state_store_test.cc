@@ -141,6 +141,8 @@ State richState() {
   State s;
   s.generation = 41;
   JailRecord web{"web", "created", 1700000000, {interface(0, "web"), interface(1, "web")}};
+  web.limits = RctlLimits{{"memoryuse", {"deny", 2ull << 30}}, {"readbps", {"throttle", 100ull << 20}},
+                          {"cputime", {"sigkill", 3600}}};
   web.interfaces[1].addresses = {"198.18.1.2/24", "2001:db8:0:1::2/64", "198.18.9.9/32"};
   web.interfaces[1].bridge = "";
   web.interfaces[1].created_by_vnetd = false;
@@ -150,6 +152,7 @@ State richState() {
   db.interfaces[0].jail_name = "eth0";
   db.interfaces[0].addresses = {};
   JailRecord idle{"_idle", "prestart", 0, {}};
+  idle.limits.reset();  // migrated from format 1: not recorded (written as null)
   s.jails.emplace(web.name, web);
   s.jails.emplace(db.name, db);
   s.jails.emplace(idle.name, idle);
@@ -179,7 +182,7 @@ TEST(StateCodec, RichStateRoundTrips) {
 
 TEST(StateCodec, EmptyStateRoundTrips) {
   const std::string text = encodeState(State{});
-  EXPECT_EQ(text, "{\n  \"version\": 1,\n  \"generation\": 0,\n  \"jails\": {}\n}\n");
+  EXPECT_EQ(text, "{\n  \"version\": 2,\n  \"generation\": 0,\n  \"jails\": {}\n}\n");
   auto decoded = decode(text);
   ASSERT_TRUE(decoded) << decoded.error().message();
   EXPECT_EQ(*decoded, State{});
@@ -188,10 +191,11 @@ TEST(StateCodec, EmptyStateRoundTrips) {
 TEST(StateCodec, FormatIsOneJailPerLineVersionFirst) {
   State s;
   s.generation = 7;
-  s.jails.emplace("web", JailRecord{"web", "created", 5, {interface(0, "web")}});
+  s.jails.emplace("web", JailRecord{"web", "created", 5, {interface(0, "web")}, RctlLimits{{"memoryuse", {"deny", 1024}}}});
   EXPECT_EQ(encodeState(s),
-            "{\n  \"version\": 1,\n  \"generation\": 7,\n  \"jails\": {\n"
-            "    \"web\": {\"name\":\"web\",\"phase\":\"created\",\"updated_at\":5,\"interfaces\":"
+            "{\n  \"version\": 2,\n  \"generation\": 7,\n  \"jails\": {\n"
+            "    \"web\": {\"name\":\"web\",\"phase\":\"created\",\"updated_at\":5,"
+            "\"limits\":{\"memoryuse\":{\"action\":\"deny\",\"amount\":1024}},\"interfaces\":"
             "[{\"index\":0,\"host_name\":\"e0a_web\",\"jail_name\":\"e0b_web\","
             "\"host_mac\":\"02:5e:00:00:00:00\",\"jail_mac\":\"02:5e:00:00:00:01\","
             "\"bridge\":\"bridge0\",\"addresses\":[\"198.18.0.2/24\"],"
@@ -200,7 +204,7 @@ TEST(StateCodec, FormatIsOneJailPerLineVersionFirst) {
 
 TEST(StateCodec, AcceptsAnyLayoutAndFieldOrder) {
   auto decoded = decode(R"({"jails":{"a":{"interfaces":[],"updated_at":1,"phase":"created",
-      "name":"a"}},"generation":3,"version":1})");
+      "name":"a","limits":{}}},"generation":3,"version":2})");
   ASSERT_TRUE(decoded) << decoded.error().message();
   EXPECT_EQ(decoded->generation, 3u);
   EXPECT_EQ(decoded->jails.at("a").updated_at, 1);
@@ -242,7 +246,7 @@ TEST(StateCodec, RejectsMalformedInput) {
 
 nlohmann::json validDocument() {
   State s;
-  s.jails.emplace("web", JailRecord{"web", "created", 5, {interface(0, "web")}});
+  s.jails.emplace("web", JailRecord{"web", "created", 5, {interface(0, "web")}, RctlLimits{{"memoryuse", {"deny", 1024}}}});
   s.jails.emplace("db", JailRecord{"db", "created", 5, {interface(0, "db")}});
   std::string text = encodeState(s);
   return nlohmann::json::parse(text);
@@ -262,10 +266,37 @@ TEST(StateCodec, EveryInvalidFieldIsNamed) {
        "state.json: version is a string, expected an unsigned integer"},
       {"future version",
        [](json& d) {
-         d["version"] = 2;
+         d["version"] = 3;
          d["new_field"] = true;
        },
-       "state.json: version 2 is not supported (this vnetd reads version 1)"},
+       "state.json: version 3 is not supported (this vnetd reads versions 1 to 2)"},
+      {"version 0", [](json& d) { d["version"] = 0; },
+       "state.json: version 0 is not supported (this vnetd reads versions 1 to 2)"},
+      {"missing limits", [](json& d) { d["jails"]["web"].erase("limits"); },
+       "state.json: jail 'web': limits is missing"},
+      {"limits in a version 1 file", [](json& d) { d["version"] = 1; },
+       "state.json: jail 'db': unknown field \"limits\""},
+      {"limits array", [](json& d) { d["jails"]["web"]["limits"] = json::array(); },
+       "state.json: jail 'web': limits is an array, expected an object or null"},
+      {"limit not object", [](json& d) { d["jails"]["web"]["limits"]["memoryuse"] = 5; },
+       "state.json: jail 'web' limit \"memoryuse\" is 5, expected an object"},
+      {"limit without amount", [](json& d) { d["jails"]["web"]["limits"]["memoryuse"] = {{"action", "deny"}}; },
+       "state.json: jail 'web' limit \"memoryuse\": amount is missing"},
+      {"limit with unknown field",
+       [](json& d) { d["jails"]["web"]["limits"]["memoryuse"] = {{"action", "deny"}, {"amount", 1}, {"per", "jail"}}; },
+       "state.json: jail 'web' limit \"memoryuse\": unknown field \"per\""},
+      {"limit negative amount",
+       [](json& d) { d["jails"]["web"]["limits"]["memoryuse"] = {{"action", "deny"}, {"amount", -1}}; },
+       "state.json: jail 'web' limit \"memoryuse\": amount is -1, expected an unsigned integer"},
+      {"limit unknown resource",
+       [](json& d) { d["jails"]["web"]["limits"]["memory"] = {{"action", "deny"}, {"amount", 1}}; },
+       "state.json: jail 'web' limit \"memory\": not an rctl resource"},
+      {"limit action the kernel refuses",
+       [](json& d) { d["jails"]["web"]["limits"]["readbps"] = {{"action", "deny"}, {"amount", 1}}; },
+       "state.json: jail 'web' limit \"readbps\": action \"deny\" is not one rctl takes for it"},
+      {"limit amount out of range",
+       [](json& d) { d["jails"]["web"]["limits"]["memoryuse"] = {{"action", "deny"}, {"amount", UINT64_MAX}}; },
+       "state.json: jail 'web' limit \"memoryuse\": amount 18446744073709551615 is more than rctl accepts"},
       {"negative generation", [](json& d) { d["generation"] = -1; },
        "state.json: generation is -1, expected an unsigned integer"},
       {"fractional generation", [](json& d) { d["generation"] = 1.5; },
@@ -597,6 +628,60 @@ void expectMovedAside(const StateStore& store, const std::string& contents,
   EXPECT_EQ(*next, State{});
 }
 
+// ---- Migration ------------------------------------------------------------------------
+
+// tests/fixtures/state/v1_state.json: a state file as vnetd with format 1 wrote it
+// (encodeState of fc92be8, byte for byte).
+std::string v1Fixture() { return readFile(VNETD_SOURCE_DIR "/tests/fixtures/state/v1_state.json"); }
+
+TEST(StateMigration, AVersion1FileLoadsWithLimitsNotRecorded) {
+  const std::string v1 = v1Fixture();
+  ASSERT_EQ(v1.rfind("{\n  \"version\": 1,", 0), 0u) << v1;
+  auto decoded = decode(v1);
+  ASSERT_TRUE(decoded) << decoded.error().message();
+  EXPECT_EQ(decoded->generation, 12u);
+  ASSERT_EQ(decoded->jails.size(), 2u);
+  const JailRecord& web = decoded->jails.at("web");
+  EXPECT_EQ(web.phase, "created");
+  EXPECT_EQ(web.updated_at, 1764000000);
+  ASSERT_EQ(web.interfaces.size(), 1u);
+  EXPECT_EQ(web.interfaces[0].host_name, "e0a_web");
+  EXPECT_EQ(web.interfaces[0].addresses, (std::vector<std::string>{"198.18.0.10/24"}));
+  for (const auto& [name, rec] : decoded->jails)
+    EXPECT_FALSE(rec.limits.has_value()) << name << ": format 1 did not record limits; none is not the same";
+}
+
+// The fuzz target's version 2 seed must be a state the codec accepts, or the fuzzer
+// would start from rejected input only.
+TEST(StateMigration, TheFuzzCorpusVersion2SampleDecodesAndRoundTrips) {
+  const std::string text = readFile(VNETD_SOURCE_DIR "/tests/fuzz/corpus/fuzz_state/v2_limits.json");
+  auto decoded = decode(text);
+  ASSERT_TRUE(decoded) << decoded.error().message();
+  EXPECT_EQ(encodeState(*decoded), text) << "the sample is what encodeState writes";
+  EXPECT_FALSE(decoded->jails.at("db").limits.has_value());
+  EXPECT_EQ(decoded->jails.at("web").limits->at("readbps"), (RctlLimit{"throttle", 104857600}));
+}
+
+TEST(StateMigration, TheNextSaveWritesVersion2AndKeepsNotRecorded) {
+  TempDir tmp;
+  auto store = StateStore::open(tmp.stateDir());
+  ASSERT_TRUE(store);
+  writeFile(store->statePath(), v1Fixture());
+  auto lock = store->lock();
+  ASSERT_TRUE(lock);
+  auto loaded = store->load(*lock);
+  ASSERT_TRUE(loaded) << loaded.error().message();
+  State state = *loaded;
+  ASSERT_TRUE(store->save(*lock, state));
+  const std::string text = readFile(store->statePath());
+  EXPECT_EQ(text.rfind("{\n  \"version\": 2,", 0), 0u) << text;
+  EXPECT_NE(text.find("\"limits\":null"), std::string::npos) << text;
+  auto again = store->load(*lock);
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(*again, state);
+  EXPECT_FALSE(again->jails.at("web").limits.has_value());
+}
+
 TEST(StateStore, CorruptFileIsMovedAsideWithItsContents) {
   TempDir tmp;
   auto store = StateStore::open(tmp.stateDir());
@@ -611,7 +696,7 @@ TEST(StateStore, CorruptFileIsMovedAsideWithItsContents) {
   nlohmann::json doc = validDocument();
   doc["version"] = 9;
   expectMovedAside(*store, doc.dump(),
-                   "state.json: version 9 is not supported (this vnetd reads version 1)");
+                   "state.json: version 9 is not supported (this vnetd reads versions 1 to 2)");
   doc = validDocument();
   doc["jails"]["web"]["interfaces"][0]["host_mac"] = "zz";
   expectMovedAside(*store, doc.dump(),
@@ -667,7 +752,7 @@ TEST(StateStore, LeftoverTempFilesAreNeverStateAndAreRemoved) {
   State state = richState();
   ASSERT_TRUE(store->save(*lock, state).ok());
   const std::string leftover = store->dir() + "/.state.json.tmp-999999";
-  writeFile(leftover, "{\"version\": 1, \"generation\": 99");  // a killed writer's half file
+  writeFile(leftover, "{\"version\": 2, \"generation\": 99");  // a killed writer's half file
   writeFile(store->dir() + "/.state.json.tmp-1", encodeState(State{}));
   auto loaded = store->load(*lock);
   ASSERT_TRUE(loaded) << loaded.error().message();

@@ -20,6 +20,11 @@ interface = "bridge0"
 address = "198.18.0.1/24"
 private = true
 
+[bridge.out]
+interface = "bridge1"
+address = "198.18.5.1/24"
+nat = "uplink0"
+
 [jail_defaults]
 [[jail_defaults.interface]]
 bridge = "lan"
@@ -62,7 +67,10 @@ struct World {
   std::set<std::string> running{"web"};
   std::set<std::string> known{"web"};
   OrphanClock clock;
+  std::map<std::string, std::optional<platform::BridgeNat>> nat;  // as read back
+  bool nat_read = true;
   int64_t now_ms = 100000;
+  int64_t now_unix_s = 1'700'000'000;  // records are stamped updated_at = 0: long ago
 
   World() {
     JailRecord rec;
@@ -71,6 +79,9 @@ struct World {
     rec.interfaces = {record("web")};
     state.jails["web"] = rec;
     links.push_back(link(10, "bridge0", LinkKind::Bridge));
+    links.push_back(link(20, "bridge1", LinkKind::Bridge));
+    addrs.push_back({20, *Cidr::parse("198.18.5.1/24")});
+    nat["bridge1"] = platform::BridgeNat{"uplink0", {*Cidr::parse("198.18.5.0/24")}, true};
     LinkInfo hs = link(11, "e0a_web", LinkKind::Pair, 10);
     hs.mac = deriveMac(kHost, "web", 0, Side::A);
     hs.description = "vnetd:web:0";
@@ -86,8 +97,10 @@ struct World {
     in.host_addresses = &addrs;
     in.running_jails = &running;
     in.known_jails = &known;
+    in.nat_loaded = nat_read ? &nat : nullptr;
     in.host_id = kHost;
     in.now_ms = now_ms;
+    in.now_unix_s = now_unix_s;
     in.orphan_grace_ms = 60000;
     return planReconcile(in, clock);
   }
@@ -126,7 +139,7 @@ TEST(Reconciler, MissingDownOrUnaddressedBridgeIsEnsuredAndMembersWait) {
   EXPECT_EQ(plan[0].bridge, "lan");
 
   World x;
-  x.addrs.clear();
+  std::erase_if(x.addrs, [](const platform::AddressInfo& a) { return a.link_index == 10; });
   plan = x.plan();
   ASSERT_EQ(kinds(plan), std::vector<Kind>{Kind::EnsureBridge});
   EXPECT_NE(plan[0].reason.find("lacks its address 198.18.0.1/24"), std::string::npos);
@@ -136,6 +149,80 @@ TEST(Reconciler, MissingDownOrUnaddressedBridgeIsEnsuredAndMembersWait) {
   y.links.erase(y.links.begin());
   y.byName("e0a_web").master_index = 0;
   EXPECT_EQ(kinds(y.plan()), std::vector<Kind>{Kind::EnsureBridge});
+}
+
+TEST(Reconciler, MissingNatIsLoadedAgain) {
+  // Never loaded (the bridge existed before vnetd started, or `nat` came with a reload),
+  // or flushed by hand: nothing is loaded.
+  World w;
+  w.nat["bridge1"] = std::nullopt;
+  auto plan = w.plan();
+  ASSERT_EQ(kinds(plan), std::vector<Kind>{Kind::EnsureNat});
+  EXPECT_EQ(plan[0].bridge, "out");
+  EXPECT_NE(plan[0].reason.find("is not loaded"), std::string::npos) << plan[0].reason;
+}
+
+TEST(Reconciler, NatThatDiffersFromTheConfigIsReplaced) {
+  World w;
+  w.nat["bridge1"]->egress = "eth9";
+  EXPECT_EQ(kinds(w.plan()), std::vector<Kind>{Kind::EnsureNat}) << "another egress";
+  World x;
+  x.nat["bridge1"]->subnets = {*Cidr::parse("198.18.6.0/24")};
+  EXPECT_EQ(kinds(x.plan()), std::vector<Kind>{Kind::EnsureNat}) << "another subnet";
+  World y;
+  y.nat["bridge1"]->subnets.push_back(*Cidr::parse("198.18.6.0/24"));
+  EXPECT_EQ(kinds(y.plan()), std::vector<Kind>{Kind::EnsureNat}) << "an extra subnet";
+  World z;
+  z.nat["bridge1"]->recognised = false;
+  EXPECT_EQ(kinds(z.plan()), std::vector<Kind>{Kind::EnsureNat}) << "rules vnetd does not write";
+}
+
+TEST(Reconciler, NatIsOnlyJudgedWhereItWasReadAndTheBridgeIsOurs) {
+  World w;
+  w.nat_read = false;
+  w.nat.clear();
+  EXPECT_TRUE(w.plan().empty()) << "NAT not read at all: nothing judged";
+  World x;
+  x.nat.erase("bridge1");
+  EXPECT_TRUE(x.plan().empty()) << "this bridge's NAT could not be read";
+  World y;
+  y.nat["bridge1"] = std::nullopt;
+  y.byName("bridge1").kind = LinkKind::Other;
+  EXPECT_TRUE(y.plan().empty()) << "an interface of that name that is not a bridge is not ours";
+  // A missing bridge is re-created, which loads its NAT: no second action for it.
+  World z;
+  z.nat["bridge1"] = std::nullopt;
+  std::erase_if(z.links, [](const LinkInfo& l) { return l.name == "bridge1"; });
+  auto plan = z.plan();
+  ASSERT_EQ(kinds(plan), std::vector<Kind>{Kind::EnsureBridge});
+  EXPECT_EQ(plan[0].bridge, "out");
+}
+
+TEST(Reconciler, NatOfABridgeThatNoLongerAsksForItIsRemoved) {
+  // The config dropped `nat` from bridge1 (and kept the bridge).
+  World w;
+  w.cfg.bridges.at("out").nat.clear();
+  auto plan = w.plan();
+  ASSERT_EQ(kinds(plan), std::vector<Kind>{Kind::RemoveNat});
+  EXPECT_EQ(plan[0].bridge, "bridge1");
+  // The bridge itself left the config: its NAT (read back because the daemon had seen it)
+  // goes too; the bridge is not touched.
+  World x;
+  x.cfg.bridges.erase("out");
+  plan = x.plan();
+  ASSERT_EQ(kinds(plan), std::vector<Kind>{Kind::RemoveNat});
+  EXPECT_EQ(plan[0].bridge, "bridge1");
+  // Nothing loaded any more: nothing to remove.
+  x.nat["bridge1"] = std::nullopt;
+  EXPECT_TRUE(x.plan().empty());
+}
+
+TEST(Reconciler, NatWithoutAnIpv4AddressIsNotWanted) {
+  World w;
+  EXPECT_TRUE(wantedNat(w.cfg.bridges.at("out")).has_value());
+  EXPECT_EQ(wantedNat(w.cfg.bridges.at("out"))->subnets, std::vector<Cidr>{*Cidr::parse("198.18.5.0/24")});
+  w.cfg.bridges.at("out").address.reset();
+  EXPECT_FALSE(wantedNat(w.cfg.bridges.at("out")).has_value());
 }
 
 TEST(Reconciler, AMemberOutOfItsBridgeIsReaddedWithItsFlags) {
@@ -167,6 +254,55 @@ TEST(Reconciler, OrphansWaitForTheGracePeriod) {
   auto plan = w.plan();
   ASSERT_EQ(kinds(plan), std::vector<Kind>{Kind::CollectOrphan});
   EXPECT_EQ(plan[0].jail, "web");
+}
+
+TEST(Reconciler, APrestartStillAtWorkIsNotCollectedHoweverLongItsNameWasSeen) {
+  // The daemon has seen a record of "web" not running for longer than the grace (an
+  // earlier start), but the record's last phase change is recent: a prestart chain that
+  // is still running. The grace counts from that change.
+  World w;
+  w.running.clear();
+  w.state.jails["web"].phase = "prestart";
+  (void)w.plan();
+  w.now_ms += 600000;
+  w.now_unix_s += 600;
+  w.state.jails["web"].updated_at = w.now_unix_s - 5;
+  EXPECT_TRUE(w.plan().empty()) << "a record changed 5 s ago is within the grace";
+  w.state.jails["web"].updated_at = w.now_unix_s - 60;
+  EXPECT_TRUE(w.plan().empty()) << "exactly one grace ago (1 s resolution) still counts as recent";
+  // Its last change is older than the grace: collected.
+  w.state.jails["web"].updated_at = w.now_unix_s - 61;
+  auto plan = w.plan();
+  ASSERT_EQ(kinds(plan), std::vector<Kind>{Kind::CollectOrphan});
+  EXPECT_EQ(plan[0].jail, "web");
+}
+
+TEST(Reconciler, AnOldRecordStillWaitsForTheGraceAfterTheDaemonFirstSeesIt) {
+  // Both clocks must agree: an old record is not collected the moment a daemon starts.
+  World w;
+  w.running.clear();
+  w.state.jails["web"].phase = "prestart";
+  w.state.jails["web"].updated_at = w.now_unix_s - 3600;
+  EXPECT_TRUE(w.plan().empty());
+  w.now_ms += 60000;
+  w.now_unix_s += 60;
+  EXPECT_EQ(kinds(w.plan()), std::vector<Kind>{Kind::CollectOrphan});
+}
+
+TEST(Reconciler, ARecordStampedInTheFutureFallsBackToTheMonotonicGrace) {
+  // The wall clock was stepped back after the record was written: its age is unknown, so
+  // only the time this daemon has seen it not running counts (never "recent forever").
+  World w;
+  w.running.clear();
+  w.state.jails["web"].updated_at = w.now_unix_s + 86400;
+  EXPECT_TRUE(w.plan().empty());
+  w.now_ms += 60000;
+  EXPECT_EQ(kinds(w.plan()), std::vector<Kind>{Kind::CollectOrphan});
+  // Extreme stamps from a file never overflow the comparison.
+  w.state.jails["web"].updated_at = INT64_MIN;
+  EXPECT_EQ(kinds(w.plan()), std::vector<Kind>{Kind::CollectOrphan});
+  w.state.jails["web"].updated_at = INT64_MAX;
+  EXPECT_EQ(kinds(w.plan()), std::vector<Kind>{Kind::CollectOrphan});
 }
 
 TEST(Reconciler, AJailThatComesBackRestartsItsGrace) {
