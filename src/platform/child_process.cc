@@ -26,31 +26,26 @@ using Clock = std::chrono::steady_clock;
 // starts with 0, 1, 2 only.
 constexpr int kExecErrorFd = 3;
 
-// Makes `fd` the child's descriptor `target`, not close-on-exec.
-void become(int fd, int target) noexcept {
-  if (fd == target)
-    ::fcntl(target, F_SETFD, 0);
-  else
-    ::dup2(fd, target);
-}
-
 // Everything between fork() and exec: only async-signal-safe calls (the daemon has
 // threads; another thread may have held malloc's lock at fork time).
 [[noreturn]] void childMain(int in, int out, int exec_error, const char* program, char* const argv[],
                             char* const envp[], int fallback_max) noexcept {
   // Its own process group, so a timeout kills whatever it started too.
   ::setpgid(0, 0);
-  // The exec-error pipe first to a descriptor above 2, then stdio: dup2 onto 0..2 may
-  // replace the exec-error descriptor itself when the daemon started with 0..2 closed.
-  int err_fd = ::fcntl(exec_error, F_DUPFD_CLOEXEC, kExecErrorFd + 1);
-  become(in, STDIN_FILENO);
-  become(out, STDOUT_FILENO);
-  become(out, STDERR_FILENO);
-  if (err_fd >= 0) {
-    ::dup2(err_fd, kExecErrorFd);
-    ::fcntl(kExecErrorFd, F_SETFD, FD_CLOEXEC);
-  }
-  closeDescriptorsFrom(kExecErrorFd + 1, fallback_max);
+  // Everything to descriptors above the ones it will take first: a daemon started with
+  // 0..2 closed gets its pipes there, and dup2 onto 0..2 would replace one with another.
+  constexpr int kAbove = kExecErrorFd + 1;
+  int in_fd = ::fcntl(in, F_DUPFD_CLOEXEC, kAbove);
+  int out_fd = ::fcntl(out, F_DUPFD_CLOEXEC, kAbove);
+  int err_fd = ::fcntl(exec_error, F_DUPFD_CLOEXEC, kAbove);
+  if (in_fd < 0 || out_fd < 0 || err_fd < 0) ::_exit(127);
+  // dup2 leaves the new descriptors without close-on-exec: the program keeps 0..2.
+  ::dup2(in_fd, STDIN_FILENO);
+  ::dup2(out_fd, STDOUT_FILENO);
+  ::dup2(out_fd, STDERR_FILENO);
+  ::dup2(err_fd, kExecErrorFd);
+  ::fcntl(kExecErrorFd, F_SETFD, FD_CLOEXEC);
+  closeDescriptorsFrom(kAbove, fallback_max);
   // Dispositions set to SIG_IGN (SIGPIPE in the daemon) and the mask survive exec.
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
@@ -73,7 +68,8 @@ std::string seconds(std::chrono::milliseconds ms) {
 }
 
 int remainingMs(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  // Rounded up: poll(2) must not come back before the deadline and call it passed.
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
   return static_cast<int>(std::clamp<int64_t>(left, 0, INT32_MAX));
 }
 
