@@ -287,7 +287,7 @@ void Daemon::handle(const control::Request& request, const PeerCredentials& peer
         reply(control::encodeError("cannot read the state: " + state.error().message()));
         return;
       }
-      if (!captures_) captures_ = std::make_unique<CaptureSessions>(dispatcher_, *capture_);
+      if (!captures_) captures_ = std::make_unique<CaptureStreams>(dispatcher_, *capture_);
       captures_->handle(request, **state, std::move(reply));
       return;
     }
