@@ -474,12 +474,6 @@ void CaptureManager::setState(const State& state) {
   }
 }
 
-std::vector<std::string> CaptureManager::bridges() const {
-  std::vector<std::string> out;
-  for (const auto& [bridge, r] : running_) out.push_back(bridge);
-  return out;
-}
-
 std::map<std::string, uint64_t> CaptureManager::activeFlows() const {
   std::map<std::string, uint64_t> flows;
   for (const auto& [bridge, r] : running_) {

@@ -141,7 +141,6 @@ class CaptureManager {
   // Registered once with the metrics registry; empty output while nothing is captured.
   std::shared_ptr<prometheus::Collectable> collectable() const { return collector_; }
 
-  std::vector<std::string> bridges() const;
   // Active flows per jail name, summed over the bridges, from the latest snapshots
   // (status and `vnetctl top`); jails without a snapshot yet are absent.
   std::map<std::string, uint64_t> activeFlows() const;
