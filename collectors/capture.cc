@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <optional>
 #include <set>
 #include <system_error>
@@ -66,6 +68,59 @@ Pcap openBridge(const std::string& bridge, const CaptureConfig& c, std::string& 
     return nullptr;
   }
   return p;
+}
+
+// Opens a spoofing guard on a jail's port `interface`: only frames coming IN from the jail
+// (PCAP_D_IN: on the host side of the pair, what the jail transmits), and of those only the
+// ones whose source MAC is not `mac` — the kernel filter drops every honest frame, so a
+// guard costs nothing per frame until a jail changes its MAC. 64 bytes of each frame (the
+// Ethernet header is all it reads), immediate delivery (a guard must see a frame before
+// the bridge capture's buffer timeout hands the same frame over: see run()), a small
+// buffer, not promiscuous (a bridge port is promiscuous already). Null with `problem` set
+// on failure.
+Pcap openGuard(const std::string& interface, const MacBytes& mac, std::string& problem) {
+  char err[PCAP_ERRBUF_SIZE] = "";
+  Pcap p(pcap_create(interface.c_str(), err));
+  if (!p) {
+    problem = err;
+    return nullptr;
+  }
+  pcap_set_snaplen(p.get(), 64);
+  pcap_set_buffer_size(p.get(), 256 * 1024);
+  pcap_set_promisc(p.get(), 0);
+  pcap_set_immediate_mode(p.get(), 1);
+  int rc = pcap_activate(p.get());
+  if (rc < 0) {
+    problem = rc == PCAP_ERROR_NO_SUCH_DEVICE ? "the interface does not exist"
+                                              : std::string(pcap_statustostr(rc)) + ": " + pcap_geterr(p.get());
+    return nullptr;
+  }
+  if (pcap_datalink(p.get()) != DLT_EN10MB) {
+    problem = "not an Ethernet interface";
+    return nullptr;
+  }
+  char text[64];
+  std::snprintf(text, sizeof text, "not ether src %02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+                mac[4], mac[5]);
+  bpf_program prog{};
+  if (pcap_setdirection(p.get(), PCAP_D_IN) != 0 ||
+      pcap_compile(p.get(), &prog, text, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+    problem = pcap_geterr(p.get());
+    return nullptr;
+  }
+  rc = pcap_setfilter(p.get(), &prog);
+  pcap_freecode(&prog);
+  if (rc != 0 || pcap_setnonblock(p.get(), 1, err) != 0 || pcap_get_selectable_fd(p.get()) < 0) {
+    problem = rc != 0 ? pcap_geterr(p.get()) : "cannot poll the capture";
+    return nullptr;
+  }
+  return p;
+}
+
+std::string macText(const MacBytes& m) {
+  char text[18];
+  std::snprintf(text, sizeof text, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+  return text;
 }
 
 }  // namespace
@@ -141,6 +196,35 @@ struct BridgeCapture::Impl {
     if (!table || table == aggregator.attribution()) return;
     recorder.setAttribution(*aggregator.attribution(), *table);  // slots of the old table → new
     aggregator.setAttribution(std::move(table));
+    syncGuards();
+  }
+  // Spoofing guards: one per jail port of the table (Attribution::ports). Kept when the
+  // port and MAC are unchanged, opened for new ones, closed for ports gone; a guard that
+  // could not open (the pair is being made) or broke (the pair was destroyed) is tried
+  // again with the next table and at every publication.
+  struct Guard {
+    Attribution::Port port;
+    uint32_t slot = kNoSlot;
+    Pcap handle;
+    std::string problem;
+    Impl* impl = nullptr;
+  };
+  void syncGuards();
+  void reopenGuards();
+  // Every frame the guards hold now; never blocks.
+  void drainGuards();
+  static void onSpoofed(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
+    auto* g = reinterpret_cast<Guard*>(user);
+    g->impl->aggregator.addSpoofed(g->slot);
+    if (g->impl->spoof_logged.insert(g->port.jail).second) {
+      MacBytes src{};
+      if (h->caplen >= 12) std::memcpy(src.data(), bytes + 6, 6);
+      VNETD_LOG_WARN("capture on %s: jail %s sends frames with source MAC %s from its port %s, not its recorded MAC %s "
+                     "(it changed its MAC): their attribution by MAC is not trustworthy; counted in "
+                     "vnetd_capture_spoofed_frames_total{jail=\"%s\"} (logged once per jail)",
+                     g->impl->channel->bridge().c_str(), g->port.jail.c_str(), macText(src).c_str(),
+                     g->port.interface.c_str(), macText(g->port.mac).c_str(), g->port.jail.c_str());
+    }
   }
   // Answers the flight-recorder requests that are due: those older than one buffer
   // timeout while the capture is open (the kernel may still have held frames from before
@@ -174,6 +258,8 @@ struct BridgeCapture::Impl {
   std::string last_problem;
   uint64_t buffer_bytes = 0;  // the open handle's kernel buffer; 0 when unknown
   std::optional<std::string> last_buffer_note;  // what readBuffer() logged last ("" = nothing)
+  std::vector<std::unique_ptr<Guard>> guards;  // by port interface name
+  std::set<std::string> spoof_logged;           // jails whose spoofing was logged
 
   std::atomic<bool> stop{false};
   std::atomic<bool> open{false};   // `handle` is open (for poke)
@@ -190,6 +276,47 @@ void BridgeCapture::Impl::readStats() {
   b.dropped_interface += static_cast<uint32_t>(st.ps_ifdrop - last_ifdrop);
   last_drop = st.ps_drop;
   last_ifdrop = st.ps_ifdrop;
+}
+
+void BridgeCapture::Impl::syncGuards() {
+  const Attribution& table = *aggregator.attribution();
+  std::vector<std::unique_ptr<Guard>> next;
+  for (const auto& port : table.ports()) {
+    std::unique_ptr<Guard> g;
+    for (auto& old : guards)
+      if (old && old->port == port) g = std::move(old);
+    if (!g) {
+      g = std::make_unique<Guard>();
+      g->port = port;
+      g->impl = this;
+    }
+    g->slot = table.slotOf(port.jail);
+    next.push_back(std::move(g));
+  }
+  guards = std::move(next);
+  reopenGuards();
+}
+
+void BridgeCapture::Impl::reopenGuards() {
+  for (auto& g : guards) {
+    if (g->handle) continue;
+    std::string problem;
+    g->handle = openGuard(g->port.interface, g->port.mac, problem);
+    if (!g->handle && problem != g->problem)
+      VNETD_LOG_INFO("capture on %s: no spoofing guard on %s (jail %s) yet: %s; retrying every second",
+                     channel->bridge().c_str(), g->port.interface.c_str(), g->port.jail.c_str(), problem.c_str());
+    g->problem = g->handle ? std::string() : problem;
+  }
+}
+
+void BridgeCapture::Impl::drainGuards() {
+  for (auto& g : guards) {
+    if (!g->handle) continue;
+    int n;
+    while ((n = pcap_dispatch(g->handle.get(), -1, &Impl::onSpoofed, reinterpret_cast<u_char*>(g.get()))) > 0) {
+    }
+    if (n < 0) g->handle.reset();  // the pair went away; reopened at the next publication
+  }
 }
 
 void BridgeCapture::Impl::readBuffer() {
@@ -219,6 +346,7 @@ void BridgeCapture::Impl::readBuffer() {
 
 void BridgeCapture::Impl::publish(bool capturing) {
   readStats();
+  if (capturing) reopenGuards();
   // Expiry walks the flow table a slice per period, the whole of it in about a quarter
   // of the idle timeout (at most 15 s): a flow ends between timeout and 1.25 timeout.
   size_t cycle = std::clamp<size_t>(config.flow_idle_timeout_seconds / 4, 1, 15);
@@ -265,8 +393,11 @@ void BridgeCapture::Impl::close(const std::string& problem) {
 }
 
 bool BridgeCapture::Impl::wait(int fd, int ms, bool& fd_error) {
-  pollfd p[2] = {{wake_read.get(), POLLIN, 0}, {fd, POLLIN, 0}};
-  int n = ::poll(p, fd >= 0 ? 2 : 1, ms);
+  std::vector<pollfd> p = {{wake_read.get(), POLLIN, 0}, {fd, POLLIN, 0}};
+  if (fd >= 0)
+    for (const auto& g : guards)
+      if (g->handle) p.push_back({pcap_get_selectable_fd(g->handle.get()), POLLIN, 0});
+  int n = ::poll(p.data(), fd >= 0 ? p.size() : 1, ms);
   if (n > 0 && (p[0].revents & POLLIN)) {
     char buf[64];
     while (::read(wake_read.get(), buf, sizeof buf) > 0) {
@@ -324,6 +455,10 @@ void BridgeCapture::Impl::run() {
                      static_cast<unsigned long long>(buffer_bytes ? buffer_bytes : config.buffer_bytes));
     }
     now = seconds();
+    // The guards first: a frame is tapped on its port before the bridge sees it, the
+    // guards deliver at once and the bridge capture per buffer timeout, so a spoofed
+    // frame is counted by its guard no later than the bridge capture counts it.
+    drainGuards();
     // Non-blocking: every frame the kernel has handed over, nothing more.
     int n = pcap_dispatch(handle.get(), -1, &Impl::onFrame, reinterpret_cast<u_char*>(this));
     if (n < 0 || (n == 0 && fd_error)) {
@@ -347,6 +482,7 @@ void BridgeCapture::Impl::run() {
   // The last word: what was counted up to the stop. Requests still waiting are answered
   // (nobody may be left waiting for a stopped capture).
   handle.reset();
+  guards.clear();
   publish(false);
   for (auto& r : channel->takeRequests()) waiting.push_back(std::move(r));
   for (auto& r : waiting) r.done(plainError("the capture on " + bridge + " stopped"));

@@ -30,6 +30,17 @@
 // is retried every second from the capture thread; a bridge deleted under the capture
 // (pcap reports an error) is closed and reopened the same way, so a re-created bridge is
 // captured again. Problems are logged once per distinct message.
+//
+// Spoofing guards: attribution is by MAC, and root in a jail can change its MAC. The
+// bridge capture cannot tell which port a frame came in on (Linux: a packet socket on the
+// bridge gets the frame after br_pass_frame_up made the bridge its device; FreeBSD: the
+// bridge's BPF tap in bridge_forward/bridge_input carries the bridge's ifnet, not the
+// member's), so the capture thread also holds one small capture per jail port (the host
+// side of its pair), inbound only, whose kernel filter passes only frames whose source
+// MAC is not the jail's recorded one. Each such frame is counted as
+// vnetd_capture_spoofed_frames_total{jail} and logged once per jail. The bridge capture
+// still attributes such a frame by its MAC: detection, not per-port attribution
+// (docs/metrics.md says why).
 #pragma once
 
 #include <prometheus/collectable.h>

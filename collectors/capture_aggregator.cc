@@ -70,9 +70,12 @@ void setPortsAndKind(FlowTable::Key& key, uint16_t a_port, uint16_t b_port, uint
 // ------------------------------------------------------------------------- Attribution
 
 std::shared_ptr<const Attribution> Attribution::build(std::vector<std::pair<MacBytes, std::string>> macs,
-                                                      bool isolating) {
+                                                      bool isolating, std::vector<Port> ports) {
   std::shared_ptr<Attribution> a(new Attribution());
   a->isolating_ = isolating;
+  std::sort(ports.begin(), ports.end(),
+            [](const Port& x, const Port& y) { return x.interface < y.interface; });
+  a->ports_ = std::move(ports);
   for (const auto& [mac, name] : macs) a->names_.push_back(name);
   std::sort(a->names_.begin(), a->names_.end());
   a->names_.erase(std::unique(a->names_.begin(), a->names_.end()), a->names_.end());
@@ -100,12 +103,16 @@ std::shared_ptr<const Attribution> Attribution::build(std::vector<std::pair<MacB
 std::shared_ptr<const Attribution> Attribution::fromState(const State& state, std::string_view bridge_interface,
                                                           bool isolating) {
   std::vector<std::pair<MacBytes, std::string>> macs;
+  std::vector<Port> ports;
   for (const auto& [name, rec] : state.jails)
     for (const auto& ir : rec.interfaces) {
       if (ir.bridge != bridge_interface) continue;
-      if (auto mac = MacAddress::parse(ir.jail_mac)) macs.emplace_back(mac->bytes, name);
+      auto mac = MacAddress::parse(ir.jail_mac);
+      if (!mac) continue;
+      macs.emplace_back(mac->bytes, name);
+      if (!ir.host_name.empty()) ports.push_back({ir.host_name, mac->bytes, name});
     }
-  return build(std::move(macs), isolating);
+  return build(std::move(macs), isolating, std::move(ports));
 }
 
 uint32_t Attribution::slot(const MacBytes& mac) const noexcept {
@@ -490,6 +497,7 @@ void accumulate(JailTotals& into, const JailTotals& from) {
     into.flows_opened[d] += from.flows_opened[d];
   }
   into.broadcast += from.broadcast;
+  into.spoofed += from.spoofed;
   into.flows += from.flows;
 }
 
@@ -592,6 +600,11 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
                              MetricType::Counter);
   MetricFamily broadcast = family("vnetd_jail_broadcast_packets_total", "Broadcast frames the jail sent.",
                                   MetricType::Counter);
+  MetricFamily spoofed = family("vnetd_capture_spoofed_frames_total",
+                                "Frames the jail sent from its own port with a source MAC that is not the one "
+                                "vnetd recorded for it (the jail changed its MAC): the MAC-based attribution of "
+                                "those frames is not trustworthy.",
+                                MetricType::Counter);
 
   // Per-jail counters appear with their first event; only vnetd_jail_flows is there for
   // every jail from the start. A series costs the scrape ~2 us (prometheus-cpp's text
@@ -620,6 +633,7 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
     }
     add(flows, {{"jail", name}}, static_cast<double>(t.flows));
     nonzero(broadcast, {{"jail", name}}, t.broadcast);
+    nonzero(spoofed, {{"jail", name}}, t.spoofed);
   }
   for (const auto& [key, bytes] : peers)
     add(peer, {{"jail", key.first}, {"peer", key.second}}, static_cast<double>(bytes));
@@ -627,7 +641,7 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
   std::vector<MetricFamily> out;
   for (auto& d : traffic)
     for (auto& f : d) out.push_back(std::move(f));
-  for (auto* f : {&syn, &rst, &fin, &flows, &opened, &peer, &broadcast, &packets, &dropped, &unattributed,
+  for (auto* f : {&syn, &rst, &fin, &flows, &opened, &peer, &broadcast, &spoofed, &packets, &dropped, &unattributed,
                   &malformed, &table_full, &peer_full, &isolated, &up, &buffer, &recorder})
     out.push_back(std::move(*f));
   return out;

@@ -213,6 +213,33 @@ TEST(Attribution, FromStateTakesTheJailSideMacsOfInterfacesOnTheBridge) {
   EXPECT_FALSE(t->isolating());
   EXPECT_FALSE(t->sameAs(*isolating));
   EXPECT_EQ(isolating->slot(kMacA), t->slot(kMacA));
+  // Each jail's port (host side) with the MAC its frames must carry: the spoofing guards'.
+  EXPECT_EQ(t->ports(), (std::vector<Attribution::Port>{{"e0a_a", kMacA, "a"}, {"e0a_b", kMacB, "b"}}));
+  // A pair made anew under another host-side name is a new port: the table changes.
+  st.jails["a"].interfaces[0].host_name = "e1a_a";
+  EXPECT_FALSE(t->sameAs(*Attribution::fromState(st, "br0")));
+}
+
+TEST(Aggregator, SpoofedFramesCountForTheSendingJailCarryOverAndAreExported) {
+  Aggregator agg(16, 60);
+  agg.setAttribution(Attribution::build({{kMacA, "a"}, {kMacB, "b"}}));
+  const uint32_t a = agg.attribution()->slotOf("a");
+  for (int i = 0; i < 3; ++i) agg.addSpoofed(a);
+  agg.addSpoofed(kNoSlot);  // a port of no jail any more: ignored
+  EXPECT_EQ(agg.jail(a).spoofed, 3u);
+  EXPECT_EQ(agg.jail(agg.attribution()->slotOf("b")).spoofed, 0u);
+  // A new table with another jail ("0c" sorts before "a": the slots move): a keeps its count.
+  agg.setAttribution(Attribution::build({{kMacA, "a"}, {kMacB, "b"}, {kMacC, "0c"}}));
+  EXPECT_EQ(agg.jail(agg.attribution()->slotOf("a")).spoofed, 3u);
+  std::vector<BridgeView> views = {
+      {"br0", std::make_shared<const CaptureSnapshot>(agg.snapshot(true)), agg.attribution()}};
+  auto fs = captureFamilies(views);
+  const auto* f = testing::findFamily(fs, "vnetd_capture_spoofed_frames_total");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->type, prometheus::MetricType::Counter);
+  ASSERT_EQ(f->metric.size(), 1u) << "only jails that sent spoofed frames have a series";
+  EXPECT_EQ(testing::labelValue(f->metric[0], "jail"), "a");
+  EXPECT_EQ(f->metric[0].counter.value, 3);
 }
 
 // ---- Traffic ------------------------------------------------------------------------
