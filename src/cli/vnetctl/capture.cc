@@ -57,16 +57,16 @@ constexpr const char* kCaptureHelp =
     "\n"
     "OPTIONS\n"
     "     -w FILE, --write FILE\n"
-    "             Write the capture to FILE, mode 0600. vnetctl writes a new file of\n"
-    "             its own next to FILE (.FILE.vnetctl-XXXXXX, created exclusively)\n"
-    "             and renames it to FILE when the capture ends. So an existing FILE is\n"
-    "             replaced (like tcpdump -w; vnetctl says so) as a name only: a file,\n"
-    "             symbolic link or hard link found at FILE is never written through,\n"
-    "             and what it points to stays as it was. Until the end the capture is\n"
-    "             in the temporary file only; one left by a killed vnetctl can be\n"
-    "             deleted. \"-\" writes to standard output, e.g. for tcpdump -r -.\n"
-    "             Without -w the capture goes to standard output, which must then not\n"
-    "             be a terminal.\n"
+    "             Write the capture to FILE, mode 0600. A new FILE is created (never\n"
+    "             through a symbolic link) and written as packets arrive. An existing\n"
+    "             FILE is replaced (like tcpdump -w; vnetctl says so) as a name only:\n"
+    "             the capture goes to a new file next to it (.FILE.vnetctl-XXXXXX,\n"
+    "             created exclusively) that is renamed to FILE when the capture ends,\n"
+    "             so a file, symbolic link or hard link found at FILE is never written\n"
+    "             through and what it points to stays as it was. A temporary file left\n"
+    "             by a killed vnetctl can be deleted. \"-\" writes to standard output,\n"
+    "             e.g. for tcpdump -r -. Without -w the capture goes to standard\n"
+    "             output, which must then not be a terminal.\n"
     "     -c COUNT, --count COUNT\n"
     "             Stop after COUNT packets (default 1000; 0: no packet limit). With\n"
     "             --last: only the newest COUNT packets of the recorder (default: all).\n"
@@ -243,12 +243,15 @@ bool writeAll(int fd, std::string_view data) {
   return true;
 }
 
-// The file of `-w FILE`: a new file made exclusively (mkostemp: O_CREAT|O_EXCL, mode
-// 0600) in FILE's directory, renamed over FILE by commit(). Nothing is ever opened at
-// FILE itself: whatever an unprivileged user planted there (a symbolic link, a hard link
-// to a file of root's, a file with a loose mode) is replaced as a directory entry by
-// rename(2) and never truncated or written through. Destroyed without commit(): the
-// temporary file is removed.
+// The file of `-w FILE`. An existing file is never opened: whatever an unprivileged user
+// planted at FILE (a symbolic link, a hard link to a file of root's, a file with a loose
+// mode) must not be truncated or written through.
+//   FILE absent: created exclusively (O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600 — a new inode
+//                of ours even if someone races us; a dangling symlink is EEXIST) and
+//                written as packets arrive, so it can be read while the capture runs.
+//   FILE exists: the capture goes to a new file made exclusively next to it (mkostemp,
+//                mode 0600) and commit() renames it over FILE, replacing the directory
+//                entry only. Destroyed without commit(): that temporary file is removed.
 class CaptureFile {
  public:
   static Result<CaptureFile> create(const std::string& path) {
@@ -259,6 +262,9 @@ class CaptureFile {
     std::string dir = slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
     std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
     if (base.empty()) return plainError("cannot write " + path + ": a directory; give a file name");
+    UniqueFd direct(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (direct) return CaptureFile(path, std::string(), std::move(direct));
+    if (errno != EEXIST) return plainError("cannot write " + path + ": " + std::strerror(errno));
     std::string temp = dir + "." + base + ".vnetctl-XXXXXX";
     UniqueFd fd(::mkostemp(temp.data(), O_CLOEXEC));
     if (!fd)
@@ -279,11 +285,12 @@ class CaptureFile {
   struct Committed {
     bool replaced = false;  // something was at the path before
   };
-  // Closes the file and renames it to the path.
+  // Closes the file and, when it is a temporary one, renames it to the path.
   Result<Committed> commit() {
     if (::close(fd_.release()) != 0) return plainError("cannot write " + path_ + ": " + std::strerror(errno));
-    struct stat st {};
     Committed c;
+    if (temp_.empty()) return c;  // written in place: a file we created
+    struct stat st {};
     c.replaced = ::lstat(path_.c_str(), &st) == 0;
     if (::rename(temp_.c_str(), path_.c_str()) != 0) {
       std::string kept = temp_;
