@@ -75,8 +75,8 @@ Pcap openBridge(const std::string& bridge, const CaptureConfig& c, std::string& 
 // ones whose source MAC is not `mac` — the kernel filter drops every honest frame, so a
 // guard costs nothing per frame until a jail changes its MAC. 64 bytes of each frame (the
 // Ethernet header is all it reads), immediate delivery (a guard must see a frame before
-// the bridge capture's buffer timeout hands the same frame over: see run()), a small
-// buffer, not promiscuous (a bridge port is promiscuous already). Null with `problem` set
+// the bridge capture's buffer timeout hands the same frame over: see run()), a 32 KiB
+// buffer (one per jail port: 500 jails hold 16 MiB and 500 descriptors), not promiscuous (a bridge port is promiscuous already). Null with `problem` set
 // on failure.
 Pcap openGuard(const std::string& interface, const MacBytes& mac, std::string& problem) {
   char err[PCAP_ERRBUF_SIZE] = "";
@@ -86,7 +86,7 @@ Pcap openGuard(const std::string& interface, const MacBytes& mac, std::string& p
     return nullptr;
   }
   pcap_set_snaplen(p.get(), 64);
-  pcap_set_buffer_size(p.get(), 256 * 1024);
+  pcap_set_buffer_size(p.get(), 32 * 1024);  // hundreds of 64-byte frames; jails x this in all
   pcap_set_promisc(p.get(), 0);
   pcap_set_immediate_mode(p.get(), 1);
   int rc = pcap_activate(p.get());
@@ -260,6 +260,7 @@ struct BridgeCapture::Impl {
   std::optional<std::string> last_buffer_note;  // what readBuffer() logged last ("" = nothing)
   std::vector<std::unique_ptr<Guard>> guards;  // by port interface name
   std::set<std::string> spoof_logged;           // jails whose spoofing was logged
+  std::vector<pollfd> poll_fds;                 // wait()'s
 
   std::atomic<bool> stop{false};
   std::atomic<bool> open{false};   // `handle` is open (for poke)
@@ -393,7 +394,8 @@ void BridgeCapture::Impl::close(const std::string& problem) {
 }
 
 bool BridgeCapture::Impl::wait(int fd, int ms, bool& fd_error) {
-  std::vector<pollfd> p = {{wake_read.get(), POLLIN, 0}, {fd, POLLIN, 0}};
+  std::vector<pollfd>& p = poll_fds;  // reused: no allocation per wait once grown
+  p.assign({{wake_read.get(), POLLIN, 0}, {fd, POLLIN, 0}});
   if (fd >= 0)
     for (const auto& g : guards)
       if (g->handle) p.push_back({pcap_get_selectable_fd(g->handle.get()), POLLIN, 0});
