@@ -76,8 +76,8 @@ Pcap openBridge(const std::string& bridge, const CaptureConfig& c, std::string& 
 // guard costs nothing per frame until a jail changes its MAC. 64 bytes of each frame (the
 // Ethernet header is all it reads), immediate delivery (a guard must see a frame before
 // the bridge capture's buffer timeout hands the same frame over: see run()), a 32 KiB
-// buffer (one per jail port: 500 jails hold 16 MiB and 500 descriptors), not promiscuous (a bridge port is promiscuous already). Null with `problem` set
-// on failure.
+// buffer (one per jail port: 500 jails hold 16 MiB and 500 descriptors), not promiscuous
+// (a bridge port is promiscuous already). Null with `problem` set on failure.
 Pcap openGuard(const std::string& interface, const MacBytes& mac, std::string& problem) {
   char err[PCAP_ERRBUF_SIZE] = "";
   Pcap p(pcap_create(interface.c_str(), err));
@@ -260,7 +260,8 @@ struct BridgeCapture::Impl {
   std::optional<std::string> last_buffer_note;  // what readBuffer() logged last ("" = nothing)
   std::vector<std::unique_ptr<Guard>> guards;  // by port interface name
   std::set<std::string> spoof_logged;           // jails whose spoofing was logged
-  std::vector<pollfd> poll_fds;                 // wait()'s
+  std::vector<pollfd> poll_fds;                 // wait()'s, reused
+  std::vector<Guard*> polled_guards;            // poll_fds[2 + i] is polled_guards[i]'s
 
   std::atomic<bool> stop{false};
   std::atomic<bool> open{false};   // `handle` is open (for poke)
@@ -396,10 +397,19 @@ void BridgeCapture::Impl::close(const std::string& problem) {
 bool BridgeCapture::Impl::wait(int fd, int ms, bool& fd_error) {
   std::vector<pollfd>& p = poll_fds;  // reused: no allocation per wait once grown
   p.assign({{wake_read.get(), POLLIN, 0}, {fd, POLLIN, 0}});
+  polled_guards.clear();
   if (fd >= 0)
     for (const auto& g : guards)
-      if (g->handle) p.push_back({pcap_get_selectable_fd(g->handle.get()), POLLIN, 0});
+      if (g->handle) {
+        p.push_back({pcap_get_selectable_fd(g->handle.get()), POLLIN, 0});
+        polled_guards.push_back(g.get());
+      }
   int n = ::poll(p.data(), fd >= 0 ? p.size() : 1, ms);
+  // A guard whose port went away reports an error at once, every time: close it here
+  // (reopened at the next publication) rather than spin on it.
+  if (n > 0)
+    for (size_t i = 2; i < p.size(); ++i)
+      if (p[i].revents & (POLLERR | POLLHUP | POLLNVAL)) polled_guards[i - 2]->handle.reset();
   if (n > 0 && (p[0].revents & POLLIN)) {
     char buf[64];
     while (::read(wake_read.get(), buf, sizeof buf) > 0) {
