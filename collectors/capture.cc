@@ -166,6 +166,7 @@ struct BridgeCapture::Impl {
         aggregator(c.max_flows, c.flow_idle_timeout_seconds),
         recorder(c.flight_recorder_packets, c.snaplen),
         started(std::chrono::steady_clock::now()) {
+    pending.reserve(kMaxPending);
     int fds[2];
     if (::pipe(fds) != 0) throw std::system_error(errno, std::generic_category(), "capture wake-up pipe");
     wake_read.reset(fds[0]);
@@ -196,6 +197,7 @@ struct BridgeCapture::Impl {
     if (!table || table == aggregator.attribution()) return;
     recorder.setAttribution(*aggregator.attribution(), *table);  // slots of the old table → new
     aggregator.setAttribution(std::move(table));
+    pending.clear();  // their slots are the old table's
     syncGuards();
   }
   // Spoofing guards: one per jail port of the table (Attribution::ports). Kept when the
@@ -213,9 +215,58 @@ struct BridgeCapture::Impl {
   void reopenGuards();
   // Every frame the guards hold now; never blocks.
   void drainGuards();
+  // A spoofed frame a guard saw, until the bridge capture sees the same frame: that one is
+  // then the guard's jail's transmit, whatever its source MAC (Aggregator::add's
+  // `sender`). Matched by source MAC, wire length and a hash of the first kPendingPrefix
+  // bytes (what both captures hold). The guard sees a frame first (its tap is on the
+  // port, before the bridge; it delivers at once, the bridge capture per buffer timeout;
+  // run() drains the guards before the bridge), so a frame finds its entry; entries
+  // whose frame the bridge capture never saw (its buffer was full) go after 2 s.
+  static constexpr size_t kPendingPrefix = 64, kMaxPending = 256;
+  struct PendingSpoof {
+    MacBytes src{};
+    uint32_t wire_len = 0, sender = kNoSlot;
+    uint64_t hash = 0;
+    int64_t seconds = 0;  // capture timestamp
+  };
+  static uint64_t prefixHash(const u_char* bytes, uint32_t caplen) {
+    uint64_t h = 14695981039346656037ull;  // FNV-1a
+    for (uint32_t i = 0; i < std::min<uint32_t>(caplen, kPendingPrefix); ++i) h = (h ^ bytes[i]) * 1099511628211ull;
+    return h;
+  }
+  // The sender of a frame the bridge capture got, when a guard saw it (removing the
+  // entry); kNoSlot otherwise. No allocation.
+  uint32_t takePending(const pcap_pkthdr* h, const u_char* bytes) {
+    if (pending.empty() || h->caplen < 12) return kNoSlot;
+    uint64_t hash = prefixHash(bytes, h->caplen);
+    for (size_t i = 0; i < pending.size(); ++i) {
+      const PendingSpoof& e = pending[i];
+      if (e.wire_len == h->len && e.hash == hash && std::memcmp(e.src.data(), bytes + 6, 6) == 0) {
+        uint32_t sender = e.sender;
+        pending[i] = pending.back();
+        pending.pop_back();
+        return sender;
+      }
+    }
+    // Entries whose frame never came (the bridge capture dropped it) must not wait for an
+    // honest look-alike.
+    std::erase_if(pending, [&](const PendingSpoof& e) { return e.seconds + 2 < h->ts.tv_sec; });
+    return kNoSlot;
+  }
   static void onSpoofed(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
     auto* g = reinterpret_cast<Guard*>(user);
     g->impl->aggregator.addSpoofed(g->slot);
+    if (h->caplen >= 12 && g->slot != kNoSlot) {
+      auto& pending = g->impl->pending;
+      if (pending.size() == kMaxPending) pending.erase(pending.begin());  // the oldest goes
+      PendingSpoof e;
+      std::memcpy(e.src.data(), bytes + 6, 6);
+      e.wire_len = h->len;
+      e.sender = g->slot;
+      e.hash = prefixHash(bytes, h->caplen);
+      e.seconds = h->ts.tv_sec;
+      pending.push_back(e);
+    }
     if (g->impl->spoof_logged.insert(g->port.jail).second) {
       MacBytes src{};
       if (h->caplen >= 12) std::memcpy(src.data(), bytes + 6, 6);
@@ -234,7 +285,7 @@ struct BridgeCapture::Impl {
   static void onFrame(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
     auto* self = reinterpret_cast<Impl*>(user);
     const auto* frame = reinterpret_cast<const std::byte*>(bytes);
-    FrameSlots who = self->aggregator.add(std::span(frame, h->caplen), h->len, self->now);
+    FrameSlots who = self->aggregator.add(std::span(frame, h->caplen), h->len, self->now, self->takePending(h, bytes));
     // The recorder's per-frame cost: a memcpy of caplen into each ring (both jails' when
     // the frame goes from one to the other).
     if (self->recorder.enabled() && (who.src != kNoSlot || who.dst != kNoSlot))
@@ -260,6 +311,7 @@ struct BridgeCapture::Impl {
   std::optional<std::string> last_buffer_note;  // what readBuffer() logged last ("" = nothing)
   std::vector<std::unique_ptr<Guard>> guards;  // by port interface name
   std::set<std::string> spoof_logged;           // jails whose spoofing was logged
+  std::vector<PendingSpoof> pending;            // reserved kMaxPending: no allocation per frame
   std::vector<pollfd> poll_fds;                 // wait()'s, reused
   std::vector<Guard*> polled_guards;            // poll_fds[2 + i] is polled_guards[i]'s
 

@@ -293,10 +293,12 @@ void Aggregator::activate(const FlowTable::Flow& f, int delta) noexcept {
   if (f.jail_b != kNoSlot && f.jail_b != f.jail_a) active_[f.jail_b] += delta;
 }
 
-FrameSlots Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, uint32_t now) noexcept {
+FrameSlots Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, uint32_t now,
+                           uint32_t sender) noexcept {
   const FrameInfo& f = decoder_.decode(frame, wire_len);
   ++bridge_.packets;
-  if (repeat_.flow && decoder_.repeated()) {
+  const bool by_port = sender < jails_.size();
+  if (repeat_.flow && decoder_.repeated() && !by_port) {
     const Repeat& r = repeat_;
     if (r.tx) {
       r.tx->bytes += r.bytes;
@@ -314,7 +316,7 @@ FrameSlots Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, 
   }
   repeat_.flow = nullptr;
   if (f.malformed) ++bridge_.malformed;
-  uint32_t src = slotOf(f.src_mac, src_hit_), dst = slotOf(f.dst_mac, dst_hit_);
+  uint32_t src = by_port ? sender : slotOf(f.src_mac, src_hit_), dst = slotOf(f.dst_mac, dst_hit_);
   if (src == kNoSlot && dst == kNoSlot) {
     ++bridge_.unattributed;
     return {};
@@ -365,7 +367,9 @@ FrameSlots Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, 
   if (dst != kNoSlot) next.rx = count(dst, kReceive);
   // A malformed frame's fields cannot be trusted to name a flow.
   if (!f.malformed && (f.family == Family::IPv4 || f.family == Family::IPv6)) next.flow = track(f, src, dst, now);
-  if (shortcut_ && next.flow && (!next.tx || next.peer)) {
+  // Not for a frame attributed by its port: the next frame that looks the same (same
+  // MACs) may be the honest owner's.
+  if (shortcut_ && !by_port && next.flow && (!next.tx || next.peer)) {
     next.bytes = bytes;
     next.is_broadcast = f.broadcast;
     next.is_isolated = isolated;

@@ -262,7 +262,11 @@ class Aggregator {
   // monotonic time in seconds. No allocation, no lock. Returns the jails it counted for
   // (the flight recorder keeps the frame for the same ones): on an isolating bridge a
   // jail-to-jail frame counts for its sender only.
-  FrameSlots add(std::span<const std::byte> frame, uint32_t wire_len, uint32_t now) noexcept;
+  // `sender`: the jail that sent the frame when its port is known (a spoofing guard saw
+  // it come in from that jail: collectors/capture.h); it then counts as that jail's
+  // transmit whatever its source MAC says. kNoSlot: by source MAC.
+  FrameSlots add(std::span<const std::byte> frame, uint32_t wire_len, uint32_t now,
+                 uint32_t sender = kNoSlot) noexcept;
   // A frame the jail in `slot` sent from its port with a source MAC that is not its
   // recorded one (a spoofing guard saw it; collectors/capture.h). No allocation.
   void addSpoofed(uint32_t slot) noexcept {

@@ -1,7 +1,8 @@
 // Spoofed source MACs: root in a jail changes its MAC (ip link set address) and sends
 // frames. The daemon's per-port spoofing guard (collectors/capture.h) counts exactly those
 // frames as vnetd_capture_spoofed_frames_total{jail=<the sender>}, never for the jail whose
-// MAC was taken. Subnet 198.18.176.0/24.
+// MAC was taken, and the frames stay the sender's traffic: the victim's metrics do not
+// grow. Subnet 198.18.176.0/24.
 #include <chrono>
 #include <functional>
 #include <thread>
@@ -110,25 +111,32 @@ TEST_F(CaptureSpoofTest, FramesFromAChangedMacAreCountedExactlyForTheSenderOnly)
   ASSERT_EQ(udpSent(text, spoofer().name), kHonest) << text;
   EXPECT_EQ(spoofed(text, spoofer().name), 0) << "honest frames are not spoofed";
 
-  // 1. A MAC no jail has: the spoofer's traffic disappears from its own metrics.
+  // 1. A MAC no jail has (hiding): the frames still count as the spoofer's, by its port.
   constexpr int kHidden = 7;
   ASSERT_NO_FATAL_FAILURE(setSpooferMac("02:5a:5a:00:00:01"));
   ASSERT_NO_FATAL_FAILURE(send(kHidden));
-  text = scrapeUntil([&](const std::string& t) { return spoofed(t, spoofer().name) >= kHidden; });
+  text = scrapeUntil([&](const std::string& t) {
+    return spoofed(t, spoofer().name) >= kHidden && udpSent(t, spoofer().name) >= kHonest + kHidden;
+  });
   EXPECT_EQ(spoofed(text, spoofer().name), kHidden) << text;
-  EXPECT_EQ(udpSent(text, spoofer().name), kHonest) << "attribution is by MAC: the hidden frames are nobody's";
+  EXPECT_EQ(udpSent(text, spoofer().name), kHonest + kHidden) << text;
 
   // 2. The victim's MAC: counted as spoofed for the sender, never for the victim.
   constexpr int kImpersonated = 5;
   ASSERT_NO_FATAL_FAILURE(setSpooferMac(victim().mac));
   ASSERT_NO_FATAL_FAILURE(send(kImpersonated));
-  text = scrapeUntil([&](const std::string& t) { return spoofed(t, spoofer().name) >= kHidden + kImpersonated; });
+  text = scrapeUntil([&](const std::string& t) {
+    return spoofed(t, spoofer().name) >= kHidden + kImpersonated &&
+           udpSent(t, spoofer().name) >= kHonest + kHidden + kImpersonated;
+  });
   EXPECT_EQ(spoofed(text, spoofer().name), kHidden + kImpersonated) << text;
   EXPECT_EQ(spoofed(text, victim().name), 0) << text;
   EXPECT_EQ(spoofed(text, peer().name), 0) << text;
-  // The known limit of one capture per bridge (docs/metrics.md): the bridge capture
-  // still attributes the impersonated frames by their MAC, to the victim.
-  EXPECT_EQ(udpSent(text, victim().name), kImpersonated) << text;
+  // The victim's metrics do not grow: the frames are the spoofer's, by its port.
+  EXPECT_EQ(udpSent(text, spoofer().name), kHonest + kHidden + kImpersonated) << text;
+  EXPECT_EQ(udpSent(text, victim().name), 0) << text;
+  EXPECT_EQ(jailSample(text, "vnetd_jail_traffic_transmit_bytes_total", victim().name), 0) << text;
+  EXPECT_EQ(jailSample(text, "vnetd_jail_peer_bytes_total", victim().name), 0) << text;
 
   // Logged once for the spoofer, however many frames.
   std::string log = daemon_->log();
@@ -140,9 +148,11 @@ TEST_F(CaptureSpoofTest, FramesFromAChangedMacAreCountedExactlyForTheSenderOnly)
   // Nothing more arrives later: exactly the frames sent.
   ASSERT_NO_FATAL_FAILURE(setSpooferMac(spoofer().mac));
   ASSERT_NO_FATAL_FAILURE(send(kHonest));
-  text = scrapeUntil([&](const std::string& t) { return udpSent(t, spoofer().name) == 2 * kHonest; });
-  ASSERT_EQ(udpSent(text, spoofer().name), 2 * kHonest) << text;
+  const int total = 2 * kHonest + kHidden + kImpersonated;
+  text = scrapeUntil([&](const std::string& t) { return udpSent(t, spoofer().name) == total; });
+  ASSERT_EQ(udpSent(text, spoofer().name), total) << text;
   EXPECT_EQ(spoofed(text, spoofer().name), kHidden + kImpersonated) << text;
+  EXPECT_EQ(udpSent(text, victim().name), 0) << text;
 }
 
 }  // namespace

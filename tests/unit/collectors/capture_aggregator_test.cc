@@ -220,6 +220,24 @@ TEST(Attribution, FromStateTakesTheJailSideMacsOfInterfacesOnTheBridge) {
   EXPECT_FALSE(t->sameAs(*Attribution::fromState(st, "br0")));
 }
 
+// A frame whose port is known (a spoofing guard saw it come from jail a) is a's transmit
+// whatever its source MAC; the next frame that looks the same but came by MAC only is the
+// MAC owner's again (no repeat shortcut carries the port over).
+TEST(Aggregator, AFrameOfAKnownSenderCountsForItNotForTheMacItCarries) {
+  Aggregator agg(16, 60);
+  agg.setAttribution(Attribution::build({{kMacA, "a"}, {kMacB, "b"}, {kMacC, "c"}}));
+  const uint32_t a = agg.attribution()->slotOf("a"), b = agg.attribution()->slotOf("b"),
+                 c = agg.attribution()->slotOf("c");
+  Bytes f = udpFrame(kMacC, kMacB, kIpB, kIpC, 1000, 2000, 50);  // "from b" to c
+  feed(agg, f);  // by MAC: b's; primes the repeat shortcut
+  FrameSlots who = agg.add(std::span(f.data(), f.size()), static_cast<uint32_t>(f.size()), 0, a);
+  EXPECT_EQ(who, (FrameSlots{a, c}));
+  feed(agg, f);  // by MAC again
+  EXPECT_EQ(agg.jail(a).traffic[kTransmit][kIpv4][kUdp].packets, 1u);
+  EXPECT_EQ(agg.jail(b).traffic[kTransmit][kIpv4][kUdp].packets, 2u);
+  EXPECT_EQ(agg.jail(c).traffic[kReceive][kIpv4][kUdp].packets, 3u);
+}
+
 TEST(Aggregator, SpoofedFramesCountForTheSendingJailCarryOverAndAreExported) {
   Aggregator agg(16, 60);
   agg.setAttribution(Attribution::build({{kMacA, "a"}, {kMacB, "b"}}));
