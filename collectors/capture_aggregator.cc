@@ -606,8 +606,8 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
                                   MetricType::Counter);
   MetricFamily spoofed = family("vnetd_capture_spoofed_frames_total",
                                 "Frames the jail sent from its own port with a source MAC that is not the one "
-                                "vnetd recorded for it (the jail changed its MAC): the MAC-based attribution of "
-                                "those frames is not trustworthy.",
+                                "vnetd recorded for it (the jail changed its MAC); they count as its traffic "
+                                "by port, not as the MAC owner's.",
                                 MetricType::Counter);
 
   // Per-jail counters appear with their first event; only vnetd_jail_flows is there for
