@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <optional>
 #include <set>
 #include <system_error>
@@ -68,6 +70,59 @@ Pcap openBridge(const std::string& bridge, const CaptureConfig& c, std::string& 
   return p;
 }
 
+// Opens a spoofing guard on a jail's port `interface`: only frames coming IN from the jail
+// (PCAP_D_IN: on the host side of the pair, what the jail transmits), and of those only the
+// ones whose source MAC is not `mac` — the kernel filter drops every honest frame, so a
+// guard costs nothing per frame until a jail changes its MAC. 64 bytes of each frame (the
+// Ethernet header is all it reads), immediate delivery (a guard must see a frame before
+// the bridge capture's buffer timeout hands the same frame over: see run()), a 32 KiB
+// buffer (one per jail port: 500 jails hold 16 MiB and 500 descriptors), not promiscuous
+// (a bridge port is promiscuous already). Null with `problem` set on failure.
+Pcap openGuard(const std::string& interface, const MacBytes& mac, std::string& problem) {
+  char err[PCAP_ERRBUF_SIZE] = "";
+  Pcap p(pcap_create(interface.c_str(), err));
+  if (!p) {
+    problem = err;
+    return nullptr;
+  }
+  pcap_set_snaplen(p.get(), 64);
+  pcap_set_buffer_size(p.get(), 32 * 1024);  // hundreds of 64-byte frames; jails x this in all
+  pcap_set_promisc(p.get(), 0);
+  pcap_set_immediate_mode(p.get(), 1);
+  int rc = pcap_activate(p.get());
+  if (rc < 0) {
+    problem = rc == PCAP_ERROR_NO_SUCH_DEVICE ? "the interface does not exist"
+                                              : std::string(pcap_statustostr(rc)) + ": " + pcap_geterr(p.get());
+    return nullptr;
+  }
+  if (pcap_datalink(p.get()) != DLT_EN10MB) {
+    problem = "not an Ethernet interface";
+    return nullptr;
+  }
+  char text[64];
+  std::snprintf(text, sizeof text, "not ether src %02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+                mac[4], mac[5]);
+  bpf_program prog{};
+  if (pcap_setdirection(p.get(), PCAP_D_IN) != 0 ||
+      pcap_compile(p.get(), &prog, text, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+    problem = pcap_geterr(p.get());
+    return nullptr;
+  }
+  rc = pcap_setfilter(p.get(), &prog);
+  pcap_freecode(&prog);
+  if (rc != 0 || pcap_setnonblock(p.get(), 1, err) != 0 || pcap_get_selectable_fd(p.get()) < 0) {
+    problem = rc != 0 ? pcap_geterr(p.get()) : "cannot poll the capture";
+    return nullptr;
+  }
+  return p;
+}
+
+std::string macText(const MacBytes& m) {
+  char text[18];
+  std::snprintf(text, sizeof text, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+  return text;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------- CaptureChannel
@@ -111,6 +166,7 @@ struct BridgeCapture::Impl {
         aggregator(c.max_flows, c.flow_idle_timeout_seconds),
         recorder(c.flight_recorder_packets, c.snaplen),
         started(std::chrono::steady_clock::now()) {
+    pending.reserve(kMaxPending);
     int fds[2];
     if (::pipe(fds) != 0) throw std::system_error(errno, std::generic_category(), "capture wake-up pipe");
     wake_read.reset(fds[0]);
@@ -141,6 +197,85 @@ struct BridgeCapture::Impl {
     if (!table || table == aggregator.attribution()) return;
     recorder.setAttribution(*aggregator.attribution(), *table);  // slots of the old table → new
     aggregator.setAttribution(std::move(table));
+    pending.clear();  // their slots are the old table's
+    syncGuards();
+  }
+  // Spoofing guards: one per jail port of the table (Attribution::ports). Kept when the
+  // port and MAC are unchanged, opened for new ones, closed for ports gone; a guard that
+  // could not open (the pair is being made) or broke (the pair was destroyed) is tried
+  // again with the next table and at every publication.
+  struct Guard {
+    Attribution::Port port;
+    uint32_t slot = kNoSlot;
+    Pcap handle;
+    std::string problem;
+    Impl* impl = nullptr;
+  };
+  void syncGuards();
+  void reopenGuards();
+  // Every frame the guards hold now; never blocks.
+  void drainGuards();
+  // A spoofed frame a guard saw, until the bridge capture sees the same frame: that one is
+  // then the guard's jail's transmit, whatever its source MAC (Aggregator::add's
+  // `sender`). Matched by source MAC, wire length and a hash of the first kPendingPrefix
+  // bytes (what both captures hold). The guard sees a frame first (its tap is on the
+  // port, before the bridge; it delivers at once, the bridge capture per buffer timeout;
+  // run() drains the guards before the bridge), so a frame finds its entry; entries
+  // whose frame the bridge capture never saw (its buffer was full) go after 2 s.
+  static constexpr size_t kPendingPrefix = 64, kMaxPending = 256;
+  struct PendingSpoof {
+    MacBytes src{};
+    uint32_t wire_len = 0, sender = kNoSlot;
+    uint64_t hash = 0;
+    int64_t seconds = 0;  // capture timestamp
+  };
+  static uint64_t prefixHash(const u_char* bytes, uint32_t caplen) {
+    uint64_t h = 14695981039346656037ull;  // FNV-1a
+    for (uint32_t i = 0; i < std::min<uint32_t>(caplen, kPendingPrefix); ++i) h = (h ^ bytes[i]) * 1099511628211ull;
+    return h;
+  }
+  // The sender of a frame the bridge capture got, when a guard saw it (removing the
+  // entry); kNoSlot otherwise. No allocation.
+  uint32_t takePending(const pcap_pkthdr* h, const u_char* bytes) {
+    if (pending.empty() || h->caplen < 12) return kNoSlot;
+    uint64_t hash = prefixHash(bytes, h->caplen);
+    for (size_t i = 0; i < pending.size(); ++i) {
+      const PendingSpoof& e = pending[i];
+      if (e.wire_len == h->len && e.hash == hash && std::memcmp(e.src.data(), bytes + 6, 6) == 0) {
+        uint32_t sender = e.sender;
+        pending[i] = pending.back();
+        pending.pop_back();
+        return sender;
+      }
+    }
+    // Entries whose frame never came (the bridge capture dropped it) must not wait for an
+    // honest look-alike.
+    std::erase_if(pending, [&](const PendingSpoof& e) { return e.seconds + 2 < h->ts.tv_sec; });
+    return kNoSlot;
+  }
+  static void onSpoofed(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
+    auto* g = reinterpret_cast<Guard*>(user);
+    g->impl->aggregator.addSpoofed(g->slot);
+    if (h->caplen >= 12 && g->slot != kNoSlot) {
+      auto& pending = g->impl->pending;
+      if (pending.size() == kMaxPending) pending.erase(pending.begin());  // the oldest goes
+      PendingSpoof e;
+      std::memcpy(e.src.data(), bytes + 6, 6);
+      e.wire_len = h->len;
+      e.sender = g->slot;
+      e.hash = prefixHash(bytes, h->caplen);
+      e.seconds = h->ts.tv_sec;
+      pending.push_back(e);
+    }
+    if (g->impl->spoof_logged.insert(g->port.jail).second) {
+      MacBytes src{};
+      if (h->caplen >= 12) std::memcpy(src.data(), bytes + 6, 6);
+      VNETD_LOG_WARN("capture on %s: jail %s sends frames with source MAC %s from its port %s, not its recorded MAC %s "
+                     "(it changed its MAC): counted as its own traffic by port and in "
+                     "vnetd_capture_spoofed_frames_total{jail=\"%s\"} (logged once per jail)",
+                     g->impl->channel->bridge().c_str(), g->port.jail.c_str(), macText(src).c_str(),
+                     g->port.interface.c_str(), macText(g->port.mac).c_str(), g->port.jail.c_str());
+    }
   }
   // Answers the flight-recorder requests that are due: those older than one buffer
   // timeout while the capture is open (the kernel may still have held frames from before
@@ -150,7 +285,7 @@ struct BridgeCapture::Impl {
   static void onFrame(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
     auto* self = reinterpret_cast<Impl*>(user);
     const auto* frame = reinterpret_cast<const std::byte*>(bytes);
-    FrameSlots who = self->aggregator.add(std::span(frame, h->caplen), h->len, self->now);
+    FrameSlots who = self->aggregator.add(std::span(frame, h->caplen), h->len, self->now, self->takePending(h, bytes));
     // The recorder's per-frame cost: a memcpy of caplen into each ring (both jails' when
     // the frame goes from one to the other).
     if (self->recorder.enabled() && (who.src != kNoSlot || who.dst != kNoSlot))
@@ -174,6 +309,11 @@ struct BridgeCapture::Impl {
   std::string last_problem;
   uint64_t buffer_bytes = 0;  // the open handle's kernel buffer; 0 when unknown
   std::optional<std::string> last_buffer_note;  // what readBuffer() logged last ("" = nothing)
+  std::vector<std::unique_ptr<Guard>> guards;  // by port interface name
+  std::set<std::string> spoof_logged;           // jails whose spoofing was logged
+  std::vector<PendingSpoof> pending;            // reserved kMaxPending: no allocation per frame
+  std::vector<pollfd> poll_fds;                 // wait()'s, reused
+  std::vector<Guard*> polled_guards;            // poll_fds[2 + i] is polled_guards[i]'s
 
   std::atomic<bool> stop{false};
   std::atomic<bool> open{false};   // `handle` is open (for poke)
@@ -190,6 +330,47 @@ void BridgeCapture::Impl::readStats() {
   b.dropped_interface += static_cast<uint32_t>(st.ps_ifdrop - last_ifdrop);
   last_drop = st.ps_drop;
   last_ifdrop = st.ps_ifdrop;
+}
+
+void BridgeCapture::Impl::syncGuards() {
+  const Attribution& table = *aggregator.attribution();
+  std::vector<std::unique_ptr<Guard>> next;
+  for (const auto& port : table.ports()) {
+    std::unique_ptr<Guard> g;
+    for (auto& old : guards)
+      if (old && old->port == port) g = std::move(old);
+    if (!g) {
+      g = std::make_unique<Guard>();
+      g->port = port;
+      g->impl = this;
+    }
+    g->slot = table.slotOf(port.jail);
+    next.push_back(std::move(g));
+  }
+  guards = std::move(next);
+  reopenGuards();
+}
+
+void BridgeCapture::Impl::reopenGuards() {
+  for (auto& g : guards) {
+    if (g->handle) continue;
+    std::string problem;
+    g->handle = openGuard(g->port.interface, g->port.mac, problem);
+    if (!g->handle && problem != g->problem)
+      VNETD_LOG_INFO("capture on %s: no spoofing guard on %s (jail %s) yet: %s; retrying every second",
+                     channel->bridge().c_str(), g->port.interface.c_str(), g->port.jail.c_str(), problem.c_str());
+    g->problem = g->handle ? std::string() : problem;
+  }
+}
+
+void BridgeCapture::Impl::drainGuards() {
+  for (auto& g : guards) {
+    if (!g->handle) continue;
+    int n;
+    while ((n = pcap_dispatch(g->handle.get(), -1, &Impl::onSpoofed, reinterpret_cast<u_char*>(g.get()))) > 0) {
+    }
+    if (n < 0) g->handle.reset();  // the pair went away; reopened at the next publication
+  }
 }
 
 void BridgeCapture::Impl::readBuffer() {
@@ -219,6 +400,7 @@ void BridgeCapture::Impl::readBuffer() {
 
 void BridgeCapture::Impl::publish(bool capturing) {
   readStats();
+  if (capturing) reopenGuards();
   // Expiry walks the flow table a slice per period, the whole of it in about a quarter
   // of the idle timeout (at most 15 s): a flow ends between timeout and 1.25 timeout.
   size_t cycle = std::clamp<size_t>(config.flow_idle_timeout_seconds / 4, 1, 15);
@@ -265,8 +447,21 @@ void BridgeCapture::Impl::close(const std::string& problem) {
 }
 
 bool BridgeCapture::Impl::wait(int fd, int ms, bool& fd_error) {
-  pollfd p[2] = {{wake_read.get(), POLLIN, 0}, {fd, POLLIN, 0}};
-  int n = ::poll(p, fd >= 0 ? 2 : 1, ms);
+  std::vector<pollfd>& p = poll_fds;  // reused: no allocation per wait once grown
+  p.assign({{wake_read.get(), POLLIN, 0}, {fd, POLLIN, 0}});
+  polled_guards.clear();
+  if (fd >= 0)
+    for (const auto& g : guards)
+      if (g->handle) {
+        p.push_back({pcap_get_selectable_fd(g->handle.get()), POLLIN, 0});
+        polled_guards.push_back(g.get());
+      }
+  int n = ::poll(p.data(), fd >= 0 ? p.size() : 1, ms);
+  // A guard whose port went away reports an error at once, every time: close it here
+  // (reopened at the next publication) rather than spin on it.
+  if (n > 0)
+    for (size_t i = 2; i < p.size(); ++i)
+      if (p[i].revents & (POLLERR | POLLHUP | POLLNVAL)) polled_guards[i - 2]->handle.reset();
   if (n > 0 && (p[0].revents & POLLIN)) {
     char buf[64];
     while (::read(wake_read.get(), buf, sizeof buf) > 0) {
@@ -324,6 +519,10 @@ void BridgeCapture::Impl::run() {
                      static_cast<unsigned long long>(buffer_bytes ? buffer_bytes : config.buffer_bytes));
     }
     now = seconds();
+    // The guards first: a frame is tapped on its port before the bridge sees it, the
+    // guards deliver at once and the bridge capture per buffer timeout, so a spoofed
+    // frame is counted by its guard no later than the bridge capture counts it.
+    drainGuards();
     // Non-blocking: every frame the kernel has handed over, nothing more.
     int n = pcap_dispatch(handle.get(), -1, &Impl::onFrame, reinterpret_cast<u_char*>(this));
     if (n < 0 || (n == 0 && fd_error)) {
@@ -347,6 +546,7 @@ void BridgeCapture::Impl::run() {
   // The last word: what was counted up to the stop. Requests still waiting are answered
   // (nobody may be left waiting for a stopped capture).
   handle.reset();
+  guards.clear();
   publish(false);
   for (auto& r : channel->takeRequests()) waiting.push_back(std::move(r));
   for (auto& r : waiting) r.done(plainError("the capture on " + bridge + " stopped"));
@@ -472,12 +672,6 @@ void CaptureManager::setState(const State& state) {
     // Most saves (a phase, a timestamp) change no MAC: the capture keeps its table.
     if (!table->sameAs(*r.channel->attribution())) r.channel->setAttribution(std::move(table));
   }
-}
-
-std::vector<std::string> CaptureManager::bridges() const {
-  std::vector<std::string> out;
-  for (const auto& [bridge, r] : running_) out.push_back(bridge);
-  return out;
 }
 
 std::map<std::string, uint64_t> CaptureManager::activeFlows() const {

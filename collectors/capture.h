@@ -30,6 +30,17 @@
 // is retried every second from the capture thread; a bridge deleted under the capture
 // (pcap reports an error) is closed and reopened the same way, so a re-created bridge is
 // captured again. Problems are logged once per distinct message.
+//
+// Spoofing guards: attribution is by MAC, and root in a jail can change its MAC. The
+// bridge capture cannot tell which port a frame came in on (Linux: a packet socket on the
+// bridge gets the frame after br_pass_frame_up made the bridge its device; FreeBSD: the
+// bridge's BPF tap in bridge_forward/bridge_input carries the bridge's ifnet, not the
+// member's), so the capture thread also holds one small capture per jail port (the host
+// side of its pair), inbound only, whose kernel filter passes only frames whose source
+// MAC is not the jail's recorded one. Each such frame is counted as
+// vnetd_capture_spoofed_frames_total{jail} (logged once per jail) and remembered until
+// the bridge capture sees the same frame, which then counts as that jail's transmit, not
+// the MAC owner's (Aggregator::add's `sender`; docs/metrics.md, "Spoofed source MACs").
 #pragma once
 
 #include <prometheus/collectable.h>
@@ -141,7 +152,6 @@ class CaptureManager {
   // Registered once with the metrics registry; empty output while nothing is captured.
   std::shared_ptr<prometheus::Collectable> collectable() const { return collector_; }
 
-  std::vector<std::string> bridges() const;
   // Active flows per jail name, summed over the bridges, from the latest snapshots
   // (status and `vnetctl top`); jails without a snapshot yet are absent.
   std::map<std::string, uint64_t> activeFlows() const;

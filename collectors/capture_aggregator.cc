@@ -70,9 +70,12 @@ void setPortsAndKind(FlowTable::Key& key, uint16_t a_port, uint16_t b_port, uint
 // ------------------------------------------------------------------------- Attribution
 
 std::shared_ptr<const Attribution> Attribution::build(std::vector<std::pair<MacBytes, std::string>> macs,
-                                                      bool isolating) {
+                                                      bool isolating, std::vector<Port> ports) {
   std::shared_ptr<Attribution> a(new Attribution());
   a->isolating_ = isolating;
+  std::sort(ports.begin(), ports.end(),
+            [](const Port& x, const Port& y) { return x.interface < y.interface; });
+  a->ports_ = std::move(ports);
   for (const auto& [mac, name] : macs) a->names_.push_back(name);
   std::sort(a->names_.begin(), a->names_.end());
   a->names_.erase(std::unique(a->names_.begin(), a->names_.end()), a->names_.end());
@@ -100,12 +103,16 @@ std::shared_ptr<const Attribution> Attribution::build(std::vector<std::pair<MacB
 std::shared_ptr<const Attribution> Attribution::fromState(const State& state, std::string_view bridge_interface,
                                                           bool isolating) {
   std::vector<std::pair<MacBytes, std::string>> macs;
+  std::vector<Port> ports;
   for (const auto& [name, rec] : state.jails)
     for (const auto& ir : rec.interfaces) {
       if (ir.bridge != bridge_interface) continue;
-      if (auto mac = MacAddress::parse(ir.jail_mac)) macs.emplace_back(mac->bytes, name);
+      auto mac = MacAddress::parse(ir.jail_mac);
+      if (!mac) continue;
+      macs.emplace_back(mac->bytes, name);
+      if (!ir.host_name.empty()) ports.push_back({ir.host_name, mac->bytes, name});
     }
-  return build(std::move(macs), isolating);
+  return build(std::move(macs), isolating, std::move(ports));
 }
 
 uint32_t Attribution::slot(const MacBytes& mac) const noexcept {
@@ -286,10 +293,12 @@ void Aggregator::activate(const FlowTable::Flow& f, int delta) noexcept {
   if (f.jail_b != kNoSlot && f.jail_b != f.jail_a) active_[f.jail_b] += delta;
 }
 
-FrameSlots Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, uint32_t now) noexcept {
+FrameSlots Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, uint32_t now,
+                           uint32_t sender) noexcept {
   const FrameInfo& f = decoder_.decode(frame, wire_len);
   ++bridge_.packets;
-  if (repeat_.flow && decoder_.repeated()) {
+  const bool by_port = sender < jails_.size();
+  if (repeat_.flow && decoder_.repeated() && !by_port) {
     const Repeat& r = repeat_;
     if (r.tx) {
       r.tx->bytes += r.bytes;
@@ -307,7 +316,7 @@ FrameSlots Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, 
   }
   repeat_.flow = nullptr;
   if (f.malformed) ++bridge_.malformed;
-  uint32_t src = slotOf(f.src_mac, src_hit_), dst = slotOf(f.dst_mac, dst_hit_);
+  uint32_t src = by_port ? sender : slotOf(f.src_mac, src_hit_), dst = slotOf(f.dst_mac, dst_hit_);
   if (src == kNoSlot && dst == kNoSlot) {
     ++bridge_.unattributed;
     return {};
@@ -358,7 +367,9 @@ FrameSlots Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, 
   if (dst != kNoSlot) next.rx = count(dst, kReceive);
   // A malformed frame's fields cannot be trusted to name a flow.
   if (!f.malformed && (f.family == Family::IPv4 || f.family == Family::IPv6)) next.flow = track(f, src, dst, now);
-  if (shortcut_ && next.flow && (!next.tx || next.peer)) {
+  // Not for a frame attributed by its port: the next frame that looks the same (same
+  // MACs) may be the honest owner's.
+  if (shortcut_ && !by_port && next.flow && (!next.tx || next.peer)) {
     next.bytes = bytes;
     next.is_broadcast = f.broadcast;
     next.is_isolated = isolated;
@@ -490,6 +501,7 @@ void accumulate(JailTotals& into, const JailTotals& from) {
     into.flows_opened[d] += from.flows_opened[d];
   }
   into.broadcast += from.broadcast;
+  into.spoofed += from.spoofed;
   into.flows += from.flows;
 }
 
@@ -592,6 +604,11 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
                              MetricType::Counter);
   MetricFamily broadcast = family("vnetd_jail_broadcast_packets_total", "Broadcast frames the jail sent.",
                                   MetricType::Counter);
+  MetricFamily spoofed = family("vnetd_capture_spoofed_frames_total",
+                                "Frames the jail sent from its own port with a source MAC that is not the one "
+                                "vnetd recorded for it (the jail changed its MAC); they count as its traffic "
+                                "by port, not as the MAC owner's.",
+                                MetricType::Counter);
 
   // Per-jail counters appear with their first event; only vnetd_jail_flows is there for
   // every jail from the start. A series costs the scrape ~2 us (prometheus-cpp's text
@@ -620,6 +637,7 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
     }
     add(flows, {{"jail", name}}, static_cast<double>(t.flows));
     nonzero(broadcast, {{"jail", name}}, t.broadcast);
+    nonzero(spoofed, {{"jail", name}}, t.spoofed);
   }
   for (const auto& [key, bytes] : peers)
     add(peer, {{"jail", key.first}, {"peer", key.second}}, static_cast<double>(bytes));
@@ -627,7 +645,7 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
   std::vector<MetricFamily> out;
   for (auto& d : traffic)
     for (auto& f : d) out.push_back(std::move(f));
-  for (auto* f : {&syn, &rst, &fin, &flows, &opened, &peer, &broadcast, &packets, &dropped, &unattributed,
+  for (auto* f : {&syn, &rst, &fin, &flows, &opened, &peer, &broadcast, &spoofed, &packets, &dropped, &unattributed,
                   &malformed, &table_full, &peer_full, &isolated, &up, &buffer, &recorder})
     out.push_back(std::move(*f));
   return out;

@@ -54,10 +54,19 @@ class Attribution {
   // `macs`: (jail-side MAC, jail name) pairs. A jail may have several MACs (several
   // interfaces on one bridge); a MAC claimed by two jails keeps the first claim.
   // `isolating`: the bridge delivers no frame from one jail to another (private members).
+  // A jail's port on the bridge: the host side of its pair, and the jail-side MAC vnetd
+  // recorded for it (what the jail's frames should carry as their source).
+  struct Port {
+    std::string interface;  // host side, e.g. e0a_web
+    MacBytes mac{};         // recorded jail-side MAC
+    std::string jail;
+    bool operator==(const Port&) const = default;
+  };
   static std::shared_ptr<const Attribution> build(std::vector<std::pair<MacBytes, std::string>> macs,
-                                                  bool isolating = false);
+                                                  bool isolating = false, std::vector<Port> ports = {});
   // Every recorded interface on `bridge_interface` (InterfaceRecord::bridge) whose
-  // jail_mac parses; `isolating` as above (the bridge's `private` setting).
+  // jail_mac parses, and its port (host_name); `isolating` as above (the bridge's
+  // `private` setting).
   static std::shared_ptr<const Attribution> fromState(const State& state, std::string_view bridge_interface,
                                                       bool isolating = false);
 
@@ -70,10 +79,12 @@ class Attribution {
   const std::string& name(uint32_t slot) const { return names_[slot]; }
   const std::vector<std::string>& names() const { return names_; }
   bool isolating() const { return isolating_; }
-  // Same jails, MACs and isolation (tables built from the same records are equal).
+  // The jails' ports, for the spoofing guards (collectors/capture.h).
+  const std::vector<Port>& ports() const { return ports_; }
+  // Same jails, MACs, ports and isolation (tables built from the same records are equal).
   bool sameAs(const Attribution& other) const {
     return names_ == other.names_ && keys_ == other.keys_ && slots_ == other.slots_ &&
-           isolating_ == other.isolating_;
+           isolating_ == other.isolating_ && ports_ == other.ports_;
   }
 
  private:
@@ -84,6 +95,7 @@ class Attribution {
   uint64_t mask_ = 0;
   int shift_ = 64;  // 64 - log2(table size): Fibonacci hashing
   bool isolating_ = false;
+  std::vector<Port> ports_;
 };
 
 enum Direction : uint8_t { kReceive = 0, kTransmit = 1 };
@@ -101,6 +113,7 @@ struct JailTotals {
   uint64_t tcp_syn[2] = {}, tcp_rst[2] = {}, tcp_fin[2] = {};
   uint64_t flows_opened[2] = {};
   uint64_t broadcast = 0;  // broadcast frames the jail sent
+  uint64_t spoofed = 0;    // frames from the jail's port whose source MAC is not its recorded one
   uint64_t flows = 0;      // gauge: active flows the jail takes part in
   bool operator==(const JailTotals&) const = default;
 };
@@ -249,7 +262,16 @@ class Aggregator {
   // monotonic time in seconds. No allocation, no lock. Returns the jails it counted for
   // (the flight recorder keeps the frame for the same ones): on an isolating bridge a
   // jail-to-jail frame counts for its sender only.
-  FrameSlots add(std::span<const std::byte> frame, uint32_t wire_len, uint32_t now) noexcept;
+  // `sender`: the jail that sent the frame when its port is known (a spoofing guard saw
+  // it come in from that jail: collectors/capture.h); it then counts as that jail's
+  // transmit whatever its source MAC says. kNoSlot: by source MAC.
+  FrameSlots add(std::span<const std::byte> frame, uint32_t wire_len, uint32_t now,
+                 uint32_t sender = kNoSlot) noexcept;
+  // A frame the jail in `slot` sent from its port with a source MAC that is not its
+  // recorded one (a spoofing guard saw it; collectors/capture.h). No allocation.
+  void addSpoofed(uint32_t slot) noexcept {
+    if (slot < jails_.size()) ++jails_[slot].spoofed;
+  }
 
   // Expires flows idle for idle_timeout (closed ones after the linger), visiting at most
   // `budget` flow-table slots (default: all).

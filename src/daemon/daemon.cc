@@ -301,7 +301,7 @@ void Daemon::handleCapture(const control::Request& request, ControlServer::Reply
     reply(control::encodeError("cannot read the state: " + state.error().message()));
     return;
   }
-  if (!captures_) captures_ = std::make_unique<CaptureSessions>(dispatcher_, *capture_);
+  if (!captures_) captures_ = std::make_unique<CaptureStreams>(dispatcher_, *capture_);
   captures_->handle(request, **state, std::move(reply));
 }
 

@@ -23,7 +23,7 @@
 #include "core/control_protocol.h"
 #include "core/result.h"
 #include "core/state_store.h"
-#include "daemon/capture_session.h"
+#include "daemon/capture_streams.h"
 #include "daemon/control_server.h"
 #include "daemon/dispatcher.h"
 #include "daemon/event_watch.h"
@@ -97,7 +97,7 @@ class Daemon {
   std::unique_ptr<collectors::CaptureManager> capture_;  // per-bridge capture threads
   // `vnetctl capture` sessions, made at the first one. Uses *capture_ only in handle();
   // destroyed (its threads joined, their clients see EOF) after ~Daemon's body.
-  std::unique_ptr<CaptureSessions> captures_;
+  std::unique_ptr<CaptureStreams> captures_;
 
   std::set<std::string> managed_names_;             // host-side links and bridges of interest
   std::map<std::string, platform::LinkInfo> view_;  // current facts about managed host links

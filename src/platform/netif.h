@@ -108,7 +108,6 @@ class NetStack {
 
   virtual Result<void> addBridgeMember(const std::string& bridge, const std::string& member,
                                        bool private_member) = 0;
-  virtual Result<void> removeBridgeMember(const std::string& bridge, const std::string& member) = 0;
 
   // Moves a link of this stack into `jail`'s stack; name and MAC are kept. The link
   // arrives there down and without addresses (both OSes behave this way).

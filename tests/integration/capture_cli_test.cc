@@ -2,7 +2,8 @@
 // traffic, and the files vnetctl writes read back with tcpdump -r. Live captures (count,
 // seconds, filter, only the jail's frames, Ctrl-C, file mode) and the flight recorder
 // (--last: the newest frames in order, bounded by flight_recorder_packets, the memory
-// gauge). Subnets 198.18.170.0/24 .. 198.18.174.0/24.
+// gauge), and -w never writing through a planted link. Subnets 198.18.170.0/24 ..
+// 198.18.175.0/24.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -230,7 +231,7 @@ TEST_F(CaptureCliTest, LiveCaptureHoldsExactlyTheJailsFramesEndsAtCountAndWrites
   ASSERT_NO_FATAL_FAILURE(udp(c(), b(), 10));
   ASSERT_NO_FATAL_FAILURE(udp(a(), b(), kCount));
   ASSERT_EQ(cap.wait(), 0) << cap.err();
-  EXPECT_NE(cap.err().find(file + " existed and is being replaced"), std::string::npos) << cap.err();
+  EXPECT_NE(cap.err().find(file + " existed and was replaced"), std::string::npos) << cap.err();
   EXPECT_NE(cap.err().find(std::to_string(kCount) + " packets captured from jail " + a().name + " on " + br_ +
                            " \u2192 " + file),
             std::string::npos)
@@ -247,6 +248,41 @@ TEST_F(CaptureCliTest, LiveCaptureHoldsExactlyTheJailsFramesEndsAtCountAndWrites
     EXPECT_NE(l.find(a().mac + " > " + b().mac), std::string::npos) << l;
     EXPECT_EQ(udpLength(l), static_cast<int>(kPayload)) << l;
   }
+}
+
+// -w never writes through what is at FILE: a hard link or a symbolic link planted there
+// (by a user who can write the directory) is replaced as a name, the file it points to
+// keeps its contents and mode, and no temporary file is left behind.
+TEST_F(CaptureCliTest, WriteReplacesAPlantedLinkNeverTheFileBehindIt) {
+  ASSERT_NO_FATAL_FAILURE(threeJails("198.18.175"));
+  ASSERT_NO_FATAL_FAILURE(udp(a(), b(), 3));
+  const std::string victim = dir_.file("victim");
+  dir_.write("victim", "precious");
+  ASSERT_EQ(::chmod(victim.c_str(), 0644), 0);
+  const std::string hard = dir_.file("hard.pcap"), soft = dir_.file("soft.pcap");
+  ASSERT_EQ(::link(victim.c_str(), hard.c_str()), 0);
+  ASSERT_EQ(::symlink(victim.c_str(), soft.c_str()), 0);
+  for (const std::string& file : {hard, soft}) {
+    auto r = testing::run(vnetctl(a().name, {"--last", "-w", file}));
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find(file + " existed and was replaced"), std::string::npos) << r.err;
+    struct stat st {};
+    ASSERT_EQ(::lstat(file.c_str(), &st), 0);
+    EXPECT_TRUE(S_ISREG(st.st_mode)) << file;
+    EXPECT_EQ(st.st_mode & 07777, 0600u) << file;
+    EXPECT_EQ(st.st_nlink, 1u) << file;
+    EXPECT_EQ(tcpdump(file).size(), 3u) << file;
+    auto kept = testing::run({"cat", victim});
+    EXPECT_EQ(kept.out, "precious") << "written through " << file;
+    ASSERT_EQ(::stat(victim.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0644u);
+  }
+  auto ls = testing::run({"ls", "-a", dir_.path()});
+  EXPECT_EQ(ls.out.find(".vnetctl-"), std::string::npos) << ls.out;
+  // A directory at FILE: one clear line, nothing left.
+  auto dir = testing::run(vnetctl(a().name, {"--last", "-w", dir_.path()}));
+  EXPECT_EQ(dir.status, 1);
+  EXPECT_NE(dir.err.find("a directory; give a file name"), std::string::npos) << dir.err;
 }
 
 TEST_F(CaptureCliTest, AFilterRestrictsOtherJailsTrafficStaysOutAndSecondsBoundTheCapture) {

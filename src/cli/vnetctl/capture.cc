@@ -1,6 +1,6 @@
 // vnetctl capture — a troubleshooting capture of one jail's traffic, made by the daemon
 // on the jail's bridge and streamed as pcap over the control socket (op capture; the
-// daemon side is src/daemon/capture_session.h).
+// daemon side is src/daemon/capture_streams.h).
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,6 +12,7 @@
 #include <charconv>
 #include <csignal>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "cli/vnetctl/pcap_stream.h"
@@ -56,10 +57,16 @@ constexpr const char* kCaptureHelp =
     "\n"
     "OPTIONS\n"
     "     -w FILE, --write FILE\n"
-    "             Write the capture to FILE, created with mode 0600. An existing FILE\n"
-    "             is replaced (like tcpdump -w), and vnetctl says so. \"-\" writes to\n"
-    "             standard output, e.g. for tcpdump -r -. Without -w the capture goes to\n"
-    "             standard output, which must then not be a terminal.\n"
+    "             Write the capture to FILE, mode 0600. A new FILE is created (never\n"
+    "             through a symbolic link) and written as packets arrive. An existing\n"
+    "             FILE is replaced (like tcpdump -w; vnetctl says so) as a name only:\n"
+    "             the capture goes to a new file next to it (.FILE.vnetctl-XXXXXX,\n"
+    "             created exclusively) that is renamed to FILE when the capture ends,\n"
+    "             so a file, symbolic link or hard link found at FILE is never written\n"
+    "             through and what it points to stays as it was. A temporary file left\n"
+    "             by a killed vnetctl can be deleted. \"-\" writes to standard output,\n"
+    "             e.g. for tcpdump -r -. Without -w the capture goes to standard\n"
+    "             output, which must then not be a terminal.\n"
     "     -c COUNT, --count COUNT\n"
     "             Stop after COUNT packets (default 1000; 0: no packet limit). With\n"
     "             --last: only the newest COUNT packets of the recorder (default: all).\n"
@@ -236,6 +243,71 @@ bool writeAll(int fd, std::string_view data) {
   return true;
 }
 
+// The file of `-w FILE`. An existing file is never opened: whatever an unprivileged user
+// planted at FILE (a symbolic link, a hard link to a file of root's, a file with a loose
+// mode) must not be truncated or written through.
+//   FILE absent: created exclusively (O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600 — a new inode
+//                of ours even if someone races us; a dangling symlink is EEXIST) and
+//                written as packets arrive, so it can be read while the capture runs.
+//   FILE exists: the capture goes to a new file made exclusively next to it (mkostemp,
+//                mode 0600) and commit() renames it over FILE, replacing the directory
+//                entry only. Destroyed without commit(): that temporary file is removed.
+class CaptureFile {
+ public:
+  static Result<CaptureFile> create(const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+      return plainError("cannot write " + path + ": a directory; give a file name");
+    auto slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
+    std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+    if (base.empty()) return plainError("cannot write " + path + ": a directory; give a file name");
+    UniqueFd direct(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (direct) return CaptureFile(path, std::string(), std::move(direct));
+    if (errno != EEXIST) return plainError("cannot write " + path + ": " + std::strerror(errno));
+    std::string temp = dir + "." + base + ".vnetctl-XXXXXX";
+    UniqueFd fd(::mkostemp(temp.data(), O_CLOEXEC));
+    if (!fd)
+      return plainError("cannot write " + path + ": cannot create a file in " + (dir.empty() ? "." : dir) + ": " +
+                        std::strerror(errno));
+    return CaptureFile(path, std::move(temp), std::move(fd));
+  }
+  CaptureFile(CaptureFile&& o) noexcept
+      : path_(std::move(o.path_)), temp_(std::move(o.temp_)), fd_(std::move(o.fd_)) {
+    o.temp_.clear();
+  }
+  CaptureFile& operator=(CaptureFile&&) = delete;
+  ~CaptureFile() {
+    if (!temp_.empty()) ::unlink(temp_.c_str());
+  }
+  int fd() const { return fd_.get(); }
+
+  struct Committed {
+    bool replaced = false;  // something was at the path before
+  };
+  // Closes the file and, when it is a temporary one, renames it to the path.
+  Result<Committed> commit() {
+    if (::close(fd_.release()) != 0) return plainError("cannot write " + path_ + ": " + std::strerror(errno));
+    Committed c;
+    if (temp_.empty()) return c;  // written in place: a file we created
+    struct stat st {};
+    c.replaced = ::lstat(path_.c_str(), &st) == 0;
+    if (::rename(temp_.c_str(), path_.c_str()) != 0) {
+      std::string kept = temp_;
+      temp_.clear();  // the capture is worth keeping under its temporary name
+      return plainError("cannot replace " + path_ + ": " + std::strerror(errno) + "; the capture is in " + kept);
+    }
+    temp_.clear();
+    return c;
+  }
+
+ private:
+  CaptureFile(std::string path, std::string temp, UniqueFd fd)
+      : path_(std::move(path)), temp_(std::move(temp)), fd_(std::move(fd)) {}
+  std::string path_, temp_;
+  UniqueFd fd_;
+};
+
 }  // namespace
 
 int captureCommand(const Context& ctx, const std::vector<std::string>& args) {
@@ -314,27 +386,17 @@ int captureCommand(const Context& ctx, const std::vector<std::string>& args) {
   in.erase(0, nl + 1);
 
   // The output, only now: a refused capture leaves an existing file alone.
-  UniqueFd file;
+  std::optional<CaptureFile> file;
   int out_fd = STDOUT_FILENO;
   const std::string target = to_stdout ? "standard output" : o.output;
   if (!to_stdout) {
-    struct stat st {};
-    bool existed = ::lstat(o.output.c_str(), &st) == 0;
-    // O_NOFOLLOW: root must not be walked through a planted symlink into another file.
-    file.reset(::open(o.output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!file) {
-      std::fprintf(ctx.err, "vnetctl: capture: cannot write %s: %s%s\n", o.output.c_str(), std::strerror(errno),
-                   errno == ELOOP ? " (a symbolic link; give the real path)" : "");
+    auto made = CaptureFile::create(o.output);
+    if (!made) {
+      std::fprintf(ctx.err, "vnetctl: capture: %s\n", made.error().message().c_str());
       return kExitFailure;
     }
-    // An existing file keeps its mode through O_TRUNC: a capture is sensitive, make it 0600.
-    if (::fchmod(file.get(), 0600) != 0) {
-      std::fprintf(ctx.err, "vnetctl: capture: cannot make %s mode 0600: %s\n", o.output.c_str(),
-                   std::strerror(errno));
-      return kExitFailure;
-    }
-    if (existed) std::fprintf(ctx.err, "vnetctl: %s existed and is being replaced\n", o.output.c_str());
-    out_fd = file.get();
+    file.emplace(std::move(*made));
+    out_fd = file->fd();
   }
   if (o.last)
     std::fprintf(ctx.err, "vnetctl: writing the flight recorder of jail %s on %s\n", o.jail.c_str(),
@@ -399,7 +461,18 @@ int captureCommand(const Context& ctx, const std::vector<std::string>& args) {
     std::memcpy(h.data(), words, sizeof words);
     if (!writeAll(out_fd, h)) fail_write();
   }
-  if (file && ::close(file.release()) != 0 && problem.empty()) fail_write();
+  if (file) {
+    // Whole packets only ever reach the file: after a stream problem it is still valid.
+    if (!write_failed) {
+      auto done = file->commit();
+      if (!done) {
+        if (problem.empty()) problem = done.error().message();
+      } else if (done->replaced) {
+        std::fprintf(ctx.err, "vnetctl: %s existed and was replaced\n", o.output.c_str());
+      }
+    }
+    file.reset();  // a capture not committed leaves nothing behind
+  }
   // EPIPE: the reader of standard output (tcpdump -c, head) had enough. Not a failure.
   bool reader_gone = write_failed && to_stdout && write_errno == EPIPE;
   if (!problem.empty() && !reader_gone) std::fprintf(ctx.err, "vnetctl: capture: %s\n", problem.c_str());

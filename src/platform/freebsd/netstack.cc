@@ -206,12 +206,6 @@ class FreeBsdNetStack final : public NetStack {
     return success();
   }
 
-  Result<void> removeBridgeMember(const std::string& bridge, const std::string& member) override {
-    IfbreqImage req = encodeIfbreq(member);
-    return drvspec(bridge, kBrdgDel, req.data(), req.size(), false,
-                   "remove " + member + " from bridge " + bridge + in());
-  }
-
   Result<void> moveToJail(const std::string& name, const JailInfo& jail) override {
     const std::string what = "move " + name + " into jail " + jail.name;
     auto r = vnetIoctl(SIOCSIFVNET, name, jail, what);

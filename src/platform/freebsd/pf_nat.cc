@@ -1,98 +1,50 @@
 #include "platform/freebsd/pf_nat.h"
 
-#include <sys/types.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cstring>
+#include <chrono>
+#include <utility>
 
 #include "core/file_util.h"
-#include "core/unique_fd.h"
+#include "platform/child_process.h"
 #include "platform/freebsd/pf_show.h"
 #include "platform/freebsd/policy_text.h"
 
 namespace vnetd::platform::fbsd {
 namespace {
 
+using platform::ChildSpec;
+using platform::runChild;
+
 constexpr size_t kMaxPfConf = 4u << 20;
 constexpr size_t kMaxDiagnostics = 4096;
 constexpr size_t kMaxShowOutput = size_t{1} << 20;
 
-// Makes `fd` the child's descriptor `target` (without close-on-exec).
-void become(int fd, int target) {
-  if (fd == target)
-    ::fcntl(target, F_SETFD, 0);
-  else
-    ::dup2(fd, target);
-}
+// pfctl loads a ruleset in well under a second; a pfctl still running after this is
+// wedged (a pf ioctl stuck in the kernel, a hung /dev/pf), and the caller holds the
+// state lock: every hook waits behind it.
+constexpr std::chrono::seconds kPfctlTimeout{20};
 
-// Runs pfctl with `args` (argv[0] included), feeding `input` on stdin. Its stdout and
-// stderr are collected: the error message on failure, the output on success.
+// Runs pfctl with `args` (argv[0] included), feeding `input` on stdin, through the shared
+// child runner (platform/child_process.h: PATH only, descriptors 0-2 only, bounded wait).
+// Its stdout and stderr are collected: the error message on failure, the output on
+// success.
 Result<std::string> runPfctl(const std::vector<std::string>& args, const std::string& input,
                              const std::string& what, size_t max_output = kMaxDiagnostics) {
-  // Everything the child needs is prepared before fork(): it only dup2()s and execs.
-  std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
+  ChildSpec spec;
+  spec.program = kPfctl;
+  spec.argv = args;
+  spec.input = input;
+  spec.timeout = kPfctlTimeout;
+  spec.max_output = max_output;
+  spec.name = "pfctl";
+  auto ran = runChild(spec);
+  if (!ran) return withContext(ran.error(), what);
+  if (ran->exited && ran->status == 0) return std::move(ran->output);
 
-  // stdin is a socket so that writing to a pfctl that died early is EPIPE via
-  // MSG_NOSIGNAL, not a SIGPIPE for the daemon.
-  int in[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) != 0)
-    return errnoError(what + ": socketpair");
-  UniqueFd in_child(in[0]), in_parent(in[1]);
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) return errnoError(what + ": pipe");
-  UniqueFd out_parent(out[0]), out_child(out[1]);
-
-  pid_t pid = ::fork();
-  if (pid < 0) return errnoError(what + ": fork");
-  if (pid == 0) {
-    become(in_child.get(), STDIN_FILENO);
-    become(out_child.get(), STDOUT_FILENO);
-    become(out_child.get(), STDERR_FILENO);
-    ::execv(kPfctl, argv.data());
-    ::_exit(127);
-  }
-  in_child.reset();
-  out_child.reset();
-
-  const char* p = input.data();
-  size_t left = input.size();
-  while (left > 0) {
-    ssize_t n = ::send(in_parent.get(), p, left, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;  // pfctl stopped reading; its exit status and messages say why
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-  in_parent.reset();  // EOF: pfctl parses and loads
-
-  std::string diagnostics;
-  char buf[1024];
-  for (;;) {
-    ssize_t n = ::read(out_parent.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    if (diagnostics.size() < max_output) diagnostics.append(buf, static_cast<size_t>(n));
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return errnoError(what + ": wait for pfctl");
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return diagnostics;
-
-  std::string detail = trimWhitespace(diagnostics);
+  std::string detail = trimWhitespace(ran->output);
   for (char& c : detail)
     if (c == '\n') c = ';';  // one line per error, as everywhere in vnetd
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && detail.empty())
-    return plainError(what + ": cannot run " + std::string(kPfctl));
-  std::string how = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
-                                      : "was killed by signal " + std::to_string(WTERMSIG(status));
+  std::string how = ran->exited ? "exited with status " + std::to_string(ran->status)
+                                : "was killed by signal " + std::to_string(ran->signal);
   return plainError(what + ": pfctl " + how + (detail.empty() ? std::string() : ": " + detail));
 }
 

@@ -5,8 +5,8 @@
 // replaced as a whole, so loading is idempotent and never touches the administrator's
 // main ruleset. pf only evaluates the anchor when pf.conf says `nat-anchor "vnetd/*"`;
 // natAnchorConfigured() lets doctor and the daemon say so instead of NAT silently not
-// happening. pfctl runs via fork/execv with an argv vector, rules on its stdin — never a
-// shell.
+// happening. pfctl runs through platform/child_process.h (argv vector, never a shell;
+// PATH only; descriptors 0-2 only; killed after 20 s), rules on its stdin.
 #pragma once
 
 #include <optional>

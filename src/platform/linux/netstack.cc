@@ -197,10 +197,6 @@ class LinuxNetStack final : public NetStack {
     return success();
   }
 
-  Result<void> removeBridgeMember(const std::string& bridge, const std::string& member) override {
-    return setLinkU32(member, IFLA_MASTER, 0, "remove " + member + " from bridge " + bridge);
-  }
-
   Result<void> moveToJail(const std::string& name, const JailInfo& jail) override {
     auto ns = openNamespace(jail);
     if (!ns) return ns.error();

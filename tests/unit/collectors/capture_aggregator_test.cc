@@ -213,6 +213,51 @@ TEST(Attribution, FromStateTakesTheJailSideMacsOfInterfacesOnTheBridge) {
   EXPECT_FALSE(t->isolating());
   EXPECT_FALSE(t->sameAs(*isolating));
   EXPECT_EQ(isolating->slot(kMacA), t->slot(kMacA));
+  // Each jail's port (host side) with the MAC its frames must carry: the spoofing guards'.
+  EXPECT_EQ(t->ports(), (std::vector<Attribution::Port>{{"e0a_a", kMacA, "a"}, {"e0a_b", kMacB, "b"}}));
+  // A pair made anew under another host-side name is a new port: the table changes.
+  st.jails["a"].interfaces[0].host_name = "e1a_a";
+  EXPECT_FALSE(t->sameAs(*Attribution::fromState(st, "br0")));
+}
+
+// A frame whose port is known (a spoofing guard saw it come from jail a) is a's transmit
+// whatever its source MAC; the next frame that looks the same but came by MAC only is the
+// MAC owner's again (no repeat shortcut carries the port over).
+TEST(Aggregator, AFrameOfAKnownSenderCountsForItNotForTheMacItCarries) {
+  Aggregator agg(16, 60);
+  agg.setAttribution(Attribution::build({{kMacA, "a"}, {kMacB, "b"}, {kMacC, "c"}}));
+  const uint32_t a = agg.attribution()->slotOf("a"), b = agg.attribution()->slotOf("b"),
+                 c = agg.attribution()->slotOf("c");
+  Bytes f = udpFrame(kMacC, kMacB, kIpB, kIpC, 1000, 2000, 50);  // "from b" to c
+  feed(agg, f);  // by MAC: b's; primes the repeat shortcut
+  FrameSlots who = agg.add(std::span(f.data(), f.size()), static_cast<uint32_t>(f.size()), 0, a);
+  EXPECT_EQ(who, (FrameSlots{a, c}));
+  feed(agg, f);  // by MAC again
+  EXPECT_EQ(agg.jail(a).traffic[kTransmit][kIpv4][kUdp].packets, 1u);
+  EXPECT_EQ(agg.jail(b).traffic[kTransmit][kIpv4][kUdp].packets, 2u);
+  EXPECT_EQ(agg.jail(c).traffic[kReceive][kIpv4][kUdp].packets, 3u);
+}
+
+TEST(Aggregator, SpoofedFramesCountForTheSendingJailCarryOverAndAreExported) {
+  Aggregator agg(16, 60);
+  agg.setAttribution(Attribution::build({{kMacA, "a"}, {kMacB, "b"}}));
+  const uint32_t a = agg.attribution()->slotOf("a");
+  for (int i = 0; i < 3; ++i) agg.addSpoofed(a);
+  agg.addSpoofed(kNoSlot);  // a port of no jail any more: ignored
+  EXPECT_EQ(agg.jail(a).spoofed, 3u);
+  EXPECT_EQ(agg.jail(agg.attribution()->slotOf("b")).spoofed, 0u);
+  // A new table with another jail ("0c" sorts before "a": the slots move): a keeps its count.
+  agg.setAttribution(Attribution::build({{kMacA, "a"}, {kMacB, "b"}, {kMacC, "0c"}}));
+  EXPECT_EQ(agg.jail(agg.attribution()->slotOf("a")).spoofed, 3u);
+  std::vector<BridgeView> views = {
+      {"br0", std::make_shared<const CaptureSnapshot>(agg.snapshot(true)), agg.attribution()}};
+  auto fs = captureFamilies(views);
+  const auto* f = testing::findFamily(fs, "vnetd_capture_spoofed_frames_total");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->type, prometheus::MetricType::Counter);
+  ASSERT_EQ(f->metric.size(), 1u) << "only jails that sent spoofed frames have a series";
+  EXPECT_EQ(testing::labelValue(f->metric[0], "jail"), "a");
+  EXPECT_EQ(f->metric[0].counter.value, 3);
 }
 
 // ---- Traffic ------------------------------------------------------------------------

@@ -57,7 +57,6 @@ TEST(CaptureManager, CapturesTheConfiguredBridgesAndFollowsTheState) {
   EXPECT_TRUE(collector->Collect().empty()) << "nothing captured, nothing exported";
 
   m.apply(configWith({kBridge0}));
-  EXPECT_EQ(m.bridges(), std::vector<std::string>{kBridge0});
   auto fs = collector->Collect();
   EXPECT_TRUE(hasSeries(fs, "vnetd_capture_packets_total", "bridge", kBridge0));
   EXPECT_TRUE(hasSeries(fs, "vnetd_capture_up", "bridge", kBridge0));
@@ -84,7 +83,6 @@ TEST(CaptureManager, CapturesTheConfiguredBridgesAndFollowsTheState) {
 
   // Disabled: everything stops.
   m.apply(configWith({kBridge1}, false));
-  EXPECT_TRUE(m.bridges().empty());
   EXPECT_TRUE(collector->Collect().empty());
 }
 
@@ -122,7 +120,7 @@ TEST(CaptureManager, ChangedSettingsRestartTheCaptures) {
   m.setState(stateWith({{"web", kBridge0, "02:00:00:00:00:0b"}}));
   c.capture.max_flows = 10;
   m.apply(c);
-  EXPECT_EQ(m.bridges(), std::vector<std::string>{kBridge0});
+  EXPECT_TRUE(hasSeries(m.collectable()->Collect(), "vnetd_capture_up", "bridge", kBridge0));
   EXPECT_TRUE(hasSeries(m.collectable()->Collect(), "vnetd_jail_flows", "jail", "web"))
       << "the restarted capture knows the jails";
 }

@@ -98,7 +98,6 @@ class FakeStack final : public platform::NetStack {
     return success();
   }
   Result<void> addBridgeMember(const std::string&, const std::string&, bool) override { return success(); }
-  Result<void> removeBridgeMember(const std::string&, const std::string&) override { return success(); }
   Result<void> moveToJail(const std::string& name, const JailInfo& jail) override {
     VNETD_TRY(w_.call("move " + name + " to " + jail.name));
     auto node = w_.host.extract(name);

@@ -1,5 +1,5 @@
 // The libpcap half of a troubleshooting capture (`vnetctl capture`; the sessions
-// themselves — threads, sockets, limits — are src/daemon/capture_session.h): live
+// themselves — threads, sockets, limits — are src/daemon/capture_streams.h): live
 // handles of its own on a jail's bridges, separate from the metrics capture (other
 // snaplen, a BPF filter, immediate delivery), and BPF filtering of flight-recorder
 // frames. Records come out already encoded as pcap records (flight_recorder.h).

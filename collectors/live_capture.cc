@@ -1,4 +1,4 @@
-#include "collectors/capture_session.h"
+#include "collectors/live_capture.h"
 
 #include <pcap.h>
 

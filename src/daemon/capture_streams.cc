@@ -1,4 +1,4 @@
-#include "daemon/capture_session.h"
+#include "daemon/capture_streams.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -17,7 +17,7 @@
 #include <system_error>
 #include <thread>
 
-#include "collectors/capture_session.h"
+#include "collectors/live_capture.h"
 #include "core/log.h"
 #include "core/unique_fd.h"
 
@@ -65,7 +65,7 @@ std::string captureFilterExpression(const std::vector<std::string>& macs, const 
 
 // One capture. The loop thread owns `reply` and the map entry; the session thread owns
 // the capture and, once handed over, the socket. They share only what is guarded below.
-struct CaptureSessions::Session {
+struct CaptureStreams::Session {
   uint64_t id = 0;
   control::Request request;
   std::string bridges;          // header's "bridge"
@@ -97,7 +97,7 @@ struct CaptureSessions::Session {
   std::pair<uint64_t, std::string> pump(int sock);
 };
 
-UniqueFd CaptureSessions::Session::awaitSocket() {
+UniqueFd CaptureStreams::Session::awaitSocket() {
   for (;;) {
     {
       std::lock_guard lock(mutex);
@@ -113,7 +113,7 @@ UniqueFd CaptureSessions::Session::awaitSocket() {
   }
 }
 
-std::pair<uint64_t, std::string> CaptureSessions::Session::pump(int sock) {
+std::pair<uint64_t, std::string> CaptureStreams::Session::pump(int sock) {
   const bool capturing = live != nullptr;
   const auto start = Clock::now();
   const auto deadline =
@@ -212,12 +212,12 @@ std::pair<uint64_t, std::string> CaptureSessions::Session::pump(int sock) {
   return {frames, why};
 }
 
-// ------------------------------------------------------------------- CaptureSessions
+// ------------------------------------------------------------------- CaptureStreams
 
-CaptureSessions::CaptureSessions(Dispatcher& dispatcher, collectors::CaptureManager& capture)
+CaptureStreams::CaptureStreams(Dispatcher& dispatcher, collectors::CaptureManager& capture)
     : dispatcher_(dispatcher), capture_(capture) {}
 
-CaptureSessions::~CaptureSessions() {
+CaptureStreams::~CaptureStreams() {
   for (auto& [id, s] : sessions_) {
     s->stop = true;
     s->wake();
@@ -229,13 +229,13 @@ CaptureSessions::~CaptureSessions() {
   alive_.reset();
 }
 
-void CaptureSessions::postToLoop(std::function<void(CaptureSessions&)> fn) {
+void CaptureStreams::postToLoop(std::function<void(CaptureStreams&)> fn) {
   dispatcher_.post([alive = std::weak_ptr<char>(alive_), self = this, fn = std::move(fn)] {
     if (!alive.expired()) fn(*self);
   });
 }
 
-CaptureSessions::SessionPtr CaptureSessions::add(const control::Request& request, ControlServer::Reply reply,
+CaptureStreams::SessionPtr CaptureStreams::add(const control::Request& request, ControlServer::Reply reply,
                                                  std::string bridges) {
   auto s = std::make_shared<Session>();
   int fds[2];
@@ -266,11 +266,11 @@ void blockSignals() {
 }
 }  // namespace
 
-void CaptureSessions::handle(const control::Request& request, const State& state, ControlServer::Reply reply) {
+void CaptureStreams::handle(const control::Request& request, const State& state, ControlServer::Reply reply) {
   auto target = resolveCaptureTarget(state, request.jail);
   if (!target) return reply(control::encodeError(target.error().message()));
-  if (sessions_.size() >= kMaxCaptureSessions)
-    return reply(control::encodeError("too many captures running (at most " + std::to_string(kMaxCaptureSessions) +
+  if (sessions_.size() >= kMaxCaptureStreams)
+    return reply(control::encodeError("too many captures running (at most " + std::to_string(kMaxCaptureStreams) +
                                       " at once); try again when one has ended"));
   SessionPtr s = add(request, std::move(reply), joined(target->bridges));
   if (!s) return;
@@ -308,14 +308,14 @@ void CaptureSessions::handle(const control::Request& request, const State& state
     if (checked) live = collectors::LiveCapture::open(bridges, snaplen, expression);
     if (!live) {
       auto error = std::make_shared<Error>(live.error());
-      postToLoop([id = s->id, error](CaptureSessions& self) { self.opened(id, *error); });
-      postToLoop([id = s->id](CaptureSessions& self) { self.finished(id); });
+      postToLoop([id = s->id, error](CaptureStreams& self) { self.opened(id, *error); });
+      postToLoop([id = s->id](CaptureStreams& self) { self.finished(id); });
       return;
     }
     s->live = std::move(*live);
     collectors::appendPcapFileHeader(s->stream, snaplen);
     control::CaptureHeader header{s->bridges, collectors::kLinktypeEthernet, snaplen};
-    postToLoop([id = s->id, header](CaptureSessions& self) { self.opened(id, header); });
+    postToLoop([id = s->id, header](CaptureStreams& self) { self.opened(id, header); });
     UniqueFd sock = s->awaitSocket();
     std::pair<uint64_t, std::string> result{0, "the client went away before the capture started"};
     if (sock) result = s->pump(sock.get());
@@ -323,11 +323,11 @@ void CaptureSessions::handle(const control::Request& request, const State& state
     sock.reset();  // the client sees EOF after the last record
     VNETD_LOG_INFO("capture %llu: ended after %llu frames: %s", static_cast<unsigned long long>(s->id),
                    static_cast<unsigned long long>(result.first), result.second.c_str());
-    postToLoop([id = s->id](CaptureSessions& self) { self.finished(id); });
+    postToLoop([id = s->id](CaptureStreams& self) { self.finished(id); });
   });
 }
 
-void CaptureSessions::opened(uint64_t id, Result<control::CaptureHeader> header) {
+void CaptureStreams::opened(uint64_t id, Result<control::CaptureHeader> header) {
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return;
   SessionPtr s = it->second;
@@ -339,7 +339,7 @@ void CaptureSessions::opened(uint64_t id, Result<control::CaptureHeader> header)
   s->reply.handOver(control::encodeCaptureHeader(*header), [s](UniqueFd fd) { s->give(std::move(fd)); });
 }
 
-void CaptureSessions::recorded(uint64_t id, Result<collectors::RecordedFrames> frames) {
+void CaptureStreams::recorded(uint64_t id, Result<collectors::RecordedFrames> frames) {
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return;
   SessionPtr s = it->second;
@@ -374,12 +374,12 @@ void CaptureSessions::recorded(uint64_t id, Result<collectors::RecordedFrames> f
       sock->reset();
       VNETD_LOG_INFO("capture %llu: flight recorder: %zu frames; %s", static_cast<unsigned long long>(s->id), count,
                      result.second.c_str());
-      postToLoop([id = s->id](CaptureSessions& self) { self.finished(id); });
+      postToLoop([id = s->id](CaptureStreams& self) { self.finished(id); });
     });
   });
 }
 
-void CaptureSessions::finished(uint64_t id) {
+void CaptureStreams::finished(uint64_t id) {
   auto it = sessions_.find(id);
   if (it == sessions_.end()) return;
   SessionPtr s = it->second;

@@ -1,8 +1,8 @@
-#include "daemon/capture_session.h"
+#include "daemon/capture_streams.h"
 
 #include <gtest/gtest.h>
 
-#include "collectors/capture_session.h"
+#include "collectors/live_capture.h"
 
 namespace vnetd::daemon {
 namespace {

@@ -24,7 +24,7 @@
 // broadcasts from others are not; the same rule as the metrics' attribution.
 //
 // The session thread never touches the loop's objects: it talks to the loop only by
-// Dispatcher::post (guarded by a token that expires with CaptureSessions), and the loop
+// Dispatcher::post (guarded by a token that expires with CaptureStreams), and the loop
 // hands it the socket through a mutex-guarded slot plus its wake-up pipe.
 //
 // Threading: loop thread only (construction, handle(), destruction).
@@ -57,19 +57,19 @@ Result<CaptureTarget> resolveCaptureTarget(const State& state, const std::string
 // empty. Pure.
 std::string captureFilterExpression(const std::vector<std::string>& macs, const std::string& filter);
 
-inline constexpr size_t kMaxCaptureSessions = 4;
+inline constexpr size_t kMaxCaptureStreams = 4;
 inline constexpr uint32_t kDefaultLiveSnaplen = control::kMaxCaptureSnaplen;  // whole frames, like tcpdump
 // A client that takes no byte of its stream for this long ends its session.
 inline constexpr std::chrono::seconds kStalledClientTimeout{10};
 
-class CaptureSessions {
+class CaptureStreams {
  public:
-  CaptureSessions(Dispatcher& dispatcher, collectors::CaptureManager& capture);
+  CaptureStreams(Dispatcher& dispatcher, collectors::CaptureManager& capture);
   // Ends every session (their clients see EOF after the records already sent) and joins
   // the threads. Loop thread.
-  ~CaptureSessions();
-  CaptureSessions(const CaptureSessions&) = delete;
-  CaptureSessions& operator=(const CaptureSessions&) = delete;
+  ~CaptureStreams();
+  CaptureStreams(const CaptureStreams&) = delete;
+  CaptureStreams& operator=(const CaptureStreams&) = delete;
 
   // Answers an op capture request whose peer the caller has checked (root only: a capture
   // shows other hosts' frames too): an error line (jail unknown, too many sessions, filter
@@ -88,7 +88,7 @@ class CaptureSessions {
   void recorded(uint64_t id, Result<collectors::RecordedFrames> frames);
   void finished(uint64_t id);
   // Dispatcher::post from any thread, dropped once this object is gone.
-  void postToLoop(std::function<void(CaptureSessions&)> fn);
+  void postToLoop(std::function<void(CaptureStreams&)> fn);
 
   Dispatcher& dispatcher_;
   collectors::CaptureManager& capture_;
