@@ -11,7 +11,7 @@ using control::Op;
 
 constexpr Op kEveryOp[] = {Op::Ping, Op::Hook, Op::Status, Op::Reload, Op::Capture};
 
-PeerCredentials as(uid_t uid) { return PeerCredentials{uid, 1000, 4242}; }
+PeerCredentials as(uid_t uid) { return PeerCredentials{uid, 1000, 4242, {}}; }
 
 TEST(AccessPolicy, TheTableHasOneRulePerOp) {
   std::set<Op> seen;

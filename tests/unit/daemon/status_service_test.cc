@@ -248,7 +248,7 @@ class HostStack final : public platform::NetStack {
   Result<void> createVlan(const std::string&, const std::string&, uint16_t) override { return unexpected("createVlan"); }
   Result<void> destroyLink(const std::string&) override { return unexpected("destroyLink"); }
   Result<void> addBridgeMember(const std::string&, const std::string&, bool) override { return unexpected("addm"); }
-  Result<void> removeBridgeMember(const std::string&, const std::string&) override { return unexpected("deletem"); }
+  Result<std::vector<platform::NeighbourInfo>> neighbours(uint32_t) override { return unexpected("neighbours"); }
   Result<void> moveToJail(const std::string&, const JailInfo&) override { return unexpected("moveToJail"); }
   Result<void> reclaimFromJail(const std::string&, const JailInfo&) override { return unexpected("reclaim"); }
   Result<void> rename(const std::string&, const std::string&) override { return unexpected("rename"); }
@@ -284,7 +284,7 @@ class InsideStack final : public platform::NetStack {
   Result<void> createVlan(const std::string&, const std::string&, uint16_t) override { return no(); }
   Result<void> destroyLink(const std::string&) override { return no(); }
   Result<void> addBridgeMember(const std::string&, const std::string&, bool) override { return no(); }
-  Result<void> removeBridgeMember(const std::string&, const std::string&) override { return no(); }
+  Result<std::vector<platform::NeighbourInfo>> neighbours(uint32_t) override { return no(); }
   Result<void> moveToJail(const std::string&, const JailInfo&) override { return no(); }
   Result<void> reclaimFromJail(const std::string&, const JailInfo&) override { return no(); }
   Result<void> rename(const std::string&, const std::string&) override { return no(); }
