@@ -72,7 +72,9 @@ Result<LltableEntry> decodeEntry(std::span<const std::byte> msg, size_t at) {
     std::memcpy(mac.bytes.data(), msg.data() + offset + kSdlDataOffset + nlen, 6);
     e.mac = mac;
   }
+  // Interface indexes start at 1 (0 means "all links" to neighboursInUse).
   e.link_index = loadHost<uint16_t>(msg, kRtmIndexOffset);
+  if (e.link_index == 0) return bad(at, "interface index 0");
   e.flags = loadHost<int32_t>(msg, kRtmFlagsOffset);
   e.own_address = (e.flags & kRtfPinned) != 0;
   return e;

@@ -242,6 +242,12 @@ TEST(LltableDecode, OtherVersionOrTypeIsAnError) {
   expectError(b, "message type 1");
 }
 
+TEST(LltableDecode, InterfaceIndexZeroIsAnError) {
+  Bytes b = v4({198, 18, 0, 2});
+  put<uint16_t>(b, 4, 0);
+  expectError(b, "interface index 0");
+}
+
 TEST(LltableDecode, MissingAddressBitsAreAnError) {
   Bytes b = v4({198, 18, 0, 2});
   put<int32_t>(b, 12, 0x1);
