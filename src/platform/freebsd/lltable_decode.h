@@ -7,8 +7,13 @@
 // below (and the rt_msghdr ones reused from default_route.h) is static_assert'ed against
 // the real headers in abi_checks.cc. lltable_read.h does the sysctl (FreeBSD only).
 //
-// What the kernel writes (read in FreeBSD 15-CURRENT, __FreeBSD_version 1500012; see
-// the report of the commit that added this file for the exact source snapshot):
+// What the kernel writes, read in a FreeBSD 15-CURRENT tree (__FreeBSD_version 1500012,
+// early 2024: the stored snapshots of freebsd/freebsd-src's own in.c are far older), a
+// GitHub copy of freebsd-src: fel1x-developer/freebsd-src at 2d614aa2 (sys/netinet/in.c,
+// sys/net/if_llatbl.c, sys/net/route.h, usr.sbin/arp/arp.c) and b252a43e
+// (sys/netinet6/in6.c, sys/net/rtsock.c); the IPv4 dump function is unchanged from the
+// 13.x copies seen alongside. The layouts are also asserted against Zig's FreeBSD 15
+// headers in abi_checks.cc.
 //  - sys/net/rtsock.c sysctl_rtsock: NET_RT_FLAGS with RTF_LLINFO in the flags argument
 //    (and a non-zero af; 0 is EINVAL) goes to lltable_sysctl_dumparp, not to the route
 //    walk. sys/net/if_llatbl.c lltable_sysctl_dumparp → lltable_dump_af calls each
