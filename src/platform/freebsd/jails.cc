@@ -198,7 +198,8 @@ class FreeBsdJails final : public Jails {
       if (!r) return std::move(r).withContext("list neighbours of jail " + name).error();
       return std::move(r->data);
     };
-    return makeNetStack(std::move(s), std::move(reader), std::move(neighbours), "jail " + jail.name);
+    return makeNetStack(std::move(s), std::move(reader), std::move(neighbours),
+                        "jail " + jail.name);
   }
 
  private:

@@ -11,7 +11,8 @@ namespace vnetd::platform::fbsd {
 namespace {
 
 Error bad(size_t at, const std::string& what) {
-  return Error{EBADMSG, "neighbour table dump: message at byte " + std::to_string(at) + ": " + what};
+  return Error{EBADMSG,
+               "neighbour table dump: message at byte " + std::to_string(at) + ": " + what};
 }
 
 // One message, `msg` being exactly rtm_msglen bytes (checked by the caller).

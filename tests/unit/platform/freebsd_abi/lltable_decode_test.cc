@@ -87,7 +87,8 @@ Bytes cat(std::initializer_list<Bytes> parts) {
   return out;
 }
 
-constexpr std::array<uint8_t, 16> kV6{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x2a};
+constexpr std::array<uint8_t, 16> kV6{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
+                                      0,    0,    0,    0,    0, 0, 0, 0x2a};
 
 TEST(LltableDecode, EmptyDumpIsAnEmptyTable) {
   auto r = decodeLltableDump({});
