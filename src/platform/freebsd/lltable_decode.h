@@ -1,6 +1,8 @@
 // The FreeBSD neighbour caches (IPv4 ARP, IPv6 NDP) as sysctl
 // {CTL_NET, PF_ROUTE, 0, AF_INET | AF_INET6, NET_RT_FLAGS, RTF_LLINFO} dumps them
-// (what `arp -an` / `ndp -an` read) → platform-neutral NeighbourInfo.
+// (the tables `arp -an` / `ndp -an` show; arp(8) itself reads this sysctl only when built
+// WITHOUT_NETLINK — usr.sbin/arp/arp.c print_entries — and asks netlink by default) →
+// platform-neutral NeighbourInfo.
 //
 // Pure and platform-neutral like rtsock_decode.h: compiled, unit-tested and fuzzed on
 // Linux against byte images laid out per the FreeBSD amd64 ABI; every offset and value

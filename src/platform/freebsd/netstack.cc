@@ -406,7 +406,7 @@ class FreeBsdNetStack final : public NetStack {
     return success();
   }
 
-  // The ARP and NDP caches as `arp -an` / `ndp -an` see them: a sysctl dump read in this
+  // The ARP and NDP caches `arp -an` / `ndp -an` show, as a sysctl dump read in this
   // stack's vnet (lltable_read.h: the host's by the daemon, a jail's by a child attached
   // to it), decoded by lltable_decode.h, which also says what the kernel writes and why
   // unresolved entries and the interfaces' own addresses are left out. The kernel has no
