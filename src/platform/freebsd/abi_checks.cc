@@ -21,6 +21,7 @@
 #include "core/naming.h"
 #include "platform/freebsd/bridge_request.h"
 #include "platform/freebsd/default_route.h"
+#include "platform/freebsd/lltable_decode.h"
 #include "platform/freebsd/rtsock_decode.h"
 
 namespace {
@@ -172,5 +173,34 @@ static_assert(fb::kBrdgAdd == BRDGADD && fb::kBrdgDel == BRDGDEL &&
 static_assert(fb::kIfbifLearning == IFBIF_LEARNING && fb::kIfbifDiscover == IFBIF_DISCOVER &&
               fb::kIfbifStp == IFBIF_STP && fb::kIfbifSpan == IFBIF_SPAN &&
               fb::kIfbifPrivate == IFBIF_PRIVATE);
+
+// --- neighbour-cache dump (lltable_decode.h)
+static_assert(fb::kRtfLlinfo == RTF_LLINFO && fb::kRtfPinned == RTF_PINNED);
+static_assert(offsetof(struct sockaddr_dl, sdl_alen) == fb::kSdlAlenOffset &&
+              sizeof(((struct sockaddr_dl*)nullptr)->sdl_alen) == 1);
+static_assert(sizeof(struct sockaddr_dl) == fb::kSockaddrDlSize);
+// The entry images exactly as sys/netinet/in.c in_lltable_dump_entry and
+// sys/netinet6/in6.c in6_lltable_dump_entry declare them (the IPv6 one with its LP64
+// pad): the decoder finds the sockaddr_dl by SA_SIZE of the destination, which must be
+// where these structs put it, and the lengths must be the rtm_msglen the kernel writes.
+struct KernelArpEntry {
+  struct rt_msghdr rtm;
+  struct sockaddr_in sin;
+  struct sockaddr_dl sdl;
+};
+struct KernelNdpEntry {
+  struct rt_msghdr rtm;
+  struct sockaddr_in6 sin6;
+  uint32_t pad;
+  struct sockaddr_dl sdl;
+};
+static_assert(offsetof(KernelArpEntry, sin) == fb::kRtMsghdrSize &&
+              offsetof(KernelArpEntry, sdl) ==
+                  fb::kRtMsghdrSize + fb::saSize(sizeof(struct sockaddr_in)));
+static_assert(offsetof(KernelNdpEntry, sin6) == fb::kRtMsghdrSize &&
+              offsetof(KernelNdpEntry, sdl) ==
+                  fb::kRtMsghdrSize + fb::saSize(sizeof(struct sockaddr_in6)));
+static_assert(sizeof(KernelArpEntry) == 224 && sizeof(KernelNdpEntry) == 240,
+              "lltable_decode_test.cc builds messages of these lengths");
 
 }  // namespace

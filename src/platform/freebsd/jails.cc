@@ -12,6 +12,7 @@
 #include "core/naming.h"
 #include "platform/freebsd/interfaces.h"
 #include "platform/freebsd/jail_child.h"
+#include "platform/freebsd/lltable_read.h"
 #include "platform/freebsd/stack.h"
 #include "platform/jails.h"
 
@@ -102,6 +103,14 @@ Result<void> readInterfacesInJail(std::vector<std::byte>& data, std::vector<int>
   return success();
 }
 
+// The jail's neighbour-cache dump, raw: the parent decodes it (lltable_decode.h).
+Result<void> readNeighboursInJail(std::vector<std::byte>& data, std::vector<int>&) {
+  auto dump = readNeighbourDump();
+  if (!dump) return dump.error();
+  data = std::move(*dump);
+  return success();
+}
+
 class FreeBsdJails final : public Jails {
  public:
   Result<std::vector<JailInfo>> list() override {
@@ -184,7 +193,13 @@ class FreeBsdJails final : public Jails {
       if (!r) return std::move(r).withContext("list interfaces of jail " + name).error();
       return decodeEntries(r->data);
     };
-    return makeNetStack(std::move(s), std::move(reader), "jail " + jail.name);
+    NeighbourReader neighbours = [jid, name]() -> Result<std::vector<std::byte>> {
+      auto r = runInJail(jid, name, readNeighboursInJail);
+      if (!r) return std::move(r).withContext("list neighbours of jail " + name).error();
+      return std::move(r->data);
+    };
+    return makeNetStack(std::move(s), std::move(reader), std::move(neighbours),
+                        "jail " + jail.name);
   }
 
  private:

@@ -23,6 +23,7 @@
 
 #include "platform/freebsd/bridge_request.h"
 #include "platform/freebsd/ifreq.h"
+#include "platform/freebsd/lltable_decode.h"
 #include "platform/freebsd/nd6_flags.h"
 #include "platform/freebsd/pair_steps.h"
 #include "platform/freebsd/route_socket.h"
@@ -84,8 +85,12 @@ Error noInterface(const Error& e) {
 
 class FreeBsdNetStack final : public NetStack {
  public:
-  FreeBsdNetStack(StackSockets sockets, InterfaceReader reader, std::string where)
-      : s_(std::move(sockets)), reader_(std::move(reader)), where_(std::move(where)) {}
+  FreeBsdNetStack(StackSockets sockets, InterfaceReader reader, NeighbourReader neighbours,
+                  std::string where)
+      : s_(std::move(sockets)),
+        reader_(std::move(reader)),
+        neighbours_(std::move(neighbours)),
+        where_(std::move(where)) {}
 
   Result<std::vector<LinkInfo>> links() override {
     auto entries = reader_();
@@ -395,22 +400,19 @@ class FreeBsdNetStack final : public NetStack {
     return success();
   }
 
-  // NOT IMPLEMENTED YET on FreeBSD: returns no entries, so "auto" allocation here relies on
-  // the host's and the jails' own addresses and on rebuilt records only.
-  // The way to implement it: sysctl {CTL_NET, PF_ROUTE, 0, AF_INET|AF_INET6, NET_RT_FLAGS,
-  // RTF_LLINFO} (what arp -an and ndp -an read). sys/net/rtsock.c sysctl_rtsock sends
-  // NET_RT_FLAGS with RTF_LLINFO (and a non-zero af; 0 is EINVAL) to lltable_sysctl_dumparp
-  // (sys/net/if_llatbl.c), not to sysctl_dumpentry (that one walks routes); each entry is
-  // then written by sys/netinet/in.c in_lltable_dump_entry (IPv4) or
-  // sys/netinet6/in6.c in6_lltable_dump_entry (IPv6): an rt_msghdr with rtm_index = the
-  // link, RTA_DST|RTA_GATEWAY, a sockaddr_in(6) and a sockaddr_dl carrying the MAC
-  // (sdl_alen 0 while unresolved). A sysctl answers for the CALLER's vnet
-  // (KERNEL-API.md section 13), which is right for the host stack; a jail's stack would
-  // need its forked child (jail_child.h). Needs a pure decoder with byte fixtures and a
-  // fuzz target, like rtsock_decode. These facts were read in FreeBSD 13-era copies of
-  // rtsock.c and in.c (the stored freebsd-src snapshots of sys/netinet/in.c are older
-  // still: in_lltable_dump): check them against the 14/15 tree before relying on them.
-  Result<std::vector<NeighbourInfo>> neighbours(uint32_t) override { return std::vector<NeighbourInfo>{}; }
+  // The ARP and NDP caches `arp -an` / `ndp -an` show, as a sysctl dump read in this
+  // stack's vnet (lltable_read.h: the host's by the daemon, a jail's by a child attached
+  // to it), decoded by lltable_decode.h, which also says what the kernel writes and why
+  // unresolved entries and the interfaces' own addresses are left out. The kernel has no
+  // per-interface filter for this dump (sys/net/if_llatbl.c lltable_sysctl_dumparp walks
+  // every table of the family): the link is picked here.
+  Result<std::vector<NeighbourInfo>> neighbours(uint32_t link_index) override {
+    auto dump = neighbours_();
+    if (!dump) return dump.error();  // the reader names the stack
+    auto entries = decodeLltableDump(*dump);
+    if (!entries) return Error{entries.error().code, entries.error().context + in()};
+    return neighboursInUse(*entries, link_index);
+  }
 
   Result<std::vector<RouteInfo>> defaultRoutes() override {
     std::vector<RouteInfo> out;
@@ -751,6 +753,7 @@ class FreeBsdNetStack final : public NetStack {
 
   StackSockets s_;
   InterfaceReader reader_;
+  NeighbourReader neighbours_;
   std::string where_;
 };
 
@@ -773,9 +776,9 @@ Result<StackSockets> openStackSockets() {
 }
 
 std::unique_ptr<NetStack> makeNetStack(StackSockets sockets, InterfaceReader reader,
-                                       std::string where) {
-  return std::unique_ptr<NetStack>(
-      new FreeBsdNetStack(std::move(sockets), std::move(reader), std::move(where)));
+                                       NeighbourReader neighbours, std::string where) {
+  return std::unique_ptr<NetStack>(new FreeBsdNetStack(
+      std::move(sockets), std::move(reader), std::move(neighbours), std::move(where)));
 }
 
 }  // namespace fbsd
@@ -783,7 +786,8 @@ std::unique_ptr<NetStack> makeNetStack(StackSockets sockets, InterfaceReader rea
 Result<std::unique_ptr<NetStack>> openHostStack() {
   auto sockets = fbsd::openStackSockets();
   if (!sockets) return sockets.error();
-  return fbsd::makeNetStack(std::move(*sockets), fbsd::readInterfaces, "");
+  return fbsd::makeNetStack(std::move(*sockets), fbsd::readInterfaces, fbsd::readNeighbourDump,
+                            "");
 }
 
 }  // namespace vnetd::platform

@@ -5,7 +5,8 @@
 // created: `ifioctl` and the routing socket run in `so->so_vnet`. The host's sockets are
 // created by the daemon itself; a jail's by a child attached to the jail (jail_child.h),
 // passed back with SCM_RIGHTS. Reading the interface list is the exception — it is a
-// sysctl, answered in the *caller's* vnet — hence the InterfaceReader.
+// sysctl, answered in the *caller's* vnet — hence the InterfaceReader; so is reading the
+// neighbour caches — hence the NeighbourReader.
 #pragma once
 
 #include <memory>
@@ -14,6 +15,7 @@
 #include "core/result.h"
 #include "core/unique_fd.h"
 #include "platform/freebsd/interfaces.h"
+#include "platform/freebsd/lltable_read.h"
 #include "platform/netif.h"
 
 namespace vnetd::platform::fbsd {
@@ -28,9 +30,10 @@ struct StackSockets {
 // The four sockets, created in the calling process's vnet.
 Result<StackSockets> openStackSockets();
 
-// A NetStack over `sockets`, listing interfaces with `reader`. `where` names the stack in
-// error messages ("" for the host, "jail web" for a jail).
+// A NetStack over `sockets`, listing interfaces with `reader` and neighbours with
+// `neighbours`. `where` names the stack in error messages ("" for the host, "jail web"
+// for a jail).
 std::unique_ptr<NetStack> makeNetStack(StackSockets sockets, InterfaceReader reader,
-                                       std::string where);
+                                       NeighbourReader neighbours, std::string where);
 
 }  // namespace vnetd::platform::fbsd
