@@ -90,8 +90,9 @@ constexpr const char* kHelp =
     "     When vnetd is running, the work is handed to it over its control socket\n"
     "     ([daemon] control_socket): the daemon serialises all hooks and knows at once\n"
     "     what changed. When it is not running (nothing could be sent to it),\n"
-    "     vnetd-hook prints one warning line and does the same work itself, recording\n"
-    "     it in the state directory; the daemon adopts it when it starts. A jail never\n"
+    "     vnetd-hook does the same work itself with one warning line (part of the error\n"
+    "     line if the work fails), recording it in the state directory; the daemon\n"
+    "     adopts it when it starts. A jail never\n"
     "     fails to start because the daemon is down. Output and exit status are the\n"
     "     same either way.\n"
     "\n"
@@ -137,11 +138,15 @@ constexpr const char* kHelp =
     "     2 on usage errors. prestop and poststart exit 0 on failures too, and so\n"
     "     does poststop when it gave up waiting for the daemon (see above).\n";
 
-// Standalone mode: the same JailNetwork the daemon uses, in this process.
-int runStandalone(const vnetd::Config& config, vnetd::HookPhase phase, const std::string& jail) {
+// Standalone mode: the same JailNetwork the daemon uses, in this process. `fallback` is
+// the warning of a hook that meant to use the daemon and could not reach it: printed once
+// the work is done, or folded into the failure line — a failing hook prints one line.
+int runStandalone(const vnetd::Config& config, vnetd::HookPhase phase, const std::string& jail,
+                  const std::string& fallback = {}) {
   using namespace vnetd;
   auto fail = [&](const Error& e) {
-    std::fprintf(stderr, "vnetd-hook: %s %s: %s\n", hookPhaseName(phase), jail.c_str(), e.message().c_str());
+    std::fprintf(stderr, "vnetd-hook: %s %s: %s%s\n", hookPhaseName(phase), jail.c_str(), e.message().c_str(),
+                 fallback.empty() ? "" : (" (done without the daemon: " + fallback + ")").c_str());
     return 1;
   };
   std::string host_id = config.daemon.host_id;
@@ -161,17 +166,18 @@ int runStandalone(const vnetd::Config& config, vnetd::HookPhase phase, const std
   JailNetwork network(config, *store, **host, **jails, *policy, host_id);
   auto outcome = network.run(phase, jail);
   if (!outcome) return fail(outcome.error());
+  if (!fallback.empty()) std::fprintf(stderr, "vnetd-hook: warning: %s\n", fallback.c_str());
   if (phase == HookPhase::Prestart)
     for (const auto& name : outcome->jail_side_names) std::printf("%s\n", name.c_str());
   return 0;
 }
 
 // Daemon mode. Returns the exit status, or nullopt when the daemon could not answer and
-// the caller must fall back (after this function printed the one warning line).
+// the caller must fall back (`fallback` then says why, for runStandalone to print).
 // A give-up (sent, no answer) returns its status directly: it is not a failure for the
 // caller's warn-only conversion, which would print a second line.
 std::optional<int> runThroughDaemon(const vnetd::Config& config, vnetd::HookPhase phase, const std::string& jail,
-                                    std::chrono::milliseconds timeout, bool& gave_up) {
+                                    std::chrono::milliseconds timeout, bool& gave_up, std::string& fallback) {
   using namespace vnetd;
   control::Request request{control::Op::Hook, phase, jail};
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -189,7 +195,7 @@ std::optional<int> runThroughDaemon(const vnetd::Config& config, vnetd::HookPhas
   }
   switch (verdict.action) {
     case HookCallVerdict::Action::Standalone:
-      std::fprintf(stderr, "vnetd-hook: %s\n", verdict.message.c_str());
+      fallback = verdict.message.rfind("warning: ", 0) == 0 ? verdict.message.substr(9) : verdict.message;
       return std::nullopt;
     case HookCallVerdict::Action::GiveUp:
       std::fprintf(stderr, "vnetd-hook: %s\n", verdict.message.c_str());
@@ -290,7 +296,10 @@ int main(int argc, char** argv) {
   if (!standalone) {
     // stdout must carry exactly what the daemon path printed (nothing, on fallback).
     bool gave_up = false;
-    if (auto status = runThroughDaemon(config, *phase, jail, timeout, gave_up)) return gave_up ? *status : fail(*status);
+    std::string fallback;
+    if (auto status = runThroughDaemon(config, *phase, jail, timeout, gave_up, fallback))
+      return gave_up ? *status : fail(*status);
+    return fail(runStandalone(config, *phase, jail, fallback));
   }
   return fail(runStandalone(config, *phase, jail));
 }

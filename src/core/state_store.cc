@@ -656,8 +656,10 @@ Result<StateLock> StateStore::lock(int timeout_ms) const {
       if (errno != EWOULDBLOCK) return errnoError("lock " + path);
       const auto elapsed = std::chrono::steady_clock::now() - start;
       if (elapsed >= timeout) {
-        return Error{ETIMEDOUT, "state lock " + path + " held by another process for " +
-                                    std::to_string(timeout_ms) + " ms"};
+        // No errno text: "Connection timed out" would only blur the line an administrator reads.
+        return plainError("state lock " + path + " held by another process for " + std::to_string(timeout_ms) +
+                          " ms (a vnetd or vnetd-hook that is stopped or stuck: `fuser " + path +
+                          "` on Linux, `fstat " + path + "` on FreeBSD names it)");
       }
       std::this_thread::sleep_for(
           std::min<std::chrono::steady_clock::duration>(backoff, timeout - elapsed));

@@ -116,6 +116,19 @@ TEST_F(HookTest, TwoJailsOnOneBridgePingEachOtherAndTheGateway) {
   EXPECT_TRUE(loadState().jails.empty());
 }
 
+TEST_F(HookTest, AHookThatFallsBackAndThenFailsPrintsOneLine) {
+  // No daemon listens: the hook does the work itself. When that work fails, the warning
+  // about the daemon is part of the one error line (found by bench/soak: two lines).
+  dir_.write("vnetd.toml", "[daemon]\nstate_dir = \"" + dir_.file("state") + "\"\ncontrol_socket = \"" +
+                               dir_.file("absent.sock") + "\"\n");
+  auto r = testing::run({VNETD_HOOK_BINARY, "--config", dir_.file("vnetd.toml"), "created", net_.jailName("fb")});
+  EXPECT_EQ(r.status, 1);
+  ASSERT_FALSE(r.err.empty());
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("is not configured"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("(done without the daemon: vnetd is not reachable"), std::string::npos) << r.err;
+}
+
 TEST_F(HookTest, TwoInterfacesOnTwoBridgesAndJumboMtu) {
   std::string br0 = net_.bridgeName("b0"), br1 = net_.bridgeName("b1");
   std::string j = net_.jailName("multi");
