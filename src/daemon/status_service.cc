@@ -160,17 +160,11 @@ StatusService::StatusService(Dispatcher& dispatcher, const StateStore& store, pl
       inside_(inside),
       refresher_(refresher),
       rates_(rates) {
-  thread_ = std::thread([this] { run(); });
+  queue_.start();
 }
 
 StatusService::~StatusService() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
-    jobs_.clear();
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  queue_.stop();
   alive_.reset();
 }
 
@@ -232,28 +226,22 @@ void StatusService::reply(const std::string& jail_filter, std::shared_ptr<const 
     job.done(std::move(line));
     return;
   }
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    jobs_.push_back(std::move(job));
-  }
-  wake_.notify_one();
-}
-
-void StatusService::run() {
-  for (;;) {
-    Job job;
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
-      if (stop_) return;
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
-    }
-    std::string line = finish(job, *jails_);
-    dispatcher_.post([alive = std::weak_ptr<char>(alive_), done = std::move(job.done), line = std::move(line)] {
+  auto shared = std::make_shared<Job>(std::move(job));
+  auto answer = [this](Done done, std::string line) {
+    dispatcher_.post([alive = std::weak_ptr<char>(alive_), done = std::move(done), line = std::move(line)] {
       if (!alive.expired()) done(line);
     });
-  }
+  };
+  JobQueue::Job work;
+  work.name = "status";
+  work.run = [this, shared, answer] {
+    std::string line = finish(*shared, *jails_);  // may throw: `done` stays for `failed`
+    answer(std::move(shared->done), std::move(line));
+  };
+  work.failed = [shared, answer](const std::string& what) {
+    if (shared->done) answer(std::move(shared->done), control::encodeError("internal error: " + what));
+  };
+  queue_.submit(std::move(work));
 }
 
 std::string StatusService::finish(Job& job, platform::Jails& jails) {

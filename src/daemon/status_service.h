@@ -14,12 +14,8 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <thread>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -29,6 +25,7 @@
 #include "core/config.h"
 #include "core/state_store.h"
 #include "daemon/dispatcher.h"
+#include "daemon/job_queue.h"
 #include "daemon/jail_facts.h"
 #include "daemon/rates.h"
 #include "platform/jails.h"
@@ -115,7 +112,6 @@ class StatusService {
     StatusFacts facts;
     Done done;
   };
-  void run();
   // Completes and renders `job` with `jails` (the handle of the calling thread).
   std::string finish(Job& job, platform::Jails& jails);
 
@@ -128,12 +124,10 @@ class StatusService {
   JailFactsRefresher& refresher_;
   const RateSampler& rates_;
 
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<Job> jobs_;
-  bool stop_ = false;
   std::shared_ptr<char> alive_ = std::make_shared<char>(0);  // posted replies check it
-  std::thread thread_;
+  // The service thread (declared last: stopped first, before what its jobs use goes). Its
+  // exception boundary answers a request whose rendering threw with an error line.
+  JobQueue queue_;
 };
 
 }  // namespace vnetd::daemon
