@@ -928,8 +928,11 @@ Result<HookOutcome> JailNetwork::repairRunning(const std::string& jail, const Ja
     spec.private_member = br->private_members;
     // Directly inside the running jail, as prestart does for one: Linux creates the peer in
     // its namespace in the same message; FreeBSD makes the epair on the host and moves the
-    // jail side in with SIOCSIFVNET (platform/freebsd/pair_steps.cc), as for any running
-    // vnet jail.
+    // jail side in with SIOCSIFVNET (platform/freebsd/pair_steps.cc). That works for any
+    // live vnet jail: sys/net/if.c if_vmove_loan finds it by jid (prison_find_child; ENXIO
+    // once it is gone), refuses EEXIST when the name exists inside (a jail side that is
+    // still there was skipped above) and EBUSY while the jail's vnet shuts down; on any
+    // error createPairInSteps destroys the half-made pair from the host side.
     spec.peer_in_jail = &**info;
     todo.push_back(std::move(spec));
   }
