@@ -869,6 +869,92 @@ Result<HookOutcome> JailNetwork::collectOrphan(const std::string& jail, const Ja
   return teardown(*lock, *state, jail);
 }
 
+Result<HookOutcome> JailNetwork::repairRunning(const std::string& jail, const JailRecord& seen) {
+  auto lock = store_.lock();
+  if (!lock) return lock.error();
+  auto state = store_.load(*lock);
+  if (!state) return refuseUnreadableState(state.error()).error();
+  HookOutcome out;
+  auto it = state->jails.find(jail);
+  // Re-checked under the lock: a hook may have run since the daemon planned this.
+  if (it == state->jails.end() || it->second != seen || it->second.phase != "created") return out;
+  auto info = jails_.find(jail);
+  if (!info) return info.error();
+  if (!*info || !(*info)->own_stack) return out;  // stopped meanwhile: orphan collection's business
+  auto cfg = config_.jailFor(jail);
+  if (!cfg)
+    return plainError("jail '" + jail + "' is not configured in " + config_.source +
+                      " any more; not making its interfaces anew");
+  JailRecord rec = it->second;  // configureInside takes it mutable; the record is not saved
+
+  auto js = jails_.openStack(**info);
+  if (!js) return js.error();
+  auto inside = (*js)->links();
+  if (!inside) return inside.error();
+  std::vector<platform::PairSpec> todo;
+  for (const InterfaceRecord& ir : rec.interfaces) {
+    if (!ir.created_by_vnetd) continue;
+    auto host_side = host_.link(ir.host_name);
+    if (!host_side) return host_side.error();
+    if (*host_side) continue;  // there (a MAC changed by hand is not vnetd's to judge here)
+    // The jail side still inside means the pair exists with its host side elsewhere
+    // (renamed, moved): not destroyed, hands off.
+    if (findJailSide(*inside, ir, interfaceName(jail, ir.index, Side::B))) continue;
+    const BridgeConfig* br = nullptr;
+    for (const auto& [key, b] : config_.bridges)
+      if (b.interface == ir.bridge) br = &b;
+    if (!br)
+      return plainError("bridge " + ir.bridge + " of jail '" + jail + "' is no longer configured; not making " +
+                        ir.host_name + " anew");
+    auto bridge_link = host_.link(ir.bridge);
+    if (!bridge_link) return bridge_link.error();
+    if (!*bridge_link)
+      return plainError("bridge " + ir.bridge + " is missing; " + ir.host_name + " of jail '" + jail +
+                        "' is made anew once it is back");
+    const InterfaceConfig* ic = nullptr;
+    for (const auto& c : cfg->interfaces)
+      if (c.index == ir.index) ic = &c;
+    auto host_mac = MacAddress::parse(ir.host_mac);
+    auto jail_mac = MacAddress::parse(ir.jail_mac);
+    if (!host_mac || !jail_mac) return plainError("jail '" + jail + "': the record's MACs do not parse");
+    platform::PairSpec spec;
+    spec.host_name = ir.host_name;
+    spec.jail_name = interfaceName(jail, ir.index, Side::B);  // configureInside renames it inside
+    spec.host_mac = *host_mac;
+    spec.jail_mac = *jail_mac;
+    spec.mtu = ic && ic->mtu ? ic->mtu : std::optional<uint32_t>((*bridge_link)->mtu);
+    spec.description = description(jail, ir.index);
+    spec.bridge = ir.bridge;
+    spec.private_member = br->private_members;
+    // Directly inside the running jail, as prestart does for one: Linux creates the peer in
+    // its namespace in the same message; FreeBSD makes the epair on the host and moves the
+    // jail side in with SIOCSIFVNET (platform/freebsd/pair_steps.cc). That works for any
+    // live vnet jail: sys/net/if.c if_vmove_loan finds it by jid (prison_find_child; ENXIO
+    // once it is gone), refuses EEXIST when the name exists inside (a jail side that is
+    // still there was skipped above) and EBUSY while the jail's vnet shuts down; on any
+    // error createPairInSteps destroys the half-made pair from the host side.
+    spec.peer_in_jail = &**info;
+    todo.push_back(std::move(spec));
+  }
+  if (todo.empty()) return out;
+  // A creation interrupted before its renames (FreeBSD epairNa/b with the record's marks)
+  // holds the record's MACs: gone first, as prestart does.
+  VNETD_TRY(destroyCreationLeftovers(jail, rec));
+  // All or nothing: a pair made but not configured inside would hide the loss from the
+  // next pass (its host side exists), so a failure takes the new pairs away again.
+  UndoLog undo;
+  for (const platform::PairSpec& spec : todo) {
+    VNETD_TRY(host_.createPair(spec));
+    undo.push([this, name = spec.host_name] { (void)host_.destroyLink(name); });
+  }
+  // As `created`: the new jail side gets its recorded name, addresses, IPv6, up, routes.
+  VNETD_TRY(configureInside(*cfg, rec, **info, /*move_in=*/true, out));
+  undo.commit();
+  out.changed = true;
+  for (const auto& ir : rec.interfaces) out.jail_side_names.push_back(ir.jail_name);
+  return out;
+}
+
 Result<bool> JailNetwork::destroyPairs(const std::string& jail, const JailRecord& rec) {
   bool changed = false;
   for (const InterfaceRecord& ir : rec.interfaces) {

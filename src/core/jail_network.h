@@ -85,6 +85,19 @@ class JailNetwork {
   // that ran in between wins). Nothing to do → changed == false.
   Result<HookOutcome> collectOrphan(const std::string& jail, const JailRecord& seen);
 
+  // The daemon's repair of a running jail whose pair was destroyed by hand (deleting
+  // either end destroys both: Linux veth; FreeBSD sys/net/if_epair.c epair_clone_destroy
+  // destroys the other side in its own vnet): each recorded interface whose host side is
+  // gone from the host and whose jail side is gone from the jail is made anew with the
+  // record's names, MACs and description, the jail side directly inside the jail (as a
+  // prestart on a running jail does), then the inside is configured as `created` does it
+  // (addresses, IPv6, up, default routes). Only if, under the state lock, the record is
+  // still exactly `seen` in phase "created" and the jail runs with its own stack; the
+  // record is not changed (its identity is what is made again) and no limits are touched.
+  // All or nothing: a failure takes the new pairs away again, so the next pass still sees
+  // the loss. Nothing to do → changed == false; `inside` as created reports it.
+  Result<HookOutcome> repairRunning(const std::string& jail, const JailRecord& seen);
+
   // Creates the bridge (vlans, uplinks, address, up, NAT) if missing; an existing one is
   // brought up and given its configured addresses. The daemon's start, reload and repair.
   Result<void> ensureBridgeReady(const BridgeConfig& br);

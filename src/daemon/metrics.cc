@@ -30,8 +30,8 @@ DaemonMetrics::DaemonMetrics()
                   .Register(*registry_)),
       actions_(prometheus::BuildCounter()
                    .Name("vnetd_reconcile_actions_total")
-                   .Help("Actions the reconciler took (adopt, ensure_bridge, readd_member, collect_orphan, "
-                         "destroy_leftover, report_foreign).")
+                   .Help("Actions the reconciler took (adopt, ensure_bridge, ensure_nat, remove_nat, readd_member, "
+                         "repair_jail_pairs, collect_orphan, destroy_leftover, report_foreign).")
                    .Register(*registry_)),
       scrape_duration_(prometheus::BuildGauge()
                            .Name("vnetd_scrape_duration_seconds")

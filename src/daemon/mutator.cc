@@ -289,7 +289,7 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
   auto plan = planReconcile(in, orphan_clock_);
 
   JailNetwork network(config, store_, *host_, *jails_, *policy_, host_id_);
-  std::vector<ReconcileAction> orphans;
+  std::vector<ReconcileAction> later;  // repairs and orphans, in plan order
   for (const auto& a : plan) {
     const char* kind = actionKindName(a.kind);
     Result<void> done = success();
@@ -323,8 +323,9 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
         done = host_->addBridgeMember(a.bridge, a.interface, a.private_member);
         said = "repaired: " + a.reason + "; added it back";
         break;
+      case ReconcileAction::Kind::RepairJailPairs:
       case ReconcileAction::Kind::CollectOrphan:
-        orphans.push_back(a);  // needs the lock itself: after this loop
+        later.push_back(a);  // needs the lock itself: after this loop
         continue;
       case ReconcileAction::Kind::DestroyLeftover: {
         // Planned under this same lock, so no prestart can be creating it right now.
@@ -353,11 +354,29 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
       VNETD_LOG_ERROR("%s: %s: %s", kind, a.reason.c_str(), done.error().message().c_str());
     }
   }
-  lock.reset();  // collectOrphan takes the lock itself
+  lock.reset();  // repairRunning and collectOrphan take the lock themselves
 
-  for (const auto& a : orphans) {
+  for (const auto& a : later) {
     auto it = state.jails.find(a.jail);
     if (it == state.jails.end()) continue;
+    if (a.kind == ReconcileAction::Kind::RepairJailPairs) {
+      // Re-checked under the lock there: a hook that ran since the plan wins.
+      auto out = network.repairRunning(a.jail, it->second);
+      if (!out) {
+        counters_.add("reconcile_errors");
+        VNETD_LOG_ERROR("repair_jail_pairs %s: %s: %s", a.jail.c_str(), a.reason.c_str(),
+                        out.error().message().c_str());
+        continue;
+      }
+      if (out->changed) {
+        counters_.add("repair_jail_pairs");
+        metrics_.action("repair_jail_pairs");
+        VNETD_LOG_WARN("repaired: %s; made %s anew", a.reason.c_str(),
+                       a.reason.find(", ") == std::string::npos ? "it" : "them");
+        if (inside_ && out->inside) inside_->learn(a.jail, std::move(*out->inside));
+      }
+      continue;
+    }
     auto out = network.collectOrphan(a.jail, it->second);
     if (!out) {
       counters_.add("reconcile_errors");

@@ -51,6 +51,7 @@ const char* actionKindName(ReconcileAction::Kind kind) {
     case Kind::EnsureNat: return "ensure_nat";
     case Kind::RemoveNat: return "remove_nat";
     case Kind::ReaddMember: return "readd_member";
+    case Kind::RepairJailPairs: return "repair_jail_pairs";
     case Kind::CollectOrphan: return "collect_orphan";
     case Kind::DestroyLeftover: return "destroy_leftover";
     case Kind::ReportForeign: return "report_foreign";
@@ -142,6 +143,27 @@ std::vector<ReconcileAction> planReconcile(const ReconcileInput& in, OrphanClock
       out.push_back({Kind::ReaddMember, jail, ir.bridge, ir.host_name, private_member, 0,
                      ir.host_name + " of jail " + jail + " is not a member of bridge " + ir.bridge});
     }
+  }
+
+  // Repairs: running jails, set up to the end (phase "created"), that lost a recorded pair.
+  for (const auto& [jail, rec] : state.jails) {
+    if (rec.phase != "created" || !in.running_jails->count(jail)) continue;
+    std::vector<std::string> lost;
+    bool waits = false;  // a lost pair whose bridge is missing: after the bridge's re-creation
+    for (const auto& ir : rec.interfaces) {
+      if (!ir.created_by_vnetd || byName(links, ir.host_name)) continue;
+      // Renamed by hand (the MAC is still there): the pair exists, hands off.
+      bool renamed = false;
+      for (const auto& l : links) renamed = renamed || l.mac.toString() == ir.host_mac;
+      if (renamed) continue;
+      if (bridges_pending.count(ir.bridge) || !byName(links, ir.bridge)) waits = true;
+      lost.push_back(ir.host_name);
+    }
+    if (lost.empty() || waits) continue;
+    std::string names;
+    for (const auto& n : lost) names += (names.empty() ? "" : ", ") + n;
+    out.push_back({Kind::RepairJailPairs, jail, "", lost.front(), false, 0,
+                   "jail " + jail + " lost its interface" + (lost.size() > 1 ? "s " : " ") + names});
   }
 
   // Orphans: records of jails that are not running, for longer than the grace.

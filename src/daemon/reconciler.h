@@ -23,6 +23,29 @@
 //    are vnetd's.
 //  - ReaddMember: a recorded host side that exists with its recorded MAC but is not a
 //    member of its recorded bridge (which exists) joins it again.
+//  - RepairJailPairs: a record in phase "created" whose jail runs with its own stack, with
+//    a recorded interface (created_by_vnetd) whose host side is gone from the host — no
+//    link under its name, none with its MAC (renamed by hand: the pair exists, hands off).
+//    Deleting either end destroys both (Linux veth; FreeBSD sys/net/if_epair.c
+//    epair_clone_destroy destroys the other side in its own vnet), so the jail has lost
+//    that network: the pair is made anew from the record (JailNetwork::repairRunning).
+//    Waits while the pair's bridge is missing (the pass after its re-creation repairs).
+//    No grace and no minimum age of the record, because planning needs no guess about
+//    hooks in flight: every JailNetwork phase (daemon or standalone) holds the state lock
+//    for its whole duration and the pass plans under that lock from a state, links and
+//    jail list read under it, so no phase is half done while it plans; daemon hooks are
+//    serialised with the pass anyway. Between phases a record says where jail(8) is:
+//    "prestart" until `created` has moved the jail sides in (never repaired: `created`
+//    does that); "created" once the jail is set up — a missing pair then is a loss, not
+//    work in progress (a prestart adding interfaces to a running jail keeps "created" but
+//    creates and records under one lock hold; killed in between, its recorded interface
+//    is made here, which is what it was making). prestop takes jail sides back to the
+//    host, where the host sides stay, so a stopping jail is not repaired unless its pair
+//    is deleted by hand during the stop; then the new pair goes with the jail (Linux: with
+//    its namespace; FreeBSD: back to the host vnet when the jail's vnet is destroyed,
+//    where poststop or orphan collection destroys it by its recorded name and MAC).
+//    Between plan and execution the lock is released; repairRunning re-checks everything
+//    (record unchanged, phase, jail running, host and jail side missing) under the lock.
 //  - CollectOrphan: a record whose jail has not been running for `orphan_grace` (its
 //    namespace is gone, or a prestart whose jail never appeared) is torn down like poststop.
 //    The grace counts from the later of two moments: when this daemon first saw the jail
@@ -59,12 +82,12 @@
 namespace vnetd::daemon {
 
 struct ReconcileAction {
-  enum class Kind { Adopt, EnsureBridge, EnsureNat, RemoveNat, ReaddMember, CollectOrphan, DestroyLeftover, ReportForeign };
+  enum class Kind { Adopt, EnsureBridge, EnsureNat, RemoveNat, ReaddMember, RepairJailPairs, CollectOrphan, DestroyLeftover, ReportForeign };
   Kind kind = Kind::Adopt;
-  std::string jail;       // Adopt, CollectOrphan, DestroyLeftover, ReaddMember
+  std::string jail;       // Adopt, CollectOrphan, DestroyLeftover, ReaddMember, RepairJailPairs
   std::string bridge;     // EnsureBridge, EnsureNat: the [bridge.X] key; ReaddMember, RemoveNat: the
                           // bridge's interface name
-  std::string interface;  // ReaddMember, DestroyLeftover, ReportForeign
+  std::string interface;  // ReaddMember, DestroyLeftover, ReportForeign; RepairJailPairs: the first lost
   bool private_member = false;  // ReaddMember
   unsigned index = 0;           // DestroyLeftover: the interface index its description names
   std::string reason;     // one line for the log
@@ -96,7 +119,8 @@ using OrphanClock = std::map<std::string, int64_t>;
 std::optional<platform::BridgeNat> wantedNat(const BridgeConfig& bridge);
 
 // Actions in execution order: adoptions, bridges, NAT (ensure, then remove), members,
-// orphans, leftovers, reports.
+// repairs, orphans, leftovers, reports (repairs and orphans run after the pass released
+// the state lock: they take it themselves).
 std::vector<ReconcileAction> planReconcile(const ReconcileInput& in, OrphanClock& clock);
 
 }  // namespace vnetd::daemon

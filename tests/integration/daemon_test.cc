@@ -218,6 +218,77 @@ TEST_F(DaemonFixture, OrphansAreCollectedAfterTheGracePeriodAndForeignLinksLeftA
   EXPECT_TRUE(loadState().jails.empty());
 }
 
+// A running jail whose pair is deleted by hand (`ip link del` of the host side: a veth
+// goes with its peer) gets it made anew from its record: same names, MACs and addresses,
+// inside the jail and configured, and the record untouched. Found by bench/soak.
+TEST_F(DaemonFixture, ARunningJailWhosePairWasDeletedGetsItBack) {
+  std::string br = net_.bridgeName("br");
+  writeConfig(bridgeWithDefaults(br, "198.18.117.1/24"));
+  startDaemon();
+  std::string a = net_.jailName("a"), b = net_.jailName("b");
+  for (const auto& j : {a, b}) {
+    net_.addNamespace(j);
+    for (const char* phase : {"prestart", "created"}) ASSERT_EQ(hook(phase, j).status, 0) << phase << " " << j;
+  }
+  const State before = loadState();
+  ASSERT_TRUE(before.jails.count(a));
+  const JailRecord& rec = before.jails.at(a);
+  ASSERT_EQ(rec.interfaces.size(), 1u);
+  const InterfaceRecord& ir = rec.interfaces.front();
+  ASSERT_EQ(ir.addresses.size(), 1u);
+  std::string neighbour = before.jails.at(b).interfaces.front().addresses.front();
+  neighbour = neighbour.substr(0, neighbour.find('/'));
+  ASSERT_TRUE(TestNet::ping(a, "198.18.117.1"));
+  ASSERT_TRUE(TestNet::ping(a, neighbour));
+
+  auto old_side = hostLink(hostSide(a));
+  ASSERT_TRUE(old_side);
+  size_t mark = daemon_->logSize();
+  ASSERT_EQ(testing::run({"ip", "link", "del", hostSide(a)}).status, 0);
+  ASSERT_TRUE(daemon_->waitForLog("repaired: jail " + a + " lost its interface " + hostSide(a) + "; made it anew",
+                                  5000, mark))
+      << daemon_->log();
+  EXPECT_TRUE(TestNet::ping(a, "198.18.117.1"));
+  EXPECT_TRUE(TestNet::ping(a, neighbour));
+
+  // The same identity, on the host and inside the jail; the record as it was.
+  auto host_side = hostLink(hostSide(a));
+  auto bridge = hostLink(br);
+  ASSERT_TRUE(host_side && bridge);
+  EXPECT_NE(host_side->index, old_side->index) << "made anew, not the deleted one";
+  EXPECT_EQ(host_side->mac.toString(), ir.host_mac);
+  EXPECT_EQ(host_side->master_index, bridge->index);
+  EXPECT_EQ(host_side->description, "vnetd:" + a + ":0");
+  auto info = jails_->find(a);
+  ASSERT_TRUE(info && *info);
+  auto stack = jails_->openStack(**info);
+  ASSERT_TRUE(stack);
+  auto inside = (*stack)->links();
+  ASSERT_TRUE(inside);
+  auto addrs = (*stack)->addresses();
+  ASSERT_TRUE(addrs);
+  const platform::LinkInfo* jail_side = nullptr;
+  for (const auto& l : *inside)
+    if (l.name == ir.jail_name) jail_side = &l;
+  ASSERT_NE(jail_side, nullptr) << ir.jail_name << " inside " << a;
+  EXPECT_EQ(jail_side->mac.toString(), ir.jail_mac);
+  bool addressed = false;
+  for (const auto& ad : *addrs) addressed |= ad.link_index == jail_side->index && ad.cidr.toString() == ir.addresses[0];
+  EXPECT_TRUE(addressed) << ir.addresses[0] << " on " << ir.jail_name;
+  const State after = loadState();
+  ASSERT_TRUE(after.jails.count(a));
+  EXPECT_EQ(after.jails.at(a), rec);
+  EXPECT_EQ(after.jails.at(b), before.jails.at(b));
+  EXPECT_EQ(status()["counters"].value("repair_jail_pairs", 0), 1);
+
+  // The made-anew pair is the jail's like the first: its stop takes it away.
+  ASSERT_EQ(hook("prestop", a).status, 0);
+  ASSERT_EQ(testing::run({"ip", "netns", "del", a}).status, 0);
+  ASSERT_EQ(hook("poststop", a).status, 0);
+  EXPECT_FALSE(hostLink(hostSide(a)));
+  EXPECT_FALSE(loadState().jails.count(a));
+}
+
 TEST_F(DaemonFixture, RepairsBridgeMembershipAndARemovedBridge) {
   std::string br = net_.bridgeName("br");
   writeConfig(bridgeWithDefaults(br, "198.18.113.1/24"));

@@ -555,6 +555,108 @@ TEST_F(JailNetworkTest, InterfacesAddedToARunningJailNeverTearItDown) {
   EXPECT_TRUE(world_.jails["web"].count("e0b_web"));
 }
 
+bool called(const World& w, const std::string& call) {
+  return std::find(w.calls.begin(), w.calls.end(), call) != w.calls.end();
+}
+
+// The daemon's repair of a running jail whose pair was deleted by hand: made anew with
+// the record's identity, inside the jail and configured as `created` does; the record
+// stays as it was.
+TEST_F(JailNetworkTest, RepairRunningMakesALostPairAnewWithTheRecordsIdentity) {
+  ASSERT_TRUE(network().prestart("web"));
+  startJail("web");
+  ASSERT_TRUE(network().created("web"));
+  const State before = state();
+  const InterfaceRecord ir = before.jails.at("web").interfaces.at(0);
+  ASSERT_TRUE(host_.destroyLink("e0a_web"));  // either end destroys both
+  ASSERT_FALSE(world_.jails["web"].count("e0b_web"));
+  world_.calls.clear();
+  auto out = network().repairRunning("web", before.jails.at("web"));
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_TRUE(out->changed);
+  EXPECT_TRUE(out->inside.has_value()) << "the daemon's status learns the jail's stack";
+  ASSERT_TRUE(world_.host.count("e0a_web"));
+  EXPECT_EQ(world_.host["e0a_web"].mac.toString(), ir.host_mac);
+  ASSERT_TRUE(world_.jails["web"].count("e0b_web")) << "made directly inside the running jail";
+  EXPECT_EQ(world_.jails["web"]["e0b_web"].mac.toString(), ir.jail_mac);
+  EXPECT_FALSE(called(world_, "move e0b_web to web"));
+  EXPECT_TRUE(called(world_, "ipv6 e0b_web in web"));
+  EXPECT_TRUE(called(world_, "address 198.18.7.10/24 e0b_web in web"));
+  EXPECT_TRUE(called(world_, "address 2001:db8:7::10/64 e0b_web in web"));
+  EXPECT_TRUE(called(world_, "route 2001:db8:7::1 in web"));
+  EXPECT_FALSE(called(world_, "limits web")) << "a repair touches no limits";
+  EXPECT_EQ(state().jails, before.jails);
+  // Done: a second call finds nothing to do.
+  world_.calls.clear();
+  auto again = network().repairRunning("web", before.jails.at("web"));
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(again->changed);
+  EXPECT_FALSE(called(world_, "createPair e0a_web"));
+}
+
+// Re-checked under the lock: whatever changed since the daemon planned wins.
+TEST_F(JailNetworkTest, RepairRunningChangesNothingUnlessTheLossIsStillThere) {
+  ASSERT_TRUE(network().prestart("web"));
+  startJail("web");
+  ASSERT_TRUE(network().created("web"));
+  const JailRecord seen = state().jails.at("web");
+  auto nothing = [&](const char* why) {
+    world_.calls.clear();
+    auto out = network().repairRunning("web", seen);
+    ASSERT_TRUE(out) << why << ": " << out.error().message();
+    EXPECT_FALSE(out->changed) << why;
+    EXPECT_FALSE(called(world_, "createPair e0a_web")) << why;
+  };
+  nothing("the pair is there");
+  // The host side renamed by hand: the jail side is still inside, the pair exists.
+  auto node = world_.host.extract("e0a_web");
+  node.key() = "webhost";
+  node.mapped().name = "webhost";
+  world_.host.insert(std::move(node));
+  nothing("the jail side is still inside");
+  ASSERT_TRUE(host_.destroyLink("webhost"));
+  JailRecord other = seen;
+  other.updated_at += 1;
+  world_.calls.clear();
+  auto changed = network().repairRunning("web", other);
+  ASSERT_TRUE(changed);
+  EXPECT_FALSE(changed->changed) << "a hook changed the record since";
+  world_.running["web"].own_stack = false;
+  nothing("no own stack");
+  stopJail("web");
+  nothing("the jail stopped");
+}
+
+TEST_F(JailNetworkTest, RepairRunningLeavesAPrestartRecordToCreated) {
+  ASSERT_TRUE(network().prestart("web"));
+  startJail("web");
+  ASSERT_TRUE(host_.destroyLink("e0a_web"));
+  const JailRecord seen = state().jails.at("web");
+  ASSERT_EQ(seen.phase, "prestart");
+  auto out = network().repairRunning("web", seen);
+  ASSERT_TRUE(out);
+  EXPECT_FALSE(out->changed);
+  EXPECT_FALSE(world_.host.count("e0a_web"));
+}
+
+// All or nothing: a pair made but not configured would hide the loss from the next pass.
+TEST_F(JailNetworkTest, AFailedRepairTakesTheNewPairAwayAgain) {
+  ASSERT_TRUE(network().prestart("web"));
+  startJail("web");
+  ASSERT_TRUE(network().created("web"));
+  const JailRecord seen = state().jails.at("web");
+  ASSERT_TRUE(host_.destroyLink("e0a_web"));
+  world_.fail_on = "route";
+  EXPECT_FALSE(network().repairRunning("web", seen));
+  EXPECT_FALSE(world_.host.count("e0a_web"));
+  EXPECT_FALSE(world_.jails["web"].count("e0b_web"));
+  EXPECT_EQ(state().jails.at("web"), seen);
+  world_.fail_on.clear();
+  auto out = network().repairRunning("web", seen);
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_TRUE(out->changed) << "the next try makes it";
+}
+
 // Killed between the two renames (FreeBSD): e0a_web is there, its jail side is still the
 // kernel's epairNb. The next prestart makes the pair anew instead of taking it as done.
 TEST_F(JailNetworkTest, APairKilledBetweenTheRenamesIsMadeAnew) {

@@ -235,6 +235,88 @@ TEST(Reconciler, AMemberOutOfItsBridgeIsReaddedWithItsFlags) {
   EXPECT_TRUE(plan[0].private_member);
 }
 
+void losePair(World& w, const std::string& host_side = "e0a_web") {
+  std::erase_if(w.links, [&](const LinkInfo& l) { return l.name == host_side; });
+}
+
+TEST(Reconciler, ARunningJailThatLostItsPairIsRepaired) {
+  World w;
+  losePair(w);
+  auto plan = w.plan();
+  ASSERT_EQ(kinds(plan), std::vector<Kind>{Kind::RepairJailPairs});
+  EXPECT_EQ(plan[0].jail, "web");
+  EXPECT_EQ(plan[0].interface, "e0a_web");
+  EXPECT_EQ(plan[0].reason, "jail web lost its interface e0a_web");
+  // No grace: the next pass plans it again until it is done (execution re-checks).
+  EXPECT_EQ(kinds(w.plan()), std::vector<Kind>{Kind::RepairJailPairs});
+  EXPECT_TRUE(w.clock.empty()) << "a repair is no orphan candidate";
+
+  // A record stamped just now is repaired too: the state lock, not an age, rules out a
+  // phase half done (see the header).
+  World fresh;
+  fresh.state.jails["web"].updated_at = fresh.now_unix_s;
+  losePair(fresh);
+  EXPECT_EQ(kinds(fresh.plan()), std::vector<Kind>{Kind::RepairJailPairs});
+}
+
+TEST(Reconciler, EveryLostPairOfAJailIsNamedInOneRepair) {
+  World w;
+  InterfaceRecord second = record("web");
+  second.index = 1;
+  second.host_name = interfaceName("web", 1, Side::A);
+  second.jail_name = interfaceName("web", 1, Side::B);
+  second.host_mac = deriveMac(kHost, "web", 1, Side::A).toString();
+  second.jail_mac = deriveMac(kHost, "web", 1, Side::B).toString();
+  w.state.jails["web"].interfaces.push_back(second);
+  losePair(w);  // e1a_web was never in the links either
+  auto plan = w.plan();
+  ASSERT_EQ(kinds(plan), std::vector<Kind>{Kind::RepairJailPairs});
+  EXPECT_EQ(plan[0].reason, "jail web lost its interfaces e0a_web, e1a_web");
+}
+
+TEST(Reconciler, NoRepairForAStoppedJailAPrestartOrAPresentHostSide) {
+  World stopped;  // not running: orphan collection's business, after the grace
+  stopped.running.clear();
+  losePair(stopped);
+  EXPECT_TRUE(stopped.plan().empty());
+
+  World starting;  // phase prestart: `created` moves the jail sides in, not the reconciler
+  starting.state.jails["web"].phase = "prestart";
+  losePair(starting);
+  EXPECT_TRUE(starting.plan().empty());
+
+  World present;  // the healthy baseline: the host side exists
+  EXPECT_TRUE(present.plan().empty());
+
+  World renamed;  // renamed by hand: the pair (its MAC) is still there
+  renamed.byName("e0a_web").name = "webhost";
+  for (const auto& a : renamed.plan()) EXPECT_NE(a.kind, Kind::RepairJailPairs) << a.reason;
+
+  World adopted;  // observed, not made by vnetd: never made anew either
+  adopted.state.jails["web"].interfaces[0].created_by_vnetd = false;
+  losePair(adopted);
+  EXPECT_TRUE(adopted.plan().empty());
+}
+
+TEST(Reconciler, ARepairWaitsForItsBridge) {
+  World w;
+  losePair(w);
+  w.links.erase(w.links.begin());  // bridge0 gone too: re-created first
+  EXPECT_EQ(kinds(w.plan()), std::vector<Kind>{Kind::EnsureBridge});
+}
+
+TEST(Reconciler, RepairsComeAfterMembersAndBeforeOrphans) {
+  World w;
+  losePair(w);
+  JailRecord gone = w.state.jails["web"];
+  gone.name = "old";
+  gone.interfaces = {record("old")};
+  w.state.jails["old"] = gone;
+  w.known.insert("old");
+  w.clock["jail:old"] = 0;  // not running for long
+  EXPECT_EQ(kinds(w.plan()), (std::vector<Kind>{Kind::RepairJailPairs, Kind::CollectOrphan}));
+}
+
 TEST(Reconciler, ANameWithAnotherMacIsNotOurs) {
   World w;
   auto& hs = w.byName("e0a_web");
