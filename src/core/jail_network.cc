@@ -278,7 +278,7 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
     } else {
       if (ic.address) ir.addresses.push_back(ic.address->toString());
       if (ic.address_auto) {
-        auto a = allocateFor(*state, rec, jail, br, seen);
+        auto a = allocateFor(*state, rec, jail, br, *MacAddress::parse(ir.jail_mac), seen);
         if (!a) return a.error();
         ir.addresses.push_back(a->toString());
       }
@@ -563,11 +563,12 @@ Result<void> JailNetwork::readKernelAddresses(const StateLock& lock, State& stat
 }
 
 Result<Cidr> JailNetwork::allocateFor(const State& state, const JailRecord& pending, const std::string& jail,
-                                      const BridgeConfig& br, KernelAddresses& seen) {
+                                      const BridgeConfig& br, const MacAddress& jail_mac, KernelAddresses& seen) {
   std::vector<IpAddress> taken = seen.in_jails;
   // The bridge's own addresses and whatever answered on it (ARP/NDP), read once per bridge.
   if (!seen.on_bridge.count(br.interface)) {
     std::vector<IpAddress>& used = seen.on_bridge[br.interface];
+    std::vector<platform::NeighbourInfo>& near = seen.neighbours[br.interface];
     auto bridge = host_.link(br.interface);
     if (!bridge) return bridge.error();
     if (*bridge) {  // a bridge about to be created has neither
@@ -578,11 +579,17 @@ Result<Cidr> JailNetwork::allocateFor(const State& state, const JailRecord& pend
       auto neighbours = host_.neighbours((*bridge)->index);
       if (!neighbours) return neighbours.error();
       for (const auto& n : *neighbours)
-        if (n.link_index == (*bridge)->index) used.push_back(n.address);
+        if (n.link_index == (*bridge)->index) near.push_back(n);
     }
   }
   const auto& on_bridge = seen.on_bridge.at(br.interface);
   taken.insert(taken.end(), on_bridge.begin(), on_bridge.end());
+  // A neighbour entry with this interface's own MAC is the jail's previous start (the
+  // host keeps the entry for minutes after the pair is gone: FreeBSD
+  // net.link.ether.inet.max_age, Linux STALE entries below gc_thresh1 indefinitely): that
+  // address is this jail's to take again, so a restarted jail keeps its address.
+  for (const auto& n : seen.neighbours[br.interface])
+    if (!n.mac || *n.mac != jail_mac) taken.push_back(n.address);
   // Addresses this prestart already picked for the jail's earlier interfaces.
   for (const auto& r : pending.interfaces)
     for (const auto& a : r.addresses)

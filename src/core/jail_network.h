@@ -130,7 +130,8 @@ class JailNetwork {
   // restored from an old copy).
   struct KernelAddresses {
     std::vector<IpAddress> in_jails;                          // inside running jails without a record
-    std::map<std::string, std::vector<IpAddress>> on_bridge;  // bridge ifname → its own + neighbours
+    std::map<std::string, std::vector<IpAddress>> on_bridge;  // bridge ifname → its own addresses
+    std::map<std::string, std::vector<platform::NeighbourInfo>> neighbours;  // bridge ifname → answered on it
   };
   // Before the first allocation: rebuilds the records of running jails the state lost
   // (state_rebuild.h; saved at once, so they survive a failing prestart) and reads the
@@ -139,7 +140,7 @@ class JailNetwork {
   Result<void> readKernelAddresses(const StateLock& lock, State& state, const std::string& jail,
                                    KernelAddresses& seen);
   Result<Cidr> allocateFor(const State& state, const JailRecord& pending, const std::string& jail,
-                           const BridgeConfig& br, KernelAddresses& seen);
+                           const BridgeConfig& br, const MacAddress& jail_mac, KernelAddresses& seen);
 
   const Config& config_;
   const StateStore& store_;

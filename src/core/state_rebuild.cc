@@ -75,6 +75,10 @@ std::vector<JailRecord> rebuildRecords(const RebuildInput& in) {
     rec.name = view->jail;
     rec.phase = "created";
     rec.updated_at = in.now;
+    // Which limits its start applied is not in the kernel's interfaces: "not recorded"
+    // (not "none"), so poststop falls back to the configuration's limits instead of
+    // leaving the jail's rctl rules to the next jail of that name.
+    rec.limits = std::nullopt;
     for (const auto& [index, candidates] : jail_ends->second) {
       if (candidates.size() != 1) continue;
       const LinkInfo* host = candidates.front();

@@ -24,8 +24,9 @@
 //    from this host's id — the same proof the reconciler asks before it destroys
 //    (reconciler.h DestroyLeftover/ReportForeign); otherwise the pair is recorded as
 //    adopted and poststop will never destroy it.
-//  - phase "created" (the jail runs: what created does is done); updated_at = now; any
-//    other JailRecord field keeps its default.
+//  - phase "created" (the jail runs: what created does is done); updated_at = now; limits
+//    "not recorded" (nullopt: poststop then removes the configuration's limits); any other
+//    JailRecord field keeps its default.
 //
 // Where it runs: prestart, before it allocates an "auto" address (both the daemon's and
 // the standalone hook's prestart go through JailNetwork), and the daemon's reconcile pass

@@ -71,6 +71,22 @@ void JailFactsRefresher::refreshJail(const std::string& jail) {
   wake_.notify_one();
 }
 
+// The refresher's exception boundary: entering a jail may throw (Linux: a std::thread per
+// namespace entry can fail with EAGAIN; bad_alloc anywhere). A throw out of run() would
+// end the daemon in std::terminate; here it costs that jail's reading, one line.
+void JailFactsRefresher::guarded(const std::string& jail, size_t& failed, const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    ++failed;
+    VNETD_LOG_WARN("in-jail facts: reading jail %s failed: %s; the next pass tries again", jail.c_str(), e.what());
+  } catch (...) {
+    ++failed;
+    VNETD_LOG_WARN("in-jail facts: reading jail %s failed (unknown exception); the next pass tries again",
+                   jail.c_str());
+  }
+}
+
 void JailFactsRefresher::read(const platform::JailInfo& jail, size_t& failed) {
   JailInside inside{jail.id, Clock::now(), {}, {}};
   // Opened per jail and closed right away: a held socket would keep a deleted namespace
@@ -109,17 +125,18 @@ void JailFactsRefresher::run() {
       }
     }
     size_t failed = 0;
-    for (const auto& name : single) {
-      auto info = jails_->find(name);
-      if (info && *info && (*info)->own_stack) read(**info, failed);
-    }
+    for (const auto& name : single)
+      guarded(name, failed, [&] {
+        auto info = jails_->find(name);
+        if (info && *info && (*info)->own_stack) read(**info, failed);
+      });
     if (!pass) continue;
     for (const auto& jail : todo) {
       {
         std::lock_guard<std::mutex> lock(mutex_);
         if (stop_) return;
       }
-      read(jail, failed);
+      guarded(jail.name, failed, [&] { read(jail, failed); });
     }
     if (failed) VNETD_LOG_DEBUG("in-jail facts: %zu of %zu jails could not be read", failed, todo.size());
     std::lock_guard<std::mutex> lock(mutex_);

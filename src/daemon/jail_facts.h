@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -71,6 +72,7 @@ class JailFactsRefresher {
  private:
   void run();
   void read(const platform::JailInfo& jail, size_t& failed);
+  static void guarded(const std::string& jail, size_t& failed, const std::function<void()>& fn);
 
   JailFacts& facts_;
   std::unique_ptr<platform::Jails> jails_;  // refresher thread only

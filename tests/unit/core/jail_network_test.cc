@@ -784,6 +784,16 @@ TEST_F(AutoAddressTest, SkipsNeighboursOnTheBridge) {
   EXPECT_EQ(appAddresses(), std::vector<std::string>{"198.18.7.3/24"});
 }
 
+// The host still remembers the jail's previous start (a neighbour entry with the MAC its
+// interface 0 always gets): that address is the jail's again, so a restart keeps it.
+TEST_F(AutoAddressTest, ARestartedJailGetsItsAddressBackDespiteTheHostsNeighbourEntry) {
+  world_.neighbours.push_back({10, *IpAddress::parse("198.18.7.2"), deriveMac("host-1", "app", 0, Side::B)});
+  world_.neighbours.push_back({10, *IpAddress::parse("198.18.7.3"), deriveMac("host-1", "other", 0, Side::B)});
+  auto out = network().prestart("app");
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_EQ(appAddresses(), std::vector<std::string>{"198.18.7.2/24"});
+}
+
 // A second address on the bridge itself (not the configured gateway) is the host's.
 TEST_F(AutoAddressTest, SkipsTheBridgesOwnAddresses) {
   world_.addresses[""].push_back(addr(10, "198.18.7.1/24"));

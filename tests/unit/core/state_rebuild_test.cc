@@ -83,6 +83,9 @@ TEST_F(StateRebuildTest, ARunningJailGetsItsRecordBackAsFound) {
   EXPECT_EQ(r.name, "db");
   EXPECT_EQ(r.phase, "created");
   EXPECT_EQ(r.updated_at, 1700000000);
+  // Not "no limits": which ones its start applied is unknown, so poststop removes the
+  // configuration's (an empty set would leave the jail's rctl rules behind).
+  EXPECT_EQ(r.limits, std::nullopt);
   ASSERT_EQ(r.interfaces.size(), 1u);
   const InterfaceRecord& ir = r.interfaces[0];
   EXPECT_EQ(ir.index, 0u);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <system_error>
 
 namespace vnetd::daemon {
 namespace {
@@ -77,6 +78,37 @@ TEST(JailFactsRefresher, OnePassPerGapHoweverOftenAsked) {
   refresher.refreshJail("a");
   for (auto until = Clock::now() + 10s; view->opened < 3 && Clock::now() < until;) std::this_thread::yield();
   EXPECT_EQ(view->opened, 3);
+}
+
+// Entering a jail throws for "a" (Linux: std::thread's EAGAIN) and fails for "b": the
+// refresher's thread survives — the pass ends, and later requests are still served.
+class ThrowingJails final : public platform::Jails {
+ public:
+  std::atomic<int> opened{0};
+  Result<std::vector<platform::JailInfo>> list() override { return std::vector<platform::JailInfo>{}; }
+  Result<std::optional<platform::JailInfo>> find(const std::string& name) override {
+    return std::optional<platform::JailInfo>(platform::JailInfo{name, 7, true});
+  }
+  Result<std::unique_ptr<platform::NetStack>> openStack(const platform::JailInfo& j) override {
+    ++opened;
+    if (j.name == "a") throw std::system_error(EAGAIN, std::generic_category(), "thread");
+    return plainError("gone");
+  }
+};
+
+TEST(JailFactsRefresher, AThrowWhileEnteringAJailCostsThatReadingOnly) {
+  JailFacts facts;
+  auto jails = std::make_unique<ThrowingJails>();
+  ThrowingJails* view = jails.get();
+  JailFactsRefresher refresher(facts, std::move(jails), 0s);
+  ASSERT_TRUE(refresher.request({{"a", 1, true}, {"b", 2, true}}));
+  for (auto until = Clock::now() + 10s; refresher.passes() == 0 && Clock::now() < until;) std::this_thread::yield();
+  ASSERT_EQ(refresher.passes(), 1u) << "the pass ended although reading 'a' threw";
+  EXPECT_EQ(view->opened, 2) << "'b' was read after 'a' threw";
+  refresher.refreshJail("a");
+  refresher.refreshJail("b");
+  for (auto until = Clock::now() + 10s; view->opened < 4 && Clock::now() < until;) std::this_thread::yield();
+  EXPECT_EQ(view->opened, 4) << "the thread still serves requests";
 }
 
 }  // namespace
