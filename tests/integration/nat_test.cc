@@ -159,12 +159,12 @@ TEST_F(NatTest, JailsReachTheOutsideThroughTheNatTheDaemonKeepsLoaded) {
   writeConfig(bridgeConfig(true) + jails, 60, 1);
   ::kill(daemon_->pid(), SIGHUP);
   ASSERT_TRUE(daemon_->waitForLog("(out of " + egress_ + ") is not loaded; loaded it", 10000, mark)) << daemon_->log();
-  EXPECT_TRUE(TestNet::ping(jail, "198.18.122.2")) << "NAT added by a reload carries the jail's traffic";
+  EXPECT_TRUE(TestNet::pingWithin(jail, "198.18.122.2", 10)) << "NAT added by a reload carries the jail's traffic";
 
   mark = daemon_->logSize();
   flushOwnChain();
   ASSERT_TRUE(daemon_->waitForLog("(out of " + egress_ + ") is not loaded; loaded it", 10000, mark)) << daemon_->log();
-  EXPECT_TRUE(TestNet::ping(jail, "198.18.122.2")) << "and again once repaired after a flush";
+  EXPECT_TRUE(TestNet::pingWithin(jail, "198.18.122.2", 10)) << "and again once repaired after a flush";
   // jail(8) removes the jail before exec.poststop (jail.c stopcommands); poststop refuses
   // while the jail still runs.
   net_.deleteNamespace(jail);

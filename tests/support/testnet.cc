@@ -149,4 +149,12 @@ bool TestNet::ping(const std::string& ns, const std::string& address) {
   return r.status == 0;
 }
 
+bool TestNet::pingWithin(const std::string& ns, const std::string& address, int seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  do {
+    if (ping(ns, address)) return true;
+  } while (std::chrono::steady_clock::now() < until);
+  return false;
+}
+
 }  // namespace vnetd::testing

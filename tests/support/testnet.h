@@ -58,6 +58,9 @@ class TestNet {
   static std::vector<std::string> ownLinks();
   // Pings from inside a namespace; true when one reply came back.
   static bool ping(const std::string& ns, const std::string& address);
+  // ping() again until it answers or `seconds` have passed (a repaired path, or a machine
+  // so busy that three echoes in 2 s all went unanswered): a bounded poll, not a sleep.
+  static bool pingWithin(const std::string& ns, const std::string& address, int seconds);
 
  private:
   std::vector<std::string> namespaces_;
