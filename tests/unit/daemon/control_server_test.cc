@@ -856,6 +856,61 @@ TEST_F(ControlServerTest, AHookWhoseClientLeftWhileQueuedBehindALongJobIsNotRun)
   EXPECT_EQ(queue.skipped(), 1u);
 }
 
+// The same after SIGSTOP/SIGCONT: the worker reaches the queued hook while the loop
+// thread has not yet read its client's EOF (here: the loop is blocked throughout). The
+// hook must still be skipped — a stale `prestop web` must not run after `web` restarted.
+TEST_F(ControlServerTest, AHookWhoseClientLeftIsNotRunEvenBeforeTheLoopReadsTheClose) {
+  JobQueue queue;
+  queue.start();
+  std::promise<void> release_long, late_done;
+  std::shared_future<void> released = release_long.get_future().share();
+  std::mutex ran_mutex;
+  std::vector<std::string> ran, skipped;
+  auto s = ControlServer::createAsync(
+      *dispatcher_, options(),
+      [&](const control::Request& r, const PeerCredentials& peer, ControlServer::Reply reply) {
+        JobQueue::Job job;
+        job.name = "hook " + r.jail;
+        job.run = [&, r, peer, reply, released] {
+          if (r.jail == "long") released.wait();
+          {
+            std::lock_guard<std::mutex> lock(ran_mutex);
+            ran.push_back(r.jail);
+          }
+          if (r.jail == "late") late_done.set_value();
+          dispatcher_->post([reply, line = echoHandler(r, peer)] { reply(line); });
+        };
+        job.abandoned = [reply] { return reply.abandoned(); };
+        job.skipped = [&, r] {
+          std::lock_guard<std::mutex> lock(ran_mutex);
+          skipped.push_back(r.jail);
+          late_done.set_value();
+        };
+        queue.submit(std::move(job));
+      });
+  ASSERT_TRUE(s) << s.error().message();
+  server_ = std::move(*s);
+  loop_ = std::thread([this] { EXPECT_TRUE(dispatcher_->run()); });
+
+  Client a(path_);
+  ASSERT_TRUE(a.send(hookRequest("long") + "\n"));
+  Client b(path_);
+  ASSERT_TRUE(b.send(hookRequest("late") + "\n"));
+  ASSERT_TRUE(eventually([&] { return queue.size() == 2; }));  // "late" waits behind "long"
+  {
+    auto unblock = blockLoop(*dispatcher_);
+    b.close();  // b gives up; the loop cannot read that
+    release_long.set_value();
+    late_done.get_future().wait();  // the worker decided about "late" with the loop still blocked
+    unblock.set_value();
+  }
+  EXPECT_EQ(a.readLine().value_or(""), hookReply("long"));
+  queue.stop();
+  std::lock_guard<std::mutex> lock(ran_mutex);
+  EXPECT_EQ(ran, std::vector<std::string>{"long"}) << "the abandoned hook ran";
+  EXPECT_EQ(skipped, std::vector<std::string>{"late"});
+}
+
 TEST_F(ControlServerTest, StaleSocketFileIsReplaced) {
   {
     // A crashed daemon's leftover: a socket file nobody listens on.
