@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -39,7 +41,8 @@ int waitFor(int fd, short events, Clock::time_point deadline) {
 
 }  // namespace
 
-Result<UniqueFd> connectToDaemon(const std::string& socket_path) {
+Result<UniqueFd> connectToDaemon(const std::string& socket_path, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (socket_path.size() >= sizeof(addr.sun_path))
@@ -51,18 +54,47 @@ Result<UniqueFd> connectToDaemon(const std::string& socket_path) {
   int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
 #endif
-  // A blocking connect to a listening Unix socket completes at once (or fails with
-  // ECONNREFUSED / EAGAIN when its backlog is full).
-  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
+  // A listener whose backlog is full (a daemon stopped, or swamped): on Linux a blocking
+  // connect() then sleeps until the daemon accepts — forever if it never does — unless
+  // SO_SNDTIMEO bounds it: net/unix/af_unix.c unix_stream_connect takes its wait from
+  // sock_sndtimeo(), sleeps in unix_wait_for_peer() while unix_recvq_full(), and fails
+  // with EAGAIN when that time is used up (at once on a non-blocking socket, which is why
+  // a non-blocking connect plus poll() cannot wait for room: AF_UNIX connect never gives
+  // EINPROGRESS, and nothing wakes a poll() on the unconnected socket when the daemon
+  // accepts). FreeBSD never waits: sys/kern/uipc_usrreq.c unp_connectat (read at commit
+  // b7a3af0b9f01) connects synchronously and fails with ECONNREFUSED when sonewconn()
+  // on the listener gives no socket (its queue is full). Either way nothing was sent.
+  for (;;) {
+    auto left = std::max<std::chrono::microseconds>(
+        std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now()), std::chrono::milliseconds(1));
+    timeval tv{static_cast<time_t>(left.count() / 1000000), static_cast<suseconds_t>(left.count() % 1000000)};
+    if (::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
+      return errnoError("setsockopt(SO_SNDTIMEO) for " + socket_path);
+    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) break;
+    const int err = errno;
+    // A signal: the connection was not made (AF_UNIX connects atomically); try again.
+    if (err == EINTR && Clock::now() < deadline) continue;
+    if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)
+      return plainError("connect " + socket_path + ": vnetd accepted no connection within " +
+                        std::to_string(timeout.count()) +
+                        " ms (its listen backlog is full: the daemon is stopped or swamped; nothing was sent)");
+    errno = err;
     return errnoError("connect " + socket_path);
+  }
+  // The caller gets a plain blocking socket: no send timeout left behind.
+  timeval none{0, 0};
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
   return fd;
 }
 
 CallResult call(const std::string& socket_path, const std::string& request, std::chrono::milliseconds timeout,
                 size_t max_reply_bytes) {
-  auto connected = connectToDaemon(socket_path);
+  const auto deadline = Clock::now() + timeout;
+  auto connected = connectToDaemon(socket_path, timeout);
   if (!connected) return failed(CallFailure::Unreachable, connected.error());
-  return exchange(std::move(*connected), socket_path, request, timeout, max_reply_bytes);
+  // One deadline for the whole call: what connecting used is not given again.
+  return exchange(std::move(*connected), socket_path, request, std::chrono::milliseconds(remainingMs(deadline)),
+                  max_reply_bytes);
 }
 
 CallResult exchange(UniqueFd fd, const std::string& what, const std::string& request,

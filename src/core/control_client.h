@@ -39,8 +39,10 @@ struct CallResult {
 // A blocking connection to the daemon's socket (close-on-exec; no SIGPIPE where the
 // platform has SO_NOSIGPIPE). For clients that speak more than one line and one reply,
 // such as `vnetctl capture`, which reads a pcap stream after the reply line. An error
-// here means the daemon is unreachable (CallFailure::Unreachable).
-Result<UniqueFd> connectToDaemon(const std::string& socket_path);
+// here means the daemon is unreachable (CallFailure::Unreachable). Connecting takes at
+// most `timeout`, even when the daemon's listen backlog is full (it is stopped or not
+// accepting): then the error says so, and nothing was sent.
+Result<UniqueFd> connectToDaemon(const std::string& socket_path, std::chrono::milliseconds timeout);
 
 // Sends `request` (one line, no newline) to the daemon at `socket_path` and waits for one
 // reply line. Replies longer than `max_reply_bytes` are an error (Lost).

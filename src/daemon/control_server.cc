@@ -1,5 +1,6 @@
 #include "daemon/control_server.h"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -12,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <mutex>
 
 #include "core/log.h"
 
@@ -112,6 +114,51 @@ std::string accessProblem(const PeerCredentials& peer, const AccessPolicy& polic
   return "uid " + std::to_string(peer.uid) + " is not root and not in group " + groupLabel(*policy.group);
 }
 
+// Whether anybody still waits on a connection, for Reply::abandoned() on any thread.
+// `ended` is set on the loop thread once the connection is Closed or Handed (or the
+// server is gone). While a request is pending, `probe` is the server's own duplicate of
+// the connection's socket, so a worker can ask the kernel whether the client closed it
+// before the loop thread has read the EOF. The probe lives only while a request waits:
+// released (on the loop thread) when the reply or hand-over is given or the connection
+// ends, so a Reply kept after that holds no descriptor and keeps no socket alive, and the
+// daemon holds at most one extra descriptor per pending request (max_connections). The
+// mutex keeps a worker's poll() from racing the close() of the probe (whose number could
+// otherwise be reused by an unrelated descriptor).
+class ControlServer::Liveness {
+ public:
+  // A request is pending on `fd`. Without a probe (dup failed: out of descriptors),
+  // abandoned() falls back to `ended` alone, which the loop thread sets when it notices.
+  void watch(int fd) {
+    UniqueFd dup(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+    std::lock_guard<std::mutex> lock(mutex_);
+    probe_ = std::move(dup);
+  }
+  // The pending request was answered (or handed over): nothing to watch any more.
+  void release() {
+    UniqueFd old;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      old = std::move(probe_);
+    }
+  }
+  void end() {
+    ended_.store(true);
+    release();
+  }
+  bool abandoned() const {
+    if (ended_.load()) return true;
+    std::lock_guard<std::mutex> lock(mutex_);
+    return probe_.valid() && !ControlServer::peerStillReads(probe_.get());
+  }
+
+ private:
+  std::atomic<bool> ended_{false};
+  mutable std::mutex mutex_;
+  UniqueFd probe_;
+};
+
+bool ControlServer::Reply::abandoned() const { return liveness_ && liveness_->abandoned(); }
+
 struct ControlServer::Connection {
   // Declared first so it is closed last: the Events below are removed from the loop
   // before their fd number can be reused.
@@ -126,9 +173,8 @@ struct ControlServer::Connection {
   size_t output_sent = 0;  // output[0, output_sent) is already written
   uint64_t id = 0;
   Take take;  // HandingOver/Handed, or a hand-over the connection ended first: called from reap()
-  // Set once the connection is Closed or Handed (or the server is gone): the Replies of its
-  // requests read it from any thread (Reply::abandoned()).
-  std::shared_ptr<std::atomic<bool>> gone = std::make_shared<std::atomic<bool>>(false);
+  // Read by the Replies of its requests from any thread (Reply::abandoned()).
+  std::shared_ptr<Liveness> liveness = std::make_shared<Liveness>();
   Clock::time_point last_request;
 
   size_t pendingOutput() const { return output.size() - output_sent; }
@@ -236,7 +282,7 @@ ControlServer::~ControlServer() {
   // nothing otherwise.
   std::vector<std::unique_ptr<Connection>> open;
   for (auto& [raw, c] : connections_) {
-    c->gone->store(true);
+    c->liveness->end();
     open.push_back(std::move(c));
   }
   auto take = takers(closed_);
@@ -481,8 +527,12 @@ bool ControlServer::handleLine(Connection* c, std::string_view line) {
   // was even read (a vnetd-hook that timed out while the daemon was stopped): the handler
   // still gets the request, with a Reply that is abandoned() from the start, so the work
   // is skipped the same way (and logged and counted where it would have run).
-  if (!peerStillReads(c->fd.get())) clientGone(c);
-  else c->state = c->state == State::Draining ? State::AwaitingAtEof : State::Awaiting;
+  if (!peerStillReads(c->fd.get())) {
+    clientGone(c);
+  } else {
+    c->state = c->state == State::Draining ? State::AwaitingAtEof : State::Awaiting;
+    c->liveness->watch(c->fd.get());
+  }
   Connection* const outer = handling_;
   handling_ = c;
   const uint64_t id = c->id;
@@ -498,7 +548,7 @@ bool ControlServer::handleLine(Connection* c, std::string_view line) {
     }
     handOver(id, std::move(header), std::move(take));
   };
-  reply.gone_ = c->gone;
+  reply.liveness_ = c->liveness;
   try {
     handler_(*request, c->peer, std::move(reply));
   } catch (const std::exception& e) {
@@ -519,6 +569,7 @@ void ControlServer::complete(uint64_t id, std::string line) {
   if (it == by_id_.end()) return;  // the client went away meanwhile
   Connection* c = it->second;
   if (!c->awaiting()) return;  // a second reply for one request, or handed over: ignored
+  c->liveness->release();
   c->state = c->state == State::AwaitingAtEof ? State::Draining : State::Reading;
   respond(c, std::move(line));
   if (handling_ == c || c->ended()) return;  // synchronous: handleLine's caller carries on
@@ -538,6 +589,7 @@ void ControlServer::handOver(uint64_t id, std::string header_line, Take take) {
     return;
   }
   Connection* c = it->second;
+  c->liveness->release();
   c->take = std::move(take);
   // Nothing more of this connection is handled, and it is exempt from the idle timeout
   // while the header goes out.
@@ -641,7 +693,7 @@ void ControlServer::close(Connection* c, State final_state) {
   auto it = connections_.find(c);
   if (it == connections_.end()) return;
   c->state = final_state;
-  c->gone->store(true);
+  c->liveness->end();
   by_id_.erase(c->id);
   // Its events may be the ones running right now: the connection (events, then fd) is
   // destroyed by reap() on a later loop iteration; until then its callbacks return early.

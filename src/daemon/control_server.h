@@ -97,6 +97,11 @@ class ControlServer {
   // or a reply already given); in those cases possibly before handOver() returns. It must
   // not destroy the server.
   using Take = std::function<void(UniqueFd)>;
+
+ private:
+  class Liveness;  // what Reply::abandoned() reads; control_server.cc
+
+ public:
   class Reply {
    public:
     Reply() = default;
@@ -117,13 +122,16 @@ class ControlServer {
     // gave up waiting; a client that only shut down its write side still waits), the
     // server dropped it, or the server is gone. Nobody can receive the reply then. Never
     // true for a plain function. Any thread (a worker checks it before starting a job).
-    bool abandoned() const { return gone_ && gone_->load(); }
+    // While the request is pending this asks the kernel, not only the loop thread: after
+    // a SIGSTOP/SIGCONT the worker may reach a queued job before the loop has read the
+    // client's EOF among hundreds of ready connections, and must still see it left.
+    bool abandoned() const;
 
    private:
     friend class ControlServer;
     std::function<void(std::string)> line_;
     std::function<void(std::string, Take)> hand_over_;
-    std::shared_ptr<const std::atomic<bool>> gone_;
+    std::shared_ptr<const Liveness> liveness_;
   };
   using AsyncHandler = std::function<void(const control::Request&, const PeerCredentials&, Reply)>;
 
@@ -190,8 +198,9 @@ class ControlServer {
   // one's socket then goes to the taker) and its callbacks do nothing. Reading and
   // Awaiting read the socket: Reading handles each line, Awaiting only buffers input
   // (bounded by max_request_bytes + one read chunk; at the bound it stops reading until
-  // the reply, and cannot notice a client leaving meanwhile) so that a client that closes
-  // is noticed before its request's work starts.
+  // the reply) so that a client that closes is noticed before its request's work starts;
+  // Reply::abandoned() also asks the kernel directly (Liveness), so a worker sees the
+  // close even before the loop thread reads it, or while reading is paused at the bound.
   enum class State { Reading, Awaiting, AwaitingAtEof, HandingOver, Draining, Closed, Handed };
 
   struct Connection;

@@ -338,7 +338,7 @@ int captureCommand(const Context& ctx, const std::vector<std::string>& args) {
   request.filter = o.filter;
 
   SignalGuard signals;
-  auto sock = control::connectToDaemon(ctx.socket_path);
+  auto sock = control::connectToDaemon(ctx.socket_path, kStatusTimeout);
   if (!sock) {
     control::CallResult failed;
     failed.failure = control::CallFailure::Unreachable;

@@ -9,6 +9,9 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <future>
+#include <string>
+#include <vector>
 #include <thread>
 
 #include "core/unique_fd.h"
@@ -135,6 +138,47 @@ TEST(ControlClient, AFullSocketBeforeTheFirstByteTimesOutAsUnreachable) {
   auto r = exchange(UniqueFd(sv[0]), "test socket", "hello", std::chrono::milliseconds(100));
   EXPECT_EQ(r.failure, CallFailure::Unreachable) << r.error.message();
   ::close(sv[1]);
+}
+
+// A daemon that does not accept (SIGSTOPped, or swamped) with a full listen backlog: a
+// blocking connect() would wait for it forever on Linux, and vnetd-hook with it. The call
+// must end within its timeout, as Unreachable (nothing was sent: the hook may do the work
+// itself).
+TEST(ControlClient, AListenerWhoseBacklogIsFullIsUnreachableWithinTheTimeout) {
+  char tmpl[] = "/tmp/vnetd-client-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl, path = dir + "/s.sock";
+  UniqueFd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, path.c_str());
+  ASSERT_EQ(::bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener.get(), 0), 0);  // never accepts; the smallest backlog
+  // Fill the backlog with other clients until the kernel takes no more (non-blocking
+  // connects: EAGAIN on Linux, ECONNREFUSED on FreeBSD).
+  std::vector<UniqueFd> queued;
+  for (int i = 0; i < 64; ++i) {
+    UniqueFd c(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (::connect(c.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) break;
+    queued.push_back(std::move(c));
+  }
+  ASSERT_LT(queued.size(), 64u) << "the backlog never filled";
+
+  constexpr auto kTimeout = std::chrono::milliseconds(300);
+  const auto start = std::chrono::steady_clock::now();
+  auto pending = std::async(std::launch::async, [&] { return call(path, "hello", kTimeout); });
+  if (pending.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    ADD_FAILURE() << "call() is stuck in connect() past its timeout";
+    listener.reset();  // wakes the stuck connect (ECONNREFUSED) so the test can end
+  }
+  auto r = pending.get();
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.failure, CallFailure::Unreachable) << r.error.message();
+  EXPECT_FALSE(r.maybeReceived());
+  EXPECT_LT(took, kTimeout + std::chrono::seconds(2));
+  EXPECT_NE(r.error.message().find(path), std::string::npos) << r.error.message();
+  ::unlink(path.c_str());
+  ::rmdir(dir.c_str());
 }
 
 TEST(ControlClient, SentThenNoAnswerMayHaveBeenReceived) {

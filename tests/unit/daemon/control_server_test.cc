@@ -643,8 +643,9 @@ TEST_F(AsyncControlServerTest, AClientThatClosesWhileItsRequestIsPendingAbandons
     ASSERT_TRUE(eventually([this] { return parked_.size() == 1; }));
     EXPECT_FALSE(onLoop([this] { return parked_[0].second.abandoned(); }));
   }  // closed while its request is pending
-  ASSERT_TRUE(eventually([this] { return parked_[0].second.abandoned(); }));
-  EXPECT_EQ(stats().abandoned, 1u);
+  // The Reply may see the close first (it asks the kernel); the server follows.
+  ASSERT_TRUE(eventually([this] { return server_->stats().abandoned == 1; }));
+  EXPECT_TRUE(onLoop([this] { return parked_[0].second.abandoned(); }));
   EXPECT_EQ(connections(), 0u);
   release();  // harmless
 }
@@ -691,6 +692,105 @@ TEST_F(AsyncControlServerTest, AClientThatOnlyShutItsWriteSideStillWaits) {
   EXPECT_EQ(a.readLine().value_or(""), hookReply("half"));
   EXPECT_TRUE(a.closedByServer());
   EXPECT_EQ(stats().abandoned, 0u);
+}
+
+// Blocks the loop thread (a posted callback that waits) until the returned promise is set:
+// nothing the server does on the loop — reading a client's EOF included — can happen
+// meanwhile. The state a worker sees after SIGCONT, before the loop caught up.
+std::promise<void> blockLoop(Dispatcher& dispatcher) {
+  std::promise<void> unblock;
+  auto blocked = std::make_shared<std::promise<void>>();
+  auto until = unblock.get_future().share();
+  auto entered = blocked->get_future();
+  dispatcher.post([until, blocked] {
+    blocked->set_value();
+    until.wait();  // also returns when the promise is dropped (a failed ASSERT)
+  });
+  entered.wait();
+  return unblock;
+}
+
+// issue 15: the worker checks abandoned() when a queued job's turn comes, possibly before
+// the loop thread has read the client's EOF. The Reply must ask the kernel itself.
+TEST_F(AsyncControlServerTest, AClientThatClosedIsAbandonedBeforeTheLoopNoticesIt) {
+  startAsync(options());
+  Client a(path_);
+  ASSERT_TRUE(a.send(hookRequest("stale") + "\n"));
+  ASSERT_TRUE(eventually([this] { return parked_.size() == 1; }));
+  const ControlServer::Reply reply = onLoop([this] { return parked_[0].second; });
+  auto unblock = blockLoop(*dispatcher_);
+  EXPECT_FALSE(reply.abandoned());
+  a.close();
+  // Still on the blocked loop: no EOF was read, no stats changed; this is the worker's view.
+  EXPECT_TRUE(reply.abandoned()) << "the client's close is visible only after the loop runs";
+  unblock.set_value();
+  EXPECT_TRUE(eventually([this] { return server_->stats().abandoned == 1; }));  // the loop catches up
+  EXPECT_TRUE(reply.abandoned());
+  release();  // harmless
+}
+
+TEST_F(AsyncControlServerTest, AClientThatOnlyShutItsWriteSideIsNotAbandonedBeforeTheLoopRuns) {
+  startAsync(options());
+  Client a(path_);
+  ASSERT_TRUE(a.send(hookRequest("half") + "\n"));
+  ASSERT_TRUE(eventually([this] { return parked_.size() == 1; }));
+  const ControlServer::Reply reply = onLoop([this] { return parked_[0].second; });
+  {
+    auto unblock = blockLoop(*dispatcher_);
+    ASSERT_EQ(::shutdown(a.fd(), SHUT_WR), 0);
+    EXPECT_FALSE(reply.abandoned());
+    unblock.set_value();
+  }
+  EXPECT_FALSE(onLoop([&] { return reply.abandoned(); }));
+  release();
+  EXPECT_EQ(a.readLine().value_or(""), hookReply("half"));
+  EXPECT_TRUE(a.closedByServer());
+  EXPECT_EQ(stats().abandoned, 0u);
+}
+
+// The Reply's probe of the socket is a descriptor of its own: released when the reply is
+// given, so a Reply kept afterwards (a job object, a log) holds no descriptor and keeps no
+// closed client's socket alive, and the daemon's descriptor count stays flat.
+TEST_F(AsyncControlServerTest, AKeptReplyHoldsNoDescriptorOnceAnswered) {
+  startAsync(options());
+  ASSERT_EQ(connections(), 0u);
+  const size_t before = openFds().size();
+  ControlServer::Reply kept;
+  {
+    Client a(path_);
+    ASSERT_TRUE(a.send(hookRequest("one") + "\n"));
+    ASSERT_TRUE(eventually([this] { return parked_.size() == 1; }));
+    const size_t pending = openFds().size();  // + a's socket, the server's end, the probe
+    kept = onLoop([this] { return parked_[0].second; });
+    release();
+    EXPECT_EQ(a.readLine().value_or(""), hookReply("one"));
+    // The connection is still open (a has not closed), but the reply was given.
+    EXPECT_EQ(openFds().size(), pending - 1) << "the probe outlived the reply";
+    EXPECT_EQ(pending, before + 3);
+    EXPECT_FALSE(kept.abandoned());
+  }
+  ASSERT_TRUE(eventually([this] { return server_->connectionCount() == 0; }));
+  // The connection is reaped on a later loop iteration; its socket must then be gone.
+  ASSERT_TRUE(eventually([&] { return openFds().size() == before; })) << openFds().size() << " vs " << before;
+}
+
+TEST_F(AsyncControlServerTest, APendingRequestsProbeIsClosedWithTheConnection) {
+  startAsync(options());
+  const size_t before = openFds().size();
+  ControlServer::Reply kept;
+  {
+    Client a(path_);
+    ASSERT_TRUE(a.send(hookRequest("gone") + "\n"));
+    ASSERT_TRUE(eventually([this] { return parked_.size() == 1; }));
+    kept = onLoop([this] { return parked_[0].second; });
+  }  // closed while pending; the reply is never given
+  ASSERT_TRUE(eventually([this] { return server_->stats().abandoned == 1; }));
+  ASSERT_TRUE(eventually([&] { return openFds().size() == before; })) << openFds().size() << " vs " << before;
+  EXPECT_TRUE(kept.abandoned());
+  onLoop([this] {
+    parked_.clear();
+    return 0;
+  });
 }
 
 TEST_F(AsyncControlServerTest, ARequestPipelinedBehindAPendingOneIsStillServedInOrder) {
@@ -754,6 +854,61 @@ TEST_F(ControlServerTest, AHookWhoseClientLeftWhileQueuedBehindALongJobIsNotRun)
   EXPECT_EQ(ran, std::vector<std::string>{"long"}) << "the abandoned hook ran";
   EXPECT_EQ(skipped, std::vector<std::string>{"late"});
   EXPECT_EQ(queue.skipped(), 1u);
+}
+
+// The same after SIGSTOP/SIGCONT: the worker reaches the queued hook while the loop
+// thread has not yet read its client's EOF (here: the loop is blocked throughout). The
+// hook must still be skipped — a stale `prestop web` must not run after `web` restarted.
+TEST_F(ControlServerTest, AHookWhoseClientLeftIsNotRunEvenBeforeTheLoopReadsTheClose) {
+  JobQueue queue;
+  queue.start();
+  std::promise<void> release_long, late_done;
+  std::shared_future<void> released = release_long.get_future().share();
+  std::mutex ran_mutex;
+  std::vector<std::string> ran, skipped;
+  auto s = ControlServer::createAsync(
+      *dispatcher_, options(),
+      [&](const control::Request& r, const PeerCredentials& peer, ControlServer::Reply reply) {
+        JobQueue::Job job;
+        job.name = "hook " + r.jail;
+        job.run = [&, r, peer, reply, released] {
+          if (r.jail == "long") released.wait();
+          {
+            std::lock_guard<std::mutex> lock(ran_mutex);
+            ran.push_back(r.jail);
+          }
+          if (r.jail == "late") late_done.set_value();
+          dispatcher_->post([reply, line = echoHandler(r, peer)] { reply(line); });
+        };
+        job.abandoned = [reply] { return reply.abandoned(); };
+        job.skipped = [&, r] {
+          std::lock_guard<std::mutex> lock(ran_mutex);
+          skipped.push_back(r.jail);
+          late_done.set_value();
+        };
+        queue.submit(std::move(job));
+      });
+  ASSERT_TRUE(s) << s.error().message();
+  server_ = std::move(*s);
+  loop_ = std::thread([this] { EXPECT_TRUE(dispatcher_->run()); });
+
+  Client a(path_);
+  ASSERT_TRUE(a.send(hookRequest("long") + "\n"));
+  Client b(path_);
+  ASSERT_TRUE(b.send(hookRequest("late") + "\n"));
+  ASSERT_TRUE(eventually([&] { return queue.size() == 2; }));  // "late" waits behind "long"
+  {
+    auto unblock = blockLoop(*dispatcher_);
+    b.close();  // b gives up; the loop cannot read that
+    release_long.set_value();
+    late_done.get_future().wait();  // the worker decided about "late" with the loop still blocked
+    unblock.set_value();
+  }
+  EXPECT_EQ(a.readLine().value_or(""), hookReply("long"));
+  queue.stop();
+  std::lock_guard<std::mutex> lock(ran_mutex);
+  EXPECT_EQ(ran, std::vector<std::string>{"long"}) << "the abandoned hook ran";
+  EXPECT_EQ(skipped, std::vector<std::string>{"late"});
 }
 
 TEST_F(ControlServerTest, StaleSocketFileIsReplaced) {
