@@ -286,7 +286,8 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
   in.now_ms = monotonicMs();
   in.now_unix_s = static_cast<int64_t>(std::time(nullptr));  // the clock hooks stamp updated_at with
   in.orphan_grace_ms = int64_t{config.daemon.orphan_grace_seconds} * 1000;
-  auto plan = planReconcile(in, orphan_clock_);
+  in.repair_backoff_max_ms = int64_t{config.daemon.reconcile_interval_seconds} * 1000;
+  auto plan = planReconcile(in, orphan_clock_, &repair_backoffs_);
 
   JailNetwork network(config, store_, *host_, *jails_, *policy_, host_id_);
   std::vector<ReconcileAction> later;  // repairs and orphans, in plan order
@@ -363,11 +364,17 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
       // Re-checked under the lock there: a hook that ran since the plan wins.
       auto out = network.repairRunning(a.jail, it->second);
       if (!out) {
+        // Not planned again before the backoff's delay (reconciler.h): the pair this
+        // failure destroyed again would otherwise trigger a pass, and a failure, at once.
+        // So this line comes once per backoff step, not once per pass.
+        const int64_t delay_ms = noteRepairFailed(repair_backoffs_, a.jail, monotonicMs(), in.repair_backoff_max_ms);
         counters_.add("reconcile_errors");
-        VNETD_LOG_ERROR("repair_jail_pairs %s: %s: %s", a.jail.c_str(), a.reason.c_str(),
-                        out.error().message().c_str());
+        VNETD_LOG_ERROR("repair_jail_pairs %s: %s: %s; next attempt in %lld s at the earliest", a.jail.c_str(),
+                        a.reason.c_str(), out.error().message().c_str(),
+                        static_cast<long long>((delay_ms + 999) / 1000));
         continue;
       }
+      repair_backoffs_.erase(a.jail);
       if (out->changed) {
         counters_.add("repair_jail_pairs");
         metrics_.action("repair_jail_pairs");
