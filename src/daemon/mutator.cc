@@ -266,6 +266,37 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
     }
     nat_loaded.emplace(bridge, std::move(*loaded));
   }
+  // The rules read back above may be loaded yet never evaluated: FreeBSD's `pfctl -F all`
+  // drops main's nat-anchor "vnetd/*" and keeps the anchors (platform/freebsd/pf_nat.cc).
+  // vnetd cannot safely reload pf.conf itself; it says so, once per change.
+  std::string nat_names;
+  for (const auto& [key, br] : config.bridges)
+    if (wantedNat(br)) nat_names += (nat_names.empty() ? "" : ", ") + br.interface;
+  if (!nat_names.empty()) {
+    auto hooked = policy_->natHooked();
+    if (!hooked) {
+      if (reported_nat_errors_.insert(hooked.error().message()).second)
+        VNETD_LOG_WARN("reconcile: %s; whether the packet filter evaluates vnetd's NAT is not checked until this works",
+                       hooked.error().message().c_str());
+    } else {
+      switch (noteNatHook(nat_hook_, *hooked)) {
+        case NatHookNews::Missing:
+          counters_.add("nat_hook_missing");
+          metrics_.action("nat_hook_missing");
+          VNETD_LOG_WARN("reconcile: the packet filter does not evaluate vnetd's NAT (the loaded pf ruleset has no "
+                         "nat-anchor \"vnetd/*\", e.g. after pfctl -F all): jails on %s get no NAT until pf.conf is "
+                         "loaded again: pfctl -f /etc/pf.conf",
+                         nat_names.c_str());
+          break;
+        case NatHookNews::Back:
+          VNETD_LOG_INFO("reconcile: the packet filter evaluates vnetd's NAT again (nat-anchor \"vnetd/*\" is loaded)");
+          break;
+        case NatHookNews::None:
+          break;
+      }
+    }
+  }
+
   // Bridges no longer configured with NAT that have none loaded are not vnetd's concern.
   for (auto it = nat_bridges_.begin(); it != nat_bridges_.end();) {
     bool wanted = false;

@@ -133,6 +133,7 @@ class Mutator {
   // (and removed once no bridge asks for it) even after a reload dropped them.
   std::set<std::string> nat_bridges_;
   std::set<std::string> reported_nat_errors_;  // logged once each
+  NatHookWatch nat_hook_;
   std::set<std::string> managed_;  // last published
 
   mutable std::mutex mutex_;

@@ -66,6 +66,17 @@ std::optional<platform::BridgeNat> wantedNat(const BridgeConfig& bridge) {
   return platform::BridgeNat{bridge.nat, {Cidr{bridge.address->network(), bridge.address->prefix}}, true};
 }
 
+NatHookNews noteNatHook(NatHookWatch& watch, bool hooked) {
+  if (hooked) {
+    const bool was = watch.missing_reported;
+    watch.missing_reported = false;
+    return was ? NatHookNews::Back : NatHookNews::None;
+  }
+  if (watch.missing_reported) return NatHookNews::None;
+  watch.missing_reported = true;
+  return NatHookNews::Missing;
+}
+
 int64_t noteRepairFailed(RepairBackoffs& backoffs, const std::string& jail, int64_t now_ms, int64_t max_ms) {
   max_ms = std::max(max_ms, kRepairBackoffFirstMs);
   RepairBackoff& b = backoffs[jail];

@@ -141,6 +141,16 @@ using OrphanClock = std::map<std::string, int64_t>;
 // IPv4 address to translate from).
 std::optional<platform::BridgeNat> wantedNat(const BridgeConfig& bridge);
 
+// Whether the NAT hook (Policy::natHooked: FreeBSD's `nat-anchor "vnetd/*"` in the main
+// ruleset, which vnetd cannot restore itself) is missing, reported once per change: the
+// first pass that reads it missing warns; later passes stay quiet until it was read
+// present again, which rearms the warning.
+struct NatHookWatch {
+  bool missing_reported = false;
+};
+enum class NatHookNews { None, Missing, Back };
+NatHookNews noteNatHook(NatHookWatch& watch, bool hooked);
+
 // Actions in execution order: adoptions, bridges, NAT (ensure, then remove), members,
 // repairs, orphans, leftovers, reports (repairs and orphans run after the pass released
 // the state lock: they take it themselves).

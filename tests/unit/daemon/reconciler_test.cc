@@ -332,6 +332,19 @@ TEST(Reconciler, TheBackoffIsAtLeastTheFirstDelayWhateverTheInterval) {
   EXPECT_EQ(d, max_ms);
 }
 
+TEST(Reconciler, AMissingNatHookIsReportedOncePerChange) {
+  NatHookWatch w;
+  EXPECT_EQ(noteNatHook(w, true), NatHookNews::None) << "present from the start: nothing to say";
+  EXPECT_EQ(noteNatHook(w, false), NatHookNews::Missing);
+  EXPECT_EQ(noteNatHook(w, false), NatHookNews::None) << "every later pass stays quiet";
+  EXPECT_EQ(noteNatHook(w, false), NatHookNews::None);
+  EXPECT_EQ(noteNatHook(w, true), NatHookNews::Back);
+  EXPECT_EQ(noteNatHook(w, true), NatHookNews::None);
+  EXPECT_EQ(noteNatHook(w, false), NatHookNews::Missing) << "lost again after it came back: warned again";
+  NatHookWatch first;
+  EXPECT_EQ(noteNatHook(first, false), NatHookNews::Missing) << "missing at the first pass";
+}
+
 TEST(Reconciler, EveryLostPairOfAJailIsNamedInOneRepair) {
   World w;
   InterfaceRecord second = record("web");
