@@ -11,7 +11,8 @@
 //  - EnsureNat: a configured bridge with `nat` (and an IPv4 address) whose NAT, as the
 //    platform's Policy reads it back (nat_loaded), is missing — never loaded (the bridge
 //    existed before vnetd started, or `nat` came with a reload), flushed by hand
-//    (pfctl -F all, nft flush ...) — or differs from the configuration (another egress or
+//    (pfctl -a vnetd/<bridge> -F nat, nft flush ...; NOT `pfctl -F all`, which keeps the
+//    anchors and drops only main's nat-anchor: see NatHookWatch) — or differs from the configuration (another egress or
 //    subnet, rules vnetd does not write) is loaded again. Not for a bridge that is being
 //    (re)created this pass (creating it loads its NAT) or an interface under its name that
 //    is not a bridge, and only for bridges whose NAT was read (a bridge missing from
