@@ -266,6 +266,37 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
     }
     nat_loaded.emplace(bridge, std::move(*loaded));
   }
+  // The rules read back above may be loaded yet never evaluated: FreeBSD's `pfctl -F all`
+  // drops main's nat-anchor "vnetd/*" and keeps the anchors (platform/freebsd/pf_nat.cc).
+  // vnetd cannot safely reload pf.conf itself; it says so, once per change.
+  std::string nat_names;
+  for (const auto& [key, br] : config.bridges)
+    if (wantedNat(br)) nat_names += (nat_names.empty() ? "" : ", ") + br.interface;
+  if (!nat_names.empty()) {
+    auto hooked = policy_->natHooked();
+    if (!hooked) {
+      if (reported_nat_errors_.insert(hooked.error().message()).second)
+        VNETD_LOG_WARN("reconcile: %s; whether the packet filter evaluates vnetd's NAT is not checked until this works",
+                       hooked.error().message().c_str());
+    } else {
+      switch (noteNatHook(nat_hook_, *hooked)) {
+        case NatHookNews::Missing:
+          counters_.add("nat_hook_missing");
+          metrics_.action("nat_hook_missing");
+          VNETD_LOG_WARN("reconcile: the packet filter does not evaluate vnetd's NAT (the loaded pf ruleset has no "
+                         "nat-anchor \"vnetd/*\", e.g. after pfctl -F all): jails on %s get no NAT until pf.conf is "
+                         "loaded again: pfctl -f /etc/pf.conf",
+                         nat_names.c_str());
+          break;
+        case NatHookNews::Back:
+          VNETD_LOG_INFO("reconcile: the packet filter evaluates vnetd's NAT again (nat-anchor \"vnetd/*\" is loaded)");
+          break;
+        case NatHookNews::None:
+          break;
+      }
+    }
+  }
+
   // Bridges no longer configured with NAT that have none loaded are not vnetd's concern.
   for (auto it = nat_bridges_.begin(); it != nat_bridges_.end();) {
     bool wanted = false;
@@ -286,7 +317,8 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
   in.now_ms = monotonicMs();
   in.now_unix_s = static_cast<int64_t>(std::time(nullptr));  // the clock hooks stamp updated_at with
   in.orphan_grace_ms = int64_t{config.daemon.orphan_grace_seconds} * 1000;
-  auto plan = planReconcile(in, orphan_clock_);
+  in.repair_backoff_max_ms = int64_t{config.daemon.reconcile_interval_seconds} * 1000;
+  auto plan = planReconcile(in, orphan_clock_, &repair_backoffs_);
 
   JailNetwork network(config, store_, *host_, *jails_, *policy_, host_id_);
   std::vector<ReconcileAction> later;  // repairs and orphans, in plan order
@@ -363,11 +395,17 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
       // Re-checked under the lock there: a hook that ran since the plan wins.
       auto out = network.repairRunning(a.jail, it->second);
       if (!out) {
+        // Not planned again before the backoff's delay (reconciler.h): the pair this
+        // failure destroyed again would otherwise trigger a pass, and a failure, at once.
+        // So this line comes once per backoff step, not once per pass.
+        const int64_t delay_ms = noteRepairFailed(repair_backoffs_, a.jail, monotonicMs(), in.repair_backoff_max_ms);
         counters_.add("reconcile_errors");
-        VNETD_LOG_ERROR("repair_jail_pairs %s: %s: %s", a.jail.c_str(), a.reason.c_str(),
-                        out.error().message().c_str());
+        VNETD_LOG_ERROR("repair_jail_pairs %s: %s: %s; next attempt in %lld s at the earliest", a.jail.c_str(),
+                        a.reason.c_str(), out.error().message().c_str(),
+                        static_cast<long long>((delay_ms + 999) / 1000));
         continue;
       }
+      repair_backoffs_.erase(a.jail);
       if (out->changed) {
         counters_.add("repair_jail_pairs");
         metrics_.action("repair_jail_pairs");

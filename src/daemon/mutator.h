@@ -127,11 +127,13 @@ class Mutator {
   // Mutator thread only.
   std::set<std::string> known_jails_;
   OrphanClock orphan_clock_;
+  RepairBackoffs repair_backoffs_;  // jails whose last repair failed (reconciler.h)
   std::set<std::string> reported_foreign_;
   // Bridge interfaces this daemon has seen configured with NAT: their NAT is read back
   // (and removed once no bridge asks for it) even after a reload dropped them.
   std::set<std::string> nat_bridges_;
   std::set<std::string> reported_nat_errors_;  // logged once each
+  NatHookWatch nat_hook_;
   std::set<std::string> managed_;  // last published
 
   mutable std::mutex mutex_;

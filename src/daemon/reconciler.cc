@@ -2,6 +2,7 @@
 
 #include "core/jail_network.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace vnetd::daemon {
@@ -65,7 +66,27 @@ std::optional<platform::BridgeNat> wantedNat(const BridgeConfig& bridge) {
   return platform::BridgeNat{bridge.nat, {Cidr{bridge.address->network(), bridge.address->prefix}}, true};
 }
 
-std::vector<ReconcileAction> planReconcile(const ReconcileInput& in, OrphanClock& clock) {
+NatHookNews noteNatHook(NatHookWatch& watch, bool hooked) {
+  if (hooked) {
+    const bool was = watch.missing_reported;
+    watch.missing_reported = false;
+    return was ? NatHookNews::Back : NatHookNews::None;
+  }
+  if (watch.missing_reported) return NatHookNews::None;
+  watch.missing_reported = true;
+  return NatHookNews::Missing;
+}
+
+int64_t noteRepairFailed(RepairBackoffs& backoffs, const std::string& jail, int64_t now_ms, int64_t max_ms) {
+  max_ms = std::max(max_ms, kRepairBackoffFirstMs);
+  RepairBackoff& b = backoffs[jail];
+  b.delay_ms = b.delay_ms <= 0 ? kRepairBackoffFirstMs : std::min(b.delay_ms, max_ms / 2) * 2;
+  b.delay_ms = std::min(b.delay_ms, max_ms);
+  b.not_before_ms = now_ms + b.delay_ms;
+  return b.delay_ms;
+}
+
+std::vector<ReconcileAction> planReconcile(const ReconcileInput& in, OrphanClock& clock, RepairBackoffs* backoffs) {
   const Config& config = *in.config;
   const State& state = *in.state;
   const auto& links = *in.host_links;
@@ -146,6 +167,7 @@ std::vector<ReconcileAction> planReconcile(const ReconcileInput& in, OrphanClock
   }
 
   // Repairs: running jails, set up to the end (phase "created"), that lost a recorded pair.
+  std::set<std::string> need_repair;  // backoffs of other jails are forgotten
   for (const auto& [jail, rec] : state.jails) {
     if (rec.phase != "created" || !in.running_jails->count(jail)) continue;
     std::vector<std::string> lost;
@@ -159,12 +181,22 @@ std::vector<ReconcileAction> planReconcile(const ReconcileInput& in, OrphanClock
       if (bridges_pending.count(ir.bridge) || !byName(links, ir.bridge)) waits = true;
       lost.push_back(ir.host_name);
     }
-    if (lost.empty() || waits) continue;
+    if (lost.empty()) continue;
+    need_repair.insert(jail);
+    if (waits) continue;
+    if (backoffs) {
+      auto b = backoffs->find(jail);
+      if (b != backoffs->end() && in.now_ms < b->second.not_before_ms) continue;  // failed lately
+    }
     std::string names;
     for (const auto& n : lost) names += (names.empty() ? "" : ", ") + n;
     out.push_back({Kind::RepairJailPairs, jail, "", lost.front(), false, 0,
                    "jail " + jail + " lost its interface" + (lost.size() > 1 ? "s " : " ") + names});
   }
+
+  if (backoffs)
+    for (auto it = backoffs->begin(); it != backoffs->end();)
+      it = need_repair.count(it->first) ? std::next(it) : backoffs->erase(it);
 
   // Orphans: records of jails that are not running, for longer than the grace.
   for (const auto& [jail, rec] : state.jails) {

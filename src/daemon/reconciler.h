@@ -11,7 +11,8 @@
 //  - EnsureNat: a configured bridge with `nat` (and an IPv4 address) whose NAT, as the
 //    platform's Policy reads it back (nat_loaded), is missing — never loaded (the bridge
 //    existed before vnetd started, or `nat` came with a reload), flushed by hand
-//    (pfctl -F all, nft flush ...) — or differs from the configuration (another egress or
+//    (pfctl -a vnetd/<bridge> -F nat, nft flush ...; NOT `pfctl -F all`, which keeps the
+//    anchors and drops only main's nat-anchor: see NatHookWatch) — or differs from the configuration (another egress or
 //    subnet, rules vnetd does not write) is loaded again. Not for a bridge that is being
 //    (re)created this pass (creating it loads its NAT) or an interface under its name that
 //    is not a bridge, and only for bridges whose NAT was read (a bridge missing from
@@ -46,6 +47,14 @@
 //    where poststop or orphan collection destroys it by its recorded name and MAC).
 //    Between plan and execution the lock is released; repairRunning re-checks everything
 //    (record unchanged, phase, jail running, host and jail side missing) under the lock.
+//    Backoff: repairRunning is all or nothing, so a repair that fails destroys the pair it
+//    made; that host side departing triggers another pass at once, which would repair
+//    (and fail) again many times a second. After a failed repair of jail J (noted with
+//    noteRepairFailed), J is not planned before now + delay, the delay starting at
+//    kRepairBackoffFirstMs and doubling per consecutive failure up to
+//    repair_backoff_max_ms (the reconcile interval). A repair that succeeds, or a jail that
+//    no longer needs one (its pair is back, it stopped, its record went), forgets J's
+//    backoff, so the next loss starts at the first delay again.
 //  - CollectOrphan: a record whose jail has not been running for `orphan_grace` (its
 //    namespace is gone, or a prestart whose jail never appeared) is torn down like poststop.
 //    The grace counts from the later of two moments: when this daemon first saw the jail
@@ -108,7 +117,22 @@ struct ReconcileInput {
   int64_t now_ms = 0;              // monotonic is fine: only differences matter
   int64_t now_unix_s = 0;          // wall clock, compared with records' updated_at
   int64_t orphan_grace_ms = 60000;
+  int64_t repair_backoff_max_ms = 10000;  // the longest wait between failed repairs
 };
+
+// Failed repairs, by jail: when the next may be planned and the delay that led there.
+struct RepairBackoff {
+  int64_t not_before_ms = 0;
+  int64_t delay_ms = 0;
+  friend bool operator==(const RepairBackoff&, const RepairBackoff&) = default;
+};
+using RepairBackoffs = std::map<std::string, RepairBackoff>;
+constexpr int64_t kRepairBackoffFirstMs = 1000;
+
+// Notes that the repair of `jail` failed at `now_ms`; returns the delay before it is
+// planned again (first kRepairBackoffFirstMs, then doubled, at most max_ms, at least
+// the first delay).
+int64_t noteRepairFailed(RepairBackoffs& backoffs, const std::string& jail, int64_t now_ms, int64_t max_ms);
 
 // When each candidate was first seen orphaned ("jail:<name>" / "link:<name>"). The plan
 // adds new candidates and forgets those that are no longer candidates.
@@ -118,9 +142,22 @@ using OrphanClock = std::map<std::string, int64_t>;
 // IPv4 address to translate from).
 std::optional<platform::BridgeNat> wantedNat(const BridgeConfig& bridge);
 
+// Whether the NAT hook (Policy::natHooked: FreeBSD's `nat-anchor "vnetd/*"` in the main
+// ruleset, which vnetd cannot restore itself) is missing, reported once per change: the
+// first pass that reads it missing warns; later passes stay quiet until it was read
+// present again, which rearms the warning.
+struct NatHookWatch {
+  bool missing_reported = false;
+};
+enum class NatHookNews { None, Missing, Back };
+NatHookNews noteNatHook(NatHookWatch& watch, bool hooked);
+
 // Actions in execution order: adoptions, bridges, NAT (ensure, then remove), members,
 // repairs, orphans, leftovers, reports (repairs and orphans run after the pass released
 // the state lock: they take it themselves).
-std::vector<ReconcileAction> planReconcile(const ReconcileInput& in, OrphanClock& clock);
+// `backoffs` (optional): repairs waiting after a failure are not planned; entries of
+// jails that need no repair any more are forgotten.
+std::vector<ReconcileAction> planReconcile(const ReconcileInput& in, OrphanClock& clock,
+                                           RepairBackoffs* backoffs = nullptr);
 
 }  // namespace vnetd::daemon

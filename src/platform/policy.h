@@ -50,6 +50,12 @@ class Policy {
   // hand with pfctl -F / nft flush). Rules vnetd would not have written show up as an
   // entry with `recognised` false, so that they are replaced, never taken for correct.
   virtual Result<std::optional<BridgeNat>> bridgeNat(const std::string& bridge) = 0;
+  // Whether the packet filter evaluates vnetd's NAT rules at all (read-only). FreeBSD: the
+  // loaded main ruleset holds `nat-anchor "vnetd/*"`, which pf.conf provides and vnetd
+  // never loads itself; `pfctl -F all` removes it while the vnetd/<bridge> anchors keep
+  // their rules, so bridgeNat still reads them back (platform/freebsd/pf_nat.cc). Linux:
+  // always true (vnetd's nft table hooks its own chain).
+  virtual Result<bool> natHooked() = 0;
 };
 
 std::unique_ptr<Policy> openPolicy();

@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "platform/freebsd/pf_show.h"
+#include "platform/freebsd/policy_text.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace vnetd::platform::fbsd;
@@ -12,5 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const vnetd::Cidr subnet = *vnetd::Cidr::parse("198.18.0.1/24");
   (void)pfNatRulesCover(text, "em0", subnet);
   (void)pfNatLoaded(text);
+  // `pfctl -s nat` of the main ruleset: the daemon's and doctor's nat-anchor check.
+  (void)pfConfHasVnetdNatAnchor(text);
   return 0;
 }

@@ -81,15 +81,35 @@ Result<std::optional<BridgeNat>> natAnchorRules(const std::string& bridge) {
   if (!anchor) return anchor.error();
   auto shown = pfctlShow(*anchor, "nat");
   if (!shown) {
-    // An anchor pf does not have (never loaded, or gone with `pfctl -F all`): the kernel's
-    // DIOCGETRULES answers EINVAL when pf_find_kruleset() finds no such ruleset
-    // (sys/netpfil/pf/pf_ioctl.c, case DIOCGETRULES), and pfctl_show_nat() only warns
-    // "DIOCGETRULES" (sbin/pfctl/pfctl.c). Nothing is loaded then; any other failure is one.
+    // An anchor pf does not have (never loaded, or emptied by clearNatAnchor and so
+    // removed): the kernel's DIOCGETRULES answers EINVAL when pf_find_kruleset() finds no
+    // such ruleset (sys/netpfil/pf/pf_ioctl.c, case DIOCGETRULES), and pfctl_show_nat()
+    // only warns "DIOCGETRULES" (sbin/pfctl/pfctl.c). Nothing is loaded then; any other
+    // failure is one.
+    // NOT gone with `pfctl -F all`: main() in sbin/pfctl/pfctl.c (case 'a' of the clear
+    // option) flushes rules and nat of `anchorname` only, "" (the main ruleset) without
+    // -a. That drops main's `nat-anchor "vnetd/*"`, whose rule removal
+    // (pf_anchor_remove, sys/netpfil/pf/pf_ruleset.c) calls pf_remove_if_empty_ruleset
+    // on the anchor "vnetd" (pf_anchor_setup strips the "/*"), which returns at once while
+    // it has children, and each vnetd/<bridge> child returns while its rules are not empty.
+    // So the anchors keep their rules and are read back here, while pf evaluates none of
+    // them: natAnchorHooked() is what notices (read at freebsd-src commits bc5ed32bdcdc
+    // for pfctl.c and e490a9e1b888 for pf_ruleset.c, where the functions are named
+    // pf_anchor_remove / pf_remove_if_empty_ruleset; newer trees call them
+    // pf_kanchor_remove / pf_remove_if_empty_kruleset, same early returns).
     if (shown.error().message().find("DIOCGETRULES: Invalid argument") != std::string::npos)
       return std::optional<BridgeNat>();
     return shown.error();
   }
   return pfNatLoaded(*shown);
+}
+
+Result<bool> natAnchorHooked() {
+  // The live main ruleset, as doctor reads it (host_support.cc readBridgeNat): pfctl
+  // prints the anchor call as `nat-anchor "vnetd/*" all` (print_rule).
+  auto main = pfctlShow("", "nat");
+  if (!main) return main.error();
+  return pfConfHasVnetdNatAnchor(*main);
 }
 
 Result<bool> natAnchorConfigured(const std::string& pf_conf) {

@@ -38,6 +38,11 @@ Result<std::string> pfctlShow(const std::string& anchor, const std::string& what
 // pfNatLoaded); nullopt when it holds no rule or does not exist.
 Result<std::optional<BridgeNat>> natAnchorRules(const std::string& bridge);
 
+// Whether the loaded main ruleset calls vnetd's anchors (`pfctl -s nat` holds
+// `nat-anchor "vnetd/*"`, read by pfConfHasVnetdNatAnchor, as doctor does): without it pf
+// evaluates none of the rules natAnchorRules reads back.
+Result<bool> natAnchorHooked();
+
 // Whether `pf_conf` (a path) contains an active `nat-anchor "vnetd/*"`. A missing file is
 // false, not an error.
 Result<bool> natAnchorConfigured(const std::string& pf_conf = kPfConf);

@@ -21,6 +21,7 @@ class FreebsdPolicy final : public Policy {
   Result<std::optional<BridgeNat>> bridgeNat(const std::string& bridge) override {
     return fbsd::natAnchorRules(bridge);
   }
+  Result<bool> natHooked() override { return fbsd::natAnchorHooked(); }
 };
 
 }  // namespace

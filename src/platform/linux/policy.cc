@@ -22,6 +22,8 @@ class LinuxPolicy final : public Policy {
   }
   Result<void> removeBridgeNat(const std::string& bridge) override { return lnx::removeNftNat(bridge); }
   Result<std::optional<BridgeNat>> bridgeNat(const std::string& bridge) override { return lnx::nftNatOf(bridge); }
+  // vnetd's table carries its own nat chain hooked at postrouting: nothing outside it to lose.
+  Result<bool> natHooked() override { return true; }
 };
 
 }  // namespace

@@ -201,6 +201,7 @@ class FakePolicy final : public platform::Policy {
   Result<std::optional<platform::BridgeNat>> bridgeNat(const std::string&) override {
     return std::optional<platform::BridgeNat>();
   }
+  Result<bool> natHooked() override { return true; }
 
  private:
   World& w_;

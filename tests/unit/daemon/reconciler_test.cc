@@ -71,6 +71,8 @@ struct World {
   bool nat_read = true;
   int64_t now_ms = 100000;
   int64_t now_unix_s = 1'700'000'000;  // records are stamped updated_at = 0: long ago
+  RepairBackoffs backoffs;
+  int64_t repair_backoff_max_ms = 10000;
 
   World() {
     JailRecord rec;
@@ -102,7 +104,8 @@ struct World {
     in.now_ms = now_ms;
     in.now_unix_s = now_unix_s;
     in.orphan_grace_ms = 60000;
-    return planReconcile(in, clock);
+    in.repair_backoff_max_ms = repair_backoff_max_ms;
+    return planReconcile(in, clock, &backoffs);
   }
   LinkInfo& byName(const std::string& n) {
     for (auto& l : links)
@@ -257,6 +260,89 @@ TEST(Reconciler, ARunningJailThatLostItsPairIsRepaired) {
   fresh.state.jails["web"].updated_at = fresh.now_unix_s;
   losePair(fresh);
   EXPECT_EQ(kinds(fresh.plan()), std::vector<Kind>{Kind::RepairJailPairs});
+}
+
+bool plansRepair(World& w) {
+  for (const auto& a : w.plan())
+    if (a.kind == Kind::RepairJailPairs) return true;
+  return false;
+}
+
+TEST(Reconciler, AFailedRepairWaitsADelayThatDoublesUpToTheInterval) {
+  World w;
+  losePair(w);
+  ASSERT_TRUE(plansRepair(w));
+  // Failures as the mutator notes them, each at the moment its repair was tried.
+  const std::vector<int64_t> delays = {1000, 2000, 4000, 8000, 10000, 10000};
+  for (int64_t want : delays) {
+    ASSERT_EQ(noteRepairFailed(w.backoffs, "web", w.now_ms, w.repair_backoff_max_ms), want);
+    // The pass the destroyed pair triggers 100 ms later, and any until the delay is over,
+    // plans no repair of it.
+    w.now_ms += 100;
+    EXPECT_FALSE(plansRepair(w)) << "delay " << want;
+    w.now_ms += want - 101;
+    EXPECT_FALSE(plansRepair(w)) << "delay " << want;
+    w.now_ms += 1;
+    EXPECT_TRUE(plansRepair(w)) << "delay " << want;
+  }
+  // A repair that succeeds forgets the backoff (the mutator erases it): the next loss is
+  // repaired at once, and its first failure waits the first delay again.
+  w.backoffs.erase("web");
+  EXPECT_TRUE(plansRepair(w));
+  EXPECT_EQ(noteRepairFailed(w.backoffs, "web", w.now_ms, w.repair_backoff_max_ms), kRepairBackoffFirstMs);
+}
+
+TEST(Reconciler, ABackoffIsForgottenOnceTheJailNeedsNoRepair) {
+  World w;
+  const LinkInfo host_side = w.byName("e0a_web");
+  losePair(w);
+  noteRepairFailed(w.backoffs, "web", w.now_ms, w.repair_backoff_max_ms);
+  noteRepairFailed(w.backoffs, "web", w.now_ms, w.repair_backoff_max_ms);
+  EXPECT_FALSE(plansRepair(w));
+  EXPECT_EQ(w.backoffs.size(), 1u) << "still lost: the backoff stays";
+  // The pair is back (made by a hook, or by hand): nothing to repair, nothing to remember.
+  w.links.push_back(host_side);
+  EXPECT_FALSE(plansRepair(w));
+  EXPECT_TRUE(w.backoffs.empty());
+  // Lost again: repaired at once, not after the old delay.
+  losePair(w);
+  EXPECT_TRUE(plansRepair(w));
+  // A jail that stopped forgets it too.
+  noteRepairFailed(w.backoffs, "web", w.now_ms, w.repair_backoff_max_ms);
+  w.running.clear();
+  w.plan();
+  EXPECT_TRUE(w.backoffs.empty());
+  // Another jail's backoff does not hold this one's repair back.
+  World two;
+  losePair(two);
+  noteRepairFailed(two.backoffs, "db", two.now_ms, two.repair_backoff_max_ms);
+  EXPECT_TRUE(plansRepair(two));
+}
+
+TEST(Reconciler, TheBackoffIsAtLeastTheFirstDelayWhateverTheInterval) {
+  RepairBackoffs b;
+  EXPECT_EQ(noteRepairFailed(b, "web", 0, 0), kRepairBackoffFirstMs);
+  EXPECT_EQ(noteRepairFailed(b, "web", 0, 0), kRepairBackoffFirstMs);
+  EXPECT_EQ(b["web"].not_before_ms, kRepairBackoffFirstMs);
+  // A long interval (max uint32 seconds) neither overflows nor stops doubling early.
+  RepairBackoffs big;
+  const int64_t max_ms = int64_t{0xffffffff} * 1000;
+  int64_t d = 0;
+  for (int i = 0; i < 80; ++i) d = noteRepairFailed(big, "web", 0, max_ms);
+  EXPECT_EQ(d, max_ms);
+}
+
+TEST(Reconciler, AMissingNatHookIsReportedOncePerChange) {
+  NatHookWatch w;
+  EXPECT_EQ(noteNatHook(w, true), NatHookNews::None) << "present from the start: nothing to say";
+  EXPECT_EQ(noteNatHook(w, false), NatHookNews::Missing);
+  EXPECT_EQ(noteNatHook(w, false), NatHookNews::None) << "every later pass stays quiet";
+  EXPECT_EQ(noteNatHook(w, false), NatHookNews::None);
+  EXPECT_EQ(noteNatHook(w, true), NatHookNews::Back);
+  EXPECT_EQ(noteNatHook(w, true), NatHookNews::None);
+  EXPECT_EQ(noteNatHook(w, false), NatHookNews::Missing) << "lost again after it came back: warned again";
+  NatHookWatch first;
+  EXPECT_EQ(noteNatHook(first, false), NatHookNews::Missing) << "missing at the first pass";
 }
 
 TEST(Reconciler, EveryLostPairOfAJailIsNamedInOneRepair) {

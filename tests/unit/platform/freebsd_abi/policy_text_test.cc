@@ -232,6 +232,23 @@ TEST(PfConf, FindsNatAnchor) {
   EXPECT_TRUE(pfConfHasVnetdNatAnchor("scrub in all\r\nnat-anchor \"vnetd/*\"\r\n"));
 }
 
+// `pfctl -s nat` of the main ruleset, as the daemon (natAnchorHooked) and doctor read it:
+// pfctl prints the anchor call back with "all" (sbin/pfctl/pfctl_parser.c print_rule).
+TEST(PfConf, FindsTheHookInPfctlShowNatOfTheMainRuleset) {
+  const char* loaded =
+      "nat on em0 inet from 10.0.0.0/8 to any -> (em0) round-robin\n"
+      "nat-anchor \"vnetd/*\" all\n"
+      "rdr-anchor \"other/*\" all\n";
+  EXPECT_TRUE(pfConfHasVnetdNatAnchor(loaded));
+  // After `pfctl -F all`: nothing, or only pfctl's own messages on stderr.
+  EXPECT_FALSE(pfConfHasVnetdNatAnchor(""));
+  EXPECT_FALSE(pfConfHasVnetdNatAnchor("No ALTQ support in kernel\nALTQ related functions disabled\n"));
+  // A ruleset reloaded without the hook, or with only the filter anchor.
+  EXPECT_FALSE(pfConfHasVnetdNatAnchor("nat on em0 inet from 10.0.0.0/8 to any -> (em0) round-robin\n"));
+  EXPECT_FALSE(pfConfHasVnetdNatAnchor("anchor \"vnetd/*\" all\n"));
+  EXPECT_FALSE(pfConfHasVnetdNatAnchor("nat-anchor \"vnetd/bridge0\" all\n"));
+}
+
 TEST(PfConf, IgnoresCommentsAndOtherAnchors) {
   EXPECT_FALSE(pfConfHasVnetdNatAnchor(""));
   EXPECT_FALSE(pfConfHasVnetdNatAnchor("# nat-anchor \"vnetd/*\"\n"));
