@@ -61,7 +61,7 @@ struct Continue {
 TEST_F(DaemonFixture, EventsStillArriveAfterTheSourceReplacedAnOverflowedSocket) {
   std::string br = net_.bridgeName("br");
   // Only events can trigger a repair within the test: the timer's pass is an hour away.
-  writeConfig("[bridge.lan]\ninterface = \"" + br + "\"\naddress = \"198.18.114.1/24\"\n", 60, 3600);
+  writeConfig("[bridge.lan]\ninterface = \"" + br + "\"\naddress = \"198.18.237.1/24\"\n", 60, 3600);
   {
     // Debug: the end of every reconcile pass is logged.
     std::ifstream in(configPath());
@@ -115,8 +115,8 @@ TEST_F(DaemonFixture, EventsStillArriveAfterTheSourceReplacedAnOverflowedSocket)
   // An address removed by hand is an rtnetlink message only (no uevent): the daemon can
   // hear it through the fresh socket alone, and repairs the bridge at once.
   mark = daemon_->logSize();
-  ASSERT_EQ(testing::run({"ip", "addr", "del", "198.18.114.1/24", "dev", br}).status, 0);
-  EXPECT_TRUE(daemon_->waitForLog("repaired: bridge " + br + " lacks its address 198.18.114.1/24; fixed", 5000,
+  ASSERT_EQ(testing::run({"ip", "addr", "del", "198.18.237.1/24", "dev", br}).status, 0);
+  EXPECT_TRUE(daemon_->waitForLog("repaired: bridge " + br + " lacks its address 198.18.237.1/24; fixed", 5000,
                                   mark))
       << "the event never reached the daemon; its log:\n"
       << daemon_->log();
@@ -125,7 +125,7 @@ TEST_F(DaemonFixture, EventsStillArriveAfterTheSourceReplacedAnOverflowedSocket)
   auto addrs = host_->addresses(bridge->index);
   ASSERT_TRUE(addrs);
   bool has_gateway = false;
-  for (const auto& a : *addrs) has_gateway |= a.cidr.toString() == "198.18.114.1/24";
+  for (const auto& a : *addrs) has_gateway |= a.cidr.toString() == "198.18.237.1/24";
   EXPECT_TRUE(has_gateway);
   // The control socket still answers (a number the old socket left must not be stale).
   Json st = status();

@@ -38,8 +38,12 @@ class NatTest : public DaemonFixture {
     }
   }
 
+  // Each test has its own subnet (198.18.232-236.0/24, used by no other test): CTest runs
+  // tests in parallel, and two bridges with one address make every ping a coin toss.
+  std::string subnet_ = "198.18.232";
+
   std::string bridgeConfig(bool nat) {
-    return "[bridge.out]\ninterface = \"" + bridge_ + "\"\naddress = \"198.18.120.1/24\"\n" +
+    return "[bridge.out]\ninterface = \"" + bridge_ + "\"\naddress = \"" + subnet_ + ".1/24\"\n" +
            (nat ? "nat = \"" + egress_ + "\"\n" : std::string());
   }
 
@@ -52,7 +56,7 @@ class NatTest : public DaemonFixture {
     if (!listing || !listing->count(bridge_)) return std::nullopt;
     return listing->at(bridge_);
   }
-  platform::BridgeNat wanted() const { return {egress_, {*Cidr::parse("198.18.120.0/24")}, true}; }
+  platform::BridgeNat wanted() const { return {egress_, {*Cidr::parse(subnet_ + ".0/24")}, true}; }
 
   void flushOwnChain() {
     auto chain = platform::lnx::nftNatChain(bridge_);
@@ -85,10 +89,11 @@ TEST_F(NatTest, NatFlushedByHandIsBackWithinTheRepairTime) {
 }
 
 TEST_F(NatTest, AnExistingBridgeWithoutNatGetsItWhenTheDaemonStarts) {
+  subnet_ = "198.18.233";
   // The bridge is there before the daemon (made by hand, or by an earlier vnetd whose NAT
   // was flushed since): nothing creates it, so only the reconciler can load its NAT.
   ASSERT_EQ(testing::run({"ip", "link", "add", bridge_, "type", "bridge"}).status, 0);
-  ASSERT_EQ(testing::run({"ip", "addr", "add", "198.18.120.1/24", "dev", bridge_}).status, 0);
+  ASSERT_EQ(testing::run({"ip", "addr", "add", subnet_ + ".1/24", "dev", bridge_}).status, 0);
   ASSERT_EQ(testing::run({"ip", "link", "set", bridge_, "up"}).status, 0);
   ASSERT_FALSE(loadedNat());
   writeConfig(bridgeConfig(true));
@@ -101,6 +106,7 @@ TEST_F(NatTest, AnExistingBridgeWithoutNatGetsItWhenTheDaemonStarts) {
 }
 
 TEST_F(NatTest, AReloadThatAddsNatLoadsItAndOneThatDropsItRemovesIt) {
+  subnet_ = "198.18.234";
   writeConfig(bridgeConfig(false));
   startDaemon();
   ASSERT_TRUE(hostLink(bridge_));
@@ -131,6 +137,7 @@ TEST_F(NatTest, AReloadThatAddsNatLoadsItAndOneThatDropsItRemovesIt) {
 // test's bridge and egress only (per-interface net.ipv4.conf.<if>.forwarding; the host's
 // ip_forward is left as it is).
 TEST_F(NatTest, JailsReachTheOutsideThroughTheNatTheDaemonKeepsLoaded) {
+  subnet_ = "198.18.235";
   const std::string outside = net_.jailName("out"), jail = net_.jailName("j");
   const std::string peer = net_.bridgeName("ep");
   auto ok = [](const std::vector<std::string>& argv) {
@@ -141,9 +148,9 @@ TEST_F(NatTest, JailsReachTheOutsideThroughTheNatTheDaemonKeepsLoaded) {
   net_.addNamespace(outside);
   ASSERT_TRUE(ok({"ip", "link", "add", egress_, "type", "veth", "peer", "name", peer}));
   ASSERT_TRUE(ok({"ip", "link", "set", peer, "netns", outside}));
-  ASSERT_TRUE(ok({"ip", "addr", "add", "198.18.122.1/24", "dev", egress_}));
+  ASSERT_TRUE(ok({"ip", "addr", "add", "198.18.236.1/24", "dev", egress_}));
   ASSERT_TRUE(ok({"ip", "link", "set", egress_, "up"}));
-  ASSERT_TRUE(ok({"ip", "-n", outside, "addr", "add", "198.18.122.2/24", "dev", peer}));
+  ASSERT_TRUE(ok({"ip", "-n", outside, "addr", "add", "198.18.236.2/24", "dev", peer}));
   ASSERT_TRUE(ok({"ip", "-n", outside, "link", "set", peer, "up"}));
 
   const std::string jails = "[jail_defaults]\n[[jail_defaults.interface]]\nbridge = \"out\"\naddress = \"auto\"\n";
@@ -152,19 +159,19 @@ TEST_F(NatTest, JailsReachTheOutsideThroughTheNatTheDaemonKeepsLoaded) {
   ASSERT_TRUE(ok({"sysctl", "-qw", "net.ipv4.conf." + bridge_ + ".forwarding=1"}));
   ASSERT_TRUE(ok({"sysctl", "-qw", "net.ipv4.conf." + egress_ + ".forwarding=1"}));
   startJail(jail);
-  ASSERT_TRUE(TestNet::ping(jail, "198.18.120.1")) << "the jail reaches its gateway";
-  EXPECT_FALSE(TestNet::ping(jail, "198.18.122.2")) << "without NAT the outside cannot answer";
+  ASSERT_TRUE(TestNet::ping(jail, subnet_ + ".1")) << "the jail reaches its gateway";
+  EXPECT_FALSE(TestNet::ping(jail, "198.18.236.2")) << "without NAT the outside cannot answer";
 
   size_t mark = daemon_->logSize();
   writeConfig(bridgeConfig(true) + jails, 60, 1);
   ::kill(daemon_->pid(), SIGHUP);
   ASSERT_TRUE(daemon_->waitForLog("(out of " + egress_ + ") is not loaded; loaded it", 10000, mark)) << daemon_->log();
-  EXPECT_TRUE(TestNet::pingWithin(jail, "198.18.122.2", 10)) << "NAT added by a reload carries the jail's traffic";
+  EXPECT_TRUE(TestNet::pingWithin(jail, "198.18.236.2", 10)) << "NAT added by a reload carries the jail's traffic";
 
   mark = daemon_->logSize();
   flushOwnChain();
   ASSERT_TRUE(daemon_->waitForLog("(out of " + egress_ + ") is not loaded; loaded it", 10000, mark)) << daemon_->log();
-  EXPECT_TRUE(TestNet::pingWithin(jail, "198.18.122.2", 10)) << "and again once repaired after a flush";
+  EXPECT_TRUE(TestNet::pingWithin(jail, "198.18.236.2", 10)) << "and again once repaired after a flush";
   // jail(8) removes the jail before exec.poststop (jail.c stopcommands); poststop refuses
   // while the jail still runs.
   net_.deleteNamespace(jail);

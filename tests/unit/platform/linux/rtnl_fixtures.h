@@ -104,7 +104,9 @@ inline std::vector<std::byte> neighMsg(uint16_t type, int index, uint8_t family,
   ndm.ndm_ifindex = index;
   ndm.ndm_state = state;
   NlMsg m(type, &ndm, sizeof ndm);
-  m.attr(NDA_DST, dst, family == AF_INET ? 4 : 16);
+  // An IPv4 destination is 4 bytes; IPv6 16; anything else (AF_BRIDGE fdb entries in the
+  // tests) is given an IPv4-sized one — never more than the caller's buffer holds.
+  m.attr(NDA_DST, dst, family == AF_INET6 ? 16 : 4);
   if (mac) m.attr(NDA_LLADDR, mac, 6);
   return m.bytes();
 }
