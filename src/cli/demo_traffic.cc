@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -62,7 +63,9 @@ constexpr const char* kHelp =
     "             lookups on UDP port PORT (default 11211): a datagram \"GET KEY\" gets\n"
     "             \"VALUE KEY \" followed by 32 to 1200 bytes. At most 64 connections\n"
     "             at once; a connection idle for 5 s is closed. Prints \"ready\" on\n"
-    "             standard output once both ports listen.\n"
+    "             standard output once both ports listen. Its summary names the\n"
+    "             source addresses it served (the first 8), so a run behind NAT\n"
+    "             shows what the other side saw.\n"
     "     client  N times a second (--rate, default 5, at most 50) sends one request to\n"
     "             each --http server and two lookups to each --udp server, and once a\n"
     "             second an ICMP echo request to each --ping address (raw socket: run\n"
@@ -98,6 +101,7 @@ constexpr auto kIdleTimeout = Millis(5000);
 constexpr auto kTcpTimeout = Millis(1000);
 constexpr auto kUdpTimeout = Millis(300);
 constexpr auto kPingTimeout = Millis(300);
+constexpr size_t kMaxPeersShown = 8;
 
 volatile std::sig_atomic_t g_stop = 0;
 void onSignal(int) { g_stop = 1; }
@@ -230,6 +234,26 @@ UniqueFd listenOn(int type, uint16_t port, std::string* why) {
   return s;
 }
 
+// The distinct source addresses a server has served, the first kMaxPeersShown of them:
+// what "the outside" of scripts/demo sees of the jails behind NAT.
+struct Peers {
+  std::vector<std::string> shown;
+  bool more = false;
+  void note(const sockaddr_in& from) {
+    char text[INET_ADDRSTRLEN] = "";
+    if (!::inet_ntop(AF_INET, &from.sin_addr, text, sizeof text)) return;
+    if (std::find(shown.begin(), shown.end(), text) != shown.end()) return;
+    if (shown.size() < kMaxPeersShown) shown.emplace_back(text);
+    else more = true;
+  }
+  std::string summary() const {
+    std::string s;
+    for (const auto& p : shown) s += (s.empty() ? "" : " ") + p;
+    if (more) s += " ...";
+    return s.empty() ? "none" : s;
+  }
+};
+
 int runServer(uint16_t tcp_port, uint16_t udp_port, int duration) {
   std::string why;
   UniqueFd tcp = listenOn(SOCK_STREAM, tcp_port, &why);
@@ -242,6 +266,7 @@ int runServer(uint16_t tcp_port, uint16_t udp_port, int duration) {
   std::fflush(stdout);
 
   uint64_t http_answered = 0, http_bad = 0, lookups = 0;
+  Peers peers;
   std::vector<Connection> conns;
   auto end = Clock::now() + std::chrono::seconds(duration);
   while (!g_stop && Clock::now() < end) {
@@ -256,8 +281,11 @@ int runServer(uint16_t tcp_port, uint16_t udp_port, int duration) {
     }
     auto now = Clock::now();
     if (fds[0].revents & POLLIN) {
-      int fd = ::accept(tcp.get(), nullptr, nullptr);
+      sockaddr_in from{};
+      socklen_t len = sizeof from;
+      int fd = ::accept(tcp.get(), reinterpret_cast<sockaddr*>(&from), &len);
       if (fd >= 0) {
+        peers.note(from);
         ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
         ::fcntl(fd, F_SETFD, FD_CLOEXEC);
         conns.push_back({UniqueFd(fd), {}, {}, 0, now});
@@ -270,6 +298,7 @@ int runServer(uint16_t tcp_port, uint16_t udp_port, int duration) {
       ssize_t got = ::recvfrom(udp.get(), buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
       if (got > 0) {
         if (auto reply = answerLookup(std::string_view(buf, static_cast<size_t>(got)))) {
+          peers.note(from);
           ::sendto(udp.get(), reply->data(), reply->size(), 0, reinterpret_cast<sockaddr*>(&from), len);
           ++lookups;
         }
@@ -312,9 +341,9 @@ int runServer(uint16_t tcp_port, uint16_t udp_port, int duration) {
     }
     std::erase_if(conns, [](const Connection& c) { return !c.fd; });
   }
-  std::printf("server: %llu HTTP requests answered, %llu refused, %llu lookups answered\n",
+  std::printf("server: %llu HTTP requests answered, %llu refused, %llu lookups answered; from %s\n",
               static_cast<unsigned long long>(http_answered), static_cast<unsigned long long>(http_bad),
-              static_cast<unsigned long long>(lookups));
+              static_cast<unsigned long long>(lookups), peers.summary().c_str());
   return 0;
 }
 
