@@ -1,7 +1,10 @@
 #!/bin/sh
 # End-to-end test of vnetd-hook on a real FreeBSD 14+ host (root, VIMAGE kernel,
-# if_bridge + if_epair). Part 1: two vnet jails on one bridge, hooks called by hand in
-# jail(8)'s order, ping, idempotency, no leftovers. Part 2: jail(8) itself runs the
+# if_bridge + if_epair + if_vlan). Part 1: two vnet jails on one bridge, hooks called by hand in
+# jail(8)'s order, ping, idempotency, no leftovers. Part 1b: the seed tutorial's VLAN
+# example ("ifconfig vlan100 create vlandev em0 vlan 100 up; ifconfig bridge0 addm
+# vlan100") as vnetd's [vlan.X] + uplinks = ["vlan:X"], with a jail reaching a router on
+# that VLAN, and what poststop leaves (the vlan stays: docs/jail-conf.md). Part 2: jail(8) itself runs the
 # hooks from a jail.conf like config/jail.conf.sample, for a jail with its own root whose
 # exec.start is the real /etc/rc (rc.d/netif sets "inet6 ifdisabled",
 # libexec/rc/network.subr ifconfig_up): IPv6 must work after the start, a renamed jail
@@ -20,7 +23,7 @@ hook="$build/src/cli/vnetd-hook"
 [ "$(uname -s)" = FreeBSD ] || { echo "hook_test.sh: FreeBSD only"; exit 1; }
 [ "$(id -u)" -eq 0 ] || { echo "hook_test.sh: needs root"; exit 1; }
 sysctl -n kern.features.vimage >/dev/null 2>&1 || { echo "hook_test.sh: kernel without VIMAGE"; exit 1; }
-kldload -n if_bridge if_epair
+kldload -n if_bridge if_epair if_vlan
 
 p="vt$(jot -r 1 4096 65535)"
 a="${p}a"
@@ -29,11 +32,26 @@ br="${p}br"
 work=$(mktemp -d -t vnetd-test)
 fails=0
 
+# Part 1b's names: the seed's em0, vlan100 and bridge0 with this run's prefix.
+e="${p}e"                 # a jail on the VLAN bridge
+r="${p}r"                 # the router on VLAN 100, at the other end of the "em0" epair
+up="${p}up"               # em0: host end of an epair of this test
+vl="${p}v100"             # vlan100
+brv="${br}v"              # bridge0
+
 cleanup() {
-	for j in "$a" "$b"; do
+	for j in "$a" "$b" "$e"; do
 		jail -r "$j" >/dev/null 2>&1 || true
 		"$hook" -c "$work/vnetd.toml" poststop "$j" >/dev/null 2>&1 || true
 	done
+	# vnetd leaves a bridge's vlan uplink in place (poststop destroys only the jail's
+	# pairs), and a vlan outlives its parent (unconfigured): destroy it by name. Removing
+	# the router jail gives its epair end back; destroying one end destroys both
+	# (sys/net/if_epair.c epair_clone_destroy).
+	jail -r "$r" >/dev/null 2>&1 || true
+	ifconfig "$vl" destroy >/dev/null 2>&1 || true
+	ifconfig "$brv" destroy >/dev/null 2>&1 || true
+	ifconfig "$up" destroy >/dev/null 2>&1 || true
 	ifconfig "$br" destroy >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
@@ -93,6 +111,85 @@ for j in "$a" "$b"; do
 	check "no e0b_$j left" sh -c "! ifconfig e0b_$j"
 done
 check "hostile name rejected" sh -c "! '$hook' -c '$work/vnetd.toml' prestart '../x'"
+
+# ---- Part 1b: the seed's VLAN example ------------------------------------------------------
+# The seed (vnet-jails-tutorial, "VLAN Configuration") in jail.conf:
+#   exec.prestart += "ifconfig vlan100 create vlandev em0 vlan 100 up";
+#   exec.prestart += "ifconfig bridge0 addm vlan100";
+# In vnetd's TOML: [vlan.vlan100] parent = "em0", tag = 100, and bridge0 with uplinks =
+# ["vlan:vlan100"]; vnetd-hook prestart creates the vlan and the bridge with it as a member.
+# em0 is an epair of this test; at its other end a router jail runs the seed's own
+# ifconfig line in its vnet, so tagged frames are what reaches it (root in a vnet jail
+# may create interfaces: sys/kern/kern_jail.c prison_priv_check grants PRIV_NET_IFCREATE
+# to PR_VNET prisons).
+#
+# What is read from ifconfig(8):
+# - "\tvlan: TAG ... parent interface: PARENT" (sbin/ifconfig/ifvlan.c vlan_status; the
+#   stored freebsd-src 73c78aa6 prints "vlan: %d parent interface: %s", newer trees put
+#   " vlanproto: %s" / " vlanpcp: %u" between the two: hence field 2 after "vlan:" and
+#   the text after "parent interface: ");
+# - "\tmember: NAME flags=..." per bridge member (sbin/ifconfig/ifbridge.c bridge_status
+#   -> bridge_interfaces with the prefix "\tmember: ");
+# - "ifconfig -l -u": the names of the interfaces that are up (sbin/ifconfig/ifconfig.c
+#   main: -l names only, -u only IFF_UP).
+vlan_of() {  # vlan_of IF: "TAG PARENT" of a vlan interface, nothing when it is none
+	ifconfig "$1" 2>/dev/null | awk '
+		$1 == "vlan:" { tag = $2; p = $0; sub(/.*parent interface: /, "", p); split(p, w, " "); parent = w[1] }
+		END { if (tag != "") print tag, parent }'
+}
+is_member() {  # is_member BRIDGE IF
+	ifconfig "$1" 2>/dev/null | awk -v m="$2" '$1 == "member:" && $2 == m { found = 1 } END { exit !found }'
+}
+is_up() {  # is_up IF
+	ifconfig -l -u | tr ' ' '\n' | grep -qx "$1"
+}
+
+epair=$(ifconfig epair create)
+ifconfig "$epair" name "$up" >/dev/null
+ifconfig "${epair%a}b" name "${up}b" >/dev/null
+ifconfig "$up" up
+jail -c name="$r" vnet persist path=/ host.hostname="$r" vnet.interface="${up}b"
+jexec "$r" ifconfig "${up}b" up
+check "the router runs the seed's line on its end: vlan100 on ${up}b, tag 100" \
+	jexec "$r" ifconfig vlan100 create vlandev "${up}b" vlan 100 up
+jexec "$r" ifconfig vlan100 inet 198.18.112.2/24
+
+cat >> "$work/vnetd.toml" <<TOML
+[vlan.$vl]
+parent = "$up"
+tag = 100
+[bridge.vlan]
+interface = "$brv"
+uplinks = ["vlan:$vl"]
+[jail.$e]
+[[jail.$e.interface]]
+bridge = "vlan"
+address = "198.18.112.10/24"
+TOML
+
+check "prestart $e (bridge $brv and vlan $vl created)" "$hook" -c "$work/vnetd.toml" prestart "$e"
+check "$vl exists" ifconfig "$vl"
+check "$vl carries tag 100 on $up (ifconfig: vlan: 100 ... parent interface: $up)" \
+	test "$(vlan_of "$vl")" = "100 $up"
+check "$vl is up (the seed's 'up')" is_up "$vl"
+check "$vl is a member of $brv (the seed's 'addm vlan100')" is_member "$brv" "$vl"
+check "e0a_$e is a member of $brv" is_member "$brv" "e0a_$e"
+check "prestart $e again (idempotent)" "$hook" -c "$work/vnetd.toml" prestart "$e"
+check "still one $vl with tag 100 on $up" test "$(vlan_of "$vl")" = "100 $up"
+jail -c name="$e" vnet persist path=/ host.hostname="$e"
+check "created $e" "$hook" -c "$work/vnetd.toml" created "$e"
+check "$e pings the router on VLAN 100 (tagged through $vl and $up)" \
+	jexec "$e" ping -c 2 -t 5 198.18.112.2
+
+check "prestop $e" "$hook" -c "$work/vnetd.toml" prestop "$e"
+jail -r "$e"
+check "poststop $e" "$hook" -c "$work/vnetd.toml" poststop "$e"
+check "no e0a_$e left" sh -c "! ifconfig e0a_$e"
+# docs/jail-conf.md, poststop: only the jail's pairs go; the bridge and its vlan uplink
+# (shared by every jail on it) stay as they were.
+check "$vl is still there after poststop, tag 100 on $up" test "$(vlan_of "$vl")" = "100 $up"
+check "$vl is still a member of $brv" is_member "$brv" "$vl"
+check "$brv is still there" ifconfig "$brv"
 
 # ---- Part 2: jail(8) runs the hooks -------------------------------------------------------
 # A jail root of its own: the base system read-only through nullfs, its own /etc with
