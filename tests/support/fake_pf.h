@@ -2,14 +2,15 @@
 // (platform/freebsd/pf_nat.h) on Linux: FakePf is a PfctlRunner that answers the commands
 // vnetd and an administrator use on vnetd's anchors, from state kept in memory.
 //
-// Modelled (FreeBSD sources read at freebsd-src bc5ed32bdcdc for sbin/pfctl/pfctl.c,
-// f192aee06d8b for sbin/pfctl/pfctl_parser.c, e490a9e1b888 for sys/netpfil/pf/pf_ruleset.c;
-// sys/netpfil/pf/pf_ioctl.c and sbin/pfctl/parse.y as stored):
+// Modelled (FreeBSD sources read at freebsd-src commits bc5ed32bdcdc for sbin/pfctl/pfctl.c,
+// f192aee06d8b for sbin/pfctl/pfctl_parser.c, e490a9e1b888 for sys/netpfil/pf/pf_ruleset.c,
+// ac81d74326a0 for sys/netpfil/pf/pf_ioctl.c, 8a8af9424008 for sbin/pfctl/parse.y; there the
+// kernel functions are pf_find_ruleset & co., newer trees call them pf_find_kruleset & co.):
 //  - rulesets by anchor path ("" = main). An anchor comes into existence when a transaction
-//    opens it (pf_begin_rules -> pf_find_or_create_kruleset, which also creates every parent
+//    opens it (pf_begin_rules -> pf_find_or_create_ruleset, which also creates every parent
 //    of the path), or when a rule calls it (pf_anchor_setup: `nat-anchor "vnetd/*"` creates
-//    and references "vnetd", the "/*" stripped). After each commit pf_commit_rules() calls
-//    pf_remove_if_empty_kruleset(), which removes an anchor that has no rules, no children
+//    and references "vnetd", the "/*" stripped). pf_commit_rules() ends with
+//    pf_remove_if_empty_ruleset(), which removes an anchor that has no rules, no children
 //    and no reference, then tries its parent the same way; dropping a calling rule does the
 //    same for the called anchor (pf_anchor_remove). pfctl_flush_nat / pfctl_clear_nat are
 //    such a transaction (DIOCXBEGIN + DIOCXCOMMIT of the NAT, BINAT and RDR rulesets).
@@ -22,7 +23,7 @@
 //    interface address makes the pool round-robin; print_pool prints the type) and the bare
 //    address for a single host; `nat-anchor "<name>" all` for an anchor call (print_rule's
 //    anchortypes, print_fromto's " all"). An anchor pf does not have: DIOCGETRULES answers
-//    EINVAL (pf_ioctl.c, pf_find_kruleset() == NULL), pfctl_show_nat() warns
+//    EINVAL (pf_ioctl.c, pf_find_ruleset() == NULL), pfctl_show_nat() warns
 //    "pfctl: DIOCGETRULES: Invalid argument", and main() ignores its return: exit 0.
 //  - `pfctl [-a A] -F nat|all`: empties A's NAT rules (all: its filter rules too), prints
 //    "nat cleared" (all: "Ethernet rules cleared", "rules cleared", "nat cleared"; the

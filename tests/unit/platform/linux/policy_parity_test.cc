@@ -228,6 +228,8 @@ const BackendParam kFreebsd{"FreebsdPfAnchor", [] { return std::unique_ptr<Backe
 const BackendParam kLinux{"LinuxNftables", [] { return std::unique_ptr<Backend>(new LinuxBackend); }, [] {
                             if (!g_no_private_netns.empty()) return g_no_private_netns;
                             if (!std::filesystem::exists("/usr/sbin/ip")) return std::string("no /usr/sbin/ip");
+                            if (!std::filesystem::exists(kNftCli))
+                              return std::string("nft(8) is not installed: the flushes by hand use it (nftRunByHand)");
                             return std::string();
                           }};
 
