@@ -6,22 +6,17 @@
 namespace vnetd::platform {
 namespace {
 
-class FreebsdPolicy final : public Policy {
+// NAT through pf anchors (PfNatPolicy, platform-neutral and tested on Linux against a
+// model of pfctl), resource limits through rctl.
+class FreebsdPolicy final : public fbsd::PfNatPolicy {
  public:
+  FreebsdPolicy() : PfNatPolicy(fbsd::systemPfctl()) {}
   Result<void> applyJailLimits(const std::string& jail, const RctlLimits& limits) override {
     return fbsd::applyJailLimits(jail, limits);
   }
   Result<void> removeJailLimits(const std::string& jail, const RctlLimits& limits) override {
     return fbsd::removeJailLimits(jail, limits);
   }
-  Result<void> applyBridgeNat(const std::string& bridge, const Cidr& subnet, const std::string& egress) override {
-    return fbsd::loadNatAnchor(bridge, egress, {subnet});
-  }
-  Result<void> removeBridgeNat(const std::string& bridge) override { return fbsd::clearNatAnchor(bridge); }
-  Result<std::optional<BridgeNat>> bridgeNat(const std::string& bridge) override {
-    return fbsd::natAnchorRules(bridge);
-  }
-  Result<bool> natHooked() override { return fbsd::natAnchorHooked(); }
 };
 
 }  // namespace
