@@ -13,9 +13,9 @@ std::string listCommand() { return std::string("list table ") + kNftFamily + " "
 // the kernel says ENOENT (someone deleted a listed rule, the chain or the table between the
 // listing and the transaction: the transaction changed nothing).
 template <typename Build>
-Result<void> runFromListing(Build build, const std::string& what) {
+Result<void> runFromListing(const NftNatLister& list, Build build, const std::string& what) {
   for (int attempt = 0;; ++attempt) {
-    auto listing = listNftNat();
+    auto listing = list();
     if (!listing) return withContext(listing.error(), what);
     auto commands = build(*listing);
     if (!commands) return withContext(commands.error(), what);
@@ -45,14 +45,15 @@ Result<NftNatListing> listNftNat() {
   return listing;
 }
 
-Result<void> loadNftNat(const std::string& bridge, const std::string& egress, const std::vector<Cidr>& subnets) {
+Result<void> loadNftNat(const std::string& bridge, const std::string& egress, const std::vector<Cidr>& subnets,
+                        const NftNatLister& list) {
   return runFromListing(
-      [&](const NftNatListing& listing) { return nftNatLoadCommands(bridge, egress, subnets, rulesOf(listing, bridge)); },
+      list, [&](const NftNatListing& listing) { return nftNatLoadCommands(bridge, egress, subnets, rulesOf(listing, bridge)); },
       "load NAT rules for bridge " + bridge + " into nftables table ip vnetd");
 }
 
-Result<void> removeNftNat(const std::string& bridge) {
-  return runFromListing([&](const NftNatListing& listing) { return nftNatRemoveCommands(bridge, rulesOf(listing, bridge)); },
+Result<void> removeNftNat(const std::string& bridge, const NftNatLister& list) {
+  return runFromListing(list, [&](const NftNatListing& listing) { return nftNatRemoveCommands(bridge, rulesOf(listing, bridge)); },
                         "remove the NAT rules of bridge " + bridge + " from nftables table ip vnetd");
 }
 

@@ -4,6 +4,7 @@
 // deleted exactly by handle and nothing else in the table (or outside it) is touched.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,13 +18,17 @@ namespace vnetd::platform::lnx {
 
 // vnetd's table as listed now; an empty listing when the table is not there.
 Result<NftNatListing> listNftNat();
+// Where load/remove get their listing from: listNftNat, or a test's wrapper of it that lets
+// "someone else" change the table between the listing and the transaction.
+using NftNatLister = std::function<Result<NftNatListing>()>;
 // Replaces the bridge's rules with one masquerade rule per subnet out of `egress` (and deletes
 // its issue-15 chain if listed). A transaction that fails with ENOENT (a listed rule was
 // deleted meanwhile) is built again from a new listing and run once more.
-Result<void> loadNftNat(const std::string& bridge, const std::string& egress, const std::vector<Cidr>& subnets);
+Result<void> loadNftNat(const std::string& bridge, const std::string& egress, const std::vector<Cidr>& subnets,
+                        const NftNatLister& list = listNftNat);
 // Deletes exactly the bridge's rules (and its issue-15 chain); none there is success (no
 // transaction at all). Retried once on ENOENT like loadNftNat.
-Result<void> removeNftNat(const std::string& bridge);
+Result<void> removeNftNat(const std::string& bridge, const NftNatLister& list = listNftNat);
 // What vnetd's table holds for `bridge`; nullopt when nothing (no table, no rule of the bridge).
 Result<std::optional<BridgeNat>> nftNatOf(const std::string& bridge);
 
