@@ -112,6 +112,15 @@ TEST(NftText, BridgesAreSeparatedByCommentAndForeignRulesCounted) {
   EXPECT_EQ(listing.bridges.at("br-2").handles, (std::vector<uint64_t>{6}));
   // The comment-less rule in postrouting and the rule of chain "other".
   EXPECT_EQ(listing.foreign_rules, 2u);
+  // br-1's two rules naming two egresses: not what one load writes.
+  std::string two_egresses = fixture("mixed.json");
+  size_t second = two_egresses.find(R"("right": "eth1")", two_egresses.find(R"("right": "eth1")") + 1);
+  ASSERT_NE(second, std::string::npos);
+  two_egresses.replace(second, 15, R"("right": "eth3")");
+  auto split = decodeNftNatListing(two_egresses);
+  ASSERT_TRUE(split);
+  EXPECT_FALSE(split->bridges.at("br-1").nat.recognised);
+  EXPECT_EQ(split->bridges.at("br-1").handles, (std::vector<uint64_t>{3, 5}));
   // Removing br-1 deletes its two rules and nothing else.
   EXPECT_EQ(*nftNatRemoveCommands("br-1", listing.bridges.at("br-1")),
             "delete rule ip vnetd postrouting handle 3\ndelete rule ip vnetd postrouting handle 5\n");
