@@ -3,7 +3,10 @@
 // namespace before the first test (single-threaded then), so the host's ruleset is never read
 // or changed and names need no per-run prefix. Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN for
 // unshare): skipped otherwise.
+#include <fcntl.h>
 #include <sched.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -12,6 +15,7 @@
 #include <cstring>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "platform/linux/nft_nat.h"
 #include "platform/linux/nftables.h"
@@ -257,6 +261,34 @@ TEST_F(NftablesTest, EachCallWorksInTheCallingThreadsNamespace) {
   NftNatListing here = vnetdTable();
   EXPECT_FALSE(here.bridges.count("br-z"));
   EXPECT_TRUE(here.bridges.count("br-a"));
+}
+
+// libnftables waits with select(): a socket numbered FD_SETSIZE or more would overflow its
+// fd_set, so the wrapper refuses before libnftables opens one.
+TEST_F(NftablesTest, NoCallWhenItsSocketWouldBeBeyondFdSetsize) {
+  struct rlimit old {};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  struct rlimit more = old;
+  if (more.rlim_cur < FD_SETSIZE + 16) more.rlim_cur = FD_SETSIZE + 16;
+  if (more.rlim_max < more.rlim_cur) GTEST_SKIP() << "RLIMIT_NOFILE's hard limit is below FD_SETSIZE";
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &more), 0);
+  std::vector<int> held;
+  for (;;) {
+    int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0) << std::strerror(errno);
+    if (fd >= FD_SETSIZE) {
+      ::close(fd);  // the lowest free number is now >= FD_SETSIZE (fd was it)
+      break;
+    }
+    held.push_back(fd);
+  }
+  auto json = nftListJson("list ruleset", "list the ruleset");
+  for (int fd : held) ::close(fd);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+  ASSERT_FALSE(json);
+  EXPECT_EQ(json.error().code, EMFILE);
+  EXPECT_EQ(json.error().message().find('\n'), std::string::npos);
+  EXPECT_TRUE(nftListJson("list ruleset", "list the ruleset")) << "fine again with fewer descriptors";
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "platform/linux/nftables.h"
 
 #include <nftables/libnftables.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <linux/netlink.h>
@@ -8,6 +9,7 @@
 #include <cerrno>
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "platform/linux/nft_text.h"
 
@@ -25,12 +27,18 @@ std::mutex& libnftablesMutex() {
   return m;
 }
 
-// nft_ctx_new would exit() the process if this failed inside it (see nftables.h).
+// nft_ctx_new would exit() the process if this failed inside it (see nftables.h). The probe
+// also stands in for the descriptor number libnftables' socket gets next (the lowest free
+// one): libnftables 1.0.6 waits for the kernel's answer with select() and FD_SET
+// (src/mnl.c mnl_batch_talk), which must not see a descriptor >= FD_SETSIZE.
 Result<void> probeNetfilterSocket(const std::string& what) {
   int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
   if (fd < 0)
     return errnoError(what + ": cannot open a netfilter netlink socket (kernel without nf_tables/nfnetlink?)");
   ::close(fd);
+  if (fd >= FD_SETSIZE)
+    return Error{EMFILE, what + ": " + std::to_string(fd) + " descriptors are open; libnftables needs one below " +
+                             std::to_string(FD_SETSIZE) + " (it waits with select())"};
   return success();
 }
 

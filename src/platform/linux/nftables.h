@@ -30,7 +30,9 @@
 //   parser's input descriptor. So every call holds one process-wide mutex.
 // - nft_ctx_new exits the process when the netlink socket cannot be opened
 //   (nft_mnl_socket_open → netlink_init_error → exit): a probe socket of the same kind is
-//   opened first, so that a kernel without nfnetlink is an error, not the daemon's exit.
+//   opened first, so that a kernel without nfnetlink is an error, not the daemon's exit. Its
+//   descriptor number must be below FD_SETSIZE too: libnftables waits with select()
+//   (src/mnl.c mnl_batch_talk), and its socket takes the lowest free number, the probe's.
 // Known leak of text: when the cache cannot be read for lack of privilege, nft_run_cmd_from_buffer
 // prints "Operation not permitted (you must be root)" to stderr itself (fprintf(stderr), not
 // the error buffer); vnetd runs as root.
