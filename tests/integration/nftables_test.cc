@@ -198,7 +198,8 @@ TEST_F(NftablesTest, TheIssue15ChainIsDeletedByTheNextLoadOrRemove) {
   ASSERT_TRUE(loadNftNat("br-b", "eth1", {cidr("198.18.86.1/24")}));
   const std::string old_layout =
       "add chain ip vnetd nat_62722d61 { type nat hook postrouting priority srcnat; policy accept; }\n"
-      "add rule ip vnetd nat_62722d61 ip saddr 198.18.85.0/24 oifname \"eth0\" masquerade comment \"vnetd:bridge:br-a\"\n";
+      "add rule ip vnetd nat_62722d61 ip saddr 198.18.85.0/24 oifname \"eth0\" masquerade comment "
+      "\"vnetd:bridge:br-a\"\n";
   ASSERT_EQ(*nftLegacyNatChain("br-a"), "nat_62722d61");
   ASSERT_TRUE(nftRun(old_layout, "issue 15 layout"));
   auto nat = nftNatOf("br-a");

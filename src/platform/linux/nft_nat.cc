@@ -48,13 +48,17 @@ Result<NftNatListing> listNftNat() {
 Result<void> loadNftNat(const std::string& bridge, const std::string& egress, const std::vector<Cidr>& subnets,
                         const NftNatLister& list) {
   return runFromListing(
-      list, [&](const NftNatListing& listing) { return nftNatLoadCommands(bridge, egress, subnets, rulesOf(listing, bridge)); },
+      list,
+      [&](const NftNatListing& listing) {
+        return nftNatLoadCommands(bridge, egress, subnets, rulesOf(listing, bridge));
+      },
       "load NAT rules for bridge " + bridge + " into nftables table ip vnetd");
 }
 
 Result<void> removeNftNat(const std::string& bridge, const NftNatLister& list) {
-  return runFromListing(list, [&](const NftNatListing& listing) { return nftNatRemoveCommands(bridge, rulesOf(listing, bridge)); },
-                        "remove the NAT rules of bridge " + bridge + " from nftables table ip vnetd");
+  return runFromListing(
+      list, [&](const NftNatListing& listing) { return nftNatRemoveCommands(bridge, rulesOf(listing, bridge)); },
+      "remove the NAT rules of bridge " + bridge + " from nftables table ip vnetd");
 }
 
 Result<std::optional<BridgeNat>> nftNatOf(const std::string& bridge) {
