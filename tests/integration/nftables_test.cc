@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/resource.h>
+#include <grp.h>
 #include <sys/select.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -17,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "platform/host.h"
 #include "platform/linux/nft_nat.h"
 #include "platform/linux/nftables.h"
 
@@ -262,6 +265,50 @@ TEST_F(NftablesTest, EachCallWorksInTheCallingThreadsNamespace) {
   NftNatListing here = vnetdTable();
   EXPECT_FALSE(here.bridges.count("br-z"));
   EXPECT_TRUE(here.bridges.count("br-a"));
+}
+
+// Doctor's NAT facts (host_support.cc) read the same rules through the same wrapper.
+TEST_F(NftablesTest, DoctorSeesTheBridgesRule) {
+  auto facts = readBridgeNat("br-a", cidr("198.18.85.1/24"), "eth0");
+  ASSERT_TRUE(facts) << facts.error().message();
+  EXPECT_EQ(facts->state, NatState::Absent);
+  EXPECT_EQ(facts->detail,
+            "no NAT rule for bridge br-a in nftables table ip vnetd (a running vnetd loads it again within "
+            "reconcile_interval_seconds; start it)");
+  ASSERT_TRUE(loadNftNat("br-a", "eth0", {cidr("198.18.85.1/24")}));
+  facts = readBridgeNat("br-a", cidr("198.18.85.1/24"), "eth0");
+  ASSERT_TRUE(facts) << facts.error().message();
+  EXPECT_EQ(facts->state, NatState::Present) << facts->detail;
+  facts = readBridgeNat("br-a", cidr("198.18.85.1/24"), "eth1");
+  ASSERT_TRUE(facts);
+  EXPECT_EQ(facts->state, NatState::Absent) << "another egress is not what the configuration asks";
+}
+
+// Without CAP_NET_ADMIN (root turned nobody, in a child process): EPERM, on one line.
+TEST_F(NftablesTest, NotPermittedIsEpermOnOneLine) {
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(pipe_fds[0]);
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0)
+      ::_exit(2);
+    auto json = nftListJson("list table ip vnetd", "list vnetd's table");
+    std::string report = json ? std::string("succeeded") : std::to_string(json.error().code) + " " + json.error().message();
+    (void)!::write(pipe_fds[1], report.data(), report.size());
+    ::_exit(0);
+  }
+  ::close(pipe_fds[1]);
+  std::string report;
+  char buf[512];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof buf)) > 0;) report.append(buf, static_cast<size_t>(n));
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child could not drop root";
+  EXPECT_EQ(report, std::to_string(EPERM) +
+                        " list vnetd's table: netlink: Error: cache initialization failed: Operation not permitted");
 }
 
 // libnftables waits with select(): a socket numbered FD_SETSIZE or more would overflow its
