@@ -9,7 +9,7 @@ VNETD_DEBIAN_PACKAGES=(
   libevent-dev libpcap-dev prometheus-cpp-dev libtomlplusplus-dev nlohmann-json3-dev libmnl-dev
   libgtest-dev libgmock-dev
   iproute2 iputils-ping tcpdump
-  nftables  # nft(8): NAT of bridges on Linux (vnetd's own table "ip vnetd")
+  libnftables-dev  # NAT of bridges on Linux: libnftables in-process (vnetd's own table "ip vnetd")
   prometheus  # promtool and a real Prometheus server for the metrics tests
   python3 python3-pip
   dpkg-dev flex bison  # scripts/check-freebsd: unpacks Debian source packages; libpcap's grammar

@@ -4,8 +4,9 @@
 // FreeBSD: rctl(2) rules "jail:<name>:<resource>:<action>=<amount>", and a pf anchor
 // "vnetd/<bridge>" loaded with pfctl(8) (argv, rules on stdin). Linux: network
 // namespaces have no resource accounting of their own, so limits are reported and
-// skipped; NAT is a chain per bridge in vnetd's own nftables table "ip vnetd", loaded
-// with nft(8) (linux/nft_text.h) — no other table is ever read or changed.
+// skipped; NAT is one rule per bridge subnet, named by a comment, in vnetd's own nftables
+// table "ip vnetd", loaded through libnftables in-process (linux/nft_text.h, linux/nftables.h)
+// — no other table is ever changed.
 // Injected into the hook logic like NetStack and Jails (no link-time dependency of
 // core on a backend). Any thread; each call is synchronous.
 #pragma once

@@ -3,15 +3,17 @@
 // reload), the daemon loads it again within its repair time, and removes it when the
 // configuration no longer asks for it.
 //
-// Linux: vnetd's own nftables table "ip vnetd", one chain per bridge. These tests read and
-// change only their own bridge's chain in that table (never another table, never the
-// ruleset); the egress is an interface name of this run's prefix, so no rule can ever
-// match the machine's real uplink.
+// Linux: vnetd's own nftables table "ip vnetd", one postrouting chain holding a rule per NAT
+// bridge subnet, named by the comment "vnetd:bridge:<bridge>". The table is shared with
+// tests running in parallel: these tests read it through libnftables (the product's wrapper,
+// never nft(8)) and delete only their own bridge's rules, by handle (never another bridge's
+// rule, another table, or the ruleset); the egress is an interface name of this run's prefix,
+// so no rule can ever match the machine's real uplink.
 #include <gtest/gtest.h>
 
 #include <csignal>
 
-#include "platform/linux/nft_text.h"
+#include "platform/linux/nft_nat.h"
 #include "tests/integration/daemon_fixture.h"
 #include "tests/support/testnet.h"
 
@@ -25,16 +27,16 @@ class NatTest : public DaemonFixture {
   void SetUp() override {
     DaemonFixture::SetUp();
     if (HasFatalFailure()) return;
-    if (testing::run({"nft", "--version"}).status != 0) GTEST_SKIP() << "nft(8) is not installed (apt-get install nftables)";
     bridge_ = net_.bridgeName("nat");
     egress_ = net_.bridgeName("eg");  // never created: only a name in the rule
   }
   void TearDown() override {
     DaemonFixture::TearDown();
-    // The daemon keeps NAT when it stops (jails keep working); this test's chain goes.
+    // The daemon keeps NAT when it stops (jails keep working); this test's rules go.
     if (!bridge_.empty()) {
-      auto chain = platform::lnx::nftNatChain(bridge_);
-      if (chain) (void)testing::run({"nft", "delete", "chain", "ip", "vnetd", *chain});
+      auto removed = platform::lnx::removeNftNat(bridge_);
+      EXPECT_TRUE(removed) << removed.error().message();
+      EXPECT_FALSE(loadedNat()) << "no rule of this test's bridge is left behind";
     }
   }
 
@@ -49,27 +51,28 @@ class NatTest : public DaemonFixture {
 
   // What vnetd's table holds for this test's bridge, as the product reads it back.
   std::optional<platform::BridgeNat> loadedNat() {
-    auto r = testing::run({"nft", "-j", "list", "table", "ip", "vnetd"});
-    if (r.status != 0) return std::nullopt;  // no table at all
-    auto listing = platform::lnx::decodeNftNatListing(r.out);
-    EXPECT_TRUE(listing) << listing.error().message() << "\n" << r.out;
-    if (!listing || !listing->count(bridge_)) return std::nullopt;
-    return listing->at(bridge_);
+    auto listing = platform::lnx::listNftNat();
+    EXPECT_TRUE(listing) << listing.error().message();
+    if (!listing || !listing->bridges.count(bridge_)) return std::nullopt;
+    const auto& rules = listing->bridges.at(bridge_);
+    // Exactly one rule per subnet of this bridge, in vnetd's chain (no leftover, no old chain).
+    EXPECT_EQ(rules.handles.size(), rules.nat.subnets.size());
+    EXPECT_FALSE(rules.legacy_chain);
+    return rules.nat;
   }
   platform::BridgeNat wanted() const { return {egress_, {*Cidr::parse(subnet_ + ".0/24")}, true}; }
 
-  void flushOwnChain() {
-    auto chain = platform::lnx::nftNatChain(bridge_);
-    ASSERT_TRUE(chain);
-    auto r = testing::run({"nft", "flush", "chain", "ip", "vnetd", *chain});
-    ASSERT_EQ(r.status, 0) << r.err;
-    ASSERT_FALSE(loadedNat()) << "the flush took the rules away";
+  // "Someone" deletes this bridge's rules (only them: the table is shared).
+  void deleteOwnRules() {
+    auto removed = platform::lnx::removeNftNat(bridge_);
+    ASSERT_TRUE(removed) << removed.error().message();
+    ASSERT_FALSE(loadedNat()) << "the rules are gone";
   }
 
   std::string bridge_, egress_;
 };
 
-TEST_F(NatTest, NatFlushedByHandIsBackWithinTheRepairTime) {
+TEST_F(NatTest, NatDeletedByHandIsBackWithinTheRepairTime) {
   writeConfig(bridgeConfig(true), 60, /*interval=*/1);
   startDaemon();
   auto nat = loadedNat();
@@ -77,8 +80,8 @@ TEST_F(NatTest, NatFlushedByHandIsBackWithinTheRepairTime) {
   EXPECT_EQ(*nat, wanted());
 
   size_t mark = daemon_->logSize();
-  flushOwnChain();
-  // Nothing announces a flush: the periodic pass (1 s here) finds it.
+  deleteOwnRules();
+  // Nothing announces a deletion: the periodic pass (1 s here) finds it.
   ASSERT_TRUE(daemon_->waitForLog("NAT of bridge " + bridge_ + " (out of " + egress_ + ") is not loaded; loaded it",
                                   10000, mark))
       << daemon_->log();
@@ -169,9 +172,9 @@ TEST_F(NatTest, JailsReachTheOutsideThroughTheNatTheDaemonKeepsLoaded) {
   EXPECT_TRUE(TestNet::pingWithin(jail, "198.18.236.2", 10)) << "NAT added by a reload carries the jail's traffic";
 
   mark = daemon_->logSize();
-  flushOwnChain();
+  deleteOwnRules();
   ASSERT_TRUE(daemon_->waitForLog("(out of " + egress_ + ") is not loaded; loaded it", 10000, mark)) << daemon_->log();
-  EXPECT_TRUE(TestNet::pingWithin(jail, "198.18.236.2", 10)) << "and again once repaired after a flush";
+  EXPECT_TRUE(TestNet::pingWithin(jail, "198.18.236.2", 10)) << "and again once repaired after a deletion";
   // jail(8) removes the jail before exec.poststop (jail.c stopcommands); poststop refuses
   // while the jail still runs.
   net_.deleteNamespace(jail);

@@ -135,8 +135,9 @@ Result<HostSupport> readHostSupport() {
 }
 
 Result<NatFacts> readBridgeNat(const std::string& bridge, const Cidr& subnet, const std::string& egress) {
-  // What Policy::applyBridgeNat loads: the bridge's chain in vnetd's table "ip vnetd"
-  // (platform/linux/nft_text.h), read back the way the daemon's reconciler reads it.
+  // What Policy::applyBridgeNat loads: the rules named "vnetd:bridge:<bridge>" in the
+  // postrouting chain of vnetd's table "ip vnetd" (platform/linux/nft_text.h), read back
+  // through libnftables the way the daemon's reconciler reads them.
   auto loaded = lnx::nftNatOf(bridge);
   if (!loaded) return loaded.error();
   const BridgeNat want{egress, {Cidr{subnet.network(), subnet.prefix}}, true};

@@ -22,7 +22,11 @@ class LinuxPolicy final : public Policy {
   }
   Result<void> removeBridgeNat(const std::string& bridge) override { return lnx::removeNftNat(bridge); }
   Result<std::optional<BridgeNat>> bridgeNat(const std::string& bridge) override { return lnx::nftNatOf(bridge); }
-  // vnetd's table carries its own nat chain hooked at postrouting: nothing outside it to lose.
+  // vnetd's table carries its own base chain hooked at postrouting: nothing outside it (like
+  // FreeBSD's nat-anchor line in pf.conf) can be lost while the rules stay. A chain that lost
+  // its shape is not "unhooked" either: nft_text.h reports every bridge's rules as not
+  // recognised then, and the reconciler's load declares the chain again (putting back policy
+  // accept; a changed type, hook or priority is refused by the kernel and reported).
   Result<bool> natHooked() override { return true; }
 };
 
