@@ -7,9 +7,9 @@
 //  - Linux: the real Policy of platform::openPolicy(), in a private network namespace that
 //    main() below makes before any thread starts, so vnetd's nftables table lives there and
 //    nothing of the host is read or changed.
-// The tests only use the Policy interface (and nft by hand for what an administrator does),
+// The tests only use the Policy interface (and nftables by hand, through the wrapper, for what an administrator does),
 // so they hold whatever the Linux backend's table layout is. The file lives under linux/
-// because the Linux half needs a Linux host (unshare(CLONE_NEWNET), nft, ip); the FreeBSD
+// because the Linux half needs a Linux host (unshare(CLONE_NEWNET), libnftables, ip); the FreeBSD
 // half is platform-neutral code and runs here with it.
 // Further down: FreeBSD-only checks of the exact pfctl commands and of the model itself.
 #include <gtest/gtest.h>
@@ -33,6 +33,7 @@
 #include "daemon/reconciler.h"
 #include "platform/child_process.h"
 #include "platform/freebsd/pf_nat.h"
+#include "platform/linux/nftables.h"
 #include "platform/policy.h"
 #include "tests/support/fake_pf.h"
 
@@ -102,38 +103,11 @@ class FreebsdBackend final : public Backend {
   NatOnlyPolicy policy_{pf_};
 };
 
-// What an administrator does to nftables by hand, in this process's network namespace.
-// Through nft(8) for now; once the libnftables wrapper exists (ISSUE16.md:
-// platform/linux/nftables.h), these two become lnx::nftRun(commands, what) and
-// lnx::nftListJson(command, what): same input, same JSON.
-constexpr const char* kNftCli = "/usr/sbin/nft";
-
-Result<std::string> nftByHand(const std::vector<std::string>& args, const std::string& input = "") {
-  platform::ChildSpec spec;
-  spec.program = kNftCli;
-  spec.argv = {"nft"};
-  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-  spec.input = input;
-  spec.timeout = std::chrono::seconds(10);
-  spec.max_output = size_t{1} << 20;
-  auto ran = platform::runChild(spec);
-  if (!ran) return ran.error();
-  if (!ran->exited || ran->status != 0) return plainError("nft " + args.front() + " ...: " + ran->output);
-  return std::move(ran->output);
-}
-Result<void> nftRunByHand(const std::string& commands) {
-  auto r = nftByHand({"-f", "-"}, commands);
-  if (!r) return r.error();
-  return success();
-}
+// What an administrator does to nftables by hand, in this process's network namespace,
+// through the product's libnftables wrapper (the nft(8) CLI is not a dependency).
+Result<void> nftRunByHand(const std::string& commands) { return platform::lnx::nftRun(commands, "test: by hand"); }
 Result<std::string> nftListJsonByHand(const std::string& command) {
-  std::vector<std::string> args = {"-j"};
-  for (size_t i = 0, j; i < command.size(); i = j + 1) {
-    j = command.find(' ', i);
-    if (j == std::string::npos) j = command.size();
-    args.push_back(command.substr(i, j - i));
-  }
-  return nftByHand(args);
+  return platform::lnx::nftListJson(command, "test: list by hand");
 }
 
 Result<void> runTool(const std::string& program, const std::vector<std::string>& argv) {
@@ -183,7 +157,7 @@ class LinuxBackend final : public Backend {
   void writeForeign(const std::string& bridge, const Cidr& subnet, const std::string& egress) override {
     // Whatever the table's layout, the bridge's rule matches `ip saddr <subnet>`: replace it
     // in place (same chain, same comment) by a snat to a fixed address.
-    auto listed = nftListJsonByHand("-a list table ip vnetd");
+    auto listed = nftListJsonByHand("list table ip vnetd");
     ASSERT_TRUE(listed) << listed.error().message();
     auto json = nlohmann::json::parse(*listed);
     int replaced = 0;
@@ -228,8 +202,6 @@ const BackendParam kFreebsd{"FreebsdPfAnchor", [] { return std::unique_ptr<Backe
 const BackendParam kLinux{"LinuxNftables", [] { return std::unique_ptr<Backend>(new LinuxBackend); }, [] {
                             if (!g_no_private_netns.empty()) return g_no_private_netns;
                             if (!std::filesystem::exists("/usr/sbin/ip")) return std::string("no /usr/sbin/ip");
-                            if (!std::filesystem::exists(kNftCli))
-                              return std::string("nft(8) is not installed: the flushes by hand use it (nftRunByHand)");
                             return std::string();
                           }};
 
