@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/forwarding_needs.h"
 #include "core/naming.h"
 #include "vnetd/build_config.h"
 
@@ -84,8 +85,6 @@ Verdict ok(std::string check, std::string message) { return {std::move(check), S
 Verdict bad(Status s, std::string check, std::string message, std::string fix) {
   return {std::move(check), s, std::move(message), std::move(fix)};
 }
-
-bool natActive(const BridgeConfig& b) { return !b.nat.empty() && b.address.has_value(); }
 
 bool anyLimits(const Config& c) {
   for (const auto& [name, j] : c.jails)
@@ -471,25 +470,19 @@ std::vector<Verdict> judgeBridge(Platform p, const BridgeFacts& b) {
 std::vector<Verdict> judgeForwarding(Platform p, const platform::HostSupport& host, const Config& config,
                                      const std::vector<JailFacts>& jails) {
   std::vector<Verdict> out;
+  // The rule is the daemon's too ([daemon] manage_forwarding): core/forwarding_needs.h.
+  std::vector<IpAddress> running;
+  for (const auto& j : jails) {
+    if (j.gateway4) running.push_back(*j.gateway4);
+    if (j.gateway6) running.push_back(*j.gateway6);
+  }
+  const ForwardingNeeds needs = forwardingNeeds(config, running);
   for (IpFamily fam : {IpFamily::V4, IpFamily::V6}) {
     bool v4 = fam == IpFamily::V4;
     std::vector<std::string> nat, gw;  // bridge labels needing forwarding, and why
-    std::set<std::string> gw_seen;
-    auto usesHost = [&](const std::optional<IpAddress>& g) {
-      if (!g) return;
-      for (const auto& [key, b] : config.bridges) {
-        const auto& a = v4 ? b.address : b.address6;
-        if (a && a->address == *g && gw_seen.insert(key).second) gw.push_back(bridgeLabel(b) + " (" + g->toString() + ")");
-      }
-    };
-    for (const auto& [key, b] : config.bridges)
-      if (v4 && natActive(b)) nat.push_back(bridgeLabel(b));
-    auto fromConfig = [&](const JailConfig& jc) {
-      for (const auto& ic : jc.interfaces) usesHost(v4 ? ic.gateway : ic.gateway6);
-    };
-    for (const auto& [name, jc] : config.jails) fromConfig(jc);
-    if (config.jail_defaults) fromConfig(*config.jail_defaults);
-    for (const auto& j : jails) usesHost(v4 ? j.gateway4 : j.gateway6);
+    for (const auto& key : needs.of(fam).nat) nat.push_back(bridgeLabel(config.bridges.at(key)));
+    for (const auto& [key, g] : needs.of(fam).gateways)
+      gw.push_back(bridgeLabel(config.bridges.at(key)) + " (" + g.toString() + ")");
 
     const std::string check = v4 ? "forwarding:ipv4" : "forwarding:ipv6";
     const std::string name = v4 ? "IPv4" : "IPv6";
@@ -506,6 +499,12 @@ std::vector<Verdict> judgeForwarding(Platform p, const platform::HostSupport& ho
       fix = v4 ? "sysctl -w net.ipv4.ip_forward=1 && echo net.ipv4.ip_forward=1 > /etc/sysctl.d/90-vnetd.conf"
                : "sysctl -w net.ipv6.conf.all.forwarding=1 && echo net.ipv6.conf.all.forwarding=1 > "
                  "/etc/sysctl.d/90-vnetd-ipv6.conf";
+    // vnetd can do it itself (src/daemon/forwarding.h); when it is meant to, its not
+    // having done so means it is not running (or could not: its log says why).
+    fix += config.daemon.manage_forwarding
+               ? "  # [daemon] manage_forwarding = true in " + config.source +
+                     ": vnetd switches it on when it starts; is it running? (its log says what it changed)"
+               : "  # or let vnetd do it: [daemon] manage_forwarding = true in " + config.source;
     std::string users = !nat.empty() ? "NAT on " + join(nat) : "jails route via " + join(gw);
     const std::optional<bool>& on = v4 ? host.ipv4_forwarding : host.ipv6_forwarding;
     if (!on) {

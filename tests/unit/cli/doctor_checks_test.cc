@@ -250,7 +250,13 @@ TEST(DoctorForwarding, OffWithNatFailsOffWithGatewayWarns) {
   platform::HostSupport fb;
   fb.ipv4_forwarding = false;
   EXPECT_EQ(find(judgeForwarding(Platform::FreeBSD, fb, c, {}), "forwarding:ipv4")->fix,
-            "sysrc gateway_enable=YES && sysctl net.inet.ip.forwarding=1");
+            "sysrc gateway_enable=YES && sysctl net.inet.ip.forwarding=1  # or let vnetd do it: [daemon] "
+            "manage_forwarding = true in " + c.source);
+  // With the key set, vnetd should have done it: the fix says so.
+  c.daemon.manage_forwarding = true;
+  v = find(judgeForwarding(Platform::Linux, linuxHost(false), c, {}), "forwarding:ipv4");
+  EXPECT_EQ(v->status, Status::Fail);
+  EXPECT_THAT(v->fix, HasSubstr("manage_forwarding = true in " + c.source + ": vnetd switches it on when it starts"));
 }
 
 TEST(DoctorForwarding, NotNeededWithoutNatOrHostGateway) {
