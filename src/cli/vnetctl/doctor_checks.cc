@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -523,6 +524,97 @@ std::vector<Verdict> judgeForwarding(Platform p, const platform::HostSupport& ho
   return out;
 }
 
+// ----------------------------------------------------------------------- firewall
+
+namespace {
+
+// The rules that let a bridge's forwarded traffic through `b`, written for whoever
+// manages that chain (a rule added behind Docker's or firewalld's back is lost at their
+// next reload, or fights them).
+std::vector<std::string> firewallFixes(const platform::ForwardBlock& b, const std::string& br) {
+  switch (b.owner) {
+    case platform::FwOwner::Docker: {
+      // Docker's documented place for the administrator's rules: DOCKER-USER, which
+      // FORWARD jumps to first and Docker never rewrites.
+      std::vector<std::string> out;
+      if (b.outbound) out.push_back("iptables -I DOCKER-USER -i " + br + " -j ACCEPT");
+      if (b.inbound)
+        out.push_back("iptables -I DOCKER-USER -o " + br + " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT");
+      return out;
+    }
+    case platform::FwOwner::Firewalld:
+      return {"firewall-cmd --permanent --zone=trusted --add-interface=" + br + " && firewall-cmd --reload"};
+    case platform::FwOwner::Nftables: {
+      const std::string at = "nft insert rule " + b.family + " " + b.table + " " + b.chain + " ";
+      std::vector<std::string> out;
+      if (b.outbound) out.push_back(at + "iifname \"" + br + "\" accept");
+      if (b.inbound) out.push_back(at + "oifname \"" + br + "\" ct state established,related accept");
+      return out;
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+std::vector<Verdict> judgeForwardFirewall(const Config& config, const std::optional<platform::ForwardFirewallFacts>& fw,
+                                          const std::string& error) {
+  std::vector<Verdict> out;
+  const ForwardingNeeds needs = forwardingNeeds(config);
+  // Bridge key -> the subnets whose forwarded traffic must pass, in config order.
+  std::map<std::string, std::vector<Cidr>> subnets;
+  auto need = [&](const std::string& key, const std::optional<Cidr>& a) {
+    if (!a) return;
+    Cidr net{a->network(), a->prefix};
+    auto& v = subnets[key];
+    if (std::find(v.begin(), v.end(), net) == v.end()) v.push_back(net);
+  };
+  for (const auto& key : needs.ipv4.nat) need(key, config.bridges.at(key).address);
+  for (const auto& [key, g] : needs.ipv4.gateways) need(key, config.bridges.at(key).address);
+  for (const auto& [key, g] : needs.ipv6.gateways) need(key, config.bridges.at(key).address6);
+  if (subnets.empty()) return out;
+  if (!fw) {
+    out.push_back(bad(Status::Warn, "firewall:forward", "cannot read the host firewall's ruleset: " + error,
+                      "vnetctl doctor  # as root"));
+    return out;
+  }
+  if (!fw->applicable) return out;
+  for (const auto& [key, nets] : subnets) {
+    const BridgeConfig& b = config.bridges.at(key);
+    std::vector<std::string> cidrs, found, fixes;
+    for (const auto& net : nets) {
+      cidrs.push_back(net.toString());
+      for (const auto& blk : platform::forwardBlocks(fw->ruleset, b.interface, net)) {
+        std::string what = "table " + blk.family + " " + blk.table + " chain " + blk.chain + " (" +
+                           (blk.policy_drop ? "policy drop" : "ends in a drop") + ") drops " +
+                           (blk.outbound && blk.inbound ? "it both ways"
+                            : blk.outbound             ? "what the jails send out"
+                                                       : "the replies to the jails") +
+                           (blk.owner == platform::FwOwner::Docker      ? " [Docker]"
+                            : blk.owner == platform::FwOwner::Firewalld ? " [firewalld]"
+                                                                        : "");
+        if (std::find(found.begin(), found.end(), what) == found.end()) found.push_back(what);
+        for (auto& fx : firewallFixes(blk, b.interface))
+          if (std::find(fixes.begin(), fixes.end(), fx) == fixes.end()) fixes.push_back(std::move(fx));
+      }
+    }
+    const std::string check = "firewall:forward:" + key;
+    const std::string label = bridgeLabel(b) + " (" + join(cidrs) + ")";
+    if (found.empty())
+      out.push_back(ok(check, "no firewall chain at hook forward drops the forwarded traffic of " + label));
+    else
+      out.push_back(bad(Status::Warn, check, "the host firewall drops forwarded traffic of " + label + ": " +
+                                                 join(found, "; "),
+                        joinFixes(fixes)));
+  }
+  if (fw->legacy_iptables)
+    out.push_back(bad(Status::Warn, "firewall:legacy",
+                      "legacy iptables has a filter table (/proc/net/ip_tables_names): its FORWARD rules are "
+                      "invisible to nftables and to firewall:forward checks",
+                      "iptables-legacy -S FORWARD"));
+  return out;
+}
+
 // ---------------------------------------------------------------------------- NAT
 
 Verdict judgeNat(Platform p, const BridgeConfig& b, const NatCheckFacts& n, const std::string& config_path) {
@@ -760,6 +852,7 @@ std::vector<Verdict> judge(const Facts& f) {
                         "vnetctl doctor  # as root"));
     for (const auto& b : f.bridges) add(judgeBridge(f.platform, b));
     if (f.host) add(judgeForwarding(f.platform, *f.host, *config, f.jails));
+    add(judgeForwardFirewall(*config, f.firewall, f.firewall_error));
     for (const auto& [key, b] : config->bridges) {
       auto n = f.nat.find(key);
       if (natActive(b) && n != f.nat.end()) out.push_back(judgeNat(f.platform, b, n->second, f.config.path));
