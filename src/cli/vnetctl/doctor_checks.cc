@@ -574,6 +574,7 @@ std::vector<Verdict> judgeForwardFirewall(const Config& config, const std::optio
   for (const auto& [key, g] : needs.ipv6.gateways) need(key, config.bridges.at(key).address6);
   if (subnets.empty()) return out;
   if (!fw) {
+    if (error.empty()) return out;  // not looked at
     out.push_back(bad(Status::Warn, "firewall:forward", "cannot read the host firewall's ruleset: " + error,
                       "vnetctl doctor  # as root"));
     return out;

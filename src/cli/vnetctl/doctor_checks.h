@@ -196,7 +196,8 @@ Verdict judgeNat(Platform p, const BridgeConfig& bridge, const NatCheckFacts& na
 // in each family it needs it for: WARN naming each chain that drops its traffic, with
 // the rules that let it through in the style of whoever owns the chain (nft, Docker's
 // DOCKER-USER through iptables, firewalld's trusted zone); then firewall:legacy. Nothing
-// when the platform has no such check (FreeBSD) or no bridge needs forwarding.
+// when the platform has no such check (FreeBSD), no bridge needs forwarding, or the
+// firewall was not looked at (`fw` nullopt with no `error`).
 std::vector<Verdict> judgeForwardFirewall(const Config& config, const std::optional<platform::ForwardFirewallFacts>& fw,
                                           const std::string& error);
 std::vector<Verdict> judgeJail(Platform p, const JailFacts& jail);
