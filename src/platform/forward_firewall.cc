@@ -1,6 +1,7 @@
 #include "platform/forward_firewall.h"
 
 #include <algorithm>
+#include <map>
 
 namespace vnetd::platform {
 namespace {
@@ -83,32 +84,63 @@ Tri ruleMatches(const FwRule& r, const Probe& p, const std::string& bridge) {
 }
 
 enum class Outcome { Accept, Drop, Continue };
-constexpr int kMaxDepth = 16;  // nft itself refuses loops; this only bounds odd listings
 
-Outcome walk(const FwTable& t, const FwChain& c, const Probe& p, const std::string& bridge, int depth) {
-  if (depth > kMaxDepth) return Outcome::Continue;
-  for (const auto& r : c.rules) {
-    // Only what surely happens counts: a rule that may match is passed over, whether it
-    // would accept (the traffic cannot count on it) or drop (it may well be for others).
-    if (ruleMatches(r, p, bridge) != Tri::Yes) continue;
-    switch (r.verdict) {
-      case FwRule::Verdict::None: break;
-      case FwRule::Verdict::Accept: return Outcome::Accept;
-      case FwRule::Verdict::Drop:
-      case FwRule::Verdict::Reject: return Outcome::Drop;
-      case FwRule::Verdict::Return: return Outcome::Continue;
-      case FwRule::Verdict::Jump:
-      case FwRule::Verdict::Goto: {
-        const FwChain* next = t.chain(r.target);
-        Outcome o = next ? walk(t, *next, p, bridge, depth + 1) : Outcome::Continue;
-        // A goto never comes back: falling off its chain ends this one too.
-        if (o != Outcome::Continue || r.verdict == FwRule::Verdict::Goto) return o;
-        break;
+// Walks chains for one probe. A chain's outcome depends only on the chain and the probe,
+// so each is walked once (memo): a listing with many jumps to the same chains costs no
+// more than its rules, and a loop (nft refuses them, a crafted listing need not) ends as
+// "falls off" where it closes.
+class Walker {
+ public:
+  using Index = std::map<std::string, const FwChain*, std::less<>>;
+  Walker(const Index& chains, const Probe& p, const std::string& bridge) : chains_(chains), p_(p), bridge_(bridge) {}
+
+  Outcome walk(const FwChain& c) {
+    auto [it, fresh] = memo_.try_emplace(&c);
+    if (!fresh) return it->second.value_or(Outcome::Continue);  // done, or on the current path
+    // The kernel's own bound on nested jumps (NFT_JUMP_STACK_SIZE, 16); deeper is not a
+    // listing the kernel runs.
+    if (++depth_ > kMaxDepth) {
+      --depth_;
+      return Outcome::Continue;
+    }
+    Outcome o = body(c);
+    --depth_;
+    memo_[&c] = o;
+    return o;
+  }
+
+ private:
+  Outcome body(const FwChain& c) {
+    for (const auto& r : c.rules) {
+      // Only what surely happens counts: a rule that may match is passed over, whether it
+      // would accept (the traffic cannot count on it) or drop (it may well be for others).
+      if (ruleMatches(r, p_, bridge_) != Tri::Yes) continue;
+      switch (r.verdict) {
+        case FwRule::Verdict::None: break;
+        case FwRule::Verdict::Accept: return Outcome::Accept;
+        case FwRule::Verdict::Drop:
+        case FwRule::Verdict::Reject: return Outcome::Drop;
+        case FwRule::Verdict::Return: return Outcome::Continue;
+        case FwRule::Verdict::Jump:
+        case FwRule::Verdict::Goto: {
+          auto next = chains_.find(r.target);
+          Outcome o = next != chains_.end() ? walk(*next->second) : Outcome::Continue;
+          // A goto never comes back: falling off its chain ends this one too.
+          if (o != Outcome::Continue || r.verdict == FwRule::Verdict::Goto) return o;
+          break;
+        }
       }
     }
+    return Outcome::Continue;
   }
-  return Outcome::Continue;
-}
+
+  static constexpr int kMaxDepth = 16;
+  const Index& chains_;
+  const Probe& p_;
+  const std::string& bridge_;
+  std::map<const FwChain*, std::optional<Outcome>> memo_;
+  int depth_ = 0;
+};
 
 bool unconditionalDrop(const FwRule& r) {
   return r.matches.empty() && (r.verdict == FwRule::Verdict::Drop || r.verdict == FwRule::Verdict::Reject);
@@ -129,12 +161,14 @@ std::vector<ForwardBlock> forwardBlocks(const FwRuleset& ruleset, const std::str
     bool family_applies = t.family == "inet" || (t.family == "ip" && fam == IpFamily::V4) ||
                           (t.family == "ip6" && fam == IpFamily::V6);
     if (!family_applies) continue;
+    Walker::Index index;
+    for (const auto& c : t.chains) index.emplace(c.name, &c);
     for (const auto& c : t.chains) {
       if (c.hook != "forward") continue;
       bool policy_drop = c.policy == "drop";
       if (!policy_drop && (c.rules.empty() || !unconditionalDrop(c.rules.back()))) continue;
       auto passes = [&](const Probe& p) {
-        Outcome o = walk(t, c, p, ifname, 0);
+        Outcome o = Walker(index, p, ifname).walk(c);
         if (o == Outcome::Continue) o = policy_drop ? Outcome::Drop : Outcome::Accept;
         return o == Outcome::Accept;
       };

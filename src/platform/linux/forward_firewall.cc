@@ -1,6 +1,9 @@
 #include "platform/linux/forward_firewall.h"
 
+#include <map>
 #include <nlohmann/json.hpp>
+#include <tuple>
+#include <utility>
 
 namespace vnetd::platform::lnx {
 namespace {
@@ -153,19 +156,26 @@ FwRule decodeRule(const Json& expr) {
   return rule;
 }
 
-FwTable* findTable(FwRuleset& rs, const std::string& family, const std::string& name) {
-  for (auto& t : rs.tables)
-    if (t.family == family && t.name == name) return &t;
-  rs.tables.push_back(FwTable{family, name, {}});
-  return &rs.tables.back();
-}
+// Tables and chains by name, as the listing names them (indexes: the vectors grow).
+class Builder {
+ public:
+  FwChain* chain(const std::string& family, const std::string& table, const std::string& name) {
+    FwTable& t = this->table(family, table);
+    auto [it, fresh] = chains_.try_emplace({family, table, name}, t.chains.size());
+    if (fresh) t.chains.push_back(FwChain{name, "", "", {}});
+    return &t.chains[it->second];
+  }
+  FwTable& table(const std::string& family, const std::string& name) {
+    auto [it, fresh] = tables_.try_emplace({family, name}, rs.tables.size());
+    if (fresh) rs.tables.push_back(FwTable{family, name, {}});
+    return rs.tables[it->second];
+  }
+  FwRuleset rs;
 
-FwChain* findChain(FwTable& t, const std::string& name) {
-  for (auto& c : t.chains)
-    if (c.name == name) return &c;
-  t.chains.push_back(FwChain{name, "", "", {}});
-  return &t.chains.back();
-}
+ private:
+  std::map<std::pair<std::string, std::string>, size_t> tables_;
+  std::map<std::tuple<std::string, std::string, std::string>, size_t> chains_;
+};
 
 }  // namespace
 
@@ -174,7 +184,7 @@ Result<FwRuleset> decodeNftRuleset(std::string_view text) {
   if (doc.is_discarded()) return plainError("nftables ruleset listing: not JSON");
   if (!doc.is_object() || !doc.contains("nftables") || !doc["nftables"].is_array())
     return plainError("nftables ruleset listing: no \"nftables\" array");
-  FwRuleset rs;
+  Builder build;
   for (const auto& item : doc["nftables"]) {
     if (!item.is_object() || item.size() != 1) continue;
     const std::string& kind = item.begin().key();
@@ -182,21 +192,21 @@ Result<FwRuleset> decodeNftRuleset(std::string_view text) {
     if (!o.is_object()) continue;
     if (kind == "table") {
       std::string family = stringAt(o, "family"), name = stringAt(o, "name");
-      if (!family.empty() && !name.empty()) findTable(rs, family, name);
+      if (!family.empty() && !name.empty()) build.table(family, name);
     } else if (kind == "chain") {
       std::string family = stringAt(o, "family"), table = stringAt(o, "table"), name = stringAt(o, "name");
       if (family.empty() || table.empty() || name.empty()) continue;
-      FwChain* c = findChain(*findTable(rs, family, table), name);
+      FwChain* c = build.chain(family, table, name);
       c->hook = stringAt(o, "hook");
       c->policy = stringAt(o, "policy");
     } else if (kind == "rule") {
       std::string family = stringAt(o, "family"), table = stringAt(o, "table"), chain = stringAt(o, "chain");
       if (family.empty() || table.empty() || chain.empty()) continue;
       auto expr = o.find("expr");
-      findChain(*findTable(rs, family, table), chain)->rules.push_back(decodeRule(expr != o.end() ? *expr : Json()));
+      build.chain(family, table, chain)->rules.push_back(decodeRule(expr != o.end() ? *expr : Json()));
     }
   }
-  return rs;
+  return std::move(build.rs);
 }
 
 bool legacyFilterListed(std::string_view names) {
