@@ -158,6 +158,44 @@ TEST(ForwardBlocks, AcceptingChainsAreNoBlock) {
   EXPECT_THAT(forwardBlocks(fixture("accepting.json"), kBr, kNet), IsEmpty());
 }
 
+// Hand-made: the semantics the fixtures do not tell apart.
+FwRule rule(std::vector<FwMatch> m, FwRule::Verdict v, std::string target = "") {
+  return FwRule{std::move(m), v, std::move(target)};
+}
+FwMatch iif(std::string name) {
+  FwMatch m;
+  m.key = FwMatch::Key::Iifname;
+  m.words = {std::move(name)};
+  return m;
+}
+
+TEST(ForwardBlocks, GotoNeverComesBackJumpDoes) {
+  // fwd (policy drop): jump zones; zones: iifname br-fw goto/jump quiet; accept.
+  // quiet decides nothing. After a jump, zones' accept is reached; after a goto, falling
+  // off quiet ends zones too, and fwd's policy drops.
+  auto build = [](FwRule::Verdict to_quiet) {
+    FwTable t{"inet", "t", {}};
+    t.chains.push_back({"fwd", "forward", "drop", {rule({}, FwRule::Verdict::Jump, "zones")}});
+    t.chains.push_back({"zones", "", "", {rule({iif(kBr)}, to_quiet, "quiet"), rule({}, FwRule::Verdict::Accept)}});
+    t.chains.push_back({"quiet", "", "", {}});
+    return FwRuleset{{t}};
+  };
+  EXPECT_THAT(forwardBlocks(build(FwRule::Verdict::Jump), kBr, kNet), IsEmpty());
+  EXPECT_EQ(forwardBlocks(build(FwRule::Verdict::Goto), kBr, kNet).size(), 1u);
+}
+
+TEST(ForwardBlocks, LoopsAndMissingChainsEnd) {
+  FwTable t{"ip", "t", {}};
+  t.chains.push_back({"fwd", "forward", "drop",
+                      {rule({}, FwRule::Verdict::Jump, "a"), rule({}, FwRule::Verdict::Jump, "nowhere"),
+                       rule({iif(kBr)}, FwRule::Verdict::Accept)}});
+  t.chains.push_back({"a", "", "", {rule({}, FwRule::Verdict::Jump, "b")}});
+  t.chains.push_back({"b", "", "", {rule({}, FwRule::Verdict::Jump, "a"), rule({}, FwRule::Verdict::Jump, "fwd")}});
+  // The loop falls off where it closes; the bridge's own accept rule is reached.
+  EXPECT_THAT(forwardBlocks(FwRuleset{{t}}, kBr, kNet),
+              ElementsAre(block("ip", "t", "fwd", true, FwOwner::Nftables, false, true)));
+}
+
 TEST(LegacyIptables, FilterTableListed) {
   EXPECT_TRUE(legacyFilterListed("nat\nfilter\n"));
   EXPECT_TRUE(legacyFilterListed("filter"));
