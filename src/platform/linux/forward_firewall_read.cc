@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <cerrno>
 
 #include "core/file_util.h"
@@ -10,6 +12,9 @@ namespace vnetd::platform {
 Result<ForwardFirewallFacts> readForwardFirewall() {
   ForwardFirewallFacts f;
   f.applicable = true;
+  // Listing needs CAP_NET_ADMIN, and without it libnftables prints its complaint to
+  // stderr itself (see nftables.h): doctor says it in its own line instead.
+  if (::geteuid() != 0) return Error{EPERM, "list the nftables ruleset (needs root)"};
   // The whole ruleset: the forward chains of any table (Docker's ip filter, firewalld's
   // inet firewalld, the administrator's) and the regular chains they jump to.
   auto json = lnx::nftListJson("list ruleset", "list the nftables ruleset");
