@@ -5,6 +5,7 @@
 // network namespace, and a new one starts with both off.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "core/file_util.h"
@@ -130,6 +131,24 @@ TEST_F(ForwardingTest, SwitchedOnByTheAdministratorIsLeftOn) {
   ASSERT_EQ(daemon_->stop(SIGTERM), 0);
   EXPECT_EQ(inHost(kV4), "1") << "vnetd did not switch it on, so it leaves it on";
   EXPECT_EQ(inHost(kV6), "0") << "the one vnetd did switch on goes back off";
+}
+
+TEST_F(ForwardingTest, ReloadAddingABridgeThatNeedsItSwitchesItOn) {
+  // At first the bridge needs nothing: no jail routes via it.
+  writeConfig("manage_forwarding = true\n\n[metrics]\nlisten = \"127.0.0.1:0\"\n\n[bridge.lan]\ninterface = \"" + br_ +
+              "\"\naddress = \"198.18.238.1/24\"\n");
+  ASSERT_NO_FATAL_FAILURE(start());
+  EXPECT_EQ(inHost(kV4), "0");
+  EXPECT_FALSE(markerExists());
+  configure(true);
+  size_t from = daemon_->logSize();
+  ASSERT_EQ(::kill(daemon_->pid(), SIGHUP), 0);
+  ASSERT_TRUE(daemon_->waitForLog("forwarding: set net.ipv4.ip_forward = 1", 10000, from)) << daemon_->log();
+  EXPECT_EQ(inHost(kV4), "1");
+  EXPECT_EQ(inHost(kV6), "1");
+  ASSERT_EQ(daemon_->stop(SIGTERM), 0);
+  EXPECT_EQ(inHost(kV4), "0");
+  EXPECT_EQ(inHost(kV6), "0");
 }
 
 TEST_F(ForwardingTest, UnmanagedStaysOffHooksWorkAndDoctorPrintsTheFix) {
