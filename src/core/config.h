@@ -32,6 +32,10 @@ struct DaemonConfig {
   std::string host_id;             // "" = read the OS host id (FreeBSD kern.hostuuid, Linux /etc/machine-id)
   uint32_t orphan_grace_seconds = 60;
   uint32_t reconcile_interval_seconds = 10;
+  // Let the daemon switch IPv4/IPv6 forwarding on for bridges that need it (and back
+  // off on exit when it was vnetd that switched it): src/daemon/forwarding.h. Off by
+  // default: a host-global setting is the administrator's (docs/configuration.md).
+  bool manage_forwarding = false;
 };
 
 struct MetricsConfig {

@@ -32,7 +32,8 @@ constexpr std::string_view kDaemonKeys[] = {"control_socket",
                                             "log_level",
                                             "host_id",
                                             "orphan_grace_seconds",
-                                            "reconcile_interval_seconds"};
+                                            "reconcile_interval_seconds",
+                                            "manage_forwarding"};
 constexpr std::string_view kMetricsKeys[] = {"listen", "path"};
 constexpr std::string_view kCaptureKeys[] = {"enabled",     "snaplen",
                                              "buffer_size", "flow_idle_timeout",
@@ -208,6 +209,7 @@ class SectionReader {
       d.orphan_grace_seconds = *v;
     if (auto v = fields_.getUint32(t, "reconcile_interval_seconds", s, 1, kMaxUint32))
       d.reconcile_interval_seconds = *v;
+    if (auto v = fields_.getBool(t, "manage_forwarding", s)) d.manage_forwarding = *v;
   }
 
   void loadMetrics(const toml::table& t) {

@@ -48,6 +48,8 @@ Daemon::~Daemon() {
   status_.reset();
   refresher_.reset();  // stops after the jail it is reading
   mutator_.reset();
+  // After the last hook: none can switch forwarding on again behind the restore.
+  if (forwarding_) forwarding_->restore();
   VNETD_LOG_INFO("stopped; jail networking left in place");
 }
 
@@ -68,6 +70,10 @@ Result<void> Daemon::start() {
     if (!id) return id.error();
     host_id = *id;
   }
+  // Forwarding first: the first pass and the first hooks already find it on. A daemon
+  // that fails to start further down switches it back off (~Daemon).
+  forwarding_ = std::make_unique<Forwarding>(cfg.daemon.state_dir + "/forwarding", Forwarding::platformSwitches());
+  forwarding_->apply(cfg);
   auto host = platform::openHostStack();
   if (!host) return host.error();
   host_ = std::move(*host);
@@ -334,6 +340,7 @@ Result<void> Daemon::reload(std::function<void()> then) {
   config_ = std::make_shared<const Config>(std::move(*next));
   log::setLevel(config_->daemon.log_level);
   mutator_->setConfig(config_);
+  forwarding_->apply(*config_);  // a bridge that needs forwarding may have been added
   if (capture_) capture_->apply(*config_);  // bridges added/removed, [capture] changed
   for (const auto& [key, br] : config_->bridges) managed_names_.insert(br.interface);
   if (interval_changed) armReconcileTimer();

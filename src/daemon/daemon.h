@@ -6,7 +6,9 @@
 // serialised while status and events are answered.
 //
 // Stopping the daemon (destroying it) never tears down jail networking: links, bridges
-// and the state store stay as they are; the next start adopts them.
+// and the state store stay as they are; the next start adopts them. The one exception is
+// IP forwarding that vnetd itself switched on ([daemon] manage_forwarding): it is
+// switched back off (daemon/forwarding.h).
 //
 // Threading: loop thread only.
 #pragma once
@@ -27,6 +29,7 @@
 #include "daemon/control_server.h"
 #include "daemon/dispatcher.h"
 #include "daemon/event_watch.h"
+#include "daemon/forwarding.h"
 #include "daemon/jail_facts.h"
 #include "daemon/metrics.h"
 #include "daemon/mutator.h"
@@ -94,6 +97,8 @@ class Daemon {
   std::unique_ptr<Mutator> mutator_;
   std::unique_ptr<ControlServer> server_;
   std::unique_ptr<exporters::MetricsHttp> http_;
+  // [daemon] manage_forwarding: applied at start and on reload, undone at a clean exit.
+  std::unique_ptr<Forwarding> forwarding_;
   std::unique_ptr<collectors::CaptureManager> capture_;  // per-bridge capture threads
   // `vnetctl capture` sessions, made at the first one. Uses *capture_ only in handle();
   // destroyed (its threads joined, their clients see EOF) after ~Daemon's body.

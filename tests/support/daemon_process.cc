@@ -52,9 +52,12 @@ bool DaemonProcess::start(std::string* why, int timeout_ms) {
   if (pid == 0) {
     ::dup2(pipefd[1], 2);
     ::dup2(pipefd[1], 1);
-    std::vector<char*> args = {const_cast<char*>(binary_.c_str()), const_cast<char*>("--foreground"),
-                               const_cast<char*>("--config"), const_cast<char*>(config_.c_str()), nullptr};
-    ::execv(args[0], args.data());
+    std::vector<char*> args;
+    for (const auto& p : prefix_) args.push_back(const_cast<char*>(p.c_str()));
+    for (const char* a : {binary_.c_str(), "--foreground", "--config", config_.c_str()})
+      args.push_back(const_cast<char*>(a));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
     ::_exit(127);
   }
   ::close(pipefd[1]);

@@ -25,6 +25,10 @@ class DaemonProcess {
   // Starts vnetd --foreground and waits until it logs that it is serving (or exits).
   // False with the log in `why` when it did not come up within the timeout.
   bool start(std::string* why, int timeout_ms = 20000);
+  // Runs vnetd through `prefix` (e.g. {"ip", "netns", "exec", "<ns>"}: a program that
+  // execs the rest of its argv in the same process, so pid() and signals stay vnetd's).
+  // Applies to the next start().
+  void setArgvPrefix(std::vector<std::string> prefix) { prefix_ = std::move(prefix); }
   // Sends `sig`; for SIGKILL/SIGTERM also reaps the process. Returns its exit status
   // (or 128+signal); -1 when it was not running.
   int stop(int sig = SIGTERM, int timeout_ms = 20000);
@@ -44,6 +48,7 @@ class DaemonProcess {
   void reader(int fd);
 
   std::string binary_, config_, socket_;
+  std::vector<std::string> prefix_;
   pid_t pid_ = -1;
   std::thread reader_;
   mutable std::mutex mutex_;

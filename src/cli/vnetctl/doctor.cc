@@ -18,9 +18,11 @@
 #include "core/config.h"
 #include "core/control_client.h"
 #include "core/control_protocol.h"
+#include "core/forwarding_needs.h"
 #include "core/jail_conf.h"
 #include "core/state_store.h"
 #include "platform/capture.h"
+#include "platform/forward_firewall.h"
 #include "platform/host.h"
 #include "platform/jails.h"
 #include "platform/netif.h"
@@ -87,7 +89,15 @@ constexpr const char* kHelp =
     "     forwarding:ipv4, forwarding:ipv6\n"
     "                         IP forwarding is on where needed: FAIL when a bridge has\n"
     "                         nat, WARN when jails route via a host address (then they\n"
-    "                         reach only the host and each other).\n"
+    "                         reach only the host and each other). [daemon]\n"
+    "                         manage_forwarding = true lets vnetd switch it on.\n"
+    "     firewall:forward:KEY\n"
+    "                         Linux: no nftables chain at hook forward (policy drop, or\n"
+    "                         ending in a drop/reject: iptables-nft/Docker, firewalld,\n"
+    "                         your own) drops the forwarded traffic of a bridge that\n"
+    "                         needs forwarding; WARN with the rules that let it through.\n"
+    "     firewall:legacy     Linux: legacy iptables has a filter table, whose rules\n"
+    "                         nftables cannot see (check iptables-legacy -S FORWARD).\n"
     "     nat:KEY             The NAT rules of a bridge with nat are loaded (FreeBSD: pf\n"
     "                         enabled, nat-anchor \"vnetd/*\" in the ruleset, the rule in\n"
     "                         anchor vnetd/IFNAME). The Linux backend has no NAT yet.\n"
@@ -243,6 +253,15 @@ Facts gather(const Context& ctx, const std::string& jail_conf) {
       f.capture_buffer_limit = *limit;
     else
       f.capture_buffer_error = limit.error().message();
+  }
+
+  // The firewall matters only on the forwarding path: read it when some bridge needs it.
+  const ForwardingNeeds needs = forwardingNeeds(cfg);
+  if (needs.ipv4.needed() || needs.ipv6.needed()) {
+    if (auto fw = platform::readForwardFirewall())
+      f.firewall = std::move(*fw);
+    else
+      f.firewall_error = fw.error().message();
   }
 
   auto host = platform::openHostStack();

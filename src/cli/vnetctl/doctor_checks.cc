@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/forwarding_needs.h"
 #include "core/naming.h"
 #include "vnetd/build_config.h"
 
@@ -84,8 +86,6 @@ Verdict ok(std::string check, std::string message) { return {std::move(check), S
 Verdict bad(Status s, std::string check, std::string message, std::string fix) {
   return {std::move(check), s, std::move(message), std::move(fix)};
 }
-
-bool natActive(const BridgeConfig& b) { return !b.nat.empty() && b.address.has_value(); }
 
 bool anyLimits(const Config& c) {
   for (const auto& [name, j] : c.jails)
@@ -471,25 +471,19 @@ std::vector<Verdict> judgeBridge(Platform p, const BridgeFacts& b) {
 std::vector<Verdict> judgeForwarding(Platform p, const platform::HostSupport& host, const Config& config,
                                      const std::vector<JailFacts>& jails) {
   std::vector<Verdict> out;
+  // The rule is the daemon's too ([daemon] manage_forwarding): core/forwarding_needs.h.
+  std::vector<IpAddress> running;
+  for (const auto& j : jails) {
+    if (j.gateway4) running.push_back(*j.gateway4);
+    if (j.gateway6) running.push_back(*j.gateway6);
+  }
+  const ForwardingNeeds needs = forwardingNeeds(config, running);
   for (IpFamily fam : {IpFamily::V4, IpFamily::V6}) {
     bool v4 = fam == IpFamily::V4;
     std::vector<std::string> nat, gw;  // bridge labels needing forwarding, and why
-    std::set<std::string> gw_seen;
-    auto usesHost = [&](const std::optional<IpAddress>& g) {
-      if (!g) return;
-      for (const auto& [key, b] : config.bridges) {
-        const auto& a = v4 ? b.address : b.address6;
-        if (a && a->address == *g && gw_seen.insert(key).second) gw.push_back(bridgeLabel(b) + " (" + g->toString() + ")");
-      }
-    };
-    for (const auto& [key, b] : config.bridges)
-      if (v4 && natActive(b)) nat.push_back(bridgeLabel(b));
-    auto fromConfig = [&](const JailConfig& jc) {
-      for (const auto& ic : jc.interfaces) usesHost(v4 ? ic.gateway : ic.gateway6);
-    };
-    for (const auto& [name, jc] : config.jails) fromConfig(jc);
-    if (config.jail_defaults) fromConfig(*config.jail_defaults);
-    for (const auto& j : jails) usesHost(v4 ? j.gateway4 : j.gateway6);
+    for (const auto& key : needs.of(fam).nat) nat.push_back(bridgeLabel(config.bridges.at(key)));
+    for (const auto& [key, g] : needs.of(fam).gateways)
+      gw.push_back(bridgeLabel(config.bridges.at(key)) + " (" + g.toString() + ")");
 
     const std::string check = v4 ? "forwarding:ipv4" : "forwarding:ipv6";
     const std::string name = v4 ? "IPv4" : "IPv6";
@@ -506,6 +500,12 @@ std::vector<Verdict> judgeForwarding(Platform p, const platform::HostSupport& ho
       fix = v4 ? "sysctl -w net.ipv4.ip_forward=1 && echo net.ipv4.ip_forward=1 > /etc/sysctl.d/90-vnetd.conf"
                : "sysctl -w net.ipv6.conf.all.forwarding=1 && echo net.ipv6.conf.all.forwarding=1 > "
                  "/etc/sysctl.d/90-vnetd-ipv6.conf";
+    // vnetd can do it itself (src/daemon/forwarding.h); when it is meant to, its not
+    // having done so means it is not running (or could not: its log says why).
+    fix += config.daemon.manage_forwarding
+               ? "  # [daemon] manage_forwarding = true in " + config.source +
+                     ": vnetd switches it on when it starts; is it running? (its log says what it changed)"
+               : "  # or let vnetd do it: [daemon] manage_forwarding = true in " + config.source;
     std::string users = !nat.empty() ? "NAT on " + join(nat) : "jails route via " + join(gw);
     const std::optional<bool>& on = v4 ? host.ipv4_forwarding : host.ipv6_forwarding;
     if (!on) {
@@ -521,6 +521,98 @@ std::vector<Verdict> judgeForwarding(Platform p, const platform::HostSupport& ho
                         name + " forwarding is off: " + users + " but reach only the host and each other", fix));
     }
   }
+  return out;
+}
+
+// ----------------------------------------------------------------------- firewall
+
+namespace {
+
+// The rules that let a bridge's forwarded traffic through `b`, written for whoever
+// manages that chain (a rule added behind Docker's or firewalld's back is lost at their
+// next reload, or fights them).
+std::vector<std::string> firewallFixes(const platform::ForwardBlock& b, const std::string& br) {
+  switch (b.owner) {
+    case platform::FwOwner::Docker: {
+      // Docker's documented place for the administrator's rules: DOCKER-USER, which
+      // FORWARD jumps to first and Docker never rewrites.
+      std::vector<std::string> out;
+      if (b.outbound) out.push_back("iptables -I DOCKER-USER -i " + br + " -j ACCEPT");
+      if (b.inbound)
+        out.push_back("iptables -I DOCKER-USER -o " + br + " -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT");
+      return out;
+    }
+    case platform::FwOwner::Firewalld:
+      return {"firewall-cmd --permanent --zone=trusted --add-interface=" + br + " && firewall-cmd --reload"};
+    case platform::FwOwner::Nftables: {
+      const std::string at = "nft insert rule " + b.family + " " + b.table + " " + b.chain + " ";
+      std::vector<std::string> out;
+      if (b.outbound) out.push_back(at + "iifname \"" + br + "\" accept");
+      if (b.inbound) out.push_back(at + "oifname \"" + br + "\" ct state established,related accept");
+      return out;
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+std::vector<Verdict> judgeForwardFirewall(const Config& config, const std::optional<platform::ForwardFirewallFacts>& fw,
+                                          const std::string& error) {
+  std::vector<Verdict> out;
+  const ForwardingNeeds needs = forwardingNeeds(config);
+  // Bridge key -> the subnets whose forwarded traffic must pass, in config order.
+  std::map<std::string, std::vector<Cidr>> subnets;
+  auto need = [&](const std::string& key, const std::optional<Cidr>& a) {
+    if (!a) return;
+    Cidr net{a->network(), a->prefix};
+    auto& v = subnets[key];
+    if (std::find(v.begin(), v.end(), net) == v.end()) v.push_back(net);
+  };
+  for (const auto& key : needs.ipv4.nat) need(key, config.bridges.at(key).address);
+  for (const auto& [key, g] : needs.ipv4.gateways) need(key, config.bridges.at(key).address);
+  for (const auto& [key, g] : needs.ipv6.gateways) need(key, config.bridges.at(key).address6);
+  if (subnets.empty()) return out;
+  if (!fw) {
+    if (error.empty()) return out;  // not looked at
+    out.push_back(bad(Status::Warn, "firewall:forward", "cannot read the host firewall's ruleset: " + error,
+                      "vnetctl doctor  # as root"));
+    return out;
+  }
+  if (!fw->applicable) return out;
+  for (const auto& [key, nets] : subnets) {
+    const BridgeConfig& b = config.bridges.at(key);
+    std::vector<std::string> cidrs, found, fixes;
+    for (const auto& net : nets) {
+      cidrs.push_back(net.toString());
+      for (const auto& blk : platform::forwardBlocks(fw->ruleset, b.interface, net)) {
+        std::string what = "table " + blk.family + " " + blk.table + " chain " + blk.chain + " (" +
+                           (blk.policy_drop ? "policy drop" : "ends in a drop") + ") drops " +
+                           (blk.outbound && blk.inbound ? "it both ways"
+                            : blk.outbound             ? "what the jails send out"
+                                                       : "the replies to the jails") +
+                           (blk.owner == platform::FwOwner::Docker      ? " [Docker]"
+                            : blk.owner == platform::FwOwner::Firewalld ? " [firewalld]"
+                                                                        : "");
+        if (std::find(found.begin(), found.end(), what) == found.end()) found.push_back(what);
+        for (auto& fx : firewallFixes(blk, b.interface))
+          if (std::find(fixes.begin(), fixes.end(), fx) == fixes.end()) fixes.push_back(std::move(fx));
+      }
+    }
+    const std::string check = "firewall:forward:" + key;
+    const std::string label = bridgeLabel(b) + " (" + join(cidrs) + ")";
+    if (found.empty())
+      out.push_back(ok(check, "no firewall chain at hook forward drops the forwarded traffic of " + label));
+    else
+      out.push_back(bad(Status::Warn, check, "the host firewall drops forwarded traffic of " + label + ": " +
+                                                 join(found, "; "),
+                        joinFixes(fixes)));
+  }
+  if (fw->legacy_iptables)
+    out.push_back(bad(Status::Warn, "firewall:legacy",
+                      "legacy iptables has a filter table (/proc/net/ip_tables_names): its FORWARD rules are "
+                      "invisible to nftables and to firewall:forward checks",
+                      "iptables-legacy -S FORWARD"));
   return out;
 }
 
@@ -761,6 +853,7 @@ std::vector<Verdict> judge(const Facts& f) {
                         "vnetctl doctor  # as root"));
     for (const auto& b : f.bridges) add(judgeBridge(f.platform, b));
     if (f.host) add(judgeForwarding(f.platform, *f.host, *config, f.jails));
+    add(judgeForwardFirewall(*config, f.firewall, f.firewall_error));
     for (const auto& [key, b] : config->bridges) {
       auto n = f.nat.find(key);
       if (natActive(b) && n != f.nat.end()) out.push_back(judgeNat(f.platform, b, n->second, f.config.path));

@@ -12,6 +12,9 @@
 //   jailconf:<jail>:prestop     exec.prestop hands the interface back with vnetd-hook
 //   bridge:<key>:exists|up|address|members|mtu
 //   forwarding:ipv4, forwarding:ipv6
+//   firewall:forward:<key>      no host firewall chain at hook forward drops the forwarded
+//                               traffic of a bridge that needs forwarding (Linux nftables)
+//   firewall:legacy             legacy iptables has a filter table nftables cannot see (Linux)
 //   nat:<key>                   NAT rules of a bridge with `nat`
 //   jail:<name>:interfaces      jail-side interfaces present, up, addressed
 //   jail:<name>:ipv6            IPv6 on where vnetd assigns IPv6 addresses
@@ -33,6 +36,7 @@
 #include "core/config.h"
 #include "core/jail_conf.h"
 #include "platform/capture.h"
+#include "platform/forward_firewall.h"
 #include "platform/host.h"
 #include "platform/netif.h"
 
@@ -163,6 +167,10 @@ struct Facts {
   // capture_buffer_error says why).
   std::optional<platform::CaptureBufferLimit> capture_buffer_limit;
   std::string capture_buffer_error;
+  // The host firewall on the forwarding path (platform::readForwardFirewall), read when
+  // some bridge needs forwarding; nullopt with firewall_error when it could not be read.
+  std::optional<platform::ForwardFirewallFacts> firewall;
+  std::string firewall_error;
   DaemonFacts daemon;
   std::string socket_path;
 };
@@ -184,6 +192,14 @@ std::vector<Verdict> judgeBridge(Platform p, const BridgeFacts& bridge);
 std::vector<Verdict> judgeForwarding(Platform p, const platform::HostSupport& host, const Config& config,
                                      const std::vector<JailFacts>& jails);
 Verdict judgeNat(Platform p, const BridgeConfig& bridge, const NatCheckFacts& nat, const std::string& config_path);
+// firewall:forward:<key> for each bridge that needs forwarding (core/forwarding_needs.h),
+// in each family it needs it for: WARN naming each chain that drops its traffic, with
+// the rules that let it through in the style of whoever owns the chain (nft, Docker's
+// DOCKER-USER through iptables, firewalld's trusted zone); then firewall:legacy. Nothing
+// when the platform has no such check (FreeBSD), no bridge needs forwarding, or the
+// firewall was not looked at (`fw` nullopt with no `error`).
+std::vector<Verdict> judgeForwardFirewall(const Config& config, const std::optional<platform::ForwardFirewallFacts>& fw,
+                                          const std::string& error);
 std::vector<Verdict> judgeJail(Platform p, const JailFacts& jail);
 Verdict judgeCapture(const BridgeConfig& bridge, const CaptureFacts& capture);
 // WARN when the kernel's cap is below [capture] buffer_size (each capture silently gets

@@ -15,6 +15,7 @@ namespace vnetd::cli::doctor {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using platform::LinkInfo;
 using platform::LinkKind;
 using platform::NatFacts;
@@ -250,7 +251,13 @@ TEST(DoctorForwarding, OffWithNatFailsOffWithGatewayWarns) {
   platform::HostSupport fb;
   fb.ipv4_forwarding = false;
   EXPECT_EQ(find(judgeForwarding(Platform::FreeBSD, fb, c, {}), "forwarding:ipv4")->fix,
-            "sysrc gateway_enable=YES && sysctl net.inet.ip.forwarding=1");
+            "sysrc gateway_enable=YES && sysctl net.inet.ip.forwarding=1  # or let vnetd do it: [daemon] "
+            "manage_forwarding = true in " + c.source);
+  // With the key set, vnetd should have done it: the fix says so.
+  c.daemon.manage_forwarding = true;
+  v = find(judgeForwarding(Platform::Linux, linuxHost(false), c, {}), "forwarding:ipv4");
+  EXPECT_EQ(v->status, Status::Fail);
+  EXPECT_THAT(v->fix, HasSubstr("manage_forwarding = true in " + c.source + ": vnetd switches it on when it starts"));
 }
 
 TEST(DoctorForwarding, NotNeededWithoutNatOrHostGateway) {
@@ -272,6 +279,114 @@ gateway = "198.18.160.254"
   j.name = "old";
   j.gateway4 = ip("198.18.160.1");
   EXPECT_EQ(judgeForwarding(Platform::Linux, linuxHost(false), c, {j})[0].status, Status::Warn);
+}
+
+// ----------------------------------------------------------------------- firewall
+
+// A ruleset with one base chain at hook forward, policy drop, holding `rules`, plus
+// `extra` regular chains (so the table can look like Docker's).
+platform::ForwardFirewallFacts firewallWith(std::string family, std::string table, std::string chain,
+                                            std::vector<platform::FwRule> rules = {},
+                                            std::vector<std::string> extra = {}) {
+  platform::ForwardFirewallFacts f;
+  f.applicable = true;
+  platform::FwTable t{std::move(family), std::move(table), {}};
+  t.chains.push_back({std::move(chain), "forward", "drop", std::move(rules)});
+  for (auto& e : extra) t.chains.push_back({std::move(e), "", "", {}});
+  f.ruleset.tables.push_back(std::move(t));
+  return f;
+}
+
+TEST(DoctorFirewall, NftablesChainGetsTheInsertRules) {
+  Config c = parse(kLan);  // the jail routes via 198.18.160.1: forwarding needed
+  auto v = judgeForwardFirewall(c, firewallWith("inet", "filter", "forward"), "");
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].check, "firewall:forward:lan");
+  EXPECT_EQ(v[0].status, Status::Warn);
+  EXPECT_EQ(v[0].message,
+            "the host firewall drops forwarded traffic of bridge lan (br0) (198.18.160.0/24): table inet filter chain "
+            "forward (policy drop) drops it both ways");
+  EXPECT_EQ(v[0].fix,
+            "nft insert rule inet filter forward iifname \"br0\" accept && nft insert rule inet filter forward "
+            "oifname \"br0\" ct state established,related accept");
+
+  // Replies already let through: only the outbound rule is printed.
+  platform::FwRule replies;
+  platform::FwMatch ct;
+  ct.key = platform::FwMatch::Key::CtState;
+  ct.words = {"established", "related"};
+  replies.matches.push_back(ct);
+  replies.verdict = platform::FwRule::Verdict::Accept;
+  v = judgeForwardFirewall(c, firewallWith("ip", "t", "fwd", {replies}), "");
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].fix, "nft insert rule ip t fwd iifname \"br0\" accept");
+  EXPECT_THAT(v[0].message, HasSubstr("drops what the jails send out"));
+
+  // Applying it: OK.
+  platform::FwRule in_br;
+  platform::FwMatch iif;
+  iif.key = platform::FwMatch::Key::Iifname;
+  iif.words = {"br0"};
+  in_br.matches.push_back(iif);
+  in_br.verdict = platform::FwRule::Verdict::Accept;
+  v = judgeForwardFirewall(c, firewallWith("ip", "t", "fwd", {in_br, replies}), "");
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].status, Status::Ok);
+}
+
+TEST(DoctorFirewall, DockerAndFirewalldFixesAreTheirs) {
+  Config c = parse(kLan);
+  auto v = judgeForwardFirewall(c, firewallWith("ip", "filter", "FORWARD", {}, {"DOCKER-USER"}), "");
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_THAT(v[0].message, HasSubstr("[Docker]"));
+  EXPECT_EQ(v[0].fix,
+            "iptables -I DOCKER-USER -i br0 -j ACCEPT && iptables -I DOCKER-USER -o br0 -m conntrack --ctstate "
+            "RELATED,ESTABLISHED -j ACCEPT");
+  // table ip filter without DOCKER-USER is someone's plain nftables (or iptables-nft) chain.
+  v = judgeForwardFirewall(c, firewallWith("ip", "filter", "FORWARD"), "");
+  EXPECT_THAT(v.at(0).fix, HasSubstr("nft insert rule ip filter FORWARD iifname \"br0\" accept"));
+  v = judgeForwardFirewall(c, firewallWith("inet", "firewalld", "filter_FORWARD"), "");
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].fix, "firewall-cmd --permanent --zone=trusted --add-interface=br0 && firewall-cmd --reload");
+}
+
+TEST(DoctorFirewall, OnlyBridgesThatNeedForwarding) {
+  // The jail routes via another router: nothing is forwarded by this host.
+  Config c = parse(R"([bridge.lan]
+interface = "br0"
+address = "198.18.160.1/24"
+
+[jail.web]
+[[jail.web.interface]]
+bridge = "lan"
+address = "198.18.160.2/24"
+gateway = "198.18.160.254"
+)");
+  EXPECT_THAT(judgeForwardFirewall(c, firewallWith("inet", "filter", "forward"), ""), IsEmpty());
+  // NAT needs it.
+  c.bridges.at("lan").nat = "eth0";
+  EXPECT_EQ(judgeForwardFirewall(c, firewallWith("inet", "filter", "forward"), "").size(), 1u);
+}
+
+TEST(DoctorFirewall, UnreadableLegacyAndNotApplicable) {
+  Config c = parse(kLan);
+  auto v = judgeForwardFirewall(c, std::nullopt, "list the nftables ruleset: Operation not permitted");
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].status, Status::Warn);
+  EXPECT_EQ(v[0].message, "cannot read the host firewall's ruleset: list the nftables ruleset: Operation not permitted");
+
+  platform::ForwardFirewallFacts legacy;
+  legacy.applicable = true;
+  legacy.legacy_iptables = true;
+  v = judgeForwardFirewall(c, legacy, "");
+  ASSERT_EQ(v.size(), 2u);
+  EXPECT_EQ(v[0].status, Status::Ok);
+  EXPECT_EQ(v[1].check, "firewall:legacy");
+  EXPECT_EQ(v[1].status, Status::Warn);
+  EXPECT_EQ(v[1].fix, "iptables-legacy -S FORWARD");
+
+  // FreeBSD: pf's filter is the administrator's; no verdict at all.
+  EXPECT_THAT(judgeForwardFirewall(c, platform::ForwardFirewallFacts{}, ""), IsEmpty());
 }
 
 // ---------------------------------------------------------------------------- NAT

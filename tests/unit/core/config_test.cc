@@ -73,6 +73,7 @@ TEST(ConfigTest, EmptyConfigIsValidWithAllDefaults) {
   EXPECT_EQ(c.daemon.log_level, log::Level::Info);
   EXPECT_EQ(c.daemon.orphan_grace_seconds, 60u);
   EXPECT_EQ(c.daemon.reconcile_interval_seconds, 10u);
+  EXPECT_FALSE(c.daemon.manage_forwarding);  // the host's forwarding is the administrator's
   EXPECT_EQ(c.metrics.listen, "127.0.0.1:10090");
   EXPECT_EQ(c.metrics.path, "/metrics");
   EXPECT_TRUE(c.capture.enabled);
@@ -189,6 +190,7 @@ log_level = "debug"
 host_id = "host-1"
 orphan_grace_seconds = 0
 reconcile_interval_seconds = 1
+manage_forwarding = true
 [metrics]
 listen = "[::1]:9100"
 path = "/m"
@@ -217,6 +219,7 @@ name = "vnet0"
   EXPECT_EQ(c.daemon.log_level, log::Level::Debug);
   EXPECT_EQ(c.daemon.host_id, "host-1");
   EXPECT_EQ(c.daemon.orphan_grace_seconds, 0u);
+  EXPECT_TRUE(c.daemon.manage_forwarding);
   EXPECT_EQ(c.metrics.listen, "[::1]:9100");
   EXPECT_FALSE(c.capture.enabled);
   EXPECT_EQ(c.capture.buffer_bytes, 65536u);
@@ -739,6 +742,8 @@ pcpu = -5
      "vnetd.toml:2:24: [daemon] orphan_grace_seconds -1 is out of range (allowed: 0..4294967295)"},
     {"BoolType", "[capture]\nenabled = \"yes\"\n",
      "vnetd.toml:2:11: expected a boolean for [capture] enabled, got a string"},
+    {"ManageForwardingType", "[daemon]\nmanage_forwarding = 1\n",
+     "vnetd.toml:2:21: expected a boolean for [daemon] manage_forwarding, got an integer"},
     {"ControlCharacterInString", "[daemon]\nhost_id = \"a\\u0007b\"\n",
      "vnetd.toml:2:11: [daemon] host_id contains control character \\x07 (remove it)"},
 };

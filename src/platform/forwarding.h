@@ -1,0 +1,34 @@
+// The host's IP forwarding switches (the equivalent of rc.conf gateway_enable /
+// ipv6_gateway_enable), for the daemon's [daemon] manage_forwarding
+// (src/daemon/forwarding.h).
+//
+// Linux: /proc/sys/net/ipv4/ip_forward and /proc/sys/net/ipv6/conf/all/forwarding, which
+// belong to the network namespace of the calling thread (a daemon started with
+// `ip netns exec X vnetd` switches X's). Writing "all" also sets every interface's own
+// forwarding flag.
+// FreeBSD: net.inet.ip.forwarding and net.inet6.ip6.forwarding, per vnet (the calling
+// process's).
+//
+// Threading: any thread; a caller that moves threads between network stacks must call
+// from the host's.
+#pragma once
+
+#include <string>
+
+#include "core/ip.h"
+#include "core/result.h"
+
+namespace vnetd::platform {
+
+// The setting's name as the administrator knows it: "net.ipv4.ip_forward",
+// "net.inet6.ip6.forwarding", ... (for logs and messages).
+std::string forwardingSettingName(IpFamily family);
+
+// Whether forwarding of `family` is on.
+Result<bool> readForwarding(IpFamily family);
+
+// Switches forwarding of `family` on or off. Errors name the setting; EACCES/EPERM when
+// not root (or, on FreeBSD, inside a jail that may not set it).
+Result<void> writeForwarding(IpFamily family, bool on);
+
+}  // namespace vnetd::platform

@@ -1,0 +1,41 @@
+#include "platform/forwarding.h"
+
+#include <sys/types.h>
+#include <sys/sysctl.h>
+
+#include <cerrno>
+
+namespace vnetd::platform {
+namespace {
+
+// Both are plain ints in the calling process's vnet:
+//   sys/netinet/ip_input.c: SYSCTL_INT(_net_inet_ip, IPCTL_FORWARDING, forwarding,
+//     CTLFLAG_VNET | CTLFLAG_RW, &VNET_NAME(ipforwarding), ...)
+//   sys/netinet6/in6_proto.c: SYSCTL_INT(_net_inet6_ip6, IPV6CTL_FORWARDING, forwarding,
+//     CTLFLAG_VNET | CTLFLAG_RW, &VNET_NAME(ip6_forwarding), ...)
+// so an int goes in and out, and a jail with its own vnet has switches of its own.
+const char* name(IpFamily family) {
+  return family == IpFamily::V4 ? "net.inet.ip.forwarding" : "net.inet6.ip6.forwarding";
+}
+
+}  // namespace
+
+std::string forwardingSettingName(IpFamily family) { return name(family); }
+
+Result<bool> readForwarding(IpFamily family) {
+  int v = 0;
+  size_t len = sizeof v;
+  if (::sysctlbyname(name(family), &v, &len, nullptr, 0) != 0)
+    return errnoError(std::string("read sysctl ") + name(family));
+  if (len != sizeof v) return plainError(std::string("read sysctl ") + name(family) + ": not an int");
+  return v != 0;
+}
+
+Result<void> writeForwarding(IpFamily family, bool on) {
+  int v = on ? 1 : 0;
+  if (::sysctlbyname(name(family), nullptr, nullptr, &v, sizeof v) != 0)
+    return errnoError(std::string("set sysctl ") + name(family) + " = " + std::to_string(v));
+  return success();
+}
+
+}  // namespace vnetd::platform
