@@ -507,7 +507,18 @@ Result<void> JailNetwork::ensureBridge(const BridgeConfig& br, UndoLog& undo) {
   VNETD_TRY(host_.setUp(br.interface, true));
   // NAT rules belong with the bridge: loaded when vnetd creates it (and re-checked by
   // the daemon's reconciler), not on every jail start.
+  // No egress interface yet (a NIC not attached, a typo): the bridge still comes up — jails
+  // reach the host and each other — and the NAT waits; the daemon loads it when the
+  // interface appears (reconciler.h natEgressesMissing).
   if (!br.nat.empty() && br.address) {
+    auto egress = host_.link(br.nat);
+    if (!egress) return withContext(egress.error(), "NAT egress interface " + br.nat);
+    if (!*egress) {
+      VNETD_LOG_WARN("bridge %s: its NAT egress interface %s does not exist; the bridge works without NAT until it "
+                     "appears (vnetd loads the NAT then)",
+                     br.interface.c_str(), br.nat.c_str());
+      return success();
+    }
     undo.push([this, name = br.interface] { (void)policy_.removeBridgeNat(name); });
     VNETD_TRY(policy_.applyBridgeNat(br.interface, Cidr{br.address->network(), br.address->prefix}, br.nat));
   }

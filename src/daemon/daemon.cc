@@ -8,6 +8,7 @@
 #include "collectors/jail_counters.h"
 #include "core/log.h"
 #include "daemon/access_policy.h"
+#include "daemon/reconciler.h"
 #include "platform/host.h"
 #include "vnetd/build_config.h"
 
@@ -99,6 +100,7 @@ Result<void> Daemon::start() {
   if (!watch) return withContext(watch.error(), "interface events");
   event_watch_ = std::move(*watch);
   for (const auto& [key, br] : cfg.bridges) managed_names_.insert(br.interface);
+  watchNatEgresses(cfg);
 
   auto mutator = Mutator::create(
       dispatcher_, config_, host_id, store_, counters_, metrics_,
@@ -205,6 +207,12 @@ void Daemon::handleEvent(const InterfaceEvent& e) {
     reconcileSoon("the kernel dropped interface events", kReconcileDebounce);
     return;
   }
+  // A NAT egress that was missing (reconciler.h natEgressesMissing) has appeared, or one
+  // was renamed into place: the NAT waiting for it is loaded by a pass now, not at the
+  // next timer.
+  if ((e.type == InterfaceEvent::Type::Arrived || e.type == InterfaceEvent::Type::Renamed) &&
+      nat_egresses_.count(e.name))
+    reconcileSoon("a NAT egress interface appeared", kReconcileDebounce);
   bool ours = managed_names_.count(e.name) ||
               (e.type == InterfaceEvent::Type::Renamed && managed_names_.count(e.old_name));
   if (!ours) return;  // the other 500 interfaces of a busy host cost one set lookup each
@@ -239,6 +247,12 @@ void Daemon::handleEvent(const InterfaceEvent& e) {
   auto l = host_->link(e.name);
   if (l && *l) view_[e.name] = **l;
   else if (l) view_.erase(e.name);
+}
+
+void Daemon::watchNatEgresses(const Config& config) {
+  nat_egresses_.clear();
+  for (const auto& [key, br] : config.bridges)
+    if (wantedNat(br)) nat_egresses_.insert(br.nat);
 }
 
 std::string Daemon::jailOfHostSide(const std::string& host_side) const {
@@ -343,6 +357,7 @@ Result<void> Daemon::reload(std::function<void()> then) {
   forwarding_->apply(*config_);  // a bridge that needs forwarding may have been added
   if (capture_) capture_->apply(*config_);  // bridges added/removed, [capture] changed
   for (const auto& [key, br] : config_->bridges) managed_names_.insert(br.interface);
+  watchNatEgresses(*config_);
   if (interval_changed) armReconcileTimer();
   counters_.add("reloads");
   // New bridges appear now, not at the next timer; say "reloaded" once they have.

@@ -68,6 +68,7 @@ class Daemon {
   Result<void> start();
   void onEvents(const std::vector<platform::InterfaceEvent>& events, const Result<void>& drained);
   void handleEvent(const platform::InterfaceEvent& event);
+  void watchNatEgresses(const Config& config);  // nat_egresses_ from the bridges asking for NAT
   std::string jailOfHostSide(const std::string& host_side) const;  // "" when none
   void reconcileSoon(const char* why, std::chrono::milliseconds delay);
   void armReconcileTimer();
@@ -104,6 +105,7 @@ class Daemon {
   // destroyed (its threads joined, their clients see EOF) after ~Daemon's body.
   std::unique_ptr<CaptureStreams> captures_;
 
+  std::set<std::string> nat_egresses_;              // egress interfaces of NAT bridges
   std::set<std::string> managed_names_;             // host-side links and bridges of interest
   std::map<std::string, platform::LinkInfo> view_;  // current facts about managed host links
   std::chrono::steady_clock::time_point started_;

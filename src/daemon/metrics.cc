@@ -37,7 +37,13 @@ DaemonMetrics::DaemonMetrics()
                            .Name("vnetd_scrape_duration_seconds")
                            .Help("Time the previous scrape of this endpoint took to produce.")
                            .Register(*registry_)
-                           .Add({})) {
+                           .Add({})),
+      bridge_nat_(prometheus::BuildGauge()
+                      .Name("vnetd_bridge_nat_active")
+                      .Help("1 when the NAT of a bridge configured with nat is in place as vnetd expects (its rules "
+                            "loaded exactly, its egress interface present, the packet filter evaluating them), 0 "
+                            "otherwise.")
+                      .Register(*registry_)) {
   prometheus::BuildGauge()
       .Name("vnetd_build_info")
       .Help("vnetd's version, revision and platform; always 1.")
@@ -74,6 +80,23 @@ class AppendBuf final : public std::streambuf {
 const prometheus::Histogram::BucketBoundaries kHookBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                               0.1,   0.25,   0.5,   1,    2.5,   5};
 }  // namespace
+
+void DaemonMetrics::setBridgeNat(const std::map<std::string, bool>& active) {
+  std::lock_guard<std::mutex> guard(bridge_nat_mutex_);
+  for (auto it = bridge_nat_series_.begin(); it != bridge_nat_series_.end();) {
+    if (active.count(it->first)) {
+      ++it;
+      continue;
+    }
+    bridge_nat_.Remove(it->second);
+    it = bridge_nat_series_.erase(it);
+  }
+  for (const auto& [bridge, on] : active) {
+    prometheus::Gauge*& g = bridge_nat_series_[bridge];
+    if (!g) g = &bridge_nat_.Add({{"bridge", bridge}});
+    g->Set(on ? 1 : 0);
+  }
+}
 
 void DaemonMetrics::hookDone(HookPhase phase, double seconds) {
   hook_duration_.Add({{"phase", hookPhaseName(phase)}}, kHookBuckets).Observe(seconds);

@@ -7,6 +7,8 @@
 //   vnetd_interface_events_total{source,type}   interface events received
 //   vnetd_reconcile_actions_total{action}       reconciler actions taken
 //   vnetd_scrape_duration_seconds               how long the previous scrape took
+//   vnetd_bridge_nat_active{bridge}             1 when a NAT bridge's rules are in place as
+//                                               vnetd expects (reconciler.h natActive)
 //
 // Threading: the recording methods may be called from any thread (prometheus-cpp metrics
 // are atomic, families lock); render() runs on the loop thread.
@@ -18,7 +20,9 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -37,6 +41,9 @@ class DaemonMetrics {
   void hookFailed(HookPhase phase, const Error& error);
   void event(const char* source, const char* type);
   void action(const char* action);
+  // The NAT bridges' states after a reconcile pass (bridge interface → active); series of
+  // bridges not in `active` go (no longer configured with NAT, or not read this pass).
+  void setBridgeNat(const std::map<std::string, bool>& active);
 
   // Collected at every scrape, after the daemon's own families. Loop thread.
   void add(std::shared_ptr<prometheus::Collectable> collectable) { extra_.push_back(std::move(collectable)); }
@@ -51,6 +58,9 @@ class DaemonMetrics {
   prometheus::Family<prometheus::Counter>& events_;
   prometheus::Family<prometheus::Counter>& actions_;
   prometheus::Gauge& scrape_duration_;
+  prometheus::Family<prometheus::Gauge>& bridge_nat_;
+  std::map<std::string, prometheus::Gauge*> bridge_nat_series_;  // guarded by bridge_nat_mutex_
+  std::mutex bridge_nat_mutex_;
   size_t last_size_ = 0;  // of the previous page: the next one is about as large
   std::vector<std::shared_ptr<prometheus::Collectable>> extra_;
 };

@@ -272,8 +272,10 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
   std::string nat_names;
   for (const auto& [key, br] : config.bridges)
     if (wantedNat(br)) nat_names += (nat_names.empty() ? "" : ", ") + br.interface;
+  std::optional<bool> nat_hooked;  // unknown until read
   if (!nat_names.empty()) {
     auto hooked = policy_->natHooked();
+    if (hooked) nat_hooked = *hooked;
     if (!hooked) {
       if (reported_nat_errors_.insert(hooked.error().message()).second)
         VNETD_LOG_WARN("reconcile: %s; whether the packet filter evaluates vnetd's NAT is not checked until this works",
@@ -295,6 +297,17 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
           break;
       }
     }
+  }
+
+  // A NAT egress that does not exist: said once per change; its arrival triggers a pass
+  // (Daemon::handleEvent), which loads the NAT.
+  for (const NatEgressNews& n : noteNatEgresses(nat_egress_, natEgressesMissing(config, *links))) {
+    if (n.missing)
+      VNETD_LOG_WARN("bridge %s: its NAT egress interface %s does not exist; jails on %s reach only the host and each "
+                     "other until it appears (the NAT is loaded as soon as it does)",
+                     n.bridge.c_str(), n.egress.c_str(), n.bridge.c_str());
+    else
+      VNETD_LOG_INFO("bridge %s: no longer waiting for NAT egress interface %s", n.bridge.c_str(), n.egress.c_str());
   }
 
   // Bridges no longer configured with NAT that have none loaded are not vnetd's concern.
@@ -342,12 +355,16 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
         const BridgeConfig& br = config.bridges.at(a.bridge);
         auto want = wantedNat(br);
         done = want ? policy_->applyBridgeNat(br.interface, want->subnets.front(), want->egress) : success();
+        if (done && want) nat_loaded[br.interface] = *want;  // for vnetd_bridge_nat_active below
         said = "repaired: " + a.reason + "; loaded it";
         break;
       }
       case ReconcileAction::Kind::RemoveNat:
         done = policy_->removeBridgeNat(a.bridge);
-        if (done) nat_bridges_.erase(a.bridge);
+        if (done) {
+          nat_bridges_.erase(a.bridge);
+          nat_loaded[a.bridge] = std::nullopt;
+        }
         said = "removed: " + a.reason;
         level = log::Level::Info;
         break;
@@ -386,6 +403,7 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
       VNETD_LOG_ERROR("%s: %s: %s", kind, a.reason.c_str(), done.error().message().c_str());
     }
   }
+  metrics_.setBridgeNat(natActive(config, *links, nat_loaded, nat_hooked));
   lock.reset();  // repairRunning and collectOrphan take the lock themselves
 
   for (const auto& a : later) {

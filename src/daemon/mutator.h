@@ -134,6 +134,7 @@ class Mutator {
   std::set<std::string> nat_bridges_;
   std::set<std::string> reported_nat_errors_;  // logged once each
   NatHookWatch nat_hook_;
+  NatEgressWatch nat_egress_;
   std::set<std::string> managed_;  // last published
 
   mutable std::mutex mutex_;

@@ -66,6 +66,47 @@ std::optional<platform::BridgeNat> wantedNat(const BridgeConfig& bridge) {
   return platform::BridgeNat{bridge.nat, {Cidr{bridge.address->network(), bridge.address->prefix}}, true};
 }
 
+std::map<std::string, std::string> natEgressesMissing(const Config& config,
+                                                      const std::vector<platform::LinkInfo>& links) {
+  std::map<std::string, std::string> out;
+  for (const auto& [key, br] : config.bridges)
+    if (wantedNat(br) && !byName(links, br.nat)) out.emplace(br.interface, br.nat);
+  return out;
+}
+
+std::vector<NatEgressNews> noteNatEgresses(NatEgressWatch& watch, const std::map<std::string, std::string>& missing) {
+  std::vector<NatEgressNews> out;
+  for (const auto& [bridge, egress] : missing) {
+    auto known = watch.missing_reported.find(bridge);
+    if (known != watch.missing_reported.end() && known->second == egress) continue;  // said already
+    watch.missing_reported[bridge] = egress;
+    out.push_back({bridge, egress, true});
+  }
+  for (auto it = watch.missing_reported.begin(); it != watch.missing_reported.end();) {
+    if (missing.count(it->first)) {
+      ++it;
+      continue;
+    }
+    out.push_back({it->first, it->second, false});
+    it = watch.missing_reported.erase(it);
+  }
+  return out;
+}
+
+std::map<std::string, bool> natActive(const Config& config, const std::vector<platform::LinkInfo>& links,
+                                      const std::map<std::string, std::optional<platform::BridgeNat>>& loaded,
+                                      std::optional<bool> hooked) {
+  std::map<std::string, bool> out;
+  for (const auto& [key, br] : config.bridges) {
+    auto want = wantedNat(br);
+    if (!want) continue;
+    auto read = loaded.find(br.interface);
+    if (read == loaded.end()) continue;  // not read: unknown, no value rather than a guess
+    out[br.interface] = hooked.value_or(false) && byName(links, br.nat) && read->second && *read->second == *want;
+  }
+  return out;
+}
+
 NatHookNews noteNatHook(NatHookWatch& watch, bool hooked) {
   if (hooked) {
     const bool was = watch.missing_reported;
@@ -131,6 +172,10 @@ std::vector<ReconcileAction> planReconcile(const ReconcileInput& in, OrphanClock
       if (l && l->kind != LinkKind::Bridge) continue;  // not our bridge: ensureBridge refuses it
       auto loaded = in.nat_loaded->find(br.interface);
       if (loaded == in.nat_loaded->end()) continue;  // not read: nothing to judge
+      // No egress interface (yet): nothing to translate to. The rules wait for it
+      // (natEgressesMissing reports it; its arrival triggers a pass); rules already
+      // loaded stay, so a NIC that comes back needs nothing.
+      if (!byName(links, br.nat)) continue;
       std::string why;
       if (!loaded->second) why = "NAT of bridge " + br.interface + " (out of " + br.nat + ") is not loaded";
       else if (!loaded->second->recognised) why = "NAT of bridge " + br.interface + " holds rules vnetd did not write";

@@ -16,7 +16,8 @@
 //    subnet, rules vnetd does not write) is loaded again. Not for a bridge that is being
 //    (re)created this pass (creating it loads its NAT) or an interface under its name that
 //    is not a bridge, and only for bridges whose NAT was read (a bridge missing from
-//    nat_loaded is not judged: the read failed, or was not asked for).
+//    nat_loaded is not judged: the read failed, or was not asked for), nor while its egress
+//    interface does not exist (see natEgressesMissing).
 //  - RemoveNat: NAT read back for a bridge interface that no configured bridge gives
 //    `nat` (nat removed from the bridge, or the bridge from the config) is removed. Which
 //    bridges are read is the caller's choice: the daemon asks for configured bridges and
@@ -141,6 +142,33 @@ using OrphanClock = std::map<std::string, int64_t>;
 // The NAT a configured bridge asks for; nullopt when it asks for none (no `nat`, or no
 // IPv4 address to translate from).
 std::optional<platform::BridgeNat> wantedNat(const BridgeConfig& bridge);
+
+// Bridges configured with NAT whose egress interface does not exist (bridge interface →
+// egress): nothing to translate to yet, so EnsureNat is not planned for them, on both
+// platforms alike (rules already loaded stay: a NIC that comes back needs nothing). The
+// bridge itself works meanwhile (JailNetwork::ensureBridge skips the NAT the same way).
+// The daemon watches these names and runs a pass as soon as one appears.
+std::map<std::string, std::string> natEgressesMissing(const Config& config, const std::vector<platform::LinkInfo>& links);
+
+// Reported once per change, like NatHookWatch: a bridge whose egress is newly missing (or
+// missing under a new name after a reload), and one whose egress is back (or that no
+// longer asks for NAT: `present` then means "no longer waiting").
+struct NatEgressWatch {
+  std::map<std::string, std::string> missing_reported;  // bridge interface → egress
+};
+struct NatEgressNews {
+  std::string bridge, egress;
+  bool missing = false;
+  friend bool operator==(const NatEgressNews&, const NatEgressNews&) = default;
+};
+std::vector<NatEgressNews> noteNatEgresses(NatEgressWatch& watch, const std::map<std::string, std::string>& missing);
+
+// vnetd_bridge_nat_active: per configured NAT bridge whose NAT was read (others are
+// unknown and absent), true when its rules read back exactly as configured, its egress
+// exists and the packet filter evaluates them (`hooked`; nullopt = could not be read).
+std::map<std::string, bool> natActive(const Config& config, const std::vector<platform::LinkInfo>& links,
+                                      const std::map<std::string, std::optional<platform::BridgeNat>>& loaded,
+                                      std::optional<bool> hooked);
 
 // Whether the NAT hook (Policy::natHooked: FreeBSD's `nat-anchor "vnetd/*"` in the main
 // ruleset, which vnetd cannot restore itself) is missing, reported once per change: the

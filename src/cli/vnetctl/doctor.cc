@@ -307,6 +307,7 @@ Facts gather(const Context& ctx, const std::string& jail_conf) {
 
     if (!bc.nat.empty() && bc.address) {
       NatCheckFacts n;
+      n.egress_exists = findLink(links, bc.nat).has_value();
       if (auto r = platform::readBridgeNat(bc.interface, Cidr{bc.address->network(), bc.address->prefix}, bc.nat))
         n.nat = *r;
       else

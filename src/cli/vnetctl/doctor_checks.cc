@@ -622,6 +622,14 @@ Verdict judgeNat(Platform p, const BridgeConfig& b, const NatCheckFacts& n, cons
   const std::string check = "nat:" + b.name;
   const std::string label = bridgeLabel(b);
   const std::string subnet = b.address ? Cidr{b.address->network(), b.address->prefix}.toString() : "";
+  // First: without its egress nothing can be translated, whatever the rules say (the
+  // daemon waits for the interface and loads the NAT when it appears).
+  if (!n.egress_exists)
+    return bad(Status::Fail, check,
+               "NAT of " + label + " goes out of " + b.nat + ", which does not exist: jails on " + b.interface +
+                   " reach only the host and each other",
+               "attach or create " + b.nat + " (vnetd loads the NAT as soon as it appears), or name an existing "
+               "interface in nat = \"...\" of [bridge." + b.name + "] in " + config_path + " and reload vnetd");
   if (!n.nat)
     return bad(Status::Warn, check, "cannot tell whether NAT of " + label + " is in place: " + n.error,
                p == Platform::FreeBSD ? "pfctl -a vnetd/" + b.interface + " -s nat" : "nft list table ip vnetd");

@@ -145,6 +145,7 @@ struct JailConfFacts {
 struct NatCheckFacts {
   std::optional<platform::NatFacts> nat;
   std::string error;  // could not tell
+  bool egress_exists = true;  // the bridge's `nat` interface is on the host
 };
 
 struct CaptureFacts {

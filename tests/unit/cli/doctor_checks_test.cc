@@ -419,6 +419,21 @@ TEST(DoctorNat, PerPlatformFixes) {
   EXPECT_EQ(judgeNat(Platform::FreeBSD, b, n, "/etc/t.toml").status, Status::Warn);
 }
 
+TEST(DoctorNat, AMissingEgressInterfaceFailsWhateverTheRulesSay) {
+  Config c = parse(kLan);
+  BridgeConfig b = c.bridges.at("lan");
+  b.nat = "em9";
+  NatCheckFacts n;
+  n.nat = NatFacts{NatState::Present, NatMissing::None, "loaded"};
+  n.egress_exists = false;
+  for (Platform p : {Platform::FreeBSD, Platform::Linux}) {
+    Verdict v = judgeNat(p, b, n, "/etc/t.toml");
+    EXPECT_EQ(v.status, Status::Fail);
+    EXPECT_THAT(v.message, HasSubstr("em9, which does not exist"));
+    EXPECT_THAT(v.fix, HasSubstr("[bridge.lan] in /etc/t.toml"));
+  }
+}
+
 // -------------------------------------------------------------------------- jails
 
 JailFacts healthyJail() {

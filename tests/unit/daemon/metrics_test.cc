@@ -64,3 +64,21 @@ TEST(DaemonMetrics, ABigScrapeReadsExactlyAsOneThreadWritesIt) {
 
 }  // namespace
 }  // namespace vnetd::daemon
+
+namespace vnetd::daemon {
+namespace {
+
+TEST(DaemonMetrics, BridgeNatActiveFollowsEachPassAndDropsBridgesThatNoLongerAskForNat) {
+  DaemonMetrics m;
+  m.setBridgeNat({{"br0", true}, {"br1", false}});
+  std::string page = m.render();
+  EXPECT_NE(page.find("vnetd_bridge_nat_active{bridge=\"br0\"} 1"), std::string::npos) << page;
+  EXPECT_NE(page.find("vnetd_bridge_nat_active{bridge=\"br1\"} 0"), std::string::npos) << page;
+  m.setBridgeNat({{"br1", true}});
+  page = m.render();
+  EXPECT_EQ(page.find("bridge=\"br0\""), std::string::npos) << "br0 no longer configured with NAT\n" << page;
+  EXPECT_NE(page.find("vnetd_bridge_nat_active{bridge=\"br1\"} 1"), std::string::npos) << page;
+}
+
+}  // namespace
+}  // namespace vnetd::daemon

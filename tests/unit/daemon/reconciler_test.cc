@@ -82,6 +82,7 @@ struct World {
     state.jails["web"] = rec;
     links.push_back(link(10, "bridge0", LinkKind::Bridge));
     links.push_back(link(20, "bridge1", LinkKind::Bridge));
+    links.push_back(link(30, "uplink0", LinkKind::Other));  // bridge1's NAT egress
     addrs.push_back({20, *Cidr::parse("198.18.5.1/24")});
     nat["bridge1"] = platform::BridgeNat{"uplink0", {*Cidr::parse("198.18.5.0/24")}, true};
     LinkInfo hs = link(11, "e0a_web", LinkKind::Pair, 10);
@@ -330,6 +331,55 @@ TEST(Reconciler, TheBackoffIsAtLeastTheFirstDelayWhateverTheInterval) {
   int64_t d = 0;
   for (int i = 0; i < 80; ++i) d = noteRepairFailed(big, "web", 0, max_ms);
   EXPECT_EQ(d, max_ms);
+}
+
+TEST(Reconciler, NatWaitsForItsEgressInterfaceAndIsLoadedWhenItAppears) {
+  World w;
+  w.nat["bridge1"] = std::nullopt;
+  std::erase_if(w.links, [](const LinkInfo& l) { return l.name == "uplink0"; });
+  EXPECT_TRUE(w.plan().empty()) << "nothing to translate to: no EnsureNat while uplink0 is missing";
+  EXPECT_EQ(natEgressesMissing(w.cfg, w.links), (std::map<std::string, std::string>{{"bridge1", "uplink0"}}));
+  // NAT loaded earlier stays while the egress is away (a NIC unplugged comes back).
+  w.nat["bridge1"] = platform::BridgeNat{"uplink0", {*Cidr::parse("198.18.5.0/24")}, true};
+  EXPECT_TRUE(w.plan().empty());
+  w.nat["bridge1"] = std::nullopt;
+  w.links.push_back(link(31, "uplink0", LinkKind::Other));
+  EXPECT_EQ(kinds(w.plan()), std::vector<Kind>{Kind::EnsureNat}) << "it appeared";
+  EXPECT_TRUE(natEgressesMissing(w.cfg, w.links).empty());
+}
+
+TEST(Reconciler, AMissingNatEgressIsReportedOncePerChange) {
+  NatEgressWatch w;
+  using M = std::map<std::string, std::string>;
+  using N = std::vector<NatEgressNews>;
+  EXPECT_EQ(noteNatEgresses(w, M{}), N{});
+  EXPECT_EQ(noteNatEgresses(w, M{{"br1", "eth9"}}), (N{{"br1", "eth9", true}}));
+  EXPECT_EQ(noteNatEgresses(w, M{{"br1", "eth9"}}), N{}) << "later passes stay quiet";
+  EXPECT_EQ(noteNatEgresses(w, M{{"br1", "eth8"}}), (N{{"br1", "eth8", true}})) << "a reload named another one";
+  EXPECT_EQ(noteNatEgresses(w, M{{"br1", "eth8"}, {"br2", "eth7"}}), (N{{"br2", "eth7", true}}));
+  EXPECT_EQ(noteNatEgresses(w, M{{"br2", "eth7"}}), (N{{"br1", "eth8", false}})) << "br1's egress appeared";
+  EXPECT_EQ(noteNatEgresses(w, M{}), (N{{"br2", "eth7", false}}));
+  EXPECT_EQ(noteNatEgresses(w, M{}), N{});
+}
+
+TEST(Reconciler, NatIsActiveOnlyWhenExactlyLoadedWithItsEgressAndHooked) {
+  World w;
+  auto active = [&](std::optional<bool> hooked) { return natActive(w.cfg, w.links, w.nat, hooked); };
+  using A = std::map<std::string, bool>;
+  EXPECT_EQ(active(true), (A{{"bridge1", true}}));
+  EXPECT_EQ(active(false), (A{{"bridge1", false}})) << "FreeBSD: nat-anchor missing from the main ruleset";
+  EXPECT_EQ(active(std::nullopt), (A{{"bridge1", false}})) << "hook unknown: not claimed active";
+  w.nat["bridge1"]->egress = "eth9";
+  EXPECT_EQ(active(true), (A{{"bridge1", false}})) << "another egress";
+  w.nat["bridge1"] = platform::BridgeNat{"uplink0", {*Cidr::parse("198.18.5.0/24")}, false};
+  EXPECT_EQ(active(true), (A{{"bridge1", false}})) << "rules vnetd did not write";
+  w.nat["bridge1"] = std::nullopt;
+  EXPECT_EQ(active(true), (A{{"bridge1", false}})) << "flushed";
+  w.nat["bridge1"] = platform::BridgeNat{"uplink0", {*Cidr::parse("198.18.5.0/24")}, true};
+  std::erase_if(w.links, [](const LinkInfo& l) { return l.name == "uplink0"; });
+  EXPECT_EQ(active(true), (A{{"bridge1", false}})) << "egress missing";
+  w.nat.clear();
+  EXPECT_EQ(active(true), A{}) << "not read: no series rather than a guess";
 }
 
 TEST(Reconciler, AMissingNatHookIsReportedOncePerChange) {
