@@ -127,10 +127,8 @@ class LinuxBackend final : public Backend {
   LinuxBackend() : policy_(platform::openPolicy()) {
     if (!g_no_private_netns.empty()) return;
     // Each test starts from an empty ruleset: this namespace is the test binary's own.
-    if (std::filesystem::exists(kNftCli)) {
-      auto flushed = nftRunByHand("flush ruleset\n");
-      EXPECT_TRUE(flushed) << flushed.error().message();
-    }
+    auto flushed = nftRunByHand("flush ruleset\n");
+    EXPECT_TRUE(flushed) << flushed.error().message();
     // Real egress interfaces (a veth pair, created once per namespace), in case the backend
     // checks that the interface exists.
     static bool made = false;
@@ -256,7 +254,8 @@ class PolicyParity : public ::testing::TestWithParam<BackendParam> {
   }
 
   // One reconcile pass's NAT decisions, planned as the daemon plans them: the NAT of both
-  // bridges read back through the Policy, both bridges present, up and addressed.
+  // bridges read back through the Policy, both bridges present, up and addressed, both
+  // egress interfaces present.
   std::vector<ReconcileAction> plan(const Config& cfg) {
     std::map<std::string, std::optional<BridgeNat>> loaded;
     for (int b = 0; b < 2; ++b) loaded[kBridges[b].interface] = read(b);
@@ -271,6 +270,13 @@ class PolicyParity : public ::testing::TestWithParam<BackendParam> {
       l.admin_up = true;
       links.push_back(l);
       if (br.address) addrs.push_back({l.index, *br.address});
+    }
+    for (int e = 0; e < 2; ++e) {  // both egress interfaces exist (NAT waits for a missing one)
+      platform::LinkInfo l;
+      l.index = ++index;
+      l.name = egress(e);
+      l.admin_up = true;
+      links.push_back(l);
     }
     State state;
     std::set<std::string> none;
