@@ -444,6 +444,27 @@ TEST_F(NatOutsideTest, AReloadRemovesAndRestoresOneBridgesRuleOnly) {
   expected_["br1"] = natOf("198.18.47");
 }
 
+// A bridge that is there before the daemon (made by hand, or by an earlier vnetd whose NAT
+// was flushed since): nothing creates it, so only the reconciler's first pass — which runs
+// before the daemon reports ready — can load its NAT.
+TEST_F(NatOutsideTest, AnExistingBridgeWithoutNatGetsItWhenTheDaemonStarts) {
+  makeUplink(49);
+  ASSERT_TRUE(ok({"ip", "link", "add", "br0", "type", "bridge"}));
+  ASSERT_TRUE(ok({"ip", "addr", "add", "198.18.49.1/24", "dev", "br0"}));
+  ASSERT_TRUE(ok({"ip", "link", "set", "br0", "up"}));
+  EXPECT_TRUE(vnetdRuleComments().empty());
+  const std::string jail = net_.jailName("j");
+  writeConfig(bridgeTable("out", "br0", "198.18.49", true) + jailOn(jail, "out"));
+  startDaemon();
+  EXPECT_EQ(vnetdRuleComments(), (std::map<std::string, int>{{"vnetd:bridge:br0", 1}})) << daemon_->log();
+  EXPECT_NE(daemon_->log().find("NAT of bridge br0 (out of up0) is not loaded; loaded it"), std::string::npos)
+      << daemon_->log();
+  startJail(jail);
+  EXPECT_TRUE(echoBothFrom(jail, outsideAddress()));
+  EXPECT_EQ(outside_->fromSubnet("198.18."), 0);
+  expected_["br0"] = natOf("198.18.49");
+}
+
 // Issue 16, test 6: `nat` names an interface that does not exist. The bridge still comes
 // up and the jail starts; the NAT is reported missing (log, metric, doctor FAIL); when the
 // interface appears, the interface event — not the periodic pass, an hour away here —
