@@ -13,6 +13,7 @@
 // from the host's.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "core/ip.h"
@@ -26,6 +27,14 @@ std::string forwardingSettingName(IpFamily family);
 
 // Whether forwarding of `family` is on.
 Result<bool> readForwarding(IpFamily family);
+
+// Linux: the IPv4 forwarding flag of one interface (/proc/sys/net/ipv4/conf/<if>/forwarding).
+// The kernel decides whether to forward a packet by the flag of the interface it came in on
+// (net/ipv4/route.c ip_route_input_slow: IN_DEV_FORWARD(in_dev)), so an administrator can
+// route a NAT bridge with the flags of the bridge and its egress alone, ip_forward off (the
+// demo does). nullopt where the platform has no per-interface switch (FreeBSD: one
+// net.inet.ip.forwarding per vnet) or the interface is not there.
+std::optional<bool> readInterfaceForwardingV4(const std::string& ifname);
 
 // Switches forwarding of `family` on or off. Errors name the setting; EACCES/EPERM when
 // not root (or, on FreeBSD, inside a jail that may not set it).

@@ -23,6 +23,7 @@
 #include "core/state_store.h"
 #include "platform/capture.h"
 #include "platform/forward_firewall.h"
+#include "platform/forwarding.h"
 #include "platform/host.h"
 #include "platform/jails.h"
 #include "platform/netif.h"
@@ -308,6 +309,8 @@ Facts gather(const Context& ctx, const std::string& jail_conf) {
     if (!bc.nat.empty() && bc.address) {
       NatCheckFacts n;
       n.egress_exists = findLink(links, bc.nat).has_value();
+      for (const std::string& ifname : {bc.interface, bc.nat})
+        if (auto flag = platform::readInterfaceForwardingV4(ifname)) f.interface_forwarding_v4[ifname] = *flag;
       if (auto r = platform::readBridgeNat(bc.interface, Cidr{bc.address->network(), bc.address->prefix}, bc.nat))
         n.nat = *r;
       else

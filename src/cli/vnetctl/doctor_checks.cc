@@ -468,8 +468,32 @@ std::vector<Verdict> judgeBridge(Platform p, const BridgeFacts& b) {
 
 // --------------------------------------------------------------------- forwarding
 
+namespace {
+
+// Linux decides by the flag of the interface a packet arrives on (platform/forwarding.h):
+// jails' packets arrive on the bridge, the translated replies on the egress. Only NAT
+// bridges can be judged so: replies to a routed (untranslated) jail come in on whichever
+// interface the outside routes them through, which doctor cannot know.
+bool routedPerInterface(const Config& config, const ForwardingNeed& need, const std::map<std::string, bool>& flags) {
+  if (need.nat.empty()) return false;
+  auto on = [&](const std::string& ifname) {
+    auto it = flags.find(ifname);
+    return it != flags.end() && it->second;
+  };
+  for (const auto& [key, gateway] : need.gateways)
+    if (std::find(need.nat.begin(), need.nat.end(), key) == need.nat.end()) return false;
+  for (const auto& key : need.nat) {
+    const BridgeConfig& b = config.bridges.at(key);
+    if (!on(b.interface) || !on(b.nat)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::vector<Verdict> judgeForwarding(Platform p, const platform::HostSupport& host, const Config& config,
-                                     const std::vector<JailFacts>& jails) {
+                                     const std::vector<JailFacts>& jails,
+                                     const std::map<std::string, bool>& interface_v4) {
   std::vector<Verdict> out;
   // The rule is the daemon's too ([daemon] manage_forwarding): core/forwarding_needs.h.
   std::vector<IpAddress> running;
@@ -514,6 +538,9 @@ std::vector<Verdict> judgeForwarding(Platform p, const platform::HostSupport& ho
                                                : (v4 ? "sysctl net.ipv4.ip_forward" : "sysctl net.ipv6.conf.all.forwarding")));
     } else if (*on) {
       out.push_back(ok(check, name + " forwarding is on (" + users + ")"));
+    } else if (v4 && routedPerInterface(config, needs.ipv4, interface_v4)) {
+      out.push_back(ok(check, "IPv4 forwarding is on for the NAT bridges and their egress interfaces (" + users +
+                                  "; net.ipv4.ip_forward itself is off)"));
     } else if (!nat.empty()) {
       out.push_back(bad(Status::Fail, check, name + " forwarding is off: " + users + " translates nothing", fix));
     } else {
@@ -860,7 +887,7 @@ std::vector<Verdict> judge(const Facts& f) {
       out.push_back(bad(Status::Fail, "bridges", "cannot read the host's interfaces: " + f.host_links_error,
                         "vnetctl doctor  # as root"));
     for (const auto& b : f.bridges) add(judgeBridge(f.platform, b));
-    if (f.host) add(judgeForwarding(f.platform, *f.host, *config, f.jails));
+    if (f.host) add(judgeForwarding(f.platform, *f.host, *config, f.jails, f.interface_forwarding_v4));
     add(judgeForwardFirewall(*config, f.firewall, f.firewall_error));
     for (const auto& [key, b] : config->bridges) {
       auto n = f.nat.find(key);

@@ -156,6 +156,7 @@ struct Facts {
   Platform platform = Platform::Linux;
   std::optional<platform::HostSupport> host;
   std::string host_error;
+  std::map<std::string, bool> interface_forwarding_v4;  // NAT bridges and egresses (Linux)
   ConfigFacts config;
   JailConfFacts jail_conf;
   std::string host_links_error;               // the host's links could not be read
@@ -190,8 +191,12 @@ Verdict judgeConfig(Platform p, const ConfigFacts& config);
 // configuration only "jailconf" (could the files be read) is judged.
 std::vector<Verdict> judgeJailConf(Platform p, const JailConfFacts& jail_conf, const Config* config);
 std::vector<Verdict> judgeBridge(Platform p, const BridgeFacts& bridge);
+// `interface_v4`: Linux per-interface IPv4 forwarding flags (platform/forwarding.h
+// readInterfaceForwardingV4) of the NAT bridges and their egresses; with ip_forward off,
+// NAT bridges whose own and egress flags are on are routed all the same.
 std::vector<Verdict> judgeForwarding(Platform p, const platform::HostSupport& host, const Config& config,
-                                     const std::vector<JailFacts>& jails);
+                                     const std::vector<JailFacts>& jails,
+                                     const std::map<std::string, bool>& interface_v4 = {});
 Verdict judgeNat(Platform p, const BridgeConfig& bridge, const NatCheckFacts& nat, const std::string& config_path);
 // firewall:forward:<key> for each bridge that needs forwarding (core/forwarding_needs.h),
 // in each family it needs it for: WARN naming each chain that drops its traffic, with

@@ -31,6 +31,10 @@ Result<bool> readForwarding(IpFamily family) {
   return v != 0;
 }
 
+// IPv4 forwarding is one switch per vnet (sys/netinet/ip_input.c declares only
+// net.inet.ip.forwarding, VNET_NAME(ipforwarding)); no interface has its own.
+std::optional<bool> readInterfaceForwardingV4(const std::string&) { return std::nullopt; }
+
 Result<void> writeForwarding(IpFamily family, bool on) {
   int v = on ? 1 : 0;
   if (::sysctlbyname(name(family), nullptr, nullptr, &v, sizeof v) != 0)

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "core/file_util.h"
+#include "core/naming.h"
 #include "core/unique_fd.h"
 #include "platform/linux/kernel_facts.h"
 
@@ -28,6 +29,13 @@ Result<bool> readForwarding(IpFamily family) {
   auto on = linux_facts::parseSysctlFlag(*text);
   if (!on) return plainError("read " + forwardingSettingName(family) + ": unexpected value '" + trimWhitespace(*text) + "'");
   return *on;
+}
+
+std::optional<bool> readInterfaceForwardingV4(const std::string& ifname) {
+  if (!isValidInterfaceName(ifname)) return std::nullopt;  // never a path of someone's choosing
+  auto text = readSmallFile("/proc/sys/net/ipv4/conf/" + ifname + "/forwarding", 64);
+  if (!text) return std::nullopt;
+  return linux_facts::parseSysctlFlag(*text);
 }
 
 Result<void> writeForwarding(IpFamily family, bool on) {

@@ -253,6 +253,22 @@ TEST(DoctorForwarding, OffWithNatFailsOffWithGatewayWarns) {
   EXPECT_EQ(find(judgeForwarding(Platform::FreeBSD, fb, c, {}), "forwarding:ipv4")->fix,
             "sysrc gateway_enable=YES && sysctl net.inet.ip.forwarding=1  # or let vnetd do it: [daemon] "
             "manage_forwarding = true in " + c.source);
+  // Linux, ip_forward off but the NAT bridge's and its egress's own flags on (the kernel
+  // looks at the flag of the interface a packet arrives on): routed all the same.
+  using Flags = std::map<std::string, bool>;
+  v = find(judgeForwarding(Platform::Linux, linuxHost(false), c, {}, Flags{{"br0", true}, {"eth0", true}}),
+           "forwarding:ipv4");
+  EXPECT_EQ(v->status, Status::Ok) << v->message;
+  EXPECT_THAT(v->message, HasSubstr("net.ipv4.ip_forward itself is off"));
+  EXPECT_EQ(find(judgeForwarding(Platform::Linux, linuxHost(false), c, {}, Flags{{"br0", true}, {"eth0", false}}),
+                 "forwarding:ipv4")
+                ->status,
+            Status::Fail)
+      << "the replies arrive on the egress, whose flag is off";
+  EXPECT_EQ(find(judgeForwarding(Platform::Linux, linuxHost(false), c, {}, Flags{{"eth0", true}}), "forwarding:ipv4")
+                ->status,
+            Status::Fail)
+      << "the jails' packets arrive on the bridge, whose flag is unknown";
   // With the key set, vnetd should have done it: the fix says so.
   c.daemon.manage_forwarding = true;
   v = find(judgeForwarding(Platform::Linux, linuxHost(false), c, {}), "forwarding:ipv4");
