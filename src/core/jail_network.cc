@@ -509,7 +509,12 @@ Result<void> JailNetwork::ensureBridge(const BridgeConfig& br, UndoLog& undo) {
   // the daemon's reconciler), not on every jail start.
   // No egress interface yet (a NIC not attached, a typo): the bridge still comes up — jails
   // reach the host and each other — and the NAT waits; the daemon loads it when the
-  // interface appears (reconciler.h natEgressesMissing).
+  // interface appears (reconciler.h natEgressesMissing). Our choice, one rule for both
+  // platforms: neither kernel forces it (nftables' oifname is a name match; FreeBSD's pfctl
+  // accepts `-> (E)` for an absent E — sbin/pfctl/parse.y, rule dynaddr, compiles its
+  // "interface does not exist" error out under __FreeBSD__), but a rule for an interface
+  // that is not there is reported missing (doctor, vnetd_bridge_nat_active) rather than
+  // left looking fine.
   if (!br.nat.empty() && br.address) {
     auto egress = host_.link(br.nat);
     if (!egress) return withContext(egress.error(), "NAT egress interface " + br.nat);

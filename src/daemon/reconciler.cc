@@ -174,8 +174,16 @@ std::vector<ReconcileAction> planReconcile(const ReconcileInput& in, OrphanClock
       if (loaded == in.nat_loaded->end()) continue;  // not read: nothing to judge
       // No egress interface (yet): nothing to translate to. The rules wait for it
       // (natEgressesMissing reports it; its arrival triggers a pass); rules already
-      // loaded stay, so a NIC that comes back needs nothing.
-      if (!byName(links, br.nat)) continue;
+      // loaded as configured stay, so a NIC that comes back needs nothing. Rules for
+      // anything else (another egress before a reload, rules vnetd did not write) must not
+      // keep translating against the configuration meanwhile: removed.
+      if (!byName(links, br.nat)) {
+        if (loaded->second && *loaded->second != *want)
+          out.push_back({Kind::RemoveNat, "", br.interface, "", false, 0,
+                         "NAT of bridge " + br.interface + " differs from the configuration, whose egress " + br.nat +
+                             " does not exist (yet)"});
+        continue;
+      }
       std::string why;
       if (!loaded->second) why = "NAT of bridge " + br.interface + " (out of " + br.nat + ") is not loaded";
       else if (!loaded->second->recognised) why = "NAT of bridge " + br.interface + " holds rules vnetd did not write";

@@ -19,7 +19,9 @@
 //    nat_loaded is not judged: the read failed, or was not asked for), nor while its egress
 //    interface does not exist (see natEgressesMissing).
 //  - RemoveNat: NAT read back for a bridge interface that no configured bridge gives
-//    `nat` (nat removed from the bridge, or the bridge from the config) is removed. Which
+//    `nat` (nat removed from the bridge, or the bridge from the config) is removed, and so
+//    is NAT that differs from the configuration while the configured egress does not exist
+//    (a reload named a new egress not there yet: the old rules must not translate). Which
 //    bridges are read is the caller's choice: the daemon asks for configured bridges and
 //    those it saw configured with nat before, never for names it has no reason to think
 //    are vnetd's.

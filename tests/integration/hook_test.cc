@@ -14,6 +14,7 @@
 #include "platform/linux/nft_nat.h"
 #include "platform/netif.h"
 #include "tests/integration/backend_fixture.h"
+#include "tests/integration/metrics_support.h"
 #include "tests/support/testnet.h"
 
 namespace vnetd {
@@ -39,6 +40,18 @@ class HookTest : public BackendFixture {
 
   CommandResult hook(const std::string& phase, const std::string& jail) {
     return testing::run({VNETD_HOOK_BINARY, "--standalone", "--config", dir_.file("vnetd.toml"), phase, jail});
+  }
+  // The hook run by a "host" that is a network namespace of this test's own (its nftables
+  // table ip vnetd is that namespace's: the machine's ruleset is never touched).
+  CommandResult hookIn(const std::string& host_ns, const std::string& phase, const std::string& jail) {
+    return testing::run({"ip", "netns", "exec", host_ns, VNETD_HOOK_BINARY, "--standalone", "--config",
+                         dir_.file("vnetd.toml"), phase, jail});
+  }
+  // What vnetd's table in `host_ns` holds for `bridge`, read as the daemon reads it.
+  static Result<std::optional<platform::BridgeNat>> natIn(const std::string& host_ns, const std::string& bridge) {
+    Result<std::optional<platform::BridgeNat>> out = plainError("not read");
+    testing::inNamespace(host_ns, [&] { out = platform::lnx::nftNatOf(bridge); });
+    return out;
   }
 
   std::unique_ptr<platform::NetStack> jailStack(const std::string& jail) {
@@ -195,25 +208,25 @@ TEST_F(HookTest, PrivateBridgeMembersReachTheGatewayButNotEachOther) {
 TEST_F(HookTest, LinuxLoadsNatInItsOwnNftTableAndIgnoresLimits) {
   std::string br = net_.bridgeName("nat"), br2 = net_.bridgeName("lim");
   std::string egress = net_.bridgeName("eg");  // a name of this run only: never the real uplink
-  std::string j = net_.jailName("n"), k = net_.jailName("l");
+  std::string j = net_.jailName("n"), k = net_.jailName("l"), host = net_.jailName("h");
   writeConfig("[bridge.out]\ninterface = \"" + br + "\"\naddress = \"198.18.85.1/24\"\nnat = \"" + egress + "\"\n\n" +
               "[bridge.plain]\ninterface = \"" + br2 + "\"\naddress = \"198.18.86.1/24\"\n\n[jail." + j +
               "]\n[[jail." + j + ".interface]]\nbridge = \"out\"\naddress = \"auto\"\n\n[jail." + k + "]\n[[jail." + k +
               ".interface]]\nbridge = \"plain\"\naddress = \"auto\"\n[jail." + k + ".limits]\nmemoryuse = \"2G\"\n");
-  // The egress exists (a veth of this run; this kernel may lack dummy): NAT waits for a
-  // missing one.
-  auto made = testing::run({"ip", "link", "add", egress, "type", "veth", "peer", "name", net_.bridgeName("egp")});
+  // The NAT part runs in a namespace playing the host, with a real egress there (a veth:
+  // this kernel may lack dummy); NAT waits for a missing one.
+  net_.addNamespace(host);
+  auto made = testing::run({"ip", "-n", host, "link", "add", egress, "type", "veth", "peer", "name", "egp"});
   ASSERT_EQ(made.status, 0) << made.err;
-  auto r = hook("prestart", j);
+  auto r = hookIn(host, "prestart", j);
   EXPECT_EQ(r.status, 0) << r.err;
   // The bridge vnetd made carries its NAT: this bridge's rule in table ip vnetd (read
   // through libnftables, as the daemon reads it).
-  auto nat = platform::lnx::nftNatOf(br);
+  auto nat = natIn(host, br);
   ASSERT_TRUE(nat) << nat.error().message();
   ASSERT_TRUE(*nat);
   EXPECT_EQ(**nat, (platform::BridgeNat{egress, {*Cidr::parse("198.18.85.0/24")}, true}));
-  EXPECT_EQ(hook("poststop", j).status, 0);
-  EXPECT_TRUE(platform::lnx::removeNftNat(br));
+  EXPECT_EQ(hookIn(host, "poststop", j).status, 0);
   r = hook("prestart", k);
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.err, "vnetd-hook: warning: jail " + k + ": [jail." + k +
@@ -226,20 +239,21 @@ TEST_F(HookTest, LinuxLoadsNatInItsOwnNftTableAndIgnoresLimits) {
 // daemon loads it when the interface appears: nat_outside_test).
 TEST_F(HookTest, ANatEgressThatDoesNotExistLeavesTheBridgeWorkingWithoutNat) {
   std::string br = net_.bridgeName("nx"), egress = net_.bridgeName("nxe");  // never created
-  std::string j = net_.jailName("nx");
+  std::string j = net_.jailName("nx"), host = net_.jailName("h");
+  net_.addNamespace(host);
   writeConfig("[bridge.out]\ninterface = \"" + br + "\"\naddress = \"198.18.88.1/24\"\nnat = \"" + egress +
               "\"\n\n[jail." + j + "]\n[[jail." + j + ".interface]]\nbridge = \"out\"\naddress = \"auto\"\n");
-  auto r = hook("prestart", j);
+  auto r = hookIn(host, "prestart", j);
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.err, "vnetd-hook: warning: bridge " + br + ": its NAT egress interface " + egress +
                        " does not exist; the bridge works without NAT until it appears (vnetd loads the NAT then)\n");
-  auto link = hostLink(br);
-  ASSERT_TRUE(link);
-  EXPECT_TRUE(link->admin_up);
-  auto nat = platform::lnx::nftNatOf(br);
+  auto link = testing::run({"ip", "-n", host, "-o", "link", "show", br});
+  EXPECT_EQ(link.status, 0) << link.err;
+  EXPECT_NE(link.out.find(",UP"), std::string::npos) << link.out;
+  auto nat = natIn(host, br);
   ASSERT_TRUE(nat) << nat.error().message();
   EXPECT_FALSE(*nat) << "no rule for an interface that is not there";
-  EXPECT_EQ(hook("poststop", j).status, 0);
+  EXPECT_EQ(hookIn(host, "poststop", j).status, 0);
 }
 
 TEST_F(HookTest, TwoAutoInterfacesOfOneJailGetDistinctAddresses) {

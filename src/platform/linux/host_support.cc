@@ -3,6 +3,7 @@
 // test interface.
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <memory>
@@ -137,7 +138,10 @@ Result<HostSupport> readHostSupport() {
 Result<NatFacts> readBridgeNat(const std::string& bridge, const Cidr& subnet, const std::string& egress) {
   // What Policy::applyBridgeNat loads: the rules named "vnetd:bridge:<bridge>" in the
   // postrouting chain of vnetd's table "ip vnetd" (platform/linux/nft_text.h), read back
-  // through libnftables the way the daemon's reconciler reads them.
+  // through libnftables the way the daemon's reconciler reads them. Only as root:
+  // libnftables 1.0.6 writes its own "(you must be root)" line to stderr on EPERM
+  // (src/libnftables.c nft_run_cmd_from_buffer), which doctor's one-line output cannot catch.
+  if (::geteuid() != 0) return plainError("reading nftables table ip vnetd needs root");
   auto loaded = lnx::nftNatOf(bridge);
   if (!loaded) return loaded.error();
   const BridgeNat want{egress, {Cidr{subnet.network(), subnet.prefix}}, true};

@@ -342,6 +342,15 @@ TEST(Reconciler, NatWaitsForItsEgressInterfaceAndIsLoadedWhenItAppears) {
   // NAT loaded earlier stays while the egress is away (a NIC unplugged comes back).
   w.nat["bridge1"] = platform::BridgeNat{"uplink0", {*Cidr::parse("198.18.5.0/24")}, true};
   EXPECT_TRUE(w.plan().empty());
+  // A reload pointed `nat` at a missing interface: the old egress's rules must not keep
+  // translating against the configuration; they go, and the new ones wait.
+  w.nat["bridge1"] = platform::BridgeNat{"eth0", {*Cidr::parse("198.18.5.0/24")}, true};
+  auto plan = w.plan();
+  ASSERT_EQ(kinds(plan), std::vector<Kind>{Kind::RemoveNat});
+  EXPECT_EQ(plan[0].bridge, "bridge1");
+  EXPECT_NE(plan[0].reason.find("uplink0 does not exist"), std::string::npos) << plan[0].reason;
+  w.nat["bridge1"] = platform::BridgeNat{"uplink0", {*Cidr::parse("198.18.5.0/24")}, false};
+  EXPECT_EQ(kinds(w.plan()), std::vector<Kind>{Kind::RemoveNat}) << "rules vnetd did not write";
   w.nat["bridge1"] = std::nullopt;
   w.links.push_back(link(31, "uplink0", LinkKind::Other));
   EXPECT_EQ(kinds(w.plan()), std::vector<Kind>{Kind::EnsureNat}) << "it appeared";
