@@ -69,4 +69,8 @@ ConfigLoadResult loadConfigFile(const std::string& path) {
   return parseConfig(*text, path);
 }
 
+bool natWanted(const BridgeConfig& b) {
+  return !b.nat.empty() && b.address && b.address->address.family == IpFamily::V4;
+}
+
 }  // namespace vnetd

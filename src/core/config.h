@@ -64,6 +64,11 @@ struct BridgeConfig {
   std::string nat;                     // egress interface for NAT ("" = no NAT)
 };
 
+// The one rule for "this bridge translates": `nat` names an egress and the bridge has an
+// IPv4 address (the loader keeps `address` IPv4) whose subnet is translated. Used by the
+// hooks, the reconciler, forwarding and doctor alike.
+bool natWanted(const BridgeConfig& bridge);
+
 struct VlanConfig {
   std::string name;       // the table key; also the kernel interface name
   std::string parent;     // parent interface, e.g. "em0"

@@ -4,12 +4,10 @@
 
 namespace vnetd {
 
-bool natActive(const BridgeConfig& b) { return !b.nat.empty() && b.address.has_value(); }
-
 ForwardingNeeds forwardingNeeds(const Config& config, const std::vector<IpAddress>& more_gateways) {
   ForwardingNeeds out;
   for (const auto& [key, b] : config.bridges)
-    if (natActive(b)) out.ipv4.nat.push_back(key);
+    if (natWanted(b)) out.ipv4.nat.push_back(key);
 
   std::set<std::string> seen4, seen6;
   auto routesVia = [&](const std::optional<IpAddress>& g) {

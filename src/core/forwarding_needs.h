@@ -20,8 +20,6 @@
 
 namespace vnetd {
 
-// NAT of the bridge is in effect: `nat` set and an IPv4 address to translate from.
-bool natActive(const BridgeConfig& bridge);
 
 struct ForwardingNeed {
   std::vector<std::string> nat;  // keys of bridges with NAT (IPv4 only), config order

@@ -515,7 +515,7 @@ Result<void> JailNetwork::ensureBridge(const BridgeConfig& br, UndoLog& undo) {
   // "interface does not exist" error out under __FreeBSD__), but a rule for an interface
   // that is not there is reported missing (doctor, vnetd_bridge_nat_active) rather than
   // left looking fine.
-  if (!br.nat.empty() && br.address) {
+  if (natWanted(br)) {
     auto egress = host_.link(br.nat);
     if (!egress) return withContext(egress.error(), "NAT egress interface " + br.nat);
     if (!*egress) {

@@ -8,7 +8,7 @@
 //   vnetd_reconcile_actions_total{action}       reconciler actions taken
 //   vnetd_scrape_duration_seconds               how long the previous scrape took
 //   vnetd_bridge_nat_active{bridge}             1 when a NAT bridge's rules are in place as
-//                                               vnetd expects (reconciler.h natActive)
+//                                               vnetd expects (reconciler.h natInPlace)
 //
 // Threading: the recording methods may be called from any thread (prometheus-cpp metrics
 // are atomic, families lock); render() runs on the loop thread.

@@ -403,7 +403,7 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
       VNETD_LOG_ERROR("%s: %s: %s", kind, a.reason.c_str(), done.error().message().c_str());
     }
   }
-  metrics_.setBridgeNat(natActive(config, *links, nat_loaded, nat_hooked));
+  metrics_.setBridgeNat(natInPlace(config, *links, nat_loaded, nat_hooked));
   lock.reset();  // repairRunning and collectOrphan take the lock themselves
 
   for (const auto& a : later) {

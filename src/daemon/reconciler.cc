@@ -62,7 +62,7 @@ const char* actionKindName(ReconcileAction::Kind kind) {
 
 std::optional<platform::BridgeNat> wantedNat(const BridgeConfig& bridge) {
   // The same condition and subnet as the bridge's creation (JailNetwork::ensureBridge).
-  if (bridge.nat.empty() || !bridge.address || bridge.address->address.family != IpFamily::V4) return std::nullopt;
+  if (!natWanted(bridge)) return std::nullopt;
   return platform::BridgeNat{bridge.nat, {Cidr{bridge.address->network(), bridge.address->prefix}}, true};
 }
 
@@ -93,7 +93,7 @@ std::vector<NatEgressNews> noteNatEgresses(NatEgressWatch& watch, const std::map
   return out;
 }
 
-std::map<std::string, bool> natActive(const Config& config, const std::vector<platform::LinkInfo>& links,
+std::map<std::string, bool> natInPlace(const Config& config, const std::vector<platform::LinkInfo>& links,
                                       const std::map<std::string, std::optional<platform::BridgeNat>>& loaded,
                                       std::optional<bool> hooked) {
   std::map<std::string, bool> out;

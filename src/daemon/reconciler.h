@@ -168,7 +168,7 @@ std::vector<NatEgressNews> noteNatEgresses(NatEgressWatch& watch, const std::map
 // vnetd_bridge_nat_active: per configured NAT bridge whose NAT was read (others are
 // unknown and absent), true when its rules read back exactly as configured, its egress
 // exists and the packet filter evaluates them (`hooked`; nullopt = could not be read).
-std::map<std::string, bool> natActive(const Config& config, const std::vector<platform::LinkInfo>& links,
+std::map<std::string, bool> natInPlace(const Config& config, const std::vector<platform::LinkInfo>& links,
                                       const std::map<std::string, std::optional<platform::BridgeNat>>& loaded,
                                       std::optional<bool> hooked);
 

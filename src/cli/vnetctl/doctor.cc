@@ -308,7 +308,7 @@ Facts gather(const Context& ctx, const std::string& jail_conf) {
         if (ri.bridge == bc.interface) b.expected.push_back({rj.name, ri.host_name, findLink(links, ri.host_name)});
     f.bridges.push_back(std::move(b));
 
-    if (!bc.nat.empty() && bc.address) {
+    if (natWanted(bc)) {
       NatCheckFacts n;
       n.egress_exists = findLink(links, bc.nat).has_value();
       for (const std::string& ifname : {bc.interface, bc.nat})

@@ -239,7 +239,7 @@ DaemonStatus daemonStatusFrom(const StatusSnapshot& snapshot) {
 std::vector<Verdict> judgeKernel(Platform p, const platform::HostSupport& host, const Config* config) {
   bool nat = false;
   if (config)
-    for (const auto& [key, b] : config->bridges) nat |= natActive(b);
+    for (const auto& [key, b] : config->bridges) nat |= natWanted(b);
   bool limits = config && anyLimits(*config);
   std::vector<Verdict> out;
   for (const FeatureRule& r : kFeatureRules) {
@@ -891,7 +891,7 @@ std::vector<Verdict> judge(const Facts& f) {
     add(judgeForwardFirewall(*config, f.firewall, f.firewall_error));
     for (const auto& [key, b] : config->bridges) {
       auto n = f.nat.find(key);
-      if (natActive(b) && n != f.nat.end()) out.push_back(judgeNat(f.platform, b, n->second, f.config.path));
+      if (natWanted(b) && n != f.nat.end()) out.push_back(judgeNat(f.platform, b, n->second, f.config.path));
     }
   }
   for (const auto& j : f.jails) add(judgeJail(f.platform, j));

@@ -38,7 +38,7 @@ TEST(ForwardingNeeds, NatWithoutAddressTranslatesNothing) {
   b.nat = "eth0";
   Config c;
   c.bridges["br0"] = b;
-  EXPECT_FALSE(natActive(b));
+  EXPECT_FALSE(natWanted(b));
   EXPECT_FALSE(forwardingNeeds(c).ipv4.needed());
 }
 

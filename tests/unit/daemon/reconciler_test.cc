@@ -373,7 +373,7 @@ TEST(Reconciler, AMissingNatEgressIsReportedOncePerChange) {
 
 TEST(Reconciler, NatIsActiveOnlyWhenExactlyLoadedWithItsEgressAndHooked) {
   World w;
-  auto active = [&](std::optional<bool> hooked) { return natActive(w.cfg, w.links, w.nat, hooked); };
+  auto active = [&](std::optional<bool> hooked) { return natInPlace(w.cfg, w.links, w.nat, hooked); };
   using A = std::map<std::string, bool>;
   EXPECT_EQ(active(true), (A{{"bridge1", true}}));
   EXPECT_EQ(active(false), (A{{"bridge1", false}})) << "FreeBSD: nat-anchor missing from the main ruleset";
