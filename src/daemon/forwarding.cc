@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 
 #include "core/file_util.h"
@@ -16,6 +17,27 @@ namespace {
 
 constexpr IpFamily kFamilies[] = {IpFamily::V4, IpFamily::V6};
 const char* familyWord(IpFamily f) { return f == IpFamily::V4 ? "ipv4" : "ipv6"; }
+std::optional<IpFamily> familyOf(std::string_view word) {
+  if (word == "ipv4") return IpFamily::V4;
+  if (word == "ipv6") return IpFamily::V6;
+  return std::nullopt;
+}
+// A marker of a host with many interfaces: ~40 bytes a setting, two settings an interface.
+constexpr size_t kMaxMarkerBytes = 1 << 20;
+constexpr size_t kMaxKeyBytes = 200;
+
+// Splits at runs of spaces/tabs.
+std::vector<std::string_view> fields(std::string_view line) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    size_t start = i;
+    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+    if (i > start) out.push_back(line.substr(start, i - start));
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -23,25 +45,68 @@ std::string encodeForwardingMarker(const ForwardingOwned& owned) {
   std::string out;
   for (IpFamily f : kFamilies)
     if (owned.of(f)) out += std::string(familyWord(f)) + "\n";
+  for (IpFamily f : kFamilies)
+    if (owned.of(f))
+      for (const auto& [key, value] : owned.before(f))
+        out += std::string(familyWord(f)) + " " + key + " " + std::to_string(value) + "\n";
   return out;
 }
 
 Result<ForwardingOwned> decodeForwardingMarker(std::string_view text) {
   ForwardingOwned owned;
   size_t line_no = 0;
+  struct Setting {
+    size_t line_no;
+    IpFamily family;
+    std::string key;
+    int value;
+  };
+  std::vector<Setting> settings;
   while (!text.empty()) {
     size_t nl = text.find('\n');
     std::string line = trimWhitespace(text.substr(0, nl));
     text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
     ++line_no;
     if (line.empty()) continue;
-    if (line == "ipv4") owned.ipv4 = true;
-    else if (line == "ipv6") owned.ipv6 = true;
-    else
-      return plainError("line " + std::to_string(line_no) + " is '" + line.substr(0, 40) +
-                        "', expected ipv4 or ipv6");
+    const std::string where = "line " + std::to_string(line_no) + " is '" + line.substr(0, 40) + "'";
+    auto f = fields(line);
+    auto family = familyOf(f[0]);
+    if (!family || (f.size() != 1 && f.size() != 3))
+      return plainError(where + ", expected ipv4, ipv6, or ipv4/ipv6 <setting> <value>");
+    if (f.size() == 1) {
+      owned.set(*family, true);
+      continue;
+    }
+    if (f[1].size() > kMaxKeyBytes) return plainError(where + ": the setting's name is over 200 bytes");
+    int value = 0;
+    auto [end, ec] = std::from_chars(f[2].data(), f[2].data() + f[2].size(), value);
+    if (ec != std::errc() || end != f[2].data() + f[2].size())
+      return plainError(where + ": the value is not an integer");
+    settings.push_back({line_no, *family, std::string(f[1]), value});
+  }
+  // Settings of a family vnetd does not own would be restored by nobody: a marker vnetd
+  // did not write.
+  for (const auto& s : settings) {
+    if (!owned.of(s.family))
+      return plainError("line " + std::to_string(s.line_no) + " is a setting of " + familyWord(s.family) +
+                        ", which the marker does not own (no '" + familyWord(s.family) + "' line)");
+    owned.before(s.family)[s.key] = s.value;
   }
   return owned;
+}
+
+ForwardingSettings planSettingsRestore(const ForwardingSettings& before, const ForwardingSettings& current,
+                                       const ForwardingSettings& after_off,
+                                       const std::function<int(const std::string&, int)>& after_on) {
+  ForwardingSettings out;
+  for (const auto& [key, was] : before) {
+    auto now = current.find(key);
+    auto off = after_off.find(key);
+    if (now == current.end() || off == after_off.end()) continue;  // the interface is gone
+    if (now->second != after_on(key, was)) continue;                // changed since: not vnetd's
+    if (off->second != was) out[key] = was;
+  }
+  return out;
 }
 
 std::vector<ForwardingStep> planForwarding(const ForwardingInput& in) {
@@ -73,12 +138,19 @@ std::string forwardingReason(const ForwardingNeed& need) {
 }
 
 Forwarding::Switches Forwarding::platformSwitches() {
-  return {platform::readForwarding, platform::writeForwarding, platform::forwardingSettingName};
+  return {platform::readForwarding,
+          platform::writeForwarding,
+          platform::forwardingSettingName,
+          platform::readForwardingSideEffects,
+          [](IpFamily f, const std::string& key, int before) {
+            return platform::forwardingSideEffectAfterOn(f, key, before);
+          },
+          platform::writeForwardingSideEffect};
 }
 
 Forwarding::Forwarding(std::string marker_path, Switches switches)
     : marker_path_(std::move(marker_path)), switches_(std::move(switches)) {
-  auto text = readSmallFile(marker_path_, 4096);
+  auto text = readSmallFile(marker_path_, kMaxMarkerBytes);
   if (!text) {
     if (text.error().code != ENOENT)
       VNETD_LOG_WARN("forwarding: cannot read %s: %s; vnetd will not switch off forwarding an earlier vnetd "
@@ -133,16 +205,26 @@ void Forwarding::run(const ForwardingInput& base) {
     const std::string name = switches_.name(f);
     switch (step.kind) {
       case ForwardingStep::Kind::Enable: {
+        // What the switch-on is about to change, so that the restore can put it back.
+        auto settings = switches_.read_settings(f);
+        if (!settings) {
+          VNETD_LOG_ERROR("forwarding: not switching %s on, as vnetd could not record what it changes (%s): %s",
+                          name.c_str(), forwardingReason(in.needs.of(f)).c_str(), settings.error().message().c_str());
+          break;
+        }
         // Ownership first: a crash right after the write must not leave a switch nobody owns.
         owned_.set(f, true);
+        owned_.before(f) = std::move(*settings);
         if (!saveMarker()) {
           owned_.set(f, false);
+          owned_.before(f).clear();
           VNETD_LOG_ERROR("forwarding: not switching %s on, as vnetd could not record that it did (%s): %s",
                           name.c_str(), forwardingReason(in.needs.of(f)).c_str(), marker_path_.c_str());
           break;
         }
         if (auto w = switches_.write(f, true); !w) {
           owned_.set(f, false);
+          owned_.before(f).clear();
           saveMarker();
           VNETD_LOG_ERROR("forwarding: %s (needed by %s); jails reach only the host and each other",
                           w.error().message().c_str(), forwardingReason(in.needs.of(f)).c_str());
@@ -154,17 +236,48 @@ void Forwarding::run(const ForwardingInput& base) {
       }
       case ForwardingStep::Kind::Restore: {
         const char* why = in.exiting ? "vnetd stops" : "[daemon] manage_forwarding is off";
+        const ForwardingSettings& before = owned_.before(f);
+        ForwardingSettings current;
+        if (!before.empty()) {
+          auto c = switches_.read_settings(f);
+          if (c) current = std::move(*c);
+          else
+            VNETD_LOG_WARN("forwarding: %s; what switching %s on changed along with it stays as switching it off "
+                           "leaves it",
+                           c.error().message().c_str(), name.c_str());
+        }
         if (auto w = switches_.write(f, false); !w) {
           VNETD_LOG_ERROR("forwarding: %s; vnetd had switched it on and %s", w.error().message().c_str(), why);
           break;
         }
-        owned_.set(f, false);
-        saveMarker();
         VNETD_LOG_INFO("forwarding: set %s = 0 again (vnetd had switched it on; %s)", name.c_str(), why);
+        if (!current.empty()) {
+          auto after_off = switches_.read_settings(f);
+          ForwardingSettings put_back = planSettingsRestore(
+              before, current, after_off ? *after_off : ForwardingSettings{},
+              [&](const std::string& key, int v) { return switches_.after_on(f, key, v); });
+          std::string done;
+          for (const auto& [key, value] : put_back) {
+            if (auto w = switches_.write_setting(f, key, value); !w) {
+              VNETD_LOG_WARN("forwarding: %s (as it was before vnetd switched %s on)", w.error().message().c_str(),
+                             name.c_str());
+              continue;
+            }
+            done += (done.empty() ? "" : ", ") + key + " = " + std::to_string(value);
+          }
+          if (!done.empty())
+            VNETD_LOG_INFO("forwarding: put back what switching %s changed along with it: %s", name.c_str(),
+                           done.c_str());
+        }
+        owned_.set(f, false);
+        owned_.before(f).clear();
+        saveMarker();
         break;
       }
       case ForwardingStep::Kind::Forget:
+        // Whoever switched it off also rewrote what goes with it: theirs, not restored.
         owned_.set(f, false);
+        owned_.before(f).clear();
         saveMarker();
         VNETD_LOG_INFO("forwarding: %s was switched off by someone else meanwhile; nothing to restore", name.c_str());
         break;

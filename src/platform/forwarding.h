@@ -4,8 +4,10 @@
 //
 // Linux: /proc/sys/net/ipv4/ip_forward and /proc/sys/net/ipv6/conf/all/forwarding, which
 // belong to the network namespace of the calling thread (a daemon started with
-// `ip netns exec X vnetd` switches X's). Writing "all" also sets every interface's own
-// forwarding flag.
+// `ip netns exec X vnetd` switches X's). Writing "all" also writes other settings: every
+// interface's own forwarding flag, conf/default/forwarding, IPv4's conf/all/accept_redirects,
+// IPv6's force_forwarding flags (src/platform/linux/forwarding_effects.h has the kernel
+// functions); the side-effect functions below snapshot and restore them.
 // FreeBSD: net.inet.ip.forwarding and net.inet6.ip6.forwarding, per vnet (the calling
 // process's).
 //
@@ -13,8 +15,10 @@
 // from the host's.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/ip.h"
 #include "core/result.h"
@@ -39,5 +43,24 @@ std::optional<bool> readInterfaceForwardingV4(const std::string& ifname);
 // Switches forwarding of `family` on or off. Errors name the setting; EACCES/EPERM when
 // not root (or, on FreeBSD, inside a jail that may not set it).
 Result<void> writeForwarding(IpFamily family, bool on);
+
+// The settings that switching `family` on or off changes besides the switch itself, by
+// key (Linux: the path below /proc/sys/net/<ipv4|ipv6>/, "conf/eth0/forwarding") → the
+// integer the kernel holds.
+using ForwardingSideEffects = std::map<std::string, int>;
+
+// A snapshot of them now. Error when the list itself cannot be read; an entry that cannot
+// be read (its interface went away meanwhile) is left out. FreeBSD: always empty — the
+// switch is one sysctl per vnet and writing it changes nothing else (sys/netinet/ip_input.c
+// and sys/netinet6/in6_proto.c declare plain SYSCTL_INTs without a handler).
+Result<ForwardingSideEffects> readForwardingSideEffects(IpFamily family);
+
+// Pure: what switching `family` on makes of the entry `key` whose value was `before`.
+int forwardingSideEffectAfterOn(IpFamily family, std::string_view key, int before);
+
+// Puts one entry back. Refuses (error, nothing written) a key that
+// readForwardingSideEffects cannot produce — keys come from a file in state_dir.
+// ENOENT when its interface is gone.
+Result<void> writeForwardingSideEffect(IpFamily family, const std::string& key, int value);
 
 }  // namespace vnetd::platform

@@ -48,7 +48,7 @@ class ForwardingTest : public DaemonFixture {
   }
 
   // The namespace's forwarding switch, read from inside it.
-  std::string inHost(const char* path) {
+  std::string inHost(const std::string& path) {
     auto r = testing::run({"ip", "netns", "exec", ns_, "cat", path});
     EXPECT_EQ(r.status, 0) << r.err;
     return trimWhitespace(r.out);
@@ -80,6 +80,48 @@ class ForwardingTest : public DaemonFixture {
       ASSERT_EQ(r.status, 0) << phase << " " << jail_ << ": " << r.err;
     }
   }
+  void setInHost(const std::string& path, const std::string& value) {
+    auto r = runInHost({"sh", "-c", "echo " + value + " > " + path});
+    ASSERT_EQ(r.status, 0) << path << ": " << r.err;
+  }
+  // Linux's switch rewrites more than itself (net/ipv4/devinet.c inet_forward_change,
+  // net/ipv6/addrconf.c addrconf_fixup_forwarding): a veth of the namespace whose own
+  // IPv4 flag is on (one end) and off (the other), ICMP redirects refused, and, where the
+  // kernel has it, IPv6 force_forwarding on the first end (zeroed by the switch-off).
+  void prepareSideEffects() {
+    veth_ = net_.bridgeName("fv");
+    peer_ = net_.bridgeName("fp");
+    auto r = testing::run({"ip", "-n", ns_, "link", "add", veth_, "type", "veth", "peer", "name", peer_});
+    ASSERT_EQ(r.status, 0) << r.err;
+    ASSERT_NO_FATAL_FAILURE(setInHost(v4conf(veth_, "forwarding"), "1"));
+    ASSERT_NO_FATAL_FAILURE(setInHost(v4conf("all", "accept_redirects"), "0"));
+    has_force_ = runInHost({"test", "-e", v6conf(veth_, "force_forwarding")}).status == 0;
+    if (has_force_) {
+      ASSERT_NO_FATAL_FAILURE(setInHost(v6conf(veth_, "force_forwarding"), "1"));
+    }
+  }
+  // ... all as they were before vnetd started.
+  void expectSideEffectsRestored(const std::string& log) {
+    EXPECT_EQ(inHost(v4conf(veth_, "forwarding")), "1") << log;
+    EXPECT_EQ(inHost(v4conf(peer_, "forwarding")), "0");
+    EXPECT_EQ(inHost(v4conf("all", "accept_redirects")), "0");
+    EXPECT_EQ(inHost(v4conf("default", "forwarding")), "0");
+    EXPECT_EQ(inHost(v4conf("default", "accept_redirects")), "1") << "never touched";
+    EXPECT_EQ(inHost(v6conf(veth_, "forwarding")), "0");
+    if (has_force_) {
+      EXPECT_EQ(inHost(v6conf(veth_, "force_forwarding")), "1");
+    }
+  }
+  static std::string v4conf(const std::string& name, const std::string& leaf) {
+    return "/proc/sys/net/ipv4/conf/" + name + "/" + leaf;
+  }
+  static std::string v6conf(const std::string& name, const std::string& leaf) {
+    return "/proc/sys/net/ipv6/conf/" + name + "/" + leaf;
+  }
+
+  std::string veth_, peer_;
+  bool has_force_ = false;
+
   std::string marker() const { return dir_.file("state") + "/forwarding"; }
   bool markerExists() const { return ::access(marker().c_str(), F_OK) == 0; }
 
@@ -121,6 +163,40 @@ TEST_F(ForwardingTest, KilledDaemonsSuccessorStillRestores) {
   ASSERT_EQ(daemon_->stop(SIGTERM), 0);
   EXPECT_EQ(inHost(kV4), "0") << daemon_->log();
   EXPECT_EQ(inHost(kV6), "0");
+  EXPECT_FALSE(markerExists());
+}
+
+TEST_F(ForwardingTest, WhatTheSwitchRewritesIsPutBackOnStop) {
+  ASSERT_NO_FATAL_FAILURE(prepareSideEffects());
+  configure(true);
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_EQ(inHost(kV4), "1");
+  // The kernel did rewrite them (else this test proves nothing).
+  EXPECT_EQ(inHost(v4conf(peer_, "forwarding")), "1");
+  EXPECT_EQ(inHost(v4conf("all", "accept_redirects")), "0");
+  EXPECT_EQ(inHost(v4conf("default", "forwarding")), "1");
+  ASSERT_EQ(daemon_->stop(SIGTERM), 0) << daemon_->log();
+  EXPECT_EQ(inHost(kV4), "0");
+  EXPECT_EQ(inHost(kV6), "0");
+  expectSideEffectsRestored(daemon_->log());
+  EXPECT_THAT(daemon_->log(), HasSubstr("forwarding: put back what switching net.ipv4.ip_forward changed along with "
+                                        "it: conf/all/accept_redirects = 0, conf/" + veth_ + "/forwarding = 1"));
+  EXPECT_FALSE(markerExists());
+}
+
+TEST_F(ForwardingTest, WhatTheSwitchRewritesIsPutBackAfterAKillAndRestart) {
+  ASSERT_NO_FATAL_FAILURE(prepareSideEffects());
+  configure(true);
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_EQ(inHost(kV4), "1");
+  daemon_->stop(SIGKILL);
+  ASSERT_TRUE(markerExists());
+  std::string why;
+  ASSERT_TRUE(daemon_->start(&why)) << why;
+  ASSERT_EQ(daemon_->stop(SIGTERM), 0) << daemon_->log();
+  EXPECT_EQ(inHost(kV4), "0");
+  EXPECT_EQ(inHost(kV6), "0");
+  expectSideEffectsRestored(daemon_->log());
   EXPECT_FALSE(markerExists());
 }
 

@@ -42,4 +42,16 @@ Result<void> writeForwarding(IpFamily family, bool on) {
   return success();
 }
 
+// Nothing else changes with the switch: both are plain SYSCTL_INTs (no handler of their
+// own, so sysctl_handle_int only stores the int; declarations above), unlike Linux, where
+// writing the switch rewrites every interface's flag. Nothing to snapshot or restore.
+Result<ForwardingSideEffects> readForwardingSideEffects(IpFamily) { return ForwardingSideEffects{}; }
+
+int forwardingSideEffectAfterOn(IpFamily, std::string_view, int before) { return before; }
+
+Result<void> writeForwardingSideEffect(IpFamily family, const std::string& key, int) {
+  return plainError("refusing to set '" + key.substr(0, 80) + "': " + name(family) +
+                    " changes no other setting on FreeBSD");
+}
+
 }  // namespace vnetd::platform
