@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -14,6 +16,7 @@
 
 #include "core/file_util.h"
 #include "core/log.h"
+#include "core/state_store.h"
 
 namespace vnetd::daemon {
 namespace {
@@ -29,7 +32,8 @@ class FakeSync {
     std::unique_lock<std::mutex> lock(mutex_);
     ++entered_;
     changed_.notify_all();
-    changed_.wait(lock, [&] { return open_; });
+    changed_.wait(lock, [&] { return permits_ != 0; });
+    if (permits_ > 0) --permits_;
     ++calls_;
     call_times_.push_back(Clock::now());
     Result<void> out = success();
@@ -40,8 +44,9 @@ class FakeSync {
     changed_.notify_all();
     return out;
   }
-  void hold() { set([&] { open_ = false; }); }
-  void release() { set([&] { open_ = true; }); }
+  void hold() { set([&] { permits_ = 0; }); }
+  void release() { set([&] { permits_ = -1; }); }
+  void allow(int calls) { set([&] { permits_ += calls; }); }  // after hold(): lets `calls` calls through
   void failNext(int n) { set([&] { failures_left_ = n; }); }
   // Waits until `done` holds (under the lock); false after 30 s (the test fails, not hangs).
   bool waitFor(const std::function<bool()>& done) {
@@ -72,7 +77,7 @@ class FakeSync {
     changed_.notify_all();
   }
   std::condition_variable changed_;
-  bool open_ = true;
+  int permits_ = -1;  // calls that may pass; -1: all
   int failures_left_ = 0;
   std::vector<Clock::time_point> call_times_;
 };
@@ -142,15 +147,20 @@ TEST(StateSyncer, ACleanStopSyncsWhatIsPendingAtOnce) {
 }
 
 TEST(StateSyncer, ASaveDuringASyncGetsASyncOfItsOwn) {
-  // The running sync may have flushed the file before this save renamed a new one in.
+  // The running sync may have flushed the file before this save renamed a new one in:
+  // the save stays pending until a sync that started after it.
   FakeSync fake;
   fake.hold();
   StateSyncer syncer(seam(fake), 0ms);
   syncer.saved();
   ASSERT_TRUE(fake.waitFor([&] { return fake.entered_ == 1; }));
   syncer.saved();  // while the first sync is under way
+  fake.allow(1);   // the first sync ends; the second starts and is held
+  ASSERT_TRUE(fake.waitFor([&] { return fake.entered_ == 2; })) << "the second save was never synced";
+  EXPECT_EQ(syncer.stats().syncs, 1u);
+  EXPECT_EQ(syncer.stats().pending, 1u) << "the first sync was taken to cover a save it may have missed";
   fake.release();
-  ASSERT_TRUE(fake.waitFor([&] { return fake.calls_ == 2; })) << "the second save was never synced";
+  ASSERT_TRUE(fake.waitFor([&] { return fake.calls_ == 2; }));
   syncer.stop();
   EXPECT_EQ(fake.calls(), 2);
   EXPECT_EQ(syncer.stats().pending, 0u);
@@ -231,6 +241,102 @@ TEST(StateSyncer, AFailingSyncIsCountedEveryTimeLoggedOnceAndRetried) {
   EXPECT_EQ(count(log, "fsync /var/db/vnetd/state.json"), 1u) << log;
   EXPECT_EQ(count(log, "may not survive a power loss"), 1u) << log;
   EXPECT_EQ(count(log, "syncs to disk again"), 1u) << log;
+}
+
+
+// ------------------------------------------------- with the real StateStore (fsync seam)
+
+// A fresh state directory under /tmp, removed after.
+struct TempStateDir {
+  TempStateDir() {
+    char pattern[] = "/tmp/vnetd-syncer-test-XXXXXX";
+    path = ::mkdtemp(pattern) ? pattern : "";
+  }
+  ~TempStateDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path, ignored);
+  }
+  std::string path;
+};
+
+State someState(int jails) {
+  State s;
+  for (int i = 0; i < jails; ++i) {
+    JailRecord j;
+    j.name = "j" + std::to_string(i);
+    j.phase = "prestart";
+    s.jails.emplace(j.name, j);
+  }
+  return s;
+}
+
+TEST(StateSyncer, WriteBehindSavesDoNoFsyncAndShareOneFileAndOneDirectoryFsync) {
+  TempStateDir tmp;
+  ASSERT_FALSE(tmp.path.empty());
+  auto store = StateStore::open(tmp.path + "/state");
+  ASSERT_TRUE(store);
+  std::mutex mutex;
+  std::condition_variable synced;
+  std::vector<std::string> fsynced;  // what each fsync was of, from /proc/self/fd
+  store->setFsync([&](int fd) {
+    std::error_code ec;
+    auto target = std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd), ec);
+    std::lock_guard<std::mutex> lock(mutex);
+    fsynced.push_back(target.string());
+    synced.notify_all();
+    return ::fsync(fd);
+  });
+  StateSyncer syncer([s = *store] { return s.sync(); }, 1000ms);
+  store->setWriteBehind([&syncer] { syncer.saved(); });
+  {
+    auto lock = store->lock();
+    ASSERT_TRUE(lock);
+    State s = someState(3);
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(store->save(*lock, s).ok());
+    std::lock_guard<std::mutex> guard(mutex);
+    EXPECT_TRUE(fsynced.empty()) << "a write-behind save fsync'd " << fsynced.front();
+  }
+  {
+    std::unique_lock<std::mutex> lock(mutex);
+    ASSERT_TRUE(synced.wait_for(lock, 30s, [&] { return fsynced.size() >= 2; }));
+  }
+  syncer.stop();
+  std::lock_guard<std::mutex> guard(mutex);
+  // The file that is state.json, then its directory: once for the 20 saves.
+  ASSERT_EQ(fsynced.size(), 2u);
+  EXPECT_EQ(fsynced[0], store->statePath());
+  EXPECT_EQ(fsynced[1], store->dir());
+}
+
+TEST(StateSyncer, AFailingFsyncOfTheRealStoreIsReportedWithThePath) {
+  log::init(log::Sink::Stderr, log::Level::Info, "vnetd");
+  StderrCapture capture;
+  TempStateDir tmp;
+  auto store = StateStore::open(tmp.path + "/state");
+  ASSERT_TRUE(store);
+  std::atomic<int> calls{0};
+  store->setFsync([&](int) {
+    ++calls;
+    errno = EIO;
+    return -1;
+  });
+  Counted counted;
+  {
+    StateSyncer syncer([s = *store] { return s.sync(); }, std::chrono::hours(1), counted.fn());
+    store->setWriteBehind([&syncer] { syncer.saved(); });
+    auto lock = store->lock();
+    ASSERT_TRUE(lock);
+    State s = someState(1);
+    ASSERT_TRUE(store->save(*lock, s).ok());  // the save itself succeeds: it is in place
+    syncer.stop();                            // the stop's sync fails
+    EXPECT_EQ(syncer.stats().sync_errors, 1u);
+    EXPECT_EQ(syncer.stats().pending, 1u);
+    store->setWriteBehind({});
+  }
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(counted["state_sync_errors"], 1);
+  const std::string log = capture.text();
+  EXPECT_NE(log.find("fsync " + store->statePath() + ": Input/output error"), std::string::npos) << log;
 }
 
 }  // namespace
