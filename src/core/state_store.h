@@ -12,7 +12,7 @@
 //    crash (SIGKILL, abort, OOM kill — of the writer or anyone) can take it back: the
 //    bytes are in the kernel's page cache and the rename is done. What is left is the
 //    power loss / kernel crash case, and there the two modes differ:
-//      * sync on save (default; the standalone vnetd-hook, vnetctl): save() fsyncs the
+//      * sync on save (default; the standalone vnetd-hook): save() fsyncs the
 //        temp file before the rename and the directory after it, so the state is on
 //        stable storage when save() returns ("durable on return").
 //      * write-behind (setWriteBehind(); the daemon): save() does neither fsync and
@@ -27,7 +27,7 @@
 //        moves aside as corrupt like any unreadable file; the interfaces the state
 //        describes did not survive the power loss either, and records of jails that do
 //        run again are rebuilt from the kernel (core/state_rebuild.h).
-//    Why the sync is enough: fsync flushes the FILE (its inode/vnode), not the
+//    docs/state.md says the same for operators. Why the sync is enough: fsync flushes the FILE (its inode/vnode), not the
 //    descriptor: all dirty data of whatever inode is state.json when sync() opens it,
 //    whoever wrote it (Linux fsync(2): "all modified in-core data of the file referred
 //    to by fd"; FreeBSD sys/kern/vfs_syscalls.c kern_fsync: vm_object_page_clean and
