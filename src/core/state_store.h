@@ -18,16 +18,18 @@
 //      * write-behind (setWriteBehind(); the daemon): save() does neither fsync and
 //        returns as soon as the rename is done; the daemon's StateSyncer
 //        (daemon/state_syncer.h) calls sync() within 0.5 s of the first save after its
-//        last sync, so a state is durable about 1 s after it was saved at the latest
-//        (plus the fsync's own time). A power loss inside that window can leave the
+//        last sync, so a state is durable within 1 s of its save (0.5 s of delay, the
+//        rest for the fsyncs themselves). A power loss inside that window can leave the
 //        previous state, the new one, or — on filesystems that may commit a rename
 //        before the renamed file's data: ZFS when something else on the dataset is
 //        fsync'd inside the window (zil_commit, below), any filesystem without ext4's
-//        auto_da_alloc replace-via-rename rule — an empty or short state.json, which load()
-//        moves aside as corrupt like any unreadable file; the interfaces the state
+//        auto_da_alloc replace-via-rename rule (Linux Documentation/admin-guide/
+//        ext4.rst) — an empty or short state.json, which load() moves aside as
+//        corrupt like any unreadable file; the interfaces the state
 //        describes did not survive the power loss either, and records of jails that do
 //        run again are rebuilt from the kernel (core/state_rebuild.h).
-//    docs/state.md says the same for operators. Why the sync is enough: fsync flushes the FILE (its inode/vnode), not the
+//    (docs/state.md says the same for operators.)
+//    Why the sync is enough: fsync flushes the FILE (its inode/vnode), not the
 //    descriptor: all dirty data of whatever inode is state.json when sync() opens it,
 //    whoever wrote it (Linux fsync(2): "all modified in-core data of the file referred
 //    to by fd"; FreeBSD sys/kern/vfs_syscalls.c kern_fsync: vm_object_page_clean and
