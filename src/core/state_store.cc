@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <mutex>
@@ -524,21 +525,22 @@ Result<void> writeAll(int fd, std::string_view data, const std::string& path) {
   return success();
 }
 
-int fsyncRetrying(int fd) {
+// fsync(2), or the seam a test installed (StateStore::setFsync).
+int fsyncRetrying(int fd, const std::function<int(int)>& seam) {
   int rc;
   do {
-    rc = ::fsync(fd);
+    rc = seam ? seam(fd) : ::fsync(fd);
   } while (rc != 0 && errno == EINTR);
   return rc;
 }
 
 // Makes a rename in `dir` durable.
-Result<void> syncDirectory(const std::string& dir) {
+Result<void> syncDirectory(const std::string& dir, const std::function<int(int)>& seam) {
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return errnoError("open directory " + dir);
   // EINVAL: the filesystem cannot fsync a directory at all; failing every save there
   // would make vnetd unusable without making anything more durable.
-  if (fsyncRetrying(fd.get()) != 0 && errno != EINVAL) return errnoError("fsync directory " + dir);
+  if (fsyncRetrying(fd.get(), seam) != 0 && errno != EINVAL) return errnoError("fsync directory " + dir);
   return success();
 }
 
@@ -703,7 +705,32 @@ struct StateStore::SnapshotCache {
   std::shared_ptr<const State> state;
 };
 
-StateStore::StateStore(std::string dir) : dir_(std::move(dir)), cache_(std::make_shared<SnapshotCache>()) {}
+// Set before threads save (setWriteBehind, setFsync), then only read.
+struct StateStore::Durability {
+  std::function<void()> saved;     // set: write-behind
+  std::function<int(int)> fsync;  // set: a test's seam instead of fsync(2)
+};
+
+StateStore::StateStore(std::string dir)
+    : dir_(std::move(dir)), cache_(std::make_shared<SnapshotCache>()), durability_(std::make_shared<Durability>()) {}
+
+void StateStore::setWriteBehind(std::function<void()> saved) { durability_->saved = std::move(saved); }
+
+void StateStore::setFsync(std::function<int(int)> fsync) { durability_->fsync = std::move(fsync); }
+
+Result<void> StateStore::sync() const {
+  const std::string path = statePath();
+  // By name, now: the inode that is state.json at this moment is the one whose data must
+  // reach the disk before the directory entry naming it does. O_RDONLY is enough for
+  // fsync (Linux; FreeBSD kern_fsync asks for CAP_FSYNC only).
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) {
+    if (errno != ENOENT) return errnoError("open " + path + " to fsync it");
+  } else if (fsyncRetrying(fd.get(), durability_->fsync) != 0) {
+    return errnoError("fsync " + path);
+  }
+  return syncDirectory(dir_, durability_->fsync);
+}
 
 Result<std::shared_ptr<const State>> StateStore::snapshot() const {
   const std::string path = statePath();
@@ -759,12 +786,20 @@ Result<void> StateStore::save(const StateLock& held, State& state) const {
     return error;
   };
   if (auto written = writeAll(fd.get(), text, temp); !written) return discard(written.error());
-  if (fsyncRetrying(fd.get()) != 0) return discard(errnoError("fsync " + temp));
+  // Write-behind: no fsync here or below; the owner of `saved` syncs within the window.
+  const std::function<void()>& write_behind = durability_->saved;
+  if (!write_behind && fsyncRetrying(fd.get(), durability_->fsync) != 0)
+    return discard(errnoError("fsync " + temp));
   // close() can report a deferred write error (NFS); EINTR means it was closed anyway.
   if (::close(fd.release()) != 0 && errno != EINTR) return discard(errnoError("close " + temp));
   if (::rename(temp.c_str(), path.c_str()) != 0)
     return discard(errnoError("rename " + temp + " to " + path));
-  if (auto synced = syncDirectory(dir_); !synced) {
+  if (write_behind) {
+    state.generation = next;
+    write_behind();
+    return success();
+  }
+  if (auto synced = syncDirectory(dir_, durability_->fsync); !synced) {
     return Error{synced.error().code, "wrote " + path + " but " + synced.error().context +
                                           " failed, so it may not survive a power loss"};
   }
@@ -785,7 +820,7 @@ Error StateStore::moveAside(const std::string& problem) const {
     return plainError(problem + "; could not move it aside to " + target + " (" +
                       std::strerror(error) + "); nothing will be destroyed on the basis of it");
   }
-  if (auto synced = syncDirectory(dir_); !synced)
+  if (auto synced = syncDirectory(dir_, durability_->fsync); !synced)
     VNETD_LOG_WARN("%s", synced.error().message().c_str());
   return plainError(problem + "; the file was moved aside to " + target +
                     "; nothing will be destroyed on the basis of it, and the next load starts "

@@ -5,8 +5,46 @@
 // on identity across restarts, crashes and upgrades.
 //
 // On disk: <state_dir>/state.json (format version 2) and <state_dir>/state.lock.
-//  - Writes are atomic: temp file in the same directory, fsync, rename over
-//    state.json, fsync the directory. A reader sees the old or the new state, never a mix.
+//  - Writes are atomic: temp file in the same directory, rename over state.json. A
+//    reader sees the old or the new state, never a mix.
+//  - Durability contract: ATOMIC ALWAYS, DURABLE WITHIN 1 S (daemon) / ON RETURN (hook).
+//    Once save() returns, the new state is what every process reads, and no process
+//    crash (SIGKILL, abort, OOM kill — of the writer or anyone) can take it back: the
+//    bytes are in the kernel's page cache and the rename is done. What is left is the
+//    power loss / kernel crash case, and there the two modes differ:
+//      * sync on save (default; the standalone vnetd-hook): save() fsyncs the
+//        temp file before the rename and the directory after it, so the state is on
+//        stable storage when save() returns ("durable on return").
+//      * write-behind (setWriteBehind(); the daemon): save() does neither fsync and
+//        returns as soon as the rename is done; the daemon's StateSyncer
+//        (daemon/state_syncer.h) calls sync() within 0.5 s of the first save after its
+//        last sync, so a state is durable within 1 s of its save (0.5 s of delay, the
+//        rest for the fsyncs themselves). A power loss inside that window can leave the
+//        previous state, the new one, or — on filesystems that may commit a rename
+//        before the renamed file's data: ZFS when something else on the dataset is
+//        fsync'd inside the window (zil_commit, below), any filesystem without ext4's
+//        auto_da_alloc replace-via-rename rule (Linux Documentation/admin-guide/
+//        ext4.rst) — an empty or short state.json, which load() moves aside as
+//        corrupt like any unreadable file; the interfaces the state
+//        describes did not survive the power loss either, and records of jails that do
+//        run again are rebuilt from the kernel (core/state_rebuild.h).
+//    (docs/state.md says the same for operators.)
+//    Why the sync is enough: fsync flushes the FILE (its inode/vnode), not the
+//    descriptor: all dirty data of whatever inode is state.json when sync() opens it,
+//    whoever wrote it (Linux fsync(2): "all modified in-core data of the file referred
+//    to by fd"; FreeBSD sys/kern/vfs_syscalls.c kern_fsync: vm_object_page_clean and
+//    VOP_FSYNC on fp->f_vnode, needing only CAP_FSYNC, not write access). States that a
+//    later rename replaced need no flush: they are no longer anyone's state. The rename
+//    itself is an entry in the directory, which fsync of the file does not promise to
+//    write (fsync(2): "an explicit fsync() on a file descriptor for the directory is
+//    also needed"), hence the directory fsync after the file's (file first: the new
+//    name must never reach the disk before the data it names). On FreeBSD UFS that is
+//    ffs_fsync → ffs_syncvnode on the directory vnode (sys/ufs/ffs/ffs_vnops.c); on ZFS
+//    zfs_fsync → zil_commit(zilog, foid), which commits every synchronous itx of the
+//    dataset — create and rename itxs are synchronous by default (zil_itx_create) — plus
+//    the file's own write itxs (sys/contrib/openzfs/module/zfs/zil.c, zil_commit's
+//    comment; module/zfs/zfs_vnops.c zfs_fsync), so on ZFS the file fsync already
+//    covers the rename and the directory fsync is a cheap no-op.
 //  - A StateLock (flock(2), exclusive) serialises concurrent hooks and the daemon.
 //    Hold it across load → modify → save.
 //  - A file that does not parse or validate is moved aside to
@@ -40,6 +78,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -155,11 +194,33 @@ class StateStore {
   // is decoded again only when it was replaced since the last call (saves always replace
   // it), so reading an unchanged state costs an open and an fstat. Any thread.
   Result<std::shared_ptr<const State>> snapshot() const;
-  // Increments state.generation and writes atomically (fsync'd file and directory).
+  // Increments state.generation and writes atomically: in place when this returns.
+  // Sync on save (the default): the file and the directory are fsync'd first. Write-
+  // behind: neither; the `saved` callback runs (see setWriteBehind).
   // Refuses a state that fails validateState. On error state.generation is
   // unchanged and state.json is untouched, except when the error says the directory
   // fsync failed: the new file is then already in place (reload before retrying).
   Result<void> save(const StateLock& held, State& state) const;
+
+  // Switches this store, and every copy of it, to write-behind: save() returns once the
+  // new state is renamed into place, without any fsync, and then calls `saved` (on the
+  // saving thread, lock still held: keep it short — the daemon's StateSyncer::saved
+  // takes a mutex and signals). Whoever installs it must call sync() within the window
+  // the durability contract above promises. Call once, before any thread saves;
+  // an empty function switches back to sync on save.
+  void setWriteBehind(std::function<void()> saved);
+  // Makes the state that is in place now durable: opens state.json by name, fsyncs it,
+  // then fsyncs the directory (why that is enough: see the top of this file). A missing
+  // state.json is no error (the directory is still synced). Needs no lock; any thread.
+  // A sync that runs while a save renames a newer file in may cover the older inode and
+  // already the newer name: the newer state is then not durable until the next sync,
+  // which its own save has asked for.
+  Result<void> sync() const;
+  // The seam for tests: every fsync this store (and its copies) makes — of the temp file,
+  // of state.json, of the directory — calls `fsync(fd)` instead of fsync(2), with its
+  // result and errno. A slow one shows what waits for it; a failing one, who reports it.
+  // Call before any thread saves; empty = fsync(2).
+  void setFsync(std::function<int(int)> fsync);
 
   const std::string& dir() const { return dir_; }
   std::string statePath() const { return dir_ + "/state.json"; }
@@ -175,6 +236,8 @@ class StateStore {
   std::string dir_;
   struct SnapshotCache;
   std::shared_ptr<SnapshotCache> cache_;  // shared by copies of this store
+  struct Durability;
+  std::shared_ptr<Durability> durability_;  // write-behind and the fsync seam; shared by copies
 };
 
 }  // namespace vnetd

@@ -49,6 +49,11 @@ Daemon::~Daemon() {
   status_.reset();
   refresher_.reset();  // stops after the jail it is reading
   mutator_.reset();
+  // After the last save: what the last hooks saved reaches the disk before we exit.
+  if (syncer_) {
+    syncer_->stop();
+    store_.setWriteBehind({});
+  }
   // After the last hook: none can switch forwarding on again behind the restore.
   if (forwarding_) forwarding_->restore();
   VNETD_LOG_INFO("stopped; jail networking left in place");
@@ -102,6 +107,10 @@ Result<void> Daemon::start() {
   for (const auto& [key, br] : cfg.bridges) managed_names_.insert(br.interface);
   watchNatEgresses(cfg);
 
+  // From here the daemon's saves are write-behind (core/state_store.h, durability contract).
+  syncer_ = std::make_unique<StateSyncer>([store = store_] { return store.sync(); }, kStateSyncDelay,
+                                          [this](const char* counter) { counters_.add(counter); });
+  store_.setWriteBehind([syncer = syncer_.get()] { syncer->saved(); });
   auto mutator = Mutator::create(
       dispatcher_, config_, host_id, store_, counters_, metrics_,
       [this](std::set<std::string> names) { setManaged(std::move(names)); },

@@ -35,6 +35,7 @@
 #include "daemon/mutator.h"
 #include "daemon/rates.h"
 #include "daemon/reloader.h"
+#include "daemon/state_syncer.h"
 #include "daemon/status_service.h"
 #include "exporters/metrics_http.h"
 #include "platform/events.h"
@@ -95,6 +96,9 @@ class Daemon {
   std::unique_ptr<Event> soon_timer_;
   std::unique_ptr<Event> rate_timer_;
   RateSampler rates_;  // host-side counters every kRateSamplePeriod, for status
+  // Write-behind of store_ (state_syncer.h): hooks are answered without waiting for an
+  // fsync. Made before the mutator (its first pass may save), stopped after it.
+  std::unique_ptr<StateSyncer> syncer_;
   std::unique_ptr<Mutator> mutator_;
   std::unique_ptr<ControlServer> server_;
   std::unique_ptr<exporters::MetricsHttp> http_;

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -1049,7 +1050,10 @@ TEST(StateStore, CrashCheckIsSensitiveToMixedStates) {
   }
 }
 
-TEST(StateStore, WriterKilledAtRandomPointsLeavesOldOrNewStateNeverAMix) {
+// The SIGKILL crash check, for a writer that saves with fsync (the standalone hook) or
+// write-behind (the daemon: no fsync, StateSyncer's business). A process crash must leave
+// the old or the new state either way: atomicity never rests on an fsync.
+void killWriterAtRandomPoints(bool write_behind) {
   constexpr uint64_t kWrites = 1000;
   TempDir tmp;
   auto store = StateStore::open(tmp.stateDir());
@@ -1070,6 +1074,7 @@ TEST(StateStore, WriterKilledAtRandomPointsLeavesOldOrNewStateNeverAMix) {
     TempDir scratch;
     auto probe = StateStore::open(scratch.stateDir());
     ASSERT_TRUE(probe);
+    if (write_behind) probe->setWriteBehind([] {});
     auto lock = probe->lock();
     ASSERT_TRUE(lock);
     constexpr int kProbes = 10;
@@ -1098,7 +1103,9 @@ TEST(StateStore, WriterKilledAtRandomPointsLeavesOldOrNewStateNeverAMix) {
     Pipe ready;
     pid_t pid = forkChild([&] {
       ready.read_end.reset();
-      return crashWriter(*store, ready.write_end.get());
+      StateStore writer = *store;  // the child's copy: the parent's store stays as it is
+      if (write_behind) writer.setWriteBehind([] {});
+      return crashWriter(writer, ready.write_end.get());
     });
     ready.write_end.reset();
     char c = 0;
@@ -1124,13 +1131,101 @@ TEST(StateStore, WriterKilledAtRandomPointsLeavesOldOrNewStateNeverAMix) {
     last_generation = state->generation;
   }
   const auto elapsed = std::chrono::duration_cast<milliseconds>(steady_clock::now() - start);
-  std::cout << "[ crash    ] " << last_generation << " writes, " << rounds << " kills ("
+  std::cout << "[ crash    ] " << (write_behind ? "write-behind: " : "sync on save: ") << last_generation << " writes, " << rounds << " kills ("
             << rounds_with_leftover_temp << " left a temp file), kill window 0-" << max_delay_us
             << " us, save "
             << std::chrono::duration_cast<std::chrono::microseconds>(save_time).count() << " us, "
             << elapsed.count() << " ms\n";
   // Kills must really land mid-write, or this test proves little.
   EXPECT_GT(rounds_with_leftover_temp, 0u);
+}
+
+TEST(StateStore, WriterKilledAtRandomPointsLeavesOldOrNewStateNeverAMix) { killWriterAtRandomPoints(false); }
+
+// ------------------------------------------------------------------------ write-behind
+
+TEST(StateStore, WriteBehindCallsBackOncePerSaveWithTheNewStateInPlace) {
+  TempDir tmp;
+  auto store = StateStore::open(tmp.stateDir());
+  ASSERT_TRUE(store);
+  StateStore earlier_copy = *store;  // copies share the mode, whenever they were made
+  std::vector<uint64_t> in_place;    // generation state.json holds when the callback runs
+  store->setWriteBehind([&] {
+    auto now = decodeState(readFile(store->statePath()));
+    in_place.push_back(now ? now->generation : 0);
+  });
+  auto lock = store->lock();
+  ASSERT_TRUE(lock);
+  State s = crashState(7);
+  s.generation = 0;
+  ASSERT_TRUE(store->save(*lock, s).ok());
+  ASSERT_TRUE(earlier_copy.save(*lock, s).ok());
+  EXPECT_EQ(s.generation, 2u);
+  EXPECT_EQ(in_place, (std::vector<uint64_t>{1, 2}));
+  // No temp file is left behind, and the file loads (it is a complete state).
+  EXPECT_TRUE(tempFiles(store->dir()).empty());
+  auto loaded = store->load(*lock);
+  ASSERT_TRUE(loaded) << loaded.error().message();
+  EXPECT_EQ(*loaded, s);
+  // Switched back: no callback any more.
+  store->setWriteBehind({});
+  ASSERT_TRUE(store->save(*lock, s).ok());
+  EXPECT_EQ(in_place.size(), 2u);
+}
+
+TEST(StateStore, SyncFlushesWhatIsInPlaceAndSaysWhatFailed) {
+  TempDir tmp;
+  auto store = StateStore::open(tmp.stateDir());
+  ASSERT_TRUE(store);
+  // No state.json yet (first run): nothing to flush but the directory.
+  auto first = store->sync();
+  EXPECT_TRUE(first) << first.error().message();
+  store->setWriteBehind([] {});
+  {
+    auto lock = store->lock();
+    ASSERT_TRUE(lock);
+    State s = crashState(3);
+    ASSERT_TRUE(store->save(*lock, s).ok());
+  }
+  auto synced = store->sync();
+  EXPECT_TRUE(synced) << synced.error().message();
+  // The directory is gone (removed by hand): the error names it.
+  std::error_code ignored;
+  std::filesystem::remove_all(store->dir(), ignored);
+  auto failed = store->sync();
+  ASSERT_FALSE(failed);
+  EXPECT_NE(failed.error().message().find(store->dir()), std::string::npos) << failed.error().message();
+}
+
+// What an fsync'd save costs against a write-behind one, here (a standalone hook does
+// one or two saves per phase). Printed for docs/state.md; both must work.
+TEST(StateStore, SaveCostWithAndWithoutFsync) {
+  constexpr int kSaves = 200;
+  auto median_us = [](bool write_behind) {
+    TempDir tmp;
+    auto store = StateStore::open(tmp.stateDir());
+    EXPECT_TRUE(store);
+    if (write_behind) store->setWriteBehind([] {});
+    auto lock = store->lock();
+    EXPECT_TRUE(lock);
+    std::vector<long> us;
+    State s = crashState(5);
+    for (int i = 0; i < kSaves; ++i) {
+      auto t0 = std::chrono::steady_clock::now();
+      EXPECT_TRUE(store->save(*lock, s).ok());
+      us.push_back(static_cast<long>(
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count()));
+    }
+    std::sort(us.begin(), us.end());
+    return us[us.size() / 2];
+  };
+  const long synced = median_us(false), behind = median_us(true);
+  std::cout << "[ cost     ] save median over " << kSaves << ": with fsync " << synced << " us, write-behind " << behind
+            << " us\n";
+}
+
+TEST(StateStore, WriteBehindWriterKilledAtRandomPointsLeavesOldOrNewStateNeverAMix) {
+  killWriterAtRandomPoints(true);
 }
 
 }  // namespace
