@@ -12,6 +12,12 @@
 
 #include "core/hook_phase.h"
 
+// Where vnetd-hook finds vnetd-hook-standalone once installed: src/cli/CMakeLists.txt passes
+// its VNETD_HOOK_STANDALONE_PATH; this default is for builds without it (check-freebsd).
+#ifndef VNETD_HOOK_STANDALONE_PATH
+#define VNETD_HOOK_STANDALONE_PATH "/usr/local/libexec/vnetd-hook-standalone"
+#endif
+
 namespace vnetd::hook_cli {
 
 inline constexpr const char* kUsage =
