@@ -37,7 +37,7 @@ TEST(ControlSocketScan, FindsTheKeyTheLoaderReads) {
   expectAgrees("[bridge.br0]\naddress = \"198.18.0.1/24\"\n[daemon]\ncontrol_socket = \"/after.sock\"\n");
   // Values before it: an array over several lines, brackets and '#' in strings, an
   // array of tables.
-  expectAgrees("[bridge.b1]\ninterface = \"bridge1\"\nuplinks = [\n  \"vlan:v100\", # the [daemon] one\n]\n"
+  expectAgrees("[bridge.b1]\ninterface = \"bridge1\"\nuplinks = [ # a ] in a comment\n  \"vlan:v100\", # the [daemon] one\n]\n"
                "[vlan.v100]\nparent = \"em0\"\ntag = 100\n"
                "[[jail.web.interface]]\nbridge = \"b1\" # [daemon]\n"
                "[daemon]\ncontrol_socket = \"/late.sock\"\n");
@@ -64,6 +64,7 @@ TEST(ControlSocketScan, UnsureWhereItCannotFollow) {
            "[daemon]\ncontrol_socket = \"relative.sock\"\n",              // the loader's error to give
            "[daemon]\ncontrol_socket = 5\n",
            "[daemon]\ncontrol_socket = \"/a.sock\" junk\n",
+           "[daemon]\ncontrol_socket \"/no-equals.sock\"\n",
            "[\"dae\\u006don\"]\ncontrol_socket = \"/escaped-header.sock\"\n",
            "[daemon]\ncontrol_socket = \"/unterminated\n",
            "x = [\n\"unterminated array\"\n",

@@ -73,6 +73,9 @@ TEST(HookWire, AgreesWithTheJsonDecoder) {
       // duplicates: the last one counts
       R"({"v":2,"v":1,"ok":false,"ok":true,"changed":true,"jail_side_names":[1],"jail_side_names":["a"]})",
       R"({"v":1,"ok":true,"changed":true,"jail_side_names":["a"],"jail_side_names":7})",
+      R"({"v":1,"ok":true,"changed":true,"jail_side_names":["x1"],"jail_side_names":["y2"]})",
+      R"({"v":1,"ok":true,"changed":true,"jail_side_names":[2],"jail_side_names":["y2"]})",
+      R"({"v":1,"ok":true,"changed":false,"changed":true,"jail_side_names":[]})",
       R"({"v":1,"ok":false,"error":"first","error":"second"})",
       R"({"v":1,"ok":false,"error":"x","error":3})",
       // version
