@@ -340,7 +340,9 @@ bool readObject(Reader& r, Fields& f) {
     }
   }
   r.ws();
-  return r.atEnd();
+  // nlohmann's lexer takes a NUL byte where a token starts for the end of the input
+  // (lexer::scan, case '\0'), so whatever follows one after the object is never read.
+  return r.atEnd() || r.peek() == 0;
 }
 
 }  // namespace

@@ -103,7 +103,9 @@ TEST(HookWire, AgreesWithTheJsonDecoder) {
       R"({"v":1,"ok":true,"changed":tru,"jail_side_names":[]})", R"({"a":[1,]})", R"({"a":[,1]})",
       R"({"a":{"b":1,}})", R"({"a":-})", R"({"a":1.})", R"({"a":.5})", R"({"a":+1})", R"({"a":1e})",
       R"({"a":[[[[[[[[[[]]]]]]]]]],"v":1})", R"({"a":[[[[[[[[[[]]]]]]]]],"v":1})", R"({'v':1})",
-      std::string("{\"v\":1,\"ok\":true\0}", 17), "{\"v\":1}\r\n", "{\"v\":1,\"ok\":false,\"error\":\"a\"}\t\n ",
+      std::string("{\"v\":1,\"ok\":true\0}", 17),
+      // After the object a NUL ends the input for nlohmann: the rest is never read (fuzzer).
+      std::string("\xEF\xBB\xBF{\"=\":46}\0\0\0", 14), std::string("{\"v\":1,\"ok\":false,\"error\":\"e\"} \0x]", 34), "{\"v\":1}\r\n", "{\"v\":1,\"ok\":false,\"error\":\"a\"}\t\n ",
       std::string(100000, '[') + std::string(100000, ']'),
   };
   for (const auto& line : lines) expectSame(line);
