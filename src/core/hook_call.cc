@@ -1,5 +1,10 @@
 #include "core/hook_call.h"
 
+#include <algorithm>
+#include <thread>
+
+#include "core/hook_wire.h"
+
 namespace vnetd {
 
 HookCallVerdict judgeDaemonCall(HookPhase phase, const std::string& jail, const control::CallResult& result,
@@ -49,6 +54,27 @@ HookCallVerdict judgeDaemonCall(HookPhase phase, const std::string& jail, const 
       break;
   }
   return v;
+}
+
+HookDaemonCall callDaemonForHook(const std::string& socket_path, HookPhase phase, const std::string& jail,
+                                 std::chrono::milliseconds timeout, bool after_lost) {
+  const std::string request = control::encodeHookRequestLine(phase, jail);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto result = control::call(socket_path, request, timeout);
+  auto verdict = judgeDaemonCall(phase, jail, result, timeout, after_lost);
+  // Lost: the daemon stopped or died (see the top of hook_call.h); ask again, a few times
+  // within the timeout — a connection the dying daemon had not accepted yet is reset too.
+  for (int retries = 0; verdict.action == HookCallVerdict::Action::Retry; ++retries) {
+    after_lost = true;
+    std::this_thread::sleep_for(kLostRetryPause);
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    result = control::call(socket_path, request, std::max(left, std::chrono::milliseconds(1)));
+    const bool may_retry = retries + 1 < kMaxLostRetries && std::chrono::steady_clock::now() < deadline;
+    verdict = judgeDaemonCall(phase, jail, result, timeout, /*after_lost=*/true, may_retry);
+  }
+  HookDaemonCall out{std::move(verdict), {}, after_lost};
+  if (out.verdict.action == HookCallVerdict::Action::UseReply) out.reply = std::move(result.reply);
+  return out;
 }
 
 }  // namespace vnetd

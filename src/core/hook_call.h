@@ -27,7 +27,7 @@
 #include <string>
 
 #include "core/control_client.h"
-#include "core/jail_network.h"
+#include "core/hook_phase.h"
 
 namespace vnetd {
 
@@ -56,5 +56,26 @@ struct HookCallVerdict {
 // a Lost may still be asked again (false: the caller's retries or time are used up).
 HookCallVerdict judgeDaemonCall(HookPhase phase, const std::string& jail, const control::CallResult& result,
                                 std::chrono::milliseconds timeout, bool after_lost = false, bool may_retry = true);
+
+// After a lost connection (the daemon stopped or died) the request is asked again, at most
+// this often, this far apart, within the timeout: long enough for a killed daemon's
+// listening socket to go (or a restarted one to come), short next to a jail start.
+inline constexpr int kMaxLostRetries = 20;
+inline constexpr std::chrono::milliseconds kLostRetryPause{50};
+
+struct HookDaemonCall {
+  HookCallVerdict verdict;  // never Retry
+  std::string reply;        // UseReply: the reply line
+  bool after_lost = false;  // an attempt was Lost before this verdict (or `after_lost` was given)
+};
+
+// The whole daemon path of a hook, shared by the thin vnetd-hook and the standalone one:
+// sends the hook request (control::encodeHookRequestLine) to `socket_path`, asks again
+// after a Lost as judgeDaemonCall says (within `timeout` overall), and returns the final
+// verdict. `after_lost`: a previous process already lost the daemon in this invocation
+// (the thin hook execs the standalone one after a Lost and then nothing listening), so
+// a fallback's warning says "went away" as it would have in one process.
+HookDaemonCall callDaemonForHook(const std::string& socket_path, HookPhase phase, const std::string& jail,
+                                 std::chrono::milliseconds timeout, bool after_lost = false);
 
 }  // namespace vnetd

@@ -70,24 +70,6 @@ Result<void> refuseUnreadableState(const Error& e) {
 
 }  // namespace
 
-const char* hookPhaseName(HookPhase phase) {
-  switch (phase) {
-    case HookPhase::Prestart: return "prestart";
-    case HookPhase::Created: return "created";
-    case HookPhase::Poststart: return "poststart";
-    case HookPhase::Prestop: return "prestop";
-    case HookPhase::Poststop: return "poststop";
-  }
-  return "?";
-}
-
-std::optional<HookPhase> parseHookPhase(std::string_view text) {
-  for (HookPhase p : {HookPhase::Prestart, HookPhase::Created, HookPhase::Poststart, HookPhase::Prestop,
-                      HookPhase::Poststop})
-    if (text == hookPhaseName(p)) return p;
-  return std::nullopt;
-}
-
 std::string pairDescription(const std::string& jail, unsigned index) {
   return "vnetd:" + jail + ":" + std::to_string(index);
 }

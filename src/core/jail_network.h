@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/hook_phase.h"
 #include "core/jail_inside.h"
 #include "core/result.h"
 #include "core/state_store.h"
@@ -50,11 +51,6 @@
 #include "platform/policy.h"
 
 namespace vnetd {
-
-// In jail(8)'s order.
-enum class HookPhase { Prestart, Created, Poststart, Prestop, Poststop };
-const char* hookPhaseName(HookPhase phase);
-std::optional<HookPhase> parseHookPhase(std::string_view text);
 
 class UndoLog;  // jail_network.cc
 
