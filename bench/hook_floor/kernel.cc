@@ -21,7 +21,13 @@
 //             request: [RTM_NEWLINK e0b_J IFLA_IFALIAS + IFF_UP (do_setlink sets the alias
 //             before the flags)] [RTM_NEWADDR address/prefix] [RTM_NEWLINK lo IFF_UP]
 //             [RTM_NEWROUTE default via the gateway].
-//   poststop  [RTM_DELLINK e0a_J] (either end of a veth destroys both).
+//   poststop  the jail stops first, untimed: its namespace is removed as `ip netns del` does
+//             (iproute2 ip/ipnetns.c on_netns_del: umount2 MNT_DETACH, then unlink) — vnetd
+//             refuses a poststop while the jail runs (jail_network.cc poststop), as jail(8)
+//             runs exec.poststop only after removing the jail. Then [RTM_DELLINK e0a_J]
+//             (either end of a veth destroys both). The kernel also destroys the pair on
+//             its own once the namespace is freed (net/core/dev.c default_device_exit_batch
+//             calls the veth's dellink), so ENODEV means it was faster: the pair is gone.
 // Only the last message of a request asks for an ACK (NLM_F_ACK): the kernel reports a
 // failing message whether or not it was asked to (net/netlink/af_netlink.c
 // netlink_rcv_skb acks when NLM_F_ACK is set or err != 0) and goes on with the next, so
@@ -29,7 +35,8 @@
 //
 // usage: hook_floor_kernel PHASE BRIDGE JAIL_PREFIX N FIRST_ADDRESS/PREFIXLEN GATEWAY
 //   PHASE: all (per jail prestart then created; then every poststop — the bench's order),
-//          prestart, created or poststop (one phase for every jail: to inspect each step).
+//          prestart, created or poststop (one phase for every jail: to inspect each step;
+//          poststop removes the jails' namespaces, as their stop would).
 //   Jails JAIL_PREFIX1..N; jail i gets FIRST_ADDRESS + i - 1.
 // Prints per phase run: "<phase> <median_us> <min_us> <max_us> <n>".
 #include <arpa/inet.h>
@@ -43,6 +50,7 @@
 #include <linux/veth.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -141,8 +149,8 @@ void next(mnl_nlmsg_batch* b) {
 }
 
 // Sends the batch in one sendmsg and reads until the last message's ACK. Any message's
-// error fails the phase, named by `what` (one entry per message, in order).
-void exchange(mnl_socket* sock, mnl_nlmsg_batch* b, const std::vector<std::string>& what) {
+// error but `tolerated` fails the phase, named by `what` (one entry per message, in order).
+void exchange(mnl_socket* sock, mnl_nlmsg_batch* b, const std::vector<std::string>& what, int tolerated = 0) {
   auto* head = static_cast<nlmsghdr*>(mnl_nlmsg_batch_head(b));
   const uint32_t first = head->nlmsg_seq;
   const uint32_t last = first + static_cast<uint32_t>(what.size()) - 1;
@@ -157,7 +165,7 @@ void exchange(mnl_socket* sock, mnl_nlmsg_batch* b, const std::vector<std::strin
     for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
       if (nlh->nlmsg_type != NLMSG_ERROR || nlh->nlmsg_seq < first || nlh->nlmsg_seq > last) continue;
       auto* e = static_cast<nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-      if (e->error != 0) die(what[nlh->nlmsg_seq - first] + ": " + std::strerror(-e->error));
+      if (e->error != 0 && e->error != -tolerated) die(what[nlh->nlmsg_seq - first] + ": " + std::strerror(-e->error));
       if (nlh->nlmsg_seq == last) return;
     }
   }
@@ -255,6 +263,14 @@ void created(Setup& s, const Jail& j) {
   mnl_nlmsg_batch_stop(b);
 }
 
+// The jail stops (not part of the hook): what `ip netns del` does. Gone already is fine.
+void stopJail(const Jail& j) {
+  const std::string path = "/run/netns/" + j.name;
+  if (::umount2(path.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
+    die("remove namespace " + j.name + ": " + std::strerror(errno));
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) die("remove " + path + ": " + std::strerror(errno));
+}
+
 void poststop(Setup& s, const Jail& j) {
   alignas(nlmsghdr) char buf[1024];
   mnl_nlmsg_batch* b = mnl_nlmsg_batch_start(buf, sizeof buf);
@@ -262,7 +278,7 @@ void poststop(Setup& s, const Jail& j) {
   linkHeader(nlh);
   mnl_attr_put_strz(nlh, IFLA_IFNAME, j.host.c_str());
   next(b);
-  exchange(s.host, b, {"destroy " + j.host});
+  exchange(s.host, b, {"destroy " + j.host}, ENODEV);
   mnl_nlmsg_batch_stop(b);
 }
 
@@ -352,7 +368,10 @@ int main(int argc, char** argv) {
     if (phase == "all" || phase == "created") timed([&] { created(s, j); }, cre);
   }
   if (phase == "all" || phase == "poststop")
-    for (const Jail& j : jails) timed([&] { poststop(s, j); }, post);
+    for (const Jail& j : jails) {
+      stopJail(j);
+      timed([&] { poststop(s, j); }, post);
+    }
   if (!pre.empty()) report("prestart", pre);
   if (!cre.empty()) report("created", cre);
   if (!post.empty()) report("poststop", post);
