@@ -21,13 +21,17 @@
 //             request: [RTM_NEWLINK e0b_J IFLA_IFALIAS + IFF_UP (do_setlink sets the alias
 //             before the flags)] [RTM_NEWADDR address/prefix] [RTM_NEWLINK lo IFF_UP]
 //             [RTM_NEWROUTE default via the gateway].
-//   poststop  the jail stops first, untimed: its namespace is removed as `ip netns del` does
-//             (iproute2 ip/ipnetns.c on_netns_del: umount2 MNT_DETACH, then unlink) — vnetd
-//             refuses a poststop while the jail runs (jail_network.cc poststop), as jail(8)
-//             runs exec.poststop only after removing the jail. Then [RTM_DELLINK e0a_J]
-//             (either end of a veth destroys both). The kernel also destroys the pair on
-//             its own once the namespace is freed (net/core/dev.c default_device_exit_batch
-//             calls the veth's dellink), so ENODEV means it was faster: the pair is gone.
+//   poststop  the jail stops first, untimed: its namespace loses its name as `ip netns del`
+//             does (iproute2 ip/ipnetns.c on_netns_del: umount2 MNT_DETACH, then unlink) —
+//             vnetd refuses a poststop while the jail runs (jail_network.cc poststop), as
+//             jail(8) runs exec.poststop only after removing the jail — but the namespace
+//             itself is held (an open file) until the poststop is done, as the bench does
+//             for vnetd and the script: otherwise Linux destroys the pair by itself,
+//             asynchronously, once the namespace is freed (net/core/dev.c
+//             default_device_exit_batch calls the veth's dellink), and every poststop would
+//             race that cleanup instead of doing the work FreeBSD's exec.poststop does
+//             (destroy the epair its jail handed back). Then [RTM_DELLINK e0a_J] (either
+//             end of a veth destroys both).
 // Only the last message of a request asks for an ACK (NLM_F_ACK): the kernel reports a
 // failing message whether or not it was asked to (net/netlink/af_netlink.c
 // netlink_rcv_skb acks when NLM_F_ACK is set or err != 0) and goes on with the next, so
@@ -36,7 +40,7 @@
 // usage: hook_floor_kernel PHASE BRIDGE JAIL_PREFIX N FIRST_ADDRESS/PREFIXLEN GATEWAY
 //   PHASE: all (per jail prestart then created; then every poststop — the bench's order),
 //          prestart, created or poststop (one phase for every jail: to inspect each step;
-//          poststop removes the jails' namespaces, as their stop would).
+//          poststop takes the jails' namespaces away, as their stop would).
 //   Jails JAIL_PREFIX1..N; jail i gets FIRST_ADDRESS + i - 1.
 // Prints per phase run: "<phase> <median_us> <min_us> <max_us> <n>".
 #include <arpa/inet.h>
@@ -73,8 +77,10 @@ namespace {
 class Fd {
  public:
   explicit Fd(int fd = -1) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
+  Fd& operator=(Fd&&) = delete;
   ~Fd() {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -149,8 +155,8 @@ void next(mnl_nlmsg_batch* b) {
 }
 
 // Sends the batch in one sendmsg and reads until the last message's ACK. Any message's
-// error but `tolerated` fails the phase, named by `what` (one entry per message, in order).
-void exchange(mnl_socket* sock, mnl_nlmsg_batch* b, const std::vector<std::string>& what, int tolerated = 0) {
+// error fails the phase, named by `what` (one entry per message, in order).
+void exchange(mnl_socket* sock, mnl_nlmsg_batch* b, const std::vector<std::string>& what) {
   auto* head = static_cast<nlmsghdr*>(mnl_nlmsg_batch_head(b));
   const uint32_t first = head->nlmsg_seq;
   const uint32_t last = first + static_cast<uint32_t>(what.size()) - 1;
@@ -165,7 +171,7 @@ void exchange(mnl_socket* sock, mnl_nlmsg_batch* b, const std::vector<std::strin
     for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
       if (nlh->nlmsg_type != NLMSG_ERROR || nlh->nlmsg_seq < first || nlh->nlmsg_seq > last) continue;
       auto* e = static_cast<nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-      if (e->error != 0 && e->error != -tolerated) die(what[nlh->nlmsg_seq - first] + ": " + std::strerror(-e->error));
+      if (e->error != 0) die(what[nlh->nlmsg_seq - first] + ": " + std::strerror(-e->error));
       if (nlh->nlmsg_seq == last) return;
     }
   }
@@ -263,12 +269,15 @@ void created(Setup& s, const Jail& j) {
   mnl_nlmsg_batch_stop(b);
 }
 
-// The jail stops (not part of the hook): what `ip netns del` does. Gone already is fine.
-void stopJail(const Jail& j) {
+// The jail stops (not part of the hook): its namespace loses its name, as `ip netns del`
+// does, while the returned file keeps the namespace (and so the pair) alive.
+Fd stopJail(const Jail& j) {
   const std::string path = "/run/netns/" + j.name;
-  if (::umount2(path.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
-    die("remove namespace " + j.name + ": " + std::strerror(errno));
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) die("remove " + path + ": " + std::strerror(errno));
+  Fd held(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (held.get() < 0) die("open " + path + ": " + std::strerror(errno) + " (no such jail, or stopped already)");
+  if (::umount2(path.c_str(), MNT_DETACH) != 0) die("unmount " + path + ": " + std::strerror(errno));
+  if (::unlink(path.c_str()) != 0) die("remove " + path + ": " + std::strerror(errno));
+  return held;
 }
 
 void poststop(Setup& s, const Jail& j) {
@@ -278,7 +287,7 @@ void poststop(Setup& s, const Jail& j) {
   linkHeader(nlh);
   mnl_attr_put_strz(nlh, IFLA_IFNAME, j.host.c_str());
   next(b);
-  exchange(s.host, b, {"destroy " + j.host}, ENODEV);
+  exchange(s.host, b, {"destroy " + j.host});
   mnl_nlmsg_batch_stop(b);
 }
 
@@ -369,7 +378,7 @@ int main(int argc, char** argv) {
   }
   if (phase == "all" || phase == "poststop")
     for (const Jail& j : jails) {
-      stopJail(j);
+      Fd held = stopJail(j);
       timed([&] { poststop(s, j); }, post);
     }
   if (!pre.empty()) report("prestart", pre);

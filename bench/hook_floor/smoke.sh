@@ -4,8 +4,8 @@
 # For 3 jails of its own: hook_floor_kernel prestart must leave each host side on the bridge,
 # up, with its MAC, MTU and vnetd's description, the jail side (its MAC, down) inside the
 # jail; created must leave the jail side up with its description and address, lo up, the
-# default route, and the gateway reachable; poststop (after removing the jail's namespace,
-# as the jail's stop does) must leave no pair behind. And the
+# default route, and the gateway reachable; poststop (after taking the jail's namespace
+# away, as the jail's stop does) must leave no pair behind. And the
 # exec floor's client must get its reply from the server, and fail without one.
 #
 # usage: bench/hook_floor/smoke.sh BUILD_DIR     (root; exit 77 = skipped, not root)
@@ -68,9 +68,9 @@ for i in $(seq 1 $n); do
 done
 ip netns exec "${p}j$n" ping -c1 -W2 198.19.208.1 >/dev/null || fail "jail ${p}j$n cannot reach its gateway"
 
-# poststop removes the namespaces first (the jails stop). Linux would then destroy the
-# pairs by itself once nothing holds a namespace: hold them (open files), so that only
-# the tool's own request can have removed what is gone afterwards.
+# poststop takes the namespaces' names away first (the jails stop). Linux destroys a pair
+# by itself once nothing holds its namespace: hold them here as well (open files), so that
+# only the tool's own request can have removed what is gone afterwards, and to look inside.
 exec 7<"/run/netns/${p}j1" 8<"/run/netns/${p}j2" 9<"/run/netns/${p}j3"
 kernel poststop > "$work/poststop.out"
 grep -Eq '^poststop [0-9]+ [0-9]+ [0-9]+ 3$' "$work/poststop.out" || fail "poststop printed: $(cat "$work/poststop.out")"
@@ -83,8 +83,10 @@ for i in $(seq 1 $n); do
   nsenter --net="/proc/$$/fd/$((6 + i))" ip link show lo >/dev/null || fail "cannot look into jail $j"
 done
 exec 7<&- 8<&- 9<&-
-# A poststop of jails that are gone with their pairs has nothing left to do.
-kernel poststop >/dev/null || fail "a second poststop failed"
+# A second poststop: the jails have stopped already, and it says so.
+if kernel poststop 2>"$work/err"; then fail "a second poststop succeeded"; fi
+grep -q "/run/netns/${p}j1: No such file or directory (no such jail, or stopped already)" "$work/err" \
+  || fail "unclear error: $(cat "$work/err")"
 
 server_pid=$("$tools/hook_floor_server" "$work/floor.sock")
 "$tools/hook_floor_client" "$work/floor.sock" "prestart ${p}j1" || fail "the client got no reply from the server"
