@@ -25,8 +25,8 @@
 //             does (iproute2 ip/ipnetns.c on_netns_del: umount2 MNT_DETACH, then unlink) —
 //             vnetd refuses a poststop while the jail runs (jail_network.cc poststop), as
 //             jail(8) runs exec.poststop only after removing the jail — but the namespace
-//             itself is held (an open file) until the poststop is done, as the bench does
-//             for vnetd and the script: otherwise Linux destroys the pair by itself,
+//             itself is held (an open file) until every poststop is done, as the bench
+//             does for vnetd and the script: otherwise Linux destroys the pair by itself,
 //             asynchronously, once the namespace is freed (net/core/dev.c
 //             default_device_exit_batch calls the veth's dellink), and every poststop would
 //             race that cleanup instead of doing the work FreeBSD's exec.poststop does
@@ -376,11 +376,15 @@ int main(int argc, char** argv) {
     if (phase == "all" || phase == "prestart") timed([&] { prestart(s, j); }, pre);
     if (phase == "all" || phase == "created") timed([&] { created(s, j); }, cre);
   }
-  if (phase == "all" || phase == "poststop")
+  if (phase == "all" || phase == "poststop") {
+    // Freed only after the loop: a namespace freed at once is cleaned up in the background
+    // while the next jail's pair is destroyed, and both want the RTNL.
+    std::vector<Fd> held;
     for (const Jail& j : jails) {
-      Fd held = stopJail(j);
+      held.push_back(stopJail(j));
       timed([&] { poststop(s, j); }, post);
     }
+  }
   if (!pre.empty()) report("prestart", pre);
   if (!cre.empty()) report("created", cre);
   if (!post.empty()) report("poststop", post);
