@@ -994,8 +994,11 @@ Result<bool> JailNetwork::destroyPairs(const std::string& jail, const JailRecord
     // on hosts with thousands of interfaces.
     std::string generated = interfaceName(jail, ir.index, Side::B);
     std::optional<std::string> victim;
-    for (const auto& [name, mac] : {std::pair{ir.host_name, ir.host_mac}, std::pair{ir.jail_name, ir.jail_mac},
-                                    std::pair{generated, ir.jail_mac}}) {
+    std::vector<std::pair<std::string, std::string>> candidates{{ir.host_name, ir.host_mac},
+                                                                {ir.jail_name, ir.jail_mac}};
+    // The generated name is the jail side's own unless one is configured: asked once.
+    if (generated != ir.jail_name) candidates.emplace_back(generated, ir.jail_mac);
+    for (const auto& [name, mac] : candidates) {
       auto l = host_.link(name);
       if (!l) return l.error();
       if (!*l) continue;
