@@ -273,13 +273,21 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
   }
   // Pairs that exist: what createPair does after creating them, again (each step
   // idempotent): description, bridge membership (private flag), host side up.
+  // Each bridge made ready once per prestart; what it is then (index, MTU) serves every
+  // pair on it, without asking the kernel again.
+  std::map<std::string, LinkInfo> bridges_ready;
+  auto bridgeReady = [&](const BridgeConfig& br, UndoLog& undo_log) -> Result<const LinkInfo*> {
+    auto it = bridges_ready.find(br.interface);
+    if (it == bridges_ready.end()) {
+      auto ready = ensureBridge(br, undo_log);
+      if (!ready) return ready.error();
+      it = bridges_ready.emplace(br.interface, std::move(*ready)).first;
+    }
+    return &it->second;
+  };
   auto finishPairs = [&](UndoLog& undo_log) -> Result<void> {
-    std::set<std::string> ready;
     for (const Finish& f : finish) {
-      if (!ready.count(f.br->interface)) {
-        VNETD_TRY(ensureBridge(*f.br, undo_log));
-        ready.insert(f.br->interface);
-      }
+      VNETD_TRY(bridgeReady(*f.br, undo_log));
       VNETD_TRY(host_.setDescription(f.ir.host_name, description(jail, f.ir.index)));
       VNETD_TRY(host_.addBridgeMember(f.br->interface, f.ir.host_name, f.br->private_members));
       VNETD_TRY(host_.setUp(f.ir.host_name, true));
@@ -336,14 +344,10 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
 
   if (interrupted) VNETD_TRY(destroyCreationLeftovers(jail, rec));
 
-  std::set<std::string> bridges_ready;
   for (const Todo& t : todo) {
     const BridgeConfig& br = *t.br;
-    if (!bridges_ready.count(br.interface)) {
-      auto r = ensureBridge(br, undo);
-      if (!r) return r.error();
-      bridges_ready.insert(br.interface);
-    }
+    auto bridge_link = bridgeReady(br, undo);
+    if (!bridge_link) return bridge_link.error();
     if (t.leftover) {
       // A prestart of an older vnetd (no intent record) was killed between creating this
       // pair and recording it. Nobody can rely on an unrecorded pair: start it over.
@@ -353,8 +357,6 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
       if (!gone && gone.error().code != ENODEV) return gone.error();
     }
 
-    auto bridge_link = host_.link(br.interface);
-    if (!bridge_link) return bridge_link.error();
     const InterfaceConfig* ic = nullptr;
     for (const auto& c : cfg->interfaces)
       if (c.index == t.ir.index) ic = &c;
@@ -364,10 +366,10 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
     spec.host_mac = *MacAddress::parse(t.ir.host_mac);
     spec.jail_mac = *MacAddress::parse(t.ir.jail_mac);
     // Members of a bridge share its MTU (FreeBSD forces it; a mismatch drops frames).
-    spec.mtu = ic && ic->mtu ? ic->mtu
-                             : (*bridge_link ? std::optional<uint32_t>((*bridge_link)->mtu) : std::nullopt);
+    spec.mtu = ic && ic->mtu ? ic->mtu : std::optional<uint32_t>((*bridge_link)->mtu);
     spec.description = description(jail, t.ir.index);
     spec.bridge = br.interface;
+    spec.bridge_index = (*bridge_link)->index;
     spec.private_member = br.private_members;
     spec.peer_in_jail = place_in;
     auto created = host_.createPair(spec);
@@ -442,7 +444,7 @@ Result<void> JailNetwork::ensureBridgeReady(const BridgeConfig& br) {
   return success();
 }
 
-Result<void> JailNetwork::ensureBridge(const BridgeConfig& br, UndoLog& undo) {
+Result<LinkInfo> JailNetwork::ensureBridge(const BridgeConfig& br, UndoLog& undo) {
   auto link = host_.link(br.interface);
   if (!link) return link.error();
   if (*link) {
@@ -451,8 +453,12 @@ Result<void> JailNetwork::ensureBridge(const BridgeConfig& br, UndoLog& undo) {
                         "' in the config)");
     // An existing bridge is left as the administrator (or an earlier hook) made it, except
     // that jails need it up and with its gateway address to reach anything.
-    if (!(*link)->admin_up) VNETD_TRY(host_.setUp(br.interface, true));
-    return ensureBridgeAddresses(br, (*link)->index);
+    if (!(*link)->admin_up) {
+      VNETD_TRY(host_.setUp(br.interface, true));
+      (*link)->admin_up = true;
+    }
+    VNETD_TRY(ensureBridgeAddresses(br, (*link)->index));
+    return std::move(**link);
   }
 
   for (const std::string& uplink : br.uplinks) {
@@ -487,6 +493,7 @@ Result<void> JailNetwork::ensureBridge(const BridgeConfig& br, UndoLog& undo) {
   if (!*created) return plainError("bridge " + br.interface + " vanished right after it was created");
   VNETD_TRY(ensureBridgeAddresses(br, (*created)->index));
   VNETD_TRY(host_.setUp(br.interface, true));
+  (*created)->admin_up = true;
   // NAT rules belong with the bridge: loaded when vnetd creates it (and re-checked by
   // the daemon's reconciler), not on every jail start.
   // No egress interface yet (a NIC not attached, a typo): the bridge still comes up — jails
@@ -504,12 +511,12 @@ Result<void> JailNetwork::ensureBridge(const BridgeConfig& br, UndoLog& undo) {
       VNETD_LOG_WARN("bridge %s: its NAT egress interface %s does not exist; the bridge works without NAT until it "
                      "appears (vnetd loads the NAT then)",
                      br.interface.c_str(), br.nat.c_str());
-      return success();
+      return std::move(**created);
     }
     undo.push([this, name = br.interface] { (void)policy_.removeBridgeNat(name); });
     VNETD_TRY(policy_.applyBridgeNat(br.interface, Cidr{br.address->network(), br.address->prefix}, br.nat));
   }
-  return success();
+  return std::move(**created);
 }
 
 Result<void> JailNetwork::ensureBridgeAddresses(const BridgeConfig& br, uint32_t index) {
@@ -528,7 +535,8 @@ Result<void> JailNetwork::ensureBridgeAddresses(const BridgeConfig& br, uint32_t
 
 Result<void> JailNetwork::readKernelAddresses(const StateLock& lock, State& state, const std::string& jail,
                                               KernelAddresses& seen) {
-  auto links = host_.links();
+  // No counters wanted: the daemon answers from the link table it keeps (no dump).
+  auto links = host_.currentLinks();
   if (!links) return links.error();
   std::set<std::string> bridges;
   for (const auto& [key, br] : config_.bridges) bridges.insert(br.interface);
@@ -708,16 +716,18 @@ Result<void> JailNetwork::configureInside(const JailConfig& cfg, JailRecord& rec
       VNETD_TRY((*js)->rename(current, ir.jail_name));
       out.changed = true;
     }
-    VNETD_TRY((*js)->setDescription(name, description(jail, ir.index)));
     bool v6 = false;
     for (const auto& a : ir.addresses)
       if (auto c = Cidr::parse(a); c && c->address.family == IpFamily::V6) v6 = true;
     // Only where vnetd assigns IPv6: elsewhere IPv6 stays as the jail's rc.conf wants it.
     // Before the addresses: Linux refuses IPv6 addresses while it is off.
     if (v6) VNETD_TRY((*js)->enableIpv6(name));
+    // Found in the stack's list: its index is known (a rename keeps it), so no lookup.
+    const uint32_t index = l ? l->index : 0;
     for (const auto& a : ir.addresses)
-      if (auto c = Cidr::parse(a)) VNETD_TRY((*js)->addAddress(name, *c));
-    VNETD_TRY((*js)->setUp(name, true));
+      if (auto c = Cidr::parse(a)) VNETD_TRY((*js)->addAddressAt(index, name, *c));
+    // Described and brought up last, in one request where the stack allows.
+    VNETD_TRY((*js)->describeAndBringUp(name, description(jail, ir.index)));
   }
   VNETD_TRY((*js)->loopbackUp());
 
@@ -735,6 +745,7 @@ Result<void> JailNetwork::configureInside(const JailConfig& cfg, JailRecord& rec
   }
   // The stack is open anyway: what it holds now is handed to the daemon's status, which
   // then need not open it again. Unreadable is no failure of the phase.
+  if (!report_inside_) return success();
   JailInside seen{info.id, std::chrono::steady_clock::now(), {}, {}};
   auto now_links = (*js)->links();
   auto now_addresses = (*js)->addresses();
@@ -970,8 +981,11 @@ Result<bool> JailNetwork::destroyPairs(const std::string& jail, const JailRecord
     // on hosts with thousands of interfaces.
     std::string generated = interfaceName(jail, ir.index, Side::B);
     std::optional<std::string> victim;
-    for (const auto& [name, mac] : {std::pair{ir.host_name, ir.host_mac}, std::pair{ir.jail_name, ir.jail_mac},
-                                    std::pair{generated, ir.jail_mac}}) {
+    std::vector<std::pair<std::string, std::string>> candidates{{ir.host_name, ir.host_mac},
+                                                                {ir.jail_name, ir.jail_mac}};
+    // The generated name is the jail side's own unless one is configured: asked once.
+    if (generated != ir.jail_name) candidates.emplace_back(generated, ir.jail_mac);
+    for (const auto& [name, mac] : candidates) {
       auto l = host_.link(name);
       if (!l) return l.error();
       if (!*l) continue;

@@ -58,7 +58,8 @@ struct HookOutcome {
   std::vector<std::string> jail_side_names;  // prestart: printed one per line
   bool changed = false;                      // false: nothing to do (idempotent repeat)
   // created, poststart: the jail's stack as the phase left it (read with the stack the
-  // phase had open), for the daemon's status; nullopt for other phases or if unreadable.
+  // phase had open), for the daemon's status; nullopt for other phases, if unreadable, or
+  // when the caller did not ask for it (JailNetwork::reportInside).
   std::optional<JailInside> inside;
 };
 
@@ -67,6 +68,11 @@ class JailNetwork {
   JailNetwork(const Config& config, const StateStore& store, platform::NetStack& host,
               platform::Jails& jails, platform::Policy& policy, std::string host_id)
       : config_(config), store_(store), host_(host), jails_(jails), policy_(policy), host_id_(std::move(host_id)) {}
+
+  // Whether created, poststart and repairRunning read the jail's stack once more when
+  // done, to hand it to the daemon's status (HookOutcome::inside): two dumps inside the
+  // jail that only a daemon has a use for. Off unless asked for.
+  void reportInside(bool on) { report_inside_ = on; }
 
   Result<HookOutcome> run(HookPhase phase, const std::string& jail);
 
@@ -119,7 +125,8 @@ class JailNetwork {
                                bool move_in, HookOutcome& out);
   Result<HookOutcome> createdLocked(const StateLock& lock, State& state, const std::string& jail,
                                     const JailConfig& cfg, const platform::JailInfo& info);
-  Result<void> ensureBridge(const BridgeConfig& br, UndoLog& undo);
+  // The bridge as it is once ready (its index and MTU are what pairs need).
+  Result<platform::LinkInfo> ensureBridge(const BridgeConfig& br, UndoLog& undo);
   Result<void> ensureBridgeAddresses(const BridgeConfig& br, uint32_t index);
   // What the kernel shows in use that "auto" must not hand out, read once per prestart
   // (and only when it allocates): the state may not know every running jail (lost or
@@ -144,6 +151,7 @@ class JailNetwork {
   platform::Jails& jails_;
   platform::Policy& policy_;
   std::string host_id_;
+  bool report_inside_ = false;
 };
 
 // The description vnetd gives both sides of a jail's pair: "vnetd:<jail>:<index>".

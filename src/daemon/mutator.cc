@@ -31,6 +31,12 @@ Result<std::unique_ptr<Mutator>> Mutator::create(Dispatcher& dispatcher, std::sh
   auto host = platform::openHostStack();
   if (!host) return host.error();
   m->host_ = std::move(*host);
+  // Follow the host's links from now on (platform/linux/link_table.h): a prestart that
+  // allocates an address then reads them from the table instead of dumping every link
+  // (currentLinks). Failing here only costs that dump later.
+  if (auto followed = m->host_->pollLinks(); !followed)
+    VNETD_LOG_WARN("cannot follow the host's links yet (%s); hooks read them from the kernel",
+                   followed.error().message().c_str());
   auto jails = platform::openJails();
   if (!jails) return jails.error();
   m->jails_ = std::move(*jails);
@@ -91,9 +97,24 @@ void Mutator::hook(const control::Request& request, HookClient client, std::func
   auto answer = std::make_shared<std::function<void(std::string)>>(std::move(reply));
   JobQueue::Job job;
   job.name = "hook " + what;
-  job.run = [this, request, answer] {
+  const auto submitted = std::chrono::steady_clock::now();
+  job.run = [this, request, answer, submitted, what] {
+    const auto started = std::chrono::steady_clock::now();
     std::string line = runHook(request);
-    toLoop([answer, line = std::move(line)] { (*answer)(line); });
+    const auto ran = std::chrono::steady_clock::now();
+    toLoop([answer, line = std::move(line), submitted, started, ran, what] {
+      const auto back = std::chrono::steady_clock::now();
+      (*answer)(line);
+      // Where a hook's time goes on the daemon's side, for profiling the daemon path:
+      // waiting for the mutator thread, the phase itself, waiting for the loop, and the
+      // loop's own work before the reply (the capture following the state).
+      if (log::enabled(log::Level::Debug)) {
+        auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+        VNETD_LOG_DEBUG("hook %s: queued %.2f ms, ran %.2f ms, to loop %.2f ms, replied after %.2f ms", what.c_str(),
+                        ms(submitted, started), ms(started, ran), ms(ran, back),
+                        ms(back, std::chrono::steady_clock::now()));
+      }
+    });
   };
   job.abandoned = std::move(client.abandoned);
   job.skipped = [this, what, pid = client.pid, answer] {
@@ -166,6 +187,7 @@ std::string Mutator::runHook(const control::Request& request) {
     toLoop([this, managed = std::move(managed)]() mutable { on_managed_(std::move(managed)); });
   }
   JailNetwork network(*cfg, store_, *host_, *jails_, *policy_, host_id_);
+  network.reportInside(inside_ != nullptr);
   auto began = std::chrono::steady_clock::now();
   auto out = network.run(phase, jail);
   auto took_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began);
@@ -334,6 +356,7 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
   auto plan = planReconcile(in, orphan_clock_, &repair_backoffs_);
 
   JailNetwork network(config, store_, *host_, *jails_, *policy_, host_id_);
+  network.reportInside(inside_ != nullptr);
   std::vector<ReconcileAction> later;  // repairs and orphans, in plan order
   for (const auto& a : plan) {
     const char* kind = actionKindName(a.kind);

@@ -75,6 +75,9 @@ struct PairSpec {
   std::optional<uint32_t> mtu;    // set on both sides before joining the bridge
   std::string description;        // "vnetd:<jail>:<index>", on both sides
   std::string bridge;             // bridge to join (host side); "" = none
+  // The bridge's index when the caller has just read it (Linux names the master by index:
+  // one lookup less on the hook path); 0 = look it up by name. FreeBSD names it by name.
+  uint32_t bridge_index = 0;
   bool private_member = false;    // FreeBSD IFBIF_PRIVATE / Linux bridge port "isolated"
   // When set, the jail side is placed directly into this jail's stack (the jail must
   // exist); otherwise it stays on the host until moveToJail.
@@ -92,6 +95,11 @@ class NetStack {
   // link table current from the kernel's change notifications and dumps only the counters
   // (Linux: see platform/linux/link_table.h); the counters are always read now.
   virtual Result<std::vector<LinkInfo>> pollLinks() { return links(); }
+  // All links, for callers that want no counters (names, MACs, membership, descriptions).
+  // A stack that keeps its link table current from the kernel's notifications (Linux,
+  // once pollLinks() has run on it: a daemon's) answers from that table without a dump;
+  // otherwise (or when notifications were lost) the same as links().
+  virtual Result<std::vector<LinkInfo>> currentLinks() { return links(); }
   // One link by name; nullopt when it does not exist (not an error).
   virtual Result<std::optional<LinkInfo>> link(const std::string& name) = 0;
 
@@ -125,11 +133,25 @@ class NetStack {
   virtual Result<void> setMac(const std::string& name, const MacAddress& mac) = 0;
   virtual Result<void> setDescription(const std::string& name, const std::string& text) = 0;
   virtual Result<void> setUp(const std::string& name, bool up) = 0;
+  // setDescription, then setUp(true): where the kernel takes both in one request (Linux:
+  // one RTM_NEWLINK; do_setlink applies the alias before the flags) it is one round trip,
+  // and a failure names both ("describe and bring up NAME").
+  virtual Result<void> describeAndBringUp(const std::string& name, const std::string& text) {
+    VNETD_TRY(setDescription(name, text));
+    return setUp(name, true);
+  }
 
   // Addresses of one link (link_index != 0; filtered in the kernel where it can) or of all.
   virtual Result<std::vector<AddressInfo>> addresses(uint32_t link_index = 0) = 0;
   // Adds an address; already present → success (idempotent).
   virtual Result<void> addAddress(const std::string& name, const Cidr& cidr) = 0;
+  // The same for a link whose index the caller has just read (Linux addresses a link by
+  // index only: this saves the lookup by name); `name` is for messages and for stacks
+  // that address by name.
+  virtual Result<void> addAddressAt(uint32_t index, const std::string& name, const Cidr& cidr) {
+    (void)index;
+    return addAddress(name, cidr);
+  }
   // The neighbour (ARP/NDP) entries of one link (link_index != 0) or of all links, only
   // those some host answered for or that were set by hand: entries still resolving, or
   // whose resolution failed, say nothing about an address being in use and are left out.

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <set>
 #include <thread>
 
 #include "platform/jails.h"
@@ -365,6 +366,136 @@ TEST_F(NetStackTest, DefaultRouteIsReplacedNotAppended) {
   ASSERT_TRUE((*inside)->setDefaultRoute(*IpAddress::parse("198.18.97.3")));
   ASSERT_TRUE((*inside)->setDefaultRoute(*IpAddress::parse("2001:db8:97::3")));
   expectOnly("198.18.97.3", "2001:db8:97::3");
+}
+
+// The host side's last steps go to the kernel as one request (isolated, description, up):
+// each is in place afterwards, as when they were three.
+TEST_F(NetStackTest, APrivateMembersLastStepsAreOneRequestAndAllTakeEffect) {
+  std::string br = net_.bridgeName("pmb"), a = net_.bridgeName("pma"), b = net_.bridgeName("pmB");
+  ASSERT_TRUE(host_->createBridge(br, std::nullopt));
+  auto bridge = get(br);
+  ASSERT_TRUE(bridge);
+  PairSpec spec = pair(a, b);
+  spec.bridge = br;
+  spec.bridge_index = bridge->index;  // known: no lookup
+  spec.private_member = true;
+  spec.description = "vnetd:private:0";
+  ASSERT_TRUE(host_->createPair(spec));
+  auto la = get(a);
+  ASSERT_TRUE(la);
+  EXPECT_EQ(la->master_index, bridge->index);
+  EXPECT_EQ(la->description, "vnetd:private:0");
+  EXPECT_TRUE(la->admin_up);
+  auto shown = vnetd::testing::run({"ip", "-d", "link", "show", a});
+  ASSERT_EQ(shown.status, 0) << shown.err;
+  EXPECT_NE(shown.out.find("isolated on"), std::string::npos) << shown.out;
+  EXPECT_EQ(get(b)->description, "vnetd:private:0") << "jail side on the host: described too";
+}
+
+// A combined request the kernel refuses still fails in one line naming what failed, and
+// leaves no half-made pair behind: a description longer than the kernel's IFALIASZ - 1
+// (ifla_policy) is refused in the host side's finishing request, after the creation.
+TEST_F(NetStackTest, ARefusedFinishingRequestNamesItsStepAndLeavesNoPair) {
+  std::string br = net_.bridgeName("rfb"), a = net_.bridgeName("rfa"), b = net_.bridgeName("rfB");
+  ASSERT_TRUE(host_->createBridge(br, std::nullopt));
+  PairSpec spec = pair(a, b);
+  spec.bridge = br;
+  spec.description = std::string(300, 'x');
+  auto r = host_->createPair(spec);
+  ASSERT_FALSE(r);
+  const std::string message = r.error().message();
+  EXPECT_EQ(message.rfind("set description on " + b + " ", 0), 0u) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  EXPECT_FALSE(get(a)) << "half a pair left behind";
+  EXPECT_FALSE(get(b));
+
+  // The same in the jail: the jail side goes straight in, so the host side's request is
+  // the one refused, and it says so.
+  std::string j = net_.jailName("rf");
+  net_.addNamespace(j);
+  auto found = jails_->find(j);
+  ASSERT_TRUE(found && *found);
+  spec.peer_in_jail = &**found;
+  r = host_->createPair(spec);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message().rfind("bring up " + a + " with its description ", 0), 0u)
+      << r.error().message();
+  EXPECT_FALSE(get(a));
+
+  // A name collision refuses the creation itself, before anything else is sent: the other
+  // interface keeps its description and state.
+  spec.description = "vnetd:collide:0";
+  spec.peer_in_jail = nullptr;
+  ASSERT_TRUE(host_->createPair(spec));
+  ASSERT_TRUE(host_->setDescription(a, "someone else's"));
+  ASSERT_TRUE(host_->setUp(a, false));
+  auto again = host_->createPair(spec);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, EEXIST);
+  EXPECT_EQ(again.error().message().rfind("create pair " + a + "/" + b + ": ", 0), 0u) << again.error().message();
+  EXPECT_EQ(get(a)->description, "someone else's");
+  EXPECT_FALSE(get(a)->admin_up);
+}
+
+// describeAndBringUp is one request inside a jail: description and up both take effect;
+// a missing link fails in one line that names both steps. addAddressAt uses the index.
+TEST_F(NetStackTest, DescribeAndBringUpAndAddressByIndex) {
+  std::string j = net_.jailName("du");
+  net_.addNamespace(j);
+  auto found = jails_->find(j);
+  ASSERT_TRUE(found && *found);
+  std::string a = net_.bridgeName("dua"), b = "e0b_du";
+  PairSpec spec = pair(a, b);
+  spec.peer_in_jail = &**found;
+  ASSERT_TRUE(host_->createPair(spec));
+  auto inside = jails_->openStack(**found);
+  ASSERT_TRUE(inside) << inside.error().message();
+  auto lb = (*inside)->link(b);
+  ASSERT_TRUE(lb && *lb);
+  ASSERT_TRUE((*inside)->addAddressAt((*lb)->index, b, *Cidr::parse("198.18.96.2/24")));
+  ASSERT_TRUE((*inside)->describeAndBringUp(b, "vnetd:du:0"));
+  auto after = (*inside)->link(b);
+  ASSERT_TRUE(after && *after);
+  EXPECT_EQ((*after)->description, "vnetd:du:0");
+  EXPECT_TRUE((*after)->admin_up);
+  auto addrs = (*inside)->addresses((*lb)->index);
+  ASSERT_TRUE(addrs);
+  std::vector<std::string> v4;
+  for (const auto& ad : *addrs)
+    if (ad.cidr.address.family == IpFamily::V4) v4.push_back(ad.cidr.toString());
+  EXPECT_EQ(v4, std::vector<std::string>{"198.18.96.2/24"});
+  auto missing = (*inside)->describeAndBringUp("e0b_none", "x");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().message().rfind("describe and bring up e0b_none", 0), 0u) << missing.error().message();
+  auto wrong = (*inside)->addAddressAt(999999, b, *Cidr::parse("198.18.96.3/24"));
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().message().rfind("add address 198.18.96.3/24 to " + b + " ", 0), 0u)
+      << wrong.error().message();
+}
+
+// One neighbour dump answers for both families (AF_UNSPEC): ARP and NDP entries alike.
+TEST_F(NetStackTest, NeighboursOfBothFamiliesInOneDump) {
+  std::string br = net_.bridgeName("nbb");
+  ASSERT_TRUE(host_->createBridge(br, std::nullopt));
+  ASSERT_TRUE(host_->setUp(br, true));
+  auto bridge = get(br);
+  ASSERT_TRUE(bridge);
+  for (auto args : {std::vector<std::string>{"ip", "neigh", "add", "198.18.98.7", "lladdr", "02:00:00:00:98:07",
+                                             "nud", "permanent", "dev", br},
+                    std::vector<std::string>{"ip", "-6", "neigh", "add", "2001:db8:98::7", "lladdr",
+                                             "02:00:00:00:98:08", "nud", "permanent", "dev", br}}) {
+    auto r = vnetd::testing::run(args);
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+  auto n = host_->neighbours(bridge->index);
+  ASSERT_TRUE(n) << n.error().message();
+  std::set<std::string> seen;
+  for (const auto& e : *n) {
+    EXPECT_EQ(e.link_index, bridge->index);
+    seen.insert(e.address.toString());
+  }
+  EXPECT_TRUE(seen.count("198.18.98.7")) << "ARP entry missing";
+  EXPECT_TRUE(seen.count("2001:db8:98::7")) << "NDP entry missing";
 }
 
 }  // namespace

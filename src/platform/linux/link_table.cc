@@ -1,6 +1,8 @@
 #include "platform/linux/link_table.h"
 
+#include <linux/if_link.h>
 #include <linux/rtnetlink.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 
@@ -16,6 +18,13 @@ void LinkTable::apply(std::span<const std::byte> datagram) {
   auto split = forEachMessage(datagram, [&](std::span<const std::byte> msg) {
     uint16_t type = messageType(msg);
     if (type != RTM_NEWLINK && type != RTM_DELLINK) return;
+    // The bridge's port notifications share the link group with ifi_family AF_BRIDGE
+    // (net/bridge/br_netlink.c br_ifinfo_notify): they describe the port, not the whole
+    // link (no alias, no link kind), and an RTM_DELLINK among them means "left the bridge",
+    // not "destroyed". Only AF_UNSPEC messages (rtnl_fill_ifinfo) carry the link's state.
+    if (msg.size() >= NLMSG_HDRLEN + sizeof(ifinfomsg) &&
+        static_cast<uint8_t>(msg[NLMSG_HDRLEN]) != AF_UNSPEC)
+      return;
     auto m = decodeLinkMessage(msg);
     if (!m) {
       resync_ = true;
@@ -25,6 +34,13 @@ void LinkTable::apply(std::span<const std::byte> datagram) {
     else links_.insert_or_assign(m->info.index, std::move(m->info));
   });
   if (!split) resync_ = true;
+}
+
+std::vector<LinkInfo> LinkTable::links() const {
+  std::vector<LinkInfo> out;
+  out.reserve(links_.size());
+  for (const auto& [index, l] : links_) out.push_back(l);
+  return out;
 }
 
 std::optional<std::vector<LinkInfo>> LinkTable::withCounters(const std::vector<StatsMessage>& counters) const {

@@ -34,7 +34,8 @@ class LinkTable {
   // Replaces the table with a full RTM_GETLINK dump; clears the resync request.
   void reset(const std::vector<LinkInfo>& links);
   // Applies one datagram of link notifications (possibly several messages). Other message
-  // types are ignored; a malformed one asks for a resync.
+  // types, and the bridge's port messages (ifi_family AF_BRIDGE), are ignored; a
+  // malformed one asks for a resync.
   void apply(std::span<const std::byte> datagram);
   void requestResync() { resync_ = true; }
   bool needsResync() const { return resync_; }
@@ -43,6 +44,10 @@ class LinkTable {
   // counters. nullopt when the two disagree on which links exist — a link came or went
   // between the notifications read and the counter dump — so the caller dumps in full.
   std::optional<std::vector<LinkInfo>> withCounters(const std::vector<StatsMessage>& counters) const;
+
+  // The links as the notifications left them, in index order; their counters are those
+  // of the last message about each (stale): for callers that want no counters.
+  std::vector<LinkInfo> links() const;
 
   size_t size() const { return links_.size(); }
 

@@ -75,6 +75,21 @@ class LinuxNetStack final : public NetStack {
     return all;
   }
 
+  Result<std::vector<LinkInfo>> currentLinks() override {
+    if (!notifications_) return links();  // not following: a one-shot caller dumps
+    bool overflow = false;
+    VNETD_TRY(readPendingDatagrams(notifications_->fd(), "read link notifications", overflow,
+                                   [&](std::span<const std::byte> d) { table_.apply(d); }));
+    if (overflow) table_.requestResync();
+    // This stack's own changes are in the table already: the kernel queues a change's
+    // notification (rtnl_notify) before it acks the request that made it.
+    if (!table_.needsResync()) return table_.links();
+    auto all = links();
+    if (!all) return all.error();
+    table_.reset(*all);
+    return all;
+  }
+
   Result<std::optional<LinkInfo>> link(const std::string& name) override {
     MessageBuilder m(RTM_GETLINK, 0);
     linkHeader(m);
@@ -90,8 +105,8 @@ class LinuxNetStack final : public NetStack {
   }
 
   Result<void> createPair(const PairSpec& spec) override {
-    uint32_t bridge_index = 0;
-    if (!spec.bridge.empty()) {
+    uint32_t bridge_index = spec.bridge_index;
+    if (!spec.bridge.empty() && !bridge_index) {
       auto idx = indexOf(spec.bridge);
       if (!idx) return std::move(idx).withContext("create pair " + spec.host_name).error();
       bridge_index = *idx;
@@ -126,13 +141,12 @@ class LinuxNetStack final : public NetStack {
 
     // From here on a failure must not leave half a pair behind.
     auto finish = [&]() -> Result<void> {
-      if (!spec.description.empty()) {
-        VNETD_TRY(setDescription(spec.host_name, spec.description));
-        if (!ns) VNETD_TRY(setDescription(spec.jail_name, spec.description));
-      }
-      if (spec.private_member && bridge_index) VNETD_TRY(setIsolated(spec.host_name, true));
-      VNETD_TRY(setUp(spec.host_name, true));
-      return success();
+      if (!spec.description.empty() && !ns) VNETD_TRY(setDescription(spec.jail_name, spec.description));
+      // The host side's remaining steps in one request, after the creation (never sent
+      // along with it: had the creation failed on a name taken, a request by name would
+      // change the other interface). The alias cannot come with the creation itself:
+      // rtnl_create_link takes no IFLA_IFALIAS; only do_setlink does.
+      return finishHostSide(spec.host_name, spec.description, spec.private_member && bridge_index);
     };
     auto r = finish();
     if (!r) {
@@ -258,6 +272,16 @@ class LinuxNetStack final : public NetStack {
     return sock_.request(m, "set description on " + name);
   }
 
+  Result<void> describeAndBringUp(const std::string& name, const std::string& text) override {
+    MessageBuilder m(RTM_NEWLINK, 0);
+    auto* ifi = linkHeader(m);
+    ifi->ifi_change = IFF_UP;
+    ifi->ifi_flags = IFF_UP;
+    m.putString(IFLA_IFNAME, name);
+    m.putString(IFLA_IFALIAS, text);
+    return sock_.request(m, "describe and bring up " + name);
+  }
+
   Result<void> setUp(const std::string& name, bool up) override {
     MessageBuilder m(RTM_NEWLINK, 0);
     auto* ifi = linkHeader(m);
@@ -285,12 +309,17 @@ class LinuxNetStack final : public NetStack {
   Result<void> addAddress(const std::string& name, const Cidr& cidr) override {
     auto idx = indexOf(name);
     if (!idx) return idx.error();
+    return addAddressAt(*idx, name, cidr);
+  }
+
+  Result<void> addAddressAt(uint32_t index, const std::string& name, const Cidr& cidr) override {
+    if (index == 0) return addAddress(name, cidr);
     // NLM_F_REPLACE makes a repeated add succeed: the hooks must be idempotent.
     MessageBuilder m(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
     auto* ifa = m.putHeader<ifaddrmsg>();
     ifa->ifa_family = static_cast<uint8_t>(familyOf(cidr.address));
     ifa->ifa_prefixlen = cidr.prefix;
-    ifa->ifa_index = *idx;
+    ifa->ifa_index = index;
     ifa->ifa_scope = RT_SCOPE_UNIVERSE;
     m.putBytes(IFA_LOCAL, cidr.address.bytes.data(), cidr.address.length());
     m.putBytes(IFA_ADDRESS, cidr.address.bytes.data(), cidr.address.length());
@@ -304,15 +333,27 @@ class LinuxNetStack final : public NetStack {
 
   Result<std::vector<NeighbourInfo>> neighbours(uint32_t link_index) override {
     std::vector<NeighbourInfo> out;
-    for (int family : {AF_INET, AF_INET6}) {
+    // One dump for both families: neigh_dump_info (net/core/neighbour.c, registered for
+    // PF_UNSPEC) walks every neighbour table whose family matches, and AF_UNSPEC matches
+    // ARP's and NDP's alike — what `ip neigh show` asks for.
+    {
       MessageBuilder m(RTM_GETNEIGH, 0);
       auto* ndm = m.putHeader<ndmsg>();
-      ndm->ndm_family = static_cast<uint8_t>(family);
+      ndm->ndm_family = AF_UNSPEC;
       // A strict dump request keeps pads, state and type zero and filters by the NDA_IFINDEX
       // attribute, not by ndm_ifindex (net/core/neighbour.c neigh_valid_dump_req).
       if (link_index != 0) m.putU32(NDA_IFINDEX, link_index);
-      VNETD_TRY(dumpDecoded(m, "list neighbours", RTM_NEWNEIGH, decodeNeighbourMessage,
+      // Only ARP's and NDP's tables exist to match; any other family is skipped, not an error.
+      auto ip_family = [](std::span<const std::byte> msg) -> Result<NeighbourMessage> {
+        if (msg.size() >= NLMSG_HDRLEN + sizeof(ndmsg)) {
+          uint8_t family = static_cast<uint8_t>(msg[NLMSG_HDRLEN]);
+          if (family != AF_INET && family != AF_INET6) return NeighbourMessage{};
+        }
+        return decodeNeighbourMessage(msg);
+      };
+      VNETD_TRY(dumpDecoded(m, "list neighbours", RTM_NEWNEIGH, ip_family,
                             [&](const NeighbourMessage& n) {
+                              if (n.neighbour.link_index == 0) return;  // skipped above
                               // Kernels without strict checking ignore the filter: filter here too.
                               if (link_index != 0 && n.neighbour.link_index != link_index) return;
                               if (neighbourInUse(n)) out.push_back(n.neighbour);
@@ -403,6 +444,31 @@ class LinuxNetStack final : public NetStack {
     if (!l) return l.error();
     if (!*l) return Error{ENODEV, what + ": no interface " + name};
     return Error{EAFNOSUPPORT, what + ": this kernel has no IPv6 (ipv6.disable=1?)"};
+  }
+
+  // The last steps of a new pair's host side in one RTM_NEWLINK: isolated (for a private
+  // member), its description, up. For an existing link rtnl_newlink hands the slave data
+  // to the bridge (slave_changelink) before do_setlink sets the alias and, last, the
+  // flags: the port is isolated before it comes up, as when these were three requests.
+  Result<void> finishHostSide(const std::string& name, const std::string& description, bool isolated) {
+    MessageBuilder m(RTM_NEWLINK, 0);
+    auto* ifi = linkHeader(m);
+    ifi->ifi_change = IFF_UP;
+    ifi->ifi_flags = IFF_UP;
+    m.putString(IFLA_IFNAME, name);
+    if (!description.empty()) m.putString(IFLA_IFALIAS, description);
+    if (isolated) {
+      nlattr* info = m.nestStart(IFLA_LINKINFO);
+      m.putString(IFLA_INFO_SLAVE_KIND, "bridge");
+      nlattr* data = m.nestStart(IFLA_INFO_SLAVE_DATA);
+      m.putU8(IFLA_BRPORT_ISOLATED, 1);
+      m.nestEnd(data);
+      m.nestEnd(info);
+    }
+    std::string what = "bring up " + name;
+    if (!description.empty()) what += " with its description";
+    if (isolated) what += " as a private bridge member";
+    return sock_.request(m, what);
   }
 
   // Linux's counterpart of if_bridge's IFBIF_PRIVATE: isolated ports cannot reach each

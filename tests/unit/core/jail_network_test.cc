@@ -273,6 +273,24 @@ TEST_F(JailNetworkTest, PrestartRecordsThePairBeforeCreatingIt) {
   EXPECT_EQ(state().jails.at("web").phase, "prestart");
 }
 
+// Reading the jail's stack once more after `created` is for the daemon's status only: a
+// standalone hook (nobody asked) skips those two dumps; the daemon asks and gets it.
+TEST_F(JailNetworkTest, CreatedReportsTheInsideOnlyWhenAsked) {
+  ASSERT_TRUE(network().prestart("web"));
+  startJail("web");
+  auto plain = network().created("web");
+  ASSERT_TRUE(plain) << plain.error().message();
+  EXPECT_FALSE(plain->inside.has_value()) << "read again although nobody asked";
+  JailNetwork daemons = network();
+  daemons.reportInside(true);
+  auto asked = daemons.created("web");
+  ASSERT_TRUE(asked) << asked.error().message();
+  ASSERT_TRUE(asked->inside.has_value());
+  bool seen = false;
+  for (const auto& l : asked->inside->links) seen = seen || l.name == "e0b_web";
+  EXPECT_TRUE(seen) << "the inside as the phase left it";
+}
+
 // A failed prestart puts the record back as it was (no record at all here).
 TEST_F(JailNetworkTest, AFailedPrestartRestoresTheRecord) {
   world_.fail_on = "createPair";
@@ -572,7 +590,9 @@ TEST_F(JailNetworkTest, RepairRunningMakesALostPairAnewWithTheRecordsIdentity) {
   ASSERT_TRUE(host_.destroyLink("e0a_web"));  // either end destroys both
   ASSERT_FALSE(world_.jails["web"].count("e0b_web"));
   world_.calls.clear();
-  auto out = network().repairRunning("web", before.jails.at("web"));
+  JailNetwork daemons = network();
+  daemons.reportInside(true);
+  auto out = daemons.repairRunning("web", before.jails.at("web"));
   ASSERT_TRUE(out) << out.error().message();
   EXPECT_TRUE(out->changed);
   EXPECT_TRUE(out->inside.has_value()) << "the daemon's status learns the jail's stack";

@@ -98,5 +98,28 @@ TEST(LinkTable, LostOrUndecodableNotificationsAskForAFullDump) {
   EXPECT_FALSE(t.withCounters(counters({1})));
 }
 
+// The bridge's port notifications (AF_BRIDGE) share the link group but describe only the
+// port: they neither replace the link's state nor, as RTM_DELLINK ("left the bridge"),
+// remove a link that still exists. links() answers without counters being asked for.
+TEST(LinkTable, BridgePortMessagesDoNotReplaceTheLink) {
+  LinkTable t;
+  t.reset({link(1, "lo")});
+  t.apply(linkMsg(RTM_NEWLINK, 5, "e0a_web", IFF_UP));
+  auto port = linkMsg(RTM_NEWLINK, 5, "e0a_web", IFF_UP | IFF_RUNNING, "");
+  reinterpret_cast<ifinfomsg*>(port.data() + NLMSG_HDRLEN)->ifi_family = AF_BRIDGE;
+  t.apply(port);
+  auto left = linkMsg(RTM_DELLINK, 5, "e0a_web", IFF_UP, "");
+  reinterpret_cast<ifinfomsg*>(left.data() + NLMSG_HDRLEN)->ifi_family = AF_BRIDGE;
+  t.apply(left);
+  EXPECT_FALSE(t.needsResync());
+  auto links = t.links();
+  ASSERT_EQ(links.size(), 2u);
+  EXPECT_EQ(links[1].name, "e0a_web");
+  EXPECT_EQ(links[1].kind, LinkKind::Pair) << "replaced by the port message";
+  EXPECT_FALSE(links[1].running) << "the port message's flags were applied";
+  t.apply(linkMsg(RTM_DELLINK, 5, "e0a_web", 0));
+  EXPECT_EQ(t.links().size(), 1u) << "an AF_UNSPEC RTM_DELLINK does remove it";
+}
+
 }  // namespace
 }  // namespace vnetd::platform::lnx
