@@ -1,0 +1,61 @@
+#include "collectors/sample_filter.h"
+
+namespace vnetd::collectors {
+namespace {
+
+constexpr uint32_t kFirstWord = 14;  // after the Ethernet header
+
+bpf_insn stmt(uint16_t code, uint32_t k) { return bpf_insn{code, 0, 0, k}; }
+bpf_insn jump(uint16_t code, uint32_t k, uint8_t jt, uint8_t jf) { return bpf_insn{code, jt, jf, k}; }
+
+}  // namespace
+
+uint32_t sampleThreshold(uint32_t n) {
+  if (n <= 1) return UINT32_MAX;
+  return static_cast<uint32_t>((uint64_t{1} << 32) / n);
+}
+
+std::vector<bpf_insn> sampleFilter(uint32_t n, uint32_t snaplen) {
+  std::vector<bpf_insn> p;
+  // X is the running sum; A the frame length while the length tests run.
+  p.push_back(stmt(BPF_LDX | BPF_W | BPF_IMM, 0));
+  p.push_back(stmt(BPF_LD | BPF_W | BPF_LEN, 0));
+  // Length tests, longest first: with k words inside the frame, jump to the block that
+  // loads words k-1 down to 0. Test t (0-based) is for k = kSampleWords - t; the blocks
+  // follow the tests, word kSampleWords-1 first, 3 instructions each.
+  constexpr uint32_t kTests = kSampleWords;
+  for (uint32_t t = 0; t < kTests; ++t) {
+    uint32_t k = kSampleWords - t;
+    // From test t the next instruction is t+1; block for word k-1 starts at
+    // kTests + 3 * (kSampleWords - k) = kTests + 3t (relative to the first test).
+    uint32_t to_block = kTests + 3 * t - (t + 1);
+    // No word in the frame: past the last test is the first block; skip all blocks.
+    uint32_t jf = t + 1 == kTests ? 3 * kSampleWords : 0;
+    p.push_back(jump(BPF_JMP | BPF_JGE | BPF_K, kFirstWord + 4 * k, static_cast<uint8_t>(to_block),
+                     static_cast<uint8_t>(jf)));
+  }
+  for (uint32_t w = kSampleWords; w-- > 0;) {
+    p.push_back(stmt(BPF_LD | BPF_W | BPF_ABS, kFirstWord + 4 * w));
+    p.push_back(stmt(BPF_ALU | BPF_ADD | BPF_X, 0));
+    p.push_back(stmt(BPF_MISC | BPF_TAX, 0));
+  }
+  p.push_back(stmt(BPF_LD | BPF_W | BPF_LEN, 0));
+  p.push_back(stmt(BPF_ALU | BPF_ADD | BPF_X, 0));
+  p.push_back(stmt(BPF_ALU | BPF_MUL | BPF_K, kSampleMultiplier));
+  p.push_back(jump(BPF_JMP | BPF_JGE | BPF_K, sampleThreshold(n), 1, 0));
+  p.push_back(stmt(BPF_RET | BPF_K, snaplen));
+  p.push_back(stmt(BPF_RET | BPF_K, 0));
+  return p;
+}
+
+uint32_t sampleHash(const uint8_t* frame, uint32_t caplen, uint32_t wire_len) {
+  uint32_t sum = 0;
+  for (uint32_t w = 0; w < kSampleWords; ++w) {
+    uint32_t at = kFirstWord + 4 * w;
+    if (at + 4 > wire_len || at + 4 > caplen) break;
+    sum += uint32_t{frame[at]} << 24 | uint32_t{frame[at + 1]} << 16 | uint32_t{frame[at + 2]} << 8 | frame[at + 3];
+  }
+  return (sum + wire_len) * kSampleMultiplier;
+}
+
+}  // namespace vnetd::collectors
