@@ -4,6 +4,7 @@ namespace vnetd::collectors {
 namespace {
 
 constexpr uint32_t kFirstWord = 14;  // after the Ethernet header
+constexpr uint32_t kBlock = 4;       // instructions per word: ld, add, mul, tax
 
 bpf_insn stmt(uint16_t code, uint32_t k) { return bpf_insn{code, 0, 0, k}; }
 bpf_insn jump(uint16_t code, uint32_t k, uint8_t jt, uint8_t jf) { return bpf_insn{code, jt, jf, k}; }
@@ -27,16 +28,20 @@ std::vector<bpf_insn> sampleFilter(uint32_t n, uint32_t snaplen) {
   for (uint32_t t = 0; t < kTests; ++t) {
     uint32_t k = kSampleWords - t;
     // From test t the next instruction is t+1; block for word k-1 starts at
-    // kTests + 3 * (kSampleWords - k) = kTests + 3t (relative to the first test).
-    uint32_t to_block = kTests + 3 * t - (t + 1);
+    // kTests + kBlock * (kSampleWords - k) = kTests + kBlock * t (relative to the first test).
+    uint32_t to_block = kTests + kBlock * t - (t + 1);
     // No word in the frame: past the last test is the first block; skip all blocks.
-    uint32_t jf = t + 1 == kTests ? 3 * kSampleWords : 0;
+    uint32_t jf = t + 1 == kTests ? kBlock * kSampleWords : 0;
     p.push_back(jump(BPF_JMP | BPF_JGE | BPF_K, kFirstWord + 4 * k, static_cast<uint8_t>(to_block),
                      static_cast<uint8_t>(jf)));
   }
+  // h = (h + word) * M per word: each word gets its own weight, so the Internet
+  // checksums (which make the 16-bit one's-complement sum of their header constant)
+  // cannot cancel the counters they cover, as they would in a plain sum.
   for (uint32_t w = kSampleWords; w-- > 0;) {
     p.push_back(stmt(BPF_LD | BPF_W | BPF_ABS, kFirstWord + 4 * w));
     p.push_back(stmt(BPF_ALU | BPF_ADD | BPF_X, 0));
+    p.push_back(stmt(BPF_ALU | BPF_MUL | BPF_K, kSampleMultiplier));
     p.push_back(stmt(BPF_MISC | BPF_TAX, 0));
   }
   p.push_back(stmt(BPF_LD | BPF_W | BPF_LEN, 0));
@@ -49,13 +54,16 @@ std::vector<bpf_insn> sampleFilter(uint32_t n, uint32_t snaplen) {
 }
 
 uint32_t sampleHash(const uint8_t* frame, uint32_t caplen, uint32_t wire_len) {
-  uint32_t sum = 0;
-  for (uint32_t w = 0; w < kSampleWords; ++w) {
-    uint32_t at = kFirstWord + 4 * w;
-    if (at + 4 > wire_len || at + 4 > caplen) break;
-    sum += uint32_t{frame[at]} << 24 | uint32_t{frame[at + 1]} << 16 | uint32_t{frame[at + 2]} << 8 | frame[at + 3];
+  // The words inside the frame, last first (the program's order).
+  uint32_t words = 0;
+  while (words < kSampleWords && kFirstWord + 4 * (words + 1) <= wire_len && kFirstWord + 4 * (words + 1) <= caplen)
+    ++words;
+  uint32_t h = 0;
+  for (uint32_t w = words; w-- > 0;) {
+    const uint8_t* b = frame + kFirstWord + 4 * w;
+    h = (h + (uint32_t{b[0]} << 24 | uint32_t{b[1]} << 16 | uint32_t{b[2]} << 8 | b[3])) * kSampleMultiplier;
   }
-  return (sum + wire_len) * kSampleMultiplier;
+  return (h + wire_len) * kSampleMultiplier;
 }
 
 }  // namespace vnetd::collectors

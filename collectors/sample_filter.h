@@ -6,19 +6,22 @@
 // extension (sys/net/bpf_filter.c bpf_filter(): no BPF_LD|BPF_ABS special offsets;
 // bpf_validate()'s opcode map has neither XOR nor MOD), and one program for both systems
 // means the Linux tests run exactly what a FreeBSD host runs. The program:
-//   1. sums, as 32-bit big-endian words, the first kSampleWords words after the Ethernet
-//      header (bytes 14..14+4*kSampleWords) that lie inside the frame, plus the frame's
-//      length. Those bytes hold every per-packet counter the common protocols carry:
+//   1. hashes, as 32-bit big-endian words w, the first kSampleWords words after the
+//      Ethernet header (bytes 14..14+4*kSampleWords) that lie inside the frame, last word
+//      first, then the frame's length: h = (h + w) * M for each (M below). Those bytes hold every per-packet counter the common protocols carry:
 //      IPv4 identification; TCP sequence, acknowledgement, checksum, timestamp option;
 //      UDP checksum and the first payload bytes (DNS id, RTP sequence, QUIC packet number
 //      and ciphertext); ICMP identifier, sequence, checksum and ping's timestamp; IPv6's
 //      TCP/UDP headers follow its 40-byte header inside the window. Constant bytes
-//      (addresses, ports) only shift a flow's sum; what decides is that some field
-//      changes from one frame of a flow to the next;
-//   2. multiplies by a 32-bit odd constant (Fibonacci hashing: 2^32 / golden ratio) —
-//      the top bits of the product depend on every bit of the sum, so a counter that
-//      steps by a multiple of 8 (TCP segments of 1448 bytes) still spreads evenly, which
-//      a mask of low bits would not (1448 mod 64 = 40: only 8 of 64 residues);
+//      (addresses, ports) only shift a flow's hash; what decides is that some field
+//      changes from one frame of a flow to the next. Not a plain sum: an Internet
+//      checksum keeps the 16-bit one's-complement sum of what it covers constant, so in
+//      a sum of words an ICMP checksum cancels the echo sequence number and timestamp
+//      beside it (measured: echo replies estimated x1.058 at 1 in 8 with a sum);
+//   2. M is odd (Fibonacci hashing: 2^32 / golden ratio) and the last step multiplies
+//      too: the top bits of the result depend on every bit of every word, so a counter
+//      that steps by a multiple of 8 (TCP segments of 1448 bytes) still spreads evenly,
+//      which a mask of low bits would not (1448 mod 64 = 40: only 8 of 64 residues);
 //   3. passes the frame (`snaplen` bytes) when the product is below 2^32 / N, else
 //      drops it. Any N works, not only powers of two.
 // A frame shorter than 14 + 4 bytes has no word to sum: its length alone decides.

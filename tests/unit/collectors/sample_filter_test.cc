@@ -79,29 +79,31 @@ TEST(SampleFilter, ThresholdIsTwoToThe32OverN) {
 
 TEST(SampleFilter, ExactInstructions) {
   auto p = sampleFilter(64, 128);
-  ASSERT_EQ(p.size(), 2u + 20 + 3 * 20 + 6);
+  ASSERT_EQ(p.size(), 2u + 20 + 4 * 20 + 6);
   const std::vector<std::pair<size_t, bpf_insn>> want = {
       {0, {BPF_LDX | BPF_W | BPF_IMM, 0, 0, 0}},
       {1, {BPF_LD | BPF_W | BPF_LEN, 0, 0, 0}},
       // length tests: 20 words fit (len >= 94) → the block of word 19 (index 22)
       {2, {BPF_JMP | BPF_JGE | BPF_K, 19, 0, 94}},
-      {3, {BPF_JMP | BPF_JGE | BPF_K, 21, 0, 90}},   // 19 words → word 18's block (25)
-      {20, {BPF_JMP | BPF_JGE | BPF_K, 55, 0, 22}},  // 2 words → word 1's block (76)
-      {21, {BPF_JMP | BPF_JGE | BPF_K, 57, 60, 18}}, // 1 word → word 0's block (79); none → tail (82)
+      {3, {BPF_JMP | BPF_JGE | BPF_K, 22, 0, 90}},   // 19 words → word 18's block (26)
+      {20, {BPF_JMP | BPF_JGE | BPF_K, 73, 0, 22}},  // 2 words → word 1's block (94)
+      {21, {BPF_JMP | BPF_JGE | BPF_K, 76, 80, 18}}, // 1 word → word 0's block (98); none → tail (102)
       {22, {BPF_LD | BPF_W | BPF_ABS, 0, 0, 90}},
       {23, {BPF_ALU | BPF_ADD | BPF_X, 0, 0, 0}},
-      {24, {BPF_MISC | BPF_TAX, 0, 0, 0}},
-      {25, {BPF_LD | BPF_W | BPF_ABS, 0, 0, 86}},
-      {76, {BPF_LD | BPF_W | BPF_ABS, 0, 0, 18}},
-      {79, {BPF_LD | BPF_W | BPF_ABS, 0, 0, 14}},
-      {80, {BPF_ALU | BPF_ADD | BPF_X, 0, 0, 0}},
-      {81, {BPF_MISC | BPF_TAX, 0, 0, 0}},
-      {82, {BPF_LD | BPF_W | BPF_LEN, 0, 0, 0}},
-      {83, {BPF_ALU | BPF_ADD | BPF_X, 0, 0, 0}},
-      {84, {BPF_ALU | BPF_MUL | BPF_K, 0, 0, 0x9E3779B1u}},
-      {85, {BPF_JMP | BPF_JGE | BPF_K, 1, 0, 0x04000000u}},
-      {86, {BPF_RET | BPF_K, 0, 0, 128}},
-      {87, {BPF_RET | BPF_K, 0, 0, 0}},
+      {24, {BPF_ALU | BPF_MUL | BPF_K, 0, 0, 0x9E3779B1u}},
+      {25, {BPF_MISC | BPF_TAX, 0, 0, 0}},
+      {26, {BPF_LD | BPF_W | BPF_ABS, 0, 0, 86}},
+      {94, {BPF_LD | BPF_W | BPF_ABS, 0, 0, 18}},
+      {98, {BPF_LD | BPF_W | BPF_ABS, 0, 0, 14}},
+      {99, {BPF_ALU | BPF_ADD | BPF_X, 0, 0, 0}},
+      {100, {BPF_ALU | BPF_MUL | BPF_K, 0, 0, 0x9E3779B1u}},
+      {101, {BPF_MISC | BPF_TAX, 0, 0, 0}},
+      {102, {BPF_LD | BPF_W | BPF_LEN, 0, 0, 0}},
+      {103, {BPF_ALU | BPF_ADD | BPF_X, 0, 0, 0}},
+      {104, {BPF_ALU | BPF_MUL | BPF_K, 0, 0, 0x9E3779B1u}},
+      {105, {BPF_JMP | BPF_JGE | BPF_K, 1, 0, 0x04000000u}},
+      {106, {BPF_RET | BPF_K, 0, 0, 128}},
+      {107, {BPF_RET | BPF_K, 0, 0, 0}},
   };
   for (const auto& [at, insn] : want) EXPECT_TRUE(same(p[at], insn)) << at << ": " << show(p[at]) << " want " << show(insn);
   // Every opcode is one of the eight both kernels run (sample_filter.h).
@@ -112,8 +114,8 @@ TEST(SampleFilter, ExactInstructions) {
     EXPECT_NE(std::find(std::begin(allowed), std::end(allowed), i.code), std::end(allowed)) << show(i);
   }
   EXPECT_TRUE(bpf_validate(p.data(), static_cast<int>(p.size())));
-  EXPECT_EQ(sampleFilter(100, 65535)[85].k, 42949672u);
-  EXPECT_EQ(sampleFilter(100, 65535)[86].k, 65535u);
+  EXPECT_EQ(sampleFilter(100, 65535)[105].k, 42949672u);
+  EXPECT_EQ(sampleFilter(100, 65535)[106].k, 65535u);
 }
 
 // The program and sampleHash agree on every frame length around and inside the window
@@ -177,13 +179,20 @@ TEST(SampleFilter, UdpWithOnlyAPayloadCounterAndIcmpEchoAreSampledEvenly) {
     return f;
   });
   EXPECT_NEAR(udp.frames, 1.0, 0.08);
-  // ICMP echo: sequence number + 1 per request, checksum follows it.
+  // ICMP echo as ping sends it: sequence number + 1 per request, the send time (seconds,
+  // microseconds) at the start of the data, and a correct checksum — which keeps the
+  // 16-bit sum of the message constant, so a plain sum of words would see no change.
   auto icmp = passedFraction(64, 64 * 2000, [](int i) {
-    auto f = ipv4(1, 8 + 56, static_cast<uint16_t>(i));
+    auto f = ipv4(1, 8 + 56, 0);
     f[34] = 8;
     put16(f, 38, 0x4242);
     put16(f, 40, static_cast<uint32_t>(i));
-    put16(f, 36, static_cast<uint32_t>(0xffff - ((0x0800 + 0x4242 + i) % 0xffff)));
+    put32(f, 42, 1765000000u + static_cast<uint32_t>(i / 20000));
+    put32(f, 46, static_cast<uint32_t>((i * 50) % 1000000));  // 20 000 echoes a second
+    uint32_t sum = 0;
+    for (size_t k = 34; k < f.size(); k += 2) sum += uint32_t{f[k]} << 8 | f[k + 1];
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    put16(f, 36, ~sum & 0xffff);
     return f;
   });
   EXPECT_NEAR(icmp.frames, 1.0, 0.08);
