@@ -445,7 +445,9 @@ std::chrono::steady_clock::time_point BridgeCapture::Impl::serveRequests(bool al
       it->done(plainError("the flight recorder is off ([capture] flight_recorder_packets = 0)"));
     } else {
       // A jail the table does not know (yet) has no frames: an empty copy, not an error.
-      it->done(recorder.copy(aggregator.attribution()->slotOf(it->jail)));
+      auto frames = recorder.copy(aggregator.attribution()->slotOf(it->jail));
+      frames.sample = config.sample;  // a sampled capture's ring holds ~1 frame in N
+      it->done(std::move(frames));
     }
     it = waiting.erase(it);
   }
