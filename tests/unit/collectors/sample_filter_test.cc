@@ -54,7 +54,7 @@ std::vector<uint8_t> ipv4(uint8_t proto, size_t l4, uint16_t id) {
 }
 
 // A TCP segment over IPv4 with the given sequence number, `payload` bytes of zeros, IP id
-// 0 (FreeBSD's DF packets, sys/netinet/ip_output.c ip_fillid with net.inet.ip.rfc6864)
+// 0 (the worst case: RFC 6864 lets a sender leave the id of atomic DF datagrams at 0)
 // and the checksum field left as an offloading sender leaves it (constant per length).
 std::vector<uint8_t> tcp4(uint32_t seq, uint32_t ack, size_t payload) {
   auto f = ipv4(6, 20 + payload, 0);
