@@ -311,6 +311,16 @@ TEST_F(CaptureSampleTest, ScaledEstimatesOfAMixedWorkloadAreWithinFivePercentOfT
   }
   std::string after = settled(br);
   ref.stop();
+  if (std::getenv("VNETD_SAMPLE_TEST_LATE")) {  // diagnostic: does anything arrive later?
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+    std::string later = scrape();
+    for (const char* dir : {"receive", "transmit"})
+      std::printf("late %s icmp a: %.0f -> %.0f\n", dir,
+                  value(after, std::string("vnetd_jail_traffic_") + dir + "_packets_total",
+                        {"jail=\"" + a + "\"", "protocol=\"icmp\""}),
+                  value(later, std::string("vnetd_jail_traffic_") + dir + "_packets_total",
+                        {"jail=\"" + a + "\"", "protocol=\"icmp\""}));
+  }
   ASSERT_EQ(ref.drops(), 0u) << "the reference capture lost frames: it would not be exact";
   EXPECT_EQ(value(after, "vnetd_capture_dropped_packets_total", {"bridge=\"" + br + "\"", "where=\"kernel\""}), 0);
 
@@ -346,6 +356,20 @@ TEST_F(CaptureSampleTest, ScaledEstimatesOfAMixedWorkloadAreWithinFivePercentOfT
       }
   // a: tx tcp/udp/icmp, rx tcp/icmp; b: rx tcp/udp/icmp, tx tcp/icmp — 10 cells.
   EXPECT_GE(checked, 10);
+
+  // Flows and the flight recorder say they come from sampled frames.
+  Json now = status();
+  for (const auto& j : now["jails"]) {
+    ASSERT_TRUE(j.contains("flows_sample")) << now.dump();
+    EXPECT_EQ(j["flows_sample"], n);
+  }
+  EXPECT_NE(value(after, "vnetd_jail_flows", {"jail=\"" + a + "\"", sample_label}), 0) << "flows carry the label";
+  auto last = testing::run({VNETD_VNETCTL_BINARY, "--socket", socketPath(), "capture", a, "--last", "-w",
+                            dir_.file("last.pcap")});
+  ASSERT_EQ(last.status, 0) << last.err;
+  EXPECT_NE(last.err.find("sampled capture: about 1 frame in " + std::to_string(n) + " was recorded"),
+            std::string::npos)
+      << last.err;
 }
 
 }  // namespace
