@@ -47,6 +47,17 @@ std::vector<bpf_insn> sampleFilter(uint32_t n, uint32_t snaplen) {
   p.push_back(stmt(BPF_LD | BPF_W | BPF_LEN, 0));
   p.push_back(stmt(BPF_ALU | BPF_ADD | BPF_X, 0));
   p.push_back(stmt(BPF_ALU | BPF_MUL | BPF_K, kSampleMultiplier));
+  // Finalizer: h += h >> 16; h *= M2; h += h >> 13; h *= M. Without it, consecutive
+  // frames whose counters move in lock-step (ping: sequence, checksum, send time) step
+  // the product by nearly the same amount each time, and the decisions come in runs: the
+  // live accuracy test saw ICMP estimates off by up to 11 % at 1 in 8 (10x the binomial
+  // variance). Shifts carry the high bits down, the multiplications spread them up again.
+  for (uint32_t shift : {16u, 13u}) {
+    p.push_back(stmt(BPF_MISC | BPF_TAX, 0));
+    p.push_back(stmt(BPF_ALU | BPF_RSH | BPF_K, shift));
+    p.push_back(stmt(BPF_ALU | BPF_ADD | BPF_X, 0));
+    p.push_back(stmt(BPF_ALU | BPF_MUL | BPF_K, shift == 16 ? kSampleMultiplier2 : kSampleMultiplier));
+  }
   p.push_back(jump(BPF_JMP | BPF_JGE | BPF_K, sampleThreshold(n), 1, 0));
   p.push_back(stmt(BPF_RET | BPF_K, snaplen));
   p.push_back(stmt(BPF_RET | BPF_K, 0));
@@ -63,7 +74,9 @@ uint32_t sampleHash(const uint8_t* frame, uint32_t caplen, uint32_t wire_len) {
     const uint8_t* b = frame + kFirstWord + 4 * w;
     h = (h + (uint32_t{b[0]} << 24 | uint32_t{b[1]} << 16 | uint32_t{b[2]} << 8 | b[3])) * kSampleMultiplier;
   }
-  return (h + wire_len) * kSampleMultiplier;
+  h = (h + wire_len) * kSampleMultiplier;
+  h = (h + (h >> 16)) * kSampleMultiplier2;
+  return (h + (h >> 13)) * kSampleMultiplier;
 }
 
 }  // namespace vnetd::collectors

@@ -22,6 +22,9 @@
 //      too: the top bits of the result depend on every bit of every word, so a counter
 //      that steps by a multiple of 8 (TCP segments of 1448 bytes) still spreads evenly,
 //      which a mask of low bits would not (1448 mod 64 = 40: only 8 of 64 residues);
+//   2b. a finalizer (h += h >> 16; h *= M2; h += h >> 13; h *= M) breaks the arithmetic
+//      progressions that lock-step counters make of consecutive hashes (runs of equal
+//      decisions: excess variance measured on live ping floods);
 //   3. passes the frame (`snaplen` bytes) when the product is below 2^32 / N, else
 //      drops it. Any N works, not only powers of two.
 // A frame shorter than 14 + 4 bytes has no word to sum: its length alone decides.
@@ -34,7 +37,8 @@
 // bpf_filter() and its bpf_validate() opcode map bpf_code_map; Linux
 // net/core/filter.c): BPF_LD|BPF_W|BPF_ABS (an out-of-frame load ends the program with
 // 0, so every load is guarded by a length test), BPF_LD|BPF_W|BPF_LEN,
-// BPF_LDX|BPF_W|BPF_IMM, BPF_ALU|BPF_ADD|BPF_X, BPF_ALU|BPF_MUL|BPF_K, BPF_MISC|BPF_TAX,
+// BPF_LDX|BPF_W|BPF_IMM, BPF_ALU|BPF_ADD|BPF_X, BPF_ALU|BPF_MUL|BPF_K,
+// BPF_ALU|BPF_RSH|BPF_K, BPF_MISC|BPF_TAX,
 // BPF_JMP|BPF_JGE|BPF_K (unsigned), BPF_RET|BPF_K. Forward jumps only, under 256
 // instructions (FreeBSD's BPF_MAXINSNS is 512).
 #pragma once
@@ -48,6 +52,7 @@ namespace vnetd::collectors {
 
 inline constexpr uint32_t kSampleWords = 20;           // bytes 14..93: IPv6 + TCP with timestamps
 inline constexpr uint32_t kSampleMultiplier = 0x9E3779B1u;  // odd; 2^32 / golden ratio
+inline constexpr uint32_t kSampleMultiplier2 = 0x85EBCA6Bu; // odd; murmur3's fmix32 constant
 
 // The threshold of step 3: floor(2^32 / n) (n >= 1; n = 1 gives 2^32 - 1 and passes
 // almost all — but n = 1 means no filter at all, see sampleFilter). Pure.

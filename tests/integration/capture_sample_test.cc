@@ -266,7 +266,7 @@ TEST_F(CaptureSampleTest, ScaledEstimatesOfAMixedWorkloadAreWithinFivePercentOfT
   ASSERT_EQ(value(before, "vnetd_capture_sample", {"bridge=\"" + br + "\""}), n);
 
   // The filter runs in the kernel (libpcap would otherwise filter in user space, after the
-  // copy this is about): the daemon's packet socket on the bridge has the 108-instruction
+  // copy this is about): the daemon's packet socket on the bridge has the 116-instruction
   // program attached (sock_diag PACKET_DIAG_FILTER, shown by `ss -0 -b`).
   auto ss = testing::run({"ss", "-0", "-b", "-p"});
   ASSERT_EQ(ss.status, 0) << ss.err;
@@ -274,7 +274,7 @@ TEST_F(CaptureSampleTest, ScaledEstimatesOfAMixedWorkloadAreWithinFivePercentOfT
   std::istringstream lines(ss.out);
   for (std::string line, prev; std::getline(lines, line); prev = line)
     if (prev.find(":" + br + " ") != std::string::npos && prev.find("vnetd") != std::string::npos &&
-        line.find("bpf filter (108)") != std::string::npos)
+        line.find("bpf filter (116)") != std::string::npos)
       attached = true;
   EXPECT_TRUE(attached) << ss.out;
 
@@ -320,6 +320,10 @@ TEST_F(CaptureSampleTest, ScaledEstimatesOfAMixedWorkloadAreWithinFivePercentOfT
                         {"jail=\"" + a + "\"", "protocol=\"icmp\""}),
                   value(later, std::string("vnetd_jail_traffic_") + dir + "_packets_total",
                         {"jail=\"" + a + "\"", "protocol=\"icmp\""}));
+    std::istringstream log(daemon_->log());
+    for (std::string line; std::getline(log, line);)
+      if (line.find("capture on") != std::string::npos || line.find("repaired") != std::string::npos)
+        std::printf("daemon: %s\n", line.c_str());
   }
   ASSERT_EQ(ref.drops(), 0u) << "the reference capture lost frames: it would not be exact";
   EXPECT_EQ(value(after, "vnetd_capture_dropped_packets_total", {"bridge=\"" + br + "\"", "where=\"kernel\""}), 0);

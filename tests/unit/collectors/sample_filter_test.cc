@@ -79,7 +79,7 @@ TEST(SampleFilter, ThresholdIsTwoToThe32OverN) {
 
 TEST(SampleFilter, ExactInstructions) {
   auto p = sampleFilter(64, 128);
-  ASSERT_EQ(p.size(), 2u + 20 + 4 * 20 + 6);
+  ASSERT_EQ(p.size(), 2u + 20 + 4 * 20 + 14);
   const std::vector<std::pair<size_t, bpf_insn>> want = {
       {0, {BPF_LDX | BPF_W | BPF_IMM, 0, 0, 0}},
       {1, {BPF_LD | BPF_W | BPF_LEN, 0, 0, 0}},
@@ -101,21 +101,29 @@ TEST(SampleFilter, ExactInstructions) {
       {102, {BPF_LD | BPF_W | BPF_LEN, 0, 0, 0}},
       {103, {BPF_ALU | BPF_ADD | BPF_X, 0, 0, 0}},
       {104, {BPF_ALU | BPF_MUL | BPF_K, 0, 0, 0x9E3779B1u}},
-      {105, {BPF_JMP | BPF_JGE | BPF_K, 1, 0, 0x04000000u}},
-      {106, {BPF_RET | BPF_K, 0, 0, 128}},
-      {107, {BPF_RET | BPF_K, 0, 0, 0}},
+      {105, {BPF_MISC | BPF_TAX, 0, 0, 0}},
+      {106, {BPF_ALU | BPF_RSH | BPF_K, 0, 0, 16}},
+      {107, {BPF_ALU | BPF_ADD | BPF_X, 0, 0, 0}},
+      {108, {BPF_ALU | BPF_MUL | BPF_K, 0, 0, 0x85EBCA6Bu}},
+      {109, {BPF_MISC | BPF_TAX, 0, 0, 0}},
+      {110, {BPF_ALU | BPF_RSH | BPF_K, 0, 0, 13}},
+      {111, {BPF_ALU | BPF_ADD | BPF_X, 0, 0, 0}},
+      {112, {BPF_ALU | BPF_MUL | BPF_K, 0, 0, 0x9E3779B1u}},
+      {113, {BPF_JMP | BPF_JGE | BPF_K, 1, 0, 0x04000000u}},
+      {114, {BPF_RET | BPF_K, 0, 0, 128}},
+      {115, {BPF_RET | BPF_K, 0, 0, 0}},
   };
   for (const auto& [at, insn] : want) EXPECT_TRUE(same(p[at], insn)) << at << ": " << show(p[at]) << " want " << show(insn);
-  // Every opcode is one of the eight both kernels run (sample_filter.h).
+  // Every opcode is one of the nine both kernels run (sample_filter.h).
   for (const auto& i : p) {
     const uint16_t allowed[] = {BPF_LDX | BPF_W | BPF_IMM, BPF_LD | BPF_W | BPF_LEN,  BPF_JMP | BPF_JGE | BPF_K,
                                 BPF_LD | BPF_W | BPF_ABS,  BPF_ALU | BPF_ADD | BPF_X, BPF_MISC | BPF_TAX,
-                                BPF_ALU | BPF_MUL | BPF_K, BPF_RET | BPF_K};
+                                BPF_ALU | BPF_MUL | BPF_K, BPF_ALU | BPF_RSH | BPF_K, BPF_RET | BPF_K};
     EXPECT_NE(std::find(std::begin(allowed), std::end(allowed), i.code), std::end(allowed)) << show(i);
   }
   EXPECT_TRUE(bpf_validate(p.data(), static_cast<int>(p.size())));
-  EXPECT_EQ(sampleFilter(100, 65535)[105].k, 42949672u);
-  EXPECT_EQ(sampleFilter(100, 65535)[106].k, 65535u);
+  EXPECT_EQ(sampleFilter(100, 65535)[113].k, 42949672u);
+  EXPECT_EQ(sampleFilter(100, 65535)[114].k, 65535u);
 }
 
 // The program and sampleHash agree on every frame length around and inside the window
