@@ -4,13 +4,18 @@
 // executed with the thin hook's arguments, behaves exactly as the one vnetd-hook of old.
 #pragma once
 
+#include <getopt.h>
+
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
+#include <string>
 
 #include "core/hook_phase.h"
+#include "core/naming.h"
+#include "vnetd/build_config.h"
 
 // Where vnetd-hook finds vnetd-hook-standalone once installed: src/cli/CMakeLists.txt passes
 // its VNETD_HOOK_STANDALONE_PATH; this default is for builds without it (check-freebsd).
@@ -202,6 +207,70 @@ inline int warnOnly(HookPhase phase, const char* jail, int status) {
     std::fprintf(stderr, "vnetd-hook: warning: poststart %s did not finish; the jail runs, but what its rc "
                          "changed on its interfaces stays (vnetctl doctor shows it)\n", jail);
   return 0;
+}
+
+// The command line of both binaries, parsed by the same code.
+struct HookArgs {
+  std::optional<std::string> config_path;  // -c; unset: the default configuration file
+  std::optional<std::string> socket;       // -S
+  bool standalone = false;                 // -s
+  std::chrono::milliseconds timeout = kDaemonReplyTimeout;
+  HookPhase phase = HookPhase::Prestart;
+  std::string jail;
+};
+
+// Parses argv. nullopt when the process is to exit now with *exit_status: --help and
+// --version (0, printed), a usage error (2, printed), or a jail name vnetd refuses (1, or
+// 0 for the warn-only phases, one line printed) — hostile names stop here, before any
+// file, socket or kernel call.
+inline std::optional<HookArgs> parseHookArgs(int argc, char** argv, int* exit_status) {
+  HookArgs out;
+  static const option kOptions[] = {{"config", required_argument, nullptr, 'c'},
+                                    {"socket", required_argument, nullptr, 'S'},
+                                    {"standalone", no_argument, nullptr, 's'},
+                                    {"timeout", required_argument, nullptr, 't'},
+                                    {"version", no_argument, nullptr, 'V'},
+                                    {"help", no_argument, nullptr, 'h'},
+                                    {nullptr, 0, nullptr, 0}};
+  int opt;
+  while ((opt = getopt_long(argc, argv, kShortOptions, kOptions, nullptr)) != -1) {
+    switch (opt) {
+      case 'c': out.config_path = optarg; break;
+      case 'S': out.socket = optarg; break;
+      case 's': out.standalone = true; break;
+      case 't': {
+        auto t = parseTimeout(optarg);
+        if (!t) return *exit_status = 2, std::nullopt;
+        out.timeout = *t;
+        break;
+      }
+      case 'V':
+        std::printf("vnetd-hook %s (%s)\n", build::kVersion, build::kPlatform);
+        return *exit_status = 0, std::nullopt;
+      case 'h':
+        std::printf(kHookHelp, build::kDefaultControlSocket, build::kDefaultConfigPath, VNETD_HOOK_STANDALONE_PATH);
+        return *exit_status = 0, std::nullopt;
+      default: std::fputs(kUsage, stderr); return *exit_status = 2, std::nullopt;
+    }
+  }
+  if (argc - optind != 2) {
+    std::fputs(kUsage, stderr);
+    return *exit_status = 2, std::nullopt;
+  }
+  auto phase = parseHookPhase(argv[optind]);
+  if (!phase) {
+    std::fprintf(stderr,
+                 "vnetd-hook: unknown phase '%s' (expected prestart, created, poststart, prestop or poststop)\n",
+                 argv[optind]);
+    return *exit_status = 2, std::nullopt;
+  }
+  out.phase = *phase;
+  out.jail = argv[optind + 1];
+  if (auto problem = jailNameProblem(out.jail); !problem.empty()) {
+    std::fprintf(stderr, "vnetd-hook: %s: %s\n", argv[optind], problem.c_str());
+    return *exit_status = warnOnly(out.phase, out.jail.c_str(), 1), std::nullopt;
+  }
+  return out;
 }
 
 }  // namespace vnetd::hook_cli

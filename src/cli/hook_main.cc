@@ -76,54 +76,17 @@ int execStandalone(char** argv, HookPhase phase, const char* jail, bool after_lo
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::optional<std::string> config_path, socket;
-  bool standalone = false;
-  std::chrono::milliseconds timeout = hook_cli::kDaemonReplyTimeout;
-  static const option kOptions[] = {{"config", required_argument, nullptr, 'c'},
-                                    {"socket", required_argument, nullptr, 'S'},
-                                    {"standalone", no_argument, nullptr, 's'},
-                                    {"timeout", required_argument, nullptr, 't'},
-                                    {"version", no_argument, nullptr, 'V'},
-                                    {"help", no_argument, nullptr, 'h'},
-                                    {nullptr, 0, nullptr, 0}};
-  int opt;
-  while ((opt = getopt_long(argc, argv, hook_cli::kShortOptions, kOptions, nullptr)) != -1) {
-    switch (opt) {
-      case 'c': config_path = optarg; break;
-      case 'S': socket = optarg; break;
-      case 's': standalone = true; break;
-      case 't': {
-        auto t = hook_cli::parseTimeout(optarg);
-        if (!t) return 2;
-        timeout = *t;
-        break;
-      }
-      case 'V': std::printf("vnetd-hook %s (%s)\n", build::kVersion, build::kPlatform); return 0;
-      case 'h':
-        std::printf(hook_cli::kHookHelp, build::kDefaultControlSocket, build::kDefaultConfigPath,
-                    VNETD_HOOK_STANDALONE_PATH);
-        return 0;
-      default: std::fputs(hook_cli::kUsage, stderr); return 2;
-    }
-  }
-  if (argc - optind != 2) {
-    std::fputs(hook_cli::kUsage, stderr);
-    return 2;
-  }
-  auto phase = parseHookPhase(argv[optind]);
-  if (!phase) {
-    std::fprintf(stderr,
-                 "vnetd-hook: unknown phase '%s' (expected prestart, created, poststart, prestop or poststop)\n",
-                 argv[optind]);
-    return 2;
-  }
-  const std::string jail = argv[optind + 1];
-  auto fail = [&](int status) { return hook_cli::warnOnly(*phase, jail.c_str(), status); };
-  if (auto problem = jailNameProblem(jail); !problem.empty()) {
-    std::fprintf(stderr, "vnetd-hook: %s: %s\n", argv[optind], problem.c_str());
-    return fail(1);
-  }
-  if (standalone) return execStandalone(argv, *phase, jail.c_str(), false, "--standalone");
+  int exit_status = 0;
+  auto args = hook_cli::parseHookArgs(argc, argv, &exit_status);
+  if (!args) return exit_status;
+  const std::optional<std::string>& config_path = args->config_path;
+  std::optional<std::string> socket = args->socket;
+  const bool standalone = args->standalone;
+  const std::chrono::milliseconds timeout = args->timeout;
+  const HookPhase phase = args->phase;
+  const std::string& jail = args->jail;
+  auto fail = [&](int status) { return hook_cli::warnOnly(phase, jail.c_str(), status); };
+  if (standalone) return execStandalone(argv, phase, jail.c_str(), false, "--standalone");
 
   // The control socket: -S; else the configuration's, when it surely says; else the
   // standalone implementation decides (it loads the configuration).
@@ -134,18 +97,18 @@ int main(int argc, char** argv) {
       case ControlSocketScan::Answer::Found: socket = scan.path; break;
       case ControlSocketScan::Answer::Absent: socket = build::kDefaultControlSocket; break;
       case ControlSocketScan::Answer::Unsure:
-        return execStandalone(argv, *phase, jail.c_str(), false,
+        return execStandalone(argv, phase, jail.c_str(), false,
                               "the configuration's control socket needs the full configuration loader");
     }
   }
 
-  auto call = callDaemonForHook(*socket, *phase, jail, timeout);
+  auto call = callDaemonForHook(*socket, phase, jail, timeout);
   const HookCallVerdict& verdict = call.verdict;
   switch (verdict.action) {
     case HookCallVerdict::Action::Standalone:
       // Nothing was sent (now): the standalone implementation asks once more and does the
       // work itself if the daemon is still not there.
-      return execStandalone(argv, *phase, jail.c_str(), call.after_lost,
+      return execStandalone(argv, phase, jail.c_str(), call.after_lost,
                             verdict.message.substr(verdict.message.rfind("warning: ", 0) == 0 ? 9 : 0));
     case HookCallVerdict::Action::GiveUp:
       std::fprintf(stderr, "vnetd-hook: %s\n", verdict.message.c_str());
@@ -155,11 +118,11 @@ int main(int argc, char** argv) {
   }
   auto reply = control::decodeHookReplyLine(call.reply);
   if (!reply) {
-    std::fprintf(stderr, "vnetd-hook: %s %s: %s\n", hookPhaseName(*phase), jail.c_str(),
+    std::fprintf(stderr, "vnetd-hook: %s %s: %s\n", hookPhaseName(phase), jail.c_str(),
                  reply.error().message().c_str());
     return fail(1);
   }
-  if (*phase == HookPhase::Prestart)
+  if (phase == HookPhase::Prestart)
     for (const auto& name : reply->jail_side_names) std::printf("%s\n", name.c_str());
   return 0;
 }

@@ -102,55 +102,16 @@ std::optional<int> runThroughDaemon(const std::string& socket, vnetd::HookPhase 
 int main(int argc, char** argv) {
   using namespace vnetd;
   log::init(log::Sink::Stderr, log::Level::Warning, "vnetd-hook");
-  std::string config_path = build::kDefaultConfigPath;
-  std::optional<std::string> socket;
-  bool standalone = false;
-  std::chrono::milliseconds timeout = hook_cli::kDaemonReplyTimeout;
-  static const option kOptions[] = {{"config", required_argument, nullptr, 'c'},
-                                    {"socket", required_argument, nullptr, 'S'},
-                                    {"standalone", no_argument, nullptr, 's'},
-                                    {"timeout", required_argument, nullptr, 't'},
-                                    {"version", no_argument, nullptr, 'V'},
-                                    {"help", no_argument, nullptr, 'h'},
-                                    {nullptr, 0, nullptr, 0}};
-  int opt;
-  while ((opt = getopt_long(argc, argv, hook_cli::kShortOptions, kOptions, nullptr)) != -1) {
-    switch (opt) {
-      case 'c': config_path = optarg; break;
-      case 'S': socket = optarg; break;
-      case 's': standalone = true; break;
-      case 't': {
-        auto t = hook_cli::parseTimeout(optarg);
-        if (!t) return 2;
-        timeout = *t;
-        break;
-      }
-      case 'V': std::printf("vnetd-hook %s (%s)\n", build::kVersion, build::kPlatform); return 0;
-      case 'h':
-        std::printf(hook_cli::kHookHelp, build::kDefaultControlSocket, build::kDefaultConfigPath,
-                    VNETD_HOOK_STANDALONE_PATH);
-        return 0;
-      default: std::fputs(hook_cli::kUsage, stderr); return 2;
-    }
-  }
-  if (argc - optind != 2) {
-    std::fputs(hook_cli::kUsage, stderr);
-    return 2;
-  }
-  auto phase = parseHookPhase(argv[optind]);
-  if (!phase) {
-    std::fprintf(stderr,
-                 "vnetd-hook: unknown phase '%s' (expected prestart, created, poststart, prestop or poststop)\n",
-                 argv[optind]);
-    return 2;
-  }
-  std::string jail = argv[optind + 1];
-  auto fail = [&](int status) { return hook_cli::warnOnly(*phase, jail.c_str(), status); };
-  // Hostile or malformed names stop here, before the config, the state or the kernel.
-  if (auto problem = jailNameProblem(jail); !problem.empty()) {
-    std::fprintf(stderr, "vnetd-hook: %s: %s\n", argv[optind], problem.c_str());
-    return fail(1);
-  }
+  int exit_status = 0;
+  auto args = hook_cli::parseHookArgs(argc, argv, &exit_status);
+  if (!args) return exit_status;
+  const std::string config_path = args->config_path.value_or(build::kDefaultConfigPath);
+  const std::optional<std::string>& socket = args->socket;
+  const bool standalone = args->standalone;
+  const std::chrono::milliseconds timeout = args->timeout;
+  const HookPhase phase = args->phase;
+  const std::string& jail = args->jail;
+  auto fail = [&](int status) { return hook_cli::warnOnly(phase, jail.c_str(), status); };
 
   ConfigLoadResult loaded = loadConfigFile(config_path);
   if (!loaded.ok()) {
@@ -167,10 +128,10 @@ int main(int argc, char** argv) {
     // stdout must carry exactly what the daemon path printed (nothing, on fallback).
     bool gave_up = false;
     std::string fallback;
-    if (auto status = runThroughDaemon(socket.value_or(config.daemon.control_socket), *phase, jail, timeout,
+    if (auto status = runThroughDaemon(socket.value_or(config.daemon.control_socket), phase, jail, timeout,
                                        after_lost, gave_up, fallback))
       return gave_up ? *status : fail(*status);
-    return fail(runStandalone(config, *phase, jail, fallback));
+    return fail(runStandalone(config, phase, jail, fallback));
   }
-  return fail(runStandalone(config, *phase, jail));
+  return fail(runStandalone(config, phase, jail));
 }
