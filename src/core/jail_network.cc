@@ -500,8 +500,9 @@ Result<LinkInfo> JailNetwork::ensureBridge(const BridgeConfig& br, UndoLog& undo
   // reach the host and each other — and the NAT waits; the daemon loads it when the
   // interface appears (reconciler.h natEgressesMissing). Our choice, one rule for both
   // platforms: neither kernel forces it (nftables' oifname is a name match; FreeBSD's pfctl
-  // accepts `-> (E)` for an absent E — sbin/pfctl/parse.y, rule dynaddr, compiles its
-  // "interface does not exist" error out under __FreeBSD__), but a rule for an interface
+  // accepts `nat on E ... -> (E)` for an absent E — sbin/pfctl/parse.y at 01c44736: rule
+  // dynaddr checks no existence, rule if_item calls ifa_exists only to copy flags; older
+  // trees compiled dynaddr's "interface does not exist" error out under __FreeBSD__), but a rule for an interface
   // that is not there is reported missing (doctor, vnetd_bridge_nat_active) rather than
   // left looking fine.
   if (natWanted(br)) {
