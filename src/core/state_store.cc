@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -679,6 +680,46 @@ Result<StateLock> StateStore::lock(int timeout_ms) const {
   }
 }
 
+// The last state this store decoded or saved, with the exact bytes it came from or went
+// to. load() compares the file's bytes with `text` (exact: any other writer's state
+// differs in at least its generation); snapshot() first compares the file's identity:
+// saves replace state.json by rename(2), so a new state is a new inode, and size and
+// mtime also catch an edit in place by hand. Any thread (the mutex).
+struct StateStore::SnapshotCache {
+  std::mutex mutex;
+  bool identity_known = false;
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = 0;
+  struct timespec mtime {};
+  std::string text;
+  std::shared_ptr<const State> state;
+  std::atomic<uint64_t> decodes{0};
+
+  static bool sameFile(const struct stat& a, dev_t dev, ino_t ino, off_t size, const struct timespec& mtime) {
+    return a.st_dev == dev && a.st_ino == ino && a.st_size == size && a.st_mtim.tv_sec == mtime.tv_sec &&
+           a.st_mtim.tv_nsec == mtime.tv_nsec;
+  }
+  // The cached state when `bytes` are exactly the cached text; null otherwise.
+  std::shared_ptr<const State> stateFor(std::string_view bytes) {
+    std::lock_guard<std::mutex> guard(mutex);
+    return state && bytes == text ? state : nullptr;
+  }
+  // `st`: the identity of the file holding `bytes` now; null when not known.
+  void remember(std::string bytes, std::shared_ptr<const State> decoded, const struct stat* st) {
+    std::lock_guard<std::mutex> guard(mutex);
+    text = std::move(bytes);
+    state = std::move(decoded);
+    identity_known = st != nullptr;
+    if (st) {
+      dev = st->st_dev;
+      ino = st->st_ino;
+      size = st->st_size;
+      mtime = st->st_mtim;
+    }
+  }
+};
+
 Result<State> StateStore::load(const StateLock& held) const {
   VNETD_TRY(checkHeld(held));
   removeStaleTemps();
@@ -688,22 +729,16 @@ Result<State> StateStore::load(const StateLock& held) const {
     if (!isBadFile(bytes.error().code)) return bytes.error();
     return moveAside(bytes.error().message());
   }
+  // The bytes are read every time (a hook of another process may have replaced the file);
+  // decoding them again is what the cache saves: the daemon's hooks load what its own last
+  // save wrote, and at hundreds of jails the decode is most of a hook's CPU time.
+  if (auto cached = cache_->stateFor(*bytes)) return State(*cached);
+  cache_->decodes.fetch_add(1, std::memory_order_relaxed);
   auto state = decodeState(*bytes);
   if (!state) return moveAside(state.error().message());
+  cache_->remember(std::move(*bytes), std::make_shared<const State>(*state), nullptr);
   return state;
 }
-
-// The file a snapshot was decoded from. Saves replace state.json by rename(2), so a new
-// state is a new inode; size and mtime also catch an edit in place by hand.
-struct StateStore::SnapshotCache {
-  std::mutex mutex;
-  bool valid = false;
-  dev_t dev = 0;
-  ino_t ino = 0;
-  off_t size = 0;
-  struct timespec mtime {};
-  std::shared_ptr<const State> state;
-};
 
 // Set before threads save (setWriteBehind, setFsync), then only read.
 struct StateStore::Durability {
@@ -742,23 +777,25 @@ Result<std::shared_ptr<const State>> StateStore::snapshot() const {
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return errnoError("stat " + path);
   if (!S_ISREG(st.st_mode)) return plainError(path + " is not a regular file");
-  std::lock_guard<std::mutex> guard(cache_->mutex);
   SnapshotCache& c = *cache_;
-  if (c.valid && c.dev == st.st_dev && c.ino == st.st_ino && c.size == st.st_size &&
-      c.mtime.tv_sec == st.st_mtim.tv_sec && c.mtime.tv_nsec == st.st_mtim.tv_nsec)
-    return c.state;
+  {
+    std::lock_guard<std::mutex> guard(c.mutex);
+    if (c.identity_known && c.state && SnapshotCache::sameFile(st, c.dev, c.ino, c.size, c.mtime)) return c.state;
+  }
   auto bytes = readSmallFile(fd.get(), path, kMaxStateFileBytes);
   if (!bytes) return bytes.error();
-  auto state = decodeState(*bytes);
-  if (!state) return state.error();
-  c.state = std::make_shared<const State>(std::move(*state));
-  c.valid = true;
-  c.dev = st.st_dev;
-  c.ino = st.st_ino;
-  c.size = st.st_size;
-  c.mtime = st.st_mtim;
-  return c.state;
+  std::shared_ptr<const State> state = c.stateFor(*bytes);
+  if (!state) {
+    c.decodes.fetch_add(1, std::memory_order_relaxed);
+    auto decoded = decodeState(*bytes);
+    if (!decoded) return decoded.error();
+    state = std::make_shared<const State>(std::move(*decoded));
+  }
+  c.remember(std::move(*bytes), state, &st);
+  return state;
 }
+
+uint64_t StateStore::decodes() const { return cache_->decodes.load(std::memory_order_relaxed); }
 
 Result<State> StateStore::peek() const {
   auto s = snapshot();
@@ -773,7 +810,7 @@ Result<void> StateStore::save(const StateLock& held, State& state) const {
     return plainError("refusing to save an invalid state to " + path + ": " + problem);
   if (state.generation == UINT64_MAX) return plainError("state generation would overflow");
   const uint64_t next = state.generation + 1;
-  const std::string text = encode(state, next);
+  std::string text = encode(state, next);
 
   const std::string temp = dir_ + "/" + std::string(kTempPrefix) + std::to_string(::getpid());
   // O_TRUNC: a file of that name can only be the leftover of an earlier process with
@@ -786,6 +823,9 @@ Result<void> StateStore::save(const StateLock& held, State& state) const {
     return error;
   };
   if (auto written = writeAll(fd.get(), text, temp); !written) return discard(written.error());
+  // The identity state.json will have once renamed (rename keeps inode, size and mtime).
+  struct stat written_st {};
+  const bool identity = ::fstat(fd.get(), &written_st) == 0;
   // Write-behind: no fsync here or below; the owner of `saved` syncs within the window.
   const std::function<void()>& write_behind = durability_->saved;
   if (!write_behind && fsyncRetrying(fd.get(), durability_->fsync) != 0)
@@ -794,6 +834,12 @@ Result<void> StateStore::save(const StateLock& held, State& state) const {
   if (::close(fd.release()) != 0 && errno != EINTR) return discard(errnoError("close " + temp));
   if (::rename(temp.c_str(), path.c_str()) != 0)
     return discard(errnoError("rename " + temp + " to " + path));
+  // In place: the next load() or snapshot() of these bytes needs no decode.
+  {
+    State saved = state;
+    saved.generation = next;
+    cache_->remember(std::move(text), std::make_shared<const State>(std::move(saved)), identity ? &written_st : nullptr);
+  }
   if (write_behind) {
     state.generation = next;
     write_behind();

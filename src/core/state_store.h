@@ -183,16 +183,20 @@ class StateStore {
 
   // Missing file → empty State (first run). Corrupt file → moved aside + error (code 0).
   // Other read failures (EACCES, EMFILE, ...) leave the file in place and return the errno.
-  // EINVAL if `held` is a moved-from lock.
+  // EINVAL if `held` is a moved-from lock. Reads the file every time, but decodes it only
+  // when its bytes differ from those of the last state this store (or a copy) decoded or
+  // saved: the daemon's hooks mostly load what its previous save wrote.
   Result<State> load(const StateLock& held) const;
   // The last committed state, read without the lock: state.json is only ever replaced by
   // rename(2), so this is always one complete state, never a mix. For readers that must
   // not wait behind a writer (the daemon's status). Missing file → empty State; a bad
   // file is reported, never moved aside (that is load()'s job, under the lock).
   Result<State> peek() const;
-  // peek() without the copy, for frequent readers (every scrape, every status): the file
-  // is decoded again only when it was replaced since the last call (saves always replace
-  // it), so reading an unchanged state costs an open and an fstat. Any thread.
+  // peek() without the copy, for frequent readers (every scrape, every status, the
+  // capture following every hook): the file is decoded only when it is neither the one
+  // the last call saw (same inode, size and mtime: saves always replace it) nor holds the
+  // bytes of the last state this store saved or decoded, so reading an unchanged state
+  // costs an open and an fstat, and reading this store's own last save a read. Any thread.
   Result<std::shared_ptr<const State>> snapshot() const;
   // Increments state.generation and writes atomically: in place when this returns.
   // Sync on save (the default): the file and the directory are fsync'd first. Write-
@@ -221,6 +225,10 @@ class StateStore {
   // result and errno. A slow one shows what waits for it; a failing one, who reports it.
   // Call before any thread saves; empty = fsync(2).
   void setFsync(std::function<int(int)> fsync);
+
+  // How many times this store and its copies decoded state.json: for tests and
+  // benchmarks of the caching above.
+  uint64_t decodes() const;
 
   const std::string& dir() const { return dir_; }
   std::string statePath() const { return dir_ + "/state.json"; }

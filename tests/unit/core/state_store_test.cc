@@ -569,6 +569,82 @@ TEST(StateStore, SnapshotIsDecodedOncePerVersionOfTheFile) {
   EXPECT_FALSE(store->snapshot());
 }
 
+// The daemon's hooks load what its own previous save wrote, and the capture follows
+// every save with a snapshot: neither decodes the file again (at hundreds of jails the
+// decode was most of a hook's CPU time; bench/hook_latency).
+TEST(StateStore, ItsOwnSaveIsNeitherLoadedNorSnapshotByDecodingAgain) {
+  TempDir tmp;
+  auto store = StateStore::open(tmp.stateDir());
+  ASSERT_TRUE(store);
+  auto lock = store->lock();
+  ASSERT_TRUE(lock);
+  State state = richState();
+  ASSERT_TRUE(store->save(*lock, state).ok());
+  const uint64_t before = store->decodes();
+  auto loaded = store->load(*lock);
+  ASSERT_TRUE(loaded) << loaded.error().message();
+  EXPECT_EQ(*loaded, state);
+  loaded->jails.erase("web");  // the caller's copy: changing it changes no cache
+  auto snap = store->snapshot();
+  ASSERT_TRUE(snap);
+  EXPECT_EQ(**snap, state);
+  StateStore copy = *store;  // copies share the cache
+  auto again = copy.load(*lock);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, state);
+  EXPECT_EQ(store->decodes(), before) << "the saved state was decoded again";
+
+  // A state saved by another store object (another process: no shared cache) is decoded.
+  auto other = StateStore::open(tmp.stateDir());
+  ASSERT_TRUE(other);
+  State theirs = state;
+  theirs.jails.erase("web");
+  ASSERT_TRUE(other->save(*lock, theirs).ok());
+  auto seen = store->load(*lock);
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(*seen, theirs);
+  EXPECT_EQ(store->decodes(), before + 1);
+  auto seen_snap = store->snapshot();
+  ASSERT_TRUE(seen_snap);
+  EXPECT_EQ(**seen_snap, theirs);
+  EXPECT_EQ(store->decodes(), before + 1) << "the bytes load() just decoded were decoded again";
+}
+
+// load() compares bytes, not file identity: a file rewritten in place with a state of the
+// same size and its old mtime put back (what no identity check can see) is still read.
+TEST(StateStore, LoadSeesADifferentStateOfTheSameSizeWrittenInPlaceWithTheOldMtime) {
+  TempDir tmp;
+  auto store = StateStore::open(tmp.stateDir());
+  ASSERT_TRUE(store);
+  auto lock = store->lock();
+  ASSERT_TRUE(lock);
+  State state = richState();
+  ASSERT_TRUE(store->save(*lock, state).ok());
+  struct stat before {};
+  ASSERT_EQ(::stat(store->statePath().c_str(), &before), 0);
+  State edited = state;
+  ASSERT_FALSE(edited.jails.at("web").interfaces.empty());
+  std::string& mac = edited.jails.at("web").interfaces[0].host_mac;
+  mac.back() = mac.back() == '0' ? '1' : '0';  // same length
+  const std::string bytes = encodeState(edited);
+  ASSERT_EQ(bytes.size(), static_cast<size_t>(before.st_size));
+  {
+    int fd = ::open(store->statePath().c_str(), O_WRONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+    const struct timespec times[2] = {before.st_atim, before.st_mtim};
+    ASSERT_EQ(::futimens(fd, times), 0);
+    ::close(fd);
+  }
+  struct stat after {};
+  ASSERT_EQ(::stat(store->statePath().c_str(), &after), 0);
+  ASSERT_EQ(after.st_ino, before.st_ino);
+  ASSERT_EQ(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+  auto loaded = store->load(*lock);
+  ASSERT_TRUE(loaded) << loaded.error().message();
+  EXPECT_EQ(*loaded, edited);
+}
+
 TEST(StateStore, MovedFromLockIsRefused) {
   TempDir tmp;
   auto store = StateStore::open(tmp.stateDir());
