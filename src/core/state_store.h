@@ -51,8 +51,9 @@
 //    state.json.corrupt-<unix time>-<pid> and load() returns an error that names it.
 //    Callers must then refuse destructive operations: never destroy on a state you
 //    could not read.
-//  - Leftover temp files (.state.json.tmp-<pid>) of writers that were killed are removed
-//    by the next load(); they are never read as state.
+//  - Leftover temp files (.state.json.tmp-<pid>, and the daemon's .state.json.tmp-<pid>.next
+//    and .old of prepareSpare) of writers that were killed are removed by the next load()
+//    of another process; they are never read as state.
 //
 // Format (version 2), every field required, unknown fields rejected (a misspelt
 // "created_by_vnetd" must not silently default to true and let vnetd destroy an
@@ -213,6 +214,17 @@ class StateStore {
   // the durability contract above promises. Call once, before any thread saves;
   // an empty function switches back to sync on save.
   void setWriteBehind(std::function<void()> saved);
+  // Off the hook path, after every save (the daemon's StateSyncer): makes the next save's
+  // file system work small. The state in place now gets a second name,
+  // .state.json.tmp-<pid>.old (until the next preparation), so the save that replaces it
+  // does not free its blocks inside rename(2); and an empty .state.json.tmp-<pid>.next is
+  // created and kept open, so that save writes it instead of creating a file. Measured
+  // on ext4 with a 240-jail state (74 KB): create + write + rename 0.27 ms, with both
+  // prepared 0.05 ms — at two saves per jail start. Both are temp names: never read as
+  // state, removed by another process's load() (the save then creates its own file as
+  // without a preparation). Needs no lock; any thread, one at a time; failures only make
+  // the next save the unprepared one.
+  void prepareSpare() const;
   // Makes the state that is in place now durable: opens state.json by name, fsyncs it,
   // then fsyncs the directory (why that is enough: see the top of this file). A missing
   // state.json is no error (the directory is still synced). Needs no lock; any thread.

@@ -109,7 +109,9 @@ Result<void> Daemon::start() {
 
   // From here the daemon's saves are write-behind (core/state_store.h, durability contract).
   syncer_ = std::make_unique<StateSyncer>([store = store_] { return store.sync(); }, kStateSyncDelay,
-                                          [this](const char* counter) { counters_.add(counter); });
+                                          [this](const char* counter) { counters_.add(counter); },
+                                          [store = store_] { store.prepareSpare(); });
+  store_.prepareSpare();
   store_.setWriteBehind([syncer = syncer_.get()] { syncer->saved(); });
   auto mutator = Mutator::create(
       dispatcher_, config_, host_id, store_, counters_, metrics_,
@@ -193,7 +195,7 @@ void Daemon::captureFollowState() {
   // run here, and whenever the managed names change (adoptions, collected orphans).
   // Cheap when nothing changed.
   if (capture_)
-    if (auto state = store_.snapshot()) capture_->setState(**state);
+    if (auto state = store_.snapshot()) capture_->setState(std::move(*state));
 }
 
 // ------------------------------------------------------------------------------ events
@@ -252,8 +254,16 @@ void Daemon::handleEvent(const InterfaceEvent& e) {
     case InterfaceEvent::Type::AddressAdded:
     case InterfaceEvent::Type::ResyncNeeded: return;
   }
-  // Arrived, renamed, carrier changed: the view follows the kernel.
-  auto l = host_->link(e.name);
+  // Arrived, renamed, carrier changed: the view follows the kernel — from the event's own
+  // message when it holds the link (Linux rtnetlink), else by asking, once per new name for
+  // the arrivals (a veth's uevent comes with an RTM_NEWLINK that says everything). Every
+  // query takes the RTNL lock, which the hook running meanwhile waits for.
+  if (e.link) {
+    view_[e.name] = *e.link;
+    return;
+  }
+  if (e.type == InterfaceEvent::Type::Arrived && view_.count(e.name)) return;
+  auto l = host_->currentLink(e.name);
   if (l && *l) view_[e.name] = **l;
   else if (l) view_.erase(e.name);
 }

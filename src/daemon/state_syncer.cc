@@ -6,16 +6,20 @@
 
 namespace vnetd::daemon {
 
-StateSyncer::StateSyncer(SyncFn sync, std::chrono::milliseconds delay, Count count)
-    : sync_(std::move(sync)), delay_(delay), count_(std::move(count)), thread_([this] { run(); }) {}
+StateSyncer::StateSyncer(SyncFn sync, std::chrono::milliseconds delay, Count count, PrepareFn prepare)
+    : sync_(std::move(sync)),
+      delay_(delay),
+      count_(std::move(count)),
+      prepare_(std::move(prepare)),
+      thread_([this] { run(); }) {}
 
 StateSyncer::~StateSyncer() { stop(); }
 
 void StateSyncer::saved() {
   std::lock_guard<std::mutex> lock(mutex_);
   ++saves_;
-  if (deadline_) return;  // the armed sync will cover this save too
-  deadline_ = std::chrono::steady_clock::now() + delay_;
+  if (prepare_) prepare_due_ = true;
+  if (!deadline_) deadline_ = std::chrono::steady_clock::now() + delay_;  // else the armed sync covers it
   wake_.notify_one();
 }
 
@@ -36,7 +40,15 @@ StateSyncer::Stats StateSyncer::stats() const {
 void StateSyncer::run() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stopping_) {
-    if (!deadline_) {
+    if (prepare_due_) {
+      prepare_due_ = false;
+      lock.unlock();
+      try {
+        prepare_();
+      } catch (const std::exception&) {  // out of memory: the next save is an unprepared one
+      }
+      lock.lock();
+    } else if (!deadline_) {
       wake_.wait(lock);
     } else if (std::chrono::steady_clock::now() < *deadline_) {
       wake_.wait_until(lock, *deadline_);

@@ -46,14 +46,19 @@ class StateSyncer {
   // Called (on the syncer's thread) with "state_syncs" or "state_sync_errors".
   using Count = std::function<void(const char* counter)>;
 
+  // Runs on the syncer's thread soon after every save (not at the deadline): what makes
+  // the next save cheap (StateStore::prepareSpare in the daemon).
+  using PrepareFn = std::function<void()>;
+
   // Starts the thread. `sync` is StateStore::sync in the daemon, a seam in tests.
-  explicit StateSyncer(SyncFn sync, std::chrono::milliseconds delay = kStateSyncDelay, Count count = {});
+  explicit StateSyncer(SyncFn sync, std::chrono::milliseconds delay = kStateSyncDelay, Count count = {},
+                       PrepareFn prepare = {});
   ~StateSyncer();  // stop()
   StateSyncer(const StateSyncer&) = delete;
   StateSyncer& operator=(const StateSyncer&) = delete;
 
-  // A save just put a new state in place: arms the deadline unless one is armed. Cheap
-  // (a mutex and a notify); never waits for a sync.
+  // A save just put a new state in place: arms the deadline unless one is armed, and has
+  // `prepare` run. Cheap (a mutex and a notify); never waits for a sync or a prepare.
   void saved();
 
   // Syncs what is pending (once, whatever the deadline), then ends the thread. Waits for
@@ -75,6 +80,7 @@ class StateSyncer {
   const SyncFn sync_;
   const std::chrono::milliseconds delay_;
   const Count count_;
+  const PrepareFn prepare_;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
@@ -84,6 +90,7 @@ class StateSyncer {
   uint64_t sync_errors_ = 0;
   std::optional<std::chrono::steady_clock::time_point> deadline_;  // armed while pending
   bool stopping_ = false;
+  bool prepare_due_ = false;  // a save since the last prepare_ call
   std::string last_error_;  // "" while syncs succeed: the next failure is logged
   std::thread thread_;      // last: started once everything above is initialised
 };

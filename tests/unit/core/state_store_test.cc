@@ -610,6 +610,90 @@ TEST(StateStore, ItsOwnSaveIsNeitherLoadedNorSnapshotByDecodingAgain) {
   EXPECT_EQ(store->decodes(), before + 1) << "the bytes load() just decoded were decoded again";
 }
 
+// snapshot() reads without the lock, so the file it decodes may be older than the state a
+// save has cached meanwhile: that older state must not take the cache's place (the
+// daemon's loop did this, racing the mutator's saves, and every later load decoded again).
+TEST(StateStore, ASnapshotOfAnOlderFileDoesNotReplaceTheCachedSave) {
+  TempDir tmp;
+  auto store = StateStore::open(tmp.stateDir());
+  ASSERT_TRUE(store);
+  auto lock = store->lock();
+  ASSERT_TRUE(lock);
+  State state = richState();
+  ASSERT_TRUE(store->save(*lock, state).ok());
+  const std::string older = readFile(store->statePath());
+  ASSERT_TRUE(store->save(*lock, state).ok());
+  const std::string newer = readFile(store->statePath());
+  auto put = [&](const std::string& bytes) {  // as a writer does: a new file renamed in
+    const std::string temp = store->dir() + "/put";
+    { std::ofstream(temp, std::ios::trunc) << bytes; }
+    ASSERT_EQ(::rename(temp.c_str(), store->statePath().c_str()), 0);
+  };
+  put(older);
+  const uint64_t before = store->decodes();
+  auto snap = store->snapshot();
+  ASSERT_TRUE(snap);
+  EXPECT_EQ((*snap)->generation, state.generation - 1);
+  EXPECT_EQ(store->decodes(), before + 1);
+  put(newer);
+  auto loaded = store->load(*lock);
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(*loaded, state);
+  EXPECT_EQ(store->decodes(), before + 1) << "the older snapshot replaced the cached save";
+}
+
+// prepareSpare(): the next save writes the prepared empty file (no create on the hook
+// path) and the state it replaces keeps a second name (its blocks are not freed inside the
+// rename) — while readers still see only whole states, and a spare another process's
+// load() removed only makes that save the unprepared one.
+TEST(StateStore, APreparedSaveWritesTheSpareAndKeepsTheReplacedStateLinked) {
+  TempDir tmp;
+  auto store = StateStore::open(tmp.stateDir());
+  ASSERT_TRUE(store);
+  store->setWriteBehind([] {});
+  auto lock = store->lock();
+  ASSERT_TRUE(lock);
+  State state = richState();
+  ASSERT_TRUE(store->save(*lock, state).ok());
+  const std::string first = readFile(store->statePath());
+  store->prepareSpare();
+  const std::string base = store->dir() + "/.state.json.tmp-" + std::to_string(::getpid());
+  struct stat spare {}, before {}, after {}, old {};
+  ASSERT_EQ(::stat((base + ".next").c_str(), &spare), 0) << "no spare was prepared";
+  EXPECT_EQ(spare.st_size, 0);
+  ASSERT_EQ(::stat(store->statePath().c_str(), &before), 0);
+  EXPECT_EQ(before.st_nlink, 2u) << "the state in place has no second name";
+  auto loaded = store->load(*lock);  // our own load leaves our prepared files alone
+  ASSERT_TRUE(loaded);
+  ASSERT_EQ(::stat((base + ".next").c_str(), &spare), 0);
+
+  state.jails.erase("web");
+  ASSERT_TRUE(store->save(*lock, state).ok());
+  ASSERT_EQ(::stat(store->statePath().c_str(), &after), 0);
+  EXPECT_EQ(after.st_ino, spare.st_ino) << "the save did not write the prepared file";
+  EXPECT_EQ(::access((base + ".next").c_str(), F_OK), -1);
+  ASSERT_EQ(::stat((base + ".old").c_str(), &old), 0);
+  EXPECT_EQ(old.st_ino, before.st_ino);
+  EXPECT_EQ(readFile(base + ".old"), first) << "the replaced state changed";
+  auto again = store->load(*lock);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, state);
+
+  // The next preparation lets go of that state and links the current one.
+  store->prepareSpare();
+  ASSERT_EQ(::stat((base + ".old").c_str(), &old), 0);
+  EXPECT_EQ(old.st_ino, after.st_ino);
+
+  // A spare removed behind our back (another process's load()): the save still succeeds.
+  ASSERT_EQ(::unlink((base + ".next").c_str()), 0);
+  state.jails.clear();
+  ASSERT_TRUE(store->save(*lock, state).ok());
+  auto last = store->load(*lock);
+  ASSERT_TRUE(last);
+  EXPECT_EQ(*last, state);
+  EXPECT_TRUE(tempFiles(store->dir()).size() <= 1u);  // at most our .old
+}
+
 // load() compares bytes, not file identity: a file rewritten in place with a state of the
 // same size and its old mtime put back (what no identity check can see) is still read.
 TEST(StateStore, LoadSeesADifferentStateOfTheSameSizeWrittenInPlaceWithTheOldMtime) {

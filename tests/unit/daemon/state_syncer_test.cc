@@ -122,6 +122,28 @@ TEST(StateSyncer, SavesWithinTheWindowShareOneSync) {
   EXPECT_EQ(counted["state_sync_errors"], 0);
 }
 
+// The preparation of the next save runs right after each save, on the syncer's thread —
+// not at the sync deadline (here 30 s away): jails start back to back.
+TEST(StateSyncer, PrepareRunsSoonAfterEachSaveNotAtTheDeadline) {
+  FakeSync fake;
+  std::mutex mutex;
+  std::condition_variable called;
+  int prepares = 0;
+  StateSyncer syncer(seam(fake), 30s, {}, [&] {
+    std::lock_guard<std::mutex> lock(mutex);
+    ++prepares;
+    called.notify_all();
+  });
+  for (int round = 1; round <= 3; ++round) {
+    syncer.saved();
+    std::unique_lock<std::mutex> lock(mutex);
+    ASSERT_TRUE(called.wait_for(lock, 10s, [&] { return prepares >= round; })) << round;
+  }
+  EXPECT_EQ(fake.entered(), 0) << "the sync ran before its deadline";
+  syncer.stop();  // the stop syncs what is pending
+  EXPECT_EQ(fake.calls(), 1);
+}
+
 TEST(StateSyncer, NothingSavedNothingSynced) {
   FakeSync fake;
   {
