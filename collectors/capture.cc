@@ -642,7 +642,7 @@ void CaptureManager::stopAll() {
 std::shared_ptr<const Attribution> CaptureManager::tableFor(const std::string& bridge) const {
   auto it = isolating_.find(bridge);
   bool isolating = it != isolating_.end() && it->second;
-  return have_state_ ? Attribution::fromState(state_, bridge, isolating) : Attribution::build({}, isolating);
+  return state_ ? Attribution::fromState(*state_, bridge, isolating) : Attribution::build({}, isolating);
 }
 
 void CaptureManager::apply(const Config& config) {
@@ -681,11 +681,10 @@ void CaptureManager::apply(const Config& config) {
   for (const auto& [bridge, r] : running_) board_->channels.push_back(r.channel);
 }
 
-void CaptureManager::setState(const State& state) {
+void CaptureManager::setState(std::shared_ptr<const State> state) {
   for (const auto& [bridge, r] : running_) r.capture->poke();
-  if (have_state_ && state == state_) return;
-  state_ = state;
-  have_state_ = true;
+  if (!state || (state_ && (state == state_ || *state == *state_))) return;
+  state_ = std::move(state);
   for (const auto& [bridge, r] : running_) {
     auto table = tableFor(bridge);
     // Most saves (a phase, a timestamp) change no MAC: the capture keeps its table.

@@ -148,7 +148,10 @@ class CaptureManager {
   // Series of jails no longer recorded disappear from the next scrape. Also has captures
   // that wait for their bridge try again at once: this follows hooks and reconciliation
   // passes, which create bridges.
-  void setState(const State& state);
+  // Shared: the daemon hands over StateStore::snapshot()'s object, so following an
+  // unchanged state is a pointer comparison, not a copy of every record.
+  void setState(std::shared_ptr<const State> state);
+  void setState(const State& state) { setState(std::make_shared<const State>(state)); }
   // Registered once with the metrics registry; empty output while nothing is captured.
   std::shared_ptr<prometheus::Collectable> collectable() const { return collector_; }
 
@@ -178,8 +181,7 @@ class CaptureManager {
   std::map<std::string, Running> running_;
   std::map<std::string, bool> isolating_;  // bridge interface → [bridge.X] private
   CaptureConfig config_;
-  State state_;
-  bool have_state_ = false;
+  std::shared_ptr<const State> state_;  // null until the first setState
 };
 
 // What to log when a capture's kernel buffer is not the one `[capture] buffer_size`

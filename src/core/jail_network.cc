@@ -210,20 +210,20 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
                             "' is already used by jail '" + other + "'");
     }
 
-    auto existing = host_.link(ic.host_side_name);
+    auto existing = host_.currentLink(ic.host_side_name);
     if (!existing) return existing.error();
     if (*existing && recorded && (*existing)->mac.toString() == recorded->host_mac && !running) {
       // Before the jail exists its side must be on the host under its generated name. If
       // not, the creation stopped between the two renames (FreeBSD: e0a_X renamed,
       // epairNb not yet): start the pair over (either side destroys both).
-      auto jail_side = host_.link(generated_jail_side);
+      auto jail_side = host_.currentLink(generated_jail_side);
       if (!jail_side) return jail_side.error();
       if (!*jail_side || (*jail_side)->mac.toString() != recorded->jail_mac) {
         VNETD_LOG_WARN("prestart %s: %s has no jail side %s (an interrupted creation); making the pair anew",
                        jail.c_str(), ic.host_side_name.c_str(), generated_jail_side.c_str());
         auto gone = host_.destroyLink(ic.host_side_name);
         if (!gone && gone.error().code != ENODEV) return gone.error();
-        existing = host_.link(ic.host_side_name);
+        existing = host_.currentLink(ic.host_side_name);
         if (!existing) return existing.error();
       }
     }
@@ -232,7 +232,7 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
       // killed inside createPair leaves a recorded pair that may still be down, outside
       // its bridge or undescribed. Finishing it is idempotent and cheap.
       finish.push_back({*recorded, &br});
-      out.jail_side_names.push_back(generated_jail_side);
+      out.jail_side_names.push_back(recorded->jail_name);  // what the jail will see
       continue;
     }
     bool leftover = false;
@@ -269,7 +269,9 @@ Result<HookOutcome> JailNetwork::prestart(const std::string& jail) {
     std::erase_if(rec.interfaces, [&](const InterfaceRecord& r) { return r.index == ic.index; });
     rec.interfaces.push_back(ir);
     todo.push_back(Todo{ir, &br, leftover, generated_jail_side});
-    out.jail_side_names.push_back(generated_jail_side);
+    // The name the jail will see: `created` renames the generated one to a configured
+    // `name`, so jail.conf lines that use the output refer to the interface that exists.
+    out.jail_side_names.push_back(ir.jail_name);
   }
   // Pairs that exist: what createPair does after creating them, again (each step
   // idempotent): description, bridge membership (private flag), host side up.
@@ -401,7 +403,7 @@ Result<void> JailNetwork::destroyCreationLeftovers(const std::string& jail, cons
     if (!parsePairDescription(l.description, owner, index) || owner != jail) continue;
     if (!isPairCreationLeftover(l, jail, index, rec)) continue;
     // Either side destroys both: the other side of a leftover destroyed a moment ago is gone.
-    auto still = host_.link(l.name);
+    auto still = host_.currentLink(l.name);
     if (!still) return still.error();
     if (!*still) continue;
     VNETD_LOG_WARN("jail %s: destroying %s, left by an interrupted creation of interface %u", jail.c_str(),
@@ -445,7 +447,7 @@ Result<void> JailNetwork::ensureBridgeReady(const BridgeConfig& br) {
 }
 
 Result<LinkInfo> JailNetwork::ensureBridge(const BridgeConfig& br, UndoLog& undo) {
-  auto link = host_.link(br.interface);
+  auto link = host_.currentLink(br.interface);
   if (!link) return link.error();
   if (*link) {
     if ((*link)->kind != LinkKind::Bridge)
@@ -465,7 +467,7 @@ Result<LinkInfo> JailNetwork::ensureBridge(const BridgeConfig& br, UndoLog& undo
     std::optional<std::string> vlan_key = uplinkVlanKey(uplink);
     if (!vlan_key) continue;
     const VlanConfig& vlan = config_.vlans.at(*vlan_key);
-    auto vl = host_.link(vlan.name);
+    auto vl = host_.currentLink(vlan.name);
     if (!vl) return vl.error();
     if (!*vl) {
       VNETD_TRY(host_.createVlan(vlan.name, vlan.parent, vlan.tag));
@@ -488,7 +490,7 @@ Result<LinkInfo> JailNetwork::ensureBridge(const BridgeConfig& br, UndoLog& undo
     std::string member = vlan_key ? config_.vlans.at(*vlan_key).name : uplink;
     VNETD_TRY(host_.addBridgeMember(br.interface, member, false));
   }
-  auto created = host_.link(br.interface);
+  auto created = host_.currentLink(br.interface);
   if (!created) return created.error();
   if (!*created) return plainError("bridge " + br.interface + " vanished right after it was created");
   VNETD_TRY(ensureBridgeAddresses(br, (*created)->index));
@@ -506,7 +508,7 @@ Result<LinkInfo> JailNetwork::ensureBridge(const BridgeConfig& br, UndoLog& undo
   // that is not there is reported missing (doctor, vnetd_bridge_nat_active) rather than
   // left looking fine.
   if (natWanted(br)) {
-    auto egress = host_.link(br.nat);
+    auto egress = host_.currentLink(br.nat);
     if (!egress) return withContext(egress.error(), "NAT egress interface " + br.nat);
     if (!*egress) {
       VNETD_LOG_WARN("bridge %s: its NAT egress interface %s does not exist; the bridge works without NAT until it "
@@ -576,7 +578,7 @@ Result<Cidr> JailNetwork::allocateFor(const State& state, const JailRecord& pend
   if (!seen.on_bridge.count(br.interface)) {
     std::vector<IpAddress>& used = seen.on_bridge[br.interface];
     std::vector<platform::NeighbourInfo>& near = seen.neighbours[br.interface];
-    auto bridge = host_.link(br.interface);
+    auto bridge = host_.currentLink(br.interface);
     if (!bridge) return bridge.error();
     if (*bridge) {  // a bridge about to be created has neither
       auto own = host_.addresses((*bridge)->index);
@@ -695,7 +697,7 @@ Result<void> JailNetwork::configureInside(const JailConfig& cfg, JailRecord& rec
                         "' is not inside the jail (was it taken out? 'vnetd-hook created " + jail +
                         "' moves it back)");
     } else {
-      auto on_host = host_.link(generated);
+      auto on_host = host_.currentLink(generated);
       if (!on_host) return on_host.error();
       if (!*on_host || (*on_host)->mac.toString() != ir.jail_mac)
         return plainError("jail side " + generated + " of jail '" + jail +
@@ -820,7 +822,7 @@ Result<HookOutcome> JailNetwork::prestop(const std::string& jail) {
     // (sys/net/if.c if_vmove_reclaim checks nothing there; only if_vmove_loan does):
     // a second interface of the same name must not be made. poststop destroys this pair
     // from the host side anyway.
-    auto clash = host_.link(generated);
+    auto clash = host_.currentLink(generated);
     if (!clash) return clash.error();
     if (*clash) {
       VNETD_LOG_WARN("prestop %s: not taking %s back: the host has an interface named %s", jail.c_str(),
@@ -911,7 +913,7 @@ Result<HookOutcome> JailNetwork::repairRunning(const std::string& jail, const Ja
   std::vector<platform::PairSpec> todo;
   for (const InterfaceRecord& ir : rec.interfaces) {
     if (!ir.created_by_vnetd) continue;
-    auto host_side = host_.link(ir.host_name);
+    auto host_side = host_.currentLink(ir.host_name);
     if (!host_side) return host_side.error();
     if (*host_side) continue;  // there (a MAC changed by hand is not vnetd's to judge here)
     // The jail side still inside means the pair exists with its host side elsewhere
@@ -923,7 +925,7 @@ Result<HookOutcome> JailNetwork::repairRunning(const std::string& jail, const Ja
     if (!br)
       return plainError("bridge " + ir.bridge + " of jail '" + jail + "' is no longer configured; not making " +
                         ir.host_name + " anew");
-    auto bridge_link = host_.link(ir.bridge);
+    auto bridge_link = host_.currentLink(ir.bridge);
     if (!bridge_link) return bridge_link.error();
     if (!*bridge_link)
       return plainError("bridge " + ir.bridge + " is missing; " + ir.host_name + " of jail '" + jail +
@@ -987,7 +989,7 @@ Result<bool> JailNetwork::destroyPairs(const std::string& jail, const JailRecord
     // The generated name is the jail side's own unless one is configured: asked once.
     if (generated != ir.jail_name) candidates.emplace_back(generated, ir.jail_mac);
     for (const auto& [name, mac] : candidates) {
-      auto l = host_.link(name);
+      auto l = host_.currentLink(name);
       if (!l) return l.error();
       if (!*l) continue;
       if ((*l)->mac.toString() != mac) {

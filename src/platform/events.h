@@ -17,6 +17,7 @@
 
 #include "core/ip.h"
 #include "core/result.h"
+#include "platform/netif.h"
 
 namespace vnetd::platform {
 
@@ -37,6 +38,12 @@ struct InterfaceEvent {
   std::string name;
   std::string old_name;     // Renamed only
   std::optional<Cidr> address;  // Address* only
+  // The link as the event's own message describes it, when that message holds the whole
+  // of it (Linux: every RTM_NEWLINK carries the link's full state), so a consumer that
+  // keeps a view of links need not ask the kernel again (a query takes the RTNL lock the
+  // hooks' changes wait for). nullopt for every other source (uevents, FreeBSD's routing
+  // socket and devd say less) and for Departed. Counters in it are those of the message.
+  std::optional<LinkInfo> link;
 };
 
 const char* eventTypeName(InterfaceEvent::Type type);

@@ -102,6 +102,10 @@ class NetStack {
   virtual Result<std::vector<LinkInfo>> currentLinks() { return links(); }
   // One link by name; nullopt when it does not exist (not an error).
   virtual Result<std::optional<LinkInfo>> link(const std::string& name) = 0;
+  // The same for callers that want no counters (existence, MAC, kind, membership: the
+  // hooks). A stack following the kernel's notifications (as for currentLinks()) answers
+  // from its table without a round trip; otherwise the same as link().
+  virtual Result<std::optional<LinkInfo>> currentLink(const std::string& name) { return link(name); }
 
   // Creates the pair per `spec`: MACs, MTU, description; the host side joins the bridge
   // BEFORE it is brought up (FreeBSD 15 refuses members that have addresses), then both

@@ -220,6 +220,37 @@ TEST_F(NetStackTest, PollLinksFollowsChangesAndReadsCountersNow) {
   ASSERT_TRUE(host_->destroyLink(br));
 }
 
+// A stack that follows the link notifications answers currentLink() from its table: as current
+// as a query for changes another process (here: another stack, its own socket) made and
+// had acknowledged just before — no notification may be missing or late.
+TEST_F(NetStackTest, LinkFromTheNotificationTableSeesEveryAcknowledgedChange) {
+  ASSERT_TRUE(host_->pollLinks());  // from here host_ follows the notifications
+  auto o = openHostStack();
+  ASSERT_TRUE(o);
+  std::unique_ptr<NetStack> other = std::move(*o);
+  std::string a = net_.bridgeName("lta"), b = net_.bridgeName("ltB");
+  auto get = [&](const std::string& name) -> std::optional<LinkInfo> {
+    auto l = host_->currentLink(name);
+    EXPECT_TRUE(l) << l.error().message();
+    return l ? *l : std::nullopt;
+  };
+  for (int round = 0; round < 30; ++round) {
+    ASSERT_TRUE(other->createPair(pair(a, b))) << round;
+    auto seen = get(a);
+    ASSERT_TRUE(seen) << "round " << round << ": a pair made and acknowledged is not in the table";
+    EXPECT_EQ(seen->mac.toString(), "02:00:00:00:20:0a");
+    ASSERT_TRUE(other->setMac(a, *MacAddress::parse("02:00:00:00:22:01")));
+    ASSERT_TRUE(other->setMtu(a, 1400));
+    seen = get(a);
+    ASSERT_TRUE(seen);
+    EXPECT_EQ(seen->mac.toString(), "02:00:00:00:22:01") << round;
+    EXPECT_EQ(seen->mtu, 1400u) << round;
+    ASSERT_TRUE(other->destroyLink(a));
+    EXPECT_FALSE(get(a)) << "round " << round << ": a destroyed pair is still in the table";
+    EXPECT_FALSE(get(b)) << round;
+  }
+}
+
 TEST_F(NetStackTest, JailsAreNamespacesIdentifiedByInode) {
   std::string j = net_.jailName("ns");
   auto none = jails_->find(j);
@@ -232,6 +263,19 @@ TEST_F(NetStackTest, JailsAreNamespacesIdentifiedByInode) {
   ASSERT_EQ(::stat(("/run/netns/" + j).c_str(), &st), 0);
   EXPECT_EQ((*found)->id, static_cast<int64_t>(st.st_ino));
   EXPECT_TRUE((*found)->own_stack);
+  // Opening the jail's stack enters its namespace on this thread and comes back: the
+  // thread is where it was, and what it makes next is the host's.
+  struct stat home_before {}, home_after {};
+  ASSERT_EQ(::stat("/proc/thread-self/ns/net", &home_before), 0);
+  {
+    auto inside = jails_->openStack(**found);
+    ASSERT_TRUE(inside) << inside.error().message();
+    auto their_links = (*inside)->links();
+    ASSERT_TRUE(their_links);
+    EXPECT_LE(their_links->size(), 2u) << "the jail's stack lists the host's links";
+  }
+  ASSERT_EQ(::stat("/proc/thread-self/ns/net", &home_after), 0);
+  EXPECT_EQ(home_after.st_ino, home_before.st_ino) << "the thread stayed in the jail's namespace";
   auto list = jails_->list();
   ASSERT_TRUE(list);
   bool listed = false;

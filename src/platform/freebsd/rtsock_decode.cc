@@ -19,7 +19,7 @@ uint8_t byteAt(std::span<const std::byte> s, size_t offset) {
 InterfaceEvent event(Type type, uint32_t index, std::string name, std::string old_name = {},
                      std::optional<Cidr> address = std::nullopt) {
   return InterfaceEvent{
-      type, kSource, index, std::move(name), std::move(old_name), std::move(address)};
+      type, kSource, index, std::move(name), std::move(old_name), std::move(address), std::nullopt};
 }
 
 // Kernel-written names are NUL-terminated inside their IFNAMSIZ field; one that is not

@@ -1,6 +1,7 @@
 #include "platform/linux/event_decode.h"
 
 #include <linux/rtnetlink.h>
+#include <sys/socket.h>
 
 #include <charconv>
 #include <string_view>
@@ -26,26 +27,31 @@ void RtnlEventTranslator::translate(std::span<const std::byte> buffer, std::vect
         return;
       }
       const LinkInfo& l = m->info;
+      // Only an AF_UNSPEC message holds the whole link (rtnl_fill_ifinfo); the bridge's
+      // port messages (AF_BRIDGE, br_ifinfo_notify) share the group but say less.
+      const bool whole = msg.size() >= NLMSG_HDRLEN + sizeof(ifinfomsg) &&
+                         static_cast<uint8_t>(msg[NLMSG_HDRLEN]) == AF_UNSPEC;
+      const std::optional<LinkInfo> carried = whole ? std::optional<LinkInfo>(l) : std::nullopt;
       auto known = links_.find(l.index);
       if (m->deleted) {
         std::string name = !l.name.empty() ? l.name : (known != links_.end() ? known->second.name : "");
-        out.push_back({Type::Departed, "rtnetlink", l.index, name, "", std::nullopt});
+        out.push_back({Type::Departed, "rtnetlink", l.index, name, "", std::nullopt, std::nullopt});
         if (known != links_.end()) links_.erase(known);
         return;
       }
       if (known == links_.end()) {
-        out.push_back({Type::Arrived, "rtnetlink", l.index, l.name, "", std::nullopt});
-        if (l.running) out.push_back({Type::LinkUp, "rtnetlink", l.index, l.name, "", std::nullopt});
+        out.push_back({Type::Arrived, "rtnetlink", l.index, l.name, "", std::nullopt, carried});
+        if (l.running) out.push_back({Type::LinkUp, "rtnetlink", l.index, l.name, "", std::nullopt, carried});
         links_[l.index] = Known{l.name, l.running};
         return;
       }
       if (!l.name.empty() && l.name != known->second.name) {
-        out.push_back({Type::Renamed, "rtnetlink", l.index, l.name, known->second.name, std::nullopt});
+        out.push_back({Type::Renamed, "rtnetlink", l.index, l.name, known->second.name, std::nullopt, carried});
         known->second.name = l.name;
       }
       if (l.running != known->second.running) {
         out.push_back({l.running ? Type::LinkUp : Type::LinkDown, "rtnetlink", l.index, known->second.name, "",
-                       std::nullopt});
+                       std::nullopt, carried});
         known->second.running = l.running;
       }
     } else if (type == RTM_NEWADDR || type == RTM_DELADDR) {
@@ -56,7 +62,7 @@ void RtnlEventTranslator::translate(std::span<const std::byte> buffer, std::vect
       }
       auto known = links_.find(m->address.link_index);
       out.push_back({m->deleted ? Type::AddressRemoved : Type::AddressAdded, "rtnetlink", m->address.link_index,
-                     known != links_.end() ? known->second.name : "", "", m->address.cidr});
+                     known != links_.end() ? known->second.name : "", "", m->address.cidr, std::nullopt});
     }
   });
   if (!r) ++malformed_;

@@ -36,6 +36,12 @@ void LinkTable::apply(std::span<const std::byte> datagram) {
   if (!split) resync_ = true;
 }
 
+std::optional<LinkInfo> LinkTable::find(const std::string& name) const {
+  for (const auto& [index, l] : links_)
+    if (l.name == name) return l;
+  return std::nullopt;
+}
+
 std::vector<LinkInfo> LinkTable::links() const {
   std::vector<LinkInfo> out;
   out.reserve(links_.size());

@@ -19,6 +19,7 @@
 #include <map>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "platform/linux/rtnl_decode.h"
@@ -48,6 +49,10 @@ class LinkTable {
   // The links as the notifications left them, in index order; their counters are those
   // of the last message about each (stale): for callers that want no counters.
   std::vector<LinkInfo> links() const;
+
+  // The link named `name` as the notifications left it (stale counters), nullopt when
+  // the table has none of that name. Meaningful only while !needsResync().
+  std::optional<LinkInfo> find(const std::string& name) const;
 
   size_t size() const { return links_.size(); }
 

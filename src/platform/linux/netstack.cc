@@ -90,6 +90,26 @@ class LinuxNetStack final : public NetStack {
     return all;
   }
 
+  Result<std::optional<LinkInfo>> currentLink(const std::string& name) override {
+    // Following the link notifications (the daemon's stacks): answered from the table, no
+    // round trip (each query takes the RTNL lock). It is as current as a query: every
+    // change acknowledged before this call, by this process or any other, queued its
+    // notification before its ack (rtnl_notify in the request's own processing,
+    // net/core/rtnetlink.c), and the drain below reads them all. Two exceptions, hence
+    // "no counters": they are those of the link's last notification, and a query first
+    // runs the kernel's pending carrier work for the link (rtnl_getlink ->
+    // linkwatch_sync_dev) where the table sees a carrier change when its notification
+    // comes — no hook reads either.
+    if (notifications_) {
+      bool overflow = false;
+      VNETD_TRY(readPendingDatagrams(notifications_->fd(), "read link notifications", overflow,
+                                     [&](std::span<const std::byte> d) { table_.apply(d); }));
+      if (overflow) table_.requestResync();
+      if (!table_.needsResync()) return table_.find(name);
+    }
+    return link(name);
+  }
+
   Result<std::optional<LinkInfo>> link(const std::string& name) override {
     MessageBuilder m(RTM_GETLINK, 0);
     linkHeader(m);

@@ -59,7 +59,14 @@ TEST(LinkTable, NotificationsKeepItCurrent) {
   EXPECT_TRUE((*links)[2].running);
   EXPECT_EQ((*links)[2].counters.rx_bytes, 5009u);  // not the notification's stale counters
 
+  // find(): by name, as the notifications left it.
+  ASSERT_TRUE(t.find("e0a_www"));
+  EXPECT_EQ(t.find("e0a_www")->index, 5u);
+  EXPECT_FALSE(t.find("e0a_web")) << "the old name of a renamed link";
+  EXPECT_TRUE(t.find("e0a_db")->running);
+
   t.apply(linkMsg(RTM_DELLINK, 5, "e0a_www", 0));
+  EXPECT_FALSE(t.find("e0a_www"));
   links = t.withCounters(counters({1, 9}));
   ASSERT_TRUE(links);
   EXPECT_EQ(links->size(), 2u);

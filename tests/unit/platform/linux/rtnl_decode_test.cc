@@ -217,6 +217,17 @@ TEST(RtnlEvents, ArrivalRenameLinkStateDepartureAndAddresses) {
   EXPECT_EQ(ev[5].type, Type::Departed);
   EXPECT_EQ(ev[5].index, 9u);
   for (const auto& e : ev) EXPECT_STREQ(e.source, "rtnetlink");
+  // Link events carry the link their message described (the daemon's view takes it from
+  // there instead of asking the kernel again); address events and departures do not.
+  for (size_t i : {0u, 1u, 2u, 4u}) {
+    ASSERT_TRUE(ev[i].link) << i;
+    EXPECT_EQ(ev[i].link->index, 9u);
+    EXPECT_EQ(ev[i].link->name, i == 0 ? "veth0" : "e0a_web");
+  }
+  EXPECT_TRUE(ev[2].link->running);
+  EXPECT_FALSE(ev[4].link->running);
+  EXPECT_FALSE(ev[3].link);
+  EXPECT_FALSE(ev[5].link);
   EXPECT_EQ(t.malformed(), 0u);
   auto garbage = linkMsg(RTM_NEWLINK, 2, "x", 0);
   garbage.resize(garbage.size() - 1);
