@@ -44,9 +44,9 @@ size_t occurrences(const std::string& text, const std::string& piece) {
   return n;
 }
 
-// Big scrapes are serialized by two threads and joined: the page must be exactly what one
-// thread writes, in order, whatever family the split falls in.
-TEST(DaemonMetrics, ABigScrapeReadsExactlyAsOneThreadWritesIt) {
+// A page, small or big, holds the collectors' families exactly as prometheus-cpp's own
+// TextSerializer writes them, after the daemon's families and in order.
+TEST(DaemonMetrics, APageReadsExactlyAsTextSerializerWritesIt) {
   for (auto [families, per_family] : {std::pair{3, 10}, std::pair{7, 1500}, std::pair{2, 5000}, std::pair{40, 333}}) {
     DaemonMetrics metrics;
     auto many = std::make_shared<Many>(families, per_family);
