@@ -39,6 +39,12 @@ DaemonMetrics::DaemonMetrics()
                             "loaded exactly, its egress interface present, the packet filter evaluating them), 0 "
                             "otherwise.")
                       .Register(*registry_)) {
+  // Failures are what alerts watch: every (phase, reason) is there from 0, so that
+  // increase() sees the first failure (a series born at 1 hides it). Both sets are closed.
+  for (HookPhase phase : {HookPhase::Prestart, HookPhase::Created, HookPhase::Poststart, HookPhase::Prestop,
+                          HookPhase::Poststop})
+    for (const char* reason : {"kernel", "refused"})
+      hook_failures_.Add({{"phase", hookPhaseName(phase)}, {"reason", reason}});
   prometheus::BuildGauge()
       .Name("vnetd_build_info")
       .Help("vnetd's version, revision and platform; always 1.")

@@ -82,3 +82,26 @@ TEST(DaemonMetrics, BridgeNatActiveFollowsEachPassAndDropsBridgesThatNoLongerAsk
 
 }  // namespace
 }  // namespace vnetd::daemon
+
+namespace vnetd::daemon {
+namespace {
+
+// Alerts watch hook failures: each (phase, reason) is on the page at 0 before the first
+// failure, so that increase() over a window holding it sees it.
+TEST(DaemonMetrics, HookFailuresStartAtZeroForEveryPhaseAndReason) {
+  DaemonMetrics m;
+  std::string page = m.render();
+  for (const char* phase : {"prestart", "created", "poststart", "prestop", "poststop"})
+    for (const char* reason : {"kernel", "refused"})
+      EXPECT_NE(page.find(std::string("vnetd_hook_failures_total{phase=\"") + phase + "\",reason=\"" + reason +
+                          "\"} 0\n"),
+                std::string::npos)
+          << phase << " " << reason << "\n"
+          << page;
+  m.hookFailed(HookPhase::Created, Error{0, "refused"});
+  page = m.render();
+  EXPECT_NE(page.find("vnetd_hook_failures_total{phase=\"created\",reason=\"refused\"} 1\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vnetd::daemon
