@@ -272,7 +272,7 @@ struct BridgeCapture::Impl {
       if (h->caplen >= 12) std::memcpy(src.data(), bytes + 6, 6);
       VNETD_LOG_WARN("capture on %s: jail %s sends frames with source MAC %s from its port %s, not its recorded MAC %s "
                      "(it changed its MAC): counted as its own traffic by port and in "
-                     "vnetd_capture_spoofed_frames_total{jail=\"%s\"} (logged once per jail)",
+                     "vnetd_jail_spoofed_transmit_packets_total{jail=\"%s\"} (logged once per jail)",
                      g->impl->channel->bridge().c_str(), g->port.jail.c_str(), macText(src).c_str(),
                      g->port.interface.c_str(), macText(g->port.mac).c_str(), g->port.jail.c_str());
     }

@@ -38,7 +38,7 @@
 // member's), so the capture thread also holds one small capture per jail port (the host
 // side of its pair), inbound only, whose kernel filter passes only frames whose source
 // MAC is not the jail's recorded one. Each such frame is counted as
-// vnetd_capture_spoofed_frames_total{jail} (logged once per jail) and remembered until
+// vnetd_jail_spoofed_transmit_packets_total{jail} (logged once per jail) and remembered until
 // the bridge capture sees the same frame, which then counts as that jail's transmit, not
 // the MAC owner's (Aggregator::add's `sender`; docs/metrics.md, "Spoofed source MACs").
 #pragma once

@@ -483,7 +483,23 @@ using prometheus::MetricType;
 
 constexpr const char* kFamilyNames[kFamilies] = {"other", "ipv4", "ipv6"};
 constexpr const char* kProtocolNames[kProtocols] = {"other", "tcp", "udp", "icmp", "icmp6", "arp"};
-constexpr const char* kDirectionNames[2] = {"receive", "transmit"};
+
+// Every (family, protocol) cell the decoder produces (collectors/packet_decode.cc: an IPv4
+// protocol number becomes tcp, udp, icmp or other; an IPv6 next header tcp, udp, icmp6 or
+// other; anything else is arp or other — a malformed frame keeps what was decoded so far,
+// which is one of these too; tests/fuzz/fuzz_packet.cc checks exactly these invariants).
+// Each is exported for every jail from 0.
+constexpr std::pair<Family, Protocol> kTrafficCells[] = {
+    {Family::IPv4, Protocol::Tcp},   {Family::IPv4, Protocol::Udp},   {Family::IPv4, Protocol::Icmp},
+    {Family::IPv4, Protocol::Other}, {Family::IPv6, Protocol::Tcp},   {Family::IPv6, Protocol::Udp},
+    {Family::IPv6, Protocol::Icmp6}, {Family::IPv6, Protocol::Other}, {Family::Other, Protocol::Arp},
+    {Family::Other, Protocol::Other}};
+
+constexpr bool isTrafficCell(size_t fam, size_t proto) {
+  for (const auto& [f, p] : kTrafficCells)
+    if (static_cast<size_t>(f) == fam && static_cast<size_t>(p) == proto) return true;
+  return false;
+}
 
 using exposition::add;
 using exposition::family;
@@ -526,11 +542,11 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
   MetricFamily malformed = family("vnetd_capture_malformed_packets_total",
                                   "Frames whose headers are impossible (lengths past the frame, bad versions).",
                                   MetricType::Counter);
-  MetricFamily table_full = family("vnetd_capture_flow_table_full_total",
+  MetricFamily table_full = family("vnetd_capture_flow_table_full_packets_total",
                                    "Frames of new flows not tracked because the bridge's flow table was full "
                                    "([capture] max_flows).",
                                    MetricType::Counter);
-  MetricFamily peer_full = family("vnetd_capture_peer_table_full_total",
+  MetricFamily peer_full = family("vnetd_capture_peer_table_full_packets_total",
                                   "Frames whose bytes could not be counted per peer because the bridge's peer "
                                   "table was full.",
                                   MetricType::Counter);
@@ -582,62 +598,79 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
 
   MetricFamily traffic[2][2] = {
       {family("vnetd_jail_traffic_receive_bytes_total",
-              "Bytes of frames the jail received, seen by the bridge capture (Ethernet header included).",
+              "Bytes of frames the jail received, seen by the bridge capture (Ethernet header included; "
+              "broadcasts and multicasts count for their sender only).",
               MetricType::Counter),
-       family("vnetd_jail_traffic_receive_packets_total", "Frames the jail received, seen by the bridge capture.",
+       family("vnetd_jail_traffic_receive_packets_total",
+              "Frames the jail received, seen by the bridge capture (an offloaded super-frame is one).",
               MetricType::Counter)},
       {family("vnetd_jail_traffic_transmit_bytes_total",
               "Bytes of frames the jail sent, seen by the bridge capture (Ethernet header included).",
               MetricType::Counter),
-       family("vnetd_jail_traffic_transmit_packets_total", "Frames the jail sent, seen by the bridge capture.",
+       family("vnetd_jail_traffic_transmit_packets_total",
+              "Frames the jail sent, seen by the bridge capture (an offloaded super-frame is one).",
               MetricType::Counter)}};
-  MetricFamily syn = family("vnetd_jail_tcp_syn_total", "TCP segments with SYN set (SYN and SYN-ACK).",
-                            MetricType::Counter);
-  MetricFamily rst = family("vnetd_jail_tcp_rst_total", "TCP segments with RST set.", MetricType::Counter);
-  MetricFamily fin = family("vnetd_jail_tcp_fin_total", "TCP segments with FIN set.", MetricType::Counter);
+  // [direction][SYN, RST, FIN]
+  MetricFamily tcp[2][3] = {
+      {family("vnetd_jail_tcp_receive_syn_segments_total",
+              "TCP segments with SYN set (SYN and SYN-ACK) the jail received.", MetricType::Counter),
+       family("vnetd_jail_tcp_receive_rst_segments_total", "TCP segments with RST set the jail received.",
+              MetricType::Counter),
+       family("vnetd_jail_tcp_receive_fin_segments_total", "TCP segments with FIN set the jail received.",
+              MetricType::Counter)},
+      {family("vnetd_jail_tcp_transmit_syn_segments_total",
+              "TCP segments with SYN set (SYN and SYN-ACK) the jail sent.", MetricType::Counter),
+       family("vnetd_jail_tcp_transmit_rst_segments_total", "TCP segments with RST set the jail sent.",
+              MetricType::Counter),
+       family("vnetd_jail_tcp_transmit_fin_segments_total", "TCP segments with FIN set the jail sent.",
+              MetricType::Counter)}};
   MetricFamily flows = family("vnetd_jail_flows", "Active 5-tuple flows the jail takes part in.", MetricType::Gauge);
-  MetricFamily opened = family("vnetd_jail_flows_opened_total",
-                               "Flows opened; direction of the flow's first frame from the jail's point of view.",
-                               MetricType::Counter);
-  MetricFamily peer = family("vnetd_jail_peer_bytes_total",
+  MetricFamily opens[2] = {
+      family("vnetd_jail_flows_receive_opens_total",
+             "Flows opened by a frame the jail received (the other end spoke first).", MetricType::Counter),
+      family("vnetd_jail_flows_transmit_opens_total", "Flows opened by a frame the jail sent (it spoke first).",
+             MetricType::Counter)};
+  MetricFamily peer = family("vnetd_jail_peer_transmit_bytes_total",
                              "Bytes the jail sent to a peer: another jail on the bridge, or external.",
                              MetricType::Counter);
-  MetricFamily broadcast = family("vnetd_jail_broadcast_packets_total", "Broadcast frames the jail sent.",
-                                  MetricType::Counter);
-  MetricFamily spoofed = family("vnetd_capture_spoofed_frames_total",
+  MetricFamily broadcast = family("vnetd_jail_broadcast_transmit_packets_total",
+                                  "Broadcast frames (to ff:ff:ff:ff:ff:ff) the jail sent.", MetricType::Counter);
+  MetricFamily spoofed = family("vnetd_jail_spoofed_transmit_packets_total",
                                 "Frames the jail sent from its own port with a source MAC that is not the one "
                                 "vnetd recorded for it (the jail changed its MAC); they count as its traffic "
                                 "by port, not as the MAC owner's.",
                                 MetricType::Counter);
 
-  // Per-jail counters appear with their first event; only vnetd_jail_flows is there for
-  // every jail from the start. A series costs the scrape ~2 us (prometheus-cpp's text
-  // serializer): ten zeros for each of 1000 idle jails would add ~20 ms to every scrape.
-  auto nonzero = [](MetricFamily& f, std::vector<ClientMetric::Label> labels, uint64_t v) {
-    if (v != 0) add(f, std::move(labels), static_cast<double>(v));
+  // Every series of every jail the capture knows is there from 0 (Prometheus's advice
+  // for counters: a series born at its first event hides that event from increase() and
+  // rate(), and an alert on the first TCP reset never fires). That is 51 series per jail;
+  // exporters/text_exposition.h writes them fast enough (1000 jails: a few ms). Only the
+  // (jail, peer) pairs appear with their first byte: a full mesh would be n^2 series.
+  for (auto& f : traffic[0]) f.metric.reserve(jails.size() * std::size(kTrafficCells));
+  for (auto& f : traffic[1]) f.metric.reserve(jails.size() * std::size(kTrafficCells));
+  auto counter = [](MetricFamily& f, std::vector<ClientMetric::Label> labels, uint64_t v) {
+    add(f, std::move(labels), static_cast<double>(v));
   };
   for (const auto& [name, t] : jails) {
     for (size_t d = 0; d < 2; ++d) {
-      // Only the (family, protocol) pairs seen: most of the 18 never occur (no ARP over
-      // IPv6).
       for (size_t fam = 0; fam < kFamilies; ++fam)
         for (size_t p = 0; p < kProtocols; ++p) {
           const TrafficCounter& c = t.traffic[d][fam][p];
-          if (c.packets == 0) continue;
+          // A cell the decoder never produces (ARP over IPv6) only if it somehow counted.
+          if (c.packets == 0 && !isTrafficCell(fam, p)) continue;
           std::vector<ClientMetric::Label> labels = {
               {"jail", name}, {"family", kFamilyNames[fam]}, {"protocol", kProtocolNames[p]}};
           add(traffic[d][0], labels, static_cast<double>(c.bytes));
-          add(traffic[d][1], labels, static_cast<double>(c.packets));
+          add(traffic[d][1], std::move(labels), static_cast<double>(c.packets));
         }
-      std::vector<ClientMetric::Label> dir = {{"jail", name}, {"direction", kDirectionNames[d]}};
-      nonzero(syn, dir, t.tcp_syn[d]);
-      nonzero(rst, dir, t.tcp_rst[d]);
-      nonzero(fin, dir, t.tcp_fin[d]);
-      nonzero(opened, dir, t.flows_opened[d]);
+      counter(tcp[d][0], {{"jail", name}}, t.tcp_syn[d]);
+      counter(tcp[d][1], {{"jail", name}}, t.tcp_rst[d]);
+      counter(tcp[d][2], {{"jail", name}}, t.tcp_fin[d]);
+      counter(opens[d], {{"jail", name}}, t.flows_opened[d]);
     }
     add(flows, {{"jail", name}}, static_cast<double>(t.flows));
-    nonzero(broadcast, {{"jail", name}}, t.broadcast);
-    nonzero(spoofed, {{"jail", name}}, t.spoofed);
+    counter(broadcast, {{"jail", name}}, t.broadcast);
+    counter(spoofed, {{"jail", name}}, t.spoofed);
   }
   for (const auto& [key, bytes] : peers)
     add(peer, {{"jail", key.first}, {"peer", key.second}}, static_cast<double>(bytes));
@@ -645,7 +678,9 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
   std::vector<MetricFamily> out;
   for (auto& d : traffic)
     for (auto& f : d) out.push_back(std::move(f));
-  for (auto* f : {&syn, &rst, &fin, &flows, &opened, &peer, &broadcast, &spoofed, &packets, &dropped, &unattributed,
+  for (auto& d : tcp)
+    for (auto& f : d) out.push_back(std::move(f));
+  for (auto* f : {&flows, &opens[0], &opens[1], &peer, &broadcast, &spoofed, &packets, &dropped, &unattributed,
                   &malformed, &table_full, &peer_full, &isolated, &up, &buffer, &recorder})
     out.push_back(std::move(*f));
   return out;

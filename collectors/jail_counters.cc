@@ -24,21 +24,28 @@ struct Direction {
 };
 
 constexpr Direction kCounters[] = {
-    {"vnetd_jail_network_receive_bytes_total", "Bytes received by the jail on this interface (host side transmitted).",
+    {"vnetd_jail_network_receive_bytes_total",
+     "Bytes received by the jail on this interface (host side transmitted), broadcasts and multicasts flooded to "
+     "it included.",
      &platform::LinkCounters::tx_bytes},
-    {"vnetd_jail_network_receive_packets_total", "Packets received by the jail on this interface.",
+    {"vnetd_jail_network_receive_packets_total",
+     "Packets (frames as the host counts them: an offloaded super-frame is one) received by the jail on this "
+     "interface, broadcasts and multicasts flooded to it included.",
      &platform::LinkCounters::tx_packets},
     {"vnetd_jail_network_receive_errors_total", "Receive errors of the jail on this interface.",
      &platform::LinkCounters::tx_errors},
-    {"vnetd_jail_network_receive_dropped_total", "Packets dropped on their way into the jail on this interface.",
+    {"vnetd_jail_network_receive_dropped_packets_total",
+     "Packets dropped on their way into the jail on this interface.",
      &platform::LinkCounters::tx_dropped},
     {"vnetd_jail_network_transmit_bytes_total", "Bytes transmitted by the jail on this interface (host side received).",
      &platform::LinkCounters::rx_bytes},
-    {"vnetd_jail_network_transmit_packets_total", "Packets transmitted by the jail on this interface.",
+    {"vnetd_jail_network_transmit_packets_total",
+     "Packets (frames as the host counts them: an offloaded super-frame is one) transmitted by the jail on this "
+     "interface.",
      &platform::LinkCounters::rx_packets},
     {"vnetd_jail_network_transmit_errors_total", "Transmit errors of the jail on this interface.",
      &platform::LinkCounters::rx_errors},
-    {"vnetd_jail_network_transmit_dropped_total", "Packets from the jail dropped on this interface.",
+    {"vnetd_jail_network_transmit_dropped_packets_total", "Packets from the jail dropped on this interface.",
      &platform::LinkCounters::rx_dropped},
 };
 

@@ -6,7 +6,7 @@
 // receives is what its host-side interface transmits).
 //
 // Families (see docs/metrics.md):
-//   vnetd_jail_network_{receive,transmit}_{bytes,packets,errors,dropped}_total{jail,interface,bridge}
+//   vnetd_jail_network_{receive,transmit}_{bytes,packets,errors,dropped_packets}_total{jail,interface,bridge}
 //   vnetd_jail_info{jail,jid} 1, vnetd_jail_up{jail}, vnetd_interface_up{jail,interface},
 //   vnetd_bridge_members{bridge}
 // A jail that is no longer recorded (poststop ran) has no series in the next scrape.

@@ -383,13 +383,19 @@ TEST_F(CaptureCliTest, LastWritesTheNewestFramesInOrderBoundedByTheRecorderAndIt
   }
 
   // Memory: one ring of kRecorderFrames × (snaplen + 24) bytes per jail that has had a
-  // frame on the bridge — the jails with a traffic series.
+  // frame on the bridge — the jails whose traffic series (there from 0 for every jail)
+  // counted one.
   auto jailsWithFrames = [&](const std::string& text) {
     int n = 0;
-    for (const auto& j : jails_)
-      if (text.find("vnetd_jail_traffic_transmit_packets_total{jail=\"" + j.name + "\"") != std::string::npos ||
-          text.find("vnetd_jail_traffic_receive_packets_total{jail=\"" + j.name + "\"") != std::string::npos)
-        ++n;
+    for (const auto& j : jails_) {
+      double frames = 0;
+      std::istringstream in(text);
+      for (std::string line; std::getline(in, line);)
+        for (const char* family : {"vnetd_jail_traffic_transmit_packets_total{", "vnetd_jail_traffic_receive_packets_total{"})
+          if (line.rfind(family, 0) == 0 && line.find("jail=\"" + j.name + "\"") != std::string::npos)
+            frames += std::stod(line.substr(line.rfind(' ') + 1));
+      n += frames > 0;
+    }
     return n;
   };
   const double ring = kRecorderFrames * (kSnaplen + 24.0);

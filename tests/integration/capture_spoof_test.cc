@@ -1,6 +1,6 @@
 // Spoofed source MACs: root in a jail changes its MAC (ip link set address) and sends
 // frames. The daemon's per-port spoofing guard (collectors/capture.h) counts exactly those
-// frames as vnetd_capture_spoofed_frames_total{jail=<the sender>}, never for the jail whose
+// frames as vnetd_jail_spoofed_transmit_packets_total{jail=<the sender>}, never for the jail whose
 // MAC was taken, and the frames stay the sender's traffic: the victim's metrics do not
 // grow. Subnet 198.18.176.0/24.
 #include <chrono>
@@ -79,7 +79,7 @@ class CaptureSpoofTest : public DaemonFixture {
     return testing::sample(text, metric, more, 0);
   }
   double spoofed(const std::string& text, const std::string& jail) {
-    return jailSample(text, "vnetd_capture_spoofed_frames_total", jail);
+    return jailSample(text, "vnetd_jail_spoofed_transmit_packets_total", jail);
   }
   // UDP frames the jail sent, as the bridge capture attributes them.
   double udpSent(const std::string& text, const std::string& jail) {
@@ -136,7 +136,7 @@ TEST_F(CaptureSpoofTest, FramesFromAChangedMacAreCountedExactlyForTheSenderOnly)
   EXPECT_EQ(udpSent(text, spoofer().name), kHonest + kHidden + kImpersonated) << text;
   EXPECT_EQ(udpSent(text, victim().name), 0) << text;
   EXPECT_EQ(jailSample(text, "vnetd_jail_traffic_transmit_bytes_total", victim().name), 0) << text;
-  EXPECT_EQ(jailSample(text, "vnetd_jail_peer_bytes_total", victim().name), 0) << text;
+  EXPECT_EQ(jailSample(text, "vnetd_jail_peer_transmit_bytes_total", victim().name), 0) << text;
 
   // Logged once for the spoofer, however many frames.
   std::string log = daemon_->log();

@@ -164,10 +164,10 @@ TEST_F(CaptureTest, KnownUdpCountsExactlyAndATcpTransferShowsItsFlow) {
   EXPECT_EQ(delta(after, "vnetd_jail_traffic_receive_bytes_total", with(udp, jailLabel(b_))), kCount * frame);
   EXPECT_EQ(delta(after, "vnetd_jail_traffic_transmit_packets_total", with(udp, jailLabel(b_))), 0);
   EXPECT_EQ(delta(after, "vnetd_jail_traffic_receive_packets_total", with(udp, jailLabel(a_))), 0);
-  EXPECT_EQ(delta(after, "vnetd_jail_peer_bytes_total", {jailLabel(a_), "peer=\"" + b_ + "\""}), kCount * frame);
-  EXPECT_EQ(delta(after, "vnetd_jail_peer_bytes_total", {jailLabel(b_), "peer=\"" + a_ + "\""}), 0);
-  EXPECT_EQ(delta(after, "vnetd_jail_flows_opened_total", {jailLabel(a_), "direction=\"transmit\""}), 1);
-  EXPECT_EQ(delta(after, "vnetd_jail_flows_opened_total", {jailLabel(b_), "direction=\"receive\""}), 1);
+  EXPECT_EQ(delta(after, "vnetd_jail_peer_transmit_bytes_total", {jailLabel(a_), "peer=\"" + b_ + "\""}), kCount * frame);
+  EXPECT_EQ(delta(after, "vnetd_jail_peer_transmit_bytes_total", {jailLabel(b_), "peer=\"" + a_ + "\""}), 0);
+  EXPECT_EQ(delta(after, "vnetd_jail_flows_transmit_opens_total", {jailLabel(a_)}), 1);
+  EXPECT_EQ(delta(after, "vnetd_jail_flows_receive_opens_total", {jailLabel(b_)}), 1);
   EXPECT_GE(sample(after, "vnetd_jail_flows", {jailLabel(a_)}), 1);
   EXPECT_GE(delta(after, "vnetd_capture_packets_total", {"bridge=\"" + br + "\""}), kCount);
   EXPECT_EQ(sample(after, "vnetd_capture_dropped_packets_total", {"bridge=\"" + br + "\"", "where=\"kernel\""}), 0);
@@ -178,20 +178,20 @@ TEST_F(CaptureTest, KnownUdpCountsExactlyAndATcpTransferShowsItsFlow) {
   before = after;
   ASSERT_EQ(testing::tcpTransfer(a_, b_, b_addr_, 9998, kBytes), kBytes);
   scrapeUntil([&](const std::string& t) {
-    return sample(t, "vnetd_jail_tcp_fin_total", {jailLabel(b_), "direction=\"transmit\""}) >
-           sample(before, "vnetd_jail_tcp_fin_total", {jailLabel(b_), "direction=\"transmit\""});
+    return sample(t, "vnetd_jail_tcp_transmit_fin_segments_total", {jailLabel(b_)}) >
+           sample(before, "vnetd_jail_tcp_transmit_fin_segments_total", {jailLabel(b_)});
   });
   after = settled(br);  // the last ACK too
   const std::vector<std::string> tcp = {"family=\"ipv4\"", "protocol=\"tcp\""};
-  EXPECT_EQ(delta(after, "vnetd_jail_flows_opened_total", {jailLabel(a_), "direction=\"transmit\""}), 1);
-  EXPECT_EQ(delta(after, "vnetd_jail_flows_opened_total", {jailLabel(a_), "direction=\"receive\""}), 0);
-  EXPECT_EQ(delta(after, "vnetd_jail_flows_opened_total", {jailLabel(b_), "direction=\"receive\""}), 1);
-  EXPECT_GE(delta(after, "vnetd_jail_tcp_syn_total", {jailLabel(a_), "direction=\"transmit\""}), 1);
-  EXPECT_GE(delta(after, "vnetd_jail_tcp_syn_total", {jailLabel(b_), "direction=\"transmit\""}), 1) << "SYN-ACK";
-  EXPECT_GE(delta(after, "vnetd_jail_tcp_fin_total", {jailLabel(a_), "direction=\"transmit\""}), 1);
-  EXPECT_GE(delta(after, "vnetd_jail_tcp_fin_total", {jailLabel(b_), "direction=\"receive\""}), 1);
+  EXPECT_EQ(delta(after, "vnetd_jail_flows_transmit_opens_total", {jailLabel(a_)}), 1);
+  EXPECT_EQ(delta(after, "vnetd_jail_flows_receive_opens_total", {jailLabel(a_)}), 0);
+  EXPECT_EQ(delta(after, "vnetd_jail_flows_receive_opens_total", {jailLabel(b_)}), 1);
+  EXPECT_GE(delta(after, "vnetd_jail_tcp_transmit_syn_segments_total", {jailLabel(a_)}), 1);
+  EXPECT_GE(delta(after, "vnetd_jail_tcp_transmit_syn_segments_total", {jailLabel(b_)}), 1) << "SYN-ACK";
+  EXPECT_GE(delta(after, "vnetd_jail_tcp_transmit_fin_segments_total", {jailLabel(a_)}), 1);
+  EXPECT_GE(delta(after, "vnetd_jail_tcp_receive_fin_segments_total", {jailLabel(b_)}), 1);
   EXPECT_GE(delta(after, "vnetd_jail_traffic_transmit_bytes_total", with(tcp, jailLabel(a_))), kBytes);
-  EXPECT_GE(delta(after, "vnetd_jail_peer_bytes_total", {jailLabel(a_), "peer=\"" + b_ + "\""}), kBytes);
+  EXPECT_GE(delta(after, "vnetd_jail_peer_transmit_bytes_total", {jailLabel(a_), "peer=\"" + b_ + "\""}), kBytes);
   std::printf("[ capture ] TCP %zu bytes a->b: %.0f frames, %.0f bytes transmitted by a as captured\n", kBytes,
               delta(after, "vnetd_jail_traffic_transmit_packets_total", with(tcp, jailLabel(a_))),
               delta(after, "vnetd_jail_traffic_transmit_bytes_total", with(tcp, jailLabel(a_))));
@@ -200,7 +200,8 @@ TEST_F(CaptureTest, KnownUdpCountsExactlyAndATcpTransferShowsItsFlow) {
   net_.deleteNamespace(b_);
   ASSERT_EQ(hook("poststop", b_).status, 0);
   std::string later = scrape();
-  for (const char* metric : {"vnetd_jail_traffic_receive_bytes_total", "vnetd_jail_flows", "vnetd_jail_tcp_syn_total"})
+  for (const char* metric : {"vnetd_jail_traffic_receive_bytes_total", "vnetd_jail_flows",
+                             "vnetd_jail_tcp_transmit_syn_segments_total"})
     EXPECT_EQ(later.find(std::string(metric) + "{" + jailLabel(b_)), std::string::npos) << metric;
   EXPECT_EQ(later.find("peer=\"" + b_ + "\""), std::string::npos);
   EXPECT_NE(later.find("vnetd_jail_flows{" + jailLabel(a_)), std::string::npos);
@@ -285,10 +286,10 @@ TEST_F(CaptureTest, OnAPrivateBridgeJailToJailFramesCountForTheSenderOnly) {
   EXPECT_EQ(delta(after, "vnetd_jail_traffic_transmit_bytes_total", with(udp, jailLabel(a_))), kCount * frame);
   EXPECT_EQ(delta(after, "vnetd_jail_traffic_receive_packets_total", with(udp, jailLabel(b_))), 0)
       << "b received none of them";
-  EXPECT_EQ(delta(after, "vnetd_jail_peer_bytes_total", {jailLabel(a_), "peer=\"" + b_ + "\""}), 0);
-  EXPECT_EQ(delta(after, "vnetd_jail_peer_bytes_total", {jailLabel(a_), "peer=\"external\""}), 0);
-  EXPECT_EQ(delta(after, "vnetd_jail_flows_opened_total", {jailLabel(b_), "direction=\"receive\""}), 0);
-  EXPECT_EQ(delta(after, "vnetd_jail_flows_opened_total", {jailLabel(a_), "direction=\"transmit\""}), 1);
+  EXPECT_EQ(delta(after, "vnetd_jail_peer_transmit_bytes_total", {jailLabel(a_), "peer=\"" + b_ + "\""}), 0);
+  EXPECT_EQ(delta(after, "vnetd_jail_peer_transmit_bytes_total", {jailLabel(a_), "peer=\"external\""}), 0);
+  EXPECT_EQ(delta(after, "vnetd_jail_flows_receive_opens_total", {jailLabel(b_)}), 0);
+  EXPECT_EQ(delta(after, "vnetd_jail_flows_transmit_opens_total", {jailLabel(a_)}), 1);
   EXPECT_EQ(delta(after, "vnetd_capture_isolated_packets_total", {"bridge=\"" + br + "\""}), kCount);
   EXPECT_EQ(sample(after, "vnetd_capture_dropped_packets_total", {"bridge=\"" + br + "\"", "where=\"kernel\""}), 0);
 

@@ -167,8 +167,8 @@ class DashboardTest : public DaemonFixture {
 // Counters that only move when something goes wrong (and the panel that counts stopped
 // jails): zero is their right value here. Every other target must show a value above 0.
 bool zeroIsRight(const std::string& expr) {
-  for (const char* quiet : {"_errors_total", "_dropped_total", "vnetd_capture_dropped_packets_total",
-                            "vnetd_capture_malformed_packets_total", "_table_full_total", "count(vnetd_jail_up"})
+  for (const char* quiet : {"_errors_total", "_dropped_packets_total", "vnetd_capture_malformed_packets_total",
+                            "_table_full_packets_total", "count(vnetd_jail_up"})
     if (expr.find(quiet) != std::string::npos) return true;
   return false;
 }
@@ -197,22 +197,25 @@ TEST_F(DashboardTest, EveryPanelQueryReturnsDataFromARealDaemon) {
   ASSERT_TRUE(prom.waitFor("vnetd_build_info", 15)) << prom.log();
   const double start = wallClock();
 
-  // A series' first sample is no increase to rate(): each kind of event happens once,
-  // Prometheus sees its series, and it happens again.
+  // A series' first sample is no increase to rate(), and some series still appear with
+  // their first event (peer pairs, reconcile actions, hook latencies; docs/metrics.md): each
+  // kind of event happens once, Prometheus sees it, and it happens again.
   ASSERT_NO_FATAL_FAILURE(startJail(a_));
   ASSERT_NO_FATAL_FAILURE(startJail(b_));
   ASSERT_NO_FATAL_FAILURE(refusedHook());
   ASSERT_NO_FATAL_FAILURE(repairedMembership(a_, br));
   ASSERT_TRUE(prom.waitFor("vnetd_reconcile_actions_total{action=\"readd_member\"}", 10));
-  ASSERT_TRUE(prom.waitFor("vnetd_hook_failures_total", 10));
+  ASSERT_TRUE(prom.waitFor("vnetd_hook_failures_total", 10, [](double n) { return n >= 1; }));
   ASSERT_TRUE(prom.waitFor("vnetd_hook_duration_seconds_count{phase=\"created\"}", 10));
   ASSERT_TRUE(prom.waitFor("vnetd_capture_up", 10, [](double up) { return up == 1; })) << "capture never opened";
   ASSERT_NO_FATAL_FAILURE(startJail(c_));
   ASSERT_NO_FATAL_FAILURE(refusedHook());
 
   ASSERT_NO_FATAL_FAILURE(trafficRound());
-  ASSERT_TRUE(prom.waitFor("vnetd_jail_tcp_rst_total{jail=\"" + a_ + "\"}", 10)) << "the capture saw no reset";
-  ASSERT_TRUE(prom.waitFor("vnetd_jail_peer_bytes_total{jail=\"" + c_ + "\",peer=\"" + a_ + "\"}", 10));
+  ASSERT_TRUE(prom.waitFor("vnetd_jail_tcp_transmit_rst_segments_total{jail=\"" + a_ + "\"}", 10,
+                           [](double n) { return n >= 1; }))
+      << "the capture saw no reset";
+  ASSERT_TRUE(prom.waitFor("vnetd_jail_peer_transmit_bytes_total{jail=\"" + c_ + "\",peer=\"" + a_ + "\"}", 10));
   ASSERT_NO_FATAL_FAILURE(trafficRound());
 
   ASSERT_NO_FATAL_FAILURE(repairedMembership(b_, br));

@@ -252,12 +252,12 @@ TEST(Aggregator, SpoofedFramesCountForTheSendingJailCarryOverAndAreExported) {
   std::vector<BridgeView> views = {
       {"br0", std::make_shared<const CaptureSnapshot>(agg.snapshot(true)), agg.attribution()}};
   auto fs = captureFamilies(views);
-  const auto* f = testing::findFamily(fs, "vnetd_capture_spoofed_frames_total");
+  const auto* f = testing::findFamily(fs, "vnetd_jail_spoofed_transmit_packets_total");
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(f->type, prometheus::MetricType::Counter);
-  ASSERT_EQ(f->metric.size(), 1u) << "only jails that sent spoofed frames have a series";
-  EXPECT_EQ(testing::labelValue(f->metric[0], "jail"), "a");
-  EXPECT_EQ(f->metric[0].counter.value, 3);
+  ASSERT_EQ(f->metric.size(), 3u) << "every jail has the series, from 0";
+  for (const auto& m : f->metric)
+    EXPECT_EQ(m.counter.value, testing::labelValue(m, "jail") == "a" ? 3 : 0) << testing::labelValue(m, "jail");
 }
 
 // ---- Traffic ------------------------------------------------------------------------
@@ -839,15 +839,18 @@ TEST(CaptureFamilies, NamesLabelsAndCrossBridgeSums) {
   const std::map<std::string, std::string> b_udp = {{"jail", "b"}, {"family", "ipv4"}, {"protocol", "udp"}};
   EXPECT_EQ(value(fs, "vnetd_jail_traffic_transmit_packets_total", a_arp), 1);
   EXPECT_EQ(value(fs, "vnetd_jail_traffic_receive_packets_total", b_udp), 1);
-  EXPECT_EQ(value(fs, "vnetd_jail_traffic_transmit_packets_total", {{"jail", "b"}}), -1)
-      << "no series for what never happened";
-  EXPECT_EQ(value(fs, "vnetd_jail_peer_bytes_total", {{"jail", "a"}, {"peer", "b"}}), frame);
-  EXPECT_EQ(value(fs, "vnetd_jail_peer_bytes_total", {{"jail", "a"}, {"peer", "external"}}), frame + 42);
-  EXPECT_EQ(value(fs, "vnetd_jail_broadcast_packets_total", {{"jail", "a"}}), 1);
+  EXPECT_EQ(value(fs, "vnetd_jail_traffic_transmit_packets_total", b_udp), 0) << "what never happened: 0";
+  EXPECT_EQ(value(fs, "vnetd_jail_peer_transmit_bytes_total", {{"jail", "a"}, {"peer", "b"}}), frame);
+  EXPECT_EQ(value(fs, "vnetd_jail_peer_transmit_bytes_total", {{"jail", "a"}, {"peer", "external"}}), frame + 42);
+  EXPECT_EQ(value(fs, "vnetd_jail_peer_transmit_bytes_total", {{"jail", "b"}}), -1)
+      << "a (jail, peer) pair appears with its first byte";
+  EXPECT_EQ(value(fs, "vnetd_jail_broadcast_transmit_packets_total", {{"jail", "a"}}), 1);
+  EXPECT_EQ(value(fs, "vnetd_jail_broadcast_transmit_packets_total", {{"jail", "b"}}), 0);
   EXPECT_EQ(value(fs, "vnetd_jail_flows", {{"jail", "a"}}), 2);
-  EXPECT_EQ(value(fs, "vnetd_jail_flows_opened_total", {{"jail", "b"}, {"direction", "receive"}}), 1);
-  EXPECT_EQ(value(fs, "vnetd_jail_tcp_syn_total", {{"jail", "b"}, {"direction", "transmit"}}), -1)
-      << "counters appear with their first event";
+  EXPECT_EQ(value(fs, "vnetd_jail_flows_receive_opens_total", {{"jail", "b"}}), 1);
+  EXPECT_EQ(value(fs, "vnetd_jail_flows_transmit_opens_total", {{"jail", "b"}}), 0);
+  EXPECT_EQ(value(fs, "vnetd_jail_flows_transmit_opens_total", {{"jail", "a"}}), 2);
+  EXPECT_EQ(value(fs, "vnetd_jail_tcp_transmit_syn_segments_total", {{"jail", "b"}}), 0);
   EXPECT_EQ(value(fs, "vnetd_jail_flows", {{"jail", "b"}}), 1) << "the flows gauge is there for every jail";
   EXPECT_EQ(value(fs, "vnetd_capture_packets_total", {{"bridge", "br0"}}), 2);
   EXPECT_EQ(value(fs, "vnetd_capture_dropped_packets_total", {{"bridge", "br0"}, {"where", "kernel"}}), 7);
@@ -863,6 +866,54 @@ TEST(CaptureFamilies, NamesLabelsAndCrossBridgeSums) {
     bool counter = f.type == prometheus::MetricType::Counter;
     EXPECT_EQ(counter, f.name.size() > 6 && f.name.substr(f.name.size() - 6) == "_total") << f.name;
     EXPECT_FALSE(f.help.empty()) << f.name;
+    // One direction rule: a direction is in the name, never a label.
+    for (const auto& m : f.metric) EXPECT_EQ(labelValue(m, "direction"), "") << f.name;
+  }
+}
+
+// Prometheus's advice for counters: every known label set from 0, so that increase() and
+// rate() see the first event. A jail the capture knows — in the snapshot or only in the
+// table in force — has every per-jail series at 0 before its first frame: each
+// (family, protocol) cell the decoder produces in both directions, the TCP flags, the
+// flows opened, the flows, broadcasts and spoofed frames. Only peer pairs wait for a byte.
+TEST(CaptureFamilies, EveryJailHasEverySeriesFromZero) {
+  Aggregator agg(16, 60);
+  agg.setAttribution(table({{"a", kMacA}}));
+  auto snap = std::make_shared<const CaptureSnapshot>(agg.snapshot(true));
+  for (auto fs : {captureFamilies({{"br0", snap, table({{"a", kMacA}, {"b", kMacB}})}}),  // b: not published yet
+                  captureFamilies({{"br0", nullptr, table({{"a", kMacA}, {"b", kMacB}})}})}) {  // no snapshot at all
+    const std::set<std::pair<std::string, std::string>> cells = {
+        {"ipv4", "tcp"}, {"ipv4", "udp"},   {"ipv4", "icmp"},  {"ipv4", "other"}, {"ipv6", "tcp"},
+        {"ipv6", "udp"}, {"ipv6", "icmp6"}, {"ipv6", "other"}, {"other", "arp"},  {"other", "other"}};
+    for (const char* jail : {"a", "b"}) {
+      for (const char* dir : {"receive", "transmit"}) {
+        for (const char* unit : {"bytes", "packets"}) {
+          std::string name = std::string("vnetd_jail_traffic_") + dir + "_" + unit + "_total";
+          const auto* f = findFamily(fs, name);
+          ASSERT_NE(f, nullptr) << name;
+          std::set<std::pair<std::string, std::string>> seen;
+          for (const auto& m : f->metric) {
+            if (labelValue(m, "jail") != jail) continue;
+            seen.insert({labelValue(m, "family"), labelValue(m, "protocol")});
+            EXPECT_EQ(m.counter.value, 0) << name;
+          }
+          EXPECT_EQ(seen, cells) << name << " of " << jail;
+        }
+        for (const char* flag : {"syn", "rst", "fin"})
+          EXPECT_EQ(value(fs, std::string("vnetd_jail_tcp_") + dir + "_" + flag + "_segments_total", {{"jail", jail}}),
+                    0)
+              << dir << " " << flag;
+        EXPECT_EQ(value(fs, std::string("vnetd_jail_flows_") + dir + "_opens_total", {{"jail", jail}}), 0) << dir;
+      }
+      for (const char* name : {"vnetd_jail_flows", "vnetd_jail_broadcast_transmit_packets_total",
+                               "vnetd_jail_spoofed_transmit_packets_total"})
+        EXPECT_EQ(value(fs, name, {{"jail", jail}}), 0) << name << " of " << jail;
+    }
+    size_t per_jail = 0;
+    for (const auto& f : fs)
+      for (const auto& m : f.metric) per_jail += labelValue(m, "jail") == "a";
+    EXPECT_EQ(per_jail, 51u) << "2 x 10 cells x (bytes, packets) + 6 TCP flags + 2 opens + flows, broadcasts, spoofed";
+    EXPECT_EQ(findFamily(fs, "vnetd_jail_peer_transmit_bytes_total")->metric.size(), 0u);
   }
 }
 
@@ -878,7 +929,8 @@ TEST(CaptureFamilies, JailsLeaveWithTheTableNotWithTheNextSnapshot) {
       EXPECT_NE(labelValue(m, "jail"), "b") << f.name;
       EXPECT_NE(labelValue(m, "peer"), "b") << f.name;
     }
-  EXPECT_EQ(value(fs, "vnetd_jail_traffic_transmit_packets_total", {{"jail", "a"}}), 1);
+  EXPECT_EQ(value(fs, "vnetd_jail_traffic_transmit_packets_total", {{"jail", "a"}, {"family", "ipv4"}, {"protocol", "udp"}}),
+            1);
   EXPECT_EQ(value(fs, "vnetd_jail_flows", {{"jail", "c"}}), 0) << "a new jail shows zeros at once";
   // Before the first snapshot: the bridge's series, zero.
   auto early = captureFamilies({{"br0", nullptr, table({{"a", kMacA}})}});

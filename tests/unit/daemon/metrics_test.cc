@@ -44,9 +44,9 @@ size_t occurrences(const std::string& text, const std::string& piece) {
   return n;
 }
 
-// Big scrapes are serialized by two threads and joined: the page must be exactly what one
-// thread writes, in order, whatever family the split falls in.
-TEST(DaemonMetrics, ABigScrapeReadsExactlyAsOneThreadWritesIt) {
+// A page, small or big, holds the collectors' families exactly as prometheus-cpp's own
+// TextSerializer writes them, after the daemon's families and in order.
+TEST(DaemonMetrics, APageReadsExactlyAsTextSerializerWritesIt) {
   for (auto [families, per_family] : {std::pair{3, 10}, std::pair{7, 1500}, std::pair{2, 5000}, std::pair{40, 333}}) {
     DaemonMetrics metrics;
     auto many = std::make_shared<Many>(families, per_family);
@@ -78,6 +78,29 @@ TEST(DaemonMetrics, BridgeNatActiveFollowsEachPassAndDropsBridgesThatNoLongerAsk
   page = m.render();
   EXPECT_EQ(page.find("bridge=\"br0\""), std::string::npos) << "br0 no longer configured with NAT\n" << page;
   EXPECT_NE(page.find("vnetd_bridge_nat_active{bridge=\"br1\"} 1"), std::string::npos) << page;
+}
+
+}  // namespace
+}  // namespace vnetd::daemon
+
+namespace vnetd::daemon {
+namespace {
+
+// Alerts watch hook failures: each (phase, reason) is on the page at 0 before the first
+// failure, so that increase() over a window holding it sees it.
+TEST(DaemonMetrics, HookFailuresStartAtZeroForEveryPhaseAndReason) {
+  DaemonMetrics m;
+  std::string page = m.render();
+  for (const char* phase : {"prestart", "created", "poststart", "prestop", "poststop"})
+    for (const char* reason : {"kernel", "refused"})
+      EXPECT_NE(page.find(std::string("vnetd_hook_failures_total{phase=\"") + phase + "\",reason=\"" + reason +
+                          "\"} 0\n"),
+                std::string::npos)
+          << phase << " " << reason << "\n"
+          << page;
+  m.hookFailed(HookPhase::Created, Error{0, "refused"});
+  page = m.render();
+  EXPECT_NE(page.find("vnetd_hook_failures_total{phase=\"created\",reason=\"refused\"} 1\n"), std::string::npos);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "collectors/capture_aggregator.h"
+#include "collectors/jail_counters.h"
 #include "tests/unit/grafana/dashboard_model.h"
 
 namespace vnetd::testing::grafana {
@@ -49,6 +50,8 @@ std::map<std::string, DocumentedMetric> documentedMetrics(const std::string& mar
     std::string name = cells[0].substr(1, cells[0].find('`', 1) - 1);
     DocumentedMetric m;
     m.type = cells[1].substr(0, cells[1].find(' '));
+    // Only the metric tables: the "renamed in this version" table names old metrics.
+    if (m.type != "counter" && m.type != "gauge" && m.type != "histogram") continue;
     std::stringstream labels(cells[2]);
     std::string l;
     while (std::getline(labels, l, ','))
@@ -174,6 +177,26 @@ const Json kPanelDatasource = {{"type", "prometheus"}, {"uid", "${datasource}"}}
 const std::set<std::string> kUnits = {"short", "none", "bps",   "Bps",   "pps",   "cps",        "ops",  "s",
                                       "ms",    "us",   "bytes", "decbytes", "percent", "percentunit", "bool"};
 
+// The two families of per-jail traffic counters and how a panel names them.
+struct TrafficSource {
+  const char* what;
+  std::vector<std::string> prefixes;  // metric names of the family
+  const char* tag;                    // in the panel's title
+  const char* sentence;               // in its description
+  const char* receive_note;           // in its description when it shows received bytes or packets
+  bool owns(const std::string& metric) const {
+    return std::any_of(prefixes.begin(), prefixes.end(), [&](const std::string& p) { return metric.starts_with(p); });
+  }
+};
+const TrafficSource kTrafficSources[] = {
+    {"the kernel interface counters", {"vnetd_jail_network_"}, "(kernel)", "Source: kernel interface counters.",
+     "Received includes every broadcast and multicast flooded to the jail."},
+    {"the bridge capture",
+     {"vnetd_jail_traffic_", "vnetd_jail_tcp_", "vnetd_jail_flows", "vnetd_jail_peer_", "vnetd_jail_broadcast_",
+      "vnetd_jail_spoofed_"},
+     "(capture)", "Source: bridge capture.", "Broadcasts and multicasts count for their sender only."},
+};
+
 std::string variableQuery(const Json& v) {
   if (v.contains("query") && v["query"].is_object()) return str(v["query"], "query");
   return str(v, "query");
@@ -286,8 +309,40 @@ class Lint {
         return;
       }
       for (const auto& t : p["targets"]) target(name, t);
+      sources(p, title);
     });
     if (!rows) fail("no rows: group the panels with row panels");
+  }
+
+  // Per-jail traffic comes from two families that count differently (docs/metrics.md): the
+  // kernel counters count the copy of every broadcast and multicast the bridge floods to
+  // each jail as that jail's receive, the capture counts such a frame for its sender only.
+  // A panel says which one it shows: a tag in its title, a sentence in its description, and
+  // on what jails receive, how broadcasts count there.
+  void sources(const Json& p, const std::string& title) {
+    std::string description = str(p, "description");
+    if (description.empty()) return;  // reported above
+    std::set<std::string> metrics;
+    for (const auto& t : p["targets"])
+      for (const auto& s : selectors(str(t, "expr"))) metrics.insert(s.metric);
+    for (const auto& src : kTrafficSources) {
+      bool uses = false, receives = false;
+      for (const auto& m : metrics) {
+        if (!src.owns(m)) continue;
+        uses = true;
+        // What arrived (not errors or drops): where the two families part.
+        receives = receives || m.ends_with("_receive_bytes_total") || m.ends_with("_receive_packets_total");
+      }
+      if (!uses) continue;
+      std::string name = "panel \"" + title + "\"";
+      if (title.find(src.tag) == std::string::npos)
+        fail(name + " shows " + src.what + ": put \"" + src.tag + "\" in its title");
+      if (description.find(src.sentence) == std::string::npos)
+        fail(name + ": its description does not say \"" + src.sentence + "\"");
+      if (receives && description.find(src.receive_note) == std::string::npos)
+        fail(name + " shows what jails receive from " + src.what + ": its description must say \"" +
+             src.receive_note + "\"");
+    }
   }
 
   void target(const std::string& panel, const Json& t) {
@@ -397,6 +452,67 @@ TEST(DashboardLint, EveryCaptureFamilyIsDocumentedWithItsTypeAndLabels) {
   }
 }
 
+TEST(DashboardLint, EveryKernelCounterFamilyIsDocumentedWithItsTypeAndLabels) {
+  // The kernel-counter families as a scrape with one running jail and its interface shows
+  // them, each documented with its type and the labels of its series.
+  auto docs = documentedMetrics(readFile(kSource + "/docs/metrics.md"));
+  State state;
+  JailRecord rec;
+  InterfaceRecord ir;
+  ir.host_name = "e0a_web";
+  ir.jail_name = "e0b_web";
+  ir.bridge = "br0";
+  ir.host_mac = "02:00:00:00:00:0a";
+  rec.interfaces.push_back(ir);
+  state.jails["web"] = rec;
+  platform::LinkInfo link;
+  link.name = "e0a_web";
+  link.mac = *MacAddress::parse(ir.host_mac);
+  platform::JailInfo running;
+  running.name = "web";
+  running.id = 7;
+  auto families = collectors::jailCounterFamilies(state, {link}, {running}, {});
+  ASSERT_EQ(families.size(), 12u);
+  for (const auto& f : families) {
+    auto d = docs.find(f.name);
+    ASSERT_NE(d, docs.end()) << f.name << " is not documented in docs/metrics.md";
+    EXPECT_EQ(d->second.type, f.type == prometheus::MetricType::Counter ? "counter" : "gauge") << f.name;
+    for (const auto& m : f.metric) {
+      std::set<std::string> labels;
+      for (const auto& l : m.label) labels.insert(l.name);
+      EXPECT_EQ(labels, d->second.labels) << f.name;
+    }
+  }
+}
+
+// docs/metrics.md's "Renamed in this version" table: each old name is gone from the metric
+// tables (and so from every dashboard, whose metrics must be documented), each new one is
+// documented there.
+TEST(DashboardLint, TheRenameTableLeadsFromOldNamesToDocumentedOnes) {
+  std::string md = readFile(kSource + "/docs/metrics.md");
+  auto docs = documentedMetrics(md);
+  size_t at = md.find("### Renamed in this version");
+  ASSERT_NE(at, std::string::npos);
+  std::istringstream in(md.substr(at));
+  std::string line;
+  size_t rows = 0;
+  auto name = [](const std::string& cell) {
+    size_t open = cell.find('`');
+    std::string n = cell.substr(open + 1, cell.find('`', open + 1) - open - 1);
+    return n.substr(0, n.find('{'));  // old names may carry the label that became the name
+  };
+  while (std::getline(in, line)) {
+    if (rows > 0 && line.rfind("|", 0) != 0) break;  // the table ended
+    if (line.rfind("| `vnetd_", 0) != 0) continue;
+    size_t bar = line.find('|', 1);
+    std::string from = name(line.substr(1, bar - 1)), to = name(line.substr(bar + 1));
+    EXPECT_EQ(docs.count(from), 0u) << from << " is renamed but still documented";
+    EXPECT_EQ(docs.count(to), 1u) << to << " (new name of " << from << ") is not documented";
+    ++rows;
+  }
+  EXPECT_GE(rows, 15u);
+}
+
 TEST(DashboardLint, SelectorsAndRateArgumentsAreFoundInPromql) {
   auto s = selectors(R"(sum by (jail, le) (rate(vnetd_a_total{job=~"$job", x="a{b}"}[$__rate_interval])) )"
                      R"(* on (jail) group_left (jid) vnetd_b or vector(0) + topk(3, vnetd_c[5m:1s]))");
@@ -434,11 +550,15 @@ TEST(DashboardLint, TheOverviewCoversWhatTheIssueAsksFor) {
   for (const char* metric :
        {"vnetd_jail_network_receive_bytes_total", "vnetd_jail_network_transmit_bytes_total",
         "vnetd_jail_network_receive_packets_total", "vnetd_jail_network_transmit_packets_total",
-        "vnetd_jail_network_receive_errors_total", "vnetd_jail_network_receive_dropped_total", "topk(",
-        "vnetd_jail_traffic_transmit_bytes_total", "vnetd_jail_tcp_rst_total", "vnetd_jail_flows{",
-        "vnetd_jail_flows_opened_total", "vnetd_jail_peer_bytes_total", "vnetd_capture_dropped_packets_total",
-        "vnetd_capture_unattributed_packets_total", "vnetd_capture_malformed_packets_total",
-        "vnetd_capture_flow_table_full_total", "vnetd_capture_up", "histogram_quantile(",
+        "vnetd_jail_network_receive_errors_total", "vnetd_jail_network_receive_dropped_packets_total", "topk(",
+        "vnetd_jail_traffic_transmit_bytes_total", "vnetd_jail_traffic_receive_bytes_total",
+        "vnetd_jail_tcp_transmit_rst_segments_total", "vnetd_jail_tcp_receive_rst_segments_total",
+        "vnetd_jail_tcp_transmit_syn_segments_total", "vnetd_jail_tcp_receive_fin_segments_total",
+        "vnetd_jail_flows{", "vnetd_jail_flows_transmit_opens_total", "vnetd_jail_flows_receive_opens_total",
+        "vnetd_jail_peer_transmit_bytes_total", "vnetd_jail_broadcast_transmit_packets_total",
+        "vnetd_capture_dropped_packets_total", "vnetd_capture_unattributed_packets_total",
+        "vnetd_capture_malformed_packets_total", "vnetd_capture_flow_table_full_packets_total",
+        "vnetd_capture_peer_table_full_packets_total", "vnetd_capture_up", "histogram_quantile(",
         "vnetd_hook_duration_seconds_bucket", "vnetd_hook_failures_total", "vnetd_interface_events_total",
         "vnetd_reconcile_actions_total", "vnetd_jail_up", "vnetd_jail_info"})
     EXPECT_NE(all.find(metric), std::string::npos) << metric;
@@ -466,13 +586,22 @@ TEST(DashboardLint, BrokenDashboardsAreRejectedWithTheRightMessage) {
   const std::map<std::string, std::string> expected = {
       {"has_inputs", "has __inputs"},
       {"old_schema", "schemaVersion is 36, expected 39"},
-      {"fixed_rate_window", "panel \"Received bits/s\" target A: rate() without [$__rate_interval]"},
-      {"no_unit", "panel \"Received bits/s\" has no unit"},
-      {"no_description", "panel \"Received bits/s\" has no description"},
-      {"fixed_datasource", "panel \"Received bits/s\": datasource must be"},
+      {"fixed_rate_window", "panel \"Received bits/s (kernel)\" target A: rate() without [$__rate_interval]"},
+      {"no_unit", "panel \"Received bits/s (kernel)\" has no unit"},
+      {"no_description", "panel \"Received bits/s (kernel)\" has no description"},
+      {"fixed_datasource", "panel \"Received bits/s (kernel)\": datasource must be"},
       {"undocumented_metric", "metric vnetd_jail_receive_bytes_total is not documented in docs/metrics.md"},
       {"jail_not_filtered", "vnetd_jail_network_receive_bytes_total is not filtered by jail=~\"$jail\""},
-      {"overlapping_panels", "panels \"Received bits/s\" and \"Capture\" overlap"},
+      {"overlapping_panels", "panels \"Received bits/s (kernel)\" and \"Capture\" overlap"},
+      {"no_source_in_title", "panel \"Received bits/s\" shows the kernel interface counters: put \"(kernel)\" in its title"},
+      {"no_source_in_description",
+       "panel \"Received bits/s (kernel)\": its description does not say \"Source: kernel interface counters.\""},
+      {"no_broadcast_note", "panel \"Received bits/s (kernel)\" shows what jails receive from the kernel interface "
+                            "counters: its description must say \"Received includes every broadcast and multicast "
+                            "flooded to the jail.\""},
+      {"capture_without_note", "panel \"Protocol mix, received (capture)\" shows what jails receive from the bridge "
+                               "capture: its description must say \"Broadcasts and multicasts count for their sender "
+                               "only.\""},
       {"single_jail", "variable \"jail\" must be multi-select with includeAll"},
       {"uid_not_file_name", "uid \"vnetd-something\" is not the file name \"uid_not_file_name\""},
       {"no_rows", "no rows"},
