@@ -513,6 +513,19 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
   std::map<std::string, JailTotals> jails;
   std::map<std::pair<std::string, std::string>, uint64_t> peers;
   const std::string external = "external";
+  // Sampled capture ([capture] sample = N, one setting for every bridge): counts of
+  // frames, bytes and per-frame events are estimates, the sampled counts x N, and every
+  // such series carries sample="N" (docs/metrics.md, "Sampled capture"). Flows are
+  // labelled but not scaled (a flow shows when one of its frames was sampled).
+  uint32_t n = 1;
+  for (const auto& v : bridges)
+    if (v.snapshot) n = std::max(n, v.snapshot->sample);
+  const std::string sample_text = std::to_string(n);
+  auto labelled = [&](std::vector<ClientMetric::Label> labels) {
+    if (n > 1) labels.push_back({"sample", sample_text});
+    return labels;
+  };
+  auto scaled = [&](uint64_t v) { return static_cast<double>(v) * n; };
 
   MetricFamily packets = family("vnetd_capture_packets_total", "Frames the capture saw on the bridge.",
                                 MetricType::Counter);
@@ -545,6 +558,10 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
                                "buffers, capped by net.bpf.maxbufsize; Linux: the TPACKET ring); absent while "
                                "the capture is not open.",
                                MetricType::Gauge);
+  MetricFamily sample = family("vnetd_capture_sample",
+                               "[capture] sample: the kernel's filter passes about 1 frame in this many to the "
+                               "capture (1: every frame); series with a sample label are estimates scaled by it.",
+                               MetricType::Gauge);
   MetricFamily recorder = family("vnetd_flight_recorder_bytes",
                                  "Bytes allocated for the flight recorder's per-jail rings on the bridge "
                                  "(slots allocated x (snaplen + 24); a jail's ring grows to flight_recorder_packets).",
@@ -557,11 +574,12 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
     add(packets, label, static_cast<double>(b.packets));
     add(dropped, {{"bridge", v.bridge}, {"where", "kernel"}}, static_cast<double>(b.dropped_kernel));
     add(dropped, {{"bridge", v.bridge}, {"where", "interface"}}, static_cast<double>(b.dropped_interface));
-    add(unattributed, label, static_cast<double>(b.unattributed));
-    add(malformed, label, static_cast<double>(b.malformed));
+    add(unattributed, labelled(label), scaled(b.unattributed));
+    add(malformed, labelled(label), scaled(b.malformed));
     add(table_full, label, static_cast<double>(b.flow_table_full));
     add(peer_full, label, static_cast<double>(b.peer_table_full));
-    add(isolated, label, static_cast<double>(b.isolated));
+    add(isolated, labelled(label), scaled(b.isolated));
+    add(sample, label, s ? s->sample : n);
     add(up, label, s && s->capturing ? 1 : 0);
     if (s && s->capture_buffer_bytes != 0) add(buffer, label, static_cast<double>(s->capture_buffer_bytes));
     add(recorder, label, s ? static_cast<double>(s->flight_recorder_bytes) : 0);
@@ -613,8 +631,8 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
   // Per-jail counters appear with their first event; only vnetd_jail_flows is there for
   // every jail from the start. A series costs the scrape ~2 us (prometheus-cpp's text
   // serializer): ten zeros for each of 1000 idle jails would add ~20 ms to every scrape.
-  auto nonzero = [](MetricFamily& f, std::vector<ClientMetric::Label> labels, uint64_t v) {
-    if (v != 0) add(f, std::move(labels), static_cast<double>(v));
+  auto nonzero = [&](MetricFamily& f, std::vector<ClientMetric::Label> labels, uint64_t v) {
+    if (v != 0) add(f, labelled(std::move(labels)), scaled(v));
   };
   for (const auto& [name, t] : jails) {
     for (size_t d = 0; d < 2; ++d) {
@@ -626,27 +644,30 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
           if (c.packets == 0) continue;
           std::vector<ClientMetric::Label> labels = {
               {"jail", name}, {"family", kFamilyNames[fam]}, {"protocol", kProtocolNames[p]}};
-          add(traffic[d][0], labels, static_cast<double>(c.bytes));
-          add(traffic[d][1], labels, static_cast<double>(c.packets));
+          labels = labelled(std::move(labels));
+          add(traffic[d][0], labels, scaled(c.bytes));
+          add(traffic[d][1], labels, scaled(c.packets));
         }
       std::vector<ClientMetric::Label> dir = {{"jail", name}, {"direction", kDirectionNames[d]}};
       nonzero(syn, dir, t.tcp_syn[d]);
       nonzero(rst, dir, t.tcp_rst[d]);
       nonzero(fin, dir, t.tcp_fin[d]);
-      nonzero(opened, dir, t.flows_opened[d]);
+      // Not scaled: a flow opens at its first *sampled* frame.
+      if (t.flows_opened[d] != 0) add(opened, labelled(dir), static_cast<double>(t.flows_opened[d]));
     }
-    add(flows, {{"jail", name}}, static_cast<double>(t.flows));
+    add(flows, labelled({{"jail", name}}), static_cast<double>(t.flows));
     nonzero(broadcast, {{"jail", name}}, t.broadcast);
-    nonzero(spoofed, {{"jail", name}}, t.spoofed);
+    // Exact: the spoofing guards are captures of their own, never sampled.
+    if (t.spoofed != 0) add(spoofed, {{"jail", name}}, static_cast<double>(t.spoofed));
   }
   for (const auto& [key, bytes] : peers)
-    add(peer, {{"jail", key.first}, {"peer", key.second}}, static_cast<double>(bytes));
+    add(peer, labelled({{"jail", key.first}, {"peer", key.second}}), scaled(bytes));
 
   std::vector<MetricFamily> out;
   for (auto& d : traffic)
     for (auto& f : d) out.push_back(std::move(f));
   for (auto* f : {&syn, &rst, &fin, &flows, &opened, &peer, &broadcast, &spoofed, &packets, &dropped, &unattributed,
-                  &malformed, &table_full, &peer_full, &isolated, &up, &buffer, &recorder})
+                  &malformed, &table_full, &peer_full, &isolated, &up, &buffer, &sample, &recorder})
     out.push_back(std::move(*f));
   return out;
 }
