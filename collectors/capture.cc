@@ -1,6 +1,7 @@
 #include "collectors/capture.h"
 
 #include "collectors/sample_filter.h"
+#include "platform/sample_selection.h"
 
 #include <fcntl.h>
 #include <pcap.h>
@@ -36,6 +37,42 @@ struct PcapCloser {
 };
 using Pcap = std::unique_ptr<pcap_t, PcapCloser>;
 
+// Installs the kernel filter of a sampled capture (collectors/sample_filter.h): the frames
+// it drops are never copied into the capture buffer. The flavour is the OS's
+// (platform/sample_selection.h). libpcap hands the program to the kernel (FreeBSD
+// BIOCSETF, Linux SO_ATTACH_FILTER) and, if the kernel refuses it, quietly filters in
+// user space instead — after the copy, and a random-number load that only Linux's kernel
+// knows rejects every frame there. So where the kernel can say (Linux) the program it
+// holds is checked, and a kernel without the random load gets the header hash, which
+// means the same in user space. False with `problem` set when neither can be installed.
+bool installSampleFilter(pcap_t* p, const std::string& bridge, const CaptureConfig& c, std::string& problem) {
+  const bool random = platform::sampleSelection() == platform::SampleSelection::kKernelRandom;
+  for (SampleFlavour flavour : {random ? SampleFlavour::kRandom : SampleFlavour::kHeaderHash, SampleFlavour::kHeaderHash}) {
+    std::vector<bpf_insn> code = sampleFilter(flavour, c.sample, c.snaplen);
+    bpf_program prog{static_cast<u_int>(code.size()), code.data()};
+    if (pcap_setfilter(p, &prog) != 0) {
+      problem = std::string("cannot install the sampling filter ([capture] sample = ") + std::to_string(c.sample) +
+                "): " + pcap_geterr(p);
+      return false;
+    }
+    auto held = platform::kernelFilterLength(pcap_fileno(p));
+    if (!held || !*held || **held == code.size()) {  // as asked, or the OS cannot tell
+      VNETD_LOG_INFO("capture on %s: sampling 1 frame in %u in the kernel, by %s", bridge.c_str(), c.sample,
+                     flavour == SampleFlavour::kRandom ? "a random number per frame" : "a hash of its header bytes");
+      return true;
+    }
+    if (flavour == SampleFlavour::kHeaderHash) {
+      problem = "the kernel did not take the sampling filter ([capture] sample = " + std::to_string(c.sample) +
+                "; it holds " + std::to_string(**held) + " instructions, not " + std::to_string(code.size()) + ")";
+      return false;
+    }
+    VNETD_LOG_WARN("capture on %s: the kernel refused the random-number sampling filter; sampling by a header hash "
+                   "instead (docs/metrics.md, \"Sampled capture\")",
+                   bridge.c_str());
+  }
+  return false;
+}
+
 // Opens a capture on `bridge`; on failure null, with `problem` set and `absent` telling
 // whether the interface simply does not exist (yet).
 Pcap openBridge(const std::string& bridge, const CaptureConfig& c, std::string& problem, bool& absent) {
@@ -70,19 +107,7 @@ Pcap openBridge(const std::string& bridge, const CaptureConfig& c, std::string& 
     problem = "not an Ethernet interface (pcap link type " + std::to_string(pcap_datalink(p.get())) + ")";
     return nullptr;
   }
-  if (c.sample > 1) {
-    // In the kernel (collectors/sample_filter.h): the frames it drops are never copied
-    // into the capture buffer. libpcap hands the program to the kernel (FreeBSD
-    // BIOCSETF; Linux SO_ATTACH_FILTER, where a refusal makes libpcap filter in user
-    // space instead — same counts, full cost: bench/capture CAPTURE_SAMPLE shows which).
-    std::vector<bpf_insn> code = sampleFilter(c.sample, c.snaplen);
-    bpf_program prog{static_cast<u_int>(code.size()), code.data()};
-    if (pcap_setfilter(p.get(), &prog) != 0) {
-      problem = std::string("cannot install the sampling filter ([capture] sample = ") + std::to_string(c.sample) +
-                "): " + pcap_geterr(p.get());
-      return nullptr;
-    }
-  }
+  if (c.sample > 1 && !installSampleFilter(p.get(), bridge, c, problem)) return nullptr;
   return p;
 }
 

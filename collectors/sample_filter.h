@@ -1,46 +1,50 @@
 // The kernel filter of a sampled capture ([capture] sample = N): a classic BPF program
 // that passes about 1 frame in N, so the kernel never copies the others into the
-// capture buffer (the clone is what a capture costs the forwarding path).
+// capture buffer. Two flavours, one per kind of selection (platform/sample_selection.h
+// says which one the OS's BPF runs); both builders are pure and built on every OS, so the
+// FreeBSD flavour is unit-tested on Linux with libpcap's interpreter.
 //
-// Why a hash of header bytes and not a random number: FreeBSD's BPF has no random
-// extension (sys/net/bpf_filter.c bpf_filter(): no BPF_LD|BPF_ABS special offsets;
-// bpf_validate()'s opcode map has neither XOR nor MOD), and one program for both systems
-// means the Linux tests run exactly what a FreeBSD host runs. The program:
-//   1. hashes, as 32-bit big-endian words w, the first kSampleWords words after the
-//      Ethernet header (bytes 14..14+4*kSampleWords) that lie inside the frame, last word
-//      first, then the frame's length: h = (h + w) * M for each (M below). Those bytes hold every per-packet counter the common protocols carry:
-//      IPv4 identification; TCP sequence, acknowledgement, checksum, timestamp option;
-//      UDP checksum and the first payload bytes (DNS id, RTP sequence, QUIC packet number
-//      and ciphertext); ICMP identifier, sequence, checksum and ping's timestamp; IPv6's
-//      TCP/UDP headers follow its 40-byte header inside the window. Constant bytes
-//      (addresses, ports) only shift a flow's hash; what decides is that some field
-//      changes from one frame of a flow to the next. Not a plain sum: an Internet
-//      checksum keeps the 16-bit one's-complement sum of what it covers constant, so in
-//      a sum of words an ICMP checksum cancels the echo sequence number and timestamp
-//      beside it (measured: echo replies estimated x1.058 at 1 in 8 with a sum);
-//   2. M is odd (Fibonacci hashing: 2^32 / golden ratio) and the last step multiplies
-//      too: the top bits of the result depend on every bit of every word, so a counter
-//      that steps by a multiple of 8 (TCP segments of 1448 bytes) still spreads evenly,
-//      which a mask of low bits would not (1448 mod 64 = 40: only 8 of 64 residues);
-//   2b. a finalizer (h += h >> 16; h *= M2; h += h >> 13; h *= M) breaks the arithmetic
-//      progressions that lock-step counters make of consecutive hashes (runs of equal
-//      decisions: excess variance measured on live ping floods);
-//   3. passes the frame (`snaplen` bytes) when the product is below 2^32 / N, else
-//      drops it. Any N works, not only powers of two.
-// A frame shorter than 14 + 4 bytes has no word to sum: its length alone decides.
-// Identical frames (ARP requests repeated, retransmissions of the same segment) get the
-// same decision: such a frame is either always or never sampled — over many hosts and
-// flows unbiased, for one such stream not. docs/metrics.md ("Sampled capture") has the
-// bias measured per protocol.
+// Random (Linux): A = a kernel random number per frame (BPF_LD|BPF_W|BPF_ABS at
+//   kLinuxRandomLoad, SKF_AD_OFF + SKF_AD_RANDOM in linux/filter.h); pass when
+//   A < 2^32 / N. Unbiased for every protocol and every frame, identical frames included:
+//   the count of sampled frames is binomial(frames, 1/N). 4 instructions.
 //
-// Only these opcodes, all in both kernels' interpreters (FreeBSD sys/net/bpf_filter.c
-// bpf_filter() and its bpf_validate() opcode map bpf_code_map; Linux
-// net/core/filter.c): BPF_LD|BPF_W|BPF_ABS (an out-of-frame load ends the program with
-// 0, so every load is guarded by a length test), BPF_LD|BPF_W|BPF_LEN,
-// BPF_LDX|BPF_W|BPF_IMM, BPF_ALU|BPF_ADD|BPF_X, BPF_ALU|BPF_MUL|BPF_K,
-// BPF_ALU|BPF_RSH|BPF_K, BPF_MISC|BPF_TAX,
-// BPF_JMP|BPF_JGE|BPF_K (unsigned), BPF_RET|BPF_K. Forward jumps only, under 256
-// instructions (FreeBSD's BPF_MAXINSNS is 512).
+// Header hash (FreeBSD: its BPF has no random number — platform/freebsd/sample_selection.cc):
+//   1. L = the first kSampleWords 32-bit big-endian words after the Ethernet header that
+//      lie inside the frame (bytes 14..93), last first, then the frame length, folded as
+//      L = (L + w) * kSampleMultiplier. Those bytes hold what changes from one packet of a
+//      flow to the next: IPv4 id and checksum; TCP sequence, acknowledgement, checksum and
+//      timestamp option; UDP checksum and first payload bytes (DNS id, RTP sequence, QUIC
+//      packet number); ICMP identifier, sequence, checksum and ping's send time; over IPv6
+//      the TCP/UDP/ICMPv6 header too. The per-word product keeps Internet checksums from
+//      cancelling the counters they cover (which a plain sum would: a checksum keeps the
+//      one's-complement sum of its header constant).
+//   2. L is linear in the words, so a flow whose counters move in lock-step (ping: seq +1,
+//      checksum -1, IP id +1; TCP bulk: seq += MSS, id +1; a UDP counter) makes the L of
+//      consecutive frames an arithmetic progression. A finalizer that is itself nearly
+//      linear (multiplications, h += h >> s) keeps it one: the decisions then come in
+//      runs and a flow's sampled fraction is off by far more than binomial noise (the
+//      first version's live ping floods: x1.04-1.06 at 1 in 8, ~5 sd). So the finalizer
+//      is murmur3's fmix32, xor-shifts and multiplications: xor is not linear over the
+//      integers, and fmix32 of an arithmetic progression behaves as independent draws
+//      (the construction of SplitMix). h ^= h >> 16; h *= 0x85EBCA6B; h ^= h >> 13;
+//      h *= 0xC2B2AE35. (fmix32's last step, h ^= h >> 16, changes only the low 16 bits,
+//      which decide h < 2^32/N only when the top 16 bits equal the threshold's — never
+//      for a power of two, 1 frame in 65 536 otherwise: left out.)
+//      XOR is written as (a | b) - (a & b): BPF_XOR is not in every FreeBSD
+//      bpf_validate() opcode map (platform/freebsd/sample_selection.cc), OR/AND/SUB are.
+//   3. Pass when h < 2^32 / N (any N, not only powers of two).
+//   Identical frames (a repeated ARP request, a retransmitted segment, a constant payload
+//   sent without a per-packet IP id and with the checksum left to offload) get the same
+//   decision: such a stream is sampled all or nothing. docs/metrics.md ("Sampled
+//   capture") has what that means per protocol.
+//   Opcodes, all in every bpf_validate() bpf_code_map read (releng/11.3 and main) and in
+//   Linux's bpf_check_classic(): BPF_LD|BPF_W|BPF_ABS (an out-of-frame load ends the
+//   program with 0: every load is guarded by a length test), BPF_LD|BPF_W|BPF_LEN,
+//   BPF_LDX|BPF_W|BPF_IMM, BPF_ALU|{ADD,SUB,AND,OR}|BPF_X, BPF_ALU|BPF_MUL|BPF_K,
+//   BPF_ALU|BPF_RSH|BPF_K, BPF_ST, BPF_LD|BPF_MEM, BPF_MISC|BPF_TAX,
+//   BPF_JMP|BPF_JGE|BPF_K (unsigned), BPF_RET|BPF_K. Forward jumps only; fewer than
+//   256 instructions (FreeBSD's bpf_setf refuses more than net.bpf.maxinsns, default 512).
 #pragma once
 
 #include <pcap.h>
@@ -50,19 +54,27 @@
 
 namespace vnetd::collectors {
 
-inline constexpr uint32_t kSampleWords = 20;           // bytes 14..93: IPv6 + TCP with timestamps
-inline constexpr uint32_t kSampleMultiplier = 0x9E3779B1u;  // odd; 2^32 / golden ratio
-inline constexpr uint32_t kSampleMultiplier2 = 0x85EBCA6Bu; // odd; murmur3's fmix32 constant
+enum class SampleFlavour { kRandom, kHeaderHash };
 
-// The threshold of step 3: floor(2^32 / n) (n >= 1; n = 1 gives 2^32 - 1 and passes
-// almost all — but n = 1 means no filter at all, see sampleFilter). Pure.
+inline constexpr uint32_t kSampleWords = 20;                // bytes 14..93: IPv6 + TCP with timestamps
+inline constexpr uint32_t kSampleMultiplier = 0x9E3779B1u;  // odd; 2^32 / golden ratio
+inline constexpr uint32_t kFmixMultiplier1 = 0x85EBCA6Bu;   // murmur3 fmix32
+inline constexpr uint32_t kFmixMultiplier2 = 0xC2B2AE35u;
+// SKF_AD_OFF (-0x1000) + SKF_AD_RANDOM (56), linux/filter.h: spelled out so that the
+// builder (and its unit test) compiles on every OS.
+inline constexpr uint32_t kLinuxRandomLoad = 0xFFFFF000u + 56;
+
+// The threshold of both flavours: floor(2^32 / n) (n >= 1; n = 1 gives 2^32 - 1 and passes
+// almost all — but n = 1 means no filter at all). Pure.
 uint32_t sampleThreshold(uint32_t n);
 
 // The program for 1 in `n` (n >= 2) keeping `snaplen` bytes of a passed frame. Pure.
-std::vector<bpf_insn> sampleFilter(uint32_t n, uint32_t snaplen);
+std::vector<bpf_insn> sampleFilterRandom(uint32_t n, uint32_t snaplen);
+std::vector<bpf_insn> sampleFilterHash(uint32_t n, uint32_t snaplen);
+std::vector<bpf_insn> sampleFilter(SampleFlavour flavour, uint32_t n, uint32_t snaplen);
 
-// The hash step 1-2 computes for `frame` (wire length `wire_len`): what the program
-// compares with the threshold. For tests and measurements. Pure.
+// What sampleFilterHash's program compares with the threshold for `frame` (`caplen`
+// bytes present, wire length `wire_len`). For tests and offline measurements. Pure.
 uint32_t sampleHash(const uint8_t* frame, uint32_t caplen, uint32_t wire_len);
 
 }  // namespace vnetd::collectors
