@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,44 +39,58 @@ struct PcapCloser {
 using Pcap = std::unique_ptr<pcap_t, PcapCloser>;
 
 // Installs the kernel filter of a sampled capture (collectors/sample_filter.h): the frames
-// it drops are never copied into the capture buffer. The flavour is the OS's
-// (platform/sample_selection.h). libpcap hands the program to the kernel (FreeBSD
-// BIOCSETF, Linux SO_ATTACH_FILTER) and, if the kernel refuses it, quietly filters in
-// user space instead — after the copy, and a random-number load that only Linux's kernel
-// knows rejects every frame there. So where the kernel can say (Linux) the program it
-// holds is checked, and a kernel without the random load gets the header hash, which
-// means the same in user space. False with `problem` set when neither can be installed.
-bool installSampleFilter(pcap_t* p, const std::string& bridge, const CaptureConfig& c, std::string& problem) {
-  const bool random = platform::sampleSelection() == platform::SampleSelection::kKernelRandom;
-  for (SampleFlavour flavour : {random ? SampleFlavour::kRandom : SampleFlavour::kHeaderHash, SampleFlavour::kHeaderHash}) {
-    std::vector<bpf_insn> code = sampleFilter(flavour, c.sample, c.snaplen);
-    bpf_program prog{static_cast<u_int>(code.size()), code.data()};
-    if (pcap_setfilter(p, &prog) != 0) {
-      problem = std::string("cannot install the sampling filter ([capture] sample = ") + std::to_string(c.sample) +
-                "): " + pcap_geterr(p);
-      return false;
-    }
-    auto held = platform::kernelFilterLength(pcap_fileno(p));
-    if (!held || !*held || **held == code.size()) {  // as asked, or the OS cannot tell
-      VNETD_LOG_INFO("capture on %s: sampling 1 frame in %u in the kernel, by %s", bridge.c_str(), c.sample,
-                     flavour == SampleFlavour::kRandom ? "a random number per frame" : "a hash of its header bytes");
+// it drops are never copied into the capture buffer. The selection is the OS's
+// (platform/sample_selection.h).
+//   Random numbers (Linux): attached past libpcap (platform::attachKernelFilter says why:
+//   libpcap would run the program over the first ring block in user space, where the
+//   random load rejects every frame). The ring may still hold frames from before, taken
+//   unsampled: `skip_before` is set to the time the filter was in place, and onFrame skips
+//   frames stamped earlier. A kernel that refuses the random load gets the header hash.
+//   Header hash: through pcap_setfilter — libpcap runs the same program in user space over
+//   what the buffer held before (Linux) or the kernel discards it (FreeBSD BIOCSETF,
+//   bpf_setf -> reset_d); where the OS can tell, the kernel's copy is checked (a refusal
+//   would leave libpcap filtering in user space, after the copy).
+// False with `problem` set when no filter could be installed.
+bool installSampleFilter(pcap_t* p, const std::string& bridge, const CaptureConfig& c, std::string& problem,
+                         timeval& skip_before) {
+  skip_before = timeval{};
+  if (platform::sampleSelection() == platform::SampleSelection::kKernelRandom) {
+    std::vector<platform::ClassicInsn> code;
+    for (const bpf_insn& i : sampleFilterRandom(c.sample, c.snaplen)) code.push_back({i.code, i.jt, i.jf, i.k});
+    auto attached = platform::attachKernelFilter(pcap_fileno(p), code);
+    if (attached) {
+      ::gettimeofday(&skip_before, nullptr);  // the clock of pcap's timestamps (PCAP_TSTAMP_HOST)
+      VNETD_LOG_INFO("capture on %s: sampling 1 frame in %u in the kernel, by a random number per frame",
+                     bridge.c_str(), c.sample);
       return true;
     }
-    if (flavour == SampleFlavour::kHeaderHash) {
-      problem = "the kernel did not take the sampling filter ([capture] sample = " + std::to_string(c.sample) +
-                "; it holds " + std::to_string(**held) + " instructions, not " + std::to_string(code.size()) + ")";
-      return false;
-    }
-    VNETD_LOG_WARN("capture on %s: the kernel refused the random-number sampling filter; sampling by a header hash "
-                   "instead (docs/metrics.md, \"Sampled capture\")",
-                   bridge.c_str());
+    VNETD_LOG_WARN("capture on %s: %s; sampling by a hash of the header bytes instead (docs/metrics.md, "
+                   "\"Sampled capture\")",
+                   bridge.c_str(), attached.error().message().c_str());
   }
-  return false;
+  std::vector<bpf_insn> code = sampleFilterHash(c.sample, c.snaplen);
+  bpf_program prog{static_cast<u_int>(code.size()), code.data()};
+  if (pcap_setfilter(p, &prog) != 0) {
+    problem = std::string("cannot install the sampling filter ([capture] sample = ") + std::to_string(c.sample) +
+              "): " + pcap_geterr(p);
+    return false;
+  }
+  auto held = platform::kernelFilterLength(pcap_fileno(p));
+  if (held && *held && **held != code.size()) {
+    problem = "the kernel did not take the sampling filter ([capture] sample = " + std::to_string(c.sample) +
+              "; it holds " + std::to_string(**held) + " instructions, not " + std::to_string(code.size()) + ")";
+    return false;
+  }
+  VNETD_LOG_INFO("capture on %s: sampling 1 frame in %u in the kernel, by a hash of its header bytes", bridge.c_str(),
+                 c.sample);
+  return true;
 }
 
 // Opens a capture on `bridge`; on failure null, with `problem` set and `absent` telling
 // whether the interface simply does not exist (yet).
-Pcap openBridge(const std::string& bridge, const CaptureConfig& c, std::string& problem, bool& absent) {
+// `skip_before`: frames stamped before it are from before the sampling filter (zero: none).
+Pcap openBridge(const std::string& bridge, const CaptureConfig& c, std::string& problem, bool& absent,
+                timeval& skip_before) {
   absent = false;
   char err[PCAP_ERRBUF_SIZE] = "";
   Pcap p(pcap_create(bridge.c_str(), err));
@@ -107,7 +122,8 @@ Pcap openBridge(const std::string& bridge, const CaptureConfig& c, std::string& 
     problem = "not an Ethernet interface (pcap link type " + std::to_string(pcap_datalink(p.get())) + ")";
     return nullptr;
   }
-  if (c.sample > 1 && !installSampleFilter(p.get(), bridge, c, problem)) return nullptr;
+  skip_before = timeval{};
+  if (c.sample > 1 && !installSampleFilter(p.get(), bridge, c, problem, skip_before)) return nullptr;
   return p;
 }
 
@@ -325,6 +341,12 @@ struct BridgeCapture::Impl {
   std::chrono::steady_clock::time_point serveRequests(bool all);
   static void onFrame(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
     auto* self = reinterpret_cast<Impl*>(user);
+    if (self->skip_before.tv_sec != 0) {
+      // The ring's frames from before the sampling filter was attached (unsampled): skip
+      // them; the first frame stamped later was filtered, and so were those after it.
+      if (timercmp(&h->ts, &self->skip_before, <)) return;
+      self->skip_before = timeval{};
+    }
     const auto* frame = reinterpret_cast<const std::byte*>(bytes);
     FrameSlots who = self->aggregator.add(std::span(frame, h->caplen), h->len, self->now, self->takePending(h, bytes));
     // The recorder's per-frame cost: a memcpy of caplen into each ring (both jails' when
@@ -346,6 +368,7 @@ struct BridgeCapture::Impl {
 
   // Capture thread only.
   Pcap handle;
+  timeval skip_before{};  // installSampleFilter's; zero once a later frame came
   uint32_t last_drop = 0, last_ifdrop = 0;  // pcap_stats of `handle` so far (32-bit, wrap)
   std::string last_problem;
   uint64_t buffer_bytes = 0;  // the open handle's kernel buffer; 0 when unknown
@@ -535,7 +558,8 @@ void BridgeCapture::Impl::run() {
     if (!handle) {
       std::string problem;
       bool absent = false;
-      Pcap p = openBridge(bridge, config, problem, absent);
+      timeval skip{};
+      Pcap p = openBridge(bridge, config, problem, absent, skip);
       char err[PCAP_ERRBUF_SIZE] = "";
       if (p && (pcap_setnonblock(p.get(), 1, err) != 0 || pcap_get_selectable_fd(p.get()) < 0)) {
         problem = std::string("cannot poll the capture: ") + (err[0] ? err : "no selectable descriptor");
@@ -553,6 +577,7 @@ void BridgeCapture::Impl::run() {
         continue;
       }
       handle = std::move(p);
+      skip_before = skip;
       open = true;
       fd = pcap_get_selectable_fd(handle.get());
       last_drop = last_ifdrop = 0;

@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pcap.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -48,7 +49,6 @@ namespace {
 using collectors::Aggregator;
 using collectors::Attribution;
 using collectors::MacBytes;
-using testing::TestNet;
 using Clock = std::chrono::steady_clock;
 
 uint32_t sampleN() {
@@ -312,8 +312,28 @@ TEST_F(CaptureSampleTest, ScaledEstimatesOfAMixedWorkloadAreWithinFivePercentOfT
   for (const auto& j : st["jails"]) macs.push_back({macBytes(j["interfaces"][0]["jail_mac"]), j["name"]});
   ASSERT_EQ(macs.size(), 2u);
   const std::string b_addr = "198.18.155.3";
-  ASSERT_TRUE(TestNet::ping(a, b_addr));
-  std::string before = settled(br);
+  // The workload's first frames are the first the sampling filter passes after the capture
+  // opened: what a filter installed through libpcap lost on Linux (the first ring block,
+  // filtered again in user space, where the random load rejects all — see
+  // platform::attachKernelFilter). A reload with other capture settings restarts the
+  // capture just before it.
+  const std::string config = bridgeWithDefaults(br, "198.18.155.1/24");
+  writeConfig("[capture]\nsample = " + std::to_string(n) + "\nflight_recorder_packets = 999\n\n" + config);
+  auto opened = [&] {
+    std::string log = daemon_->log();
+    int count = 0;
+    for (size_t at = 0; (at = log.find("sampling 1 frame in", at)) != std::string::npos; ++at) ++count;
+    return count;
+  };
+  for (auto deadline = Clock::now() + std::chrono::seconds(10); opened() == 0 && Clock::now() < deadline;)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const int opened_before = opened();
+  ASSERT_GE(opened_before, 1) << daemon_->log();
+  ASSERT_EQ(::kill(daemon_->pid(), SIGHUP), 0);
+  for (auto deadline = Clock::now() + std::chrono::seconds(10); opened() == opened_before && Clock::now() < deadline;)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_GT(opened(), opened_before) << "the capture did not restart on reload\n" << daemon_->log();
+  std::string before = scrape();
   ASSERT_EQ(value(before, "vnetd_capture_sample", {"bridge=\"" + br + "\""}), n);
 
   // The filter runs in the kernel (libpcap would otherwise filter in user space, after the
@@ -347,7 +367,7 @@ TEST_F(CaptureSampleTest, ScaledEstimatesOfAMixedWorkloadAreWithinFivePercentOfT
   // ICMP comes back).
   std::vector<int> sinks;
   testing::inNamespace(b, [&] {
-    for (uint16_t port : {7001, 7002, 7003, 7004}) {
+    for (uint16_t port : {7000, 7001, 7002, 7003, 7004}) {
       int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
       sockaddr_in addr{};
       addr.sin_family = AF_INET;
@@ -356,6 +376,24 @@ TEST_F(CaptureSampleTest, ScaledEstimatesOfAMixedWorkloadAreWithinFivePercentOfT
       sinks.push_back(s);
     }
   });
+  // First a short burst (a few ms, well inside one ring block and one block timeout) as
+  // the first traffic since the capture opened, estimated on its own: a sampling filter
+  // installed through libpcap loses it whole or in large part (the first block after
+  // pcap_setfilter is run again in user space) — the full workload below notices that
+  // only when the block timer happens to retire the block late.
+  const int first_burst = 4000;
+  udpFlow(a, b_addr, 7000, first_burst, true, 10);
+  {
+    std::string early = settled(br);
+    std::vector<std::string> udp_a = {"jail=\"" + a + "\"", "family=\"ipv4\"", "protocol=\"udp\"",
+                                      "sample=\"" + std::to_string(n) + "\""};
+    double est = value(early, "vnetd_jail_traffic_transmit_packets_total", udp_a) -
+                 value(before, "vnetd_jail_traffic_transmit_packets_total", udp_a);
+    std::printf("[ sample 1/%u ] first burst after the capture opened: %d frames, estimate x%.4f (sd %.2f %%)\n", n,
+                first_burst, est / first_burst, 100 * std::sqrt((n - 1.0) / first_burst));
+    EXPECT_NEAR(est, first_burst, 5 * std::sqrt((n - 1.0) * first_burst))
+        << "the first frames after the capture opened (5 binomial sd)";
+  }
   const int udp_each = per_cell / 4 + per_cell / 10;
   for (uint16_t i = 0; i < 4; ++i) udpFlow(a, b_addr, static_cast<uint16_t>(7001 + i), udp_each, i % 2 == 0, 11 + i);
   for (int s : sinks) ::close(s);

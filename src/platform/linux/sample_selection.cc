@@ -7,13 +7,29 @@
 // (kernel/bpf/core.c), which returns prandom_u32_state() of a per-CPU state seeded once
 // from the kernel's entropy pool (bpf_user_rnd_init_once): a fresh 32-bit number per
 // frame, independent of the frame's bytes.
+#include <linux/filter.h>
 #include <sys/socket.h>
+
+#include <vector>
 
 #include "platform/sample_selection.h"
 
 namespace vnetd::platform {
 
 SampleSelection sampleSelection() { return SampleSelection::kKernelRandom; }
+
+static_assert(sizeof(sock_filter) == sizeof(ClassicInsn));
+
+Result<void> attachKernelFilter(int fd, std::span<const ClassicInsn> program) {
+  if (program.size() > BPF_MAXINSNS) return Error{EINVAL, "attach the capture filter: over BPF_MAXINSNS instructions"};
+  std::vector<sock_filter> code;
+  code.reserve(program.size());
+  for (const auto& i : program) code.push_back(sock_filter{i.code, i.jt, i.jf, i.k});
+  sock_fprog prog{static_cast<unsigned short>(code.size()), code.data()};
+  if (::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) != 0)
+    return errnoError("attach the capture filter (SO_ATTACH_FILTER)");
+  return {};
+}
 
 Result<std::optional<uint32_t>> kernelFilterLength(int fd) {
   // net/core/sock.c sk_getsockopt SO_GET_FILTER -> sk_get_filter(): with a zero length
