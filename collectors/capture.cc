@@ -1,6 +1,7 @@
 #include "collectors/capture.h"
 
 #include "collectors/sample_filter.h"
+#include "platform/capture_direction.h"
 #include "platform/sample_selection.h"
 
 #include <fcntl.h>
@@ -167,6 +168,14 @@ Pcap openGuard(const std::string& interface, const MacBytes& mac, std::string& p
   }
   rc = pcap_setfilter(p.get(), &prog);
   pcap_freecode(&prog);
+  // The frames the jail receives are not the guard's business: the kernel is told not to
+  // hand them over at all (platform/capture_direction.h: on Linux each would otherwise be
+  // cloned and copied into the guard's ring, for libpcap to drop). A kernel without the
+  // option still works, at that cost.
+  if (rc == 0) {
+    if (auto r = platform::ignoreOutgoing(pcap_fileno(p.get())); !r)
+      VNETD_LOG_DEBUG("spoofing guard on %s: %s", interface.c_str(), r.error().message().c_str());
+  }
   if (rc != 0 || pcap_setnonblock(p.get(), 1, err) != 0 || pcap_get_selectable_fd(p.get()) < 0) {
     problem = rc != 0 ? pcap_geterr(p.get()) : "cannot poll the capture";
     return nullptr;
