@@ -12,7 +12,7 @@
 // cell, bytes included (18 000 x (N - 1) frames a cell: the byte estimate of frames of
 // mixed sizes varies E[size^2] / E[size]^2 times more, up to ~1.7 here), and the test
 // checks that on the sums of squares it measures: 126 000 frames a cell at N = 8 (CI,
-// ~30 s), 1.13 million at N = 64 (run it by hand: VNETD_SAMPLE_TEST_N=64, a few minutes).
+// ~15 s here), 1.13 million at N = 64 (run it by hand: VNETD_SAMPLE_TEST_N=64, ~95 s).
 //
 // The same frames also go, offline, through the header-hash program FreeBSD runs
 // (collectors/sample_filter.h, sampleFilterHash) in libpcap's interpreter: its estimates
