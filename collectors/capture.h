@@ -158,6 +158,9 @@ class CaptureManager {
   // Active flows per jail name, summed over the bridges, from the latest snapshots
   // (status and `vnetctl top`); jails without a snapshot yet are absent.
   std::map<std::string, uint64_t> activeFlows() const;
+  // [capture] sample in force (1: every frame): flows, flight recorder and per-frame
+  // counters come from about 1 frame in this many.
+  uint32_t sample() const { return config_.enabled ? config_.sample : 1; }
 
   // `jail`'s flight recorder on `bridges` (`vnetctl capture --last`): the capture thread
   // of each copies the jail's ring out; `done` runs exactly once with all of them merged

@@ -529,6 +529,19 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
   std::map<std::string, JailTotals> jails;
   std::map<std::pair<std::string, std::string>, uint64_t> peers;
   const std::string external = "external";
+  // Sampled capture ([capture] sample = N, one setting for every bridge): counts of
+  // frames, bytes and per-frame events are estimates, the sampled counts x N, and every
+  // such series carries sample="N" (docs/metrics.md, "Sampled capture"). Flows are
+  // labelled but not scaled (a flow shows when one of its frames was sampled).
+  uint32_t n = 1;
+  for (const auto& v : bridges)
+    if (v.snapshot) n = std::max(n, v.snapshot->sample);
+  const std::string sample_text = std::to_string(n);
+  auto labelled = [&](std::vector<ClientMetric::Label> labels) {
+    if (n > 1) labels.push_back({"sample", sample_text});
+    return labels;
+  };
+  auto scaled = [&](uint64_t v) { return static_cast<double>(v) * n; };
 
   MetricFamily packets = family("vnetd_capture_packets_total", "Frames the capture saw on the bridge.",
                                 MetricType::Counter);
@@ -561,6 +574,10 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
                                "buffers, capped by net.bpf.maxbufsize; Linux: the TPACKET ring); absent while "
                                "the capture is not open.",
                                MetricType::Gauge);
+  MetricFamily sample = family("vnetd_capture_sample",
+                               "[capture] sample: the kernel's filter passes about 1 frame in this many to the "
+                               "capture (1: every frame); series with a sample label are estimates scaled by it.",
+                               MetricType::Gauge);
   MetricFamily recorder = family("vnetd_flight_recorder_bytes",
                                  "Bytes allocated for the flight recorder's per-jail rings on the bridge "
                                  "(slots allocated x (snaplen + 24); a jail's ring grows to flight_recorder_packets).",
@@ -573,11 +590,12 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
     add(packets, label, static_cast<double>(b.packets));
     add(dropped, {{"bridge", v.bridge}, {"where", "kernel"}}, static_cast<double>(b.dropped_kernel));
     add(dropped, {{"bridge", v.bridge}, {"where", "interface"}}, static_cast<double>(b.dropped_interface));
-    add(unattributed, label, static_cast<double>(b.unattributed));
-    add(malformed, label, static_cast<double>(b.malformed));
+    add(unattributed, labelled(label), scaled(b.unattributed));
+    add(malformed, labelled(label), scaled(b.malformed));
     add(table_full, label, static_cast<double>(b.flow_table_full));
     add(peer_full, label, static_cast<double>(b.peer_table_full));
-    add(isolated, label, static_cast<double>(b.isolated));
+    add(isolated, labelled(label), scaled(b.isolated));
+    add(sample, label, s ? s->sample : n);
     add(up, label, s && s->capturing ? 1 : 0);
     if (s && s->capture_buffer_bytes != 0) add(buffer, label, static_cast<double>(s->capture_buffer_bytes));
     add(recorder, label, s ? static_cast<double>(s->flight_recorder_bytes) : 0);
@@ -646,10 +664,12 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
   // rate(), and an alert on the first TCP reset never fires). That is 51 series per jail;
   // exporters/text_exposition.h writes them fast enough (1000 jails: a few ms). Only the
   // (jail, peer) pairs appear with their first byte: a full mesh would be n^2 series.
+  // Sampled (sample = N): every count that comes from sampled frames is an estimate,
+  // scaled by N and labelled sample="N" (labelled(), scaled()).
   for (auto& f : traffic[0]) f.metric.reserve(jails.size() * std::size(kTrafficCells));
   for (auto& f : traffic[1]) f.metric.reserve(jails.size() * std::size(kTrafficCells));
-  auto counter = [](MetricFamily& f, std::vector<ClientMetric::Label> labels, uint64_t v) {
-    add(f, std::move(labels), static_cast<double>(v));
+  auto counter = [&](MetricFamily& f, std::vector<ClientMetric::Label> labels, uint64_t v) {
+    add(f, labelled(std::move(labels)), scaled(v));
   };
   for (const auto& [name, t] : jails) {
     for (size_t d = 0; d < 2; ++d) {
@@ -660,20 +680,23 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
           if (c.packets == 0 && !isTrafficCell(fam, p)) continue;
           std::vector<ClientMetric::Label> labels = {
               {"jail", name}, {"family", kFamilyNames[fam]}, {"protocol", kProtocolNames[p]}};
-          add(traffic[d][0], labels, static_cast<double>(c.bytes));
-          add(traffic[d][1], std::move(labels), static_cast<double>(c.packets));
+          labels = labelled(std::move(labels));
+          add(traffic[d][0], labels, scaled(c.bytes));
+          add(traffic[d][1], std::move(labels), scaled(c.packets));
         }
       counter(tcp[d][0], {{"jail", name}}, t.tcp_syn[d]);
       counter(tcp[d][1], {{"jail", name}}, t.tcp_rst[d]);
       counter(tcp[d][2], {{"jail", name}}, t.tcp_fin[d]);
-      counter(opens[d], {{"jail", name}}, t.flows_opened[d]);
+      // Not scaled: a flow opens at its first *sampled* frame.
+      add(opens[d], labelled({{"jail", name}}), static_cast<double>(t.flows_opened[d]));
     }
-    add(flows, {{"jail", name}}, static_cast<double>(t.flows));
+    add(flows, labelled({{"jail", name}}), static_cast<double>(t.flows));
     counter(broadcast, {{"jail", name}}, t.broadcast);
-    counter(spoofed, {{"jail", name}}, t.spoofed);
+    // Exact: the spoofing guards are captures of their own, never sampled.
+    add(spoofed, {{"jail", name}}, static_cast<double>(t.spoofed));
   }
   for (const auto& [key, bytes] : peers)
-    add(peer, {{"jail", key.first}, {"peer", key.second}}, static_cast<double>(bytes));
+    add(peer, labelled({{"jail", key.first}, {"peer", key.second}}), scaled(bytes));
 
   std::vector<MetricFamily> out;
   for (auto& d : traffic)
@@ -681,7 +704,7 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
   for (auto& d : tcp)
     for (auto& f : d) out.push_back(std::move(f));
   for (auto* f : {&flows, &opens[0], &opens[1], &peer, &broadcast, &spoofed, &packets, &dropped, &unattributed,
-                  &malformed, &table_full, &peer_full, &isolated, &up, &buffer, &recorder})
+                  &malformed, &table_full, &peer_full, &isolated, &up, &buffer, &sample, &recorder})
     out.push_back(std::move(*f));
   return out;
 }

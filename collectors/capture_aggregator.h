@@ -143,6 +143,7 @@ struct CaptureSnapshot {
   uint64_t flight_recorder_bytes = 0;  // set by the capture: its rings' allocation
   uint64_t capture_buffer_bytes = 0;   // set by the capture: the open handle's kernel buffer
                                        // (platform/capture.h); 0 when closed or unknown
+  uint32_t sample = 1;  // [capture] sample: the kernel passed about 1 frame in this many
 };
 
 // The jail slots one frame was attributed to (kNoSlot: none).

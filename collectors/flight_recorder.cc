@@ -19,6 +19,7 @@ RecordedFrames RecordedFrames::merge(std::vector<RecordedFrames> parts) {
   size_t total = 0, total_bytes = 0;
   for (const auto& p : parts) {
     out.snaplen = std::max(out.snaplen, p.snaplen);
+    out.sample = std::max(out.sample, p.sample);
     total += p.meta.size();
     total_bytes += p.bytes.size();
   }

@@ -49,6 +49,7 @@ struct FrameMeta {
 // [offset(i), offset(i) + meta[i].caplen) of `bytes`, the frames laid end to end.
 struct RecordedFrames {
   uint32_t snaplen = 0;
+  uint32_t sample = 1;  // [capture] sample: the frames are about 1 in this many
   std::vector<FrameMeta> meta;
   std::vector<std::byte> bytes;
   void append(const FrameMeta& m, std::span<const std::byte> frame);

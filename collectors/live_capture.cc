@@ -120,6 +120,7 @@ Result<RecordedFrames> filterRecordedFrames(RecordedFrames frames, const std::st
   VNETD_TRY(compile(dead.get(), filter, prog));
   RecordedFrames kept;
   kept.snaplen = frames.snaplen;
+  kept.sample = frames.sample;
   size_t offset = 0;
   for (const auto& m : frames.meta) {
     pcap_pkthdr h{};

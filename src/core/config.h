@@ -50,6 +50,9 @@ struct CaptureConfig {
   uint32_t flow_idle_timeout_seconds = 60;
   uint32_t max_flows = 65536;                      // flow table bound per bridge
   uint32_t flight_recorder_packets = 1000;         // ring of last packets per jail
+  // About 1 in `sample` frames reaches the capture, chosen by the kernel's filter
+  // (collectors/sample_filter.h); 1 = every frame. Counters are exported scaled by it.
+  uint32_t sample = 1;
 };
 
 struct BridgeConfig {

@@ -35,9 +35,11 @@ constexpr std::string_view kDaemonKeys[] = {"control_socket",
                                             "reconcile_interval_seconds",
                                             "manage_forwarding"};
 constexpr std::string_view kMetricsKeys[] = {"listen", "path"};
+constexpr int64_t kMaxCaptureSample = 65536;
 constexpr std::string_view kCaptureKeys[] = {"enabled",     "snaplen",
                                              "buffer_size", "flow_idle_timeout",
-                                             "max_flows",   "flight_recorder_packets"};
+                                             "max_flows",   "flight_recorder_packets",
+                                             "sample"};
 constexpr std::string_view kBridgeKeys[] = {"interface", "address", "address6", "mtu",
                                             "uplinks",   "private", "nat"};
 constexpr std::string_view kVlanKeys[] = {"parent", "tag"};
@@ -250,6 +252,9 @@ class SectionReader {
     if (auto v = fields_.getUint32(t, "max_flows", s, 1, kMaxFlows)) c.max_flows = *v;
     if (auto v = fields_.getUint32(t, "flight_recorder_packets", s, 0, 1000000))
       c.flight_recorder_packets = *v;
+    // Any integer: the kernel filter compares a 32-bit hash with 2^32 / N, so N need not
+    // be a power of two. 65536 keeps the estimates usable (a frame stands for N).
+    if (auto v = fields_.getUint32(t, "sample", s, 1, kMaxCaptureSample)) c.sample = *v;
   }
 
   void loadVlan(const std::string& key, Pos key_pos, const toml::table& t) {

@@ -214,6 +214,7 @@ std::string encodeCaptureHeader(const CaptureHeader& header) {
               {"bridge", header.bridge},
               {"linktype", header.linktype},
               {"snaplen", header.snaplen}};
+  if (header.sample > 1) doc["sample"] = header.sample;
   return doc.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
@@ -242,6 +243,11 @@ Result<CaptureHeader> decodeCaptureHeader(std::string_view line) {
     return plainError("vnetd sent a malformed capture header (linktype or snaplen out of range)");
   h.linktype = static_cast<uint32_t>(linktype->get<uint64_t>());
   h.snaplen = static_cast<uint32_t>(snaplen->get<uint64_t>());
+  if (const Json* sample = field(*doc, "sample")) {  // absent: every frame (and older daemons)
+    if (!sample->is_number_unsigned() || sample->get<uint64_t>() == 0 || sample->get<uint64_t>() > UINT32_MAX)
+      return plainError("vnetd sent a malformed capture header (sample out of range)");
+    h.sample = static_cast<uint32_t>(sample->get<uint64_t>());
+  }
   return h;
 }
 

@@ -72,6 +72,7 @@ struct CaptureHeader {
   std::string bridge;
   uint32_t linktype = 0;  // pcap LINKTYPE_ (1 = Ethernet)
   uint32_t snaplen = 0;
+  uint32_t sample = 1;  // flight recorder of a sampled capture: about 1 frame in this many
   friend bool operator==(const CaptureHeader&, const CaptureHeader&) = default;
 };
 std::string encodeCaptureHeader(const CaptureHeader& header);

@@ -362,7 +362,7 @@ void CaptureStreams::recorded(uint64_t id, Result<collectors::RecordedFrames> fr
     offset += m.caplen;
   }
   const size_t count = kept->meta.size();
-  control::CaptureHeader header{s->bridges, collectors::kLinktypeEthernet, snaplen};
+  control::CaptureHeader header{s->bridges, collectors::kLinktypeEthernet, snaplen, kept->sample};
   s->reply.handOver(control::encodeCaptureHeader(header), [this, s, count,
                                                             alive = std::weak_ptr<char>(alive_)](UniqueFd fd) {
     if (alive.expired()) return;  // handed over while shutting down: the fd closes here

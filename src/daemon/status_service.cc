@@ -113,7 +113,11 @@ std::string renderStatus(const StatusFacts& facts, const std::string& jail_filte
       ifaces.push_back(i);
     }
     j["interfaces"] = ifaces;
-    if (auto f = facts.flows.find(name); f != facts.flows.end()) j["flows"] = f->second;
+    if (auto f = facts.flows.find(name); f != facts.flows.end()) {
+      j["flows"] = f->second;
+      // Sampled capture: flows of which at least one frame was sampled, not all of them.
+      if (facts.flows_sample > 1) j["flows_sample"] = facts.flows_sample;
+    }
     jails.push_back(j);
   }
   if (!jail_filter.empty() && jails.empty())
@@ -219,7 +223,10 @@ void StatusService::reply(const std::string& jail_filter, std::shared_ptr<const 
     for (const auto& ir : rec.interfaces)
       if (auto r = rates_.rates(ir.host_name)) facts.rates.emplace(ir.host_name, *r);
   }
-  if (capture) facts.flows = capture->activeFlows();
+  if (capture) {
+    facts.flows = capture->activeFlows();
+    facts.flows_sample = capture->sample();
+  }
   facts.daemon = std::move(daemon);
   if (state.jails.size() <= kInlineJails) {
     std::string line = finish(job, loop_jails_);

@@ -68,6 +68,7 @@ struct StatusFacts {
   std::map<std::string, JailFacts::Entry> inside;                    // by jail
   std::map<std::string, LinkRates> rates;                            // by host-side name
   std::map<std::string, uint64_t> flows;                             // active flows by jail
+  uint32_t flows_sample = 1;  // [capture] sample: flows were seen in ~1 frame in this many
   std::chrono::steady_clock::time_point now;                         // for the facts' age
   bool inside_refreshing = false;                                    // a re-reading pass is under way
   DaemonFacts daemon;

@@ -399,8 +399,12 @@ int captureCommand(const Context& ctx, const std::vector<std::string>& args) {
     out_fd = file->fd();
   }
   if (o.last)
-    std::fprintf(ctx.err, "vnetctl: writing the flight recorder of jail %s on %s\n", o.jail.c_str(),
-                 header->bridge.c_str());
+    std::fprintf(ctx.err, "vnetctl: writing the flight recorder of jail %s on %s%s\n", o.jail.c_str(),
+                 header->bridge.c_str(),
+                 header->sample > 1 ? (" (sampled capture: about 1 frame in " + std::to_string(header->sample) +
+                                       " was recorded; [capture] sample)")
+                                          .c_str()
+                                    : "");
   else
     std::fprintf(ctx.err, "vnetctl: capturing jail %s on %s (snaplen %u; %s, %s); Ctrl-C to stop\n", o.jail.c_str(),
                  header->bridge.c_str(), header->snaplen,

@@ -154,6 +154,7 @@ Result<JailStatus> decodeJail(const Json& j) {
   s.running = getBool(j, "running").value_or(false);
   if (s.running) s.jid = getInt(j, "jid");
   s.flows = getUnsigned(j, "flows");
+  s.flows_sample = getUnsigned(j, "flows_sample");
   if (const Json* ifs = member(j, "interfaces")) {
     if (!ifs->is_array()) return malformed("jail '" + s.name + "': interfaces is not a list");
     for (const auto& i : *ifs) {
@@ -436,6 +437,7 @@ std::string renderStatusJson(const StatusSnapshot& s) {
     jo["phase"] = j.phase;
     jo["updated_at"] = j.updated_at;
     jo["flows"] = optU(j.flows);
+    if (j.flows_sample) jo["flows_sample"] = *j.flows_sample;
     OJson ifs = OJson::array();
     for (const auto& i : j.interfaces) {
       OJson io = OJson::object();

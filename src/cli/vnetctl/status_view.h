@@ -61,6 +61,7 @@ struct JailStatus {
   bool running = false;
   std::optional<int64_t> jid;     // running jails only
   std::optional<uint64_t> flows;  // active flows, when the jail's bridge is captured
+  std::optional<uint64_t> flows_sample;  // [capture] sample N > 1: flows seen in ~1 frame in N
   std::vector<InterfaceStatus> interfaces;
 };
 

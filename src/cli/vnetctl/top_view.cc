@@ -58,6 +58,7 @@ TopSample topSample(const StatusSnapshot& s, double at) {
     js.jid = j.jid;
     js.running = j.running;
     js.flows = j.flows;
+    js.flows_sample = j.flows_sample;
     Rates sum;
     bool all_rates = !j.interfaces.empty();
     for (const auto& i : j.interfaces) {
@@ -92,6 +93,7 @@ std::vector<JailRow> topRows(const TopSample* prev, const TopSample& cur) {
     r.name = j.name;
     r.running = j.running;
     r.flows = j.flows;
+    r.flows_sample = j.flows_sample;
     const JailSample* p = prev ? findJail(*prev, j.name) : nullptr;
     const double dt = prev ? cur.at - prev->at : 0;
     if (p && dt > 0) {
@@ -140,6 +142,7 @@ std::vector<std::string> layoutTop(const std::vector<JailRow>& rows, const TopHe
   double rx_bps = 0, tx_bps = 0, rx_pps = 0, tx_pps = 0, drops = 0;
   uint64_t flows = 0;
   bool any_drops = false, any_flows = false;
+  uint64_t sampled = 0;  // [capture] sample N of the flows, when sampled
   size_t running = 0;
   for (const auto& r : rows) {
     rx_bps += r.rx_bps.value_or(0);
@@ -148,6 +151,7 @@ std::vector<std::string> layoutTop(const std::vector<JailRow>& rows, const TopHe
     tx_pps += r.tx_pps.value_or(0);
     if (r.drops_ps) drops += *r.drops_ps, any_drops = true;
     if (r.flows) flows += *r.flows, any_flows = true;
+    if (r.flows_sample) sampled = std::max(sampled, *r.flows_sample);
     running += r.running ? 1 : 0;
   }
 
@@ -160,7 +164,8 @@ std::vector<std::string> layoutTop(const std::vector<JailRow>& rows, const TopHe
   lines.push_back("total  rx " + formatSi(rx_bps) + " bit/s " + formatSi(rx_pps) + " pkt/s  tx " + formatSi(tx_bps) +
                   " bit/s " + formatSi(tx_pps) + " pkt/s  drops " +
                   (any_drops ? formatSi(drops) + "/s" : std::string("-")) + "  flows " +
-                  (any_flows ? std::to_string(flows) : std::string("-")));
+                  (any_flows ? std::to_string(flows) : std::string("-")) +
+                  (any_flows && sampled > 1 ? " (sampled capture, 1 frame in " + std::to_string(sampled) + ")" : ""));
   lines.push_back("");
 
   // Columns that fit: the numeric ones are at most 8 wide; the JAIL column takes the rest.

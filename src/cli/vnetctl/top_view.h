@@ -22,6 +22,7 @@ struct JailSample {
   std::optional<int64_t> jid;
   bool running = false;
   std::optional<uint64_t> flows;
+  std::optional<uint64_t> flows_sample;  // sampled capture: flows seen in ~1 frame in N
   // Host-side interface name → its counters (interfaces whose host side exists).
   std::vector<std::pair<std::string, Counters>> interfaces;
   std::optional<Rates> daemon_rates;  // sum over the interfaces, when every one has them
@@ -46,6 +47,7 @@ struct JailRow {
   std::optional<double> rx_pps, tx_pps;  // packets per second
   std::optional<double> drops_ps;        // rx_dropped + tx_dropped per second
   std::optional<uint64_t> flows;
+  std::optional<uint64_t> flows_sample;  // sampled capture ([capture] sample = N)
   // rx_bps + tx_bps; nullopt when unknown.
   std::optional<double> total() const;
 };

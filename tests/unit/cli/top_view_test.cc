@@ -159,6 +159,15 @@ std::vector<JailRow> someRows(size_t n, const std::string& prefix = "jail") {
   return rows;
 }
 
+// A sampled capture's flows are those seen in the sampled frames: the totals line says so.
+TEST(TopView, SampledFlowsAreMarked) {
+  auto rows = someRows(3);
+  for (auto& r : rows) r.flows_sample = 64;
+  auto ls = layoutTop(rows, TopHeader{"14:02:33", 2, ""}, 120, 24);
+  EXPECT_EQ(ls[1], "total  rx 6.00M bit/s 300 pkt/s  tx 6.00k bit/s 9 pkt/s  drops 0/s  flows 3 (sampled capture, 1 "
+                   "frame in 64)");
+}
+
 TEST(TopView, LayoutHeaderTotalsAndColumns) {
   auto rows = someRows(3);
   TopHeader h{"14:02:33", 2, "q quits"};

@@ -917,6 +917,61 @@ TEST(CaptureFamilies, EveryJailHasEverySeriesFromZero) {
   }
 }
 
+// [capture] sample = N: frame, byte and event counts are the sampled counts x N with a
+// sample="N" label; flows are labelled, not scaled; the capture's own counters (frames
+// delivered, drops, table events) and the spoofing guards' count stay as counted.
+TEST(CaptureFamilies, SampledCountsAreScaledAndLabelled) {
+  Aggregator br0(16, 60);
+  br0.setAttribution(table({{"a", kMacA}, {"b", kMacB}}));
+  feed(br0, udpFrame(kMacB, kMacA, kIpA, kIpB, 1, 2, 100));
+  feed(br0, arpRequest(kMacA, kIpA, kIpB));
+  br0.addSpoofed(0);
+  br0.bridge().dropped_kernel = 7;
+  br0.bridge().isolated = 3;
+  CaptureSnapshot snap = br0.snapshot(true);
+  snap.sample = 64;
+  auto fs = captureFamilies({{"br0", std::make_shared<const CaptureSnapshot>(std::move(snap)), br0.attribution()}});
+  const double frame = 14 + 20 + 8 + 100;
+  const std::map<std::string, std::string> a_udp = {
+      {"jail", "a"}, {"family", "ipv4"}, {"protocol", "udp"}, {"sample", "64"}};
+  EXPECT_EQ(value(fs, "vnetd_jail_traffic_transmit_bytes_total", a_udp), 64 * frame);
+  EXPECT_EQ(value(fs, "vnetd_jail_traffic_transmit_packets_total", a_udp), 64);
+  EXPECT_EQ(value(fs, "vnetd_jail_traffic_receive_packets_total",
+                  {{"jail", "b"}, {"family", "ipv4"}, {"protocol", "udp"}, {"sample", "64"}}),
+            64);
+  // The zero series of a sampled capture carry the label too (series from zero, issue 20).
+  EXPECT_EQ(value(fs, "vnetd_jail_traffic_receive_packets_total",
+                  {{"jail", "b"}, {"family", "ipv6"}, {"protocol", "udp"}, {"sample", "64"}}),
+            0);
+  EXPECT_EQ(value(fs, "vnetd_jail_peer_transmit_bytes_total", {{"jail", "a"}, {"peer", "b"}, {"sample", "64"}}), 64 * frame);
+  EXPECT_EQ(value(fs, "vnetd_jail_broadcast_transmit_packets_total", {{"jail", "a"}, {"sample", "64"}}), 64);
+  EXPECT_EQ(value(fs, "vnetd_jail_flows", {{"jail", "a"}, {"sample", "64"}}), 1) << "flows: labelled, not scaled";
+  EXPECT_EQ(value(fs, "vnetd_jail_flows_receive_opens_total", {{"jail", "b"}, {"sample", "64"}}),
+            1);
+  EXPECT_EQ(value(fs, "vnetd_capture_isolated_packets_total", {{"bridge", "br0"}, {"sample", "64"}}), 3 * 64);
+  EXPECT_EQ(value(fs, "vnetd_capture_packets_total", {{"bridge", "br0"}}), 2) << "frames delivered: as counted";
+  EXPECT_EQ(value(fs, "vnetd_capture_dropped_packets_total", {{"bridge", "br0"}, {"where", "kernel"}}), 7);
+  EXPECT_EQ(value(fs, "vnetd_jail_spoofed_transmit_packets_total", {{"jail", "a"}}), 1) << "the guards are not sampled";
+  EXPECT_EQ(value(fs, "vnetd_capture_sample", {{"bridge", "br0"}}), 64);
+  for (const auto& f : fs) {
+    if (f.name != "vnetd_jail_spoofed_transmit_packets_total" && f.name != "vnetd_capture_packets_total" &&
+        f.name != "vnetd_capture_dropped_packets_total" && f.name != "vnetd_capture_sample")
+      continue;
+    for (const auto& m : f.metric) EXPECT_EQ(labelValue(m, "sample"), "") << f.name;
+  }
+}
+
+TEST(CaptureFamilies, UnsampledSeriesHaveNoSampleLabel) {
+  Aggregator br0(16, 60);
+  br0.setAttribution(table({{"a", kMacA}, {"b", kMacB}}));
+  feed(br0, udpFrame(kMacB, kMacA, kIpA, kIpB, 1, 2, 100));
+  auto fs = captureFamilies({{"br0", std::make_shared<const CaptureSnapshot>(br0.snapshot(true)), br0.attribution()}});
+  for (const auto& f : fs)
+    for (const auto& m : f.metric) EXPECT_EQ(labelValue(m, "sample"), "") << f.name;
+  EXPECT_EQ(value(fs, "vnetd_jail_traffic_transmit_packets_total", {{"jail", "a"}}), 1);
+  EXPECT_EQ(value(fs, "vnetd_capture_sample", {{"bridge", "br0"}}), 1);
+}
+
 TEST(CaptureFamilies, JailsLeaveWithTheTableNotWithTheNextSnapshot) {
   Aggregator agg(16, 60);
   agg.setAttribution(table({{"a", kMacA}, {"b", kMacB}}));

@@ -142,6 +142,13 @@ TEST(FlightRecorder, OffRecordsNothingAndAllocatesNothing) {
   EXPECT_TRUE(rec.copy(0).meta.empty());
 }
 
+TEST(RecordedFrames, MergeKeepsTheSampleRate) {
+  RecordedFrames x, y;
+  x.sample = 64;
+  EXPECT_EQ(RecordedFrames::merge({x, y}).sample, 64u);
+  EXPECT_EQ(RecordedFrames::merge({y}).sample, 1u);
+}
+
 TEST(RecordedFrames, MergeIsInTimeOrderAndKeepNewestDropsTheOldest) {
   RecordedFrames x, y;
   x.snaplen = y.snaplen = 64;

@@ -78,6 +78,7 @@ TEST(ConfigTest, EmptyConfigIsValidWithAllDefaults) {
   EXPECT_EQ(c.metrics.path, "/metrics");
   EXPECT_TRUE(c.capture.enabled);
   EXPECT_EQ(c.capture.snaplen, 128u);
+  EXPECT_EQ(c.capture.sample, 1u);
   EXPECT_EQ(c.capture.buffer_bytes, 4u << 20);
   EXPECT_EQ(c.capture.flow_idle_timeout_seconds, 60u);
   EXPECT_EQ(c.capture.max_flows, 65536u);
@@ -201,6 +202,7 @@ buffer_size = 65536
 flow_idle_timeout = 5
 max_flows = 16777216
 flight_recorder_packets = 0
+sample = 100
 [vlan.v7]
 parent = "em1"
 tag = 4094
@@ -224,6 +226,7 @@ name = "vnet0"
   EXPECT_FALSE(c.capture.enabled);
   EXPECT_EQ(c.capture.buffer_bytes, 65536u);
   EXPECT_EQ(c.capture.max_flows, 16777216u);
+  EXPECT_EQ(c.capture.sample, 100u);  // not a power of two: any N is fine
   EXPECT_EQ(c.bridges.at("b").interface, "b");  // defaults to the key
   const InterfaceConfig& i = c.jails.at("j").interfaces.at(0);
   EXPECT_EQ(i.gateway, ip("198.19.0.254"));
@@ -342,6 +345,12 @@ adress = "198.18.0.10/24"
      "vnetd.toml:1:11: expected a table for [capture], got an integer"},
     {"OutOfRange", "[capture]\nsnaplen = 20\n",
      "vnetd.toml:2:11: [capture] snaplen 20 is out of range (allowed: 64..65535)"},
+    {"SampleZero", "[capture]\nsample = 0\n",
+     "vnetd.toml:2:10: [capture] sample 0 is out of range (allowed: 1..65536)"},
+    {"SampleTooLarge", "[capture]\nsample = 65537\n",
+     "vnetd.toml:2:10: [capture] sample 65537 is out of range (allowed: 1..65536)"},
+    {"SampleType", "[capture]\nsample = 1.5\n",
+     "vnetd.toml:2:10: expected an integer for [capture] sample, got a floating-point number"},
     {"BufferSizeOutOfRange", "[capture]\nbuffer_size = \"32K\"\n",
      "vnetd.toml:2:15: [capture] buffer_size 32K is out of range (allowed: 64K..1G)"},
     {"BufferSizeSyntax", "[capture]\nbuffer_size = \"4MB\"\n",

@@ -181,6 +181,19 @@ TEST(ControlProtocol, BadCaptureRequestsGetOneClearLine) {
   }
 }
 
+// A sampled capture's flight recorder says so in its header; an unsampled one's header is
+// what it always was.
+TEST(ControlProtocol, CaptureHeaderCarriesTheSampleRate) {
+  CaptureHeader h{"br0", 1, 128, 64};
+  EXPECT_EQ(encodeCaptureHeader(h), R"({"bridge":"br0","linktype":1,"ok":true,"sample":64,"snaplen":128,"v":1})");
+  auto back = decodeCaptureHeader(encodeCaptureHeader(h));
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->sample, 64u);
+  auto plain = decodeCaptureHeader(R"({"v":1,"ok":true,"bridge":"br0","linktype":1,"snaplen":10})");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->sample, 1u);
+}
+
 TEST(ControlProtocol, CaptureHeaderRoundTripsAndRejectsWhatATerminalShouldNotSee) {
   CaptureHeader h{"br0,jailnet", 1, 262144};
   EXPECT_EQ(encodeCaptureHeader(h), R"({"bridge":"br0,jailnet","linktype":1,"ok":true,"snaplen":262144,"v":1})");
@@ -196,7 +209,9 @@ TEST(ControlProtocol, CaptureHeaderRoundTripsAndRejectsWhatATerminalShouldNotSee
         R"({"v":1,"ok":true,"bridge":"br0,","linktype":1,"snaplen":10})",
         R"({"v":1,"ok":true,"bridge":"br0","linktype":1,"snaplen":0})",
         R"({"v":1,"ok":true,"bridge":"br0","linktype":1,"snaplen":262145})",
-        R"({"v":1,"ok":true,"bridge":"br0","linktype":-1,"snaplen":10})"})
+        R"({"v":1,"ok":true,"bridge":"br0","linktype":-1,"snaplen":10})",
+        R"({"v":1,"ok":true,"bridge":"br0","linktype":1,"snaplen":10,"sample":0})",
+        R"({"v":1,"ok":true,"bridge":"br0","linktype":1,"snaplen":10,"sample":"64"})"})
     EXPECT_FALSE(decodeCaptureHeader(bad)) << bad;
 }
 
