@@ -1,16 +1,14 @@
 #!/usr/bin/env python3
-"""Checks the manual pages in man/ against what the programs say they do.
+"""Checks that the manual pages in man/ list what the programs and the loader know.
 
-  check_man_pages.py lint MANDIR
-      mandoc -Tlint -Wwarning on each page: any warning (or worse) fails.
+  check_man_pages.py MANDIR VNETD VNETD_HOOK VNETCTL PRINT_CONFIG_SCHEMA
 
-  check_man_pages.py drift MANDIR VNETD VNETD_HOOK VNETCTL PRINT_CONFIG_SCHEMA
-      Every option that "vnetd --help", "vnetd-hook --help", "vnetctl --help" and
-      "vnetctl COMMAND --help" list under OPTIONS, every vnetd-hook phase and every
-      vnetctl command must be an item (.It) of the corresponding page; vnetctl's command
-      options under their own command. Every table and key the configuration loader
-      knows (PRINT_CONFIG_SCHEMA prints them from the loader's own lists) must be an
-      item of vnetd.toml(5), under the subsection (.Ss) of its table.
+Every option that "vnetd --help", "vnetd-hook --help", "vnetctl --help" and "vnetctl
+COMMAND --help" list under OPTIONS, every vnetd-hook phase and every vnetctl command must be
+an item (.It) of the corresponding page; vnetctl's command options under their own command.
+Every table and key the configuration loader knows (PRINT_CONFIG_SCHEMA prints them from the
+loader's own lists) must be an item of vnetd.toml(5), under the subsection (.Ss) of its
+table. (mandoc -Tlint is tests/scripts/check_man_lint.sh.)
 
 Nothing here lists options or keys by hand: they come from the binaries and the loader,
 so a new option or key that the pages lack fails the test.
@@ -151,22 +149,6 @@ def help_options(text, what):
     return options
 
 
-def check_lint(mandir):
-    problems = []
-    for name in PAGES:
-        page = mandir / name
-        try:
-            r = subprocess.run(["mandoc", "-Tlint", "-Wwarning", str(page)], capture_output=True, text=True)
-        except FileNotFoundError:
-            fail(["mandoc not found: install it (Debian: apt-get install mandoc; scripts/lib.sh does)"])
-        out = (r.stdout + r.stderr).strip()
-        if r.returncode != 0 or out:
-            problems.append(f"{page}: mandoc -Tlint -Wwarning (exit {r.returncode}):\n{out}")
-    if problems:
-        fail(problems)
-    print(f"mandoc -Tlint -Wwarning: {len(PAGES)} pages clean")
-
-
 def check_drift(mandir, vnetd, hook, vnetctl, schema_printer):
     problems = []
     pages = {name: parse_page(mandir / name) for name in PAGES}
@@ -264,10 +246,8 @@ def check_drift(mandir, vnetd, hook, vnetctl, schema_printer):
 
 
 def main(argv):
-    if len(argv) >= 3 and argv[1] == "lint":
-        check_lint(Path(argv[2]))
-    elif len(argv) == 7 and argv[1] == "drift":
-        check_drift(Path(argv[2]), *argv[3:])
+    if len(argv) == 6:
+        check_drift(Path(argv[1]), *argv[2:])
     else:
         print(__doc__, file=sys.stderr)
         return 2
