@@ -149,10 +149,43 @@ def help_options(text, what):
     return options
 
 
+# What the issue asks of every page: its sections, and the pages each one refers to.
+REQUIRED_SECTIONS = ("NAME", "DESCRIPTION", "FILES", "EXAMPLES", "DIAGNOSTICS", "SEE ALSO")
+REQUIRED_SECTIONS_8 = ("SYNOPSIS", "EXIT STATUS")
+REQUIRED_XREFS = ("jail 8", "jail.conf 5", "if_epair 4", "if_bridge 4", "pf 4", "rctl 8")
+
+# A path the help names as a default (configuration, socket, pid file, jail.conf): the
+# page must name it too. The libexec path is left out: the install rules choose it.
+DEFAULT_PATH = re.compile(r"(?<![\w./-])/(?:etc|run|var|usr/local/etc)/[\w./-]*\w")
+
+
+def check_structure(mandir, problems):
+    for name in PAGES:
+        text = (mandir / name).read_text()
+        sections = re.findall(r'^\.Sh "?([^"\n]+)"?$', text, re.M)
+        want = REQUIRED_SECTIONS + (REQUIRED_SECTIONS_8 if name.endswith(".8") else ())
+        for sec in want:
+            if sec not in sections:
+                problems.append(f"man/{name}: no section {sec}")
+        see_also = text.split(".Sh SEE ALSO", 1)[-1]
+        xrefs = {" ".join(m.split()[:2]) for m in re.findall(r"^\.Xr (\S+ \S+)", see_also, re.M)}
+        for x in REQUIRED_XREFS:
+            if x not in xrefs:
+                problems.append(f"man/{name}: SEE ALSO lacks {x.split()[0]}({x.split()[1]})")
+
+
+def check_default_paths(page_path, help_text, what, problems):
+    page = page_path.read_text().replace("\\&", "")
+    for path in sorted(set(DEFAULT_PATH.findall(help_text))):
+        if not re.search(re.escape(path) + r"(?![\w.-])", page):
+            problems.append(f"man/{page_path.name}: {what} names {path}, the page does not")
+
+
 def check_drift(mandir, vnetd, hook, vnetctl, schema_printer):
     problems = []
     pages = {name: parse_page(mandir / name) for name in PAGES}
     checked = 0
+    check_structure(mandir, problems)
 
     def in_description(items):
         return [it for it in items if it.section == "DESCRIPTION"]
@@ -161,6 +194,7 @@ def check_drift(mandir, vnetd, hook, vnetctl, schema_printer):
     for page, binary in (("vnetd.8", vnetd), ("vnetd-hook.8", hook)):
         documented = {o for it in in_description(pages[page]) for o in it.fl}
         text = run_help([binary, "--help"])
+        check_default_paths(mandir / page, text, f"'{Path(binary).name} --help'", problems)
         for opt in help_options(text, f"{Path(binary).name} --help"):
             checked += 1
             if opt not in documented:
@@ -181,6 +215,7 @@ def check_drift(mandir, vnetd, hook, vnetctl, schema_printer):
     items = in_description(pages["vnetctl.8"])
     top = [it for it in items if it.parent is None]
     text = run_help([vnetctl, "--help"])
+    check_default_paths(mandir / "vnetctl.8", text, "'vnetctl --help'", problems)
     global_documented = {o for it in top if not it.cm for o in it.fl}
     for opt in help_options(text, "vnetctl --help"):
         checked += 1
@@ -200,7 +235,9 @@ def check_drift(mandir, vnetd, hook, vnetctl, schema_printer):
             problems.append(f"man/vnetctl.8: command {cmd} is not a top-level .It Cm item of DESCRIPTION")
             continue
         own = {o for it in items if command_items[cmd] in it.ancestors() for o in it.fl}
-        for opt in help_options(run_help([vnetctl, cmd, "--help"]), f"vnetctl {cmd} --help"):
+        cmd_help = run_help([vnetctl, cmd, "--help"])
+        check_default_paths(mandir / "vnetctl.8", cmd_help, f"'vnetctl {cmd} --help'", problems)
+        for opt in help_options(cmd_help, f"vnetctl {cmd} --help"):
             checked += 1
             if opt not in own:
                 problems.append(f"man/vnetctl.8: option {opt} of 'vnetctl {cmd} --help' is not an .It Fl item inside the item of {cmd}")
