@@ -177,7 +177,7 @@ def check_structure(mandir, problems):
 def check_default_paths(page_path, help_text, what, problems):
     page = page_path.read_text().replace("\\&", "")
     for path in sorted(set(DEFAULT_PATH.findall(help_text))):
-        if not re.search(re.escape(path) + r"(?![\w.-])", page):
+        if not re.search(r"(?<![\w./-])" + re.escape(path) + r"(?![\w.-])", page):
             problems.append(f"man/{page_path.name}: {what} names {path}, the page does not")
 
 
