@@ -11,6 +11,7 @@ VNETD_DEBIAN_PACKAGES=(
   iproute2 iputils-ping tcpdump
   libnftables-dev  # NAT of bridges on Linux: libnftables in-process (vnetd's own table "ip vnetd")
   prometheus  # promtool and a real Prometheus server for the metrics tests
+  mandoc  # mandoc -Tlint checks the manual pages in man/ (FreeBSD has it in base)
   python3 python3-pip
   dpkg-dev flex bison  # scripts/check-freebsd: unpacks Debian source packages; libpcap's grammar
 )

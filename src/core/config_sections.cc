@@ -571,6 +571,18 @@ class SectionReader {
 
 }  // namespace
 
+std::span<const std::string_view> configTopLevelTables() { return kTopLevelTables; }
+
+std::span<const ConfigTableSchema> configSchema() {
+  // [jail_defaults] is read by loadJail() like a [jail.*] table, its interfaces by
+  // loadInterface().
+  static constexpr ConfigTableSchema kSchema[] = {
+      {"daemon", kDaemonKeys}, {"metrics", kMetricsKeys},    {"capture", kCaptureKeys},
+      {"vlan.*", kVlanKeys},   {"bridge.*", kBridgeKeys},    {"jail.*", kJailKeys},
+      {"jail_defaults", kJailKeys}, {"jail.*.interface", kInterfaceKeys}};
+  return kSchema;
+}
+
 void readSections(const toml::table& root, Config& config, ConfigPositions& positions,
                   ConfigErrors& errors) {
   SectionReader(config, positions, errors).run(root);
