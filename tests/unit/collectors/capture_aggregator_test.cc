@@ -968,7 +968,7 @@ TEST(CaptureFamilies, UnsampledSeriesHaveNoSampleLabel) {
   auto fs = captureFamilies({{"br0", std::make_shared<const CaptureSnapshot>(br0.snapshot(true)), br0.attribution()}});
   for (const auto& f : fs)
     for (const auto& m : f.metric) EXPECT_EQ(labelValue(m, "sample"), "") << f.name;
-  EXPECT_EQ(value(fs, "vnetd_jail_traffic_transmit_packets_total", {{"jail", "a"}}), 1);
+  EXPECT_EQ(value(fs, "vnetd_jail_traffic_transmit_packets_total", {{"jail", "a"}, {"family", "ipv4"}, {"protocol", "udp"}}), 1);
   EXPECT_EQ(value(fs, "vnetd_capture_sample", {{"bridge", "br0"}}), 1);
 }
 
