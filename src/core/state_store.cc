@@ -752,15 +752,19 @@ struct StateStore::Durability {
   std::function<void()> saved;     // set: write-behind
   std::function<int(int)> fsync;  // set: a test's seam instead of fsync(2)
   std::mutex spare_mutex;
-  UniqueFd spare;  // prepareSpare()'s empty file, named spareName(), for the next save
+  UniqueFd spare;          // prepareSpare()'s empty file, for the next save
+  std::string spare_name;  // its name: a new one every time (spareName)
+  uint64_t spares = 0;     // how many were made: the next name's number
 };
 
 namespace {
 // The names prepareSpare() uses, both temp names (never state; removeStaleTemps removes
-// other processes' ones): the empty file the next save writes, and the second name of the
-// state in place when it was prepared.
-std::string spareName(const std::string& dir) {
-  return dir + "/" + std::string(kTempPrefix) + std::to_string(::getpid()) + ".next";
+// other processes' ones): the empty file the next save writes — a name of its own each
+// time, created exclusively, so a preparation never opens a file a save still holds (one
+// name reused with O_TRUNC truncated the file a save was renaming in) — and the second name
+// of the state in place when it was prepared.
+std::string spareName(const std::string& dir, uint64_t n) {
+  return dir + "/" + std::string(kTempPrefix) + std::to_string(::getpid()) + ".next-" + std::to_string(n);
 }
 std::string previousName(const std::string& dir) {
   return dir + "/" + std::string(kTempPrefix) + std::to_string(::getpid()) + ".old";
@@ -775,9 +779,11 @@ void StateStore::prepareSpare() const {
   (void)::link(statePath().c_str(), old.c_str());  // no state.json yet: nothing to keep
   std::lock_guard<std::mutex> guard(durability_->spare_mutex);
   if (durability_->spare) return;
-  const std::string spare = spareName(dir_);
-  // O_TRUNC: a leftover of an earlier process with our pid, or ours after a failed save.
-  durability_->spare = UniqueFd(::open(spare.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+  const std::string spare = spareName(dir_, ++durability_->spares);
+  // O_EXCL: never a file someone holds (a leftover of an earlier process with our pid
+  // makes this preparation fail; the next one takes the next number).
+  durability_->spare = UniqueFd(::open(spare.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (durability_->spare) durability_->spare_name = spare;
 }
 
 StateStore::StateStore(std::string dir)
@@ -857,7 +863,7 @@ Result<void> StateStore::save(const StateLock& held, State& state) const {
     std::lock_guard<std::mutex> guard(durability_->spare_mutex);
     if (durability_->spare) {
       fd = std::move(durability_->spare);
-      temp = spareName(dir_);
+      temp = std::move(durability_->spare_name);
     }
   }
   const bool spare = static_cast<bool>(fd);

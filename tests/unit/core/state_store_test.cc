@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -659,19 +660,20 @@ TEST(StateStore, APreparedSaveWritesTheSpareAndKeepsTheReplacedStateLinked) {
   store->prepareSpare();
   const std::string base = store->dir() + "/.state.json.tmp-" + std::to_string(::getpid());
   struct stat spare {}, before {}, after {}, old {};
-  ASSERT_EQ(::stat((base + ".next").c_str(), &spare), 0) << "no spare was prepared";
+  const std::string next = base + ".next-1";  // the first preparation's
+  ASSERT_EQ(::stat(next.c_str(), &spare), 0) << "no spare was prepared";
   EXPECT_EQ(spare.st_size, 0);
   ASSERT_EQ(::stat(store->statePath().c_str(), &before), 0);
   EXPECT_EQ(before.st_nlink, 2u) << "the state in place has no second name";
   auto loaded = store->load(*lock);  // our own load leaves our prepared files alone
   ASSERT_TRUE(loaded);
-  ASSERT_EQ(::stat((base + ".next").c_str(), &spare), 0);
+  ASSERT_EQ(::stat(next.c_str(), &spare), 0);
 
   state.jails.erase("web");
   ASSERT_TRUE(store->save(*lock, state).ok());
   ASSERT_EQ(::stat(store->statePath().c_str(), &after), 0);
   EXPECT_EQ(after.st_ino, spare.st_ino) << "the save did not write the prepared file";
-  EXPECT_EQ(::access((base + ".next").c_str(), F_OK), -1);
+  EXPECT_EQ(::access(next.c_str(), F_OK), -1);
   ASSERT_EQ(::stat((base + ".old").c_str(), &old), 0);
   EXPECT_EQ(old.st_ino, before.st_ino);
   EXPECT_EQ(readFile(base + ".old"), first) << "the replaced state changed";
@@ -685,13 +687,41 @@ TEST(StateStore, APreparedSaveWritesTheSpareAndKeepsTheReplacedStateLinked) {
   EXPECT_EQ(old.st_ino, after.st_ino);
 
   // A spare removed behind our back (another process's load()): the save still succeeds.
-  ASSERT_EQ(::unlink((base + ".next").c_str()), 0);
+  ASSERT_EQ(::unlink((base + ".next-2").c_str()), 0);
   state.jails.clear();
   ASSERT_TRUE(store->save(*lock, state).ok());
   auto last = store->load(*lock);
   ASSERT_TRUE(last);
   EXPECT_EQ(*last, state);
   EXPECT_TRUE(tempFiles(store->dir()).size() <= 1u);  // at most our .old
+}
+
+// prepareSpare() runs on the syncer's thread while the next save may already be writing
+// the spare it prepared before: it must never touch a file a save holds (it truncated it by
+// name: a hook then read an empty state.json, under load in bench/scrape).
+TEST(StateStore, PreparingWhileSavingNeverTruncatesTheSaveInFlight) {
+  TempDir tmp;
+  auto store = StateStore::open(tmp.stateDir());
+  ASSERT_TRUE(store);
+  store->setWriteBehind([] {});
+  auto lock = store->lock();
+  ASSERT_TRUE(lock);
+  std::atomic<bool> stop{false};
+  std::thread preparer([&] {
+    while (!stop.load()) store->prepareSpare();
+  });
+  State state = richState();
+  std::string problem;
+  for (int i = 0; i < 3000 && problem.empty(); ++i) {
+    if (auto saved = store->save(*lock, state); !saved) problem = "save: " + saved.error().message();
+    const std::string bytes = readFile(store->statePath());
+    auto decoded = decodeState(std::span<const char>(bytes.data(), bytes.size()));
+    if (!decoded) problem = "after save " + std::to_string(i) + ": " + decoded.error().message();
+    else if (decoded->generation != state.generation) problem = "a save was lost";
+  }
+  stop = true;
+  preparer.join();
+  EXPECT_EQ(problem, "");
 }
 
 // load() compares bytes, not file identity: a file rewritten in place with a state of the
