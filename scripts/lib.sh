@@ -8,6 +8,7 @@ VNETD_DEBIAN_PACKAGES=(
   cmake ninja-build g++ clang libclang-rt-14-dev pkg-config git
   libevent-dev libpcap-dev prometheus-cpp-dev libtomlplusplus-dev nlohmann-json3-dev libmnl-dev
   libgtest-dev libgmock-dev
+  zlib1g-dev  # gzip for /metrics (exporters/http_encoding.cc); FreeBSD: zlib is in base
   iproute2 iputils-ping tcpdump
   libnftables-dev  # NAT of bridges on Linux: libnftables in-process (vnetd's own table "ip vnetd")
   prometheus  # promtool and a real Prometheus server for the metrics tests
