@@ -4,15 +4,18 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/util.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <string>
 
 #include "core/listen_address.h"
 #include "core/log.h"
+#include "exporters/http_encoding.h"
 
 namespace vnetd::exporters {
 
@@ -65,6 +68,23 @@ void MetricsHttp::handle(evhttp_request* request, void* raw) {
   evhttp_send_error(request, HTTP_INTERNAL, nullptr);
 }
 
+namespace {
+
+// Every Accept-Encoding header of the request, joined with "," (RFC 9110 5.3: the same as
+// one header listing them all).
+std::string acceptEncoding(evhttp_request* request) {
+  std::string joined;
+  const evkeyvalq* in = evhttp_request_get_input_headers(request);
+  for (const evkeyval* h = in ? in->tqh_first : nullptr; h; h = h->next.tqe_next) {
+    if (evutil_ascii_strcasecmp(h->key, "Accept-Encoding") != 0) continue;
+    if (!joined.empty()) joined += ',';
+    joined += h->value;
+  }
+  return joined;
+}
+
+}  // namespace
+
 void MetricsHttp::serve(evhttp_request* request, MetricsHttp* self) {
   const char* uri = evhttp_request_get_uri(request);
   evhttp_uri* parsed = uri ? evhttp_uri_parse(uri) : nullptr;
@@ -83,18 +103,31 @@ void MetricsHttp::serve(evhttp_request* request, MetricsHttp* self) {
   const char* reason = "OK";
   if (path == self->path_) {
     ++self->scrapes_;
-    // Handed to libevent by reference, not copied: at 1000 jails the text is 1.4 MB, and a
-    // copy meant a fresh 1.4 MB chain (page faults included) per scrape. libevent frees it
+    auto text = std::make_unique<std::string>(self->render_());
+    // gzip when the scraper takes it (Prometheus always does): ~20 times fewer bytes, for
+    // about half the time the page took to render (docs/metrics.md, Compression).
+    if (acceptsGzip(acceptEncoding(request))) {
+      auto gz = gzipCompress(*text);
+      if (gz) {
+        *text = std::move(*gz);
+        evhttp_add_header(headers, "Content-Encoding", "gzip");
+      } else {
+        VNETD_LOG_WARN("metrics: %s; sent the page uncompressed", gz.error().message().c_str());
+      }
+    }
+    // Handed to libevent by reference, not copied: at 1000 jails the text is 5 MB, and a
+    // copy meant a fresh 5 MB chain (page faults included) per scrape. libevent frees it
     // once sent, or with the connection.
-    auto* text = new std::string(self->render_());
     if (evbuffer_add_reference(body, text->data(), text->size(),
                                [](const void*, size_t, void* owned) { delete static_cast<std::string*>(owned); },
-                               text) != 0) {
-      delete text;
+                               text.get()) != 0) {
       evhttp_send_error(request, HTTP_INTERNAL, nullptr);
       return;
     }
+    text.release();  // libevent's now
     evhttp_add_header(headers, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    // Caches between scraper and vnetd must not hand a gzip body to a client that did not ask.
+    evhttp_add_header(headers, "Vary", "Accept-Encoding");
   } else if (path == "/") {
     std::string page =
         "<!DOCTYPE html>\n<html><head><title>vnetd</title></head><body>\n<h1>vnetd</h1>\n"

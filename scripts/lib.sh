@@ -8,6 +8,7 @@ VNETD_DEBIAN_PACKAGES=(
   cmake ninja-build g++ clang libclang-rt-14-dev pkg-config git
   libevent-dev libpcap-dev prometheus-cpp-dev libtomlplusplus-dev nlohmann-json3-dev libmnl-dev
   libgtest-dev libgmock-dev
+  zlib1g-dev  # gzip for /metrics (exporters/http_encoding.cc); FreeBSD: zlib is in base
   iproute2 iputils-ping tcpdump
   libnftables-dev  # NAT of bridges on Linux: libnftables in-process (vnetd's own table "ip vnetd")
   prometheus  # promtool and a real Prometheus server for the metrics tests
@@ -17,7 +18,7 @@ VNETD_DEBIAN_PACKAGES=(
 )
 # Debian source packages that scripts/check-freebsd builds as static FreeBSD libraries, at the
 # version of the installed -dev package (so the headers it compiles against are the library's).
-VNETD_FREEBSD_CROSS_SOURCES=(libevent prometheus-cpp libpcap)
+VNETD_FREEBSD_CROSS_SOURCES=(libevent prometheus-cpp libpcap zlib)
 # FreeBSD packages (libpcap is in base).
 VNETD_FREEBSD_PACKAGES=(
   cmake ninja pkgconf git libevent prometheus-cpp tomlplusplus nlohmann-json googletest
@@ -60,7 +61,9 @@ vnetd_debian_sources_missing() {
   for p in "$@"; do
     v=$(vnetd_debian_source_version "$p")
     [ -n "$v" ] || { echo "$p"; continue; }
-    apt-cache showsrc --only-source "$p" 2>/dev/null | grep -qx "Version: $v" || echo "$p=$v"
+    # grep reads all of it (no -q): quitting at the first match would kill apt-cache with
+    # SIGPIPE, which a caller with `set -o pipefail` (check-freebsd) takes for "missing".
+    apt-cache showsrc --only-source "$p" 2>/dev/null | grep -x "Version: $v" >/dev/null || echo "$p=$v"
   done
 }
 # vnetd_enable_debian_sources SRCPKG...: make `apt-get source SRCPKG=VERSION` work for the

@@ -209,6 +209,9 @@ class PrometheusServer {
   PrometheusServer(const PrometheusServer&) = delete;
   PrometheusServer& operator=(const PrometheusServer&) = delete;
 
+  // A rule file for the server to load (prometheus.yml rule_files); before start().
+  void addRuleFile(const std::string& path) { rule_files_.push_back(path); }
+
   // Starts the server and waits (polling /-/ready, bounded) until it serves queries;
   // false with the reason and its log in `why`.
   bool start(std::string* why, int timeout_seconds = 20) {
@@ -218,8 +221,10 @@ class PrometheusServer {
     }
     port_ = freeLoopbackPort();
     const std::string interval = std::to_string(scrape_seconds_) + "s";
+    std::string rules;
+    for (const auto& f : rule_files_) rules += (rules.empty() ? "rule_files:\n" : "") + std::string("  - '") + f + "'\n";
     dir_.write("prometheus.yml", "global:\n  scrape_interval: " + interval + "\n  evaluation_interval: " + interval +
-                                     "\nscrape_configs:\n  - job_name: " + job_ +
+                                     "\n" + rules + "scrape_configs:\n  - job_name: " + job_ +
                                      "\n    static_configs:\n      - targets: ['" + target() + "']\n");
     std::string cfg = "--config.file=" + dir_.file("prometheus.yml");
     std::string data = "--storage.tsdb.path=" + dir_.file("data");
@@ -308,6 +313,7 @@ class PrometheusServer {
   uint16_t target_port_;
   int scrape_seconds_;
   std::string job_;
+  std::vector<std::string> rule_files_;
   TempDir dir_;
   uint16_t port_ = 0;
   pid_t pid_ = -1;

@@ -6,9 +6,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include <zlib.h>
 
 #include "core/unique_fd.h"
 #include "daemon/dispatcher.h"
@@ -16,8 +20,9 @@
 namespace vnetd::exporters {
 namespace {
 
-// One HTTP/1.0 GET; the whole response ("" when the connection failed).
-std::string get(uint16_t port, const std::string& path) {
+// One HTTP/1.0 GET with `headers` (each "Name: value\r\n"); the whole response ("" when
+// the connection failed).
+std::string get(uint16_t port, const std::string& path, const std::string& headers = "") {
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   timeval tv{5, 0};
   ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -26,7 +31,7 @@ std::string get(uint16_t port, const std::string& path) {
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) return "";
-  std::string req = "GET " + path + " HTTP/1.0\r\n\r\n";
+  std::string req = "GET " + path + " HTTP/1.0\r\n" + headers + "\r\n";
   if (::send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) return "";
   std::string out;
   char buf[4096];
@@ -56,6 +61,79 @@ TEST(MetricsHttp, AScrapeThatThrowsIsAnswered500AndTheServerGoesOn) {
   EXPECT_EQ(second.substr(0, 7) + second.substr(8, 5), "HTTP/1. 200 ") << second;
   EXPECT_NE(second.find("\r\n\r\nup 1\n"), std::string::npos) << second;
   http->reset();
+}
+
+// A response split into its header block (lower-cased, for lookups) and its body.
+struct Response {
+  std::string head;
+  std::string body;
+};
+Response split(const std::string& raw) {
+  size_t end = raw.find("\r\n\r\n");
+  if (end == std::string::npos) return {};
+  Response r{raw.substr(0, end + 2), raw.substr(end + 4)};
+  for (char& c : r.head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return r;
+}
+
+std::string gunzip(const std::string& gz) {
+  z_stream zs{};
+  if (inflateInit2(&zs, 15 + 16) != Z_OK) return "inflateInit2 failed";
+  std::string out;
+  char buf[65536];
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
+  zs.avail_in = static_cast<uInt>(gz.size());
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    zs.next_out = reinterpret_cast<Bytef*>(buf);
+    zs.avail_out = sizeof buf;
+    rc = inflate(&zs, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - zs.avail_out);
+  }
+  inflateEnd(&zs);
+  return rc == Z_STREAM_END && zs.avail_in == 0 ? out : "not one whole gzip member";
+}
+
+// Accept-Encoding: gzip (what Prometheus sends) gets the page gzipped, saying so in
+// Content-Encoding; a client that does not ask for gzip, or refuses it, gets the text.
+TEST(MetricsHttp, GzipOnlyForAClientThatAcceptsIt) {
+  auto d = daemon::Dispatcher::create();
+  ASSERT_TRUE(d) << d.error().message();
+  // A page of many similar lines, larger than one socket buffer and one evbuffer chain.
+  std::string page;
+  for (int i = 0; i < 20000; ++i)
+    page += "vnetd_jail_up{jail=\"j" + std::to_string(i) + "\"} " + std::to_string(i % 2) + "\n";
+  auto http = MetricsHttp::create((*d)->base(), "127.0.0.1:0", "/metrics", [&] { return page; });
+  ASSERT_TRUE(http) << http.error().message();
+  std::thread loop([&] { EXPECT_TRUE((*d)->run()); });
+  const uint16_t port = (*http)->port();
+  Response gz = split(get(port, "/metrics", "Accept-Encoding: gzip\r\n"));
+  Response twoHeaders = split(get(port, "/metrics", "Accept-Encoding: identity\r\nAccept-Encoding: gzip\r\n"));
+  Response plain = split(get(port, "/metrics"));
+  Response refused = split(get(port, "/metrics", "Accept-Encoding: gzip;q=0, identity\r\n"));
+  Response other = split(get(port, "/metrics", "Accept-Encoding: br\r\n"));
+  Response landing = split(get(port, "/", "Accept-Encoding: gzip\r\n"));
+  (*d)->post([&] { (*d)->exit(); });
+  loop.join();
+  http->reset();
+
+  ASSERT_NE(gz.head.find(" 200 "), std::string::npos) << gz.head;
+  EXPECT_NE(gz.head.find("\r\ncontent-encoding: gzip\r\n"), std::string::npos) << gz.head;
+  EXPECT_NE(gz.head.find("\r\nvary: accept-encoding\r\n"), std::string::npos) << gz.head;
+  EXPECT_LT(gz.body.size() * 4, page.size());
+  EXPECT_EQ(gunzip(gz.body), page);
+  EXPECT_NE(twoHeaders.head.find("\r\ncontent-encoding: gzip\r\n"), std::string::npos) << twoHeaders.head;
+  EXPECT_EQ(gunzip(twoHeaders.body), page);
+
+  for (const Response* r : {&plain, &refused, &other}) {
+    ASSERT_NE(r->head.find(" 200 "), std::string::npos) << r->head;
+    EXPECT_EQ(r->head.find("content-encoding"), std::string::npos) << r->head;
+    EXPECT_NE(r->head.find("\r\nvary: accept-encoding\r\n"), std::string::npos) << r->head;
+    EXPECT_EQ(r->body, page);
+  }
+  // Only the metrics page is compressed (the landing page is a few hundred bytes).
+  EXPECT_EQ(landing.head.find("content-encoding"), std::string::npos) << landing.head;
+  EXPECT_NE(landing.body.find("<a href=\"/metrics\">"), std::string::npos) << landing.body;
 }
 
 }  // namespace
