@@ -1,4 +1,5 @@
 #include "exporters/http_encoding.h"
+#include "tests/support/gunzip.h"
 
 #include <gtest/gtest.h>
 #include <zlib.h>
@@ -9,25 +10,7 @@ namespace vnetd::exporters {
 namespace {
 
 // The gzip decoder the test trusts: zlib's inflate with gzip framing, the whole member.
-std::string gunzip(const std::string& gz) {
-  z_stream zs{};
-  EXPECT_EQ(inflateInit2(&zs, 15 + 16), Z_OK);
-  std::string out;
-  char buf[65536];
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
-  zs.avail_in = static_cast<uInt>(gz.size());
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    zs.next_out = reinterpret_cast<Bytef*>(buf);
-    zs.avail_out = sizeof buf;
-    rc = inflate(&zs, Z_NO_FLUSH);
-    out.append(buf, sizeof buf - zs.avail_out);
-  }
-  EXPECT_EQ(rc, Z_STREAM_END) << "not one whole gzip member";
-  EXPECT_EQ(zs.avail_in, 0u) << "bytes after the gzip member";
-  inflateEnd(&zs);
-  return out;
-}
+using vnetd::testing::gunzip;
 
 // A page like vnetd's: many near-identical lines (what gzip is good at) with changing
 // numbers (what it is not).

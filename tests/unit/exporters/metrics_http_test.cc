@@ -1,4 +1,5 @@
 #include "exporters/metrics_http.h"
+#include "tests/support/gunzip.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -76,23 +77,7 @@ Response split(const std::string& raw) {
   return r;
 }
 
-std::string gunzip(const std::string& gz) {
-  z_stream zs{};
-  if (inflateInit2(&zs, 15 + 16) != Z_OK) return "inflateInit2 failed";
-  std::string out;
-  char buf[65536];
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
-  zs.avail_in = static_cast<uInt>(gz.size());
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    zs.next_out = reinterpret_cast<Bytef*>(buf);
-    zs.avail_out = sizeof buf;
-    rc = inflate(&zs, Z_NO_FLUSH);
-    out.append(buf, sizeof buf - zs.avail_out);
-  }
-  inflateEnd(&zs);
-  return rc == Z_STREAM_END && zs.avail_in == 0 ? out : "not one whole gzip member";
-}
+using vnetd::testing::gunzip;
 
 // Accept-Encoding: gzip (what Prometheus sends) gets the page gzipped, saying so in
 // Content-Encoding; a client that does not ask for gzip, or refuses it, gets the text.
