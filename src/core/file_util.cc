@@ -42,4 +42,16 @@ std::string trimWhitespace(std::string_view text) {
   return std::string(text.substr(b, e - b + 1));
 }
 
+std::vector<std::string_view> splitFields(std::string_view line, std::string_view separators) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && separators.find(line[i]) != std::string_view::npos) ++i;
+    size_t start = i;
+    while (i < line.size() && separators.find(line[i]) == std::string_view::npos) ++i;
+    if (i > start) out.push_back(line.substr(start, i - start));
+  }
+  return out;
+}
+
 }  // namespace vnetd

@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 
@@ -15,5 +16,7 @@ Result<std::string> readSmallFile(int fd, const std::string& path, size_t max_by
 
 // Removes leading/trailing ASCII whitespace.
 std::string trimWhitespace(std::string_view text);
+// The fields of `line` between runs of `separators` (no empty fields), as views into it.
+std::vector<std::string_view> splitFields(std::string_view line, std::string_view separators = " \t");
 
 }  // namespace vnetd

@@ -27,17 +27,7 @@ constexpr size_t kMaxMarkerBytes = 1 << 20;
 constexpr size_t kMaxKeyBytes = 200;
 
 // Splits at runs of spaces/tabs.
-std::vector<std::string_view> fields(std::string_view line) {
-  std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-    size_t start = i;
-    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
-    if (i > start) out.push_back(line.substr(start, i - start));
-  }
-  return out;
-}
+std::vector<std::string_view> fields(std::string_view line) { return splitFields(line); }
 
 }  // namespace
 

@@ -1,4 +1,5 @@
 #include "tests/support/fake_pf.h"
+#include "core/file_util.h"
 
 #include <cctype>
 #include <cstring>
@@ -41,13 +42,7 @@ const std::vector<std::string> kClearWords = {"nat", "queue", "rules", "Sources"
 
 std::vector<std::string> words(const std::string& line) {
   std::vector<std::string> out;
-  size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-    size_t start = i;
-    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
-    if (i > start) out.push_back(line.substr(start, i - start));
-  }
+  for (std::string_view w : splitFields(line)) out.emplace_back(w);
   return out;
 }
 

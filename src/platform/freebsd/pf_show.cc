@@ -1,4 +1,5 @@
 #include "platform/freebsd/pf_show.h"
+#include "core/file_util.h"
 
 #include <string>
 #include <vector>
@@ -6,17 +7,7 @@
 namespace vnetd::platform::fbsd {
 namespace {
 
-std::vector<std::string_view> tokens(std::string_view line) {
-  std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) ++i;
-    size_t start = i;
-    while (i < line.size() && line[i] != ' ' && line[i] != '\t' && line[i] != '\r') ++i;
-    if (i > start) out.push_back(line.substr(start, i - start));
-  }
-  return out;
-}
+std::vector<std::string_view> tokens(std::string_view line) { return splitFields(line, " \t\r"); }
 
 template <typename F>
 bool anyLine(std::string_view text, F f) {
