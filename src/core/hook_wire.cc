@@ -1,5 +1,9 @@
 #include "core/hook_wire.h"
 
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
 #include "core/naming.h"
 
 namespace vnetd::control {
@@ -81,7 +85,13 @@ class Reader {
       if (!digit()) return false;
       while (digit()) {}
     }
-    if (one) *one = s_.substr(start, i_ - start) == "1";
+    const std::string_view token = s_.substr(start, i_ - start);
+    // nlohmann reads every number it cannot keep as a 64-bit integer with strtod and
+    // rejects one whose value is not finite (parser: "number overflow", error 406), so a
+    // huge exponent anywhere in the line fails the whole reply; underflow does not.
+    // Neither side calls setlocale, so strtod's decimal point is '.'.
+    if (std::isinf(std::strtod(std::string(token).c_str(), nullptr))) return false;
+    if (one) *one = token == "1";
     return true;
   }
 

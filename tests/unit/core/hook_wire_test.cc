@@ -107,6 +107,17 @@ TEST(HookWire, AgreesWithTheJsonDecoder) {
       // After the object a NUL ends the input for nlohmann: the rest is never read (fuzzer).
       std::string("\xEF\xBB\xBF{\"=\":46}\0\0\0", 14), std::string("{\"v\":1,\"ok\":false,\"error\":\"e\"} \0x]", 34), "{\"v\":1}\r\n", "{\"v\":1,\"ok\":false,\"error\":\"a\"}\t\n ",
       std::string(100000, '[') + std::string(100000, ']'),
+      // A number whose value overflows a double is an error for nlohmann (parser, error 406
+      // "number overflow"), wherever it is; underflow to zero and huge integers that still
+      // fit a double are not (fuzzer).
+      R"({"v":1,"ok":true,"changed":false,"jail_side_names":[],"x":[-2.5e311]})",
+      R"({"v":1,"ok":true,"changed":false,"jail_side_names":[],"x":1e309})",
+      R"({"v":1,"ok":true,"changed":false,"jail_side_names":[],"x":1e308})",
+      R"({"v":1,"ok":true,"changed":false,"jail_side_names":[],"x":1e-400})",
+      R"({"v":1,"ok":true,"changed":false,"jail_side_names":[],"x":-0.0e99999})",
+      R"({"v":1e400,"ok":true,"changed":false,"jail_side_names":[]})",
+      R"({"v":1,"ok":true,"changed":false,"jail_side_names":[],"x":)" + std::string(320, '9') + "}",
+      R"({"v":1,"ok":true,"changed":false,"jail_side_names":[],"x":)" + std::string(300, '9') + "}",
   };
   for (const auto& line : lines) expectSame(line);
 }
