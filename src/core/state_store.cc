@@ -302,60 +302,95 @@ Result<JailRecord> decodeJail(const std::string& key, const Json& value, uint64_
   return record;
 }
 
+// The rules one jail's record must satisfy on its own. Returns "" when valid.
+std::string jailProblem(const std::string& key, const JailRecord& jail) {
+  const std::string where = jailLabel(key);
+  if (std::string p = jailNameProblem(key); !p.empty()) return where + ": " + p;
+  if (jail.name != key) return where + ": name " + echoed(jail.name) + " does not match its key";
+  if (std::find(std::begin(kPhases), std::end(kPhases), jail.phase) == std::end(kPhases)) {
+    std::string known;
+    for (std::string_view phase : kPhases)
+      known += (known.empty() ? "\"" : " or \"") + std::string(phase) + "\"";
+    return where + ": phase " + echoed(jail.phase) + " is not " + known;
+  }
+  if (jail.limits) {
+    for (const auto& [resource, limit] : *jail.limits) {
+      const std::string lw = where + " limit " + echoed(resource);
+      const RctlResource* r = findRctlResource(resource);
+      if (!r) return lw + ": not an rctl resource";
+      if (!rctlAllows(*r, limit.action))
+        return lw + ": action " + echoed(limit.action) + " is not one rctl takes for it";
+      if (limit.amount > r->max_amount)
+        return lw + ": amount " + std::to_string(limit.amount) + " is more than rctl accepts";
+    }
+  }
+  std::set<unsigned> indexes;
+  std::set<std::string_view> jail_side_names;
+  for (const InterfaceRecord& iface : jail.interfaces) {
+    const std::string iw = where + " interface " + std::to_string(iface.index);
+    if (iface.index >= kMaxInterfacesPerJail) {
+      return iw + ": index is out of range (0.." + std::to_string(kMaxInterfacesPerJail - 1) + ")";
+    }
+    if (!indexes.insert(iface.index).second)
+      return where + ": interface index " + std::to_string(iface.index) + " appears twice";
+    for (const auto& [field, name] :
+         {std::pair{"host_name", &iface.host_name}, std::pair{"jail_name", &iface.jail_name}}) {
+      if (std::string p = interfaceNameProblem(*name); !p.empty())
+        return iw + ": " + field + " " + echoed(*name) + " is invalid: " + p;
+    }
+    if (!iface.bridge.empty()) {
+      if (std::string p = interfaceNameProblem(iface.bridge); !p.empty())
+        return iw + ": bridge " + echoed(iface.bridge) + " is invalid: " + p;
+    }
+    for (const auto& [field, mac] :
+         {std::pair{"host_mac", &iface.host_mac}, std::pair{"jail_mac", &iface.jail_mac}}) {
+      if (!MacAddress::parse(*mac)) return iw + ": " + field + " " + echoed(*mac) + " is not a MAC address";
+    }
+    for (const std::string& address : iface.addresses) {
+      if (!Cidr::parse(address))
+        return iw + ": address " + echoed(address) + " is not a CIDR (address/prefix length)";
+    }
+    if (!jail_side_names.insert(iface.jail_name).second)
+      return iw + ": jail_name " + echoed(iface.jail_name) + " is used twice in this jail";
+  }
+  return {};
+}
+
 // The semantic rules, shared by decodeState and save(). Returns "" when valid.
-std::string stateProblem(const State& state) {
+// `valid_before`, when given, has one entry per jail (map order): true for a record
+// equal to one a state that passed these rules held, whose own rules need no second
+// look; names are still checked across every jail.
+std::string stateProblem(const State& state, const std::vector<char>* valid_before = nullptr) {
+  size_t i = 0;
+  for (const auto& [key, jail] : state.jails) {
+    if (!valid_before || !(*valid_before)[i])
+      if (std::string p = jailProblem(key, jail); !p.empty()) return p;
+    ++i;
+  }
+  // Host-side names are unique in the state. With most jails known valid, only the names
+  // of the others can collide, and a scan for those beats building a map of every name.
+  if (valid_before) {
+    std::vector<std::string_view> fresh;
+    i = 0;
+    for (const auto& [key, jail] : state.jails) {
+      if (!(*valid_before)[i++])
+        for (const InterfaceRecord& iface : jail.interfaces) fresh.push_back(iface.host_name);
+    }
+    if (fresh.size() <= 8) {  // beyond, the map below is cheaper
+      bool collides = false;
+      for (size_t f = 0; f < fresh.size() && !collides; ++f) {
+        size_t seen = 0;
+        for (const auto& [key, jail] : state.jails)
+          for (const InterfaceRecord& iface : jail.interfaces) seen += iface.host_name == fresh[f];
+        collides = seen > 1;
+      }
+      if (!collides) return {};  // else the map finds the pair, in the order its message names them
+    }
+  }
   std::map<std::string, std::string, std::less<>> host_names;  // host_name → its owner
   for (const auto& [key, jail] : state.jails) {
-    const std::string where = jailLabel(key);
-    if (std::string p = jailNameProblem(key); !p.empty()) return where + ": " + p;
-    if (jail.name != key) return where + ": name " + echoed(jail.name) + " does not match its key";
-    if (std::find(std::begin(kPhases), std::end(kPhases), jail.phase) == std::end(kPhases)) {
-      std::string known;
-      for (std::string_view phase : kPhases)
-        known += (known.empty() ? "\"" : " or \"") + std::string(phase) + "\"";
-      return where + ": phase " + echoed(jail.phase) + " is not " + known;
-    }
-    if (jail.limits) {
-      for (const auto& [resource, limit] : *jail.limits) {
-        const std::string lw = where + " limit " + echoed(resource);
-        const RctlResource* r = findRctlResource(resource);
-        if (!r) return lw + ": not an rctl resource";
-        if (!rctlAllows(*r, limit.action))
-          return lw + ": action " + echoed(limit.action) + " is not one rctl takes for it";
-        if (limit.amount > r->max_amount)
-          return lw + ": amount " + std::to_string(limit.amount) + " is more than rctl accepts";
-      }
-    }
-    std::set<unsigned> indexes;
-    std::set<std::string_view> jail_side_names;
     for (const InterfaceRecord& iface : jail.interfaces) {
-      const std::string iw = where + " interface " + std::to_string(iface.index);
-      if (iface.index >= kMaxInterfacesPerJail) {
-        return iw + ": index is out of range (0.." + std::to_string(kMaxInterfacesPerJail - 1) +
-               ")";
-      }
-      if (!indexes.insert(iface.index).second)
-        return where + ": interface index " + std::to_string(iface.index) + " appears twice";
-      for (const auto& [field, name] :
-           {std::pair{"host_name", &iface.host_name}, std::pair{"jail_name", &iface.jail_name}}) {
-        if (std::string p = interfaceNameProblem(*name); !p.empty())
-          return iw + ": " + field + " " + echoed(*name) + " is invalid: " + p;
-      }
-      if (!iface.bridge.empty()) {
-        if (std::string p = interfaceNameProblem(iface.bridge); !p.empty())
-          return iw + ": bridge " + echoed(iface.bridge) + " is invalid: " + p;
-      }
-      for (const auto& [field, mac] :
-           {std::pair{"host_mac", &iface.host_mac}, std::pair{"jail_mac", &iface.jail_mac}}) {
-        if (!MacAddress::parse(*mac))
-          return iw + ": " + field + " " + echoed(*mac) + " is not a MAC address";
-      }
-      for (const std::string& address : iface.addresses) {
-        if (!Cidr::parse(address))
-          return iw + ": address " + echoed(address) + " is not a CIDR (address/prefix length)";
-      }
-      if (!jail_side_names.insert(iface.jail_name).second)
-        return iw + ": jail_name " + echoed(iface.jail_name) + " is used twice in this jail";
+      const std::string iw = jailLabel(key) + " interface " + std::to_string(iface.index);
       auto [owner, inserted] = host_names.emplace(iface.host_name, iw);
       if (!inserted)
         return iw + ": host_name " + echoed(iface.host_name) + " is also used by " + owner->second;
@@ -457,17 +492,44 @@ void appendField(std::string& out, std::string_view key, std::string_view value,
   appendJsonString(out, value);
 }
 
-std::string encode(const State& state, uint64_t generation) {
+// What encode() may copy instead of writing again: an earlier encoding's text, and for
+// each jail of the state it encoded (map order) where its line is in it.
+struct JailSpan {
+  size_t begin = 0;
+  size_t end = 0;
+};
+struct EncodedBefore {
+  std::string_view text;
+  const std::vector<JailSpan>* spans = nullptr;
+  // One entry per jail of the state being encoded (map order): the index of an equal
+  // record of the same key in the earlier state, or -1.
+  const std::vector<int32_t>* same = nullptr;
+};
+
+std::string encode(const State& state, uint64_t generation, const EncodedBefore* before = nullptr,
+                   std::vector<JailSpan>* spans = nullptr) {
   // One jail per line: readable, greppable, and linear to build for any number of jails.
   // Written directly rather than through a JSON DOM: hooks save the state on every
   // change, and with hundreds of jails the DOM round-trip cost more than the fsync.
   std::string out = "{\n  \"version\": " + std::to_string(kStateFormatVersion) +
                     ",\n  \"generation\": " + std::to_string(generation) + ",\n  \"jails\": {";
-  out.reserve(out.size() + state.jails.size() * 320);
+  out.reserve(before ? out.size() + before->text.size() + 1024 : out.size() + state.jails.size() * 320);
+  if (spans) spans->clear();
   bool first = true;
+  size_t i = 0;
   for (const auto& [key, jail] : state.jails) {
     out += first ? "\n    " : ",\n    ";
     first = false;
+    const size_t begin = out.size();
+    const int32_t same = before ? (*before->same)[i] : -1;
+    ++i;
+    if (same >= 0) {
+      // An unchanged record: its line as the last save wrote it (the same function made it).
+      const JailSpan& was = (*before->spans)[static_cast<size_t>(same)];
+      out.append(before->text.substr(was.begin, was.end - was.begin));
+      if (spans) spans->push_back({begin, out.size()});
+      continue;
+    }
     appendJsonString(out, key);
     out += ": {";
     appendField(out, "name", jail.name, true);
@@ -508,6 +570,7 @@ std::string encode(const State& state, uint64_t generation) {
       out += iface.created_by_vnetd ? "true}" : "false}";
     }
     out += "]}";
+    if (spans) spans->push_back({begin, out.size()});
   }
   out += first ? "}\n}\n" : "\n  }\n}\n";
   return out;
@@ -695,6 +758,9 @@ struct StateStore::SnapshotCache {
   struct timespec mtime {};
   std::string text;
   std::shared_ptr<const State> state;
+  // When `text` is what this store's save() encoded `state` to: each jail's line in it
+  // (map order), for the next save to copy what did not change. Empty otherwise.
+  std::vector<JailSpan> spans;
   std::atomic<uint64_t> decodes{0};
 
   static bool sameFile(const struct stat& a, dev_t dev, ino_t ino, off_t size, const struct timespec& mtime) {
@@ -711,10 +777,16 @@ struct StateStore::SnapshotCache {
   // replaced by a save whose state is cached, and an older state must not take its place
   // (generations only grow while the file is in place; load() and save() hold the lock,
   // so theirs is the current state whatever its generation).
+  // `encoded`: where each jail's line is in `bytes`, when save() encoded them.
   void remember(std::string bytes, std::shared_ptr<const State> decoded, const struct stat* st,
-                bool newer_only = false) {
+                bool newer_only = false, std::vector<JailSpan>* encoded = nullptr) {
     std::lock_guard<std::mutex> guard(mutex);
     if (newer_only && state && decoded->generation <= state->generation && bytes != text) return;
+    if (encoded) {
+      spans = std::move(*encoded);
+    } else if (bytes != text) {
+      spans.clear();  // another text: the spans described the old one
+    }
     text = std::move(bytes);
     state = std::move(decoded);
     identity_known = st != nullptr;
@@ -849,11 +921,38 @@ Result<State> StateStore::peek() const {
 Result<void> StateStore::save(const StateLock& held, State& state) const {
   VNETD_TRY(checkHeld(held));
   const std::string path = statePath();
-  if (std::string problem = stateProblem(state); !problem.empty())
-    return plainError("refusing to save an invalid state to " + path + ": " + problem);
   if (state.generation == UINT64_MAX) return plainError("state generation would overflow");
   const uint64_t next = state.generation + 1;
-  std::string text = encode(state, next);
+  // A hook changes one jail: the records the last save wrote that are unchanged need
+  // neither their checks nor their encoding again — their line is copied. At 200 jails
+  // that takes a save's CPU from ~0.15 ms to ~0.03 ms, and it no longer grows with the
+  // number of jails (bench/hook_latency).
+  std::string text;
+  std::vector<JailSpan> spans;
+  {
+    std::lock_guard<std::mutex> guard(cache_->mutex);
+    const State* before = cache_->spans.empty() ? nullptr : cache_->state.get();
+    std::vector<int32_t> same;
+    std::vector<char> valid_before;
+    if (before && before->jails.size() == cache_->spans.size()) {
+      same.reserve(state.jails.size());
+      valid_before.reserve(state.jails.size());
+      auto b = before->jails.begin();
+      int32_t bi = 0;
+      for (const auto& [key, jail] : state.jails) {
+        while (b != before->jails.end() && b->first < key) ++b, ++bi;
+        const bool equal = b != before->jails.end() && b->first == key && b->second == jail;
+        same.push_back(equal ? bi : -1);
+        valid_before.push_back(equal);
+      }
+    } else {
+      before = nullptr;
+    }
+    if (std::string problem = stateProblem(state, before ? &valid_before : nullptr); !problem.empty())
+      return plainError("refusing to save an invalid state to " + path + ": " + problem);
+    EncodedBefore reuse{cache_->text, &cache_->spans, &same};
+    text = encode(state, next, before ? &reuse : nullptr, &spans);
+  }
 
   // The file prepareSpare() made, when there is one: creating a file is the costliest
   // step of a save on the hook path (on ext4 ~0.16 ms of ~0.3).
@@ -903,7 +1002,7 @@ Result<void> StateStore::save(const StateLock& held, State& state) const {
       if (!spare || errno != ENOENT) return discard(errnoError("rename " + temp + " to " + path));
       spare_gone = true;
     } else {
-      cache_->remember(std::move(text), std::move(saved), identity ? &written_st : nullptr);
+      cache_->remember(std::move(text), std::move(saved), identity ? &written_st : nullptr, false, &spans);
     }
   }
   // Again, without the spare we took (one a preparation made meanwhile would be used; a

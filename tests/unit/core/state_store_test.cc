@@ -976,6 +976,70 @@ TEST(StateStore, SaveRefusesInvalidState) {
   EXPECT_TRUE(tempFiles(store->dir()).empty());
 }
 
+// save() copies the lines of records the last save wrote unchanged: whatever the mix of
+// changes, the file must be exactly what encoding the whole state writes.
+TEST(StateStore, SavesThatCopyUnchangedRecordsWriteWhatAFullEncodingWrites) {
+  TempDir tmp;
+  auto store = StateStore::open(tmp.stateDir());
+  ASSERT_TRUE(store);
+  auto lock = store->lock();
+  ASSERT_TRUE(lock);
+  State state;
+  uint32_t seed = 12345;
+  auto next = [&seed](uint32_t n) {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 8) % n;
+  };
+  for (int round = 0; round < 400; ++round) {
+    const std::string jail = "j" + std::to_string(next(40));
+    switch (next(5)) {
+      case 0:
+      case 1:  // a start: a record appears or is made anew
+        state.jails[jail] = JailRecord{jail, "prestart", round, {interface(0, jail)}};
+        break;
+      case 2:  // created
+        if (auto it = state.jails.find(jail); it != state.jails.end()) {
+          it->second.phase = "created";
+          it->second.updated_at = round;
+        }
+        break;
+      case 3:  // an address changes
+        if (auto it = state.jails.find(jail); it != state.jails.end() && !it->second.interfaces.empty())
+          it->second.interfaces[0].addresses = {"198.18.7." + std::to_string(next(250) + 1) + "/24"};
+        break;
+      default:  // a stop
+        state.jails.erase(jail);
+    }
+    ASSERT_TRUE(store->save(*lock, state).ok()) << "round " << round;
+    ASSERT_EQ(readFile(store->statePath()), encodeState(state)) << "round " << round;
+  }
+  EXPECT_GT(state.jails.size(), 5u);
+}
+
+// Checks skipped for unchanged records must not skip what a changed record breaks in them.
+TEST(StateStore, ARecordThatCollidesWithAnUnchangedOneIsStillRefused) {
+  TempDir tmp;
+  auto store = StateStore::open(tmp.stateDir());
+  ASSERT_TRUE(store);
+  auto lock = store->lock();
+  ASSERT_TRUE(lock);
+  State state = richState();
+  ASSERT_TRUE(store->save(*lock, state).ok());
+  const std::string before = readFile(store->statePath());
+  State bad = state;
+  bad.jails["zz"] = JailRecord{"zz", "prestart", 0, {interface(3, "zz")}};
+  bad.jails["zz"].interfaces[0].host_name = "e15a_db";  // jail db.internal-2's, unchanged
+  auto saved = store->save(*lock, bad);
+  ASSERT_FALSE(saved.ok());
+  EXPECT_EQ(saved.error().message(), "refusing to save an invalid state to " + store->statePath() +
+                                         ": jail 'zz' interface 3: host_name \"e15a_db\" is also used by "
+                                         "jail 'db.internal-2' interface 15");
+  bad = state;
+  bad.jails.at("_idle").phase = "running";  // a changed record's own rules are checked
+  EXPECT_FALSE(store->save(*lock, bad).ok());
+  EXPECT_EQ(readFile(store->statePath()), before);
+}
+
 TEST(StateStore, FailedSaveLeavesPreviousStateUntouched) {
   TempDir tmp;
   auto store = StateStore::open(tmp.stateDir());
