@@ -686,6 +686,7 @@ Result<void> JailNetwork::configureInside(const JailConfig& cfg, JailRecord& rec
   auto inside = (*js)->links();
   if (!inside) return inside.error();
 
+  platform::NetStack::JailSideSetup setup;
   for (InterfaceRecord& ir : rec.interfaces) {
     std::string generated = interfaceName(jail, ir.index, Side::B);
     const LinkInfo* l = findJailSide(*inside, ir, generated);
@@ -719,33 +720,35 @@ Result<void> JailNetwork::configureInside(const JailConfig& cfg, JailRecord& rec
       VNETD_TRY((*js)->rename(current, ir.jail_name));
       out.changed = true;
     }
-    bool v6 = false;
+    platform::NetStack::JailSideInterface step;
+    step.name = name;
+    // Found in the stack's list: its index is known (a rename keeps it), so no lookup.
+    step.index = l ? l->index : 0;
     for (const auto& a : ir.addresses)
-      if (auto c = Cidr::parse(a); c && c->address.family == IpFamily::V6) v6 = true;
+      if (auto c = Cidr::parse(a)) step.addresses.push_back(*c);
+    // Described and brought up after its addresses (configureJailSide).
+    step.description = description(jail, ir.index);
     // Only where vnetd assigns IPv6: elsewhere IPv6 stays as the jail's rc.conf wants it.
     // Before the addresses: Linux refuses IPv6 addresses while it is off.
-    if (v6) VNETD_TRY((*js)->enableIpv6(name));
-    // Found in the stack's list: its index is known (a rename keeps it), so no lookup.
-    const uint32_t index = l ? l->index : 0;
-    for (const auto& a : ir.addresses)
-      if (auto c = Cidr::parse(a)) VNETD_TRY((*js)->addAddressAt(index, name, *c));
-    // Described and brought up last, in one request where the stack allows.
-    VNETD_TRY((*js)->describeAndBringUp(name, description(jail, ir.index)));
+    if (std::any_of(step.addresses.begin(), step.addresses.end(),
+                    [](const Cidr& c) { return c.address.family == IpFamily::V6; }))
+      VNETD_TRY((*js)->enableIpv6(name));
+    setup.interfaces.push_back(std::move(step));
   }
-  VNETD_TRY((*js)->loopbackUp());
-
   // One default route per family: the first interface (in config order) with a gateway.
   bool v4_done = false, v6_done = false;
   for (const InterfaceConfig& ic : cfg.interfaces) {
     if (ic.gateway && !v4_done && findRecord(rec, ic.index)) {
-      VNETD_TRY((*js)->setDefaultRoute(*ic.gateway));
+      setup.default_routes.push_back(*ic.gateway);
       v4_done = true;
     }
     if (ic.gateway6 && !v6_done && findRecord(rec, ic.index)) {
-      VNETD_TRY((*js)->setDefaultRoute(*ic.gateway6));
+      setup.default_routes.push_back(*ic.gateway6);
       v6_done = true;
     }
   }
+  // Addresses, descriptions, up, loopback, routes: one round trip where the stack batches.
+  VNETD_TRY((*js)->configureJailSide(setup));
   // The stack is open anyway: what it holds now is handed to the daemon's status, which
   // then need not open it again. Unreadable is no failure of the phase.
   if (!report_inside_) return success();

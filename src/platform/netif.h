@@ -145,6 +145,31 @@ class NetStack {
     return setUp(name, true);
   }
 
+  // What `created` does to a jail's stack once its interfaces carry their final names:
+  // per interface its addresses, then its description and up; then the loopback up; then
+  // the default routes (at most one per family). configureJailSide does exactly those
+  // calls in that order; where the kernel takes them as one batch (Linux: one sendmsg of
+  // rtnetlink messages, answered in order) it is one round trip instead of one per step.
+  struct JailSideInterface {
+    std::string name;
+    uint32_t index = 0;  // the link's index when the caller has just read it; 0 = unknown
+    std::vector<Cidr> addresses;
+    std::string description;
+  };
+  struct JailSideSetup {
+    std::vector<JailSideInterface> interfaces;
+    std::vector<IpAddress> default_routes;
+  };
+  virtual Result<void> configureJailSide(const JailSideSetup& setup) {
+    for (const JailSideInterface& i : setup.interfaces) {
+      for (const Cidr& c : i.addresses) VNETD_TRY(addAddressAt(i.index, i.name, c));
+      VNETD_TRY(describeAndBringUp(i.name, i.description));
+    }
+    VNETD_TRY(loopbackUp());
+    for (const IpAddress& gateway : setup.default_routes) VNETD_TRY(setDefaultRoute(gateway));
+    return success();
+  }
+
   // Addresses of one link (link_index != 0; filtered in the kernel where it can) or of all.
   virtual Result<std::vector<AddressInfo>> addresses(uint32_t link_index = 0) = 0;
   // Adds an address; already present → success (idempotent).

@@ -327,6 +327,7 @@ TEST_F(NetStackTest, JailsAreNamespacesIdentifiedByInode) {
   auto routes = (*inside)->defaultRoutes();
   ASSERT_TRUE(routes);
   ASSERT_EQ(routes->size(), 1u);
+  ASSERT_TRUE((*routes)[0].gateway);
   EXPECT_EQ((*routes)[0].gateway->toString(), "198.18.95.1");
   EXPECT_EQ((*routes)[0].out_index, (*lb)->index);
 
@@ -515,6 +516,61 @@ TEST_F(NetStackTest, DescribeAndBringUpAndAddressByIndex) {
   ASSERT_FALSE(wrong);
   EXPECT_EQ(wrong.error().message().rfind("add address 198.18.96.3/24 to " + b + " ", 0), 0u)
       << wrong.error().message();
+}
+
+// `created`'s steps as one batch: every step takes effect, and a failing step is named by
+// its own message (the kernel answers it with an error and goes on with the next).
+TEST_F(NetStackTest, TheJailSideSetupIsOneBatchAndAFailureNamesItsStep) {
+  std::string j = net_.jailName("cb");
+  net_.addNamespace(j);
+  auto found = jails_->find(j);
+  ASSERT_TRUE(found && *found);
+  std::string a = net_.bridgeName("cba"), b = "e0b_cb";
+  PairSpec spec = pair(a, b);
+  spec.peer_in_jail = &**found;
+  ASSERT_TRUE(host_->createPair(spec));
+  auto inside = jails_->openStack(**found);
+  ASSERT_TRUE(inside) << inside.error().message();
+  auto lb = (*inside)->link(b);
+  ASSERT_TRUE(lb && *lb);
+  NetStack::JailSideSetup setup;
+  setup.interfaces.push_back({b, (*lb)->index, {*Cidr::parse("198.18.97.2/24"), *Cidr::parse("198.18.98.2/24")},
+                              "vnetd:cb:0"});
+  setup.default_routes = {*IpAddress::parse("198.18.97.1")};
+  ASSERT_TRUE((*inside)->configureJailSide(setup));
+  auto after = (*inside)->link(b);
+  ASSERT_TRUE(after && *after);
+  EXPECT_EQ((*after)->description, "vnetd:cb:0");
+  EXPECT_TRUE((*after)->admin_up);
+  auto lo = (*inside)->link("lo");
+  ASSERT_TRUE(lo && *lo);
+  EXPECT_TRUE((*lo)->admin_up);
+  auto addrs = (*inside)->addresses((*lb)->index);
+  ASSERT_TRUE(addrs);
+  std::set<std::string> v4;
+  for (const auto& ad : *addrs)
+    if (ad.cidr.address.family == IpFamily::V4) v4.insert(ad.cidr.toString());
+  EXPECT_EQ(v4, (std::set<std::string>{"198.18.97.2/24", "198.18.98.2/24"}));
+  auto routes = (*inside)->defaultRoutes();
+  ASSERT_TRUE(routes);
+  ASSERT_EQ(routes->size(), 1u);
+  ASSERT_TRUE((*routes)[0].gateway);
+  EXPECT_EQ((*routes)[0].gateway->toString(), "198.18.97.1");
+
+  // The second message fails (no link of that index); the first error is reported with
+  // its step, and the batch's later steps ran anyway (the documented contract).
+  NetStack::JailSideSetup bad;
+  bad.interfaces.push_back({b, 999999, {*Cidr::parse("198.18.99.2/24")}, "vnetd:cb:0"});
+  bad.default_routes = {*IpAddress::parse("198.18.98.1")};
+  auto failed = (*inside)->configureJailSide(bad);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().message().rfind("add address 198.18.99.2/24 to " + b + " ", 0), 0u)
+      << failed.error().message();
+  routes = (*inside)->defaultRoutes();
+  ASSERT_TRUE(routes);
+  ASSERT_EQ(routes->size(), 1u);
+  ASSERT_TRUE((*routes)[0].gateway);
+  EXPECT_EQ((*routes)[0].gateway->toString(), "198.18.98.1");
 }
 
 // One neighbour dump answers for both families (AF_UNSPEC): ARP and NDP entries alike.

@@ -153,6 +153,50 @@ Result<void> NetlinkSocket::request(MessageBuilder& msg, const std::string& what
   return success();
 }
 
+Result<void> NetlinkSocket::requestBatch(std::span<const Batched> batch) {
+  if (batch.empty()) return success();
+  if (batch.size() == 1) return request(*batch[0].message, batch[0].what);
+  std::vector<char> out;
+  const uint32_t first = seq_ + 1;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    MessageBuilder& m = *batch[i].message;
+    if (!m.ok()) return Error{EMSGSIZE, batch[i].what + ": request does not fit a netlink message"};
+    nlmsghdr* nlh = m.message();
+    nlh->nlmsg_seq = ++seq_;
+    if (i + 1 == batch.size()) nlh->nlmsg_flags |= NLM_F_ACK;
+    const char* bytes = reinterpret_cast<const char*>(nlh);
+    out.insert(out.end(), bytes, bytes + NLMSG_ALIGN(nlh->nlmsg_len));
+  }
+  const uint32_t last = seq_;
+  for (;;) {
+    if (mnl_socket_sendto(sock_.get(), out.data(), out.size()) >= 0) break;
+    if (errno != EINTR) return errnoError(batch[0].what + ": send");
+  }
+  alignas(8) char buf[kReceiveBufferSize];
+  Error failure;
+  bool done = false;
+  while (!done) {
+    ssize_t n = mnl_socket_recvfrom(sock_.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errnoError(batch.back().what + ": receive");
+    }
+    auto r = forEachMessage(std::as_bytes(std::span(buf, static_cast<size_t>(n))),
+                            [&](std::span<const std::byte> m) {
+                              const auto* h = reinterpret_cast<const nlmsghdr*>(m.data());
+                              if (done || h->nlmsg_pid != portid_ || h->nlmsg_seq < first || h->nlmsg_seq > last ||
+                                  h->nlmsg_type != NLMSG_ERROR)
+                                return;
+                              Error e = errorReply(m, batch[h->nlmsg_seq - first].what);
+                              if (e.code != 0 && failure.code == 0) failure = std::move(e);
+                              done = h->nlmsg_seq == last;
+                            });
+    if (!r) return r.error();
+  }
+  if (failure.code != 0) return failure;
+  return success();
+}
+
 Result<std::vector<std::byte>> NetlinkSocket::query(MessageBuilder& msg, const std::string& what) {
   std::vector<std::byte> reply;
   Error failure;

@@ -83,6 +83,17 @@ class NetlinkSocket {
   // Sends `msg` with NLM_F_ACK and waits for the kernel's answer. A negative ack becomes
   // an Error with the kernel's errno and `what` as context.
   Result<void> request(MessageBuilder& msg, const std::string& what);
+  // Sends every message of `batch` in one sendmsg, NLM_F_ACK on the last only, and waits
+  // for the last one's answer. The kernel handles them in order and answers a failing one
+  // with an error whether or not it asked for an ack, then goes on with the next
+  // (net/netlink/af_netlink.c netlink_rcv_skb), so one receive usually completes the
+  // batch; the first failure is returned, with the `what` of its message. Later messages
+  // have run anyway: batch only steps whose failure fails the whole operation.
+  struct Batched {
+    MessageBuilder* message;
+    std::string what;
+  };
+  Result<void> requestBatch(std::span<const Batched> batch);
   // Sends a get request (no dump) and returns the kernel's one reply message.
   Result<std::vector<std::byte>> query(MessageBuilder& msg, const std::string& what);
   // Sends a dump request (NLM_F_DUMP) and calls `on_message` with each reply message

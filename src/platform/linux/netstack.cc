@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <deque>
+
 #include "platform/linux/link_table.h"
 #include "platform/linux/netlink.h"
 #include "platform/linux/netns.h"
@@ -294,21 +296,38 @@ class LinuxNetStack final : public NetStack {
 
   Result<void> describeAndBringUp(const std::string& name, const std::string& text) override {
     MessageBuilder m(RTM_NEWLINK, 0);
-    auto* ifi = linkHeader(m);
-    ifi->ifi_change = IFF_UP;
-    ifi->ifi_flags = IFF_UP;
-    m.putString(IFLA_IFNAME, name);
-    m.putString(IFLA_IFALIAS, text);
-    return sock_.request(m, "describe and bring up " + name);
+    return sock_.request(describeAndUpMessage(m, name, text), "describe and bring up " + name);
   }
 
   Result<void> setUp(const std::string& name, bool up) override {
     MessageBuilder m(RTM_NEWLINK, 0);
-    auto* ifi = linkHeader(m);
-    ifi->ifi_change = IFF_UP;
-    ifi->ifi_flags = up ? IFF_UP : 0;
-    m.putString(IFLA_IFNAME, name);
-    return sock_.request(m, std::string(up ? "bring up " : "bring down ") + name);
+    return sock_.request(upMessage(m, name, up), std::string(up ? "bring up " : "bring down ") + name);
+  }
+
+  // The steps of `created` as one batch: the messages the single calls send, in their
+  // order, in one sendmsg (NetlinkSocket::requestBatch). Measured on the bench's jails:
+  // four round trips of ~0.08 ms each become one.
+  Result<void> configureJailSide(const JailSideSetup& setup) override {
+    std::deque<MessageBuilder> messages;  // never moved: each points into its own buffer
+    std::vector<NetlinkSocket::Batched> batch;
+    for (const JailSideInterface& i : setup.interfaces) {
+      uint32_t index = i.index;
+      if (!index && !i.addresses.empty()) {
+        auto idx = indexOf(i.name);
+        if (!idx) return idx.error();
+        index = *idx;
+      }
+      for (const Cidr& c : i.addresses)
+        batch.push_back({&addressMessage(messages.emplace_back(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE), index, c),
+                         "add address " + c.toString() + " to " + i.name});
+      batch.push_back({&describeAndUpMessage(messages.emplace_back(RTM_NEWLINK, 0), i.name, i.description),
+                       "describe and bring up " + i.name});
+    }
+    batch.push_back({&upMessage(messages.emplace_back(RTM_NEWLINK, 0), "lo", true), "bring up lo"});
+    for (const IpAddress& gateway : setup.default_routes)
+      batch.push_back({&defaultRouteMessage(messages.emplace_back(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE), gateway),
+                       "set default route via " + gateway.toString()});
+    return sock_.requestBatch(batch);
   }
 
   Result<std::vector<AddressInfo>> addresses(uint32_t link_index) override {
@@ -336,19 +355,7 @@ class LinuxNetStack final : public NetStack {
     if (index == 0) return addAddress(name, cidr);
     // NLM_F_REPLACE makes a repeated add succeed: the hooks must be idempotent.
     MessageBuilder m(RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
-    auto* ifa = m.putHeader<ifaddrmsg>();
-    ifa->ifa_family = static_cast<uint8_t>(familyOf(cidr.address));
-    ifa->ifa_prefixlen = cidr.prefix;
-    ifa->ifa_index = index;
-    ifa->ifa_scope = RT_SCOPE_UNIVERSE;
-    m.putBytes(IFA_LOCAL, cidr.address.bytes.data(), cidr.address.length());
-    m.putBytes(IFA_ADDRESS, cidr.address.bytes.data(), cidr.address.length());
-    if (cidr.address.family == IpFamily::V6) {
-      // vnetd assigns statically and checks uniqueness itself (config validation); DAD
-      // would only keep the address "tentative" for a second after the jail starts.
-      m.putU32(IFA_FLAGS, IFA_F_NODAD);
-    }
-    return sock_.request(m, "add address " + cidr.toString() + " to " + name);
+    return sock_.request(addressMessage(m, index, cidr), "add address " + cidr.toString() + " to " + name);
   }
 
   Result<std::vector<NeighbourInfo>> neighbours(uint32_t link_index) override {
@@ -402,15 +409,7 @@ class LinuxNetStack final : public NetStack {
 
   Result<void> setDefaultRoute(const IpAddress& gateway) override {
     MessageBuilder m(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE);
-    auto* rtm = m.putHeader<rtmsg>();
-    rtm->rtm_family = static_cast<uint8_t>(familyOf(gateway));
-    rtm->rtm_dst_len = 0;
-    rtm->rtm_table = RT_TABLE_MAIN;
-    rtm->rtm_protocol = RTPROT_STATIC;
-    rtm->rtm_scope = RT_SCOPE_UNIVERSE;
-    rtm->rtm_type = RTN_UNICAST;
-    m.putBytes(RTA_GATEWAY, gateway.bytes.data(), gateway.length());
-    return sock_.request(m, "set default route via " + gateway.toString());
+    return sock_.request(defaultRouteMessage(m, gateway), "set default route via " + gateway.toString());
   }
 
   Result<void> loopbackUp() override { return setUp("lo", true); }
@@ -433,6 +432,54 @@ class LinuxNetStack final : public NetStack {
   }
 
  private:
+  // The messages of the single calls above, also batched by configureJailSide. Each fills
+  // a builder made with the type and flags named in its comment and returns it.
+  // RTM_NEWLINK, 0: the alias, then IFF_UP (do_setlink applies them in that order).
+  static MessageBuilder& describeAndUpMessage(MessageBuilder& m, const std::string& name, const std::string& text) {
+    auto* ifi = linkHeader(m);
+    ifi->ifi_change = IFF_UP;
+    ifi->ifi_flags = IFF_UP;
+    m.putString(IFLA_IFNAME, name);
+    m.putString(IFLA_IFALIAS, text);
+    return m;
+  }
+  // RTM_NEWLINK, 0.
+  static MessageBuilder& upMessage(MessageBuilder& m, const std::string& name, bool up) {
+    auto* ifi = linkHeader(m);
+    ifi->ifi_change = IFF_UP;
+    ifi->ifi_flags = up ? IFF_UP : 0;
+    m.putString(IFLA_IFNAME, name);
+    return m;
+  }
+  // RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE.
+  static MessageBuilder& addressMessage(MessageBuilder& m, uint32_t index, const Cidr& cidr) {
+    auto* ifa = m.putHeader<ifaddrmsg>();
+    ifa->ifa_family = static_cast<uint8_t>(familyOf(cidr.address));
+    ifa->ifa_prefixlen = cidr.prefix;
+    ifa->ifa_index = index;
+    ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+    m.putBytes(IFA_LOCAL, cidr.address.bytes.data(), cidr.address.length());
+    m.putBytes(IFA_ADDRESS, cidr.address.bytes.data(), cidr.address.length());
+    if (cidr.address.family == IpFamily::V6) {
+      // vnetd assigns statically and checks uniqueness itself (config validation); DAD
+      // would only keep the address "tentative" for a second after the jail starts.
+      m.putU32(IFA_FLAGS, IFA_F_NODAD);
+    }
+    return m;
+  }
+  // RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE.
+  static MessageBuilder& defaultRouteMessage(MessageBuilder& m, const IpAddress& gateway) {
+    auto* rtm = m.putHeader<rtmsg>();
+    rtm->rtm_family = static_cast<uint8_t>(familyOf(gateway));
+    rtm->rtm_dst_len = 0;
+    rtm->rtm_table = RT_TABLE_MAIN;
+    rtm->rtm_protocol = RTPROT_STATIC;
+    rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+    rtm->rtm_type = RTN_UNICAST;
+    m.putBytes(RTA_GATEWAY, gateway.bytes.data(), gateway.length());
+    return m;
+  }
+
   Result<uint32_t> indexOf(const std::string& name) {
     auto l = link(name);
     if (!l) return l.error();
