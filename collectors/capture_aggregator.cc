@@ -259,23 +259,36 @@ void Aggregator::setAttribution(std::shared_ptr<const Attribution> next) {
       jails[remap[s]] = jails_[s];
       active[remap[s]] = active_[s];
     }
-  PeerTable peers(peerPairs(next->size()));
-  peers_.forEach([&](uint32_t jail, uint32_t peer, uint64_t bytes) {
-    // A pair whose peer jail is gone goes with it; "external" (kNoSlot) stays external.
-    uint32_t j = map(jail), p = map(peer);
-    if (j != kNoSlot && (peer == kNoSlot || p != kNoSlot)) peers.add(j, p, bytes);
-  });
-  // Flows keep their endpoints' jails that remain; a flow left with none is dropped.
-  // `active` was carried over per jail; a departed jail's share simply went with it.
-  flows_.forEach([&](FlowTable::Flow& f) {
-    f.jail_a = map(f.jail_a);
-    f.jail_b = map(f.jail_b);
-  });
-  flows_.sweep(flows_.capacity(), [](const FlowTable::Flow& f) { return f.jail_a == kNoSlot && f.jail_b == kNoSlot; });
+  // Every jail keeps its slot (the new ones sort after the old): peers and flows stay as
+  // they are. Otherwise they are renumbered — a walk over the whole flow table (max_flows
+  // entries, megabytes), which a jail start must not cost when there is nothing in it.
+  bool same_slots = old.size() <= next->size();
+  for (uint32_t s = 0; s < old.size() && same_slots; ++s) same_slots = remap[s] == s;
+  if (!same_slots || peerPairs(next->size()) != peerPairs(old.size())) {
+    PeerTable peers(peerPairs(next->size()));
+    peers_.forEach([&](uint32_t jail, uint32_t peer, uint64_t bytes) {
+      // A pair whose peer jail is gone goes with it; "external" (kNoSlot) stays external.
+      uint32_t j = map(jail), p = map(peer);
+      if (j != kNoSlot && (peer == kNoSlot || p != kNoSlot)) peers.add(j, p, bytes);
+    });
+    peers_ = std::move(peers);
+  }
+  if (!same_slots && flows_.size() > 0) {
+    // Flows keep their endpoints' jails that remain; a flow left with none is dropped.
+    // `active` was carried over per jail; a departed jail's share simply went with it.
+    bool orphaned = false;
+    flows_.forEach([&](FlowTable::Flow& f) {
+      f.jail_a = map(f.jail_a);
+      f.jail_b = map(f.jail_b);
+      orphaned = orphaned || (f.jail_a == kNoSlot && f.jail_b == kNoSlot);
+    });
+    if (orphaned)
+      flows_.sweep(flows_.capacity(),
+                   [](const FlowTable::Flow& f) { return f.jail_a == kNoSlot && f.jail_b == kNoSlot; });
+  }
 
   jails_ = std::move(jails);
   active_ = std::move(active);
-  peers_ = std::move(peers);
   attribution_ = std::move(next);
   isolating_ = attribution_->isolating();
   src_hit_ = dst_hit_ = MacHit{};

@@ -612,6 +612,33 @@ TEST(Aggregator, ANewTableKeepsSurvivorsCountersByNameAndDropsTheDeparted) {
   EXPECT_EQ(agg.activeFlows(b), 0u);
 }
 
+// A jail that sorts after every other moves no slot: the flow table and the peers are
+// kept as they are (no walk over the table), and go on counting.
+TEST(Aggregator, AJailThatSortsLastKeepsEveryFlowAndPeerInPlace) {
+  Aggregator agg(1024, 60);
+  agg.setAttribution(table({{"a", kMacA}, {"b", kMacB}}));
+  feed(agg, udpFrame(kMacB, kMacA, kIpA, kIpB, 1, 2, 100));     // a → b
+  feed(agg, udpFrame(kGateway, kMacA, kIpA, kIpOut, 3, 4, 50));  // a → outside
+  const uint32_t a = agg.attribution()->slotOf("a"), b = agg.attribution()->slotOf("b");
+  ASSERT_EQ(agg.activeFlows(a), 2u);
+  agg.setAttribution(table({{"a", kMacA}, {"b", kMacB}, {"c", kMacC}}));
+  ASSERT_EQ(agg.attribution()->slotOf("a"), a);
+  ASSERT_EQ(agg.attribution()->slotOf("b"), b);
+  EXPECT_EQ(agg.activeFlows(a), 2u);
+  EXPECT_EQ(agg.activeFlows(b), 1u);
+  feed(agg, udpFrame(kMacB, kMacA, kIpA, kIpB, 1, 2, 100));  // the same flow: no new one
+  feed(agg, udpFrame(kMacC, kMacA, kIpA, kIpC, 7, 8, 10));   // a → c, the newcomer
+  EXPECT_EQ(agg.activeFlows(a), 3u);
+  EXPECT_EQ(agg.activeFlows(agg.attribution()->slotOf("c")), 1u);
+  uint64_t a_to_b = 0, a_to_c = 0;
+  for (const auto& p : agg.snapshot(true).peers) {
+    if (p.jail == a && p.peer == b) a_to_b = p.bytes;
+    if (p.jail == a && p.peer == agg.attribution()->slotOf("c")) a_to_c = p.bytes;
+  }
+  EXPECT_EQ(a_to_b, 2u * (14 + 20 + 8 + 100));
+  EXPECT_EQ(a_to_c, 14u + 20 + 8 + 10);
+}
+
 TEST(Aggregator, MacsThatChangeJailsAreAttributedToTheNewOneAtOnce) {
   // The aggregator remembers the last MACs it looked up; a new table must not leave a
   // MAC with its old jail, even when every slot number stays the same.
