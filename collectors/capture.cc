@@ -1,5 +1,6 @@
 #include "collectors/capture.h"
 
+#include "collectors/capture_filter.h"
 #include "collectors/sample_filter.h"
 #include "platform/capture_direction.h"
 #include "platform/sample_selection.h"
@@ -87,6 +88,34 @@ bool installSampleFilter(pcap_t* p, const std::string& bridge, const CaptureConf
   return true;
 }
 
+}  // namespace
+
+bool installCaptureFilter(pcap_t* p, const std::string& bridge, const CaptureConfig& c, std::string& problem,
+                          timeval& skip_before) {
+  if (c.sample > 1) return installSampleFilter(p, bridge, c, problem, skip_before);
+  skip_before = timeval{};
+  // Every frame, cut to snaplen by the kernel: without a filter Linux copies each frame
+  // whole into the ring (net/packet/af_packet.c tpacket_rcv: the copy is skb->len unless
+  // a filter returns less, up to the ring's frame size), and with segmentation offload a
+  // frame is a super-frame of up to 64 KiB — a TCP stream between two jails filled the
+  // ring with them (3 % dropped, 0.35 s of capture CPU in 2 s, the stream 20-55 % slower;
+  // with this filter: none dropped, 0.01 s). libpcap truncates only in user space there.
+  // BPF platforms get the same program from libpcap at activation already
+  // (pcap-bpf.c pcap_activate_bpf installs "accept everything" with the snapshot length;
+  // FreeBSD sys/net/bpf.c catchpacket then copies min(what the filter returned, the
+  // frame's length)): installing it again there changes nothing.
+  bpf_insn keep{static_cast<u_short>(BPF_RET | BPF_K), 0, 0, c.snaplen};
+  bpf_program prog{1, &keep};
+  if (pcap_setfilter(p, &prog) != 0) {
+    // Not fatal: the capture still counts every frame, at the cost above.
+    VNETD_LOG_WARN("capture on %s: cannot have the kernel cut frames to %u bytes: %s", bridge.c_str(), c.snaplen,
+                   pcap_geterr(p));
+  }
+  return true;
+}
+
+namespace {
+
 // Opens a capture on `bridge`; on failure null, with `problem` set and `absent` telling
 // whether the interface simply does not exist (yet).
 // `skip_before`: frames stamped before it are from before the sampling filter (zero: none).
@@ -124,7 +153,7 @@ Pcap openBridge(const std::string& bridge, const CaptureConfig& c, std::string& 
     return nullptr;
   }
   skip_before = timeval{};
-  if (c.sample > 1 && !installSampleFilter(p.get(), bridge, c, problem, skip_before)) return nullptr;
+  if (!installCaptureFilter(p.get(), bridge, c, problem, skip_before)) return nullptr;
   return p;
 }
 
