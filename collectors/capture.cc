@@ -1,6 +1,7 @@
 #include "collectors/capture.h"
 
 #include "collectors/capture_filter.h"
+#include "collectors/guard_worker.h"
 #include "collectors/sample_filter.h"
 #include "platform/capture_direction.h"
 #include "platform/sample_selection.h"
@@ -218,6 +219,7 @@ std::string macText(const MacBytes& m) {
   return text;
 }
 
+
 }  // namespace
 
 // ---------------------------------------------------------------------- CaptureChannel
@@ -305,9 +307,15 @@ struct BridgeCapture::Impl {
     Pcap handle;
     std::string problem;
     Impl* impl = nullptr;
+    uint64_t ticket = 0;  // an open the guard worker has not answered yet; 0: none
   };
   void syncGuards();
   void reopenGuards();
+  // Takes the guards the worker opened (GuardWorker); closes, through it, those of ports
+  // that went away meanwhile.
+  void collectGuards();
+  // Closes a guard's handle through the worker (never on the capture thread).
+  void dropGuard(Guard& g) { guard_worker.close(std::move(g.handle)); }
   // Every frame the guards hold now; never blocks.
   void drainGuards();
   // A spoofed frame a guard saw, until the bridge capture sees the same frame: that one is
@@ -422,6 +430,12 @@ struct BridgeCapture::Impl {
   std::atomic<bool> stop{false};
   std::atomic<bool> open{false};   // `handle` is open (for poke)
   UniqueFd wake_read, wake_write;  // a byte written = look at `stop`, or retry now
+  uint64_t guard_tickets = 0;      // the last GuardWorker ticket handed out
+  // Declared after the pipe: destroyed first, its thread still writes to the pipe.
+  GuardWorker<Pcap> guard_worker{openGuard, [this] {
+    char byte = 1;
+    (void)!::write(wake_write.get(), &byte, 1);  // a full pipe has a wake-up pending already
+  }};
   std::thread thread;
 };
 
@@ -451,19 +465,36 @@ void BridgeCapture::Impl::syncGuards() {
     g->slot = table.slotOf(port.jail);
     next.push_back(std::move(g));
   }
+  for (auto& old : guards)
+    if (old) dropGuard(*old);  // a port gone (or its MAC changed)
   guards = std::move(next);
   reopenGuards();
 }
 
-void BridgeCapture::Impl::reopenGuards() {
-  for (auto& g : guards) {
-    if (g->handle) continue;
-    std::string problem;
-    g->handle = openGuard(g->port.interface, g->port.mac, problem);
-    if (!g->handle && problem != g->problem)
+void BridgeCapture::Impl::collectGuards() {
+  for (GuardWorker<Pcap>::Opened& o : guard_worker.take()) {
+    Guard* g = nullptr;
+    for (auto& candidate : guards)
+      if (candidate->ticket == o.ticket) g = candidate.get();
+    if (!g) {
+      guard_worker.close(std::move(o.handle));  // its port went away meanwhile
+      continue;
+    }
+    g->ticket = 0;
+    g->handle = std::move(o.handle);
+    if (!g->handle && o.problem != g->problem)
       VNETD_LOG_INFO("capture on %s: no spoofing guard on %s (jail %s) yet: %s; retrying every second",
-                     channel->bridge().c_str(), g->port.interface.c_str(), g->port.jail.c_str(), problem.c_str());
-    g->problem = g->handle ? std::string() : problem;
+                     channel->bridge().c_str(), g->port.interface.c_str(), g->port.jail.c_str(), o.problem.c_str());
+    g->problem = g->handle ? std::string() : o.problem;
+  }
+}
+
+void BridgeCapture::Impl::reopenGuards() {
+  collectGuards();
+  for (auto& g : guards) {
+    if (g->handle || g->ticket) continue;
+    g->ticket = ++guard_tickets;
+    guard_worker.open(g->ticket, g->port.interface, g->port.mac);
   }
 }
 
@@ -490,7 +521,7 @@ void BridgeCapture::Impl::drainGuards() {
     while ((n = pcap_dispatch(g->handle.get(), -1, &Impl::onSpoofed, reinterpret_cast<u_char*>(g))) > 0) {
     }
     if (n < 0 || (p[i].revents & (POLLERR | POLLHUP | POLLNVAL)))
-      g->handle.reset();  // the pair went away; reopened at the next publication
+      dropGuard(*g);  // the pair went away; reopened at the next publication
   }
 }
 
@@ -585,7 +616,7 @@ bool BridgeCapture::Impl::wait(int fd, int ms, bool& fd_error) {
   // (reopened at the next publication) rather than spin on it.
   if (n > 0)
     for (size_t i = 2; i < p.size(); ++i)
-      if (p[i].revents & (POLLERR | POLLHUP | POLLNVAL)) polled_guards[i - 2]->handle.reset();
+      if (p[i].revents & (POLLERR | POLLHUP | POLLNVAL)) dropGuard(*polled_guards[i - 2]);
   if (n > 0 && (p[0].revents & POLLIN)) {
     char buf[64];
     while (::read(wake_read.get(), buf, sizeof buf) > 0) {
@@ -609,6 +640,7 @@ void BridgeCapture::Impl::run() {
   bool fd_error = false;
   while (!stop) {
     refreshAttribution();
+    collectGuards();
     // Open: frames from before a request may still sit in the kernel's buffer for up to
     // one buffer timeout. Closed: nothing is coming; answer at once.
     auto request_due = serveRequests(!handle);
