@@ -18,6 +18,11 @@ void Event::cancel() {
   if (ev_) event_del(ev_);
 }
 
+Result<void> Event::resume() {
+  if (!ev_ || event_add(ev_, nullptr) != 0) return plainError("libevent: cannot watch the event again");
+  return success();
+}
+
 void Event::trampoline(int, short, void* self) {
   auto* e = static_cast<Event*>(self);
   e->owner_->guarded(e->callback_, "event callback");

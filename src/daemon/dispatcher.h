@@ -45,6 +45,9 @@ class Event {
   // inside the event's own callback; destroy it later (hand it to Dispatcher::post).
   // Loop thread.
   void cancel();
+  // Puts a cancelled fd or signal event back in the loop (watched again from now on).
+  // Loop thread.
+  Result<void> resume();
 
  private:
   friend class Dispatcher;

@@ -13,6 +13,8 @@ constexpr auto kRewatchRetry = std::chrono::seconds(1);
 // Retry drains are this far apart at least, whatever a source asks: one whose retryAt()
 // stays in the past must not turn the loop into a busy loop.
 constexpr std::chrono::milliseconds kMinRetryDelay{10};
+// How long notifications gather before one drain reads them all (see the header).
+constexpr std::chrono::milliseconds kBatchDelay{3};
 
 std::string list(const std::vector<int>& fds) {
   std::string s;
@@ -37,7 +39,7 @@ Result<void> EventWatch::watchAll() {
   std::vector<int> fds = source_.fds();
   std::vector<std::unique_ptr<Event>> watches;
   for (int fd : fds) {
-    auto w = dispatcher_.onReadable(fd, [this] { drain(); });
+    auto w = dispatcher_.onReadable(fd, [this] { readable(); });
     if (!w) return w.error();
     watches.push_back(std::move(*w));
   }
@@ -51,6 +53,29 @@ void EventWatch::retire(std::unique_ptr<Event> event) {
   event->cancel();
   // Usually called inside one of the Event's callbacks: destroyed once that returned.
   dispatcher_.post([e = std::shared_ptr<Event>(std::move(event))] {});
+}
+
+void EventWatch::readable() {
+  if (batch_timer_) return;  // paused already (a second descriptor of the same wake-up)
+  auto timer = dispatcher_.onTimer(kBatchDelay, false, [this] { endBatch(); });
+  if (!timer) {  // no timer to wait for: read now, as without batching
+    drain();
+    return;
+  }
+  for (auto& w : watches_) w->cancel();
+  batch_timer_ = std::move(*timer);
+}
+
+void EventWatch::endBatch() {
+  retire(std::move(batch_timer_));  // the timer firing now
+  for (auto& w : watches_) {
+    if (auto resumed = w->resume(); !resumed) {
+      // Watched anew by the next follow() (its retry timer), as after a failed rebuild.
+      rewatch_failed_ = true;
+      VNETD_LOG_ERROR("interface events: %s", resumed.error().message().c_str());
+    }
+  }
+  drain();
 }
 
 void EventWatch::drain() {

@@ -135,6 +135,29 @@ TEST_F(EventWatchTest, DrainsWhenADescriptorIsReadable) {
   EXPECT_EQ(watch_->rewatches(), 0u);
 }
 
+// A hook's kernel changes come as many notifications a little apart: what arrives within
+// the batch delay of the first is read by one drain (one wake-up of the loop), not one
+// drain each. The second write is due 1 ms after the loop starts, the batch ends 3 ms
+// after the first readable: the order is the loop's own timers', whatever the load.
+TEST_F(EventWatchTest, WhatArrivesWithinTheBatchDelayIsReadInOneDrain) {
+  src_.pipes.push_back(Pipe::make());
+  src_.pipes.push_back(Pipe::make());
+  watch();
+  on_event_ = [&](const std::string& name) {
+    if (name == "b") d_->exit();
+  };
+  src_.pipes[0].send("a");
+  auto later = d_->onTimer(std::chrono::milliseconds(1), false, [&] {
+    src_.pipes[1].send("b");
+    src_.pipes[0].send("c");
+  });
+  ASSERT_TRUE(later);
+  ASSERT_TRUE(d_->run());
+  EXPECT_FALSE(timed_out_);
+  EXPECT_EQ(seen_, "acb");
+  EXPECT_EQ(src_.drains, 1);
+}
+
 // The source closes its socket and the replacement gets the same number (the lowest free
 // one, as POSIX hands out): the loop must watch the new file, not trust that the number
 // is "already watched" — the kernel dropped the old file's registration when it closed.
