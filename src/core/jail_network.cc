@@ -36,6 +36,14 @@ using platform::LinkKind;
 
 std::string description(const std::string& jail, unsigned index) { return pairDescription(jail, index); }
 
+// address6 = "slaac" on the configured interface `index` (issue 19): the in-jail part
+// turns IPv6 and its autoconfiguration on (configureInside).
+bool wantsSlaac(const JailConfig& cfg, unsigned index) {
+  for (const InterfaceConfig& ic : cfg.interfaces)
+    if (ic.index == index) return ic.address6_slaac;
+  return false;
+}
+
 const InterfaceRecord* findRecord(const JailRecord& rec, unsigned index) {
   for (const auto& r : rec.interfaces)
     if (r.index == index) return &r;
@@ -724,7 +732,11 @@ Result<void> JailNetwork::configureInside(const JailConfig& cfg, JailRecord& rec
       if (auto c = Cidr::parse(a); c && c->address.family == IpFamily::V6) v6 = true;
     // Only where vnetd assigns IPv6: elsewhere IPv6 stays as the jail's rc.conf wants it.
     // Before the addresses: Linux refuses IPv6 addresses while it is off.
-    if (v6) VNETD_TRY((*js)->enableIpv6(name));
+    const bool slaac = wantsSlaac(cfg, ir.index);
+    if (v6 || slaac) VNETD_TRY((*js)->enableIpv6(name));
+    // SLAAC (issue 19): before the link comes up, which is when the kernel forms the
+    // link-local address from the MAC and solicits routers.
+    if (slaac) VNETD_TRY((*js)->enableAutoconf(name));
     // Found in the stack's list: its index is known (a rename keeps it), so no lookup.
     const uint32_t index = l ? l->index : 0;
     for (const auto& a : ir.addresses)
