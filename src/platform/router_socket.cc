@@ -1,12 +1,13 @@
 #include "platform/router_socket.h"
 
+// Order matters on FreeBSD: <netinet/icmp6.h> uses struct in6_addr from <netinet/in.h>.
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <netinet/in.h>
+#include <netinet/icmp6.h>
 #include <arpa/inet.h>
 #include <ifaddrs.h>
-#include <netinet/icmp6.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/types.h>
-#include <sys/uio.h>
 
 #include <cerrno>
 #include <cstring>
