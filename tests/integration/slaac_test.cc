@@ -166,6 +166,40 @@ TEST_F(SlaacTest, JailGetsItsEui64AddressAndTheBridgeAsDefaultRouterAndPingsTheB
   EXPECT_EQ(st["counters"].value("router_solicitations_invalid", 0), 0);
 }
 
+// vnetctl doctor reads the jail's IPv6 autoconfiguration from inside it ("slaac:JAIL:IF"):
+// healthy after the start; a jail that stopped accepting RAs is a failure naming accept_ra,
+// and the fix doctor prints (the poststart hook) repairs it.
+TEST_F(SlaacTest, DoctorChecksAutoconfigurationInsideTheJail) {
+  const std::string br = net_.bridgeName("br"), jail = net_.jailName("doc");
+  configure(184, br, slaacJail(jail));
+  startDaemon();
+  ASSERT_NO_FATAL_FAILURE(startJail(jail));
+  const Cidr want{ndp::eui64Address(*Cidr::parse("2001:db8:184::/64"), jailMac(jail)), 64};
+  ASSERT_TRUE(hasAddress(waitForSlaac(jail, want, 40), want));
+  const std::string ifname = interfaceName(jail, 0, Side::B);
+  const std::string check = "slaac:" + jail + ":" + ifname;
+  auto verdict = [&]() -> Json {
+    auto r = testing::run({VNETD_VNETCTL_BINARY, "-c", configPath(), "doctor", "--json"}, 30);
+    Json all = Json::parse(r.out, nullptr, false);
+    if (all.is_array())
+      for (const auto& c : all)
+        if (c.value("check", "") == check) return c;
+    ADD_FAILURE() << "no " << check << " in:\n" << r.out << r.err;
+    return Json::object();
+  };
+  Json v = verdict();
+  EXPECT_EQ(v.value("status", ""), "ok") << v.dump();
+  EXPECT_NE(v.value("message", "").find(want.toString()), std::string::npos) << v.dump();
+
+  ASSERT_EQ(testing::run({"ip", "netns", "exec", jail, "sysctl", "-q", "-w", "net.ipv6.conf." + ifname + ".accept_ra=0"}).status, 0);
+  v = verdict();
+  EXPECT_EQ(v.value("status", ""), "fail") << v.dump();
+  EXPECT_NE(v.value("message", "").find("accept_ra"), std::string::npos) << v.dump();
+  EXPECT_EQ(v.value("fix", ""), "vnetd-hook poststart " + jail) << v.dump();
+  ASSERT_EQ(hook("poststart", jail).status, 0);
+  EXPECT_EQ(verdict().value("status", ""), "ok");
+}
+
 // The jail's kernel solicits when its link comes up; the daemon answers at once (not at
 // the next periodic RA, 10-30 s away), and the jail configures itself again from it.
 TEST_F(SlaacTest, SolicitationsAreAnswered) {
