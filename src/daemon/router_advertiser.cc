@@ -106,9 +106,11 @@ bool RouterAdvertiser::ensureSocket(Bridge& b) {
   if (!link) return fail(link.error().message());
   if (!*link) return fail("the bridge does not exist (yet)");
   if (b.socket && (*link)->index == b.ifindex) return true;
-  // New, or the bridge was made anew (another index): a socket for this one.
+  // New, or the bridge was made anew (another index): a socket for this one, and a
+  // link-local address to send from (FreeBSD bridges have none by default).
   b.readable.reset();
   b.socket.reset();
+  if (auto ll = host_.enableLinkLocal(b.config.interface); !ll) return fail(ll.error().message());
   auto sock = platform::RouterSocket::open(b.config.interface, (*link)->index);
   if (!sock) return fail(sock.error().message());
   b.socket.emplace(std::move(*sock));

@@ -187,6 +187,15 @@ class NetStack {
   virtual Result<void> enableAutoconf(const std::string& name) {
     return Error{EOPNOTSUPP, "enable IPv6 autoconfiguration on " + name + ": not supported by this stack"};
   }
+  // The link forms an IPv6 link-local address (a router's RAs must come from one): the
+  // bridges with router_advertisements. FreeBSD: ND6_IFF_AUTO_LINKLOCAL (nd6_ifattach
+  // clears it on if_bridge(4) by default) and -IFDISABLED; Linux forms it by itself once
+  // the link has carrier, so there it is a no-op. Not ACCEPT_RTADV: the host must not take
+  // RAs the jails might send. Already so → success.
+  virtual Result<void> enableLinkLocal(const std::string& name) {
+    (void)name;
+    return success();
+  }
   struct AutoconfState {
     bool accepts_ra = false;  // router advertisements are processed on the link
     bool autoconf = false;    // addresses are formed from their prefixes

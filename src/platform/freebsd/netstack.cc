@@ -485,6 +485,24 @@ class FreeBsdNetStack final : public NetStack {
     return success();
   }
 
+  // A bridge that sends RAs (issue 19) needs a link-local source address, and FreeBSD
+  // gives if_bridge(4) none by default: sys/netinet6/nd6.c nd6_ifattach leaves
+  // ND6_IFF_AUTO_LINKLOCAL off for IFT_BRIDGE whatever net.inet6.ip6.auto_linklocal says.
+  // Its 0->1 transition in nd6_ioctl runs in6_ifattach, which forms fe80:: from the MAC
+  // (`ifconfig bridge0 inet6 auto_linklocal -ifdisabled`). ACCEPT_RTADV stays off (also
+  // nd6_ifattach's bridge default): the host must not configure itself from jails' RAs.
+  Result<void> enableLinkLocal(const std::string& name) override {
+    const std::string what = "enable the IPv6 link-local address of " + name + in();
+    if (!s_.inet6) return Error{EAFNOSUPPORT, what + ": this network stack has no IPv6"};
+    char check[IFNAMSIZ];
+    VNETD_TRY(copyIfName(check, name));
+    if (vnetd_nd6_change_flags(s_.inet6.get(), name.c_str(), vnetd_nd6_iff_auto_linklocal, vnetd_nd6_iff_ifdisabled) != 0) {
+      if (errno == ENXIO) return Error{ENODEV, what + ": no interface " + name};
+      return errnoError(what);
+    }
+    return success();
+  }
+
   Result<AutoconfState> autoconfState(const std::string& name) override {
     const std::string what = "read the IPv6 flags of " + name + in();
     if (!s_.inet6) return Error{EAFNOSUPPORT, what + ": this network stack has no IPv6"};

@@ -447,6 +447,10 @@ class LinuxNetStack final : public NetStack {
     return sock_.request(m, what + " (addr_gen_mode eui64)");
   }
 
+  // Linux forms a link's link-local address by itself once it has carrier (a bridge:
+  // once a port is up; net/ipv6/addrconf.c addrconf_notify NETDEV_CHANGE), after DAD.
+  Result<void> enableLinkLocal(const std::string&) override { return success(); }
+
   Result<AutoconfState> autoconfState(const std::string& name) override {
     const std::string what = "read IPv6 autoconfiguration of " + name;
     auto accept_ra = readIpv6Conf(name, "accept_ra", what);
