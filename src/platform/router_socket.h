@@ -6,6 +6,12 @@
 // same way (IPV6_PKTINFO, IPV6_HOPLIMIT, ICMP6_FILTER, IPV6_JOIN_GROUP), so this one
 // implementation serves Linux and FreeBSD: no OS-specific code. The kernel computes the
 // ICMPv6 checksum of what is sent and drops received messages with a bad one (core/ndp.h).
+// Solicitations reach the socket although the host's kernel does not answer them itself:
+// FreeBSD sys/netinet6/icmp6.c icmp6_input hands every message it accepted to the raw
+// ICMPv6 sockets (icmp6_rip6_input, which applies each socket's ICMP6_FILTER) after its
+// own processing (nd6_rs_input ignores RSs on a host that does not forward); Linux
+// delivers to raw sockets before the protocol handler (net/ipv6/ip6_input.c
+// ip6_protocol_deliver_rcu -> raw6_local_deliver).
 //
 // Threading: one thread at a time (the daemon loop). Owns its socket (RAII).
 #pragma once

@@ -785,7 +785,10 @@ std::vector<Verdict> judgeJail(Platform p, const JailFacts& j) {
 
 std::vector<Verdict> judgeSlaac(Platform p, const JailFacts& j) {
   std::vector<Verdict> out;
-  for (const auto& [ifname, sf] : j.slaac) {
+  for (const auto& entry : j.slaac) {
+    // Not a structured binding: the lambda below captures the name (clang < 16).
+    const std::string& ifname = entry.first;
+    const SlaacFacts& sf = entry.second;
     const std::string check = "slaac:" + j.name + ":" + ifname;
     const std::string who = "jail " + j.name + " " + ifname;
     auto l = std::find_if(j.links.begin(), j.links.end(), [&](const platform::LinkInfo& x) { return x.name == ifname; });
