@@ -427,11 +427,13 @@ class LinuxNetStack final : public NetStack {
 
   // address6 = "slaac" (issue 19). The per-link sysctls of the stack's namespace:
   // accept_ra = 2 accepts RAs even if the jail turns forwarding on later (1 would then
-  // silently stop: net/ipv6/addrconf.h ipv6_accept_ra), autoconf = 1 forms addresses from
-  // prefixes with the A flag (net/ipv6/addrconf.c addrconf_prefix_rcv). The interface
-  // identifier is the MAC's EUI-64 (IN6_ADDR_GEN_MODE_EUI64, set by netlink:
-  // inet6_set_link_af) — the default, but a host-wide stable_secret or addr_gen_mode
-  // default would otherwise change it, and vnetd promises addresses from the stable MAC.
+  // silently stop: include/net/ipv6.h ipv6_accept_ra), autoconf = 1 forms addresses from
+  // prefixes with the A flag (net/ipv6/addrconf.c addrconf_prefix_rcv). These two are
+  // sysctls only: netlink sets no per-link IPv6 configuration but the address generation
+  // mode and the token (net/ipv6/addrconf.c inet6_af_policy). The interface identifier is
+  // the MAC's EUI-64 (IN6_ADDR_GEN_MODE_EUI64, by netlink: inet6_set_link_af) — the
+  // default, but a stable_secret or another addr_gen_mode default in the jail would
+  // otherwise change it, and vnetd promises addresses from the stable MAC.
   Result<void> enableAutoconf(const std::string& name) override {
     const std::string what = "enable IPv6 autoconfiguration on " + name;
     VNETD_TRY(writeIpv6Conf(name, "accept_ra", "2\n", what));
@@ -459,7 +461,7 @@ class LinuxNetStack final : public NetStack {
     if (!autoconf) return autoconf.error();
     auto forwarding = readIpv6Conf(name, "forwarding", what);
     if (!forwarding) return forwarding.error();
-    // net/ipv6/addrconf.h ipv6_accept_ra: 1 only while the link does not forward.
+    // include/net/ipv6.h ipv6_accept_ra: 1 only while the link does not forward.
     AutoconfState out;
     out.accepts_ra = *accept_ra == 2 || (*accept_ra == 1 && *forwarding == 0);
     out.autoconf = *autoconf != 0;
