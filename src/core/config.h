@@ -65,6 +65,11 @@ struct BridgeConfig {
                                        // "vlan:<key>" for a [vlan.<key>] table (uplinkVlanKey)
   bool private_members = false;        // IFBIF_PRIVATE on jail members: jails cannot talk to each other
   std::string nat;                     // egress interface for NAT ("" = no NAT)
+  // router_advertisements = true (issue 19): the daemon sends IPv6 router advertisements
+  // on the bridge for the /64 of `address6` (prefix information A+L, itself as default
+  // router), so that jails with address6 = "slaac" configure themselves. Needs address6
+  // with a /64 prefix (SLAAC forms 64-bit interface identifiers: RFC 4862 5.5.3).
+  bool router_advertisements = false;
 };
 
 // The one rule for "this bridge translates": `nat` names an egress and the bridge has an
@@ -84,6 +89,10 @@ struct InterfaceConfig {
   bool address_auto = false;           // address = "auto": allocate from the bridge subnet
   std::optional<Cidr> address;         // static IPv4 address with prefix
   std::optional<Cidr> address6;        // static IPv6 address with prefix
+  // address6 = "slaac" (issue 19): no static IPv6 address; the jail side accepts router
+  // advertisements and forms its address from its stable MAC (EUI-64), its default route
+  // from the advertising router. Excludes address6 and gateway6.
+  bool address6_slaac = false;
   std::optional<IpAddress> gateway;    // default route; default: the bridge's address when it has one
   std::optional<IpAddress> gateway6;
   std::optional<uint32_t> mtu;         // default: the bridge's mtu

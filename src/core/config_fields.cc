@@ -170,6 +170,9 @@ std::optional<Cidr> FieldReader::parseHostCidr(const std::string& text, Pos pos,
     std::string hint = "expected an " + std::string(familyName(family)) +
                        " address with prefix length, e.g. " + example;
     if (text == "auto") hint = "\"auto\" is only supported for the IPv4 address";
+    if (text == "auto" && family == IpFamily::V6)
+      hint += "; address6 = \"slaac\" lets the jail configure IPv6 from router advertisements";
+    if (text == "slaac") hint = "\"slaac\" is only supported for a jail interface's address6";
     error(pos, what + " " + quoted(text) + " is not a valid " + familyName(family) + " CIDR",
           hint);
     return std::nullopt;

@@ -22,6 +22,8 @@ struct BridgePositions {
   Pos address6;
   bool mtu_given = false;
   Pos nat;
+  Pos router_advertisements;  // issue 19 (slaac)
+  bool address6_given = false;
   std::vector<std::pair<std::string, Pos>> uplinks;  // valid ones, as written
 };
 

@@ -41,7 +41,8 @@ constexpr std::string_view kCaptureKeys[] = {"enabled",     "snaplen",
                                              "max_flows",   "flight_recorder_packets",
                                              "sample"};
 constexpr std::string_view kBridgeKeys[] = {"interface", "address", "address6", "mtu",
-                                            "uplinks",   "private", "nat"};
+                                            "uplinks",   "private", "nat",
+                                            "router_advertisements"};
 constexpr std::string_view kVlanKeys[] = {"parent", "tag"};
 constexpr std::string_view kJailKeys[] = {"interface", "limits"};
 constexpr std::string_view kInterfaceKeys[] = {"bridge",   "address", "address6", "gateway",
@@ -338,7 +339,25 @@ class SectionReader {
     if (auto v = fields_.getBool(t, "private", s)) bridge.private_members = *v;
     info.nat = at(t, "nat");
     if (auto v = fields_.getInterfaceName(t, "nat", s)) bridge.nat = *v;
+    loadRouterAdvertisements(t, s, bridge, info);
     config_.bridges[key] = std::move(bridge);
+  }
+
+  // [bridge.X] router_advertisements (issue 19, SLAAC); the /64 rule is validateConfig's.
+  void loadRouterAdvertisements(const toml::table& t, const Scope& s, BridgeConfig& bridge,
+                                BridgePositions& info) {
+    info.router_advertisements = at(t, "router_advertisements");
+    info.address6_given = t.contains("address6");
+    if (auto v = fields_.getBool(t, "router_advertisements", s)) bridge.router_advertisements = *v;
+  }
+
+  // address6 = "slaac" (issue 19): no address of its own, so [jail_defaults] may say it
+  // too (every jail forms its own from its own MAC). True when the value was "slaac".
+  bool loadSlaac(const toml::table& t, InterfaceConfig& iface) {
+    const toml::node* n = t.get("address6");
+    if (!n || n->value<std::string>() != "slaac") return false;
+    iface.address6_slaac = true;
+    return true;
   }
 
   // `name` is nullopt for [jail_defaults].
@@ -426,7 +445,9 @@ class SectionReader {
 
     info.address6 = at(t, "address6");
     info.address6_given = t.contains("address6");
-    if (defaults && info.address6_given) {
+    if (loadSlaac(t, iface)) {
+      // no static address: validateConfig checks gateway6 against it
+    } else if (defaults && info.address6_given) {
       error(info.address6, s.ref("address6") + " would give every jail the same address",
             "set address6 in each [jail.<name>] instead");
     } else {

@@ -76,6 +76,7 @@ class Validator {
       };
       overlaps(bridge.address, info.address, v4_subnets);
       overlaps(bridge.address6, info.address6, v6_subnets);
+      checkRouterAdvertisements(key, bridge, info);
     }
   }
 
@@ -141,6 +142,42 @@ class Validator {
     }
   }
 
+  // [bridge.X] router_advertisements (issue 19): the advertised prefix is the bridge's
+  // address6 subnet, and SLAAC forms addresses only from a /64 prefix (RFC 4862 5.5.3 d:
+  // prefix length plus the 64-bit interface identifier must be 128; Linux
+  // net/ipv6/addrconf.c addrconf_prefix_rcv ignores other lengths for autoconf).
+  void checkRouterAdvertisements(const std::string& key, const BridgeConfig& bridge,
+                                 const BridgePositions& info) {
+    if (!bridge.router_advertisements) return;
+    const std::string table = "[bridge." + tomlKey(key) + "]";
+    if (!bridge.address6) {
+      if (!info.address6_given)  // an invalid one is reported already
+        error(info.router_advertisements,
+              "router_advertisements on bridge " + quoted(key) + " needs an IPv6 address6 on the bridge",
+              "set address6 in " + table + ", e.g. \"2001:db8:180::1/64\"");
+      return;
+    }
+    if (bridge.address6->prefix != 64) {
+      error(info.router_advertisements,
+            "router_advertisements on bridge " + quoted(key) + " needs a /64 address6, but it is " +
+                bridge.address6->toString(),
+            "SLAAC forms addresses only in a /64: use " + bridge.address6->address.toString() + "/64");
+    }
+  }
+
+  // address6 = "slaac" (issue 19): the default route comes from the router
+  // advertisements (their source, the router's link-local address), so a static gateway6
+  // would be a second, competing default route that RAs cannot withdraw when the router
+  // goes: refused rather than silently ignored.
+  void checkSlaacInterface(InterfaceConfig& iface, const InterfacePositions& info) {
+    if (info.gateway6_given) {
+      error(info.gateway6,
+            "gateway6 of " + info.who + " cannot be combined with address6 = \"slaac\"",
+            "remove gateway6: with SLAAC the default route is learned from router advertisements");
+    }
+    iface.gateway6.reset();
+  }
+
   void checkInterfaces(JailConfig& jail, JailPositions& jail_info) {
     for (size_t i = 0; i < jail.interfaces.size(); ++i) {
       InterfaceConfig& iface = jail.interfaces[i];
@@ -178,7 +215,9 @@ class Validator {
       if (!info.gateway_given && subnet && bridge.address) iface.gateway = bridge.address->address;
 
       // IPv6 (no "auto": SLAAC or static only).
-      if (iface.address6 && bridge.address6)
+      if (iface.address6_slaac) {
+        checkSlaacInterface(iface, info);
+      } else if (iface.address6 && bridge.address6)
         checkInBridgeSubnet(*iface.address6, *bridge.address6, info.address6, info.who,
                             iface.bridge, false);
       checkGateway(iface.gateway6, info.gateway6_given, info.gateway6, iface.address6,

@@ -26,6 +26,10 @@ ForwardingNeeds forwardingNeeds(const Config& config, const std::vector<IpAddres
       routesVia(ic.gateway6);
     }
   };
+  // A bridge that sends router advertisements is the default router of every jail that
+  // configures itself from them (address6 = "slaac", issue 19): it routes for them.
+  for (const auto& [key, b] : config.bridges)
+    if (b.router_advertisements && b.address6) routesVia(b.address6->address);
   for (const auto& [name, jc] : config.jails) fromJail(jc);
   if (config.jail_defaults) fromJail(*config.jail_defaults);
   for (const auto& g : more_gateways) routesVia(g);

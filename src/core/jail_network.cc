@@ -36,6 +36,14 @@ using platform::LinkKind;
 
 std::string description(const std::string& jail, unsigned index) { return pairDescription(jail, index); }
 
+// address6 = "slaac" on the configured interface `index` (issue 19): the in-jail part
+// turns IPv6 and its autoconfiguration on (configureInside).
+bool wantsSlaac(const JailConfig& cfg, unsigned index) {
+  for (const InterfaceConfig& ic : cfg.interfaces)
+    if (ic.index == index) return ic.address6_slaac;
+  return false;
+}
+
 const InterfaceRecord* findRecord(const JailRecord& rec, unsigned index) {
   for (const auto& r : rec.interfaces)
     if (r.index == index) return &r;
@@ -730,9 +738,13 @@ Result<void> JailNetwork::configureInside(const JailConfig& cfg, JailRecord& rec
     step.description = description(jail, ir.index);
     // Only where vnetd assigns IPv6: elsewhere IPv6 stays as the jail's rc.conf wants it.
     // Before the addresses: Linux refuses IPv6 addresses while it is off.
-    if (std::any_of(step.addresses.begin(), step.addresses.end(),
-                    [](const Cidr& c) { return c.address.family == IpFamily::V6; }))
-      VNETD_TRY((*js)->enableIpv6(name));
+    const bool v6 = std::any_of(step.addresses.begin(), step.addresses.end(),
+                                [](const Cidr& c) { return c.address.family == IpFamily::V6; });
+    const bool slaac = wantsSlaac(cfg, ir.index);
+    if (v6 || slaac) VNETD_TRY((*js)->enableIpv6(name));
+    // SLAAC (issue 19): before the link comes up (configureJailSide), which is when the
+    // kernel forms the link-local address from the MAC and solicits routers.
+    if (slaac) VNETD_TRY((*js)->enableAutoconf(name));
     setup.interfaces.push_back(std::move(step));
   }
   // One default route per family: the first interface (in config order) with a gateway.

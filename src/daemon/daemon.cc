@@ -153,6 +153,7 @@ Result<void> Daemon::start() {
       });
   if (!server) return server.error();
   server_ = std::move(*server);
+  startRouterAdvertisements(cfg);
   armReconcileTimer();
   sampleRates();
   auto rate_timer = dispatcher_.onTimer(kRateSamplePeriod, true, [this] { sampleRates(); });
@@ -161,6 +162,12 @@ Result<void> Daemon::start() {
   VNETD_LOG_INFO("started: %zu bridges, %zu jails configured; control socket %s", cfg.bridges.size(),
                  cfg.jails.size(), cfg.daemon.control_socket.c_str());
   return success();
+}
+
+// Issue 19: router advertisements on the bridges that ask for them (daemon/router_advertiser.h).
+void Daemon::startRouterAdvertisements(const Config& cfg) {
+  advertiser_ = std::make_unique<RouterAdvertiser>(dispatcher_, *host_, counters_);
+  advertiser_->apply(cfg);
 }
 
 void Daemon::armReconcileTimer() {
@@ -374,6 +381,7 @@ Result<void> Daemon::reload(std::function<void()> then) {
   log::setLevel(config_->daemon.log_level);
   mutator_->setConfig(config_);
   forwarding_->apply(*config_);  // a bridge that needs forwarding may have been added
+  if (advertiser_) advertiser_->apply(*config_);  // issue 19: router_advertisements may have changed
   if (capture_) capture_->apply(*config_);  // bridges added/removed, [capture] changed
   for (const auto& [key, br] : config_->bridges) managed_names_.insert(br.interface);
   watchNatEgresses(*config_);

@@ -35,6 +35,7 @@
 #include "daemon/mutator.h"
 #include "daemon/rates.h"
 #include "daemon/reloader.h"
+#include "daemon/router_advertiser.h"
 #include "daemon/state_syncer.h"
 #include "daemon/status_service.h"
 #include "exporters/metrics_http.h"
@@ -73,6 +74,7 @@ class Daemon {
   std::string jailOfHostSide(const std::string& host_side) const;  // "" when none
   void reconcileSoon(const char* why, std::chrono::milliseconds delay);
   void armReconcileTimer();
+  void startRouterAdvertisements(const Config& cfg);
   void setManaged(std::set<std::string> names);
   void captureFollowState();
   void sampleRates();
@@ -108,6 +110,9 @@ class Daemon {
   // `vnetctl capture` sessions, made at the first one. Uses *capture_ only in handle();
   // destroyed (its threads joined, their clients see EOF) after ~Daemon's body.
   std::unique_ptr<CaptureStreams> captures_;
+  // IPv6 router advertisements on bridges with router_advertisements (issue 19): applied
+  // at start and on reload. Declared last: destroyed first (it uses host_ and counters_).
+  std::unique_ptr<RouterAdvertiser> advertiser_;
 
   std::set<std::string> nat_egresses_;              // egress interfaces of NAT bridges
   std::set<std::string> managed_names_;             // host-side links and bridges of interest

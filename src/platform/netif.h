@@ -10,6 +10,7 @@
 // daemon loop). It owns its kernel handles (netlink / ioctl sockets) via RAII.
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -200,6 +201,34 @@ class NetStack {
   // Whether IPv6 is on for the link (the opposite of what enableIpv6 clears). ENODEV for
   // no such link, EAFNOSUPPORT where the stack has no IPv6.
   virtual Result<bool> ipv6Enabled(const std::string& name) = 0;
+
+  // --- IPv6 autoconfiguration (address6 = "slaac", issue 19) ---
+  // Makes the link accept router advertisements and form addresses from their prefixes,
+  // with interface identifiers from its MAC (EUI-64): Linux accept_ra, autoconf and
+  // addr_gen_mode eui64; FreeBSD ND6_IFF_ACCEPT_RTADV and ND6_IFF_AUTO_LINKLOCAL with
+  // ND6_IFF_IFDISABLED cleared. Call it before the link comes up: the kernel forms the
+  // link-local address (and Linux sends its router solicitations) when it does. Already
+  // so → success. Does not enable IPv6 itself where enableIpv6 is separate (Linux).
+  virtual Result<void> enableAutoconf(const std::string& name) {
+    return Error{EOPNOTSUPP, "enable IPv6 autoconfiguration on " + name + ": not supported by this stack"};
+  }
+  // The link forms an IPv6 link-local address (a router's RAs must come from one): the
+  // bridges with router_advertisements. FreeBSD: ND6_IFF_AUTO_LINKLOCAL (nd6_ifattach
+  // clears it on if_bridge(4) by default) and -IFDISABLED; Linux forms it by itself once
+  // the link has carrier, so there it is a no-op. Not ACCEPT_RTADV: the host must not take
+  // RAs the jails might send. Already so → success.
+  virtual Result<void> enableLinkLocal(const std::string& name) {
+    (void)name;
+    return success();
+  }
+  struct AutoconfState {
+    bool accepts_ra = false;  // router advertisements are processed on the link
+    bool autoconf = false;    // addresses are formed from their prefixes
+  };
+  // What enableAutoconf set, as the kernel has it now (for doctor). ENODEV for no such link.
+  virtual Result<AutoconfState> autoconfState(const std::string& name) {
+    return Error{EOPNOTSUPP, "read IPv6 autoconfiguration of " + name + ": not supported by this stack"};
+  }
 };
 
 // The host's own stack.

@@ -34,6 +34,8 @@ namespace {
 
 using namespace doctor;
 
+void gatherSlaac(const JailConfig& jc, platform::NetStack& stack, JailFacts& j);  // issue 19, below
+
 // The daemon answers status from its loop; two seconds of silence means it is wedged,
 // and doctor must stay quick.
 constexpr std::chrono::milliseconds kDaemonTimeout{2000};
@@ -359,11 +361,34 @@ Facts gather(const Context& ctx, const std::string& jail_conf) {
           auto on = (*stack)->ipv6Enabled(ri.jail_name);
           if (on && !*on) j.ipv6_off.insert(ri.jail_name);  // a missing interface is the interfaces check's
         }
+        if (auto jc = cfg.jailFor(rj.name)) gatherSlaac(*jc, **stack, j);
       }
     }
     f.jails.push_back(std::move(j));
   }
   return f;
+}
+
+// Issue 19: the IPv6 autoconfiguration of the jail sides configured with "slaac" (matched
+// by their host-side names, which the record and the configuration share).
+void gatherSlaac(const JailConfig& jc, platform::NetStack& stack, JailFacts& j) {
+  for (const InterfaceConfig& ic : jc.interfaces) {
+    if (!ic.address6_slaac) continue;
+    for (const RecordedInterface& ri : j.interfaces) {
+      if (ri.host_name != ic.host_side_name) continue;
+      SlaacFacts sf;
+      auto on = stack.ipv6Enabled(ri.jail_name);
+      auto state = stack.autoconfState(ri.jail_name);
+      if (!on) sf.error = on.error().message();
+      else if (!state) sf.error = state.error().message();
+      else {
+        sf.ipv6_on = *on;
+        sf.accepts_ra = state->accepts_ra;
+        sf.autoconf = state->autoconf;
+      }
+      j.slaac[ri.jail_name] = sf;
+    }
+  }
 }
 
 }  // namespace

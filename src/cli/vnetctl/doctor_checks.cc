@@ -8,6 +8,7 @@
 
 #include "core/forwarding_needs.h"
 #include "core/naming.h"
+#include "core/ndp.h"
 #include "vnetd/build_config.h"
 
 namespace vnetd::cli::doctor {
@@ -780,6 +781,64 @@ std::vector<Verdict> judgeJail(Platform p, const JailFacts& j) {
   return out;
 }
 
+// -------------------------------------------------------------------------- slaac
+
+std::vector<Verdict> judgeSlaac(Platform p, const JailFacts& j) {
+  std::vector<Verdict> out;
+  for (const auto& entry : j.slaac) {
+    // Not a structured binding: the lambda below captures the name (clang < 16).
+    const std::string& ifname = entry.first;
+    const SlaacFacts& sf = entry.second;
+    const std::string check = "slaac:" + j.name + ":" + ifname;
+    const std::string who = "jail " + j.name + " " + ifname;
+    auto l = std::find_if(j.links.begin(), j.links.end(), [&](const platform::LinkInfo& x) { return x.name == ifname; });
+    if (l == j.links.end()) continue;  // missing: the interfaces check says so
+    if (!sf.error.empty()) {
+      out.push_back(bad(Status::Warn, check, who + ": cannot read its IPv6 autoconfiguration: " + sf.error,
+                        "vnetctl doctor  # as root"));
+      continue;
+    }
+    const std::string repair =
+        "vnetd-hook poststart " + j.name +
+        (p == Platform::FreeBSD ? "  # and in the jail's rc.conf: ifconfig_" + ifname + "_ipv6=\"inet6 accept_rtadv\""
+                                : "");
+    if (!sf.ipv6_on || !sf.accepts_ra || !sf.autoconf) {
+      std::string what = !sf.ipv6_on ? "IPv6 is switched off" + std::string(p == Platform::FreeBSD ? " (IFDISABLED)" : " (disable_ipv6)")
+                         : !sf.accepts_ra ? std::string(p == Platform::FreeBSD ? "router advertisements are not accepted (no accept_rtadv)"
+                                                                               : "router advertisements are not accepted (accept_ra)")
+                                          : "autoconfiguration is off (autoconf)";
+      out.push_back(bad(Status::Fail, check, who + " has address6 = \"slaac\" but " + what, repair));
+      continue;
+    }
+    std::vector<std::string> formed;
+    for (const auto& a : j.addresses)
+      if (a.link_index == l->index && a.cidr.prefix == 64 && !ndp::isLinkLocal(a.cidr.address) &&
+          ndp::hasEui64InterfaceId(a.cidr.address, l->mac))
+        formed.push_back(a.cidr.toString());
+    std::optional<IpAddress> router;
+    bool routed = false;
+    for (const auto& r : j.default_routes) {
+      if (r.destination.address.family != IpFamily::V6) continue;
+      routed = true;
+      if (r.gateway) router = r.gateway;
+    }
+    const std::string wait =
+        "router advertisements come every 30 s at most: is the daemon running and the bridge's "
+        "router_advertisements = true (or a router on the segment)? vnetctl status --json shows "
+        "router_advertisements_sent";
+    if (formed.empty())
+      out.push_back(bad(Status::Warn, check, who + ": no autoconfigured IPv6 address (EUI-64 of " + l->mac.toString() + ") yet",
+                        wait));
+    else if (!routed)
+      out.push_back(bad(Status::Warn, check, who + ": " + join(formed) + " but no IPv6 default route learned",
+                        "the jail forwards IPv6 (then RAs' routers are ignored) or the RAs say router lifetime 0; " + wait));
+    else
+      out.push_back(ok(check, who + ": " + join(formed) + ", default route via " +
+                                  (router ? router->toString() : std::string("the link"))));
+  }
+  return out;
+}
+
 // ------------------------------------------------------------------------ capture
 
 Verdict judgeCapture(const BridgeConfig& b, const CaptureFacts& c) {
@@ -894,7 +953,10 @@ std::vector<Verdict> judge(const Facts& f) {
       if (natWanted(b) && n != f.nat.end()) out.push_back(judgeNat(f.platform, b, n->second, f.config.path));
     }
   }
-  for (const auto& j : f.jails) add(judgeJail(f.platform, j));
+  for (const auto& j : f.jails) {
+    add(judgeJail(f.platform, j));
+    add(judgeSlaac(f.platform, j));
+  }
   if (config)
     for (const auto& [key, b] : config->bridges) {
       auto c = f.capture.find(key);

@@ -112,6 +112,14 @@ struct BridgeFacts {
   std::vector<ExpectedMember> expected;    // running recorded jails' host sides on it
 };
 
+// A jail side with address6 = "slaac" (issue 19), read inside the jail.
+struct SlaacFacts {
+  std::string error;        // could not read its IPv6 state (the rest is then unknown)
+  bool ipv6_on = false;     // not IFDISABLED / disable_ipv6
+  bool accepts_ra = false;  // Linux accept_ra (with forwarding), FreeBSD ND6_IFF_ACCEPT_RTADV
+  bool autoconf = false;    // addresses formed from RA prefixes (Linux autoconf)
+};
+
 // A running recorded jail, seen from inside.
 struct JailFacts {
   std::string name;
@@ -124,6 +132,9 @@ struct JailFacts {
   // Recorded jail sides with an IPv6 address on which IPv6 is switched off (FreeBSD:
   // ND6_IFF_IFDISABLED, which the jail's rc sets; Linux: disable_ipv6).
   std::set<std::string> ipv6_off;
+  // Issue 19: the jail sides configured with address6 = "slaac", by jail-side name, as
+  // their stack has them (judgeSlaac).
+  std::map<std::string, SlaacFacts> slaac;
 };
 
 // jail.conf as doctor.cc read it: the file jail(8) reads by default (or --jail-conf)
@@ -207,6 +218,10 @@ Verdict judgeNat(Platform p, const BridgeConfig& bridge, const NatCheckFacts& na
 std::vector<Verdict> judgeForwardFirewall(const Config& config, const std::optional<platform::ForwardFirewallFacts>& fw,
                                           const std::string& error);
 std::vector<Verdict> judgeJail(Platform p, const JailFacts& jail);
+// Issue 19: per jail side with address6 = "slaac" ("slaac:JAIL:IF"): IPv6 on, RAs
+// accepted, an autoconfigured address (the EUI-64 of the link's MAC, not link-local) and
+// an IPv6 default route.
+std::vector<Verdict> judgeSlaac(Platform p, const JailFacts& jail);
 Verdict judgeCapture(const BridgeConfig& bridge, const CaptureFacts& capture);
 // WARN when the kernel's cap is below [capture] buffer_size (each capture silently gets
 // the cap instead), with the command that raises it; nothing when capture is off or

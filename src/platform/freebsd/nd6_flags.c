@@ -13,6 +13,9 @@
 
 const uint32_t vnetd_nd6_iff_ifdisabled = ND6_IFF_IFDISABLED;
 const uint32_t vnetd_nd6_iff_no_dad = ND6_IFF_NO_DAD;
+const uint32_t vnetd_nd6_iff_accept_rtadv = ND6_IFF_ACCEPT_RTADV;
+const uint32_t vnetd_nd6_iff_auto_linklocal = ND6_IFF_AUTO_LINKLOCAL;
+const uint32_t vnetd_nd6_iff_no_radr = ND6_IFF_NO_RADR;
 
 static int getInfo(int fd, const char* ifname, struct in6_ndireq* nd) {
   if (strlen(ifname) >= sizeof nd->ifname) {

@@ -16,6 +16,10 @@ extern "C" {
 
 extern const uint32_t vnetd_nd6_iff_ifdisabled;  // ND6_IFF_IFDISABLED: IPv6 switched off
 extern const uint32_t vnetd_nd6_iff_no_dad;      // ND6_IFF_NO_DAD: no duplicate address detection
+// Issue 19 (address6 = "slaac"):
+extern const uint32_t vnetd_nd6_iff_accept_rtadv;    // ND6_IFF_ACCEPT_RTADV: process RAs
+extern const uint32_t vnetd_nd6_iff_auto_linklocal;  // ND6_IFF_AUTO_LINKLOCAL: form fe80:: from the MAC
+extern const uint32_t vnetd_nd6_iff_no_radr;         // ND6_IFF_NO_RADR: ignore RAs' default routers
 
 // Sets the ND6_IFF_* bits in `set` and clears those in `clear` on `ifname`, through the
 // AF_INET6 socket `fd` (its vnet is the one changed). Nothing is written when the flags

@@ -462,6 +462,65 @@ class FreeBsdNetStack final : public NetStack {
     return (flags & vnetd_nd6_iff_ifdisabled) == 0;
   }
 
+  // address6 = "slaac" (issue 19): `ifconfig NAME inet6 -ifdisabled accept_rtadv
+  // auto_linklocal -no_radr` in one SIOCSIFINFO_IN6 (sys/netinet6/nd6.c nd6_ioctl: the
+  // IFDISABLED 1->0 transition brings IPv6 up on an up link, an AUTO_LINKLOCAL 0->1
+  // transition runs in6_ifattach, which forms the link-local address from the MAC).
+  // sys/netinet6/nd6_rtr.c nd6_ra_input processes an RA only with ND6_IFF_ACCEPT_RTADV on
+  // the receiving interface (hop limit 255, link-local source), takes its default router
+  // unless ND6_IFF_NO_RADR (or the jail forwards IPv6 without net.inet6.ip6.rfc6204w3),
+  // and prelist_update forms an address for prefixes with the A flag. The kernel sends no
+  // router solicitation itself (rtsol(8)/rtsold(8) do, from userland): the jail waits for
+  // the bridge's next periodic RA (at most 30 s, daemon/router_advertiser.h).
+  Result<void> enableAutoconf(const std::string& name) override {
+    const std::string what = "enable IPv6 autoconfiguration on " + name + in();
+    if (!s_.inet6) return Error{EAFNOSUPPORT, what + ": this network stack has no IPv6"};
+    char check[IFNAMSIZ];
+    VNETD_TRY(copyIfName(check, name));
+    if (vnetd_nd6_change_flags(s_.inet6.get(), name.c_str(), vnetd_nd6_iff_accept_rtadv | vnetd_nd6_iff_auto_linklocal,
+                               vnetd_nd6_iff_ifdisabled | vnetd_nd6_iff_no_radr) != 0) {
+      if (errno == ENXIO) return Error{ENODEV, what + ": no interface " + name};
+      return errnoError(what);
+    }
+    return success();
+  }
+
+  // A bridge that sends RAs (issue 19) needs a link-local source address, and FreeBSD
+  // gives if_bridge(4) none by default: sys/netinet6/nd6.c nd6_ifattach leaves
+  // ND6_IFF_AUTO_LINKLOCAL off for IFT_BRIDGE whatever net.inet6.ip6.auto_linklocal says.
+  // Its 0->1 transition in nd6_ioctl runs in6_ifattach, which forms fe80:: from the MAC
+  // (`ifconfig bridge0 inet6 auto_linklocal -ifdisabled`). ACCEPT_RTADV stays off (also
+  // nd6_ifattach's bridge default): the host must not configure itself from jails' RAs.
+  Result<void> enableLinkLocal(const std::string& name) override {
+    const std::string what = "enable the IPv6 link-local address of " + name + in();
+    if (!s_.inet6) return Error{EAFNOSUPPORT, what + ": this network stack has no IPv6"};
+    char check[IFNAMSIZ];
+    VNETD_TRY(copyIfName(check, name));
+    if (vnetd_nd6_change_flags(s_.inet6.get(), name.c_str(), vnetd_nd6_iff_auto_linklocal, vnetd_nd6_iff_ifdisabled) != 0) {
+      if (errno == ENXIO) return Error{ENODEV, what + ": no interface " + name};
+      return errnoError(what);
+    }
+    return success();
+  }
+
+  Result<AutoconfState> autoconfState(const std::string& name) override {
+    const std::string what = "read the IPv6 flags of " + name + in();
+    if (!s_.inet6) return Error{EAFNOSUPPORT, what + ": this network stack has no IPv6"};
+    char check[IFNAMSIZ];
+    VNETD_TRY(copyIfName(check, name));
+    uint32_t flags = 0;
+    if (vnetd_nd6_get_flags(s_.inet6.get(), name.c_str(), &flags) != 0) {
+      if (errno == ENXIO) return Error{ENODEV, what + ": no interface " + name};
+      return errnoError(what);
+    }
+    // FreeBSD has no separate per-interface autoconf switch: prefixes with the A flag of
+    // accepted RAs form addresses (nd6_rtr.c prelist_update).
+    AutoconfState out;
+    out.accepts_ra = (flags & vnetd_nd6_iff_accept_rtadv) != 0 && (flags & vnetd_nd6_iff_ifdisabled) == 0;
+    out.autoconf = out.accepts_ra;
+    return out;
+  }
+
   Result<void> loopbackUp() override {
     VNETD_TRY(setUp("lo0", true));
     // Bringing lo0 up gives it ::1 (in6_ifattach) where IPv6 exists; 127.0.0.1 is

@@ -8,6 +8,8 @@
 #include <linux/veth.h>
 #include <linux/if.h>
 #include <fcntl.h>
+#include <cstdlib>
+#include <string_view>
 #include <unistd.h>
 
 #include <deque>
@@ -422,6 +424,49 @@ class LinuxNetStack final : public NetStack {
     return success();
   }
 
+  // address6 = "slaac" (issue 19). The per-link sysctls of the stack's namespace:
+  // accept_ra = 2 accepts RAs even if the jail turns forwarding on later (1 would then
+  // silently stop: include/net/ipv6.h ipv6_accept_ra), autoconf = 1 forms addresses from
+  // prefixes with the A flag (net/ipv6/addrconf.c addrconf_prefix_rcv). These two are
+  // sysctls only: netlink sets no per-link IPv6 configuration but the address generation
+  // mode and the token (net/ipv6/addrconf.c inet6_af_policy). The interface identifier is
+  // the MAC's EUI-64 (IN6_ADDR_GEN_MODE_EUI64, by netlink: inet6_set_link_af) — the
+  // default, but a stable_secret or another addr_gen_mode default in the jail would
+  // otherwise change it, and vnetd promises addresses from the stable MAC.
+  Result<void> enableAutoconf(const std::string& name) override {
+    const std::string what = "enable IPv6 autoconfiguration on " + name;
+    VNETD_TRY(writeIpv6Conf(name, "accept_ra", "2\n", what));
+    VNETD_TRY(writeIpv6Conf(name, "autoconf", "1\n", what));
+    MessageBuilder m(RTM_NEWLINK, 0);
+    linkHeader(m);
+    m.putString(IFLA_IFNAME, name);
+    nlattr* spec = m.nestStart(IFLA_AF_SPEC);
+    nlattr* inet6 = m.nestStart(AF_INET6);
+    m.putU8(IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_EUI64);
+    m.nestEnd(inet6);
+    m.nestEnd(spec);
+    return sock_.request(m, what + " (addr_gen_mode eui64)");
+  }
+
+  // Linux forms a link's link-local address by itself once it has carrier (a bridge:
+  // once a port is up; net/ipv6/addrconf.c addrconf_notify NETDEV_CHANGE), after DAD.
+  Result<void> enableLinkLocal(const std::string&) override { return success(); }
+
+  Result<AutoconfState> autoconfState(const std::string& name) override {
+    const std::string what = "read IPv6 autoconfiguration of " + name;
+    auto accept_ra = readIpv6Conf(name, "accept_ra", what);
+    if (!accept_ra) return accept_ra.error();
+    auto autoconf = readIpv6Conf(name, "autoconf", what);
+    if (!autoconf) return autoconf.error();
+    auto forwarding = readIpv6Conf(name, "forwarding", what);
+    if (!forwarding) return forwarding.error();
+    // include/net/ipv6.h ipv6_accept_ra: 1 only while the link does not forward.
+    AutoconfState out;
+    out.accepts_ra = *accept_ra == 2 || (*accept_ra == 1 && *forwarding == 0);
+    out.autoconf = *autoconf != 0;
+    return out;
+  }
+
   Result<bool> ipv6Enabled(const std::string& name) override {
     const std::string what = "read whether IPv6 is on for " + name;
     auto f = openIpv6Switch(name, O_RDONLY, what);
@@ -497,9 +542,32 @@ class LinuxNetStack final : public NetStack {
 
   // net.ipv6.conf.<name>.disable_ipv6 of this stack's namespace.
   Result<UniqueFd> openIpv6Switch(const std::string& name, int flags, const std::string& what) {
+    return openIpv6Conf(name, "disable_ipv6", flags, what);
+  }
+
+  Result<void> writeIpv6Conf(const std::string& name, const char* key, std::string_view value,
+                             const std::string& what) {
+    auto f = openIpv6Conf(name, key, O_WRONLY, what);
+    if (!f) return f.error();
+    if (::write(f->get(), value.data(), value.size()) != static_cast<ssize_t>(value.size()))
+      return errnoError(what + ": write net.ipv6.conf." + name + "." + key);
+    return success();
+  }
+
+  Result<int> readIpv6Conf(const std::string& name, const char* key, const std::string& what) {
+    auto f = openIpv6Conf(name, key, O_RDONLY, what);
+    if (!f) return f.error();
+    char buf[16] = {};
+    ssize_t n = ::read(f->get(), buf, sizeof buf - 1);
+    if (n <= 0) return errnoError(what + ": read net.ipv6.conf." + name + "." + key);
+    return std::atoi(buf);
+  }
+
+  // net.ipv6.conf.<name>.<key> of this stack's namespace; `key` is one of ours.
+  Result<UniqueFd> openIpv6Conf(const std::string& name, const char* key, int flags, const std::string& what) {
     // A name from the state or config, validated; it never contains '/' or "..".
     if (!isValidInterfaceName(name)) return plainError(what + ": " + interfaceNameProblem(name));
-    const std::string path = "/proc/sys/net/ipv6/conf/" + name + "/disable_ipv6";
+    const std::string path = "/proc/sys/net/ipv6/conf/" + name + "/" + key;
     auto f = ns_ ? openInNamespace(ns_.get(), path, flags) : [&]() -> Result<UniqueFd> {
       UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC));
       if (!fd) return errnoError("open " + path);

@@ -471,6 +471,64 @@ TEST(DoctorJail, HealthyInterfacesAndRoute) {
   EXPECT_FALSE(find(v, "jail:web:route6")) << "no IPv6 gateway configured";
 }
 
+// Issue 19: a jail side with address6 = "slaac", MAC 02:00:c6:12:b4:0a: its EUI-64
+// address in 2001:db8:180::/64 is 2001:db8:180::c6ff:fe12:b40a.
+JailFacts slaacJail() {
+  JailFacts j = healthyJail();
+  j.links[1].mac = MacAddress::parse("02:00:c6:12:b4:0a").value();
+  j.addresses.push_back({2, cidr("fe80::c6ff:fe12:b40a/64")});
+  j.addresses.push_back({2, cidr("2001:db8:180::c6ff:fe12:b40a/64")});
+  j.default_routes.push_back({cidr("::/0"), ip("fe80::1"), 2});
+  SlaacFacts sf;
+  sf.ipv6_on = sf.accepts_ra = sf.autoconf = true;
+  j.slaac["e0b_web"] = sf;
+  return j;
+}
+
+TEST(DoctorSlaac, HealthyWhenOnWithAnEui64AddressAndARoute) {
+  auto v = judgeSlaac(Platform::Linux, slaacJail());
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].check, "slaac:web:e0b_web");
+  EXPECT_EQ(v[0].status, Status::Ok);
+  EXPECT_THAT(v[0].message, HasSubstr("2001:db8:180::c6ff:fe12:b40a/64, default route via fe80::1"));
+  EXPECT_TRUE(judgeSlaac(Platform::Linux, healthyJail()).empty()) << "no slaac interface, no check";
+}
+
+TEST(DoctorSlaac, SaysWhichStepIsMissing) {
+  JailFacts off = slaacJail();
+  off.slaac["e0b_web"].ipv6_on = false;
+  auto v = judgeSlaac(Platform::FreeBSD, off);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_EQ(v[0].status, Status::Fail);
+  EXPECT_THAT(v[0].message, HasSubstr("IPv6 is switched off (IFDISABLED)"));
+  EXPECT_THAT(v[0].fix, HasSubstr("vnetd-hook poststart web"));
+  EXPECT_THAT(v[0].fix, HasSubstr("ifconfig_e0b_web_ipv6=\"inet6 accept_rtadv\""));
+
+  JailFacts no_ra = slaacJail();
+  no_ra.slaac["e0b_web"].accepts_ra = false;
+  v = judgeSlaac(Platform::Linux, no_ra);
+  EXPECT_EQ(v[0].status, Status::Fail);
+  EXPECT_THAT(v[0].message, HasSubstr("router advertisements are not accepted (accept_ra)"));
+
+  // A global address that is not the MAC's EUI-64 (a static one) is not autoconfigured.
+  JailFacts no_addr = slaacJail();
+  no_addr.addresses.back().cidr = cidr("2001:db8:180::10/64");
+  v = judgeSlaac(Platform::Linux, no_addr);
+  EXPECT_EQ(v[0].status, Status::Warn);
+  EXPECT_THAT(v[0].message, HasSubstr("no autoconfigured IPv6 address (EUI-64 of 02:00:c6:12:b4:0a)"));
+  EXPECT_THAT(v[0].fix, HasSubstr("router_advertisements"));
+
+  JailFacts no_route = slaacJail();
+  no_route.default_routes.pop_back();
+  v = judgeSlaac(Platform::Linux, no_route);
+  EXPECT_EQ(v[0].status, Status::Warn);
+  EXPECT_THAT(v[0].message, HasSubstr("but no IPv6 default route learned"));
+
+  JailFacts unreadable = slaacJail();
+  unreadable.slaac["e0b_web"].error = "Permission denied";
+  EXPECT_EQ(judgeSlaac(Platform::Linux, unreadable)[0].status, Status::Warn);
+}
+
 TEST(DoctorJail, RouteWrongOrMissing) {
   JailFacts j = healthyJail();
   j.default_routes[0].gateway = ip("198.18.160.99");

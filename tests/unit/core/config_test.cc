@@ -323,6 +323,40 @@ TEST_P(ConfigBadInputTest, ReportsExactlyOneClearError) {
   EXPECT_THAT(errorsOf(GetParam().toml), ElementsAre(GetParam().expected));
 }
 
+// Issue 19: address6 = "slaac" and [bridge.X] router_advertisements.
+TEST(ConfigTest, SlaacInterfaceAndAdvertisingBridge) {
+  Config c = parseOk(R"(
+[bridge.b]
+address6 = "2001:db8:180::1/64"
+router_advertisements = true
+[bridge.quiet]
+address6 = "2001:db8:181::1/64"
+[[jail.j.interface]]
+bridge = "b"
+address6 = "slaac"
+[[jail.k.interface]]
+bridge = "b"
+address6 = "2001:db8:180::10/64"
+[jail_defaults]
+[[jail_defaults.interface]]
+bridge = "b"
+address6 = "slaac"
+)");
+  EXPECT_TRUE(c.bridges.at("b").router_advertisements);
+  EXPECT_FALSE(c.bridges.at("quiet").router_advertisements);  // off unless asked for
+  const InterfaceConfig& j = c.jails.at("j").interfaces.at(0);
+  EXPECT_TRUE(j.address6_slaac);
+  EXPECT_FALSE(j.address6.has_value());
+  EXPECT_FALSE(j.gateway6.has_value());  // not the bridge's: the RAs give the route
+  const InterfaceConfig& k = c.jails.at("k").interfaces.at(0);
+  EXPECT_FALSE(k.address6_slaac);
+  EXPECT_EQ(k.gateway6, ip("2001:db8:180::1"));
+  // [jail_defaults] may say it: every jail forms its own address from its own MAC.
+  auto other = c.jailFor("other");
+  ASSERT_TRUE(other.has_value());
+  EXPECT_TRUE(other->interfaces.at(0).address6_slaac);
+}
+
 const BadCase kBadCases[] = {
     {"TomlSyntax", "[daemon]\nlog_level = \n",
      "vnetd.toml:2:13: Error while parsing key-value pair: expected value, saw '\\n'"},
@@ -746,7 +780,29 @@ pcpu = -5
      "or a host name, e.g. 127.0.0.1)"},
     {"AutoAddress6", "[bridge.b]\n[[jail.web.interface]]\nbridge = \"b\"\naddress6 = \"auto\"\n",
      "vnetd.toml:4:12: [jail.web] interface 0 address6 'auto' is not a valid IPv6 CIDR (\"auto\" "
-     "is only supported for the IPv4 address)"},
+     "is only supported for the IPv4 address; address6 = \"slaac\" lets the jail configure IPv6 "
+     "from router advertisements)"},
+    {"SlaacWithGateway6",
+     "[bridge.b]\naddress6 = \"2001:db8:180::1/64\"\n[[jail.web.interface]]\nbridge = \"b\"\n"
+     "address6 = \"slaac\"\ngateway6 = \"2001:db8:180::1\"\n",
+     "vnetd.toml:6:12: gateway6 of jail 'web' interface 0 cannot be combined with address6 = "
+     "\"slaac\" (remove gateway6: with SLAAC the default route is learned from router "
+     "advertisements)"},
+    {"SlaacOnIpv4", "[bridge.b]\n[[jail.web.interface]]\nbridge = \"b\"\naddress = \"slaac\"\n",
+     "vnetd.toml:4:11: [jail.web] interface 0 address 'slaac' is not a valid IPv4 CIDR (\"slaac\" "
+     "is only supported for a jail interface's address6)"},
+    {"SlaacOnBridge", "[bridge.b]\naddress6 = \"slaac\"\n",
+     "vnetd.toml:2:12: [bridge.b] address6 'slaac' is not a valid IPv6 CIDR (\"slaac\" is only "
+     "supported for a jail interface's address6)"},
+    {"RouterAdvertisementsWithoutAddress6", "[bridge.b]\nrouter_advertisements = true\n",
+     "vnetd.toml:2:25: router_advertisements on bridge 'b' needs an IPv6 address6 on the bridge "
+     "(set address6 in [bridge.b], e.g. \"2001:db8:180::1/64\")"},
+    {"RouterAdvertisementsNot64",
+     "[bridge.b]\naddress6 = \"2001:db8:180::1/56\"\nrouter_advertisements = true\n",
+     "vnetd.toml:3:25: router_advertisements on bridge 'b' needs a /64 address6, but it is "
+     "2001:db8:180::1/56 (SLAAC forms addresses only in a /64: use 2001:db8:180::1/64)"},
+    {"RouterAdvertisementsType", "[bridge.b]\nrouter_advertisements = \"yes\"\n",
+     "vnetd.toml:2:25: expected a boolean for [bridge.b] router_advertisements, got a string"},
     {"NegativeGrace", "[daemon]\norphan_grace_seconds = -1\n",
      "vnetd.toml:2:24: [daemon] orphan_grace_seconds -1 is out of range (allowed: 0..4294967295)"},
     {"BoolType", "[capture]\nenabled = \"yes\"\n",

@@ -106,5 +106,18 @@ bridge = "lan"
   EXPECT_FALSE(n.ipv6.needed());
 }
 
+// Issue 19: a bridge advertising itself as router routes for the jails that learn their
+// default route from it; without router_advertisements nothing on it routes IPv6.
+TEST(ForwardingNeeds, RouterAdvertisementsMakeTheBridgeAnIpv6Gateway) {
+  const std::string base = R"([bridge.lan]
+interface = "br0"
+address6 = "2001:db8:180::1/64"
+)";
+  EXPECT_FALSE(forwardingNeeds(parse(base)).ipv6.needed());
+  auto n = forwardingNeeds(parse(base + "router_advertisements = true\n"));
+  EXPECT_THAT(n.ipv6.gateways, ElementsAre(Pair("lan", ip("2001:db8:180::1"))));
+  EXPECT_FALSE(n.ipv4.needed());
+}
+
 }  // namespace
 }  // namespace vnetd

@@ -159,6 +159,9 @@ class FakeStack final : public platform::NetStack {
     w_.ipv6_on[jail_ + "/" + name] = true;
     return success();
   }
+  Result<void> enableAutoconf(const std::string& name) override {
+    return w_.call("autoconf " + name + where());
+  }
 
  private:
   World& w_;
@@ -461,6 +464,36 @@ TEST_F(JailNetworkTest, CreatedAndPoststartSwitchIpv6OnBeforeTheAddresses) {
   EXPECT_LT(pos("ipv6 e0b_web in web"), pos("address 2001:db8:7::10/64 e0b_web in web"));
   EXPECT_NE(pos("route 2001:db8:7::1 in web"), static_cast<long>(world_.calls.size()));
   EXPECT_EQ(pos("move e0b_web to web"), static_cast<long>(world_.calls.size())) << "poststart moves nothing";
+}
+
+// address6 = "slaac" (issue 19): IPv6 and its autoconfiguration are switched on before
+// the link comes up (the kernel forms the link-local address and solicits routers then),
+// no static IPv6 address and no IPv6 route is set; poststart does it again (the jail's rc
+// may have switched IPv6 off). Interfaces without "slaac" are not touched.
+TEST_F(JailNetworkTest, SlaacInterfacesGetAutoconfigurationBeforeTheyComeUp) {
+  configure("[jail.six]\n[[jail.six.interface]]\nbridge = \"lan\"\naddress = \"198.18.7.20/24\"\n"
+            "address6 = \"slaac\"\n");
+  for (const char* jail : {"web", "six"}) {
+    ASSERT_TRUE(network().prestart(jail));
+    startJail(jail);
+    ASSERT_TRUE(network().created(jail));
+  }
+  auto pos = [&](const std::string& call) {
+    return std::find(world_.calls.begin(), world_.calls.end(), call) - world_.calls.begin();
+  };
+  const long none = static_cast<long>(world_.calls.size());
+  EXPECT_LT(pos("ipv6 e0b_six in six"), pos("autoconf e0b_six in six"));
+  EXPECT_LT(pos("autoconf e0b_six in six"), pos("up e0b_six in six"));
+  EXPECT_NE(pos("up e0b_six in six"), none);
+  EXPECT_EQ(pos("autoconf e0b_web in web"), none) << "a static address6 is not autoconfigured";
+  EXPECT_NE(pos("route 198.18.7.1 in six"), none) << "IPv4 keeps its default route";
+  for (const auto& call : world_.calls) {
+    EXPECT_FALSE(call.rfind("address 2001:", 0) == 0 && call.find(" in six") != std::string::npos) << call;
+    EXPECT_FALSE(call.rfind("route 2001:", 0) == 0 && call.find(" in six") != std::string::npos) << call;
+  }
+  world_.calls.clear();
+  ASSERT_TRUE(network().poststart("six"));
+  EXPECT_NE(std::find(world_.calls.begin(), world_.calls.end(), "autoconf e0b_six in six"), world_.calls.end());
 }
 
 TEST_F(JailNetworkTest, PoststartWithoutCreatedIsAnError) {
