@@ -172,7 +172,14 @@ ExposeParse parseExpose(std::string_view text) {
       return problem(jail_pos,
                      "maps " + std::to_string(external_span + 1) + " external ports onto " + std::to_string(jail_span + 1) +
                          " jail ports",
-                     "give both ranges the same length, e.g. 8000-8010:9000-9010");
+                     "give both ranges the same ports, e.g. 8000-8010:8000-8010, or leave the jail ports out");
+    // A range is forwarded to the same ports: nftables' dnat to a port range picks any port
+    // of it (nf_nat_l4proto_unique_tuple), it does not keep the offset, so a shifted range
+    // could not be written as one rule on Linux.
+    if (external_span > 0 && !(*jail == rule.external))
+      return problem(jail_pos, "moves the port range " + std::to_string(rule.external.first) + "-" +
+                                   std::to_string(rule.external.last) + " to other jail ports",
+                     "a range is forwarded to the same ports: leave the jail ports out, or forward single ports");
     rule.jail = *jail;
   }
   ExposeParse out;

@@ -7,9 +7,10 @@
 //   ports    = port [ "-" port ]                         1..65535, first <= last
 //
 // The first ports are the external ones (on the host), the second the jail's; the jail's
-// default to the external ones, and a range maps onto a range of the same length.
+// default to the external ones. A single port may go to another jail port; a range goes to
+// the same ports in the jail (written out or left out).
 // Examples: "tcp/8080:80", "udp/53", "tcp/[2001:db8::10]:443:443",
-// "tcp/198.18.170.1:8000-8010:9000-9010".
+// "tcp/198.18.170.1:8000-8010:8000-8010".
 //
 // Without an address a forward takes the host's default external addresses (the NAT
 // egress's, or any local address: docs/configuration.md "Port forwarding (expose)") for
@@ -39,7 +40,7 @@ struct ExposeRule {
   ExposeProto proto = ExposeProto::Tcp;
   std::optional<IpAddress> address;  // external address; nullopt = the default ones
   PortRange external;
-  PortRange jail;                    // same length as `external`
+  PortRange jail;                    // a single port, or equal to `external` for a range
   // What the loader knows of the interface: which families this forward is for (filled by
   // config_validate.cc from the interface's addresses and `address`).
   bool v4 = false;

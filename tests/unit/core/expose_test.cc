@@ -41,10 +41,10 @@ TEST(ExposeParseTest, AcceptedForms) {
   EXPECT_EQ(r.address, ip("2001:db8::10"));
   EXPECT_EQ(r.external, (PortRange{443, 443}));
 
-  r = ok("tcp/198.18.170.1:8000-8010:9000-9010");
+  r = ok("tcp/198.18.170.1:8000-8010:8000-8010");
   EXPECT_EQ(r.address, ip("198.18.170.1"));
   EXPECT_EQ(r.external, (PortRange{8000, 8010}));
-  EXPECT_EQ(r.jail, (PortRange{9000, 9010}));
+  EXPECT_EQ(r.jail, (PortRange{8000, 8010}));
 
   r = ok("udp/198.18.170.1:5353");
   EXPECT_EQ(r.address, ip("198.18.170.1"));
@@ -58,7 +58,7 @@ TEST(ExposeParseTest, AcceptedForms) {
 }
 
 TEST(ExposeParseTest, StringIsCanonicalAndParsesBack) {
-  for (const char* text : {"tcp/8080:80", "udp/53", "tcp/[2001:db8::10]:443", "tcp/198.18.170.1:8000-8010:9000-9010",
+  for (const char* text : {"tcp/8080:80", "udp/53", "tcp/[2001:db8::10]:443", "tcp/198.18.170.1:8000-8010",
                            "udp/1-3"}) {
     ExposeRule r = ok(text);
     EXPECT_EQ(exposeString(r), text);
@@ -94,6 +94,7 @@ TEST(ExposeParseTest, MalformedFormsSayWhatAndWhere) {
       {"tcp/80-", "has no external port", 7},
       {"tcp/8000-8010:80", "maps 11 external ports onto 1 jail ports", 14},
       {"tcp/80:9000-9001", "maps 1 external ports onto 2 jail ports", 7},
+      {"tcp/8000-8010:9000-9010", "moves the port range 8000-8010 to other jail ports", 14},
       {"tcp/198.18.170.1:80:80:80", "has more than two port parts", 22},
       {"tcp/198.18.170.300:80", "has '198.18.170.300', not an IPv4 address", 4},
       {"tcp/198.18.170.1", "has no port after the address", 16},
@@ -202,14 +203,14 @@ TEST(ExposeConfigTest, OverlapAcrossJailsIsRefused) {
   EXPECT_THAT(errorsOf(std::string(kBridge) + R"([[jail.a.interface]]
 bridge = "jailnet"
 address = "198.18.170.10/24"
-expose = ["tcp/8000-8010:80-90"]
+expose = ["tcp/8000-8010"]
 [[jail.b.interface]]
 bridge = "jailnet"
 address = "198.18.170.11/24"
 expose = ["udp/8005", "tcp/8010"]
 )"),
               ElementsAre("vnetd.toml:11:23: expose 'tcp/8010' of jail 'b' interface 0 overlaps expose "
-                          "'tcp/8000-8010:80-90' of jail 'a' interface 0 (give each forward its own external port "
+                          "'tcp/8000-8010' of jail 'a' interface 0 (give each forward its own external port "
                           "or address)"));
   // Different external addresses do not overlap; the default does with every address.
   EXPECT_THAT(errorsOf(std::string(kBridge) + R"([[jail.a.interface]]
