@@ -71,3 +71,19 @@ ExposeParse parseExpose(std::string_view text);
 bool exposeOverlaps(const ExposeRule& a, const ExposeRule& b);
 
 }  // namespace vnetd
+
+namespace vnetd {
+
+// One forward of a running jail, resolved for the packet filter: where to, and which
+// external addresses it takes when it names none.
+struct ExposeTarget {
+  ExposeRule rule;
+  unsigned interface = 0;            // index of the jail interface
+  std::string egress;                // the bridge's NAT egress; "" = any local address
+  std::optional<IpAddress> jail_v4;  // the interface's IPv4 address, when the forward is for IPv4
+  std::optional<IpAddress> jail_v6;  // its IPv6 address, when the forward is for IPv6
+  std::string name() const { return exposeString(rule); }
+  friend bool operator==(const ExposeTarget&, const ExposeTarget&) = default;
+};
+
+}  // namespace vnetd
