@@ -256,6 +256,7 @@ TEST_F(ExposeTest, TcpAndUdpReachTheJailThroughTheHostsAddressesKeepingTheClient
   writeConfig(bridge() + jail(j, 10, "\"tcp/8080:80\", \"udp/5353:53\""));
   startDaemon();
   startJail(j);
+  EXPECT_EQ(exposeRuleComments().size(), 4u) << "created loads them";
   startService(j);
   EXPECT_EQ(askWithin(outside_ns_, true, "198.18.171.1", 8080), "tcp 198.18.171.2");
   EXPECT_EQ(askWithin(outside_ns_, true, "2001:db8:171::1", 8080), "tcp 2001:db8:171::2");

@@ -1,5 +1,6 @@
 #include "platform/linux/nft_expose.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 
@@ -82,11 +83,14 @@ const std::map<std::string, std::vector<uint64_t>>& rulesOf(const NftExposeListi
   return it == l.jails.end() ? kNone : it->second;
 }
 
+// In handle order (the order they were added).
 std::string deletions(std::string_view jail, const NftExposeListing& old) {
+  std::vector<uint64_t> all;
+  for (const auto& [comment, handles] : rulesOf(old, jail)) all.insert(all.end(), handles.begin(), handles.end());
+  std::sort(all.begin(), all.end());
   std::string out;
-  for (const auto& [comment, handles] : rulesOf(old, jail))
-    for (uint64_t h : handles)
-      out += "delete rule " + tableRef() + " " + kNftExposeChain + " handle " + std::to_string(h) + "\n";
+  for (uint64_t h : all)
+    out += "delete rule " + tableRef() + " " + kNftExposeChain + " handle " + std::to_string(h) + "\n";
   return out;
 }
 
