@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -108,6 +110,26 @@ TEST(NftExposeTest, ListingLoadAndRemove) {
   ASSERT_TRUE(moved);
   EXPECT_FALSE(moved->chain_as_declared);
   EXPECT_EQ(nftExposeLoaded("web", *rules, *moved).active.at("tcp/8080:80"), false);
+}
+
+// A listing libnftables 1.0.6 printed for real (the fuzzer's seed): our three rules by jail,
+// the rule without comment foreign, and the decoded handles.
+TEST(NftExposeTest, RealListing) {
+  std::ifstream in(VNETD_SOURCE_DIR "/tests/fuzz/corpus/fuzz_linux_nft/expose.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto l = decodeNftExposeListing(text.str());
+  ASSERT_TRUE(l) << l.error().message();
+  EXPECT_TRUE(l->chain_as_declared);
+  EXPECT_EQ(l->foreign_rules, 1u);
+  ASSERT_EQ(l->jails.size(), 2u);
+  EXPECT_EQ(l->jails.at("web").size(), 2u);
+  EXPECT_EQ(l->jails.at("db").size(), 1u);
+  auto rules = nftExposeRules("web", {target("tcp/8080:80", true, false)});
+  ASSERT_TRUE(rules);
+  ExposeLoaded loaded = nftExposeLoaded("web", *rules, *l);
+  EXPECT_TRUE(loaded.active.at("tcp/8080:80")) << "the listed comment is the one nftExposeRules makes";
+  EXPECT_TRUE(loaded.unexpected) << "the udp rule is not asked for";
 }
 
 TEST(NftExposeTest, NotAListing) {
