@@ -493,6 +493,10 @@ void Mutator::reconcileExposes(const Config& config, const State& state, const s
       warnOnce(read.error());
       continue;
     }
+    static const std::string kNotHooked =
+        "the packet filter does not evaluate vnetd's port forwards (the loaded pf ruleset has no rdr-anchor "
+        "\"vnetd/*\"): add it to pf.conf beside nat-anchor \"vnetd/*\" and run pfctl -f /etc/pf.conf";
+    if (!read->hooked && reported_nat_errors_.insert(kNotHooked).second) VNETD_LOG_WARN("reconcile: %s", kNotHooked.c_str());
     loaded.emplace(jail, std::move(*read));
   }
   std::optional<std::set<std::string>> loaded_jails;
@@ -519,7 +523,7 @@ void Mutator::reconcileExposes(const Config& config, const State& state, const s
   }
   std::map<std::pair<std::string, std::string>, bool> active;
   for (const auto& [jail, read] : loaded)
-    for (const auto& [forward, on] : read.active) active[{jail, forward}] = on;
+    for (const auto& [forward, on] : read.active) active[{jail, forward}] = on && read.hooked;
   metrics_.setExposeActive(active);
 }
 

@@ -334,7 +334,8 @@ std::vector<ExposeAction> planExpose(const std::map<std::string, std::vector<Exp
                                      const std::set<std::string>* loaded_jails) {
   std::vector<ExposeAction> out;
   for (const auto& [jail, read] : loaded) {
-    if (!wanted.count(jail)) continue;
+    // Not evaluated at all: loading again would change nothing (Mutator warns).
+    if (!wanted.count(jail) || !read.hooked) continue;
     std::string missing;
     for (const auto& [forward, active] : read.active)
       if (!active) missing += (missing.empty() ? "" : ", ") + forward;

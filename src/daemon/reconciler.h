@@ -206,7 +206,8 @@ struct ExposeAction {
 };
 
 // Ensure: a jail whose forwards were read back (`loaded`; others are not judged) with one
-// not in place (never loaded, flushed, table deleted) or with rules no forward needs now.
+// not in place (never loaded, flushed, table deleted) or with rules no forward needs now;
+// not for a jail whose rules the packet filter does not evaluate (ExposeLoaded::hooked).
 // Remove: a jail with rules loaded (`loaded_jails`, null when not read) that should have
 // none (stopped, or its forwards taken out of the configuration). Jail order.
 std::vector<ExposeAction> planExpose(const std::map<std::string, std::vector<ExposeTarget>>& wanted,

@@ -39,6 +39,9 @@ struct BridgeNat {
 struct ExposeLoaded {
   std::map<std::string, bool> active;  // per forward name: all its rules loaded as written
   bool unexpected = false;             // rules of the jail that no given forward needs
+  // The packet filter evaluates them (FreeBSD: `rdr-anchor "vnetd/*"` in the main ruleset,
+  // which only pf.conf can put back; Linux: always). Not hooked is reported, not reloaded.
+  bool hooked = true;
 };
 
 class Policy {
