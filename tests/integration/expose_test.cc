@@ -272,6 +272,11 @@ TEST_F(ExposeTest, TcpAndUdpReachTheJailThroughTheHostsAddressesKeepingTheClient
     EXPECT_EQ(comment.rfind("vnetd:expose:" + j + ":", 0), 0u) << comment;
     EXPECT_EQ(count, 1) << comment;
   }
+  // The daemon's status lists the interface's forwards (vnetctl status shows them).
+  const Json doc = status();
+  const Json* st = findJail(doc, j);
+  ASSERT_TRUE(st);
+  EXPECT_EQ((*st)["interfaces"][0]["expose"], (Json{"tcp/8080:80", "udp/5353:53"}));
 }
 
 // A forward bound to one external address answers there and not on the host's other one.
@@ -293,7 +298,10 @@ TEST_F(ExposeTest, AnAddressBoundForwardAnswersOnlyOnItsAddress) {
 // interval, and the metric says so.
 TEST_F(ExposeTest, TheForwardSurvivesDeletionOfVnetdsTable) {
   const std::string j = net_.jailName("web");
-  writeConfig(bridge() + jail(j, 12, "\"tcp/8080:80\""), 60, /*interval=*/1);
+  const uint16_t port = testing::freeLoopbackPort();
+  writeConfig("[metrics]\nlisten = \"127.0.0.1:" + std::to_string(port) + "\"\n\n" + bridge() +
+                  jail(j, 12, "\"tcp/8080:80\""),
+              60, /*interval=*/1);
   startDaemon();
   startJail(j);
   startService(j);
@@ -308,6 +316,15 @@ TEST_F(ExposeTest, TheForwardSurvivesDeletionOfVnetdsTable) {
   EXPECT_EQ(askWithin(outside_ns_, true, "2001:db8:171::1", 8080), "tcp 2001:db8:171::2");
   EXPECT_EQ(exposeRuleComments().size(), 2u);
   EXPECT_GE(status()["counters"].value("ensure_expose", 0), 1);
+  // vnetd_expose_active says the forward is in place (set at the end of the pass that
+  // logged the repair, or the next one).
+  bool active = false;
+  for (int i = 0; i < 100 && !active; ++i) {
+    active = testing::sample(testing::httpGet(port, "/metrics"), "vnetd_expose_active",
+                             {"jail=\"" + j + "\"", "expose=\"tcp/8080:80\""}) == 1;
+    if (!active) std::this_thread::sleep_for(std::chrono::milliseconds(100));  // poll with a bound
+  }
+  EXPECT_TRUE(active) << testing::httpGet(port, "/metrics");
   // The same after a flush of the chain (rules gone, table and chain kept).
   mark = daemon_->logSize();
   ASSERT_TRUE(platform::lnx::nftRun("flush chain inet vnetd prerouting", "test: flush vnetd's forward chain"));
