@@ -237,6 +237,16 @@ class ExposeTest : public DaemonFixture {
     return "[[jail." + name + ".interface]]\nbridge = \"lan\"\naddress = \"198.18.170." + std::to_string(host) +
            "/24\"\naddress6 = \"2001:db8:170::" + std::to_string(host) + "/64\"\nexpose = [" + expose + "]\n\n";
   }
+  // vnetctl doctor --json's verdict of one check (null when it has none).
+  Json doctorVerdict(const std::string& check) {
+    auto r = testing::run({VNETD_VNETCTL_BINARY, "-c", configPath(), "doctor", "--json"});
+    Json doc = Json::parse(r.out, nullptr, false);
+    if (doc.is_array())
+      for (const auto& v : doc)
+        if (v.value("check", "") == check) return v;
+    ADD_FAILURE() << "no verdict " << check << " in: " << r.out << r.err;
+    return Json();
+  }
   void startService(const std::string& jail_name) {
     service_ = std::make_unique<JailService>(jail_name);
     std::string why;
@@ -282,16 +292,27 @@ TEST_F(ExposeTest, TcpAndUdpReachTheJailThroughTheHostsAddressesKeepingTheClient
 // A forward bound to one external address answers there and not on the host's other one.
 TEST_F(ExposeTest, AnAddressBoundForwardAnswersOnlyOnItsAddress) {
   const std::string j = net_.jailName("web");
-  writeConfig(bridge() + jail(j, 11, "\"tcp/198.18.171.1:8081:80\", \"tcp/[2001:db8:171::1]:8082:80\""));
+  writeConfig(bridge() + jail(j, 11, "\"tcp/198.18.171.1:8081:80\", \"tcp/[2001:db8:171::1]:8082:80\""), 60,
+              /*interval=*/3600);
   startDaemon();
   startJail(j);
+  // doctor checks each forward hop by hop: nothing listens in the jail yet.
+  EXPECT_EQ(doctorVerdict("expose:" + j + ":tcp/198.18.171.1:8081:80")["status"], "warn");
   startService(j);
+  Json ok = doctorVerdict("expose:" + j + ":tcp/198.18.171.1:8081:80");
+  EXPECT_EQ(ok["status"], "ok") << ok.dump();
+  EXPECT_NE(ok.value("message", "").find("the jail listens on tcp port 80"), std::string::npos) << ok.dump();
   EXPECT_EQ(askWithin(outside_ns_, true, "198.18.171.1", 8081), "tcp 198.18.171.2");
   EXPECT_EQ(askOnce(outside_ns_, true, "198.18.171.3", 8081), "") << "bound to 198.18.171.1 only";
   EXPECT_EQ(askOnce(outside_ns_, true, "2001:db8:171::1", 8081), "") << "an IPv4 forward";
   EXPECT_EQ(askWithin(outside_ns_, true, "2001:db8:171::1", 8082), "tcp 2001:db8:171::2");
   EXPECT_EQ(askOnce(outside_ns_, true, "198.18.171.1", 8082), "") << "an IPv6 forward";
   EXPECT_EQ(exposeRuleComments().size(), 2u);
+  // Rules gone (the reconciler's next pass is an hour away): doctor names that hop.
+  ASSERT_TRUE(platform::lnx::nftRun("delete table inet vnetd", "test: delete vnetd's forward table"));
+  Json gone = doctorVerdict("expose:" + j + ":tcp/[2001:db8:171::1]:8082:80");
+  EXPECT_EQ(gone["status"], "fail") << gone.dump();
+  EXPECT_NE(gone.value("message", "").find("its rules are not loaded"), std::string::npos) << gone.dump();
 }
 
 // vnetd's table deleted by hand: the reconciler loads the forwards again within its
