@@ -372,6 +372,38 @@ TEST_F(ExposeTest, PoststopRemovesTheJailsForwardsOnly) {
   EXPECT_EQ(askWithin(outside_ns_, true, "198.18.171.1", 8090), "tcp 198.18.171.2");
 }
 
+// vnetd_jail_expose_connections_total counts exactly the connections made: one per TCP
+// connection (its SYN), one per UDP datagram, seen by the bridge capture.
+TEST_F(ExposeTest, TheConnectionsMetricCountsExactlyTheConnectionsMade) {
+  const std::string j = net_.jailName("web");
+  const uint16_t port = testing::freeLoopbackPort();
+  writeConfig("[metrics]\nlisten = \"127.0.0.1:" + std::to_string(port) + "\"\n\n" + bridge() +
+              jail(j, 17, "\"tcp/8080:80\", \"udp/5353:53\""));
+  startDaemon();
+  startJail(j);
+  startService(j);
+  // Neighbours resolved first (outside -> host, host -> jail), so no connection below is
+  // lost or retried; pings are not counted.
+  ASSERT_TRUE(TestNet::pingWithin(outside_ns_, "198.18.171.1", 10));
+  ASSERT_TRUE(TestNet::pingWithin(host_ns_, "198.18.170.17", 10));
+  auto value = [&](const char* expose) {
+    return testing::sample(testing::httpGet(port, "/metrics"), "vnetd_jail_expose_connections_total",
+                           {"jail=\"" + j + "\"", std::string("expose=\"") + expose + "\""});
+  };
+  const int tcp = 5, udp = 3;
+  for (int i = 0; i < tcp; ++i) ASSERT_EQ(askOnce(outside_ns_, true, "198.18.171.1", 8080), "tcp 198.18.171.2") << i;
+  for (int i = 0; i < udp; ++i) ASSERT_EQ(askOnce(outside_ns_, false, "198.18.171.1", 5353), "udp 198.18.171.2") << i;
+  // Published once a second: poll with a bound.
+  double t = -1, u = -1;
+  for (int i = 0; i < 100 && (t != tcp || u != udp); ++i) {
+    t = value("tcp/8080:80");
+    u = value("udp/5353:53");
+    if (t != tcp || u != udp) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(t, tcp) << testing::httpGet(port, "/metrics");
+  EXPECT_EQ(u, udp);
+}
+
 // Two jails claiming one external port: --check-config refuses, naming both.
 TEST_F(ExposeTest, TwoJailsClaimingOnePortAreRefusedAtConfigLoad) {
   writeConfig(bridge() + jail("one", 15, "\"tcp/8080:80\"") + jail("two", 16, "\"udp/8080\", \"tcp/8000-8100\""));
