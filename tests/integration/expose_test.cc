@@ -289,6 +289,23 @@ TEST_F(ExposeTest, TcpAndUdpReachTheJailThroughTheHostsAddressesKeepingTheClient
   EXPECT_EQ((*st)["interfaces"][0]["expose"], (Json{"tcp/8080:80", "udp/5353:53"}));
 }
 
+// With NAT on the bridge, a forward without address takes the egress's addresses
+// (iifname "up0" fib daddr . iif type local): reached on both of up0's addresses.
+TEST_F(ExposeTest, OnANatBridgeTheDefaultAddressesAreTheEgresss) {
+  const std::string j = net_.jailName("web");
+  writeConfig("[bridge.lan]\ninterface = \"br0\"\naddress = \"198.18.170.1/24\"\naddress6 = \"2001:db8:170::1/64\"\n"
+              "nat = \"up0\"\n\n" +
+              jail(j, 18, "\"tcp/8080:80\""));
+  startDaemon();
+  startJail(j);
+  startService(j);
+  // Through the egress; the jail still sees the client's own address (no masquerade on the
+  // way in: NAT translates only what leaves through up0 from the bridge's subnet).
+  EXPECT_EQ(askWithin(outside_ns_, true, "198.18.171.1", 8080), "tcp 198.18.171.2");
+  EXPECT_EQ(askWithin(outside_ns_, true, "198.18.171.3", 8080), "tcp 198.18.171.2");
+  EXPECT_EQ(askWithin(outside_ns_, true, "2001:db8:171::1", 8080), "tcp 2001:db8:171::2");
+}
+
 // A forward bound to one external address answers there and not on the host's other one.
 TEST_F(ExposeTest, AnAddressBoundForwardAnswersOnlyOnItsAddress) {
   const std::string j = net_.jailName("web");
