@@ -82,6 +82,11 @@ struct ExposeTarget {
   std::string egress;                // the bridge's NAT egress; "" = any local address
   std::optional<IpAddress> jail_v4;  // the interface's IPv4 address, when the forward is for IPv4
   std::optional<IpAddress> jail_v6;  // its IPv6 address, when the forward is for IPv6
+  // The jail's bridge (interface name) and its subnets: a jail on the same bridge reaching
+  // the forward through the host's address (hairpin) is translated to the bridge address,
+  // so that the answer comes back through the host.
+  std::string bridge;
+  std::optional<Cidr> subnet_v4, subnet_v6;  // network addresses
   std::string name() const { return exposeString(rule); }
   friend bool operator==(const ExposeTarget&, const ExposeTarget&) = default;
 };

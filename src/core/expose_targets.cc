@@ -17,11 +17,17 @@ std::vector<ExposeTarget> exposeTargets(const Config& config, const JailConfig& 
       auto& slot = c->address.family == IpFamily::V4 ? v4 : v6;
       if (!slot) slot = c->address;
     }
-    std::string egress;
-    if (auto br = config.bridges.find(ic.bridge); br != config.bridges.end() && natWanted(br->second))
-      egress = br->second.nat;
+    std::string egress, bridge;
+    std::optional<Cidr> subnet_v4, subnet_v6;
+    if (auto br = config.bridges.find(ic.bridge); br != config.bridges.end()) {
+      if (natWanted(br->second)) egress = br->second.nat;
+      bridge = br->second.interface;
+      if (br->second.address) subnet_v4 = Cidr{br->second.address->network(), br->second.address->prefix};
+      if (br->second.address6) subnet_v6 = Cidr{br->second.address6->network(), br->second.address6->prefix};
+    }
     for (const ExposeRule& rule : ic.expose) {
-      ExposeTarget t{rule, ic.index, egress, rule.v4 ? v4 : std::nullopt, rule.v6 ? v6 : std::nullopt};
+      ExposeTarget t{rule, ic.index, egress, rule.v4 ? v4 : std::nullopt, rule.v6 ? v6 : std::nullopt,
+                     bridge, subnet_v4, subnet_v6};
       if (t.jail_v4 || t.jail_v6) out.push_back(std::move(t));
     }
   }

@@ -266,7 +266,8 @@ TEST_F(ExposeTest, TcpAndUdpReachTheJailThroughTheHostsAddressesKeepingTheClient
   writeConfig(bridge() + jail(j, 10, "\"tcp/8080:80\", \"udp/5353:53\""));
   startDaemon();
   startJail(j);
-  EXPECT_EQ(exposeRuleComments().size(), 4u) << "created loads them";
+  // Per forward and family: prerouting, output (the host itself) and postrouting (hairpin).
+  EXPECT_EQ(exposeRuleComments().size(), 12u) << "created loads them";
   startService(j);
   EXPECT_EQ(askWithin(outside_ns_, true, "198.18.171.1", 8080), "tcp 198.18.171.2");
   EXPECT_EQ(askWithin(outside_ns_, true, "2001:db8:171::1", 8080), "tcp 2001:db8:171::2");
@@ -275,9 +276,9 @@ TEST_F(ExposeTest, TcpAndUdpReachTheJailThroughTheHostsAddressesKeepingTheClient
   // Not forwarded: the jail port itself, and the other protocol.
   EXPECT_EQ(askOnce(outside_ns_, true, "198.18.171.1", 80), "");
   EXPECT_EQ(askOnce(outside_ns_, true, "198.18.171.1", 5353), "");
-  // One rule per forward and family, each named for the jail.
+  // Three rules per forward and family, each named for the jail.
   auto comments = exposeRuleComments();
-  EXPECT_EQ(comments.size(), 4u);
+  EXPECT_EQ(comments.size(), 12u);
   for (const auto& [comment, count] : comments) {
     EXPECT_EQ(comment.rfind("vnetd:expose:" + j + ":", 0), 0u) << comment;
     EXPECT_EQ(count, 1) << comment;
@@ -306,6 +307,22 @@ TEST_F(ExposeTest, OnANatBridgeTheDefaultAddressesAreTheEgresss) {
   EXPECT_EQ(askWithin(outside_ns_, true, "2001:db8:171::1", 8080), "tcp 2001:db8:171::2");
 }
 
+// Hairpin: a jail on the same bridge, and the host itself, reach the forward through the
+// host's address. The other jail's connection is translated to the bridge address on the
+// way in (so the answer comes back through the host); the host's keeps its address.
+TEST_F(ExposeTest, HairpinFromAJailOfTheSameBridgeAndFromTheHost) {
+  const std::string a = net_.jailName("a"), b = net_.jailName("b");
+  writeConfig(bridge() + jail(a, 19, "\"tcp/8080:80\"") + jail(b, 20, "\"tcp/8090:80\""));
+  startDaemon();
+  startJail(a);
+  startJail(b);
+  startService(a);
+  EXPECT_EQ(askWithin(b, true, "198.18.171.1", 8080), "tcp 198.18.170.1");
+  EXPECT_EQ(askWithin(b, true, "2001:db8:171::1", 8080), "tcp 2001:db8:170::1");
+  EXPECT_EQ(askWithin(host_ns_, true, "198.18.171.1", 8080), "tcp 198.18.171.1");
+  EXPECT_EQ(askWithin(outside_ns_, true, "198.18.171.1", 8080), "tcp 198.18.171.2") << "the outside keeps its own";
+}
+
 // A forward bound to one external address answers there and not on the host's other one.
 TEST_F(ExposeTest, AnAddressBoundForwardAnswersOnlyOnItsAddress) {
   const std::string j = net_.jailName("web");
@@ -324,7 +341,7 @@ TEST_F(ExposeTest, AnAddressBoundForwardAnswersOnlyOnItsAddress) {
   EXPECT_EQ(askOnce(outside_ns_, true, "2001:db8:171::1", 8081), "") << "an IPv4 forward";
   EXPECT_EQ(askWithin(outside_ns_, true, "2001:db8:171::1", 8082), "tcp 2001:db8:171::2");
   EXPECT_EQ(askOnce(outside_ns_, true, "198.18.171.1", 8082), "") << "an IPv6 forward";
-  EXPECT_EQ(exposeRuleComments().size(), 2u);
+  EXPECT_EQ(exposeRuleComments().size(), 6u);
   // Rules gone (the reconciler's next pass is an hour away): doctor names that hop.
   ASSERT_TRUE(platform::lnx::nftRun("delete table inet vnetd", "test: delete vnetd's forward table"));
   Json gone = doctorVerdict("expose:" + j + ":tcp/[2001:db8:171::1]:8082:80");
@@ -352,7 +369,7 @@ TEST_F(ExposeTest, TheForwardSurvivesDeletionOfVnetdsTable) {
       << daemon_->log();
   EXPECT_EQ(askWithin(outside_ns_, true, "198.18.171.1", 8080), "tcp 198.18.171.2");
   EXPECT_EQ(askWithin(outside_ns_, true, "2001:db8:171::1", 8080), "tcp 2001:db8:171::2");
-  EXPECT_EQ(exposeRuleComments().size(), 2u);
+  EXPECT_EQ(exposeRuleComments().size(), 6u);
   EXPECT_GE(status()["counters"].value("ensure_expose", 0), 1);
   // vnetd_expose_active says the forward is in place (set at the end of the pass that
   // logged the repair, or the next one).
@@ -379,12 +396,12 @@ TEST_F(ExposeTest, PoststopRemovesTheJailsForwardsOnly) {
   startJail(b);
   startService(b);
   ASSERT_EQ(askWithin(outside_ns_, true, "198.18.171.1", 8090), "tcp 198.18.171.2");
-  ASSERT_EQ(exposeRuleComments().size(), 4u);
+  ASSERT_EQ(exposeRuleComments().size(), 12u);
   net_.deleteNamespace(a);
   auto r = hook("poststop", a);
   ASSERT_EQ(r.status, 0) << r.err;
   auto comments = exposeRuleComments();
-  EXPECT_EQ(comments.size(), 2u);
+  EXPECT_EQ(comments.size(), 6u);
   for (const auto& [comment, count] : comments) EXPECT_EQ(comment.rfind("vnetd:expose:" + b + ":", 0), 0u) << comment;
   EXPECT_EQ(askWithin(outside_ns_, true, "198.18.171.1", 8090), "tcp 198.18.171.2");
 }

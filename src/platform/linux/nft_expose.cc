@@ -16,9 +16,24 @@ namespace {
 
 using Json = nlohmann::json;
 
-// "dstnat" is priority -100 in the inet family (nft(8) "Standard priority names"); the
-// JSON listing prints the number.
-constexpr int64_t kDstnatPriority = -100;
+// "dstnat" is priority -100 and "srcnat" 100 in the inet family (nft(8) "Standard priority
+// names"); the JSON listing prints the number. Output is declared with -100 (dstnat's).
+struct ChainSpec {
+  const char* name;
+  const char* hook;
+  int64_t priority;
+  const char* declared;  // as declared in nftExposeLoadCommands
+};
+constexpr ChainSpec kChains[] = {
+    {kNftExposeChain, "prerouting", -100, "{ type nat hook prerouting priority dstnat; policy accept; }"},
+    {kNftExposeOutputChain, "output", -100, "{ type nat hook output priority -100; policy accept; }"},
+    {kNftExposePostroutingChain, "postrouting", 100, "{ type nat hook postrouting priority srcnat; policy accept; }"},
+};
+const ChainSpec* chainSpec(std::string_view name) {
+  for (const ChainSpec& c : kChains)
+    if (name == c.name) return &c;
+  return nullptr;
+}
 
 const Json* member(const Json& object, const char* key) {
   if (!object.is_object()) return nullptr;
@@ -77,20 +92,33 @@ std::string body(const ExposeTarget& t, IpFamily family, const IpAddress& to) {
   return out;
 }
 
-const std::map<std::string, std::vector<uint64_t>>& rulesOf(const NftExposeListing& l, std::string_view jail) {
-  static const std::map<std::string, std::vector<uint64_t>> kNone;
+// Hairpin: answers of a jail of the same bridge go back through the host (NftExposeRule).
+std::optional<std::string> hairpinBody(const ExposeTarget& t, IpFamily family, const IpAddress& to) {
+  const bool v6 = family == IpFamily::V6;
+  const std::optional<Cidr>& subnet = v6 ? t.subnet_v6 : t.subnet_v4;
+  if (t.bridge.empty() || !subnet) return std::nullopt;
+  const char* ip = v6 ? "ip6" : "ip";
+  return std::string("meta nfproto ") + (v6 ? "ipv6" : "ipv4") + " oifname \"" + t.bridge + "\" " + ip + " saddr " +
+         subnet->toString() + " " + ip + " daddr " + to.toString() + " " + exposeProtoName(t.rule.proto) + " dport " +
+         ports(t.rule.jail) + " ct status dnat masquerade";
+}
+
+const std::map<std::string, std::vector<std::pair<std::string, uint64_t>>>& rulesOf(const NftExposeListing& l,
+                                                                                       std::string_view jail) {
+  static const std::map<std::string, std::vector<std::pair<std::string, uint64_t>>> kNone;
   auto it = l.jails.find(std::string(jail));
   return it == l.jails.end() ? kNone : it->second;
 }
 
 // In handle order (the order they were added).
 std::string deletions(std::string_view jail, const NftExposeListing& old) {
-  std::vector<uint64_t> all;
-  for (const auto& [comment, handles] : rulesOf(old, jail)) all.insert(all.end(), handles.begin(), handles.end());
+  std::vector<std::pair<uint64_t, std::string>> all;  // handles are unique in a table
+  for (const auto& [comment, rules] : rulesOf(old, jail))
+    for (const auto& [chain, handle] : rules) all.emplace_back(handle, chain);
   std::sort(all.begin(), all.end());
   std::string out;
-  for (uint64_t h : all)
-    out += "delete rule " + tableRef() + " " + kNftExposeChain + " handle " + std::to_string(h) + "\n";
+  for (const auto& [handle, chain] : all)
+    out += "delete rule " + tableRef() + " " + chain + " handle " + std::to_string(handle) + "\n";
   return out;
 }
 
@@ -101,16 +129,24 @@ Result<std::vector<NftExposeRule>> nftExposeRules(std::string_view jail, const s
   std::vector<NftExposeRule> out;
   for (const ExposeTarget& t : forwards) {
     // Interface names are [A-Za-z0-9_.-]: nothing that could end the quoted string.
-    if (!t.egress.empty())
-      if (auto p = interfaceNameProblem(t.egress); !p.empty())
-        return plainError("forward " + t.name() + " of jail '" + std::string(jail) + "': egress '" + t.egress + "': " + p);
+    for (const std::string* name : {&t.egress, &t.bridge})
+      if (!name->empty())
+        if (auto p = interfaceNameProblem(*name); !p.empty())
+          return plainError("forward " + t.name() + " of jail '" + std::string(jail) + "': interface '" + *name +
+                            "': " + p);
     for (IpFamily f : {IpFamily::V4, IpFamily::V6}) {
       const std::optional<IpAddress>& to = f == IpFamily::V4 ? t.jail_v4 : t.jail_v6;
       if (!to || to->family != f) continue;
       if (t.rule.address && t.rule.address->family != f) continue;
-      NftExposeRule r{t.name(), body(t, f, *to), {}};
-      r.comment = std::string(kNftExposeCommentPrefix) + std::string(jail) + ":" + hex16(StableHash().add(r.body).digest());
-      out.push_back(std::move(r));
+      auto add = [&](const char* chain, std::string text) {
+        NftExposeRule r{t.name(), chain, std::move(text), {}};
+        r.comment = std::string(kNftExposeCommentPrefix) + std::string(jail) + ":" +
+                    hex16(StableHash().add(r.chain).add(r.body).digest());
+        out.push_back(std::move(r));
+      };
+      add(kNftExposeChain, body(t, f, *to));
+      if (t.rule.address || t.egress.empty()) add(kNftExposeOutputChain, body(t, f, *to));
+      if (auto hairpin = hairpinBody(t, f, *to)) add(kNftExposePostroutingChain, *hairpin);
     }
   }
   return out;
@@ -124,35 +160,43 @@ Result<NftExposeListing> decodeNftExposeListing(std::string_view text) {
   const Json* items = member(doc, "nftables");
   if (!items || !items->is_array()) return plainError("nftables listing has no \"nftables\" array");
   NftExposeListing out;
+  std::map<std::string, bool> declared;  // chain → as declared
   for (const Json& item : *items) {
     if (const Json* chain = member(item, "chain"); chain && inExposeTable(*chain)) {
-      if (!isString(member(*chain, "name"), kNftExposeChain)) continue;
-      out.chain_listed = true;
+      const Json* name = member(*chain, "name");
+      const ChainSpec* spec = name && name->is_string() ? chainSpec(name->get_ref<const std::string&>()) : nullptr;
+      if (!spec) continue;
+      if (std::string_view(spec->name) == kNftExposeChain) out.chain_listed = true;
       const Json* prio = member(*chain, "prio");
-      out.chain_as_declared = isString(member(*chain, "type"), "nat") && isString(member(*chain, "hook"), "prerouting") &&
-                              isString(member(*chain, "policy"), "accept") && prio && prio->is_number_integer() &&
-                              prio->get<int64_t>() == kDstnatPriority;
+      declared[spec->name] = isString(member(*chain, "type"), "nat") && isString(member(*chain, "hook"), spec->hook) &&
+                             isString(member(*chain, "policy"), "accept") && prio && prio->is_number_integer() &&
+                             prio->get<int64_t>() == spec->priority;
       continue;
     }
     const Json* rule = member(item, "rule");
     if (!rule || !inExposeTable(*rule)) continue;
     std::string jail = jailOfComment(member(*rule, "comment"));
     const Json* handle = member(*rule, "handle");
-    if (jail.empty() || !isString(member(*rule, "chain"), kNftExposeChain) || !handle || !handle->is_number_unsigned()) {
+    const Json* chain = member(*rule, "chain");
+    const ChainSpec* spec = chain && chain->is_string() ? chainSpec(chain->get_ref<const std::string&>()) : nullptr;
+    if (jail.empty() || !spec || !handle || !handle->is_number_unsigned()) {
       ++out.foreign_rules;
       continue;
     }
-    out.jails[jail][member(*rule, "comment")->get<std::string>()].push_back(handle->get<uint64_t>());
+    out.jails[jail][member(*rule, "comment")->get<std::string>()].emplace_back(spec->name, handle->get<uint64_t>());
   }
+  out.chain_as_declared = declared.size() == std::size(kChains);
+  for (const auto& [name, ok] : declared) out.chain_as_declared = out.chain_as_declared && ok;
   return out;
 }
 
 std::string nftExposeLoadCommands(std::string_view jail, const std::vector<NftExposeRule>& rules,
                                   const NftExposeListing& old) {
-  std::string out = "add table " + tableRef() + "\nadd chain " + tableRef() + " " + kNftExposeChain +
-                    " { type nat hook prerouting priority dstnat; policy accept; }\n" + deletions(jail, old);
+  std::string out = "add table " + tableRef() + "\n";
+  for (const ChainSpec& c : kChains) out += "add chain " + tableRef() + " " + c.name + " " + c.declared + "\n";
+  out += deletions(jail, old);
   for (const NftExposeRule& r : rules)
-    out += "add rule " + tableRef() + " " + kNftExposeChain + " " + r.body + " comment \"" + r.comment + "\"\n";
+    out += "add rule " + tableRef() + " " + r.chain + " " + r.body + " comment \"" + r.comment + "\"\n";
   return out;
 }
 

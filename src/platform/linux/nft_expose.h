@@ -8,10 +8,19 @@
 // the kernel here, and Debian 12's, have them). `ip vnetd` stays as it is (its reader counts
 // everything else in it as foreign), and the two are found and repaired separately.
 //
-// Layout: ONE base chain "prerouting" (type nat, hook prerouting, priority dstnat (-100),
-// policy accept); per forward and family one rule, e.g.
-//   meta nfproto ipv4 fib daddr type local tcp dport 8080 dnat ip to 198.18.170.10:80
-//     comment "vnetd:expose:web:0123456789abcdef"
+// Layout: three base chains, each type nat, policy accept: "prerouting" (hook prerouting,
+// priority dstnat -100), "output" (hook output, priority -100), "postrouting" (hook
+// postrouting, priority srcnat 100). Per forward and family:
+//   prerouting   meta nfproto ipv4 fib daddr type local tcp dport 8080 dnat ip to 198.18.170.10:80
+//                comment "vnetd:expose:web:0123456789abcdef"
+//   output       the same rule, so that the host itself reaches the forward through its own
+//                address (locally made packets pass output, not prerouting); not for a
+//                forward on the NAT egress's addresses (`iifname` has no meaning there)
+//   postrouting  meta nfproto ipv4 oifname "br0" ip saddr 198.18.170.0/24 ip daddr
+//                198.18.170.10 tcp dport 80 ct status dnat masquerade
+//                (hairpin: a jail of the same bridge reaching the forward through the host's
+//                address gets the answer through the host, not straight from the other jail;
+//                only with a bridge address of the family)
 // The match on the external address is `ip daddr A` / `ip6 daddr A` when the forward names
 // one; else, with NAT on the bridge, `iifname "<egress>" fib daddr . iif type local` (an
 // address of the egress, arriving there: nft(8) "FIB EXPRESSIONS"), else `fib daddr type
@@ -38,12 +47,15 @@ namespace vnetd::platform::lnx {
 inline constexpr const char* kNftExposeFamily = "inet";
 inline constexpr const char* kNftExposeTable = "vnetd";
 inline constexpr const char* kNftExposeChain = "prerouting";
+inline constexpr const char* kNftExposeOutputChain = "output";
+inline constexpr const char* kNftExposePostroutingChain = "postrouting";
 inline constexpr std::string_view kNftExposeCommentPrefix = "vnetd:expose:";
 
 struct NftExposeRule {
   std::string forward;  // ExposeTarget::name()
-  std::string body;     // the rule after "add rule inet vnetd prerouting", without comment
-  std::string comment;  // "vnetd:expose:<jail>:<16 hex digits of StableHash(body)>"
+  std::string chain;    // kNftExposeChain, kNftExposeOutputChain or kNftExposePostroutingChain
+  std::string body;     // the rule after "add rule inet vnetd <chain>", without comment
+  std::string comment;  // "vnetd:expose:<jail>:<16 hex digits of StableHash(chain, body)>"
 };
 
 // The rules of the jail's forwards, one per forward and family with a jail address. Errors
@@ -51,11 +63,11 @@ struct NftExposeRule {
 Result<std::vector<NftExposeRule>> nftExposeRules(std::string_view jail, const std::vector<ExposeTarget>& forwards);
 
 struct NftExposeListing {
-  // jail → comment → handles of the rules carrying it (in vnetd's chain).
-  std::map<std::string, std::map<std::string, std::vector<uint64_t>>> jails;
-  size_t foreign_rules = 0;       // rules without a vnetd:expose: comment, or in another chain
-  bool chain_listed = false;
-  bool chain_as_declared = false;  // type nat, hook prerouting, priority -100, policy accept
+  // jail → comment → (chain, handle) of the rules carrying it (in vnetd's chains).
+  std::map<std::string, std::map<std::string, std::vector<std::pair<std::string, uint64_t>>>> jails;
+  size_t foreign_rules = 0;        // rules without a vnetd:expose: comment, or in another chain
+  bool chain_listed = false;       // the prerouting chain exists
+  bool chain_as_declared = false;  // all three chains listed, each as declared
 };
 
 // Reads libnftables' JSON listing of `list table inet vnetd` (json_schema_version 1, with
