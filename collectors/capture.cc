@@ -791,12 +791,16 @@ void CaptureManager::stopAll() {
 std::shared_ptr<const Attribution> CaptureManager::tableFor(const std::string& bridge) const {
   auto it = isolating_.find(bridge);
   bool isolating = it != isolating_.end() && it->second;
-  return state_ ? Attribution::fromState(*state_, bridge, isolating) : Attribution::build({}, isolating);
+  return state_ ? Attribution::fromState(*state_, bridge, isolating, &exposes_) : Attribution::build({}, isolating);
 }
 
 void CaptureManager::apply(const Config& config) {
   std::set<std::string> wanted;
   isolating_.clear();
+  exposes_.clear();  // issue 19: watched per bridge by the tables built below
+  for (const auto& [name, jail] : config.jails)
+    for (const InterfaceConfig& ic : jail.interfaces)
+      for (const ExposeRule& rule : ic.expose) exposes_[name].emplace_back(ic.index, rule);
   if (config.capture.enabled)
     for (const auto& [key, br] : config.bridges) {
       wanted.insert(br.interface);

@@ -183,6 +183,7 @@ class CaptureManager {
   std::shared_ptr<prometheus::Collectable> collector_;
   std::map<std::string, Running> running_;
   std::map<std::string, bool> isolating_;  // bridge interface → [bridge.X] private
+  Attribution::ExposeConfig exposes_;      // issue 19: the configured jails' forwards
   CaptureConfig config_;
   std::shared_ptr<const State> state_;  // null until the first setState
 };

@@ -70,7 +70,8 @@ void setPortsAndKind(FlowTable::Key& key, uint16_t a_port, uint16_t b_port, uint
 // ------------------------------------------------------------------------- Attribution
 
 std::shared_ptr<const Attribution> Attribution::build(std::vector<std::pair<MacBytes, std::string>> macs,
-                                                      bool isolating, std::vector<Port> ports) {
+                                                      bool isolating, std::vector<Port> ports,
+                                                      std::vector<ExposeWatch> exposes) {
   std::shared_ptr<Attribution> a(new Attribution());
   a->isolating_ = isolating;
   std::sort(ports.begin(), ports.end(),
@@ -97,13 +98,18 @@ std::shared_ptr<const Attribution> Attribution::build(std::vector<std::pair<MacB
       }
     }
   }
+  for (ExposeWatch& w : exposes) {
+    w.slot = a->slotOf(w.jail);
+    if (w.slot != kNoSlot) a->exposes_.push_back(std::move(w));
+  }
   return a;
 }
 
 std::shared_ptr<const Attribution> Attribution::fromState(const State& state, std::string_view bridge_interface,
-                                                          bool isolating) {
+                                                          bool isolating, const ExposeConfig* exposes) {
   std::vector<std::pair<MacBytes, std::string>> macs;
   std::vector<Port> ports;
+  std::vector<ExposeWatch> watches;
   for (const auto& [name, rec] : state.jails)
     for (const auto& ir : rec.interfaces) {
       if (ir.bridge != bridge_interface) continue;
@@ -111,8 +117,30 @@ std::shared_ptr<const Attribution> Attribution::fromState(const State& state, st
       if (!mac) continue;
       macs.emplace_back(mac->bytes, name);
       if (!ir.host_name.empty()) ports.push_back({ir.host_name, mac->bytes, name});
+      if (!exposes) continue;
+      auto forwards = exposes->find(name);
+      if (forwards == exposes->end()) continue;
+      for (const auto& [index, rule] : forwards->second) {
+        if (index != ir.index) continue;
+        for (const std::string& text : ir.addresses) {
+          auto c = Cidr::parse(text);
+          if (!c) continue;
+          const bool v6 = c->address.family == IpFamily::V6;
+          if (v6 ? !rule.v6 : !rule.v4) continue;
+          if (rule.address && rule.address->family != c->address.family) continue;
+          ExposeWatch w;
+          w.jail = name;
+          w.expose = exposeString(rule);
+          w.family = v6 ? Family::IPv6 : Family::IPv4;
+          w.protocol = rule.proto == ExposeProto::Tcp ? Protocol::Tcp : Protocol::Udp;
+          w.address = c->address.bytes;
+          w.first = rule.jail.first;
+          w.last = rule.jail.last;
+          watches.push_back(std::move(w));
+        }
+      }
     }
-  return build(std::move(macs), isolating, std::move(ports));
+  return build(std::move(macs), isolating, std::move(ports), std::move(watches));
 }
 
 uint32_t Attribution::slot(const MacBytes& mac) const noexcept {
@@ -287,6 +315,19 @@ void Aggregator::setAttribution(std::shared_ptr<const Attribution> next) {
                    [](const FlowTable::Flow& f) { return f.jail_a == kNoSlot && f.jail_b == kNoSlot; });
   }
 
+  // A forward's count carries over when the new table watches the same (jail, forward,
+  // family, address, ports).
+  std::vector<uint64_t> exposes(next->exposes().size(), 0);
+  for (size_t i = 0; i < exposes.size(); ++i) {
+    const auto& w = next->exposes()[i];
+    for (size_t k = 0; k < old.exposes().size() && k < exposes_.size(); ++k) {
+      const auto& o = old.exposes()[k];
+      if (o.jail == w.jail && o.expose == w.expose && o.family == w.family && o.address == w.address &&
+          o.protocol == w.protocol && o.first == w.first && o.last == w.last)
+        exposes[i] = exposes_[k];
+    }
+  }
+  exposes_ = std::move(exposes);
   jails_ = std::move(jails);
   active_ = std::move(active);
   attribution_ = std::move(next);
@@ -324,6 +365,7 @@ FrameSlots Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, 
       r.rx->bytes += r.bytes;
       ++r.rx->packets;
     }
+    if (r.expose) ++*r.expose;
     r.flow->last_seen = now;
     return r.slots;
   }
@@ -377,7 +419,10 @@ FrameSlots Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, 
       if (!next.peer) ++bridge_.peer_table_full;
     }
   }
-  if (dst != kNoSlot) next.rx = count(dst, kReceive);
+  if (dst != kNoSlot) {
+    next.rx = count(dst, kReceive);
+    if (!exposes_.empty() && !f.malformed) next.expose = countExpose(f, dst);
+  }
   // A malformed frame's fields cannot be trusted to name a flow.
   if (!f.malformed && (f.family == Family::IPv4 || f.family == Family::IPv6)) next.flow = track(f, src, dst, now);
   // Not for a frame attributed by its port: the next frame that looks the same (same
@@ -390,6 +435,26 @@ FrameSlots Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, 
     repeat_ = next;
   }
   return {src, dst};
+}
+
+uint64_t* Aggregator::countExpose(const FrameInfo& f, uint32_t dst) noexcept {
+  // Only a frame that opens a connection: a bare SYN (not a SYN-ACK, not a retransmitted
+  // segment of an open one), or a datagram. A repeated SYN (the client's retransmission)
+  // counts again, as it is another attempt on the wire.
+  const bool syn = f.protocol == Protocol::Tcp && (f.tcp_flags & (kTcpSyn | kTcpAck)) == kTcpSyn;
+  if (!syn && f.protocol != Protocol::Udp) return nullptr;
+  const auto& watches = attribution_->exposes();
+  const size_t len = f.family == Family::IPv4 ? 4 : 16;
+  for (size_t i = 0; i < watches.size(); ++i) {
+    const auto& w = watches[i];
+    if (w.slot != dst || w.protocol != f.protocol || w.family != f.family || f.dst_port < w.first ||
+        f.dst_port > w.last || std::memcmp(w.address.data(), f.dst_ip.data(), len) != 0)
+      continue;
+    ++exposes_[i];
+    // A datagram repeated by the shortcut counts there too; a SYN never takes it.
+    return f.protocol == Protocol::Udp ? &exposes_[i] : nullptr;
+  }
+  return nullptr;
 }
 
 FlowTable::Flow* Aggregator::track(const FrameInfo& f, uint32_t src, uint32_t dst, uint32_t now) noexcept {
@@ -478,6 +543,7 @@ CaptureSnapshot Aggregator::snapshot(bool capturing) const {
   CaptureSnapshot s;
   s.attribution = attribution_;
   s.jails = jails_;
+  s.exposes = exposes_;
   for (uint32_t slot = 0; slot < s.jails.size(); ++slot) s.jails[slot].flows = active_[slot];
   s.peers.reserve(peers_.size());
   peers_.forEach([&](uint32_t jail, uint32_t peer, uint64_t bytes) { s.peers.push_back({jail, peer, bytes}); });
@@ -541,6 +607,7 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
   // A jail on two captured bridges is one set of series: its counters are summed.
   std::map<std::string, JailTotals> jails;
   std::map<std::pair<std::string, std::string>, uint64_t> peers;
+  std::map<std::pair<std::string, std::string>, uint64_t> exposes;  // (jail, forward) → frames
   const std::string external = "external";
   // Sampled capture ([capture] sample = N, one setting for every bridge): counts of
   // frames, bytes and per-frame events are estimates, the sampled counts x N, and every
@@ -624,6 +691,13 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
     for (const auto& p : s->peers) {
       if (!present(p.jail) || (p.peer != kNoSlot && !present(p.peer))) continue;
       peers[{then.name(p.jail), p.peer == kNoSlot ? external : then.name(p.peer)}] += p.bytes;
+    }
+    // Every forward the table in force watches is there from 0.
+    if (now)
+      for (const auto& w : now->exposes()) exposes.try_emplace({w.jail, w.expose}, 0);
+    for (size_t i = 0; i < s->exposes.size() && i < then.exposes().size(); ++i) {
+      const auto& w = then.exposes()[i];
+      if (present(w.slot)) exposes[{w.jail, w.expose}] += s->exposes[i];
     }
   }
 
@@ -710,13 +784,19 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
   }
   for (const auto& [key, bytes] : peers)
     add(peer, labelled({{"jail", key.first}, {"peer", key.second}}), scaled(bytes));
+  MetricFamily expose = family("vnetd_jail_expose_connections_total",
+                               "Connections arriving at a jail's port forward (expose), seen by the bridge capture: "
+                               "TCP segments with SYN and no ACK, and UDP datagrams, to the jail's address and jail "
+                               "port (forwarded or not).",
+                               MetricType::Counter);
+  for (const auto& [key, frames] : exposes) counter(expose, {{"jail", key.first}, {"expose", key.second}}, frames);
 
   std::vector<MetricFamily> out;
   for (auto& d : traffic)
     for (auto& f : d) out.push_back(std::move(f));
   for (auto& d : tcp)
     for (auto& f : d) out.push_back(std::move(f));
-  for (auto* f : {&flows, &opens[0], &opens[1], &peer, &broadcast, &spoofed, &packets, &dropped, &unattributed,
+  for (auto* f : {&flows, &opens[0], &opens[1], &peer, &broadcast, &spoofed, &expose, &packets, &dropped, &unattributed,
                   &malformed, &table_full, &peer_full, &isolated, &up, &buffer, &sample, &recorder})
     out.push_back(std::move(*f));
   return out;

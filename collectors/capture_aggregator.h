@@ -31,6 +31,7 @@
 #include <prometheus/metric_family.h>
 
 #include <array>
+#include <map>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -41,6 +42,7 @@
 #include <vector>
 
 #include "collectors/packet_decode.h"
+#include "core/expose.h"
 #include "core/state_store.h"
 
 namespace vnetd::collectors {
@@ -62,13 +64,30 @@ class Attribution {
     std::string jail;
     bool operator==(const Port&) const = default;
   };
+  // Issue 19: a port forward of a jail on this bridge. The Aggregator counts the frames
+  // the jail receives for `address` and a port in first..last that open a connection:
+  // TCP segments with SYN and no ACK, every UDP datagram.
+  struct ExposeWatch {
+    std::string jail;
+    std::string expose;  // the forward's canonical text (core/expose.h exposeString): the label
+    Family family = Family::IPv4;
+    Protocol protocol = Protocol::Tcp;
+    std::array<uint8_t, 16> address{};  // the jail's address, network order (IPv4: first 4 bytes)
+    uint16_t first = 0, last = 0;       // the jail ports
+    uint32_t slot = kNoSlot;            // the jail's slot (build() fills it)
+    bool operator==(const ExposeWatch&) const = default;
+  };
+  // Forwards by jail name: (interface index, forward) as the configuration lists them.
+  using ExposeConfig = std::map<std::string, std::vector<std::pair<unsigned, ExposeRule>>>;
   static std::shared_ptr<const Attribution> build(std::vector<std::pair<MacBytes, std::string>> macs,
-                                                  bool isolating = false, std::vector<Port> ports = {});
+                                                  bool isolating = false, std::vector<Port> ports = {},
+                                                  std::vector<ExposeWatch> exposes = {});
   // Every recorded interface on `bridge_interface` (InterfaceRecord::bridge) whose
   // jail_mac parses, and its port (host_name); `isolating` as above (the bridge's
-  // `private` setting).
+  // `private` setting); a watch per forward of `exposes` and recorded address of the
+  // interface in a family the forward is for.
   static std::shared_ptr<const Attribution> fromState(const State& state, std::string_view bridge_interface,
-                                                      bool isolating = false);
+                                                      bool isolating = false, const ExposeConfig* exposes = nullptr);
 
   // The jail slot of a MAC, kNoSlot when it is no jail's. Hot path: no allocation, a
   // short linear probe.
@@ -81,10 +100,11 @@ class Attribution {
   bool isolating() const { return isolating_; }
   // The jails' ports, for the spoofing guards (collectors/capture.h).
   const std::vector<Port>& ports() const { return ports_; }
-  // Same jails, MACs, ports and isolation (tables built from the same records are equal).
+  const std::vector<ExposeWatch>& exposes() const { return exposes_; }
+  // Same jails, MACs, ports, isolation and forwards (tables built from the same records are equal).
   bool sameAs(const Attribution& other) const {
     return names_ == other.names_ && keys_ == other.keys_ && slots_ == other.slots_ &&
-           isolating_ == other.isolating_ && ports_ == other.ports_;
+           isolating_ == other.isolating_ && ports_ == other.ports_ && exposes_ == other.exposes_;
   }
 
  private:
@@ -96,6 +116,7 @@ class Attribution {
   int shift_ = 64;  // 64 - log2(table size): Fibonacci hashing
   bool isolating_ = false;
   std::vector<Port> ports_;
+  std::vector<ExposeWatch> exposes_;  // only watches of jails in the table
 };
 
 enum Direction : uint8_t { kReceive = 0, kTransmit = 1 };
@@ -138,6 +159,7 @@ struct CaptureSnapshot {
   std::shared_ptr<const Attribution> attribution;  // names of jails[slot]; never null
   std::vector<JailTotals> jails;                   // by slot
   std::vector<PeerBytes> peers;                    // non-zero pairs only
+  std::vector<uint64_t> exposes;                   // by attribution->exposes() index
   BridgeTotals bridge;
   bool capturing = false;  // the bridge was open when the snapshot was taken
   uint64_t flight_recorder_bytes = 0;  // set by the capture: its rings' allocation
@@ -325,6 +347,7 @@ class Aggregator {
     TrafficCounter* rx = nullptr;     // the receiver's cell (null: not a jail, or not delivered)
     uint64_t* peer = nullptr;         // the sender's peer-pair bytes (with tx)
     uint64_t* broadcast = nullptr;    // the sender's broadcast count (with tx)
+    uint64_t* expose = nullptr;       // a forward's count a repeated UDP datagram adds to
     uint64_t bytes = 0, is_broadcast = 0, is_isolated = 0;
     FrameSlots slots;
   };
@@ -334,6 +357,10 @@ class Aggregator {
   // Where the peer bytes of undelivered jail-to-jail frames go: counted nowhere, but the
   // shortcut adds to a peer counter without asking whether there is one.
   uint64_t undelivered_peer_bytes_ = 0;
+  // Frames for each forward (issue 19), by attribution_->exposes() index; counted by
+  // countExpose() on the whole path, and by a repeated UDP datagram's shortcut.
+  uint64_t* countExpose(const FrameInfo& f, uint32_t dst) noexcept;
+  std::vector<uint64_t> exposes_;
   std::vector<JailTotals> jails_;
   std::vector<uint32_t> active_;  // active flows per slot
   PeerTable peers_;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/binary_amount.h"  // parseBinaryAmount, declared here before
+#include "core/expose.h"
 #include "core/ip.h"
 #include "core/log.h"
 #include "core/naming.h"
@@ -99,6 +100,11 @@ struct InterfaceConfig {
   std::optional<MacAddress> mac;       // jail-side MAC override (default: derived, stable)
   std::string jail_side_name;          // name inside the jail (default: generated e<i>b_<jail>)
   std::string host_side_name;          // generated e<i>a_<jail>; never configurable
+  // --- issue 19, port forwarding ---
+  // Forwards from the host to this interface's addresses (core/expose.h), in config order;
+  // each one's v4/v6 says which of the interface's families it is for (config_validate.cc).
+  std::vector<ExposeRule> expose;
+  // --- end port forwarding ---
 };
 
 struct JailConfig {

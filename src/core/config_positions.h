@@ -48,6 +48,7 @@ struct InterfacePositions {
   Pos mac;
   Pos name;
   bool name_given = false;
+  std::vector<Pos> expose;  // issue 19: parallel to InterfaceConfig::expose
 };
 
 struct JailPositions {

@@ -46,7 +46,8 @@ constexpr std::string_view kBridgeKeys[] = {"interface", "address", "address6", 
 constexpr std::string_view kVlanKeys[] = {"parent", "tag"};
 constexpr std::string_view kJailKeys[] = {"interface", "limits"};
 constexpr std::string_view kInterfaceKeys[] = {"bridge",   "address", "address6", "gateway",
-                                               "gateway6", "mtu",     "mac",      "name"};
+                                               "gateway6", "mtu",     "mac",      "name",
+                                               "expose"};
 constexpr int64_t kMinMtu = 576;
 constexpr int64_t kMaxMtu = 65535;
 constexpr int64_t kMaxUint32 = std::numeric_limits<uint32_t>::max();
@@ -493,6 +494,8 @@ class SectionReader {
       iface.jail_side_name = *v;
     }
 
+    loadExpose(t, s, defaults, iface, info);
+
     // Generated names need a valid jail name (and exist only for real jails).
     if (jail_info.name_valid) {
       iface.host_side_name = interfaceName(jail.name, index, Side::A);
@@ -500,6 +503,49 @@ class SectionReader {
     }
     jail.interfaces.push_back(std::move(iface));
     jail_info.interfaces.push_back(std::move(info));
+  }
+
+  // Issue 19: `expose = ["tcp/8080:80", ...]` (core/expose.h grammar). Each element's error
+  // points into the string when toml++ gives it a one-line plain form (no escapes), else at
+  // the string.
+  void loadExpose(const toml::table& t, const Scope& s, bool defaults, InterfaceConfig& iface,
+                  InterfacePositions& info) {
+    const toml::node* n = t.get("expose");
+    if (!n) return;
+    if (defaults) {
+      error(posOf(n->source()), s.ref("expose") + " would give every jail the same external ports",
+            "set expose in each [jail.<name>] instead");
+      return;
+    }
+    const toml::array* list = n->as_array();
+    if (!list) {
+      fields_.typeError(*n, "an array of strings", s.ref("expose"), "e.g. expose = [\"tcp/8080:80\"]");
+      return;
+    }
+    for (size_t i = 0; i < list->size(); ++i) {
+      const toml::node& element = *list->get(i);
+      std::string what = s.ref("expose") + "[" + std::to_string(i) + "]";
+      Pos pos = posOf(element.source());
+      const toml::value<std::string>* v = element.as_string();
+      if (!v) {
+        fields_.typeError(element, "a string", what, "e.g. \"tcp/8080:80\"");
+        continue;
+      }
+      auto text = fields_.checkedString(v->get(), pos, what);
+      if (!text) continue;
+      ExposeParse parsed = parseExpose(*text);
+      if (!parsed.rule) {
+        const toml::source_region& r = element.source();
+        Pos at = pos;
+        // "..." or '...' on one line holding exactly the text: column of the offending byte.
+        if (r.begin.line == r.end.line && r.end.column == r.begin.column + text->size() + 2)
+          at.column += static_cast<int>(parsed.offset) + 1;
+        error(at, what + " " + quoted(*text) + " " + parsed.problem, parsed.hint);
+        continue;
+      }
+      iface.expose.push_back(*parsed.rule);
+      info.expose.push_back(pos);
+    }
   }
 
   void loadLimits(const toml::table& t, const Scope& s, JailConfig& jail) {

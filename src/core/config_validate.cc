@@ -1,5 +1,6 @@
 #include "core/config_validate.h"
 
+#include <algorithm>
 #include <map>
 #include <utility>
 #include <vector>
@@ -27,6 +28,7 @@ class Validator {
     for (auto& [name, jail] : config_.jails) checkInterfaces(jail, positions_.jails[name]);
     checkDuplicateAddresses();
     checkInterfaceNames();
+    checkExposes();
   }
 
  private:
@@ -350,6 +352,66 @@ class Validator {
         claim(iface.jail_side_name, "the jail side of " + info.who, info.name,
               "choose another name");
     });
+  }
+
+  // Issue 19: every forward needs an address of its family on its interface (IPv4: static
+  // or "auto"; IPv6: a static address6, the forward's target), and no two forwards of any
+  // jails may catch the same external (address, protocol, port).
+  void checkExposes() {
+    struct Claim {
+      ExposeRule rule;
+      std::string who;
+    };
+    std::vector<Claim> claims;
+    for (auto& [name, jail] : config_.jails) {
+      JailPositions& jail_info = positions_.jails[name];
+      for (size_t i = 0; i < jail.interfaces.size(); ++i) {
+        InterfaceConfig& iface = jail.interfaces[i];
+        InterfacePositions& info = jail_info.interfaces[i];
+        // A present but unreadable address is reported already: count it as there.
+        bool has_v4 = iface.address || iface.address_auto || info.address_given;
+        // "slaac" (issue 19) has no address to forward to before the jail autoconfigures.
+        bool has_v6 = iface.address6 || (info.address6_given && !iface.address6_slaac);
+        std::vector<ExposeRule> kept;
+        std::vector<Pos> kept_pos;
+        for (size_t k = 0; k < iface.expose.size(); ++k) {
+          ExposeRule rule = iface.expose[k];
+          Pos pos = info.expose[k];
+          std::string what = "expose " + quoted(exposeString(rule)) + " of " + info.who;
+          if (rule.address) {
+            bool v6 = rule.address->family == IpFamily::V6;
+            if (v6 ? !has_v6 : !has_v4) {
+              error(pos, what + " needs an " + (v6 ? "IPv6 address6" : "IPv4 address") + " on the interface",
+                    v6 ? "set a static address6 on the interface to forward to"
+                       : "set address (static or \"auto\") on the interface to forward to");
+              continue;
+            }
+            rule.v4 = !v6;
+            rule.v6 = v6;
+          } else {
+            if (!has_v4 && !has_v6) {
+              error(pos, what + " needs an address on the interface to forward to",
+                    "set address (static or \"auto\") or a static address6 on the interface");
+              continue;
+            }
+            rule.v4 = has_v4;
+            rule.v6 = has_v6;
+          }
+          auto clash = std::find_if(claims.begin(), claims.end(),
+                                    [&](const Claim& c) { return exposeOverlaps(rule, c.rule); });
+          if (clash != claims.end()) {
+            error(pos, what + " overlaps expose " + quoted(exposeString(clash->rule)) + " of " + clash->who,
+                  "give each forward its own external port or address");
+            continue;
+          }
+          claims.push_back({rule, info.who});
+          kept.push_back(rule);
+          kept_pos.push_back(pos);
+        }
+        iface.expose = std::move(kept);
+        info.expose = std::move(kept_pos);
+      }
+    }
   }
 
   Config& config_;

@@ -6,6 +6,7 @@
 #include <functional>
 #include <set>
 
+#include "core/expose_targets.h"  // issue 19
 #include "core/log.h"
 #include "core/state_rebuild.h"
 
@@ -675,6 +676,7 @@ Result<HookOutcome> JailNetwork::createdLocked(const StateLock& lock, State& sta
   JailRecord& rec = state.jails.at(jail);
   HookOutcome out;
   VNETD_TRY(configureInside(cfg, rec, info, /*move_in=*/true, out));
+  VNETD_TRY(applyExposes(jail, cfg, rec));  // issue 19
   if (rec.phase != "created" || out.changed) {
     rec.phase = "created";
     rec.updated_at = now();
@@ -1048,11 +1050,37 @@ Result<HookOutcome> JailNetwork::teardown(const StateLock& lock, State& state, c
     auto unlimited = policy_.removeJailLimits(jail, applied);
     if (!unlimited) return unlimited.error();
   }
+  VNETD_TRY(removeExposes(jail));  // issue 19
   state.jails.erase(it);
   auto saved = store_.save(lock, state);
   if (!saved) return saved.error();
   out.changed = true;
   return out;
+}
+
+// --------------------------------------------------------------------------- expose (issue 19)
+
+Result<void> JailNetwork::applyExposes(const std::string& jail, const JailConfig& cfg, const JailRecord& rec) {
+  // Nothing at all for a jail without forwards: the hook path stays free of packet-filter
+  // calls. Forwards left from an earlier configuration are the reconciler's
+  // (RemoveExpose, src/daemon/reconciler.h).
+  std::vector<ExposeTarget> forwards = exposeTargets(config_, cfg, rec);
+  if (forwards.empty()) return success();
+  auto done = policy_.applyJailExpose(jail, forwards);
+  if (!done) return withContext(done.error(), "jail " + jail + ": port forwards");
+  return success();
+}
+
+Result<void> JailNetwork::removeExposes(const std::string& jail) {
+  // Only for a jail the configuration gives forwards (see applyExposes).
+  auto cfg = config_.jailFor(jail);
+  bool any = false;
+  if (cfg)
+    for (const InterfaceConfig& ic : cfg->interfaces) any = any || !ic.expose.empty();
+  if (!any) return success();
+  auto done = policy_.removeJailExpose(jail);
+  if (!done) return withContext(done.error(), "jail " + jail + ": port forwards");
+  return success();
 }
 
 }  // namespace vnetd

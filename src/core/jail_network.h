@@ -110,6 +110,10 @@ class JailNetwork {
   bool isInterruptedPrestartLeftover(const platform::LinkInfo& link, const std::string& jail, unsigned index) const;
 
  private:
+  // Issue 19: the jail's forwards (core/expose_targets.h) loaded at created, removed at
+  // teardown (poststop, orphan collection, a failed first created).
+  Result<void> applyExposes(const std::string& jail, const JailConfig& cfg, const JailRecord& rec);
+  Result<void> removeExposes(const std::string& jail);
   Result<HookOutcome> teardown(const StateLock& lock, State& state, const std::string& jail);
   // Destroys the recorded pairs of `rec` that still exist (by name, MAC checked).
   Result<bool> destroyPairs(const std::string& jail, const JailRecord& rec);

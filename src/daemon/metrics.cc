@@ -26,7 +26,8 @@ DaemonMetrics::DaemonMetrics()
       actions_(prometheus::BuildCounter()
                    .Name("vnetd_reconcile_actions_total")
                    .Help("Actions the reconciler took (adopt, ensure_bridge, ensure_nat, remove_nat, readd_member, "
-                         "repair_jail_pairs, collect_orphan, destroy_leftover, report_foreign).")
+                         "repair_jail_pairs, collect_orphan, destroy_leftover, report_foreign, ensure_expose, "
+                         "remove_expose).")
                    .Register(*registry_)),
       scrape_duration_(prometheus::BuildGauge()
                            .Name("vnetd_scrape_duration_seconds")
@@ -38,7 +39,12 @@ DaemonMetrics::DaemonMetrics()
                       .Help("1 when the NAT of a bridge configured with nat is in place as vnetd expects (its rules "
                             "loaded exactly, its egress interface present, the packet filter evaluating them), 0 "
                             "otherwise.")
-                      .Register(*registry_)) {
+                      .Register(*registry_)),
+      expose_active_(prometheus::BuildGauge()
+                         .Name("vnetd_expose_active")
+                         .Help("1 when every rule of a running jail's port forward (expose) is loaded as vnetd writes "
+                               "it, 0 otherwise (flushed, deleted, not loadable).")
+                         .Register(*registry_)) {
   // Failures are what alerts watch: every (phase, reason) is there from 0, so that
   // increase() sees the first failure (a series born at 1 hides it). Both sets are closed.
   for (HookPhase phase : {HookPhase::Prestart, HookPhase::Created, HookPhase::Poststart, HookPhase::Prestop,
@@ -73,6 +79,23 @@ void DaemonMetrics::setBridgeNat(const std::map<std::string, bool>& active) {
   for (const auto& [bridge, on] : active) {
     prometheus::Gauge*& g = bridge_nat_series_[bridge];
     if (!g) g = &bridge_nat_.Add({{"bridge", bridge}});
+    g->Set(on ? 1 : 0);
+  }
+}
+
+void DaemonMetrics::setExposeActive(const std::map<std::pair<std::string, std::string>, bool>& active) {
+  std::lock_guard<std::mutex> guard(bridge_nat_mutex_);
+  for (auto it = expose_series_.begin(); it != expose_series_.end();) {
+    if (active.count(it->first)) {
+      ++it;
+      continue;
+    }
+    expose_active_.Remove(it->second);
+    it = expose_series_.erase(it);
+  }
+  for (const auto& [key, on] : active) {
+    prometheus::Gauge*& g = expose_series_[key];
+    if (!g) g = &expose_active_.Add({{"jail", key.first}, {"expose", key.second}});
     g->Set(on ? 1 : 0);
   }
 }

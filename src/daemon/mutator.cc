@@ -427,6 +427,7 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
     }
   }
   metrics_.setBridgeNat(natInPlace(config, *links, nat_loaded, nat_hooked));
+  reconcileExposes(config, state, running_names);  // issue 19
   lock.reset();  // repairRunning and collectOrphan take the lock themselves
 
   for (const auto& a : later) {
@@ -475,6 +476,55 @@ Result<void> Mutator::reconcilePass(const Config& config, bool& again) {
     it = state.jails.count(*it) ? std::next(it) : known_jails_.erase(it);
   publishManaged(config, state);
   return success();
+}
+
+// --- issue 19, port forwarding ---
+
+void Mutator::reconcileExposes(const Config& config, const State& state, const std::set<std::string>& running) {
+  auto wanted = wantedExposes(config, state, running);
+  auto warnOnce = [this](const Error& e) {
+    if (reported_nat_errors_.insert(e.message()).second)
+      VNETD_LOG_WARN("reconcile: %s; port forwards are not checked until this works", e.message().c_str());
+  };
+  std::map<std::string, platform::ExposeLoaded> loaded;
+  for (const auto& [jail, forwards] : wanted) {
+    auto read = policy_->jailExpose(jail, forwards);
+    if (!read) {
+      warnOnce(read.error());
+      continue;
+    }
+    static const std::string kNotHooked =
+        "the packet filter does not evaluate vnetd's port forwards (the loaded pf ruleset has no rdr-anchor "
+        "\"vnetd/*\"): add it to pf.conf beside nat-anchor \"vnetd/*\" and run pfctl -f /etc/pf.conf";
+    if (!read->hooked && reported_nat_errors_.insert(kNotHooked).second) VNETD_LOG_WARN("reconcile: %s", kNotHooked.c_str());
+    loaded.emplace(jail, std::move(*read));
+  }
+  std::optional<std::set<std::string>> loaded_jails;
+  if (auto read = policy_->exposeJails()) loaded_jails = std::move(*read);
+  else warnOnce(read.error());
+
+  for (const ExposeAction& a : planExpose(wanted, loaded, loaded_jails ? &*loaded_jails : nullptr)) {
+    const bool ensure = a.kind == ExposeAction::Kind::Ensure;
+    const char* kind = ensure ? "ensure_expose" : "remove_expose";
+    Result<void> done = ensure ? policy_->applyJailExpose(a.jail, wanted.at(a.jail)) : policy_->removeJailExpose(a.jail);
+    if (!done) {
+      counters_.add("reconcile_errors");
+      VNETD_LOG_ERROR("%s: %s: %s", kind, a.reason.c_str(), done.error().message().c_str());
+      continue;
+    }
+    counters_.add(kind);
+    metrics_.action(kind);
+    if (ensure) {
+      VNETD_LOG_WARN("repaired: %s; loaded them", a.reason.c_str());
+      for (auto& [forward, active] : loaded[a.jail].active) active = true;
+    } else {
+      VNETD_LOG_INFO("removed: %s", a.reason.c_str());
+    }
+  }
+  std::map<std::pair<std::string, std::string>, bool> active;
+  for (const auto& [jail, read] : loaded)
+    for (const auto& [forward, on] : read.active) active[{jail, forward}] = on && read.hooked;
+  metrics_.setExposeActive(active);
 }
 
 }  // namespace vnetd::daemon

@@ -133,6 +133,9 @@ class Mutator {
   // (and removed once no bridge asks for it) even after a reload dropped them.
   std::set<std::string> nat_bridges_;
   std::set<std::string> reported_nat_errors_;  // logged once each
+  // Issue 19: loads, repairs and removes the running jails' forwards (reconciler.h
+  // planExpose); under the pass's state lock, so no hook runs meanwhile.
+  void reconcileExposes(const Config& config, const State& state, const std::set<std::string>& running);
   NatHookWatch nat_hook_;
   NatEgressWatch nat_egress_;
   std::set<std::string> managed_;  // last published

@@ -1,5 +1,7 @@
 #include "daemon/reconciler.h"
 
+#include "core/expose_targets.h"  // issue 19
+
 #include "core/jail_network.h"
 
 #include <algorithm>
@@ -309,6 +311,45 @@ std::vector<ReconcileAction> planReconcile(const ReconcileInput& in, OrphanClock
   }
 
   clock = std::move(still);
+  return out;
+}
+
+// --- issue 19, port forwarding ---
+
+std::map<std::string, std::vector<ExposeTarget>> wantedExposes(const Config& config, const State& state,
+                                                               const std::set<std::string>& running) {
+  std::map<std::string, std::vector<ExposeTarget>> out;
+  for (const auto& [name, rec] : state.jails) {
+    if (rec.phase != "created" || !running.count(name) || !isValidJailName(name)) continue;
+    auto cfg = config.jailFor(name);
+    if (!cfg) continue;
+    auto targets = exposeTargets(config, *cfg, rec);
+    if (!targets.empty()) out.emplace(name, std::move(targets));
+  }
+  return out;
+}
+
+std::vector<ExposeAction> planExpose(const std::map<std::string, std::vector<ExposeTarget>>& wanted,
+                                     const std::map<std::string, platform::ExposeLoaded>& loaded,
+                                     const std::set<std::string>* loaded_jails) {
+  std::vector<ExposeAction> out;
+  for (const auto& [jail, read] : loaded) {
+    // Not evaluated at all: loading again would change nothing (Mutator warns).
+    if (!wanted.count(jail) || !read.hooked) continue;
+    std::string missing;
+    for (const auto& [forward, active] : read.active)
+      if (!active) missing += (missing.empty() ? "" : ", ") + forward;
+    if (!missing.empty())
+      out.push_back({ExposeAction::Kind::Ensure, jail, "forwards of jail " + jail + " not loaded: " + missing});
+    else if (read.unexpected)
+      out.push_back({ExposeAction::Kind::Ensure, jail,
+                     "jail " + jail + " has forward rules loaded that its configuration no longer asks for"});
+  }
+  if (loaded_jails)
+    for (const std::string& jail : *loaded_jails)
+      if (!wanted.count(jail))
+        out.push_back({ExposeAction::Kind::Remove, jail,
+                       "forward rules of jail " + jail + ", which is not running with forwards configured"});
   return out;
 }
 

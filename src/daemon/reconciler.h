@@ -190,4 +190,29 @@ NatHookNews noteNatHook(NatHookWatch& watch, bool hooked);
 std::vector<ReconcileAction> planReconcile(const ReconcileInput& in, OrphanClock& clock,
                                            RepairBackoffs* backoffs = nullptr);
 
+// --- issue 19, port forwarding ---
+// The forwards each running jail should have loaded: jails running with their own stack
+// whose record got past `created`, with the targets core/expose_targets.h makes of the
+// configuration and the record (only jails with at least one).
+std::map<std::string, std::vector<ExposeTarget>> wantedExposes(const Config& config, const State& state,
+                                                               const std::set<std::string>& running);
+
+struct ExposeAction {
+  enum class Kind { Ensure, Remove };
+  Kind kind = Kind::Ensure;
+  std::string jail;
+  std::string reason;  // one line for the log
+  friend bool operator==(const ExposeAction&, const ExposeAction&) = default;
+};
+
+// Ensure: a jail whose forwards were read back (`loaded`; others are not judged) with one
+// not in place (never loaded, flushed, table deleted) or with rules no forward needs now;
+// not for a jail whose rules the packet filter does not evaluate (ExposeLoaded::hooked).
+// Remove: a jail with rules loaded (`loaded_jails`, null when not read) that should have
+// none (stopped, or its forwards taken out of the configuration). Jail order.
+std::vector<ExposeAction> planExpose(const std::map<std::string, std::vector<ExposeTarget>>& wanted,
+                                     const std::map<std::string, platform::ExposeLoaded>& loaded,
+                                     const std::set<std::string>* loaded_jails);
+// --- end port forwarding ---
+
 }  // namespace vnetd::daemon

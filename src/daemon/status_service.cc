@@ -79,6 +79,7 @@ std::string renderStatus(const StatusFacts& facts, const std::string& jail_filte
     else
       j["inside_age_seconds"] = nullptr;
     Json ifaces = Json::array();
+    const std::optional<JailConfig> jail_cfg = isValidJailName(name) ? cfg.jailFor(name) : std::nullopt;  // issue 19
     for (const auto& ir : rec.interfaces) {
       Json i = {{"index", ir.index},       {"host_name", ir.host_name}, {"jail_name", ir.jail_name},
                 {"host_mac", ir.host_mac}, {"jail_mac", ir.jail_mac},   {"bridge", ir.bridge},
@@ -110,6 +111,14 @@ std::string renderStatus(const StatusFacts& facts, const std::string& jail_filte
           side["addresses"] = addrs;
         }
       i["jail"] = side;
+      // Issue 19: the interface's port forwards as configured (canonical text).
+      if (jail_cfg)
+        for (const InterfaceConfig& ic : jail_cfg->interfaces)
+          if (ic.index == ir.index && !ic.expose.empty()) {
+            Json fw = Json::array();
+            for (const ExposeRule& r : ic.expose) fw.push_back(exposeString(r));
+            i["expose"] = fw;
+          }
       ifaces.push_back(i);
     }
     j["interfaces"] = ifaces;

@@ -11,12 +11,15 @@
 // core on a backend). Any thread; each call is synchronous.
 #pragma once
 
+#include <cerrno>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "core/expose.h"
 #include "core/ip.h"
 #include "core/rctl_resources.h"
 #include "core/result.h"
@@ -30,6 +33,15 @@ struct BridgeNat {
   std::vector<Cidr> subnets;  // network addresses, in rule order
   bool recognised = true;     // false: the rules hold something applyBridgeNat never writes
   friend bool operator==(const BridgeNat&, const BridgeNat&) = default;
+};
+
+// Issue 19: Policy::jailExpose.
+struct ExposeLoaded {
+  std::map<std::string, bool> active;  // per forward name: all its rules loaded as written
+  bool unexpected = false;             // rules of the jail that no given forward needs
+  // The packet filter evaluates them (FreeBSD: `rdr-anchor "vnetd/*"` in the main ruleset,
+  // which only pf.conf can put back; Linux: always). Not hooked is reported, not reloaded.
+  bool hooked = true;
 };
 
 class Policy {
@@ -57,6 +69,29 @@ class Policy {
   // their rules, so bridgeNat still reads them back (platform/freebsd/pf_nat.cc). Linux:
   // always true (vnetd's nft table hooks its own chain).
   virtual Result<bool> natHooked() = 0;
+
+  // --- issue 19, port forwarding (core/expose.h) ---
+  // Replaces the jail's forwards with `forwards` (none: removes them), in one transaction:
+  // Linux: table "inet vnetd" (linux/nft_expose.h); FreeBSD: rdr rules in the bridge anchors.
+  // The base class knows no packet filter: forwards there are an error, none is success.
+  virtual Result<void> applyJailExpose(const std::string& jail, const std::vector<ExposeTarget>& forwards) {
+    if (forwards.empty()) return success();
+    return Error{ENOTSUP, "port forwarding (expose) of jail " + jail + " is not supported here"};
+  }
+  // Removes every forward of the jail, whatever it was loaded for; none is success.
+  virtual Result<void> removeJailExpose(const std::string& /*jail*/) { return success(); }
+  // What is loaded of the jail's forwards (read-only; the reconciler, vnetd_expose_active):
+  // per forward (ExposeTarget::name()) whether every rule it needs is loaded as
+  // applyJailExpose writes it, and whether rules of the jail are loaded that `forwards`
+  // does not need (left from an earlier configuration).
+  virtual Result<ExposeLoaded> jailExpose(const std::string& /*jail*/, const std::vector<ExposeTarget>& forwards) {
+    ExposeLoaded out;
+    for (const ExposeTarget& f : forwards) out.active[f.name()] = false;
+    return out;
+  }
+  // Jails with any forward rule loaded (read-only; forwards of stopped jails are removed).
+  virtual Result<std::set<std::string>> exposeJails() { return std::set<std::string>{}; }
+  // --- end port forwarding ---
 };
 
 std::unique_ptr<Policy> openPolicy();

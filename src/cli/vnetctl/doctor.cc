@@ -18,6 +18,7 @@
 #include "core/config.h"
 #include "core/control_client.h"
 #include "core/control_protocol.h"
+#include "core/expose_targets.h"  // issue 19
 #include "core/forwarding_needs.h"
 #include "core/jail_conf.h"
 #include "core/state_store.h"
@@ -26,7 +27,9 @@
 #include "platform/forwarding.h"
 #include "platform/host.h"
 #include "platform/jails.h"
+#include "platform/listening.h"  // issue 19
 #include "platform/netif.h"
+#include "platform/policy.h"  // issue 19
 #include "vnetd/build_config.h"
 
 namespace vnetd::cli {
@@ -231,6 +234,46 @@ JailConfFacts readJailConfs(const std::string& path) {
   return jc;
 }
 
+// Issue 19: each running recorded jail's forwards, read as the daemon's reconciler reads
+// them (platform::Policy::jailExpose), with the jail's bound ports.
+void gatherExposes(const Config& cfg,
+                   const std::vector<std::pair<RecordedJail, std::optional<platform::JailInfo>>>& running, Facts& f) {
+  std::unique_ptr<platform::Policy> policy;
+  for (const auto& [rj, info] : running) {
+    auto jc = cfg.jailFor(rj.name);
+    if (!jc || !info) continue;
+    // The record doctor has is the daemon's (or the state's): its addresses are the jail's.
+    JailRecord rec;
+    rec.name = rj.name;
+    for (size_t k = 0; k < rj.interfaces.size() && k < jc->interfaces.size(); ++k) {
+      InterfaceRecord ir;
+      ir.index = jc->interfaces[k].index;
+      ir.addresses = rj.interfaces[k].addresses;
+      rec.interfaces.push_back(std::move(ir));
+    }
+    auto targets = exposeTargets(cfg, *jc, rec);
+    if (targets.empty()) continue;
+    if (!policy) policy = platform::openPolicy();
+    auto loaded = policy->jailExpose(rj.name, targets);
+    auto bound = platform::readJailBoundPorts(*info);
+    for (const ExposeTarget& t : targets) {
+      ExposeCheckFacts e;
+      e.jail = rj.name;
+      e.target = t;
+      if (loaded) {
+        auto it = loaded->active.find(t.name());
+        e.active = it != loaded->active.end() && it->second;
+        e.hooked = loaded->hooked;
+      } else {
+        e.rule_error = loaded.error().message();
+      }
+      if (bound) e.bound = *bound;
+      else e.bound_error = bound.error().message();
+      f.exposes.push_back(std::move(e));
+    }
+  }
+}
+
 Facts gather(const Context& ctx, const std::string& jail_conf) {
   Facts f;
   f.platform = buildPlatform();
@@ -366,6 +409,7 @@ Facts gather(const Context& ctx, const std::string& jail_conf) {
     }
     f.jails.push_back(std::move(j));
   }
+  gatherExposes(cfg, running, f);  // issue 19
   return f;
 }
 

@@ -926,6 +926,53 @@ std::vector<Verdict> judgeDaemon(Platform p, const DaemonFacts& d, const ConfigF
   return out;
 }
 
+// ------------------------------------------------------------------ expose (issue 19)
+
+Verdict judgeExpose(Platform p, const platform::HostSupport* host, const ExposeCheckFacts& e) {
+  const std::string forward = e.target.name();
+  const std::string check = "expose:" + e.jail + ":" + forward;
+  const std::string who = "forward " + forward + " of jail " + e.jail;
+  const bool fbsd = p == Platform::FreeBSD;
+  if (!e.active)
+    return bad(Status::Warn, check, "cannot tell whether the rules of " + who + " are loaded: " + e.rule_error,
+               fbsd ? "pfctl -a vnetd/expose." + e.jail + " -s nat" : "nft list table inet vnetd");
+  if (!e.hooked)
+    return bad(Status::Fail, check,
+               who + ": its rdr rules are loaded but pf does not evaluate them (the loaded ruleset has no "
+                     "rdr-anchor \"vnetd/*\")",
+               "pfctl -f /etc/pf.conf  # after adding the line  rdr-anchor \"vnetd/*\"  beside nat-anchor \"vnetd/*\"");
+  if (!*e.active)
+    return bad(Status::Fail, check, who + ": its rules are not loaded",
+               fbsd ? "service vnetd status  # the daemon loads them within reconcile_interval_seconds"
+                    : "systemctl status vnetd  # the daemon loads them within reconcile_interval_seconds");
+  const bool v4 = e.target.jail_v4.has_value(), v6 = e.target.jail_v6.has_value();
+  if (host && v4 && host->ipv4_forwarding == false)
+    return bad(Status::Fail, check, who + ": the host does not forward IPv4, so the connection never reaches the jail",
+               fbsd ? "sysctl net.inet.ip.forwarding=1 && sysrc gateway_enable=YES" : "sysctl -w net.ipv4.ip_forward=1");
+  if (host && v6 && host->ipv6_forwarding == false)
+    return bad(Status::Fail, check, who + ": the host does not forward IPv6, so the connection never reaches the jail",
+               fbsd ? "sysctl net.inet6.ip6.forwarding=1 && sysrc ipv6_gateway_enable=YES"
+                    : "sysctl -w net.ipv6.conf.all.forwarding=1");
+  const char* proto = exposeProtoName(e.target.rule.proto);
+  const PortRange& ports = e.target.rule.jail;
+  const std::string port_text = ports.first == ports.last ? "port " + std::to_string(ports.first)
+                                                          : "ports " + std::to_string(ports.first) + "-" +
+                                                                std::to_string(ports.last);
+  const std::string look = fbsd ? "sockstat -4 -6 -l -j " + e.jail : "ip netns exec " + e.jail + " ss -ltnu";
+  if (!e.bound)
+    return ok(check, who + ": rules loaded, host forwards (whether the jail listens on " + std::string(proto) + " " +
+                         port_text + " was not read: " + e.bound_error + "; " + look + ")");
+  bool listening = false;
+  for (const auto& b : *e.bound)
+    listening = listening || (b.proto == e.target.rule.proto && b.port >= ports.first && b.port <= ports.last);
+  if (!listening)
+    return bad(Status::Warn, check,
+               who + ": nothing in the jail listens on " + std::string(proto) + " " + port_text +
+                   " (connections are refused or dropped there)",
+               "start the service in the jail; " + look);
+  return ok(check, who + ": rules loaded, host forwards, the jail listens on " + std::string(proto) + " " + port_text);
+}
+
 // -------------------------------------------------------------------------- all
 
 std::vector<Verdict> judge(const Facts& f) {
@@ -957,6 +1004,7 @@ std::vector<Verdict> judge(const Facts& f) {
     add(judgeJail(f.platform, j));
     add(judgeSlaac(f.platform, j));
   }
+  for (const auto& e : f.exposes) out.push_back(judgeExpose(f.platform, f.host ? &*f.host : nullptr, e));  // issue 19
   if (config)
     for (const auto& [key, b] : config->bridges) {
       auto c = f.capture.find(key);

@@ -23,6 +23,9 @@
 //   capture_buffer              the kernel's cap on capture buffers admits [capture]
 //                               buffer_size (FreeBSD net.bpf.maxbufsize; absent on Linux)
 //   daemon:reachable, daemon:config
+//   expose:<jail>:<forward>     a running jail's port forward, hop by hop: its rules loaded
+//                               (and evaluated), the host forwarding its families, the jail
+//                               listening on the jail port (issue 19)
 #pragma once
 
 #include <cstdint>
@@ -38,6 +41,7 @@
 #include "platform/capture.h"
 #include "platform/forward_firewall.h"
 #include "platform/host.h"
+#include "platform/listening.h"
 #include "platform/netif.h"
 
 namespace vnetd::cli::doctor {
@@ -159,6 +163,17 @@ struct NatCheckFacts {
   bool egress_exists = true;  // the bridge's `nat` interface is on the host
 };
 
+// Issue 19: one forward of a running recorded jail, as doctor.cc read it.
+struct ExposeCheckFacts {
+  std::string jail;
+  ExposeTarget target;
+  std::optional<bool> active;  // its rules loaded as vnetd writes them; nullopt: not read
+  bool hooked = true;          // the packet filter evaluates them (FreeBSD rdr-anchor)
+  std::string rule_error;      // why `active` is unknown
+  std::optional<std::vector<platform::BoundPort>> bound;  // the jail's bound ports; nullopt: not read
+  std::string bound_error;                                // why not
+};
+
 struct CaptureFacts {
   std::string error;  // "" = the capture opened
 };
@@ -186,6 +201,7 @@ struct Facts {
   std::string firewall_error;
   DaemonFacts daemon;
   std::string socket_path;
+  std::vector<ExposeCheckFacts> exposes;  // issue 19: running recorded jails' forwards
 };
 
 // ---------------------------------------------------------------------------- verdicts
@@ -222,6 +238,9 @@ std::vector<Verdict> judgeJail(Platform p, const JailFacts& jail);
 // accepted, an autoconfigured address (the EUI-64 of the link's MAC, not link-local) and
 // an IPv6 default route.
 std::vector<Verdict> judgeSlaac(Platform p, const JailFacts& jail);
+// expose:<jail>:<forward>: the first broken hop (rules, packet-filter hook, host forwarding
+// for the forward's families — `host` may be null when unread — the jail listening).
+Verdict judgeExpose(Platform p, const platform::HostSupport* host, const ExposeCheckFacts& expose);
 Verdict judgeCapture(const BridgeConfig& bridge, const CaptureFacts& capture);
 // WARN when the kernel's cap is below [capture] buffer_size (each capture silently gets
 // the cap instead), with the command that raises it; nothing when capture is off or

@@ -138,6 +138,7 @@ Result<InterfaceStatus> decodeInterface(const Json& i, const std::string& jail) 
   }
   if (s.host_present) s.counters = decodeCounters(i);
   s.rates = decodeRates(i);
+  s.expose = getStrings(i, "expose");
   return s;
 }
 
@@ -397,6 +398,13 @@ std::string renderStatusTable(const StatusSnapshot& s) {
     }
   }
 
+  // Issue 19: the jails' port forwards, one line each.
+  std::vector<std::vector<std::string>> forwards = {{"JAIL", "JAIL-IF", "FORWARD (proto/[address:]port[:jail-port])"}};
+  for (const auto& j : s.jails)
+    for (const auto& i : j.interfaces)
+      for (const auto& f : i.expose) forwards.push_back({printable(j.name), orDash(i.jail_name), printable(f)});
+  if (forwards.size() > 1) out += "\n" + alignColumns(forwards, {false, false, false});
+
   if (!s.bridges.empty()) {
     out += "\n";
     std::vector<std::vector<std::string>> rows = {{"BRIDGE", "INTERFACE", "STATE", "MTU", "ADDRESS(ES)", "JAILS"}};
@@ -455,6 +463,7 @@ std::string renderStatusJson(const StatusSnapshot& s) {
       io["host_up"] = i.host_up;
       io["jail_present"] = i.jail_present;
       io["mtu"] = optU(i.mtu);
+      io["expose"] = i.expose;
       if (i.rates)
         io["rates"] = {{"rx_bits_per_second", i.rates->rx_bps},
                        {"tx_bits_per_second", i.rates->tx_bps},

@@ -47,6 +47,7 @@ struct InterfaceStatus {
   bool jail_present = false, jail_up = false, jail_running = false;
   std::optional<Counters> counters;
   std::optional<Rates> rates;
+  std::vector<std::string> expose;  // issue 19: configured port forwards ("tcp/8080:80")
 
   // absent: the host side is gone, or the jail runs and its side is not in it;
   // up: the jail side is administratively up and has carrier (which, on a pair, means

@@ -107,6 +107,51 @@ Result<bool> natAnchorConfigured(const std::string& pf_conf) {
   return pfConfHasVnetdNatAnchor(*text);
 }
 
+// --- issue 19, port forwarding ---
+
+Result<void> loadExposeAnchor(const std::string& jail, const std::vector<ExposeTarget>& forwards,
+                              const PfctlRunner& pfctl) {
+  auto anchor = pfExposeAnchorName(jail);
+  if (!anchor) return anchor.error();
+  auto rules = pfRdrRules(forwards);
+  if (!rules) return rules.error();
+  auto r = runPfctl(pfctl, {"pfctl", "-a", *anchor, "-f", "-"}, *rules, "load the forwards into pf anchor " + *anchor);
+  if (!r) return r.error();
+  return success();
+}
+
+Result<bool> rdrAnchorHooked(const PfctlRunner& pfctl) {
+  // `pfctl -s nat` prints nat, binat and rdr rules and their anchor calls (pfctl.c
+  // pfctl_show_nat), the rdr-anchor as `rdr-anchor "vnetd/*" all`.
+  auto main = pfctlShow("", "nat", pfctl);
+  if (!main) return main.error();
+  return pfConfHasVnetdRdrAnchor(*main);
+}
+
+Result<void> PfNatPolicy::applyJailExpose(const std::string& jail, const std::vector<ExposeTarget>& forwards) {
+  return loadExposeAnchor(jail, forwards, pfctl_);
+}
+
+Result<void> PfNatPolicy::removeJailExpose(const std::string& jail) { return loadExposeAnchor(jail, {}, pfctl_); }
+
+Result<ExposeLoaded> PfNatPolicy::jailExpose(const std::string& jail, const std::vector<ExposeTarget>& forwards) {
+  auto anchor = pfExposeAnchorName(jail);
+  if (!anchor) return anchor.error();
+  size_t listed = 0;
+  auto shown = pfctlShow(*anchor, "nat", pfctl_);
+  if (shown) listed = pfRdrRulesListed(*shown);
+  // An anchor pf does not have: nothing loaded (see natAnchorRules for the DIOCGETRULES case).
+  else if (shown.error().message().find("DIOCGETRULES: Invalid argument") == std::string::npos) return shown.error();
+  auto hooked = rdrAnchorHooked(pfctl_);
+  if (!hooked) return hooked.error();
+  const size_t want = pfRdrRuleCount(forwards);
+  ExposeLoaded out;
+  out.hooked = *hooked;
+  for (const ExposeTarget& f : forwards) out.active[f.name()] = listed == want;
+  out.unexpected = listed > want;
+  return out;
+}
+
 Result<void> PfNatPolicy::applyBridgeNat(const std::string& bridge, const Cidr& subnet, const std::string& egress) {
   return loadNatAnchor(bridge, egress, {subnet}, pfctl_);
 }

@@ -72,6 +72,16 @@ Result<bool> natAnchorHooked(const PfctlRunner& pfctl = systemPfctl());
 // false, not an error.
 Result<bool> natAnchorConfigured(const std::string& pf_conf = kPfConf);
 
+// --- issue 19, port forwarding ---
+// Loads the jail's rdr rules (policy_text.h pfRdrRules) into vnetd/expose.<jail>,
+// replacing what the anchor held; no forwards: empties it.
+Result<void> loadExposeAnchor(const std::string& jail, const std::vector<ExposeTarget>& forwards,
+                              const PfctlRunner& pfctl = systemPfctl());
+// Whether the loaded main ruleset holds `rdr-anchor "vnetd/*"` (pfctl -s nat, as
+// natAnchorHooked reads the nat-anchor).
+Result<bool> rdrAnchorHooked(const PfctlRunner& pfctl = systemPfctl());
+// --- end port forwarding ---
+
 // The NAT half of FreeBSD's Policy: the calls above over one runner. The resource limits
 // (rctl) stay abstract: platform/freebsd/policy.cc completes the class with them.
 class PfNatPolicy : public Policy {
@@ -81,6 +91,13 @@ class PfNatPolicy : public Policy {
   Result<void> removeBridgeNat(const std::string& bridge) override;
   Result<std::optional<BridgeNat>> bridgeNat(const std::string& bridge) override;
   Result<bool> natHooked() override;
+  // Issue 19: rdr rules in vnetd/expose.<jail>. jailExpose counts the anchor's rdr lines
+  // (pfctl prints each rule on one line, sbin/pfctl/pfctl_parser.c print_rule) against
+  // pfRdrRuleCount: a flushed or emptied anchor reads as not active; a rule edited by hand
+  // in place is not noticed (pfctl's printed form is not compared text for text).
+  Result<void> applyJailExpose(const std::string& jail, const std::vector<ExposeTarget>& forwards) override;
+  Result<void> removeJailExpose(const std::string& jail) override;
+  Result<ExposeLoaded> jailExpose(const std::string& jail, const std::vector<ExposeTarget>& forwards) override;
 
  private:
   const PfctlRunner& pfctl_;

@@ -70,10 +70,18 @@ Result<std::string> pfNatRules(std::string_view egress, const std::vector<Cidr>&
   return rules;
 }
 
-bool pfConfHasVnetdNatAnchor(std::string_view text) {
+namespace {
+bool pfConfHasVnetdAnchor(std::string_view text, std::string_view keyword);
+}  // namespace
+
+bool pfConfHasVnetdNatAnchor(std::string_view text) { return pfConfHasVnetdAnchor(text, "nat-anchor"); }
+bool pfConfHasVnetdRdrAnchor(std::string_view text) { return pfConfHasVnetdAnchor(text, "rdr-anchor"); }
+
+namespace {
+bool pfConfHasVnetdAnchor(std::string_view text, std::string_view keyword) {
   // Logical lines: a backslash before the newline continues the line (pfctl's lexer).
   std::string line;
-  auto check = [](const std::string& l) {
+  auto check = [keyword](const std::string& l) {
     std::vector<std::string_view> tokens;
     std::string_view s(l);
     size_t i = 0;
@@ -91,7 +99,7 @@ bool pfConfHasVnetdNatAnchor(std::string_view text) {
       tokens.push_back(s.substr(start, i - start));
     }
     for (size_t t = 0; t + 1 < tokens.size(); ++t)
-      if (tokens[t] == "nat-anchor" && unquote(tokens[t + 1]) == "vnetd/*") return true;
+      if (tokens[t] == keyword && unquote(tokens[t + 1]) == "vnetd/*") return true;
     return false;
   };
   bool in_quote = false, in_comment = false;
@@ -122,6 +130,76 @@ bool pfConfHasVnetdNatAnchor(std::string_view text) {
     line += c;
   }
   return false;
+}
+
+}  // namespace
+
+// --- issue 19, port forwarding ---
+
+Result<std::string> pfExposeAnchorName(std::string_view jail) {
+  // Jail names are [A-Za-z0-9_.-]: no '/' that would make another level, no quote.
+  if (auto p = jailNameProblem(jail); !p.empty())
+    return plainError("pf anchor for the forwards of jail '" + std::string(jail) + "': " + p);
+  return "vnetd/expose." + std::string(jail);
+}
+
+namespace {
+
+std::string pfPorts(const PortRange& r) {
+  return r.first == r.last ? std::to_string(r.first) : std::to_string(r.first) + ":" + std::to_string(r.last);
+}
+
+template <typename Fn>
+void eachRule(const std::vector<ExposeTarget>& forwards, Fn fn) {
+  for (const ExposeTarget& t : forwards)
+    for (IpFamily f : {IpFamily::V4, IpFamily::V6}) {
+      const std::optional<IpAddress>& to = f == IpFamily::V4 ? t.jail_v4 : t.jail_v6;
+      if (!to || to->family != f) continue;
+      if (t.rule.address && t.rule.address->family != f) continue;
+      fn(t, f, *to);
+    }
+}
+
+}  // namespace
+
+Result<std::string> pfRdrRules(const std::vector<ExposeTarget>& forwards) {
+  for (const ExposeTarget& t : forwards)
+    if (!t.egress.empty())
+      if (auto p = interfaceNameProblem(t.egress); !p.empty())
+        return plainError("forward " + t.name() + ": egress interface '" + t.egress + "': " + p);
+  std::string out;
+  eachRule(forwards, [&](const ExposeTarget& t, IpFamily f, const IpAddress& to) {
+    out += "rdr pass ";
+    if (!t.rule.address && !t.egress.empty()) out += "on " + t.egress + " ";
+    out += f == IpFamily::V4 ? "inet" : "inet6";
+    out += std::string(" proto ") + exposeProtoName(t.rule.proto) + " from any to ";
+    if (t.rule.address) out += t.rule.address->toString();
+    else if (!t.egress.empty()) out += "(" + t.egress + ")";
+    else out += "(self)";
+    out += " port " + pfPorts(t.rule.external) + " -> " + to.toString() + " port ";
+    out += t.rule.external.first == t.rule.external.last ? std::to_string(t.rule.jail.first)
+                                                         : std::to_string(t.rule.jail.first) + ":*";
+    out += "\n";
+  });
+  return out;
+}
+
+size_t pfRdrRuleCount(const std::vector<ExposeTarget>& forwards) {
+  size_t n = 0;
+  eachRule(forwards, [&](const ExposeTarget&, IpFamily, const IpAddress&) { ++n; });
+  return n;
+}
+
+size_t pfRdrRulesListed(std::string_view text) {
+  size_t n = 0;
+  while (!text.empty()) {
+    size_t eol = text.find('\n');
+    std::string_view line = text.substr(0, eol);
+    while (!line.empty() && isSpace(line.front())) line.remove_prefix(1);
+    if (line.substr(0, 4) == "rdr ") ++n;
+    text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+  }
+  return n;
 }
 
 }  // namespace vnetd::platform::fbsd

@@ -1,5 +1,6 @@
 #include "core/log.h"
 #include "platform/policy.h"
+#include "platform/linux/nft_expose.h"
 #include "platform/linux/nft_nat.h"
 
 namespace vnetd::platform {
@@ -28,6 +29,16 @@ class LinuxPolicy final : public Policy {
   // recognised then, and the reconciler's load declares the chain again (putting back policy
   // accept; a changed type, hook or priority is refused by the kernel and reported).
   Result<bool> natHooked() override { return true; }
+
+  // Issue 19: forwards in table inet vnetd (linux/nft_expose.h).
+  Result<void> applyJailExpose(const std::string& jail, const std::vector<ExposeTarget>& forwards) override {
+    return lnx::loadNftExpose(jail, forwards);
+  }
+  Result<void> removeJailExpose(const std::string& jail) override { return lnx::removeNftExpose(jail); }
+  Result<ExposeLoaded> jailExpose(const std::string& jail, const std::vector<ExposeTarget>& forwards) override {
+    return lnx::nftExposeLoadedNow(jail, forwards);
+  }
+  Result<std::set<std::string>> exposeJails() override { return lnx::nftExposeJails(); }
 };
 
 }  // namespace

@@ -334,10 +334,10 @@ TEST(StatusView, JsonHasTheDocumentedSchemaWithEveryKeyAlwaysPresent) {
   EXPECT_EQ(keys(doc), (V{"bridges", "daemon", "jails", "version"}));
   EXPECT_EQ(keys(doc["daemon"]), (V{"config", "config_digest", "metrics_url", "pid", "uptime_seconds", "version"}));
   const V jail_keys = {"flows", "interfaces", "jid", "name", "phase", "running", "updated_at"};
-  const V iface_keys = {"addresses", "bridge",       "counters",       "host_interface", "host_mac",
-                        "host_present", "host_up",   "in_bridge",      "index",          "jail_addresses",
-                        "jail_interface", "jail_present", "link",      "mac",            "mtu",
-                        "rates"};
+  const V iface_keys = {"addresses", "bridge",       "counters",       "expose",         "host_interface",
+                        "host_mac",  "host_present", "host_up",        "in_bridge",      "index",
+                        "jail_addresses", "jail_interface", "jail_present", "link",      "mac",
+                        "mtu",       "rates"};
   ASSERT_EQ(doc["jails"].size(), 3u);
   for (const auto& j : doc["jails"]) {
     EXPECT_EQ(keys(j), jail_keys);
@@ -398,6 +398,29 @@ TEST(StatusView, DaemonFailureLineSaysWhatToDo) {
   EXPECT_EQ(daemonFailureLine(r).rfind("vnetd did not answer (no reply from vnetd within 10000 ms)", 0), 0u);
   r.failure = control::CallFailure::Lost;
   EXPECT_EQ(daemonFailureLine(r).rfind("vnetd closed the connection without a reply (", 0), 0u);
+}
+
+// Issue 19: the forwards the daemon lists per interface are decoded, shown one per line
+// under their jail, and kept in the JSON.
+TEST(StatusView, ListsEachJailsForwards) {
+  Json r = reply();
+  r["jails"][0]["interfaces"][0]["expose"] = {"tcp/8080:80", "udp/[2001:db8::1]:53"};
+  auto s = decodeStatusReply(r.dump());
+  ASSERT_TRUE(s) << s.error().message();
+  std::string text = renderStatusTable(*s);
+  EXPECT_NE(text.find("FORWARD"), std::string::npos) << text;
+  EXPECT_NE(text.find("tcp/8080:80\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("udp/[2001:db8::1]:53\n"), std::string::npos) << text;
+  Json doc = Json::parse(renderStatusJson(*s), nullptr, false);
+  bool found = false;
+  for (const auto& j : doc["jails"])
+    for (const auto& i : j["interfaces"])
+      if (i["expose"] == Json{"tcp/8080:80", "udp/[2001:db8::1]:53"}) found = true;
+  EXPECT_TRUE(found);
+  // Without forwards there is no forward table at all.
+  auto none = decodeStatusReply(reply().dump());
+  ASSERT_TRUE(none);
+  EXPECT_EQ(renderStatusTable(*none).find("FORWARD"), std::string::npos);
 }
 
 }  // namespace

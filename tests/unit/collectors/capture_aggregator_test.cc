@@ -1024,3 +1024,94 @@ TEST(CaptureFamilies, JailsLeaveWithTheTableNotWithTheNextSnapshot) {
 
 }  // namespace
 }  // namespace vnetd::collectors
+
+// ---- Issue 19: port forwards --------------------------------------------------------
+
+namespace vnetd::collectors {
+namespace {
+
+// Jail a (198.18.173.10) forwards tcp/8080:80 and udp/53; b is another jail.
+State exposeState() {
+  State st;
+  auto rec = [&](const std::string& name, const std::string& jail_mac, const std::string& address) {
+    JailRecord r;
+    r.name = name;
+    InterfaceRecord ir;
+    ir.index = 0;
+    ir.host_name = "e0a_" + name;
+    ir.jail_mac = jail_mac;
+    ir.bridge = "br0";
+    ir.addresses = {address};
+    r.interfaces.push_back(ir);
+    st.jails[name] = r;
+  };
+  rec("a", "02:00:00:00:00:0a", "198.18.173.10/24");
+  rec("b", "02:00:00:00:00:0b", "198.18.173.11/24");
+  return st;
+}
+
+Attribution::ExposeConfig exposeConfig() {
+  Attribution::ExposeConfig c;
+  for (const char* text : {"tcp/8080:80", "udp/53"}) {
+    ExposeRule r = *parseExpose(text).rule;
+    r.v4 = true;
+    c["a"].emplace_back(0u, r);
+  }
+  return c;
+}
+
+double exposeSample(const std::vector<prometheus::MetricFamily>& families, const std::string& jail,
+                    const std::string& expose) {
+  const auto* f = testing::findFamily(families, "vnetd_jail_expose_connections_total");
+  if (!f) return -1;
+  for (const auto& m : f->metric)
+    if (testing::labelValue(m, "jail") == jail && testing::labelValue(m, "expose") == expose) return m.counter.value;
+  return -1;
+}
+
+TEST(AggregatorExpose, CountsConnectionOpeningFramesToTheJailAddressAndPort) {
+  State st = exposeState();
+  Attribution::ExposeConfig cfg = exposeConfig();
+  auto t = Attribution::fromState(st, "br0", false, &cfg);
+  ASSERT_EQ(t->exposes().size(), 2u);
+  EXPECT_EQ(t->exposes()[0].expose, "tcp/8080:80");
+  EXPECT_EQ(t->exposes()[0].first, 80);
+  Aggregator agg(1024, 60);
+  agg.setAttribution(t);
+  const Ip4 a{198, 18, 173, 10}, b{198, 18, 173, 11}, outside{198, 18, 174, 2};
+  // Three connections to a:80 (after DNAT: from the outside through the gateway's MAC).
+  for (uint16_t port : {40001, 40002, 40003}) {
+    feed(agg, tcpFrame(kMacA, kGateway, outside, a, port, 80, kTcpSyn));
+    feed(agg, tcpFrame(kGateway, kMacA, a, outside, 80, port, kTcpSyn | kTcpAck));  // a's answer: not counted
+    feed(agg, tcpFrame(kMacA, kGateway, outside, a, port, 80, kTcpAck, 10));
+    feed(agg, tcpFrame(kMacA, kGateway, outside, a, port, 80, kTcpAck, 10));  // repeated: the shortcut
+  }
+  feed(agg, tcpFrame(kMacA, kGateway, outside, a, 40004, 81, kTcpSyn));  // another port
+  feed(agg, tcpFrame(kMacB, kGateway, outside, b, 40005, 80, kTcpSyn));  // another jail
+  // Five datagrams to a:53, the last four repeats of one flow (the shortcut must count them).
+  feed(agg, udpFrame(kMacA, kGateway, outside, a, 5000, 53, 20));
+  for (int i = 0; i < 4; ++i) feed(agg, udpFrame(kMacA, kGateway, outside, a, 5001, 53, 20));
+  feed(agg, udpFrame(kGateway, kMacA, a, outside, 53, 5001, 20));  // a's answers: not counted
+
+  CaptureSnapshot snap = agg.snapshot(true);
+  ASSERT_EQ(snap.exposes.size(), 2u);
+  EXPECT_EQ(snap.exposes[0], 3u) << "one per SYN";
+  EXPECT_EQ(snap.exposes[1], 5u) << "one per datagram";
+  auto shared = std::make_shared<const CaptureSnapshot>(snap);
+  auto families = captureFamilies({BridgeView{"br0", shared, t}});
+  EXPECT_EQ(exposeSample(families, "a", "tcp/8080:80"), 3);
+  EXPECT_EQ(exposeSample(families, "a", "udp/53"), 5);
+
+  // A new table with the same forwards keeps the counts; without them the series go.
+  agg.setAttribution(Attribution::fromState(st, "br0", false, &cfg));
+  EXPECT_EQ(agg.snapshot(true).exposes, (std::vector<uint64_t>{3, 5}));
+  auto bare = Attribution::fromState(st, "br0");
+  EXPECT_FALSE(bare->sameAs(*t)) << "a change of forwards reaches the capture";
+  agg.setAttribution(bare);
+  EXPECT_TRUE(agg.snapshot(true).exposes.empty());
+  families = captureFamilies({BridgeView{"br0", std::make_shared<const CaptureSnapshot>(agg.snapshot(true)), bare}});
+  EXPECT_EQ(exposeSample(families, "a", "tcp/8080:80"), -1);
+}
+
+}  // namespace
+}  // namespace vnetd::collectors
