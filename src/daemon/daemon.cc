@@ -319,14 +319,18 @@ void Daemon::handle(const control::Request& request, const PeerCredentials& peer
     case control::Op::Status: status(request.jail, std::move(reply)); return;
     case control::Op::Hook:
       // setManaged runs before a hook (and only when the names change): the capture
-      // learns the jail's MAC (or its departure) once the hook has saved the state,
-      // before the hook's caller hears back. A hook whose client gave up before its turn
-      // is skipped (Reply::abandoned()).
+      // learns the jail's MAC (or its departure) once the hook has saved the state, in
+      // the same loop callback that answers the hook — after the answer, which does not
+      // wait for it (at 200 jails following the state took 0.15 ms of each prestart's
+      // reply). Nothing is attributed differently: the capture thread takes the new table
+      // before its next batch either way, and a jail's MACs are recorded at prestart,
+      // before the jail (and any frame of it) exists. A hook whose client gave up before
+      // its turn is skipped (Reply::abandoned()).
       {
         Mutator::HookClient client{peer.pid, [r = reply] { return r.abandoned(); }};
         mutator_->hook(request, std::move(client), [this, reply = std::move(reply)](std::string line) {
-          captureFollowState();
           reply(std::move(line));
+          captureFollowState();
         });
       }
       return;
