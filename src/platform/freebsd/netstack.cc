@@ -430,10 +430,6 @@ class FreeBsdNetStack final : public NetStack {
   }
 
   Result<void> enableIpv6(const std::string& name) override {
-    const std::string what = "enable IPv6 on " + name + in();
-    if (!s_.inet6) return Error{EAFNOSUPPORT, what + ": this network stack has no IPv6"};
-    char check[IFNAMSIZ];
-    VNETD_TRY(copyIfName(check, name));
     // `ifconfig NAME inet6 -ifdisabled no_dad`. IFDISABLED comes from the jail's rc
     // (libexec/rc/network.subr ifconfig_up: `inet6 ifdisabled` on every interface but
     // lo0 unless ipv6_activate_all_interfaces="YES") or, in newer trees, from the kernel
@@ -442,24 +438,13 @@ class FreeBsdNetStack final : public NetStack {
     // IN6_IFF_NODAD is not honoured (sys/netinet6/in6.c in6_update_ifa_internal marks a
     // new address TENTATIVE whenever in6if_do_dad(), which only the interface's
     // ND6_IFF_NO_DAD turns off) — without it every address waits out DAD first.
-    if (vnetd_nd6_change_flags(s_.inet6.get(), name.c_str(), vnetd_nd6_iff_no_dad, vnetd_nd6_iff_ifdisabled) != 0) {
-      if (errno == ENXIO) return Error{ENODEV, what + ": no interface " + name};
-      return errnoError(what);
-    }
-    return success();
+    return changeNd6Flags(name, vnetd_nd6_iff_no_dad, vnetd_nd6_iff_ifdisabled, "enable IPv6 on " + name + in());
   }
 
   Result<bool> ipv6Enabled(const std::string& name) override {
-    const std::string what = "read the IPv6 flags of " + name + in();
-    if (!s_.inet6) return Error{EAFNOSUPPORT, what + ": this network stack has no IPv6"};
-    char check[IFNAMSIZ];
-    VNETD_TRY(copyIfName(check, name));
-    uint32_t flags = 0;
-    if (vnetd_nd6_get_flags(s_.inet6.get(), name.c_str(), &flags) != 0) {
-      if (errno == ENXIO) return Error{ENODEV, what + ": no interface " + name};
-      return errnoError(what);
-    }
-    return (flags & vnetd_nd6_iff_ifdisabled) == 0;
+    auto flags = nd6Flags(name, "read the IPv6 flags of " + name + in());
+    if (!flags) return flags.error();
+    return (*flags & vnetd_nd6_iff_ifdisabled) == 0;
   }
 
   // address6 = "slaac" (issue 19): `ifconfig NAME inet6 -ifdisabled accept_rtadv
@@ -473,16 +458,9 @@ class FreeBsdNetStack final : public NetStack {
   // router solicitation itself (rtsol(8)/rtsold(8) do, from userland): the jail waits for
   // the bridge's next periodic RA (at most 30 s, daemon/router_advertiser.h).
   Result<void> enableAutoconf(const std::string& name) override {
-    const std::string what = "enable IPv6 autoconfiguration on " + name + in();
-    if (!s_.inet6) return Error{EAFNOSUPPORT, what + ": this network stack has no IPv6"};
-    char check[IFNAMSIZ];
-    VNETD_TRY(copyIfName(check, name));
-    if (vnetd_nd6_change_flags(s_.inet6.get(), name.c_str(), vnetd_nd6_iff_accept_rtadv | vnetd_nd6_iff_auto_linklocal,
-                               vnetd_nd6_iff_ifdisabled | vnetd_nd6_iff_no_radr) != 0) {
-      if (errno == ENXIO) return Error{ENODEV, what + ": no interface " + name};
-      return errnoError(what);
-    }
-    return success();
+    return changeNd6Flags(name, vnetd_nd6_iff_accept_rtadv | vnetd_nd6_iff_auto_linklocal,
+                          vnetd_nd6_iff_ifdisabled | vnetd_nd6_iff_no_radr,
+                          "enable IPv6 autoconfiguration on " + name + in());
   }
 
   // A bridge that sends RAs (issue 19) needs a link-local source address, and FreeBSD
@@ -492,27 +470,14 @@ class FreeBsdNetStack final : public NetStack {
   // (`ifconfig bridge0 inet6 auto_linklocal -ifdisabled`). ACCEPT_RTADV stays off (also
   // nd6_ifattach's bridge default): the host must not configure itself from jails' RAs.
   Result<void> enableLinkLocal(const std::string& name) override {
-    const std::string what = "enable the IPv6 link-local address of " + name + in();
-    if (!s_.inet6) return Error{EAFNOSUPPORT, what + ": this network stack has no IPv6"};
-    char check[IFNAMSIZ];
-    VNETD_TRY(copyIfName(check, name));
-    if (vnetd_nd6_change_flags(s_.inet6.get(), name.c_str(), vnetd_nd6_iff_auto_linklocal, vnetd_nd6_iff_ifdisabled) != 0) {
-      if (errno == ENXIO) return Error{ENODEV, what + ": no interface " + name};
-      return errnoError(what);
-    }
-    return success();
+    return changeNd6Flags(name, vnetd_nd6_iff_auto_linklocal, vnetd_nd6_iff_ifdisabled,
+                          "enable the IPv6 link-local address of " + name + in());
   }
 
   Result<AutoconfState> autoconfState(const std::string& name) override {
-    const std::string what = "read the IPv6 flags of " + name + in();
-    if (!s_.inet6) return Error{EAFNOSUPPORT, what + ": this network stack has no IPv6"};
-    char check[IFNAMSIZ];
-    VNETD_TRY(copyIfName(check, name));
-    uint32_t flags = 0;
-    if (vnetd_nd6_get_flags(s_.inet6.get(), name.c_str(), &flags) != 0) {
-      if (errno == ENXIO) return Error{ENODEV, what + ": no interface " + name};
-      return errnoError(what);
-    }
+    auto got = nd6Flags(name, "read the IPv6 flags of " + name + in());
+    if (!got) return got.error();
+    const uint32_t flags = *got;
     // FreeBSD has no separate per-interface autoconf switch: prefixes with the A flag of
     // accepted RAs form addresses (nd6_rtr.c prelist_update).
     AutoconfState out;
@@ -537,6 +502,31 @@ class FreeBsdNetStack final : public NetStack {
 
  private:
   std::string in() const { return where_.empty() ? std::string() : " in " + where_; }
+
+  // `ifconfig NAME inet6 <set> -<clear>`: one SIOCSIFINFO_IN6 (nd6_flags.c). `what` names
+  // the step in errors.
+  Result<void> changeNd6Flags(const std::string& name, uint32_t set, uint32_t clear, const std::string& what) {
+    if (!s_.inet6) return Error{EAFNOSUPPORT, what + ": this network stack has no IPv6"};
+    char check[IFNAMSIZ];
+    VNETD_TRY(copyIfName(check, name));
+    if (vnetd_nd6_change_flags(s_.inet6.get(), name.c_str(), set, clear) != 0) {
+      if (errno == ENXIO) return Error{ENODEV, what + ": no interface " + name};
+      return errnoError(what);
+    }
+    return success();
+  }
+  // The interface's ND6 flags (SIOCGIFINFO_IN6).
+  Result<uint32_t> nd6Flags(const std::string& name, const std::string& what) {
+    if (!s_.inet6) return Error{EAFNOSUPPORT, what + ": this network stack has no IPv6"};
+    char check[IFNAMSIZ];
+    VNETD_TRY(copyIfName(check, name));
+    uint32_t flags = 0;
+    if (vnetd_nd6_get_flags(s_.inet6.get(), name.c_str(), &flags) != 0) {
+      if (errno == ENXIO) return Error{ENODEV, what + ": no interface " + name};
+      return errnoError(what);
+    }
+    return flags;
+  }
 
   // SIOCSIFVNET / SIOCSIFRVNET: interface `name`, the jail by jid (ifr_jid).
   Result<void> vnetIoctl(unsigned long request, const std::string& name, const JailInfo& jail,

@@ -8,6 +8,7 @@
 
 #include "core/hash.h"
 #include "core/naming.h"
+#include "platform/linux/nft_json.h"
 #include "platform/linux/nftables.h"
 #include "platform/linux/nft_text.h"
 
@@ -35,15 +36,8 @@ const ChainSpec* chainSpec(std::string_view name) {
   return nullptr;
 }
 
-const Json* member(const Json& object, const char* key) {
-  if (!object.is_object()) return nullptr;
-  auto it = object.find(key);
-  return it == object.end() ? nullptr : &*it;
-}
-
-bool isString(const Json* v, std::string_view want) {
-  return v && v->is_string() && v->get_ref<const std::string&>() == want;
-}
+using nftjson::isString;
+using nftjson::member;
 
 bool inExposeTable(const Json& object) {
   return isString(member(object, "family"), kNftExposeFamily) && isString(member(object, "table"), kNftExposeTable);

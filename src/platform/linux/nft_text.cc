@@ -8,6 +8,7 @@
 
 #include "core/file_util.h"
 #include "core/naming.h"
+#include "platform/linux/nft_json.h"
 
 namespace vnetd::platform::lnx {
 namespace {
@@ -48,15 +49,8 @@ std::string bridgeOfComment(const Json* comment) {
   return isValidInterfaceName(name) ? name : std::string();
 }
 
-const Json* member(const Json& object, const char* key) {
-  if (!object.is_object()) return nullptr;
-  auto it = object.find(key);
-  return it == object.end() ? nullptr : &*it;
-}
-
-bool isString(const Json* v, std::string_view want) {
-  return v && v->is_string() && v->get_ref<const std::string&>() == want;
-}
+using nftjson::isString;
+using nftjson::member;
 
 bool inVnetdTable(const Json& object) {
   return isString(member(object, "family"), kNftFamily) && isString(member(object, "table"), kNftTable);

@@ -4,7 +4,8 @@
 # jail(8)'s order, ping, idempotency, no leftovers. Part 1b: the seed tutorial's VLAN
 # example ("ifconfig vlan100 create vlandev em0 vlan 100 up; ifconfig bridge0 addm
 # vlan100") as vnetd's [vlan.X] + uplinks = ["vlan:X"], with a jail reaching a router on
-# that VLAN, and what poststop leaves (the vlan stays: docs/jail-conf.md). Part 2: jail(8) itself runs the
+# that VLAN, and what poststop leaves (the vlan stays: docs/jail-conf.md). Part 1c: a port
+# forward's rdr rule in its pf anchor, loaded at created, gone at poststop. Part 2: jail(8) itself runs the
 # hooks from a jail.conf like config/jail.conf.sample, for a jail with its own root whose
 # exec.start is the real /etc/rc (rc.d/netif sets "inet6 ifdisabled",
 # libexec/rc/network.subr ifconfig_up): IPv6 must work after the start, a renamed jail
@@ -49,6 +50,9 @@ cleanup() {
 	# the router jail gives its epair end back; destroying one end destroys both
 	# (sys/net/if_epair.c epair_clone_destroy).
 	jail -r "$r" >/dev/null 2>&1 || true
+	jail -r "${p}x" >/dev/null 2>&1 || true
+	"$hook" -c "$work/expose.toml" poststop "${p}x" >/dev/null 2>&1 || true
+	ifconfig "${br}x" destroy >/dev/null 2>&1 || true
 	ifconfig "$vl" destroy >/dev/null 2>&1 || true
 	ifconfig "$brv" destroy >/dev/null 2>&1 || true
 	ifconfig "$up" destroy >/dev/null 2>&1 || true
@@ -190,6 +194,40 @@ check "no e0a_$e left" sh -c "! ifconfig e0a_$e"
 check "$vl is still there after poststop, tag 100 on $up" test "$(vlan_of "$vl")" = "100 $up"
 check "$vl is still a member of $brv" is_member "$brv" "$vl"
 check "$brv is still there" ifconfig "$brv"
+
+# ---- Part 1c: a port forward (issue 19) ---------------------------------------------------
+# expose = ["tcp/8080:80"]: `created` loads an rdr rule into the jail's own pf anchor
+# vnetd/expose.<jail> (platform/freebsd/policy_text.h), poststop empties it. pf only has to
+# be loaded, not enabled, for an anchor to be loaded and listed; `pfctl -s nat` lists rdr
+# rules too (sbin/pfctl/pfctl.c pfctl_show_nat walks PF_NAT, PF_RDR and PF_BINAT). Loading
+# pf(4) filters nothing until `pfctl -e`.
+x="${p}x"
+brx="${br}x"
+kldload -n pf
+cat > "$work/expose.toml" <<TOML
+[daemon]
+state_dir = "$work/state-x"
+[bridge.lanx]
+interface = "$brx"
+address = "198.18.111.1/24"
+[jail.$x]
+[[jail.$x.interface]]
+bridge = "lanx"
+address = "198.18.111.10/24"
+expose = ["tcp/8080:80"]
+TOML
+check "prestart $x" "$hook" -c "$work/expose.toml" prestart "$x"
+jail -c name="$x" vnet persist path=/ host.hostname="$x"
+check "created $x (loads its forward)" "$hook" -c "$work/expose.toml" created "$x"
+check "anchor vnetd/expose.$x holds an rdr rule to 198.18.111.10 port 80" \
+	sh -c "pfctl -a 'vnetd/expose.$x' -s nat 2>/dev/null | grep '^rdr pass' | grep -q '198.18.111.10 port 80'"
+check "created $x again (idempotent: still one rdr rule)" "$hook" -c "$work/expose.toml" created "$x"
+check "anchor vnetd/expose.$x holds exactly one rdr rule" \
+	test "$(pfctl -a "vnetd/expose.$x" -s nat 2>/dev/null | grep -c '^rdr')" = 1
+jail -r "$x"
+check "poststop $x" "$hook" -c "$work/expose.toml" poststop "$x"
+check "anchor vnetd/expose.$x is empty after poststop" \
+	test -z "$(pfctl -a "vnetd/expose.$x" -s nat 2>/dev/null)"
 
 # ---- Part 2: jail(8) runs the hooks -------------------------------------------------------
 # A jail root of its own: the base system read-only through nullfs, its own /etc with
