@@ -503,7 +503,10 @@ void Mutator::reconcileExposes(const Config& config, const State& state, const s
   if (auto read = policy_->exposeJails()) loaded_jails = std::move(*read);
   else warnOnce(read.error());
 
-  for (const ExposeAction& a : planExpose(wanted, loaded, loaded_jails ? &*loaded_jails : nullptr)) {
+  std::set<std::string> known;
+  for (const auto& [name, jail] : config.jails) known.insert(name);
+  for (const auto& [name, rec] : state.jails) known.insert(name);
+  for (const ExposeAction& a : planExpose(wanted, loaded, loaded_jails ? &*loaded_jails : nullptr, known)) {
     const bool ensure = a.kind == ExposeAction::Kind::Ensure;
     const char* kind = ensure ? "ensure_expose" : "remove_expose";
     Result<void> done = ensure ? policy_->applyJailExpose(a.jail, wanted.at(a.jail)) : policy_->removeJailExpose(a.jail);

@@ -331,7 +331,7 @@ std::map<std::string, std::vector<ExposeTarget>> wantedExposes(const Config& con
 
 std::vector<ExposeAction> planExpose(const std::map<std::string, std::vector<ExposeTarget>>& wanted,
                                      const std::map<std::string, platform::ExposeLoaded>& loaded,
-                                     const std::set<std::string>* loaded_jails) {
+                                     const std::set<std::string>* loaded_jails, const std::set<std::string>& known) {
   std::vector<ExposeAction> out;
   for (const auto& [jail, read] : loaded) {
     // Not evaluated at all: loading again would change nothing (Mutator warns).
@@ -347,7 +347,7 @@ std::vector<ExposeAction> planExpose(const std::map<std::string, std::vector<Exp
   }
   if (loaded_jails)
     for (const std::string& jail : *loaded_jails)
-      if (!wanted.count(jail))
+      if (!wanted.count(jail) && known.count(jail))
         out.push_back({ExposeAction::Kind::Remove, jail,
                        "forward rules of jail " + jail + ", which is not running with forwards configured"});
   return out;

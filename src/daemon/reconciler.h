@@ -209,10 +209,14 @@ struct ExposeAction {
 // not in place (never loaded, flushed, table deleted) or with rules no forward needs now;
 // not for a jail whose rules the packet filter does not evaluate (ExposeLoaded::hooked).
 // Remove: a jail with rules loaded (`loaded_jails`, null when not read) that should have
-// none (stopped, or its forwards taken out of the configuration). Jail order.
+// none (stopped, or its forwards taken out of the configuration) — only a jail this daemon
+// knows (`known`: in its configuration or its state). Rules of other jails are another
+// vnetd's (a second daemon with its own configuration and state, as tests and the demo
+// run beside each other on one host) and are left alone, as the NAT of bridges a daemon
+// does not configure is. Jail order.
 std::vector<ExposeAction> planExpose(const std::map<std::string, std::vector<ExposeTarget>>& wanted,
                                      const std::map<std::string, platform::ExposeLoaded>& loaded,
-                                     const std::set<std::string>* loaded_jails);
+                                     const std::set<std::string>* loaded_jails, const std::set<std::string>& known);
 // --- end port forwarding ---
 
 }  // namespace vnetd::daemon

@@ -55,21 +55,27 @@ TEST(ExposePlanTest, EnsureMissingOrStaleRemoveUnwanted) {
   std::map<std::string, platform::ExposeLoaded> loaded;
   loaded["web"].active["tcp/8080:80"] = true;
   std::set<std::string> jails{"web"};
-  EXPECT_TRUE(planExpose(wanted, loaded, &jails).empty());
+  std::set<std::string> known{"web", "gone"};
+  EXPECT_TRUE(planExpose(wanted, loaded, &jails, known).empty());
   loaded["web"].active["tcp/8080:80"] = false;
-  EXPECT_EQ(planExpose(wanted, loaded, &jails),
+  EXPECT_EQ(planExpose(wanted, loaded, &jails, known),
             (std::vector<ExposeAction>{{ExposeAction::Kind::Ensure, "web", "forwards of jail web not loaded: tcp/8080:80"}}));
   loaded["web"].active["tcp/8080:80"] = true;
   loaded["web"].unexpected = true;
-  ASSERT_EQ(planExpose(wanted, loaded, &jails).size(), 1u);
-  EXPECT_EQ(planExpose(wanted, loaded, &jails)[0].kind, ExposeAction::Kind::Ensure);
+  ASSERT_EQ(planExpose(wanted, loaded, &jails, known).size(), 1u);
+  EXPECT_EQ(planExpose(wanted, loaded, &jails, known)[0].kind, ExposeAction::Kind::Ensure);
   // Rules of a jail that is not wanted go; not read: nothing judged.
   loaded.clear();
   jails = {"gone"};
-  EXPECT_EQ(planExpose(wanted, loaded, &jails),
+  EXPECT_EQ(planExpose(wanted, loaded, &jails, known),
             (std::vector<ExposeAction>{{ExposeAction::Kind::Remove, "gone",
                                         "forward rules of jail gone, which is not running with forwards configured"}}));
-  EXPECT_TRUE(planExpose(wanted, loaded, nullptr).empty());
+  EXPECT_TRUE(planExpose(wanted, loaded, nullptr, known).empty());
+  // A jail this daemon has neither configured nor recorded is another vnetd's: kept.
+  jails = {"gone", "elsewhere"};
+  EXPECT_EQ(planExpose(wanted, loaded, &jails, known),
+            (std::vector<ExposeAction>{{ExposeAction::Kind::Remove, "gone",
+                                        "forward rules of jail gone, which is not running with forwards configured"}}));
 }
 
 }  // namespace
