@@ -147,12 +147,8 @@ Result<std::vector<NftExposeRule>> nftExposeRules(std::string_view jail, const s
 }
 
 Result<NftExposeListing> decodeNftExposeListing(std::string_view text) {
-  if (text.size() > kMaxNftListing)
-    return plainError("nftables listing larger than " + std::to_string(kMaxNftListing) + " bytes");
-  Json doc = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return plainError("nftables listing is not JSON");
-  const Json* items = member(doc, "nftables");
-  if (!items || !items->is_array()) return plainError("nftables listing has no \"nftables\" array");
+  auto items = nftjson::listingItems(text, kMaxNftListing);
+  if (!items) return items.error();
   NftExposeListing out;
   std::map<std::string, bool> declared;  // chain → as declared
   for (const Json& item : *items) {

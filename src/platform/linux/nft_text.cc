@@ -141,12 +141,8 @@ Result<std::string> nftLegacyNatChain(std::string_view bridge) {
 }
 
 Result<NftNatListing> decodeNftNatListing(std::string_view text) {
-  if (text.size() > kMaxNftListing)
-    return plainError("nftables listing larger than " + std::to_string(kMaxNftListing) + " bytes");
-  Json doc = Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return plainError("nftables listing is not JSON");
-  const Json* items = member(doc, "nftables");
-  if (!items || !items->is_array()) return plainError("nftables listing has no \"nftables\" array");
+  auto items = nftjson::listingItems(text, kMaxNftListing);
+  if (!items) return items.error();
   NftNatListing out;
   for (const Json& item : *items) {
     if (const Json* chain = member(item, "chain"); chain && inVnetdTable(*chain)) {
