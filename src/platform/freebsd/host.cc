@@ -23,4 +23,7 @@ Result<std::string> readHostId() {
 // jemalloc keeps freed pages for reuse (and returns them lazily) by itself.
 void retainFreedMemory() {}
 
+// UFS allocates blocks in write(2) and ZFS at commit: nothing to reserve (platform/host.h).
+void reserveFileSpace(int, uint64_t) {}
+
 }  // namespace vnetd::platform

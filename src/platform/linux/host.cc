@@ -1,5 +1,7 @@
 #include <fcntl.h>
 #include <unistd.h>
+
+#include <limits>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -27,6 +29,13 @@ void retainFreedMemory() {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);  // blocks up to 32 MiB from the heap, not mmap
   mallopt(M_TRIM_THRESHOLD, 128 << 20);  // and the heap trimmed only past 128 MiB free
 #endif
+}
+
+void reserveFileSpace(int fd, uint64_t bytes) {
+  if (bytes == 0 || bytes > static_cast<uint64_t>(std::numeric_limits<off_t>::max())) return;
+  // Best effort (platform/host.h): EOPNOTSUPP (tmpfs before 3.5, some FUSE and network
+  // filesystems) or ENOSPC leave the file as it was, and the save allocates as it writes.
+  (void)::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(bytes));
 }
 
 }  // namespace vnetd::platform
