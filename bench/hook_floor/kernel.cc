@@ -39,6 +39,12 @@
 //
 // usage: hook_floor_kernel PHASE BRIDGE JAIL_PREFIX N FIRST_ADDRESS/PREFIXLEN GATEWAY
 //   PHASE: all (per jail prestart then created; then every poststop — the bench's order),
+//          stepwise (the same, but after each jail's created and after each poststop it
+//          prints "step" and waits for a line on standard input: the bench runs the
+//          script's jail in between, as it does between the daemon's jails, so the floor
+//          pays for the same background kernel work — the script's interfaces' IPv6
+//          address configuration, DAD and MLD timers, RCU callbacks — that the daemon
+//          pass does),
 //          prestart, created or poststop (one phase for every jail: to inspect each step;
 //          poststop takes the jails' namespaces away, as their stop would).
 //   Jails JAIL_PREFIX1..N; jail i gets FIRST_ADDRESS + i - 1.
@@ -321,10 +327,20 @@ void readBridge(Setup& s, const std::string& bridge) {
 
 int main(int argc, char** argv) {
   if (argc != 7)
-    die("usage: hook_floor_kernel all|prestart|created|poststop BRIDGE JAIL_PREFIX N FIRST_ADDRESS/PREFIXLEN GATEWAY");
+    die("usage: hook_floor_kernel all|stepwise|prestart|created|poststop BRIDGE JAIL_PREFIX N FIRST_ADDRESS/PREFIXLEN "
+        "GATEWAY");
   const std::string phase = argv[1], bridge = argv[2], prefix = argv[3];
-  if (phase != "all" && phase != "prestart" && phase != "created" && phase != "poststop")
-    die("unknown phase '" + phase + "' (all, prestart, created or poststop)");
+  if (phase != "all" && phase != "stepwise" && phase != "prestart" && phase != "created" && phase != "poststop")
+    die("unknown phase '" + phase + "' (all, stepwise, prestart, created or poststop)");
+  const bool stepwise = phase == "stepwise";
+  // Stepwise: tell the bench this step is done, and wait for it to say go on.
+  auto step = [&] {
+    if (!stepwise) return;
+    std::printf("step\n");
+    std::fflush(stdout);
+    char line[16];
+    if (!std::fgets(line, sizeof line, stdin)) die("stepwise: standard input closed");
+  };
   char* end = nullptr;
   const long n = std::strtol(argv[4], &end, 10);
   if (*end || n < 1 || n > 250) die(std::string("N must be 1..250, not '") + argv[4] + "'");
@@ -372,17 +388,20 @@ int main(int argc, char** argv) {
     f();
     out.push_back(nowUs() - t0);
   };
+  const bool every = phase == "all" || stepwise;
   for (const Jail& j : jails) {
-    if (phase == "all" || phase == "prestart") timed([&] { prestart(s, j); }, pre);
-    if (phase == "all" || phase == "created") timed([&] { created(s, j); }, cre);
+    if (every || phase == "prestart") timed([&] { prestart(s, j); }, pre);
+    if (every || phase == "created") timed([&] { created(s, j); }, cre);
+    step();
   }
-  if (phase == "all" || phase == "poststop") {
+  if (every || phase == "poststop") {
     // Freed only after the loop: a namespace freed at once is cleaned up in the background
     // while the next jail's pair is destroyed, and both want the RTNL.
     std::vector<Fd> held;
     for (const Jail& j : jails) {
       held.push_back(stopJail(j));
       timed([&] { poststop(s, j); }, post);
+      step();
     }
   }
   if (!pre.empty()) report("prestart", pre);
