@@ -775,8 +775,8 @@ Result<void> JailNetwork::configureInside(const JailConfig& cfg, JailRecord& rec
   // the job; so it is a warning, and the hook succeeds.
   for (const std::string& name : solicit)
     if (auto r = (*js)->solicitRouters(name); !r)
-      VNETD_LOG_WARN("jail %s: %s (it configures itself at the next periodic router advertisement)", jail.c_str(),
-                     r.error().message().c_str());
+      VNETD_LOG_WARN("%s (jail %s configures itself at the next periodic router advertisement instead)",
+                     r.error().message().c_str(), jail.c_str());
   // The stack is open anyway: what it holds now is handed to the daemon's status, which
   // then need not open it again. Unreadable is no failure of the phase.
   if (!report_inside_) return success();
