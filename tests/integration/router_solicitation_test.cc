@@ -4,21 +4,28 @@
 // RouterSocket — the daemon's own receiving side — on the peer in the other. The peer
 // must see exactly one solicitation, hop limit 255, type 133, from the sender's
 // link-local address, with the sender's MAC in the source link-layer address option,
-// and the router's decoder (what RouterAdvertiser answers) must accept it.
+// and the router's decoder (what RouterAdvertiser answers) must accept it. Then end to
+// end: the daemon answers the solicitation sent from inside a "slaac" jail whose kernel
+// sends none of its own (as a FreeBSD jail's kernel does not).
 //
 // Addresses: only link-local ones (fe80::/64) and MACs 02:00:c6:12:bc:xx (198.18.188);
 // this test's range is 198.18.188.0/24-198.18.189.0/24, 2001:db8:188::/48-2001:db8:189::/48.
 // Every wait polls with a deadline; nothing sleeps.
 #include <gtest/gtest.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <optional>
 #include <string>
 
+#include "core/naming.h"
 #include "core/ndp.h"
 #include "platform/router_socket.h"
+#include "tests/integration/daemon_fixture.h"
 #include "tests/integration/metrics_support.h"
 #include "tests/support/testnet.h"
 
@@ -139,6 +146,68 @@ TEST_F(RouterSolicitationTest, NoSuchInterfaceIsAClearError) {
   inNamespace(sender_ns_, [&] { out = platform::sendRouterSolicitation("rs_none0", kSenderMac); });
   ASSERT_FALSE(out);
   EXPECT_NE(out.error().message().find("rs_none0"), std::string::npos) << out.error().message();
+}
+
+class DaemonAnswersTest : public DaemonFixture {};
+
+// The daemon's RouterAdvertiser takes vnetd's own solicitation as valid and answers it.
+// The jail's kernel solicits nothing itself (router_solicitations = 0, cnf.rtr_solicits: net/ipv6/addrconf.c
+// addrconf_dad_completed sends an RS only when it is not 0), so the one solicitation the
+// daemon counts is the function's, sent from inside the jail as vnetd does on FreeBSD.
+TEST_F(DaemonAnswersTest, TheDaemonAnswersTheSolicitationSentFromInsideTheJail) {
+  const std::string br = net_.bridgeName("br"), jail = net_.jailName("rsd");
+  writeConfig("[bridge.lan]\ninterface = \"" + br +
+              "\"\naddress = \"198.18.188.1/24\"\naddress6 = \"2001:db8:188::1/64\"\nrouter_advertisements = true\n\n"
+              "[jail." + jail + "]\n[[jail." + jail + ".interface]]\nbridge = \"lan\"\naddress6 = \"slaac\"\n");
+  startDaemon();
+  net_.addNamespace(jail);
+  // No DAD either (FreeBSD: enableIpv6's ND6_IFF_NO_DAD): the link-local address is
+  // usable as soon as the link is up.
+  for (const char* kv : {"net.ipv6.conf.default.router_solicitations=0", "net.ipv6.conf.default.accept_dad=0"})
+    ASSERT_EQ(run({"ip", "netns", "exec", jail, "sysctl", "-q", "-w", kv}).status, 0) << kv;
+  for (const char* phase : {"prestart", "created"}) {
+    auto r = hook(phase, jail);
+    ASSERT_EQ(r.status, 0) << phase << ": " << r.err;
+  }
+  const std::string ifname = interfaceName(jail, 0, Side::B);
+  State st = loadState();
+  ASSERT_EQ(st.jails.count(jail), 1u);
+  const MacAddress mac = MacAddress::parse(st.jails.at(jail).interfaces.at(0).jail_mac).value();
+  auto counter = [&](const char* name) { return status()["counters"].value(name, 0); };
+  const int before = counter("router_solicitations_received");
+
+  // The jail side's link-local address may still be in the kernel's DAD work queue for a
+  // moment (tentative: EINVAL): send again when its addresses change, within a deadline.
+  UniqueFd changes;
+  inNamespace(jail, [&] {
+    changes.reset(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE));
+    sockaddr_nl sa{};
+    sa.nl_family = AF_NETLINK;
+    sa.nl_groups = RTMGRP_IPV6_IFADDR;
+    ASSERT_EQ(::bind(changes.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  });
+  Result<void> sent = Error{0, "not sent"};
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    inNamespace(jail, [&] { sent = platform::sendRouterSolicitation(ifname, mac); });
+    if (sent || std::chrono::steady_clock::now() > until) break;
+    pollfd p{changes.get(), POLLIN, 0};
+    if (::poll(&p, 1, 200) > 0) {
+      char buf[8192];
+      while (::recv(changes.get(), buf, sizeof buf, 0) > 0) {
+      }
+    }
+  }
+  ASSERT_TRUE(sent) << sent.error().message();
+
+  int received = before;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while ((received = counter("router_solicitations_received")) == before && std::chrono::steady_clock::now() < deadline) {
+    pollfd none{-1, 0, 0};
+    ::poll(&none, 0, 100);  // the daemon counts it on its loop: re-read its status
+  }
+  EXPECT_EQ(received, before + 1) << "exactly the one solicitation\n" << daemon_->log();
+  EXPECT_EQ(counter("router_solicitations_invalid"), 0) << daemon_->log();
 }
 
 }  // namespace
