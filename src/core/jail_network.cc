@@ -697,6 +697,7 @@ Result<void> JailNetwork::configureInside(const JailConfig& cfg, JailRecord& rec
   if (!inside) return inside.error();
 
   platform::NetStack::JailSideSetup setup;
+  std::vector<std::string> solicit;  // slaac interfaces: a router solicitation once they are up
   for (InterfaceRecord& ir : rec.interfaces) {
     std::string generated = interfaceName(jail, ir.index, Side::B);
     const LinkInfo* l = findJailSide(*inside, ir, generated);
@@ -745,8 +746,12 @@ Result<void> JailNetwork::configureInside(const JailConfig& cfg, JailRecord& rec
     const bool slaac = wantsSlaac(cfg, ir.index);
     if (v6 || slaac) VNETD_TRY((*js)->enableIpv6(name));
     // SLAAC (issue 19): before the link comes up (configureJailSide), which is when the
-    // kernel forms the link-local address from the MAC and solicits routers.
-    if (slaac) VNETD_TRY((*js)->enableAutoconf(name));
+    // kernel forms the link-local address from the MAC (and Linux's solicits routers;
+    // FreeBSD's does not: solicitRouters below).
+    if (slaac) {
+      VNETD_TRY((*js)->enableAutoconf(name));
+      solicit.push_back(name);
+    }
     setup.interfaces.push_back(std::move(step));
   }
   // One default route per family: the first interface (in config order) with a gateway.
@@ -763,6 +768,15 @@ Result<void> JailNetwork::configureInside(const JailConfig& cfg, JailRecord& rec
   }
   // Addresses, descriptions, up, loopback, routes: one round trip where the stack batches.
   VNETD_TRY((*js)->configureJailSide(setup));
+  // SLAAC (issue 19): ask the segment's routers for an RA now that the links are up and
+  // have their link-local addresses, rather than wait for the next periodic one (vnetd's
+  // come every 10-30 s, another router's maybe every 10 minutes). Not sending it is no
+  // failure of the phase: the jail is configured, and the next periodic RA still does
+  // the job; so it is a warning, and the hook succeeds.
+  for (const std::string& name : solicit)
+    if (auto r = (*js)->solicitRouters(name); !r)
+      VNETD_LOG_WARN("%s (jail %s configures itself at the next periodic router advertisement instead)",
+                     r.error().message().c_str(), jail.c_str());
   // The stack is open anyway: what it holds now is handed to the daemon's status, which
   // then need not open it again. Unreadable is no failure of the phase.
   if (!report_inside_) return success();

@@ -64,6 +64,21 @@ std::vector<std::byte> encodeRouterAdvertisement(const RouterAdvertisement& ra) 
   return out;
 }
 
+std::vector<std::byte> encodeRouterSolicitation(const RouterSolicitation& rs) {
+  std::vector<std::byte> out;
+  out.reserve(16);
+  put8(out, kRouterSolicitation);
+  put8(out, 0);   // code
+  put16(out, 0);  // checksum: the kernel's
+  put32(out, 0);  // reserved: zero on sending (RFC 4861 4.1)
+  if (rs.source_link_layer) {
+    put8(out, kOptionSourceLinkLayer);
+    put8(out, 1);  // 8 bytes: type, length, 6-byte MAC (RFC 2464 section 6)
+    for (uint8_t b : rs.source_link_layer->bytes) put8(out, b);
+  }
+  return out;
+}
+
 Result<RouterSolicitation> decodeRouterSolicitation(std::span<const std::byte> icmp, const IpAddress& source,
                                                     int hop_limit) {
   if (hop_limit != kHopLimit) return bad("hop limit " + std::to_string(hop_limit) + ", not 255");

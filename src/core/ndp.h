@@ -1,6 +1,7 @@
 // IPv6 neighbour discovery messages for SLAAC (issue 19), as pure functions over bytes:
 // the router advertisement vnetd sends on a bridge with router_advertisements = true,
-// the router solicitation it answers, and the EUI-64 address a jail forms from its MAC.
+// the router solicitation it answers (and sends from inside a FreeBSD jail, whose kernel
+// sends none itself), and the EUI-64 address a jail forms from its MAC.
 //
 // Wire format: RFC 4861 section 4.1 (router solicitation), 4.2 (router advertisement),
 // 4.6.1 (source link-layer address option), 4.6.2 (prefix information), 4.6.4 (MTU);
@@ -76,6 +77,14 @@ std::vector<std::byte> encodeRouterAdvertisement(const RouterAdvertisement& ra);
 struct RouterSolicitation {
   std::optional<MacAddress> source_link_layer;
 };
+
+// The ICMPv6 message (type 133, code 0, checksum 0, 4 reserved bytes: RFC 4861 4.1),
+// followed by the source link-layer address option (4.6.1) when `rs` has one. RFC 4861
+// 4.1 / 6.3.7: the option MUST NOT be sent from the unspecified address and SHOULD be
+// sent otherwise, so the caller leaves source_link_layer empty exactly when the packet
+// goes out from ::. What rtsol(8) sends (usr.sbin/rtsold/rtsold.c make_packet: the header,
+// then the link-layer address option of the interface).
+std::vector<std::byte> encodeRouterSolicitation(const RouterSolicitation& rs);
 
 // Validates a received ICMPv6 message as a router solicitation the way RFC 4861 section
 // 6.1.1 says a router must: type 133, code 0, at least 8 bytes, every option with a

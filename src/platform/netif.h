@@ -212,6 +212,16 @@ class NetStack {
   virtual Result<void> enableAutoconf(const std::string& name) {
     return Error{EOPNOTSUPP, "enable IPv6 autoconfiguration on " + name + ": not supported by this stack"};
   }
+  // Sends one router solicitation out of the link (RFC 4861 6.3.7), so that a router on
+  // the segment — any router, not only vnetd's — answers with an RA at once instead of at
+  // its next periodic one. Call it after enableAutoconf and after the link is up (it goes
+  // out from the link's link-local address, which exists only then). FreeBSD's kernel
+  // sends none itself (rtsol(8)/rtsold(8) do, from userland): vnetd sends it from inside
+  // the stack (platform/router_socket.h sendRouterSolicitation). Linux's kernel does send
+  // them when an accept_ra link's link-local address completes DAD: there it is a no-op.
+  virtual Result<void> solicitRouters(const std::string& name) {
+    return Error{EOPNOTSUPP, "send a router solicitation on " + name + ": not supported by this stack"};
+  }
   // The link forms an IPv6 link-local address (a router's RAs must come from one): the
   // bridges with router_advertisements. FreeBSD: ND6_IFF_AUTO_LINKLOCAL (nd6_ifattach
   // clears it on if_bridge(4) by default) and -IFDISABLED; Linux forms it by itself once

@@ -8,6 +8,7 @@
 #include <netinet/icmp6.h>
 #include <arpa/inet.h>
 #include <ifaddrs.h>
+#include <net/if.h>
 
 #include <cerrno>
 #include <cstring>
@@ -125,6 +126,7 @@ Result<std::optional<RouterSocket::Received>> RouterSocket::receive() {
         in6_pktinfo info;
         std::memcpy(&info, CMSG_DATA(c), sizeof info);
         r.ifindex = info.ipi6_ifindex;
+        r.destination = fromIn6(info.ipi6_addr);
       } else if (c->cmsg_type == IPV6_HOPLIMIT && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
         std::memcpy(&r.hop_limit, CMSG_DATA(c), sizeof(int));
       }
@@ -148,6 +150,60 @@ Result<std::optional<IpAddress>> linkLocalAddress(const std::string& ifname) {
   }
   ::freeifaddrs(list);
   return out;
+}
+
+Result<void> sendRouterSolicitation(const std::string& ifname, const MacAddress& mac) {
+  const std::string what = "send a router solicitation on " + ifname;
+  const unsigned ifindex = ::if_nametoindex(ifname.c_str());
+  if (ifindex == 0) return errnoError(what + ": no such interface");
+  auto source = linkLocalAddress(ifname);
+  if (!source) return std::move(source).withContext(what).error();
+  if (!*source)
+    return Error{EADDRNOTAVAIL, what + ": it has no IPv6 link-local address yet (is IPv6 enabled on it?)"};
+  UniqueFd fd(::socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6));
+  if (!fd) return errnoError(what + ": open a raw ICMPv6 socket");
+  auto set = [&](int level, int name, const void* value, socklen_t size, const char* option) -> Result<void> {
+    if (::setsockopt(fd.get(), level, name, value, size) != 0) return errnoError(what + ": " + option);
+    return success();
+  };
+  icmp6_filter filter;
+  ICMP6_FILTER_SETBLOCKALL(&filter);  // a sender only: nothing queues up on it
+  VNETD_TRY(set(IPPROTO_ICMPV6, ICMP6_FILTER, &filter, sizeof filter, "ICMP6_FILTER"));
+  // RFC 4861 6.1.1: a router drops solicitations with any other hop limit.
+  const int hops = ndp::kHopLimit, off = 0;
+  VNETD_TRY(set(IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops, "IPV6_MULTICAST_HOPS"));
+  VNETD_TRY(set(IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &off, sizeof off, "IPV6_MULTICAST_LOOP"));
+
+  ndp::RouterSolicitation rs;
+  rs.source_link_layer = mac;  // from the link-local address: the option belongs (RFC 4861 4.1)
+  const std::vector<std::byte> icmp = ndp::encodeRouterSolicitation(rs);
+  sockaddr_in6 to{};
+  to.sin6_family = AF_INET6;
+  to.sin6_addr = toIn6(*IpAddress::parse("ff02::2"));
+  to.sin6_scope_id = ifindex;
+  iovec iov{const_cast<std::byte*>(icmp.data()), icmp.size()};
+  alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
+  msghdr msg{};
+  msg.msg_name = &to;
+  msg.msg_namelen = sizeof to;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = IPPROTO_IPV6;
+  c->cmsg_type = IPV6_PKTINFO;
+  c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
+  in6_pktinfo info{};
+  info.ipi6_addr = toIn6(**source);
+  info.ipi6_ifindex = ifindex;
+  std::memcpy(CMSG_DATA(c), &info, sizeof info);
+  for (;;) {
+    ssize_t n = ::sendmsg(fd.get(), &msg, 0);
+    if (n >= 0) return success();
+    if (errno == EINTR) continue;
+    return errnoError(what + " from " + (*source)->toString());
+  }
 }
 
 }  // namespace vnetd::platform

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/ip.h"
+#include "core/naming.h"
 #include "core/result.h"
 #include "core/unique_fd.h"
 
@@ -49,6 +50,7 @@ class RouterSocket {
     IpAddress source;
     int hop_limit = -1;           // from the IPv6 header (IPV6_HOPLIMIT); -1 when not reported
     uint32_t ifindex = 0;         // the interface it arrived on (IPV6_PKTINFO); 0 when not reported
+    IpAddress destination;        // the IPv6 header's destination (IPV6_PKTINFO); unset when not reported
   };
   // One queued message that arrived on this socket's interface; nullopt when none is
   // queued. Messages that arrived on other interfaces (the group is joined per socket,
@@ -67,5 +69,26 @@ class RouterSocket {
 // The link-local address of `ifname` in the host's stack (getifaddrs), nullopt when it
 // has none yet (a Linux bridge forms it once a port has carrier, after DAD).
 Result<std::optional<IpAddress>> linkLocalAddress(const std::string& ifname);
+
+// The host side of router discovery (issue 19): sends one router solicitation (RFC 4861
+// section 6.3.7) out of `ifname` of the calling thread's network stack — the stack a
+// socket is created in is the one it belongs to, so a FreeBSD jail's solicitation is sent
+// by a child attached to the jail (platform/freebsd/jail_child.h). A raw ICMPv6 socket
+// opened for this one message: to ff02::2 (all routers) scoped to the interface, hop
+// limit 255, from the interface's link-local address (IPV6_PKTINFO) with `mac` in the
+// source link-layer address option, so that a router can answer by unicast without
+// resolving the jail first. The socket receives nothing (ICMP6_FILTER blocks all).
+//
+// Not from the unspecified address: neither kernel lets a raw socket send from ::
+// when the interface has no usable address (FreeBSD sys/netinet6/in6_src.c in6_selectsrc,
+// which rip6_output uses, skips IN6_IFF_NOTREADY — tentative or duplicated — addresses
+// and returns EADDRNOTAVAIL when none is left; an explicitly given tentative source is
+// refused the same way. Linux, tried on a veth here: EADDRNOTAVAIL from sendmsg without
+// an address, EINVAL with a tentative one as IPV6_PKTINFO source). So: EADDRNOTAVAIL
+// when `ifname` has no link-local address yet; the kernel's error when the one it has
+// is still tentative (DAD). Callers on
+// FreeBSD switch DAD off for the interface first (NetStack::enableIpv6, ND6_IFF_NO_DAD),
+// which makes the link-local usable as soon as it exists.
+Result<void> sendRouterSolicitation(const std::string& ifname, const MacAddress& mac);
 
 }  // namespace vnetd::platform

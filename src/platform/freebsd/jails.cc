@@ -198,8 +198,16 @@ class FreeBsdJails final : public Jails {
       if (!r) return std::move(r).withContext("list neighbours of jail " + name).error();
       return std::move(r->data);
     };
+    // A child attached to the jail sends it: the raw socket must be the jail's vnet's.
+    RouterSolicitor solicitor = [jid, name](const std::string& ifname) -> Result<void> {
+      auto r = runInJail(jid, name, [&ifname](std::vector<std::byte>&, std::vector<int>&) {
+        return solicitRoutersHere(ifname);
+      });
+      if (!r) return r.error();  // runInJail names the jail
+      return success();
+    };
     return makeNetStack(std::move(s), std::move(reader), std::move(neighbours),
-                        "jail " + jail.name);
+                        std::move(solicitor), "jail " + jail.name);
   }
 
  private:

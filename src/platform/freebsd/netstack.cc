@@ -30,6 +30,7 @@
 #include "platform/freebsd/stack.h"
 #include "platform/jails.h"
 #include "platform/netif.h"
+#include "platform/router_socket.h"
 
 namespace vnetd::platform {
 
@@ -86,10 +87,11 @@ Error noInterface(const Error& e) {
 class FreeBsdNetStack final : public NetStack {
  public:
   FreeBsdNetStack(StackSockets sockets, InterfaceReader reader, NeighbourReader neighbours,
-                  std::string where)
+                  RouterSolicitor solicitor, std::string where)
       : s_(std::move(sockets)),
         reader_(std::move(reader)),
         neighbours_(std::move(neighbours)),
+        solicitor_(std::move(solicitor)),
         where_(std::move(where)) {}
 
   Result<std::vector<LinkInfo>> links() override {
@@ -455,12 +457,46 @@ class FreeBsdNetStack final : public NetStack {
   // the receiving interface (hop limit 255, link-local source), takes its default router
   // unless ND6_IFF_NO_RADR (or the jail forwards IPv6 without net.inet6.ip6.rfc6204w3),
   // and prelist_update forms an address for prefixes with the A flag. The kernel sends no
-  // router solicitation itself (rtsol(8)/rtsold(8) do, from userland): the jail waits for
-  // the bridge's next periodic RA (at most 30 s, daemon/router_advertiser.h).
+  // router solicitation itself (rtsol(8)/rtsold(8) do, from userland): vnetd sends one
+  // once the link is up (solicitRouters), so that any router on the segment answers at
+  // once instead of at its next periodic RA.
   Result<void> enableAutoconf(const std::string& name) override {
     return changeNd6Flags(name, vnetd_nd6_iff_accept_rtadv | vnetd_nd6_iff_auto_linklocal,
                           vnetd_nd6_iff_ifdisabled | vnetd_nd6_iff_no_radr,
                           "enable IPv6 autoconfiguration on " + name + in());
+  }
+
+  // The router solicitation rtsol(8) would send (issue 19), sent by vnetd because the
+  // kernel sends none: sys/netinet6/nd6_rtr.c has only nd6_rs_input (which ignores RSs on
+  // a host that does not forward; its comment: router solicitation/advertisement is left
+  // to userland), and neither in6_ifattach.c nor nd6.c sends one when a link comes up.
+  // What rtsol sends, and vnetd with it (usr.sbin/rtsold/rtsol.c sendpacket, rtsold.c
+  // make_packet): a raw ICMPv6 socket, type 133 code 0 with the interface's link-layer
+  // address option, to ff02::2 scoped to the interface (sin6_scope_id, IPV6_PKTINFO
+  // ifindex), hop limit 255. rtsol leaves the source to the kernel; vnetd names the
+  // link-local address (the one the kernel would pick for ff02::2, the same scope) so that
+  // the option is never sent from anything else.
+  //
+  // Run inside the jail (RouterSolicitor: a child attached to it), because a socket
+  // belongs to the vnet it is created in. A jail's root may open the raw socket without
+  // allow.raw_sockets: sys/kern/kern_jail.c prison_priv_check grants PRIV_NETINET_RAW (and
+  // the other network privileges of its VIMAGE switch) to any prison with PR_VNET before
+  // it reaches the allow.raw_sockets check, and sys/netinet6/raw_ip6.c rip6_attach asks
+  // for exactly that privilege.
+  //
+  // The source must be usable: in6_selectsrc (sys/netinet6/in6_src.c, through rip6_output)
+  // refuses an IPV6_PKTINFO source that is IN6_IFF_NOTREADY (tentative or duplicated) with
+  // EADDRNOTAVAIL, and when choosing one itself skips such addresses — a raw socket cannot
+  // send from :: either. Right after AUTO_LINKLOCAL the link-local address would be
+  // TENTATIVE for the duration of DAD; it is not here because enableIpv6 (which created and
+  // poststart call on slaac interfaces too, before enableAutoconf) sets ND6_IFF_NO_DAD, and
+  // in6_update_ifa_internal marks a new address TENTATIVE only when in6if_do_dad(), which is
+  // 0 with ND6_IFF_NO_DAD (sys/netinet6/in6.c). The SLAAC address formed later skips DAD
+  // as well, like vnetd's static ones; vnetd's MACs are stable and unique per interface.
+  Result<void> solicitRouters(const std::string& name) override {
+    const std::string what = "send a router solicitation on " + name + in();
+    if (!s_.inet6) return Error{EAFNOSUPPORT, what + ": this network stack has no IPv6"};
+    return solicitor_(name);  // its errors name the interface (and the jail: runInJail)
   }
 
   // A bridge that sends RAs (issue 19) needs a link-local source address, and FreeBSD
@@ -803,6 +839,7 @@ class FreeBsdNetStack final : public NetStack {
   StackSockets s_;
   InterfaceReader reader_;
   NeighbourReader neighbours_;
+  RouterSolicitor solicitor_;
   std::string where_;
 };
 
@@ -824,10 +861,26 @@ Result<StackSockets> openStackSockets() {
   return s;
 }
 
+Result<void> solicitRoutersHere(const std::string& ifname) {
+  auto entries = readInterfaces();
+  if (!entries) return entries.error();
+  for (const IfEntry& e : *entries) {
+    if (e.family != AF_LINK || nameOf(e) != ifname) continue;
+    if (e.mac_len != 6)
+      return Error{EOPNOTSUPP, "send a router solicitation on " + ifname + ": not an Ethernet interface"};
+    MacAddress mac;
+    std::memcpy(mac.bytes.data(), e.mac, 6);
+    return sendRouterSolicitation(ifname, mac);
+  }
+  return Error{ENODEV, "send a router solicitation on " + ifname + ": no such interface"};
+}
+
 std::unique_ptr<NetStack> makeNetStack(StackSockets sockets, InterfaceReader reader,
-                                       NeighbourReader neighbours, std::string where) {
-  return std::unique_ptr<NetStack>(new FreeBsdNetStack(
-      std::move(sockets), std::move(reader), std::move(neighbours), std::move(where)));
+                                       NeighbourReader neighbours, RouterSolicitor solicitor,
+                                       std::string where) {
+  return std::unique_ptr<NetStack>(new FreeBsdNetStack(std::move(sockets), std::move(reader),
+                                                       std::move(neighbours), std::move(solicitor),
+                                                       std::move(where)));
 }
 
 }  // namespace fbsd
@@ -836,7 +889,7 @@ Result<std::unique_ptr<NetStack>> openHostStack() {
   auto sockets = fbsd::openStackSockets();
   if (!sockets) return sockets.error();
   return fbsd::makeNetStack(std::move(*sockets), fbsd::readInterfaces, fbsd::readNeighbourDump,
-                            "");
+                            fbsd::solicitRoutersHere, "");
 }
 
 }  // namespace vnetd::platform

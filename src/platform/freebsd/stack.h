@@ -9,6 +9,7 @@
 // neighbour caches — hence the NeighbourReader.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -30,10 +31,21 @@ struct StackSockets {
 // The four sockets, created in the calling process's vnet.
 Result<StackSockets> openStackSockets();
 
+// Sends one router solicitation out of interface `ifname` of the stack
+// (NetStack::solicitRouters). Like reading the interface list, it has to run *in* the
+// stack: the raw socket it sends on belongs to the vnet it is created in. The host's is
+// solicitRoutersHere itself; a jail's runs it in a child attached to the jail.
+using RouterSolicitor = std::function<Result<void>(const std::string& ifname)>;
+
+// In the calling process's vnet: the interface's MAC from readInterfaces(), then
+// platform::sendRouterSolicitation (router_socket.h). ENODEV for no such interface.
+Result<void> solicitRoutersHere(const std::string& ifname);
+
 // A NetStack over `sockets`, listing interfaces with `reader` and neighbours with
-// `neighbours`. `where` names the stack in error messages ("" for the host, "jail web"
-// for a jail).
+// `neighbours`, soliciting routers with `solicitor`. `where` names the stack in error
+// messages ("" for the host, "jail web" for a jail).
 std::unique_ptr<NetStack> makeNetStack(StackSockets sockets, InterfaceReader reader,
-                                       NeighbourReader neighbours, std::string where);
+                                       NeighbourReader neighbours, RouterSolicitor solicitor,
+                                       std::string where);
 
 }  // namespace vnetd::platform::fbsd

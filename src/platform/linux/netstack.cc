@@ -448,6 +448,12 @@ class LinuxNetStack final : public NetStack {
     return sock_.request(m, what + " (addr_gen_mode eui64)");
   }
 
+  // The kernel solicits routers itself: net/ipv6/addrconf.c addrconf_dad_completed sends
+  // the first RS (ndisc_send_rs, from the then non-tentative link-local address) when the
+  // link accepts RAs (ipv6_accept_ra: accept_ra, which enableAutoconf set) and
+  // rtr_solicits != 0; addrconf_rs_timer repeats it until an RA arrives.
+  Result<void> solicitRouters(const std::string&) override { return success(); }
+
   // Linux forms a link's link-local address by itself once it has carrier (a bridge:
   // once a port is up; net/ipv6/addrconf.c addrconf_notify NETDEV_CHANGE), after DAD.
   Result<void> enableLinkLocal(const std::string&) override { return success(); }

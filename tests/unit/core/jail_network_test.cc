@@ -162,6 +162,9 @@ class FakeStack final : public platform::NetStack {
   Result<void> enableAutoconf(const std::string& name) override {
     return w_.call("autoconf " + name + where());
   }
+  Result<void> solicitRouters(const std::string& name) override {
+    return w_.call("solicit " + name + where());
+  }
 
  private:
   World& w_;
@@ -494,6 +497,52 @@ TEST_F(JailNetworkTest, SlaacInterfacesGetAutoconfigurationBeforeTheyComeUp) {
   world_.calls.clear();
   ASSERT_TRUE(network().poststart("six"));
   EXPECT_NE(std::find(world_.calls.begin(), world_.calls.end(), "autoconf e0b_six in six"), world_.calls.end());
+}
+
+// FreeBSD's kernel sends no router solicitation (NetStack::solicitRouters): created asks
+// the jail's stack for one on each slaac interface once that interface is up (it leaves
+// from the link-local address, which exists only then), and on no other interface;
+// poststart again (the jail's rc may have switched IPv6 off and on meanwhile).
+TEST_F(JailNetworkTest, SlaacInterfacesSolicitRoutersOnceTheyAreUp) {
+  configure("[jail.six]\n[[jail.six.interface]]\nbridge = \"lan\"\naddress = \"198.18.7.20/24\"\n"
+            "address6 = \"slaac\"\n[[jail.six.interface]]\nbridge = \"lan\"\naddress = \"198.18.7.21/24\"\n");
+  for (const char* jail : {"web", "six"}) {
+    ASSERT_TRUE(network().prestart(jail));
+    startJail(jail);
+    ASSERT_TRUE(network().created(jail));
+  }
+  auto pos = [&](const std::string& call) {
+    return std::find(world_.calls.begin(), world_.calls.end(), call) - world_.calls.begin();
+  };
+  const long none = static_cast<long>(world_.calls.size());
+  ASSERT_NE(pos("solicit e0b_six in six"), none);
+  EXPECT_LT(pos("autoconf e0b_six in six"), pos("solicit e0b_six in six"));
+  EXPECT_LT(pos("up e0b_six in six"), pos("solicit e0b_six in six"));
+  EXPECT_EQ(std::count(world_.calls.begin(), world_.calls.end(), "solicit e0b_six in six"), 1);
+  for (const auto& call : world_.calls) {
+    if (call.rfind("solicit ", 0) == 0) {
+      EXPECT_EQ(call, "solicit e0b_six in six") << "only the slaac interface";
+    }
+  }
+  world_.calls.clear();
+  ASSERT_TRUE(network().poststart("six"));
+  EXPECT_LT(pos("up e0b_six in six"), pos("solicit e0b_six in six"));
+  EXPECT_NE(pos("solicit e0b_six in six"), static_cast<long>(world_.calls.size()));
+}
+
+// A solicitation that cannot be sent fails nothing: the jail is configured, and the next
+// periodic router advertisement still reaches it (a warning in the log says so).
+TEST_F(JailNetworkTest, AFailedSolicitationDoesNotFailTheHook) {
+  configure("[jail.six]\n[[jail.six.interface]]\nbridge = \"lan\"\naddress6 = \"slaac\"\n");
+  ASSERT_TRUE(network().prestart("six"));
+  startJail("six");
+  world_.fail_on = "solicit";
+  auto created = network().created("six");
+  ASSERT_TRUE(created) << created.error().message();
+  EXPECT_NE(std::find(world_.calls.begin(), world_.calls.end(), "solicit e0b_six in six"), world_.calls.end());
+  EXPECT_EQ(state().jails.at("six").phase, "created");
+  auto poststart = network().poststart("six");
+  EXPECT_TRUE(poststart) << poststart.error().message();
 }
 
 TEST_F(JailNetworkTest, PoststartWithoutCreatedIsAnError) {

@@ -99,6 +99,34 @@ TEST(RouterSolicitation, RefusesWhatRfc4861Section611Refuses) {
   refuse(bytes({133, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 0, 0, 0, 0, 1}), kUnspecified, 255, "unspecified");
 }
 
+TEST(RouterSolicitation, EncodesHeaderAndSourceLinkLayerOptionPerRfc4861) {
+  RouterSolicitation rs;
+  rs.source_link_layer = mac("02:00:c6:12:bc:01");
+  EXPECT_EQ(encodeRouterSolicitation(rs),
+            bytes({// 4.1: type 133, code 0, checksum 0 (the kernel's), 4 reserved bytes 0
+                   133, 0, 0, 0, 0, 0, 0, 0,
+                   // 4.6.1: type 1 (source link-layer address), length 1 (8 bytes), the MAC
+                   1, 1, 0x02, 0x00, 0xc6, 0x12, 0xbc, 0x01}));
+}
+
+TEST(RouterSolicitation, WithoutALinkLayerAddressHasNoOption) {
+  // From the unspecified address (RFC 4861 4.1: the option MUST NOT be included).
+  EXPECT_EQ(encodeRouterSolicitation(RouterSolicitation{}), bytes({133, 0, 0, 0, 0, 0, 0, 0}));
+}
+
+TEST(RouterSolicitation, RoundTripsThroughTheRoutersDecoder) {
+  RouterSolicitation with;
+  with.source_link_layer = mac("02:00:c6:12:bc:02");
+  auto back = decodeRouterSolicitation(encodeRouterSolicitation(with), kLinkLocal, kHopLimit);
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->source_link_layer, with.source_link_layer);
+  auto bare = decodeRouterSolicitation(encodeRouterSolicitation(RouterSolicitation{}), kUnspecified, kHopLimit);
+  ASSERT_TRUE(bare) << bare.error().message();
+  EXPECT_FALSE(bare->source_link_layer.has_value());
+  // The pairing the caller must respect: the option never goes out from ::.
+  EXPECT_FALSE(decodeRouterSolicitation(encodeRouterSolicitation(with), kUnspecified, kHopLimit));
+}
+
 TEST(Eui64, InvertsTheUniversalLocalBitAndInsertsFffe) {
   // RFC 4291 appendix A: 34-56-78-9A-BC-DE -> 3656:78ff:fe9a:bcde.
   auto id = eui64InterfaceId(mac("34:56:78:9a:bc:de"));
