@@ -26,6 +26,11 @@
 // IFBIF_PRIVATE on FreeBSD, an isolated port on Linux): the kernel drops a frame from one
 // jail to another after the capture saw it, so such a frame is the sender's transmit and
 // nobody's receive, and no peer bytes (Aggregator::add says where in the kernel).
+//
+// Broadcasts and multicasts are their sender's transmit and nobody's receive, with one
+// exception in counters of its own: an ICMPv6 router advertisement to a multicast or the
+// broadcast address is received by every jail on the bridge but its sender
+// (JailTotals::router_advertisements; Aggregator::countRouterDiscovery).
 #pragma once
 
 #include <prometheus/metric_family.h>
