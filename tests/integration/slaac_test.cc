@@ -16,6 +16,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "core/unique_fd.h"
 
@@ -326,10 +327,8 @@ TEST_F(SlaacTest, CaptureCountsRouterDiscoveryPerJailLikeTheJailsKernel) {
     ASSERT_EQ(r.status, 0) << r.err;
     const auto until = Clock::now() + std::chrono::seconds(10);
     const std::vector<std::string> label{"jail=\"" + jail + "\""};
-    while (testing::sample(testing::httpGet(port, "/metrics"), ra_rx, label) < 0 && Clock::now() < until) {
-      pollfd none{-1, 0, 0};
-      ::poll(&none, 1, 100);  // pacing of a bounded poll of /metrics (nothing to wake on)
-    }
+    while (testing::sample(testing::httpGet(port, "/metrics"), ra_rx, label) < 0 && Clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // pacing of a bounded poll: nothing to wake on
     ASSERT_GE(testing::sample(testing::httpGet(port, "/metrics"), ra_rx, label), 0) << "the capture never knew " << jail;
     r = hook("created", jail);
     ASSERT_EQ(r.status, 0) << r.err;
