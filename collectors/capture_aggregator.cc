@@ -12,6 +12,7 @@
 
 #include "collectors/metric_family.h"
 #include "core/naming.h"
+#include "core/ndp.h"
 
 namespace vnetd::collectors {
 namespace {
@@ -372,6 +373,15 @@ FrameSlots Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, 
   repeat_.flow = nullptr;
   if (f.malformed) ++bridge_.malformed;
   uint32_t src = by_port ? sender : slotOf(f.src_mac, src_hit_), dst = slotOf(f.dst_mac, dst_hit_);
+  // Router discovery (issue 19). Every other frame pays one compare of a byte decoded
+  // anyway; ICMPv6 frames one more. Before the unattributed return: the bridge's own
+  // multicast RAs are no jail's by MAC, yet every jail on the bridge receives them. (The
+  // shortcut above never takes these frames: RepeatDecoder remembers TCP and UDP only, so
+  // repeated() is false for every ICMPv6 frame.)
+  if (f.protocol == Protocol::Icmp6) [[unlikely]] {
+    if (f.icmp_type == ndp::kRouterSolicitation || f.icmp_type == ndp::kRouterAdvertisement)
+      countRouterDiscovery(f, src, dst);
+  }
   if (src == kNoSlot && dst == kNoSlot) {
     ++bridge_.unattributed;
     return {};
@@ -435,6 +445,43 @@ FrameSlots Aggregator::add(std::span<const std::byte> frame, uint32_t wire_len, 
     repeat_ = next;
   }
   return {src, dst};
+}
+
+void Aggregator::countRouterDiscovery(const FrameInfo& f, uint32_t src, uint32_t dst) noexcept {
+  // A malformed or truncated frame never gets here: the decoder sets icmp_type only from a
+  // consistent, captured ICMPv6 header, the last header it reads (packet_decode.h).
+  if (f.icmp_type == ndp::kRouterSolicitation) {
+    // What the jail asked for; solicitations a jail receives (another jail's multicast
+    // ones, for routers) are not counted: only routers act on them.
+    if (src != kNoSlot) ++jails_[src].router_solicitations;
+    return;
+  }
+  // A router advertisement. Sent by a jail: that jail is acting as a router on the
+  // segment (a rogue RA, unless it is meant to be one).
+  if (src != kNoSlot) ++jails_[src].router_advertisements[kTransmit];
+  // From one jail on an isolating bridge: delivered to no other jail, multicast included
+  // (FreeBSD sys/net/if_bridge.c bridge_broadcast skips a private destination when the
+  // source member is private too; Linux net/bridge/br_forward.c should_deliver refuses
+  // isolated-to-isolated, br_skb_isolated) — add() has the unicast case.
+  if (isolating_ && src != kNoSlot) return;
+  if (!f.broadcast && !f.multicast) {
+    if (dst != kNoSlot) ++jails_[dst].router_advertisements[kReceive];
+    return;
+  }
+  // Multicast (RFC 4861 6.2.6: to the all-nodes group ff02::1) or broadcast: every jail on
+  // the bridge but the sender receives a copy. Unlike other multicasts (docs/metrics.md),
+  // those copies are certain: FreeBSD's bridge does no multicast snooping (if_bridge.c
+  // bridge_broadcast floods every multicast to every member), and a snooping Linux bridge
+  // floods all-nodes traffic to every port (RFC 4541 section 3; net/bridge/br_multicast.c
+  // br_multicast_ipv6_rcv restricts no non-MLD frame to ff02::1). One copy per jail, not per
+  // interface: a jail with two interfaces on the bridge receives two (the kernel's
+  // Icmp6InRouterAdvertisements counts both). This is the one fan-out in the capture: a loop over the
+  // bridge's jails, which a frame on the hot path could not afford (1000 jails: 1000
+  // counters per frame), but RAs are rare — a router sends one every few seconds at most
+  // (RFC 4861 6.2.1, MinRtrAdvInterval >= 3 s; vnetd's every 10–30 s, plus answers to
+  // solicitations) — and only type 134 frames come here.
+  for (uint32_t s = 0; s < jails_.size(); ++s)
+    if (s != src) ++jails_[s].router_advertisements[kReceive];
 }
 
 uint64_t* Aggregator::countExpose(const FrameInfo& f, uint32_t dst) noexcept {
@@ -596,6 +643,9 @@ void accumulate(JailTotals& into, const JailTotals& from) {
     into.flows_opened[d] += from.flows_opened[d];
   }
   into.broadcast += from.broadcast;
+  into.router_solicitations += from.router_solicitations;
+  into.router_advertisements[kReceive] += from.router_advertisements[kReceive];
+  into.router_advertisements[kTransmit] += from.router_advertisements[kTransmit];
   into.spoofed += from.spoofed;
   into.flows += from.flows;
 }
@@ -740,6 +790,19 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
                              MetricType::Counter);
   MetricFamily broadcast = family("vnetd_jail_broadcast_transmit_packets_total",
                                   "Broadcast frames (to ff:ff:ff:ff:ff:ff) the jail sent.", MetricType::Counter);
+  MetricFamily solicitations = family("vnetd_jail_router_solicitations_transmit_packets_total",
+                                      "ICMPv6 router solicitations (type 133) the jail sent, seen by the bridge "
+                                      "capture.",
+                                      MetricType::Counter);
+  MetricFamily advertisements[2] = {
+      family("vnetd_jail_router_advertisements_receive_packets_total",
+             "ICMPv6 router advertisements (type 134) the jail received, seen by the bridge capture: unicast to the "
+             "jail, and each multicast or broadcast one on the bridge once for every jail but its sender.",
+             MetricType::Counter),
+      family("vnetd_jail_router_advertisements_transmit_packets_total",
+             "ICMPv6 router advertisements (type 134) the jail sent: it acts as a router on the bridge (a rogue RA "
+             "unless it is meant to).",
+             MetricType::Counter)};
   MetricFamily spoofed = family("vnetd_jail_spoofed_transmit_packets_total",
                                 "Frames the jail sent from its own port with a source MAC that is not the one "
                                 "vnetd recorded for it (the jail changed its MAC); they count as its traffic "
@@ -748,7 +811,7 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
 
   // Every series of every jail the capture knows is there from 0 (Prometheus's advice
   // for counters: a series born at its first event hides that event from increase() and
-  // rate(), and an alert on the first TCP reset never fires). That is 51 series per jail;
+  // rate(), and an alert on the first TCP reset never fires). That is 54 series per jail;
   // exporters/text_exposition.h writes them fast enough (1000 jails: a few ms). Only the
   // (jail, peer) pairs appear with their first byte: a full mesh would be n^2 series.
   // Sampled (sample = N): every count that comes from sampled frames is an estimate,
@@ -779,6 +842,11 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
     }
     add(flows, labelled({{"jail", name}}), static_cast<double>(t.flows));
     counter(broadcast, {{"jail", name}}, t.broadcast);
+    // Sampled: estimates like the other per-frame counts (an RA every 10–30 s at 1 in N is
+    // mostly 0 or N per frame sampled: docs/metrics.md says to alert on them unsampled).
+    counter(solicitations, {{"jail", name}}, t.router_solicitations);
+    counter(advertisements[kReceive], {{"jail", name}}, t.router_advertisements[kReceive]);
+    counter(advertisements[kTransmit], {{"jail", name}}, t.router_advertisements[kTransmit]);
     // Exact: the spoofing guards are captures of their own, never sampled.
     add(spoofed, {{"jail", name}}, static_cast<double>(t.spoofed));
   }
@@ -796,7 +864,8 @@ std::vector<MetricFamily> captureFamilies(const std::vector<BridgeView>& bridges
     for (auto& f : d) out.push_back(std::move(f));
   for (auto& d : tcp)
     for (auto& f : d) out.push_back(std::move(f));
-  for (auto* f : {&flows, &opens[0], &opens[1], &peer, &broadcast, &spoofed, &expose, &packets, &dropped, &unattributed,
+  for (auto* f : {&flows, &opens[0], &opens[1], &peer, &broadcast, &solicitations, &advertisements[kReceive],
+                  &advertisements[kTransmit], &spoofed, &expose, &packets, &dropped, &unattributed,
                   &malformed, &table_full, &peer_full, &isolated, &up, &buffer, &sample, &recorder})
     out.push_back(std::move(*f));
   return out;

@@ -26,6 +26,11 @@
 // IFBIF_PRIVATE on FreeBSD, an isolated port on Linux): the kernel drops a frame from one
 // jail to another after the capture saw it, so such a frame is the sender's transmit and
 // nobody's receive, and no peer bytes (Aggregator::add says where in the kernel).
+//
+// Broadcasts and multicasts are their sender's transmit and nobody's receive, with one
+// exception in counters of its own: an ICMPv6 router advertisement to a multicast or the
+// broadcast address is received by every jail on the bridge but its sender
+// (JailTotals::router_advertisements; Aggregator::countRouterDiscovery).
 #pragma once
 
 #include <prometheus/metric_family.h>
@@ -134,6 +139,11 @@ struct JailTotals {
   uint64_t tcp_syn[2] = {}, tcp_rst[2] = {}, tcp_fin[2] = {};
   uint64_t flows_opened[2] = {};
   uint64_t broadcast = 0;  // broadcast frames the jail sent
+  // ICMPv6 router discovery (issue 19; RFC 4861 4.1, 4.2): solicitations (type 133) the
+  // jail sent, and advertisements (type 134) [Direction] — received includes each
+  // multicast or broadcast RA on the bridge (Aggregator::countRouterDiscovery).
+  uint64_t router_solicitations = 0;
+  uint64_t router_advertisements[2] = {};
   uint64_t spoofed = 0;    // frames from the jail's port whose source MAC is not its recorded one
   uint64_t flows = 0;      // gauge: active flows the jail takes part in
   bool operator==(const JailTotals&) const = default;
@@ -319,6 +329,9 @@ class Aggregator {
   // nothing but its last_seen (no SYN, FIN or RST); nullptr otherwise.
   FlowTable::Flow* track(const FrameInfo& f, uint32_t src, uint32_t dst, uint32_t now) noexcept;
   void activate(const FlowTable::Flow& flow, int delta) noexcept;
+  // An ICMPv6 router solicitation or advertisement (f.icmp_type 133 or 134) between `src`
+  // and `dst` (slots as add() found them, before its isolation rule): see the definition.
+  void countRouterDiscovery(const FrameInfo& f, uint32_t src, uint32_t dst) noexcept;
 
   // The last MAC looked up as a source and as a destination, with its slot: frames come
   // in trains, and comparing a key is cheaper than the table's dependent loads.

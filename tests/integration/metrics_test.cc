@@ -156,6 +156,9 @@ std::vector<ZeroSeries> captureSeriesOfAJail() {
   out.push_back({"vnetd_jail_flows", {}});
   out.push_back({"vnetd_jail_broadcast_transmit_packets_total", {}});
   out.push_back({"vnetd_jail_spoofed_transmit_packets_total", {}});
+  out.push_back({"vnetd_jail_router_solicitations_transmit_packets_total", {}});
+  out.push_back({"vnetd_jail_router_advertisements_receive_packets_total", {}});
+  out.push_back({"vnetd_jail_router_advertisements_transmit_packets_total", {}});
   return out;
 }
 

@@ -9,12 +9,14 @@
 // (ISSUE19.md). Every wait polls with a deadline; nothing sleeps.
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "core/unique_fd.h"
 
@@ -252,12 +254,12 @@ TEST_F(SlaacTest, StaticIpv4DefaultRouteSurvivesRouterAdvertisements) {
   EXPECT_TRUE(TestNet::pingWithin(jail, "2001:db8:181::1", 10));
 }
 
-// The capture has no per-type ICMPv6 counts: the jail's router solicitations (and its
-// other neighbour discovery and MLD messages) are in its ICMPv6 transmit count, which
-// must equal what the jail's kernel says it sent on the interface
-// (/proc/net/dev_snmp6/<if> Icmp6OutMsgs, per link). The RAs are multicast from the
-// bridge, not from a jail: the capture counts multicast for its sender only, so they are
-// in no jail's counts; the jail's kernel counts them as received (Icmp6InRouterAdvertisements).
+// The jail's router solicitations (and its other neighbour discovery and MLD messages)
+// are in its ICMPv6 transmit count, which must equal what the jail's kernel says it sent
+// on the interface (/proc/net/dev_snmp6/<if> Icmp6OutMsgs, per link). The RAs are
+// multicast from the bridge, not from a jail: the traffic counters count multicast for
+// its sender only, so they are in no jail's traffic counts (the router discovery
+// counters have them: CaptureCountsRouterDiscoveryPerJailLikeTheJailsKernel below).
 TEST_F(SlaacTest, CaptureCountsTheJailsIcmpv6FramesExactly) {
   const std::string br = net_.bridgeName("br"), jail = net_.jailName("cnt");
   configure(182, br, slaacJail(jail));
@@ -294,6 +296,129 @@ TEST_F(SlaacTest, CaptureCountsTheJailsIcmpv6FramesExactly) {
   EXPECT_EQ(captured, static_cast<double>(sent)) << "capture vs the jail's Icmp6OutMsgs";
   EXPECT_GE(kernel("Icmp6OutRouterSolicits"), 1) << "the jail solicited";
   EXPECT_GE(kernel("Icmp6InRouterAdvertisements"), 1) << "the jail received the bridge's RAs";
+}
+
+// The capture's router discovery counters (issue 19), per jail, against each jail's own
+// kernel on its interface (/proc/net/dev_snmp6/<if>, read inside the jail): two jails
+// with slaac on a bridge that sends RAs. The bridge's RAs are multicast (ff02::1), so
+// each counts once for each jail: a jail's RA receive count equals its kernel's
+// Icmp6InRouterAdvertisements; its solicitations equal Icmp6OutRouterSolicits; neither
+// sent an RA. Then jail a sends one itself (a rogue router, seen as such): a's transmit
+// count is the one RA sent, b receives it (its kernel again agrees), a does not (the
+// bridge sends no frame back to its sender, and the socket does not loop it back).
+// Addresses 198.18.185.0/24, 2001:db8:185::/64.
+TEST_F(SlaacTest, CaptureCountsRouterDiscoveryPerJailLikeTheJailsKernel) {
+  const std::string br = net_.bridgeName("br"), a = net_.jailName("ra"), b = net_.jailName("rb");
+  configure(185, br, slaacJail(a) + slaacJail(b));
+  startDaemon();
+  Json st = status();
+  std::string url = st["daemon"]["metrics_url"];
+  const auto port = static_cast<uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
+  const std::string rs_tx = "vnetd_jail_router_solicitations_transmit_packets_total",
+                    ra_rx = "vnetd_jail_router_advertisements_receive_packets_total",
+                    ra_tx = "vnetd_jail_router_advertisements_transmit_packets_total";
+  // startJail, except that `created` (which brings the jail's link up and starts its
+  // autoconfiguration) waits until the capture knows the jail's MAC (its series exist):
+  // then no RA can reach the jail's kernel before the capture attributes them.
+  for (const auto& jail : {a, b}) {
+    net_.addNamespace(jail);
+    ASSERT_NO_FATAL_FAILURE(hardenDefaults(jail));
+    auto r = hook("prestart", jail);
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto until = Clock::now() + std::chrono::seconds(10);
+    const std::vector<std::string> label{"jail=\"" + jail + "\""};
+    while (testing::sample(testing::httpGet(port, "/metrics"), ra_rx, label) < 0 && Clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // pacing of a bounded poll: nothing to wake on
+    ASSERT_GE(testing::sample(testing::httpGet(port, "/metrics"), ra_rx, label), 0) << "the capture never knew " << jail;
+    r = hook("created", jail);
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+  for (const auto& jail : {a, b}) {
+    const Cidr want{ndp::eui64Address(*Cidr::parse("2001:db8:185::/64"), jailMac(jail)), 64};
+    ASSERT_TRUE(hasAddress(waitForSlaac(jail, want, 40), want)) << jail << "\n" << daemon_->log();
+  }
+
+  auto kernel = [&](const std::string& jail, const std::string& key) {
+    const std::string ifname = interfaceName(jail, 0, Side::B);
+    double value = -1;
+    testing::inNamespace(jail, [&] {
+      std::ifstream f("/proc/thread-self/net/dev_snmp6/" + ifname);  // this thread's namespace
+      std::string k;
+      long v;
+      while (f >> k >> v)
+        if (k == key) value = static_cast<double>(v);
+    });
+    return value;
+  };
+  // (solicitations sent, RAs received, RAs sent) of each jail: from one scrape, or from
+  // the jails' kernels (which count no RA a jail sends: -1 there, not compared).
+  using Counts = std::map<std::string, std::array<double, 3>>;
+  auto captured = [&] {
+    const std::string text = testing::httpGet(port, "/metrics");
+    Counts c;
+    for (const auto& jail : {a, b}) {
+      const std::vector<std::string> label{"jail=\"" + jail + "\""};
+      c[jail] = {testing::sample(text, rs_tx, label), testing::sample(text, ra_rx, label),
+                 testing::sample(text, ra_tx, label)};
+    }
+    return c;
+  };
+  // Polls for a quiet moment at which the capture agrees with the kernels: RAs come every
+  // 10-30 s and the capture publishes every second, so the scrape may lag the kernel by
+  // one RA. A scrape, the kernels, a scrape again: agreement when both scrapes are equal
+  // and match the kernels. `ra_sent`: RAs each jail sent (the kernel has no per-type count
+  // of what a raw socket sends).
+  ChangeWaiter changes(a);
+  auto agree = [&](const std::map<std::string, double>& ra_sent, Counts* got, Counts* want) {
+    const auto until = Clock::now() + std::chrono::seconds(40);
+    do {
+      Counts first = captured();
+      Counts k;
+      for (const auto& jail : {a, b})
+        k[jail] = {kernel(jail, "Icmp6OutRouterSolicits"), kernel(jail, "Icmp6InRouterAdvertisements"),
+                   ra_sent.at(jail)};
+      *got = captured();
+      *want = k;
+      if (first == *got && *got == k) return true;
+      changes.wait(500);
+    } while (Clock::now() < until);
+    return false;
+  };
+  Counts got, want;
+  EXPECT_TRUE(agree({{a, 0}, {b, 0}}, &got, &want))
+      << "capture (solicitations sent, RAs received, RAs sent) vs the jails' kernels:\n"
+      << a << ": " << got[a][0] << " " << got[a][1] << " " << got[a][2] << " vs " << want[a][0] << " " << want[a][1]
+      << " " << want[a][2] << "\n"
+      << b << ": " << got[b][0] << " " << got[b][1] << " " << got[b][2] << " vs " << want[b][0] << " " << want[b][1]
+      << " " << want[b][2];
+  for (const auto& jail : {a, b}) {
+    EXPECT_GE(want[jail][0], 1) << jail << " solicited";
+    EXPECT_GE(want[jail][1], 1) << jail << " received the bridge's RAs";
+  }
+  const double b_received = want[b][1], a_received = want[a][1];
+
+  // Jail a advertises itself (router lifetime 0 and no prefix: no host takes it as a
+  // router or forms an address from it; every kernel counts it all the same).
+  const std::string a_if = interfaceName(a, 0, Side::B);
+  testing::inNamespace(a, [&] {
+    auto source = platform::linkLocalAddress(a_if);
+    ASSERT_TRUE(source && *source) << "a has no link-local address";
+    auto sock = platform::RouterSocket::open(a_if, ::if_nametoindex(a_if.c_str()));
+    ASSERT_TRUE(sock) << sock.error().message();
+    ndp::RouterAdvertisement ra;
+    ra.router_lifetime_seconds = 0;
+    auto sent = sock->send(ndp::encodeRouterAdvertisement(ra), *IpAddress::parse("ff02::1"), **source);
+    ASSERT_TRUE(sent) << sent.error().message();
+  });
+  EXPECT_TRUE(agree({{a, 1}, {b, 0}}, &got, &want))
+      << "after a's RA:\n"
+      << a << ": " << got[a][0] << " " << got[a][1] << " " << got[a][2] << " vs " << want[a][0] << " " << want[a][1]
+      << " " << want[a][2] << "\n"
+      << b << ": " << got[b][0] << " " << got[b][1] << " " << got[b][2] << " vs " << want[b][0] << " " << want[b][1]
+      << " " << want[b][2];
+  // b's kernel got a's RA on top of the bridge's, a's kernel only the bridge's: the
+  // bridge's may have come meanwhile, to both alike.
+  EXPECT_EQ(want[b][1] - b_received, want[a][1] - a_received + 1) << "b's kernel received a's RA, a's did not";
 }
 
 }  // namespace

@@ -336,6 +336,140 @@ TEST(Aggregator, BroadcastsReachNoJailOnAnyBridge) {
   }
 }
 
+// ---- Router discovery (issue 19) ------------------------------------------------------
+
+constexpr MacBytes kAllNodesMac{0x33, 0x33, 0, 0, 0, 1}, kAllRoutersMac{0x33, 0x33, 0, 0, 0, 2};
+constexpr Ip6 kBridgeLinkLocal{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+constexpr Ip6 kAllNodes{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+constexpr Ip6 kAllRouters{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2};
+
+// An ICMPv6 message of `type` in an IPv6 packet in an Ethernet frame (RFC 4861 4.1: a
+// solicitation is 8 bytes, 4.2: an advertisement 16, before options).
+Bytes icmp6Frame(MacBytes dst, MacBytes src, uint8_t type, Ip6 sip = kBridgeLinkLocal, Ip6 dip = kAllNodes) {
+  Bytes msg{std::byte{type}, std::byte{0}, std::byte{0}, std::byte{0}};
+  msg.resize(type == 134 ? 16 : 8, std::byte{0});
+  return ethernet(dst, src, kEtherTypeIpv6, ipv6(sip, dip, 58, msg));
+}
+Bytes routerAdvertisement(MacBytes dst, MacBytes src) { return icmp6Frame(dst, src, 134); }
+Bytes routerSolicitation(MacBytes src) { return icmp6Frame(kAllRoutersMac, src, 133, kIp6A, kAllRouters); }
+
+// (solicitations sent, advertisements received, advertisements sent) of each jail, by name.
+using RouterCounts = std::map<std::string, std::array<uint64_t, 3>>;
+RouterCounts routerCounts(const Aggregator& agg) {
+  RouterCounts out;
+  const Attribution& t = *agg.attribution();
+  for (uint32_t s = 0; s < t.size(); ++s) {
+    const JailTotals& j = agg.jail(s);
+    out[t.name(s)] = {j.router_solicitations, j.router_advertisements[kReceive], j.router_advertisements[kTransmit]};
+  }
+  return out;
+}
+
+struct ThreeJails {
+  Aggregator agg{1024, 60};
+  explicit ThreeJails(bool isolating = false) {
+    agg.setAttribution(table({{"a", kMacA}, {"b", kMacB}, {"c", kMacC}}, isolating));
+  }
+};
+
+TEST(RouterDiscovery, ASolicitationCountsForItsSenderOnly) {
+  ThreeJails t;
+  feed(t.agg, routerSolicitation(kMacA));
+  feed(t.agg, routerSolicitation(kMacA));
+  EXPECT_EQ(routerCounts(t.agg), (RouterCounts{{"a", {2, 0, 0}}, {"b", {0, 0, 0}}, {"c", {0, 0, 0}}}));
+  // The frames are in the generic counters as before: ICMPv6 the jail sent.
+  EXPECT_EQ(t.agg.jail(0).traffic[kTransmit][static_cast<size_t>(Family::IPv6)][static_cast<size_t>(Protocol::Icmp6)].packets,
+            2u);
+  // From the bridge (not a jail): nobody's. From a jail to another (unicast): the
+  // sender's only — a jail receiving one is not counted.
+  feed(t.agg, icmp6Frame(kAllRoutersMac, kGateway, 133, kBridgeLinkLocal, kAllRouters));
+  feed(t.agg, icmp6Frame(kMacB, kMacA, 133, kIp6A, kIp6B));
+  EXPECT_EQ(routerCounts(t.agg), (RouterCounts{{"a", {3, 0, 0}}, {"b", {0, 0, 0}}, {"c", {0, 0, 0}}}));
+}
+
+TEST(RouterDiscovery, AMulticastAdvertisementFromTheBridgeReachesEveryJailOnce) {
+  for (bool isolating : {false, true}) {  // the bridge's own frames reach private members too
+    ThreeJails t(isolating);
+    feed(t.agg, routerAdvertisement(kAllNodesMac, kGateway));
+    EXPECT_EQ(routerCounts(t.agg), (RouterCounts{{"a", {0, 1, 0}}, {"b", {0, 1, 0}}, {"c", {0, 1, 0}}}))
+        << "private " << isolating;
+    feed(t.agg, routerAdvertisement(kBroadcast, kGateway));  // broadcast: the same
+    EXPECT_EQ(routerCounts(t.agg), (RouterCounts{{"a", {0, 2, 0}}, {"b", {0, 2, 0}}, {"c", {0, 2, 0}}}));
+    // Still nobody's traffic (multicast counts for its sender only, and the sender is no jail).
+    EXPECT_EQ(t.agg.bridge().unattributed, 2u);
+  }
+}
+
+TEST(RouterDiscovery, AUnicastAdvertisementCountsForItsDestinationOnly) {
+  ThreeJails t;
+  feed(t.agg, routerAdvertisement(kMacB, kGateway));
+  EXPECT_EQ(routerCounts(t.agg), (RouterCounts{{"a", {0, 0, 0}}, {"b", {0, 1, 0}}, {"c", {0, 0, 0}}}));
+  feed(t.agg, routerAdvertisement(kOther, kGateway));  // to a MAC that is no jail's
+  EXPECT_EQ(routerCounts(t.agg), (RouterCounts{{"a", {0, 0, 0}}, {"b", {0, 1, 0}}, {"c", {0, 0, 0}}}));
+}
+
+TEST(RouterDiscovery, AnAdvertisementFromAJailIsItsTransmitAndTheOthersReceive) {
+  ThreeJails t;
+  feed(t.agg, routerAdvertisement(kAllNodesMac, kMacA));
+  EXPECT_EQ(routerCounts(t.agg), (RouterCounts{{"a", {0, 0, 1}}, {"b", {0, 1, 0}}, {"c", {0, 1, 0}}}))
+      << "multicast: every jail but the sender";
+  feed(t.agg, routerAdvertisement(kMacC, kMacA));
+  EXPECT_EQ(routerCounts(t.agg), (RouterCounts{{"a", {0, 0, 2}}, {"b", {0, 1, 0}}, {"c", {0, 2, 0}}}))
+      << "unicast: the destination only";
+}
+
+TEST(RouterDiscovery, OnAPrivateBridgeAJailsAdvertisementReachesNoOtherJail) {
+  ThreeJails t(true);
+  feed(t.agg, routerAdvertisement(kAllNodesMac, kMacA));
+  feed(t.agg, routerAdvertisement(kMacB, kMacA));
+  EXPECT_EQ(routerCounts(t.agg), (RouterCounts{{"a", {0, 0, 2}}, {"b", {0, 0, 0}}, {"c", {0, 0, 0}}}));
+}
+
+TEST(RouterDiscovery, OtherIcmpv6TypesAndTruncatedOrMalformedMessagesCountNothingNew) {
+  ThreeJails t;
+  // Echo request/reply, neighbour solicitation/advertisement, redirect, MLDv2 report, and
+  // an unknown type; multicast from the bridge and from a jail, unicast between jails.
+  for (uint8_t type : {128, 129, 135, 136, 137, 143, 200, 0}) {
+    feed(t.agg, icmp6Frame(kAllNodesMac, kGateway, type));
+    feed(t.agg, icmp6Frame(kAllNodesMac, kMacA, type));
+    feed(t.agg, icmp6Frame(kMacB, kMacA, type));
+  }
+  // Types 133 and 134 in ICMP over IPv4 (no such messages there: ICMP type 134 is nothing).
+  feed(t.agg, ethernet(kMacB, kMacA, kEtherTypeIpv4,
+                       ipv4(kIpA, kIpB, 1, Bytes{std::byte{134}, std::byte{0}, std::byte{0}, std::byte{0}})));
+  feed(t.agg, ethernet(kMacB, kMacA, kEtherTypeIpv4,
+                       ipv4(kIpA, kIpB, 1, Bytes{std::byte{133}, std::byte{0}, std::byte{0}, std::byte{0}})));
+  // Cut before the ICMPv6 type byte (14 + 40 bytes captured): the type is unknown.
+  const uint64_t truncated_before = t.agg.bridge().packets;
+  feed(t.agg, routerAdvertisement(kAllNodesMac, kMacA), 0, 54);
+  feed(t.agg, routerSolicitation(kMacA), 0, 54);
+  feed(t.agg, routerAdvertisement(kMacB, kGateway), 0, 54);
+  EXPECT_EQ(t.agg.bridge().packets, truncated_before + 3);
+  // Malformed: a payload length too short for the ICMPv6 header (2 bytes).
+  Bytes cut = routerAdvertisement(kAllNodesMac, kMacA);
+  cut.resize(14 + 40 + 2);
+  cut[14 + 4] = std::byte{0};
+  cut[14 + 5] = std::byte{2};
+  const uint64_t malformed_before = t.agg.bridge().malformed;
+  feed(t.agg, cut);
+  EXPECT_EQ(t.agg.bridge().malformed, malformed_before + 1);
+  EXPECT_EQ(routerCounts(t.agg), (RouterCounts{{"a", {0, 0, 0}}, {"b", {0, 0, 0}}, {"c", {0, 0, 0}}}));
+  // And the same messages whole do count (the frames above were the only difference).
+  feed(t.agg, routerAdvertisement(kAllNodesMac, kMacA));
+  feed(t.agg, routerSolicitation(kMacA));
+  EXPECT_EQ(routerCounts(t.agg), (RouterCounts{{"a", {1, 0, 1}}, {"b", {0, 1, 0}}, {"c", {0, 1, 0}}}));
+}
+
+TEST(RouterDiscovery, CountsCarryOverByNameAndANewJailStartsAtZero) {
+  ThreeJails t;
+  feed(t.agg, routerAdvertisement(kAllNodesMac, kGateway));
+  feed(t.agg, routerSolicitation(kMacB));
+  t.agg.setAttribution(table({{"b", kMacB}, {"c", kMacC}, {"d", kMacA}}));  // a left; d took its MAC
+  EXPECT_EQ(routerCounts(t.agg), (RouterCounts{{"b", {1, 1, 0}}, {"c", {0, 1, 0}}, {"d", {0, 0, 0}}}));
+  feed(t.agg, routerAdvertisement(kAllNodesMac, kGateway));
+  EXPECT_EQ(routerCounts(t.agg), (RouterCounts{{"b", {1, 2, 0}}, {"c", {0, 2, 0}}, {"d", {0, 1, 0}}}));
+}
+
 TEST(Aggregator, PrivateTakesEffectWithTheTableAndCountersCarryOn) {
   TwoJails t;
   Bytes ab = udpFrame(kMacB, kMacA, kIpA, kIpB, 1, 2, 10);
@@ -699,6 +833,10 @@ TEST(Aggregator, RepeatedFramesCountExactlyAsTheWholePathWould) {
       ethernet(kMacB, kMacA, kEtherTypeIpv6, ipv6(kIp6A, kIp6B, 17, udp(1000, 2000, 18))),
       ethernet(kMacA, kMacB, kEtherTypeIpv6, ipv6(kIp6B, kIp6A, 6, tcp(443, 40000, kTcpAck, 200))),
       ethernet(kMacA, kMacB, kEtherTypeIpv6, ipv6(kIp6B, kIp6A, 6, tcp(443, 40000, kTcpFin | kTcpAck))),
+      // Router discovery (issue 19): a train of the bridge's RAs fans out every time.
+      routerAdvertisement(kAllNodesMac, kGateway),
+      routerAdvertisement(kAllNodesMac, kMacA),
+      routerSolicitation(kMacB),
   };
   Aggregator whole(6, 10), shortcut(6, 10);  // small flow table: it fills too
   whole.shortcutRepeats(false);
@@ -933,13 +1071,17 @@ TEST(CaptureFamilies, EveryJailHasEverySeriesFromZero) {
         EXPECT_EQ(value(fs, std::string("vnetd_jail_flows_") + dir + "_opens_total", {{"jail", jail}}), 0) << dir;
       }
       for (const char* name : {"vnetd_jail_flows", "vnetd_jail_broadcast_transmit_packets_total",
-                               "vnetd_jail_spoofed_transmit_packets_total"})
+                               "vnetd_jail_spoofed_transmit_packets_total",
+                               "vnetd_jail_router_solicitations_transmit_packets_total",
+                               "vnetd_jail_router_advertisements_receive_packets_total",
+                               "vnetd_jail_router_advertisements_transmit_packets_total"})
         EXPECT_EQ(value(fs, name, {{"jail", jail}}), 0) << name << " of " << jail;
     }
     size_t per_jail = 0;
     for (const auto& f : fs)
       for (const auto& m : f.metric) per_jail += labelValue(m, "jail") == "a";
-    EXPECT_EQ(per_jail, 51u) << "2 x 10 cells x (bytes, packets) + 6 TCP flags + 2 opens + flows, broadcasts, spoofed";
+    EXPECT_EQ(per_jail, 54u) << "2 x 10 cells x (bytes, packets) + 6 TCP flags + 2 opens + flows, broadcasts, "
+                                "spoofed, router solicitations sent, advertisements received and sent";
     EXPECT_EQ(findFamily(fs, "vnetd_jail_peer_transmit_bytes_total")->metric.size(), 0u);
   }
 }
@@ -985,6 +1127,36 @@ TEST(CaptureFamilies, SampledCountsAreScaledAndLabelled) {
         f.name != "vnetd_capture_dropped_packets_total" && f.name != "vnetd_capture_sample")
       continue;
     for (const auto& m : f.metric) EXPECT_EQ(labelValue(m, "sample"), "") << f.name;
+  }
+}
+
+// The router discovery series: per jail, summed over its bridges; sampled like every
+// other per-frame count (estimates x N, labelled).
+TEST(CaptureFamilies, RouterDiscoverySeriesPerJailSummedAndSampled) {
+  Aggregator br0(16, 60), br1(16, 60);
+  br0.setAttribution(table({{"a", kMacA}, {"b", kMacB}}));
+  br1.setAttribution(table({{"a", kMacC}}));  // a's second interface, on another bridge
+  feed(br0, routerAdvertisement(kAllNodesMac, kGateway));
+  feed(br1, routerAdvertisement(kAllNodesMac, kGateway));
+  feed(br0, routerAdvertisement(kAllNodesMac, kMacB));  // b acts as a router
+  feed(br1, icmp6Frame(kAllRoutersMac, kMacC, 133, kIp6A, kAllRouters));
+  for (uint32_t n : {1u, 8u}) {
+    CaptureSnapshot s0 = br0.snapshot(true), s1 = br1.snapshot(true);
+    s0.sample = s1.sample = n;
+    auto fs = captureFamilies({{"br0", std::make_shared<const CaptureSnapshot>(std::move(s0)), br0.attribution()},
+                               {"br1", std::make_shared<const CaptureSnapshot>(std::move(s1)), br1.attribution()}});
+    auto labels = [&](const char* jail) {
+      std::map<std::string, std::string> l = {{"jail", jail}};
+      if (n > 1) l["sample"] = std::to_string(n);
+      return l;
+    };
+    EXPECT_EQ(value(fs, "vnetd_jail_router_advertisements_receive_packets_total", labels("a")), 3.0 * n)
+        << "two from the bridges, one from b";
+    EXPECT_EQ(value(fs, "vnetd_jail_router_advertisements_receive_packets_total", labels("b")), 1.0 * n);
+    EXPECT_EQ(value(fs, "vnetd_jail_router_advertisements_transmit_packets_total", labels("a")), 0);
+    EXPECT_EQ(value(fs, "vnetd_jail_router_advertisements_transmit_packets_total", labels("b")), 1.0 * n);
+    EXPECT_EQ(value(fs, "vnetd_jail_router_solicitations_transmit_packets_total", labels("a")), 1.0 * n);
+    EXPECT_EQ(value(fs, "vnetd_jail_router_solicitations_transmit_packets_total", labels("b")), 0);
   }
 }
 
