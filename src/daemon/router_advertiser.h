@@ -14,7 +14,8 @@
 // Per bridge (RFC 4861 section 6.2): an RA to all nodes (ff02::1) when the bridge is
 // first seen, then every kMinIntervalSeconds..kMaxIntervalSeconds (random; the first
 // three at most 16 s apart), and one in answer to each valid router solicitation (hosts
-// solicit when their link comes up: Linux's kernel does, FreeBSD's rtsol(8) does), but
+// solicit when their link comes up: Linux's kernel does; on FreeBSD, whose kernel does
+// not, vnetd's `created` sends the one rtsol(8) would from inside the jail), but
 // never two multicast RAs within 3 s: an answer due sooner is sent when the 3 s are up.
 // The RA carries the bridge's /64 as on-link and autonomous, the bridge as default router
 // (router lifetime 1800 s), its MAC (source link-layer option) and its configured MTU.

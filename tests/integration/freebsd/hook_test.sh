@@ -53,6 +53,9 @@ cleanup() {
 	jail -r "${p}x" >/dev/null 2>&1 || true
 	"$hook" -c "$work/expose.toml" poststop "${p}x" >/dev/null 2>&1 || true
 	ifconfig "${br}x" destroy >/dev/null 2>&1 || true
+	jail -r "${p}y" >/dev/null 2>&1 || true
+	"$hook" -c "$work/slaac.toml" poststop "${p}y" >/dev/null 2>&1 || true
+	ifconfig "${br}y" destroy >/dev/null 2>&1 || true
 	ifconfig "$vl" destroy >/dev/null 2>&1 || true
 	ifconfig "$brv" destroy >/dev/null 2>&1 || true
 	ifconfig "$up" destroy >/dev/null 2>&1 || true
@@ -228,6 +231,40 @@ jail -r "$x"
 check "poststop $x" "$hook" -c "$work/expose.toml" poststop "$x"
 check "anchor vnetd/expose.$x is empty after poststop" \
 	test -z "$(pfctl -a "vnetd/expose.$x" -s nat 2>/dev/null)"
+
+# ---- Part 1d: SLAAC (issue 19) -------------------------------------------------------------
+# address6 = "slaac": `created` turns on router advertisements inside the jail (one
+# SIOCSIFINFO_IN6: -ifdisabled accept_rtadv auto_linklocal) and sends the router
+# solicitation rtsol(8) would, from the jail (platform/freebsd/netstack.cc solicitRouters).
+# The jail's own ICMPv6 statistics count it: sys/netinet6/raw_ip6.c rip6_output counts every
+# ICMPv6 message a raw socket sends in icp6s_outhist[type], which netstat -s -p icmp6 prints
+# as "Output histogram" (usr.bin/netstat/inet6.c icmp6_stats; type 133 is "router
+# solicitation" in its icmp6names).
+y="${p}y"
+bry="${br}y"
+cat > "$work/slaac.toml" <<TOML
+[daemon]
+state_dir = "$work/state-y"
+[bridge.lany]
+interface = "$bry"
+address = "198.18.113.1/24"
+[jail.$y]
+[[jail.$y.interface]]
+bridge = "lany"
+address = "198.18.113.10/24"
+address6 = "slaac"
+TOML
+check "prestart $y" "$hook" -c "$work/slaac.toml" prestart "$y"
+jail -c name="$y" vnet persist path=/ host.hostname="$y"
+check "created $y (SLAAC on e0b_$y)" "$hook" -c "$work/slaac.toml" created "$y"
+check "e0b_$y accepts router advertisements and has IPv6 on" \
+	sh -c "jexec '$y' ifconfig 'e0b_$y' | grep -q ACCEPT_RTADV && ! jexec '$y' ifconfig 'e0b_$y' | grep -q IFDISABLED"
+check "e0b_$y has its link-local address from its MAC" \
+	sh -c "jexec '$y' ifconfig 'e0b_$y' inet6 | grep -q 'inet6 fe80::'"
+check "$y sent a router solicitation (its ICMPv6 output histogram)" \
+	sh -c "jexec '$y' netstat -s -p icmp6 | awk '/Output histogram/ {o = 1; next} o && /^\t[^\t]/ {o = 0} o && /router solicitation/ {f = 1} END {exit !f}'"
+jail -r "$y"
+check "poststop $y" "$hook" -c "$work/slaac.toml" poststop "$y"
 
 # ---- Part 2: jail(8) runs the hooks -------------------------------------------------------
 # A jail root of its own: the base system read-only through nullfs, its own /etc with
