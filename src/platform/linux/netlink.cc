@@ -1,8 +1,10 @@
 #include "platform/linux/netlink.h"
 
+#include <linux/filter.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
+#include <bit>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -93,6 +95,31 @@ Result<void> NetlinkSocket::joinGroup(unsigned group) {
   int g = static_cast<int>(group);
   if (mnl_socket_setsockopt(sock_.get(), NETLINK_ADD_MEMBERSHIP, &g, sizeof g) < 0)
     return errnoError("join netlink group " + std::to_string(group));
+  return success();
+}
+
+Result<void> NetlinkSocket::dropBridgePortNotifications() {
+  // nlmsg_type is in host byte order and a classic BPF half-word load reads network order,
+  // so each byte of the type is loaded by itself: the low one at offset 4 on a little-endian
+  // host, 5 on a big-endian one. ifi_family is the first byte after the 16-byte header.
+  constexpr uint32_t kTypeLow = std::endian::native == std::endian::little ? 4 : 5;
+  constexpr uint32_t kTypeHigh = std::endian::native == std::endian::little ? 5 : 4;
+  static_assert(RTM_NEWLINK < 256 && RTM_DELLINK < 256, "the type's high byte is 0");
+  sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, kTypeLow),                  // 0
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, RTM_NEWLINK, 2, 0),       // 1 -> 4
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, RTM_DELLINK, 1, 0),       // 2 -> 4
+      BPF_STMT(BPF_RET | BPF_K, 0xffffffff),                        // 3 keep
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, kTypeHigh),                 // 4
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 2),                 // 5 -> 6, else 8
+      BPF_STMT(BPF_LD | BPF_B | BPF_ABS, NLMSG_HDRLEN),              // 6 ifi_family
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_BRIDGE, 1, 0),         // 7 -> 9
+      BPF_STMT(BPF_RET | BPF_K, 0xffffffff),                        // 8 keep
+      BPF_STMT(BPF_RET | BPF_K, 0),                                 // 9 drop
+  };
+  sock_fprog prog{static_cast<unsigned short>(sizeof code / sizeof code[0]), code};
+  if (::setsockopt(fd(), SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) != 0)
+    return errnoError("attach the bridge-port filter to a link notification socket");
   return success();
 }
 

@@ -104,6 +104,14 @@ class NetlinkSocket {
 
   // Joins a multicast group by number (RTNLGRP_*), for event sockets.
   Result<void> joinGroup(unsigned group);
+  // For a socket in RTNLGRP_LINK that keeps a table of whole links (link_table.h): the
+  // kernel drops the bridge's port notifications (RTM_NEWLINK/RTM_DELLINK with ifi_family
+  // AF_BRIDGE, net/bridge/br_netlink.c br_ifinfo_notify) before they are queued — a third
+  // or more of the link group's traffic on a host whose bridges change ports, every one
+  // of which LinkTable::apply reads and ignores. A classic BPF socket filter (SO_ATTACH_FILTER:
+  // netlink's broadcast runs each listener's sk_filter, net/netlink/af_netlink.c
+  // do_one_broadcast); every other message passes.
+  Result<void> dropBridgePortNotifications();
   // Enlarges the receive buffer (SO_RCVBUFFORCE when root, else SO_RCVBUF).
   void setReceiveBuffer(int bytes);
   int fd() const;
@@ -130,15 +138,41 @@ class NetlinkSocket {
 // Reads every datagram queued on a notification socket `fd` without blocking and hands
 // each to `handle`. ENOBUFS (the kernel dropped notifications) sets `overflow`; the socket
 // stays usable, so reading goes on. Other errors carry `what`.
+//
+// Up to kDatagramsPerCall datagrams per system call (recvmmsg): a jail start through the
+// daemon queues a dozen link notifications or more, and another process's changes on a
+// busy host dozens, which one recv each made as many system calls. The loop goes on until a
+// call finds nothing: an error that ended a call after some datagrams (ENOBUFS included)
+// is kept by the kernel and reported by the next call (net/socket.c do_recvmmsg). A
+// datagram longer than a slot arrives cut (MSG_TRUNC): that counts as `overflow`, the
+// caller's cue to re-read what it keeps, as for notifications the kernel dropped.
+inline constexpr unsigned kDatagramsPerCall = 16;
+inline constexpr size_t kDatagramSlotBytes = 16384;  // rtnetlink notifications are a few KiB
+
 template <typename Handler>
 Result<void> readPendingDatagrams(int fd, const char* what, bool& overflow, Handler&& handle) {
-  alignas(8) static thread_local std::byte buf[65536];
+  alignas(8) static thread_local std::byte buf[kDatagramsPerCall][kDatagramSlotBytes];
+  iovec iov[kDatagramsPerCall];
+  mmsghdr msgs[kDatagramsPerCall];
   for (;;) {
-    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-    if (n >= 0) {
-      handle(std::span<const std::byte>(buf, static_cast<size_t>(n)));
+    for (unsigned i = 0; i < kDatagramsPerCall; ++i) {
+      iov[i] = iovec{buf[i], kDatagramSlotBytes};
+      msgs[i] = mmsghdr{};
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int n = ::recvmmsg(fd, msgs, kDatagramsPerCall, MSG_DONTWAIT, nullptr);
+    if (n > 0) {
+      for (int i = 0; i < n; ++i) {
+        if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+          overflow = true;
+          continue;
+        }
+        handle(std::span<const std::byte>(buf[i], msgs[i].msg_len));
+      }
       continue;
     }
+    if (n == 0) return success();
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return success();
     if (errno != ENOBUFS) return errnoError(what);

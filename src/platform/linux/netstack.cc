@@ -60,6 +60,7 @@ class LinuxNetStack final : public NetStack {
       auto sock = NetlinkSocket::open(NETLINK_ROUTE);
       if (!sock) return sock.error();
       VNETD_TRY(sock->joinGroup(RTNLGRP_LINK));
+      VNETD_TRY(sock->dropBridgePortNotifications());  // LinkTable::apply ignores them
       sock->setReceiveBuffer(kNotificationBuffer);
       notifications_ = std::move(*sock);
       table_.requestResync();
