@@ -15,6 +15,10 @@
 #include <net/if_dl.h>
 #include <net/route.h>
 #include <netinet/in.h>
+#include <sys/socketvar.h>
+#include <netinet/in_pcb.h>
+#include <netinet/tcp_fsm.h>
+#include <netinet/tcp_var.h>
 
 #include <cstddef>
 
@@ -22,6 +26,7 @@
 #include "platform/freebsd/bridge_request.h"
 #include "platform/freebsd/default_route.h"
 #include "platform/freebsd/lltable_decode.h"
+#include "platform/freebsd/pcblist_decode.h"
 #include "platform/freebsd/rtsock_decode.h"
 
 namespace {
@@ -202,5 +207,38 @@ static_assert(offsetof(KernelNdpEntry, sin6) == fb::kRtMsghdrSize &&
                   fb::kRtMsghdrSize + fb::saSize(sizeof(struct sockaddr_in6)));
 static_assert(sizeof(KernelArpEntry) == 224 && sizeof(KernelNdpEntry) == 240,
               "lltable_decode_test.cc builds messages of these lengths");
+
+// --- TCP / UDP socket lists (pcblist_decode.h): net.inet.{tcp,udp}.pcblist
+static_assert(sizeof(struct xinpgen) == fb::kXinpgenSize);
+static_assert(offsetof(struct xinpgen, xig_len) == 0 &&
+              sizeof(((struct xinpgen*)nullptr)->xig_len) == 8);
+static_assert(offsetof(struct xinpgen, xig_gen) == fb::kXigGenOffset &&
+              sizeof(((struct xinpgen*)nullptr)->xig_gen) == 8);
+static_assert(sizeof(struct xinpcb) == fb::kXinpcbSize);
+static_assert(offsetof(struct xinpcb, xi_len) == 0 &&
+              sizeof(((struct xinpcb*)nullptr)->xi_len) == 8);
+static_assert(offsetof(struct xinpcb, inp_inc) == fb::kXinpcbIncOffset);
+static_assert(offsetof(struct xinpcb, inp_vflag) == fb::kXinpcbVflagOffset &&
+              sizeof(((struct xinpcb*)nullptr)->inp_vflag) == 1);
+static_assert(offsetof(struct in_conninfo, inc_ie) + offsetof(struct in_endpoints, ie_fport) ==
+                  fb::kIncFportOffset &&
+              sizeof(((struct in_endpoints*)nullptr)->ie_fport) == 2);
+static_assert(offsetof(struct in_conninfo, inc_ie) + offsetof(struct in_endpoints, ie_lport) ==
+                  fb::kIncLportOffset &&
+              sizeof(((struct in_endpoints*)nullptr)->ie_lport) == 2);
+static_assert(offsetof(struct in_conninfo, inc_ie) +
+                  offsetof(struct in_endpoints, ie_dependladdr) == fb::kIncLaddrOffset &&
+              sizeof(((struct in_endpoints*)nullptr)->ie_dependladdr) == 16);
+static_assert(offsetof(struct in_addr_4in6, ia46_addr4) == fb::kIa46Addr4Offset);
+static_assert(sizeof(struct xtcpcb) == fb::kXtcpcbSize);
+static_assert(offsetof(struct xtcpcb, xt_len) == 0 &&
+              sizeof(((struct xtcpcb*)nullptr)->xt_len) == 8);
+static_assert(offsetof(struct xtcpcb, xt_inp) == fb::kXtcpcbInpOffset);
+static_assert(offsetof(struct xtcpcb, t_state) == fb::kXtcpcbStateOffset &&
+              sizeof(((struct xtcpcb*)nullptr)->t_state) == 4);
+static_assert(fb::kTcpsListen == TCPS_LISTEN);
+static_assert(fb::kInpIpv4 == INP_IPV4 && fb::kInpIpv6 == INP_IPV6);
+// Records are walked by their leading length: it must be the first field of each.
+static_assert(offsetof(struct xtcpcb, xt_inp) == sizeof(((struct xtcpcb*)nullptr)->xt_len));
 
 }  // namespace

@@ -1,18 +1,114 @@
 #include "platform/listening.h"
 
+#include <sys/types.h>
+#include <sys/sysctl.h>
+
 #include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+
+#include "platform/freebsd/jail_child.h"
+#include "platform/freebsd/pcblist_decode.h"
 
 namespace vnetd::platform {
+namespace {
 
-// Not read on FreeBSD yet: a vnet jail's sockets are in its own vnet's pcb lists —
-// net.inet.tcp.pcblist answers for the calling thread's vnet (sys/netinet/tcp_subr.c
-// tcp_pcblist walks V_tcbinfo, the vnet-virtualised list) — so the host's sysctl
-// never lists them. Reading them takes a process attached to the jail (jail_attach, as
-// platform/freebsd/jail_child.cc does for other reads inside a jail); until then doctor
-// names sockstat(1) -j, which attaches to a vnet jail itself (usr.bin/sockstat/sockstat.c
-// main: jail_attach when jail_getvnet says JAIL_SYS_NEW).
+// A vnet jail's sockets are in its own vnet's PCB lists: net.inet.tcp.pcblist answers for
+// the calling thread's vnet (sys/netinet/tcp_subr.c tcp_pcblist walks V_tcbinfo, the
+// vnet-virtualised list; sys/netinet/udp_usrreq.c udp_pcblist walks V_udbinfo), so the
+// host's sysctl never lists them. A child attached to the jail (jail_child.h) reads both
+// lists there — as sockstat(1) -j does for a vnet jail (usr.bin/sockstat/sockstat.c main:
+// jail_attach when jail_getvnet says JAIL_SYS_NEW) — and ships the bytes back unchanged;
+// they are decoded here, in the parent (pcblist_decode.h).
+
+// Sockets can be created between the size probe and the copy (ENOMEM then): probe again
+// with room to spare a bounded number of times, as sockstat.c gather_inet does.
+constexpr int kSysctlAttempts = 4;
+// 744 bytes per TCP PCB: tens of thousands of sockets, far beyond a jail's service.
+constexpr size_t kMaxList = size_t{32} << 20;
+// The list changed while the kernel copied it (head and tail generations differ):
+// read it again, a few times, then take what came (doctor's answer is advisory).
+constexpr int kConsistentAttempts = 3;
+
+// Runs in the child. Appends the sysctl's answer to `out`; ENOENT (a kernel without
+// that protocol) appends nothing, as sockstat.c gather_inet skips it.
+Result<void> appendList(const char* name, std::vector<std::byte>& out) {
+  const std::string what = std::string("read sysctl ") + name;
+  for (int attempt = 0; attempt < kSysctlAttempts; ++attempt) {
+    size_t needed = 0;
+    if (::sysctlbyname(name, nullptr, &needed, nullptr, 0) != 0) {
+      if (errno == ENOENT) return success();
+      return errnoError(what);
+    }
+    needed += needed / 8 + 4096;
+    if (needed > kMaxList)
+      return Error{EOVERFLOW, what + ": implausibly large (" + std::to_string(needed) + " bytes)"};
+    const size_t start = out.size();
+    out.resize(start + needed);
+    size_t got = needed;
+    if (::sysctlbyname(name, out.data() + start, &got, nullptr, 0) == 0) {
+      out.resize(start + got);
+      return success();
+    }
+    const int err = errno;
+    out.resize(start);
+    if (err != ENOMEM) return Error{err, what};
+  }
+  return Error{EAGAIN, what + ": it kept growing"};
+}
+
+// Runs in the child: [uint64 TCP list length][TCP list][UDP list].
+Result<void> readListsInJail(std::vector<std::byte>& data, std::vector<int>& /*fds*/) {
+  data.resize(sizeof(uint64_t));
+  if (auto r = appendList("net.inet.tcp.pcblist", data); !r) return r;
+  const uint64_t tcp_length = data.size() - sizeof(uint64_t);
+  std::memcpy(data.data(), &tcp_length, sizeof tcp_length);
+  return appendList("net.inet.udp.pcblist", data);
+}
+
+struct Decoded {
+  std::vector<BoundPort> ports;
+  bool consistent = true;
+};
+
+Result<Decoded> decodeReply(std::span<const std::byte> data) {
+  uint64_t tcp_length = 0;
+  if (data.size() < sizeof tcp_length) return plainError("malformed helper reply");
+  std::memcpy(&tcp_length, data.data(), sizeof tcp_length);
+  if (tcp_length > data.size() - sizeof tcp_length) return plainError("malformed helper reply");
+  const auto tcp = data.subspan(sizeof tcp_length, static_cast<size_t>(tcp_length));
+  const auto udp = data.subspan(sizeof tcp_length + static_cast<size_t>(tcp_length));
+  Decoded out;
+  for (auto [bytes, proto] : {std::pair{tcp, fbsd::PcbProto::Tcp}, std::pair{udp, fbsd::PcbProto::Udp}}) {
+    if (bytes.empty()) continue;  // ENOENT in the child: no such protocol
+    auto list = fbsd::decodePcbList(bytes, proto);
+    if (!list) return list.error();
+    out.consistent = out.consistent && list->consistent;
+    auto ports = fbsd::boundPorts(list->sockets, proto);
+    out.ports.insert(out.ports.end(), ports.begin(), ports.end());
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<std::vector<BoundPort>> readJailBoundPorts(const JailInfo& jail) {
-  return Error{ENOTSUP, "jail " + jail.name + ": listening sockets are not read on FreeBSD"};
+  if (!jail.own_stack)
+    return plainError("jail " + jail.name + " has no own network stack (add `vnet;` to its jail.conf)");
+  if (jail.id <= 0 || jail.id > INT_MAX) return plainError("jail " + jail.name + ": invalid jid");
+  const int jid = static_cast<int>(jail.id);
+  Result<Decoded> decoded = plainError("not read");
+  for (int attempt = 0; attempt < kConsistentAttempts; ++attempt) {
+    auto reply = fbsd::runInJail(jid, jail.name, readListsInJail);
+    if (!reply) return withContext(reply.error(), "list the sockets of jail " + jail.name);
+    decoded = decodeReply(reply->data);
+    if (!decoded) return withContext(decoded.error(), "jail " + jail.name);
+    if (decoded->consistent) break;
+  }
+  return std::move(decoded->ports);
 }
 
 }  // namespace vnetd::platform
