@@ -31,6 +31,38 @@ in6_addr toIn6(const IpAddress& a) {
   return out;
 }
 
+// Sends one ICMPv6 message on raw socket `fd` to `destination` (scoped to `ifindex`) from
+// `source` out of `ifindex`: IPV6_PKTINFO picks the source address and the outgoing
+// interface for this message (RFC 3542 section 6.1). Errors: errno, with `what`.
+Result<void> sendFrom(int fd, std::span<const std::byte> icmp, const IpAddress& destination,
+                      const IpAddress& source, uint32_t ifindex, const std::string& what) {
+  sockaddr_in6 to{};
+  to.sin6_family = AF_INET6;
+  to.sin6_addr = toIn6(destination);
+  to.sin6_scope_id = ifindex;  // link-local scope: this interface
+  iovec iov{const_cast<std::byte*>(icmp.data()), icmp.size()};
+  alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
+  msghdr msg{};
+  msg.msg_name = &to;
+  msg.msg_namelen = sizeof to;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = IPPROTO_IPV6;
+  c->cmsg_type = IPV6_PKTINFO;
+  c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
+  in6_pktinfo info{};
+  info.ipi6_addr = toIn6(source);
+  info.ipi6_ifindex = ifindex;
+  std::memcpy(CMSG_DATA(c), &info, sizeof info);
+  for (;;) {
+    if (::sendmsg(fd, &msg, 0) >= 0) return success();
+    if (errno != EINTR) return errnoError(what);
+  }
+}
+
 }  // namespace
 
 Result<RouterSocket> RouterSocket::open(const std::string& ifname, uint32_t ifindex) {
@@ -62,34 +94,9 @@ Result<RouterSocket> RouterSocket::open(const std::string& ifname, uint32_t ifin
 
 Result<void> RouterSocket::send(std::span<const std::byte> icmp, const IpAddress& destination,
                                 const IpAddress& source) {
-  sockaddr_in6 to{};
-  to.sin6_family = AF_INET6;
-  to.sin6_addr = toIn6(destination);
-  to.sin6_scope_id = ifindex_;  // link-local scope: this interface
-  iovec iov{const_cast<std::byte*>(icmp.data()), icmp.size()};
-  // IPV6_PKTINFO picks the source address and the outgoing interface for this message
-  // (RFC 3542 section 6.1).
-  alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
-  msghdr msg{};
-  msg.msg_name = &to;
-  msg.msg_namelen = sizeof to;
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = IPPROTO_IPV6;
-  c->cmsg_type = IPV6_PKTINFO;
-  c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
-  in6_pktinfo info{};
-  info.ipi6_addr = toIn6(source);
-  info.ipi6_ifindex = ifindex_;
-  std::memcpy(CMSG_DATA(c), &info, sizeof info);
-  ssize_t n = ::sendmsg(fd_.get(), &msg, 0);
-  if (n < 0)
-    return errnoError("send a neighbour discovery message on " + ifname_ + " to " + destination.toString() +
-                      " from " + source.toString());
-  return success();
+  return sendFrom(fd_.get(), icmp, destination, source, ifindex_,
+                  "send a neighbour discovery message on " + ifname_ + " to " + destination.toString() + " from " +
+                      source.toString());
 }
 
 Result<std::optional<RouterSocket::Received>> RouterSocket::receive() {
@@ -177,33 +184,8 @@ Result<void> sendRouterSolicitation(const std::string& ifname, const MacAddress&
   ndp::RouterSolicitation rs;
   rs.source_link_layer = mac;  // from the link-local address: the option belongs (RFC 4861 4.1)
   const std::vector<std::byte> icmp = ndp::encodeRouterSolicitation(rs);
-  sockaddr_in6 to{};
-  to.sin6_family = AF_INET6;
-  to.sin6_addr = toIn6(*IpAddress::parse("ff02::2"));
-  to.sin6_scope_id = ifindex;
-  iovec iov{const_cast<std::byte*>(icmp.data()), icmp.size()};
-  alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(in6_pktinfo))] = {};
-  msghdr msg{};
-  msg.msg_name = &to;
-  msg.msg_namelen = sizeof to;
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = IPPROTO_IPV6;
-  c->cmsg_type = IPV6_PKTINFO;
-  c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
-  in6_pktinfo info{};
-  info.ipi6_addr = toIn6(**source);
-  info.ipi6_ifindex = ifindex;
-  std::memcpy(CMSG_DATA(c), &info, sizeof info);
-  for (;;) {
-    ssize_t n = ::sendmsg(fd.get(), &msg, 0);
-    if (n >= 0) return success();
-    if (errno == EINTR) continue;
-    return errnoError(what + " from " + (*source)->toString());
-  }
+  return sendFrom(fd.get(), icmp, *IpAddress::parse("ff02::2"), **source, ifindex,
+                  what + " from " + (*source)->toString());
 }
 
 }  // namespace vnetd::platform

@@ -12,6 +12,7 @@
 
 #include "platform/freebsd/jail_child.h"
 #include "platform/freebsd/pcblist_decode.h"
+#include "platform/freebsd/sysctl_list.h"
 
 namespace vnetd::platform {
 namespace {
@@ -24,8 +25,8 @@ namespace {
 // jail_attach when jail_getvnet says JAIL_SYS_NEW) — and ships the bytes back unchanged;
 // they are decoded here, in the parent (pcblist_decode.h).
 
-// Sockets can be created between the size probe and the copy (ENOMEM then): probe again
-// with room to spare a bounded number of times, as sockstat.c gather_inet does.
+// Sockets can be created between the size probe and the copy: probed again a few times
+// (sysctl_list.h), as sockstat.c gather_inet does.
 constexpr int kSysctlAttempts = 4;
 // 744 bytes per TCP PCB: tens of thousands of sockets, far beyond a jail's service.
 constexpr size_t kMaxList = size_t{32} << 20;
@@ -36,28 +37,11 @@ constexpr int kConsistentAttempts = 3;
 // Runs in the child. Appends the sysctl's answer to `out`; ENOENT (a kernel without
 // that protocol) appends nothing, as sockstat.c gather_inet skips it.
 Result<void> appendList(const char* name, std::vector<std::byte>& out) {
-  const std::string what = std::string("read sysctl ") + name;
-  for (int attempt = 0; attempt < kSysctlAttempts; ++attempt) {
-    size_t needed = 0;
-    if (::sysctlbyname(name, nullptr, &needed, nullptr, 0) != 0) {
-      if (errno == ENOENT) return success();
-      return errnoError(what);
-    }
-    needed += needed / 8 + 4096;
-    if (needed > kMaxList)
-      return Error{EOVERFLOW, what + ": implausibly large (" + std::to_string(needed) + " bytes)"};
-    const size_t start = out.size();
-    out.resize(start + needed);
-    size_t got = needed;
-    if (::sysctlbyname(name, out.data() + start, &got, nullptr, 0) == 0) {
-      out.resize(start + got);
-      return success();
-    }
-    const int err = errno;
-    out.resize(start);
-    if (err != ENOMEM) return Error{err, what};
-  }
-  return Error{EAGAIN, what + ": it kept growing"};
+  auto r = fbsd::appendSysctlList(
+      [name](void* buf, size_t* len) { return ::sysctlbyname(name, buf, len, nullptr, 0); }, out,
+      std::string("read sysctl ") + name, fbsd::SysctlListLimits{4096, kMaxList, kSysctlAttempts});
+  if (!r && r.error().code == ENOENT) return success();
+  return r;
 }
 
 // Runs in the child: [uint64 TCP list length][TCP list][UDP list].
