@@ -4,6 +4,7 @@
 #include "collectors/guard_worker.h"
 #include "collectors/sample_filter.h"
 #include "platform/capture_direction.h"
+#include "platform/host.h"
 #include "platform/sample_selection.h"
 
 #include <fcntl.h>
@@ -723,7 +724,10 @@ void BridgeCapture::Impl::run() {
 
 BridgeCapture::BridgeCapture(const CaptureConfig& config, std::shared_ptr<CaptureChannel> channel)
     : impl_(std::make_unique<Impl>(config, std::move(channel))) {
-  impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
+  impl_->thread = std::thread([impl = impl_.get()] {
+    platform::nameThisThread("vnetd-capture");
+    impl->run();
+  });
 }
 
 void BridgeCapture::poke() {

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "collectors/capture_aggregator.h"  // MacBytes
+#include "platform/host.h"
 
 namespace vnetd::collectors {
 
@@ -85,7 +86,10 @@ class GuardWorker {
       std::lock_guard<std::mutex> lock(mutex_);
       add();
       // Started on the first request: a bridge without jail ports needs no thread.
-      if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+      if (!thread_.joinable()) thread_ = std::thread([this] {
+          platform::nameThisThread("vnetd-guards");
+          run();
+        });
     }
     cv_.notify_one();
   }

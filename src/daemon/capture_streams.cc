@@ -20,6 +20,7 @@
 #include "collectors/live_capture.h"
 #include "core/log.h"
 #include "core/unique_fd.h"
+#include "platform/host.h"
 
 namespace vnetd::daemon {
 namespace {
@@ -299,6 +300,7 @@ void CaptureStreams::handle(const control::Request& request, const State& state,
   std::vector<std::string> bridges = target->bridges;
   uint32_t snaplen = request.snaplen ? request.snaplen : kDefaultLiveSnaplen;
   s->thread = std::thread([this, s, expression, bridges, snaplen] {
+    platform::nameThisThread("vnetd-stream");
     blockSignals();
     // The user's filter alone first: its error message then speaks of what they typed,
     // and only a filter that compiles alone (balanced parentheses) is spliced in — so
@@ -369,6 +371,7 @@ void CaptureStreams::recorded(uint64_t id, Result<collectors::RecordedFrames> fr
     if (!fd) return finished(s->id);
     // Writing may wait for a slow client (up to the stall timeout): a thread, as live.
     s->thread = std::thread([this, s, count, sock = std::make_shared<UniqueFd>(std::move(fd))] {
+      platform::nameThisThread("vnetd-stream");
       blockSignals();
       auto result = s->pump(sock->get());
       sock->reset();

@@ -1,6 +1,7 @@
 #include "daemon/jail_facts.h"
 
 #include "core/log.h"
+#include "platform/host.h"
 
 namespace vnetd::daemon {
 
@@ -29,7 +30,10 @@ std::map<std::string, JailFacts::Entry> JailFacts::snapshot() const {
 JailFactsRefresher::JailFactsRefresher(JailFacts& facts, std::unique_ptr<platform::Jails> jails,
                                        Clock::duration min_gap)
     : facts_(facts), jails_(std::move(jails)), min_gap_(min_gap) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    platform::nameThisThread("vnetd-facts");
+    run();
+  });
 }
 
 JailFactsRefresher::~JailFactsRefresher() {

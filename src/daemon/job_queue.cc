@@ -3,12 +3,16 @@
 #include <exception>
 
 #include "core/log.h"
+#include "platform/host.h"
 
 namespace vnetd::daemon {
 
-void JobQueue::start() {
+void JobQueue::start(const char* thread_name) {
   if (thread_.joinable()) return;
-  thread_ = std::thread([this] { work(); });
+  thread_ = std::thread([this, thread_name] {
+    platform::nameThisThread(thread_name);
+    work();
+  });
 }
 
 void JobQueue::stop() {

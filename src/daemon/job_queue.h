@@ -41,8 +41,9 @@ class JobQueue {
   JobQueue(const JobQueue&) = delete;
   JobQueue& operator=(const JobQueue&) = delete;
 
-  // Starts the worker. Jobs submitted before wait for it.
-  void start();
+  // Starts the worker, named `thread_name` (platform::nameThisThread: at most 15
+  // characters shown). Jobs submitted before wait for it.
+  void start(const char* thread_name);
   // Drops the queued jobs, lets a running one finish and joins the worker. Idempotent.
   void stop();
 

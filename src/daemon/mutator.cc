@@ -44,7 +44,7 @@ Result<std::unique_ptr<Mutator>> Mutator::create(Dispatcher& dispatcher, std::sh
   // The first pass runs here, before the thread and before the daemon reports ready: once
   // `vnetd` has started, configured bridges exist and earlier standalone work is adopted.
   m->runReconcile("start");
-  m->jobs_.start();
+  m->jobs_.start("vnetd-mutator");
   return m;
 }
 

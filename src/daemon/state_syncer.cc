@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/log.h"
+#include "platform/host.h"
 
 namespace vnetd::daemon {
 
@@ -11,7 +12,10 @@ StateSyncer::StateSyncer(SyncFn sync, std::chrono::milliseconds delay, Count cou
       delay_(delay),
       count_(std::move(count)),
       prepare_(std::move(prepare)),
-      thread_([this] { run(); }) {}
+      thread_([this] {
+        platform::nameThisThread("vnetd-sync");
+        run();
+      }) {}
 
 StateSyncer::~StateSyncer() { stop(); }
 

@@ -173,7 +173,7 @@ StatusService::StatusService(Dispatcher& dispatcher, const StateStore& store, pl
       inside_(inside),
       refresher_(refresher),
       rates_(rates) {
-  queue_.start();
+  queue_.start("vnetd-status");
 }
 
 StatusService::~StatusService() {

@@ -43,6 +43,14 @@ void retainFreedMemory();
 // Any thread.
 void reserveFileSpace(int fd, uint64_t bytes);
 
+// Names the calling thread (at most 15 characters are kept) so that `top -H`, `ps -T` /
+// `ps -H` and debuggers tell vnetd's threads apart: the daemon's are vnetd-mutator (hooks
+// and reconcile passes), vnetd-status, vnetd-capture (one per bridge), vnetd-guards,
+// vnetd-sync, vnetd-facts and vnetd-stream (a vnetctl capture). Linux: pthread_setname_np (the kernel
+// keeps 16 bytes, TASK_COMM_LEN, with the terminator). FreeBSD: pthread_set_name_np
+// (lib/libthr/thread/thr_info.c _pthread_set_name_np -> thr_set_name(2)). Best effort.
+void nameThisThread(const char* name);
+
 // ---------------------------------------------------------------------------- doctor
 // Read-only facts for `vnetctl doctor` (src/cli/vnetctl/doctor_checks.h judges them).
 // Nothing here changes the system: no module is loaded, no interface created, no sysctl

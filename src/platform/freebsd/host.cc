@@ -1,5 +1,7 @@
 #include <sys/types.h>
 #include <sys/sysctl.h>
+#include <pthread.h>
+#include <pthread_np.h>
 
 #include "core/file_util.h"
 #include "platform/host.h"
@@ -22,6 +24,8 @@ Result<std::string> readHostId() {
 
 // jemalloc keeps freed pages for reuse (and returns them lazily) by itself.
 void retainFreedMemory() {}
+
+void nameThisThread(const char* name) { ::pthread_set_name_np(::pthread_self(), name); }
 
 // UFS allocates blocks in write(2) and ZFS at commit: nothing to reserve (platform/host.h).
 void reserveFileSpace(int, uint64_t) {}

@@ -1,6 +1,8 @@
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <limits>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -29,6 +31,12 @@ void retainFreedMemory() {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);  // blocks up to 32 MiB from the heap, not mmap
   mallopt(M_TRIM_THRESHOLD, 128 << 20);  // and the heap trimmed only past 128 MiB free
 #endif
+}
+
+void nameThisThread(const char* name) {
+  char cut[16] = {};
+  std::strncpy(cut, name, sizeof cut - 1);  // longer than 15 bytes is ERANGE otherwise
+  (void)::pthread_setname_np(::pthread_self(), cut);
 }
 
 void reserveFileSpace(int fd, uint64_t bytes) {

@@ -809,7 +809,7 @@ TEST_F(AsyncControlServerTest, ARequestPipelinedBehindAPendingOneIsStillServedIn
 // that gives up while its hook waits behind a long job must not have it run later.
 TEST_F(ControlServerTest, AHookWhoseClientLeftWhileQueuedBehindALongJobIsNotRun) {
   JobQueue queue;
-  queue.start();
+  queue.start("vnetd-test");
   std::promise<void> release_long;
   std::shared_future<void> released = release_long.get_future().share();
   std::mutex ran_mutex;
@@ -861,7 +861,7 @@ TEST_F(ControlServerTest, AHookWhoseClientLeftWhileQueuedBehindALongJobIsNotRun)
 // hook must still be skipped — a stale `prestop web` must not run after `web` restarted.
 TEST_F(ControlServerTest, AHookWhoseClientLeftIsNotRunEvenBeforeTheLoopReadsTheClose) {
   JobQueue queue;
-  queue.start();
+  queue.start("vnetd-test");
   std::promise<void> release_long, late_done;
   std::shared_future<void> released = release_long.get_future().share();
   std::mutex ran_mutex;

@@ -1,6 +1,7 @@
 #include "daemon/job_queue.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
 
 #include <atomic>
 #include <future>
@@ -21,9 +22,25 @@ void drain(JobQueue& q) {
   done.get_future().wait();
 }
 
+// The worker carries the name start() gives it (top -H, ps -T: platform::nameThisThread).
+TEST(JobQueue, TheWorkerIsNamed) {
+  JobQueue q;
+  q.start("vnetd-mutator");
+  std::promise<std::string> name;
+  JobQueue::Job j;
+  j.name = "who am I";
+  j.run = [&] {
+    char buf[64] = {};
+    ::pthread_getname_np(::pthread_self(), buf, sizeof buf);
+    name.set_value(buf);
+  };
+  q.submit(std::move(j));
+  EXPECT_EQ(name.get_future().get(), "vnetd-mutator");
+}
+
 TEST(JobQueue, AJobThatThrowsIsCountedToldAndTheNextOneRuns) {
   JobQueue q;
-  q.start();
+  q.start("vnetd-test");
   std::vector<std::string> failures;  // worker thread only until drained
   bool after = false;
   JobQueue::Job a;
@@ -53,7 +70,7 @@ TEST(JobQueue, AJobThatThrowsIsCountedToldAndTheNextOneRuns) {
 
 TEST(JobQueue, AJobAbandonedWhileQueuedIsSkippedAndARunningOneFinishes) {
   JobQueue q;
-  q.start();
+  q.start("vnetd-test");
   std::promise<void> started, release;
   auto released = release.get_future();
   std::atomic<bool> long_gone{false}, queued_gone{false};

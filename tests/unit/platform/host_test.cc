@@ -1,6 +1,10 @@
 #include "platform/host.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
+
+#include <string>
+#include <thread>
 
 namespace vnetd::platform {
 namespace {
@@ -15,6 +19,23 @@ TEST(HostId, StableAndNonEmpty) {
   auto b = readHostId();
   ASSERT_TRUE(b);
   EXPECT_EQ(*a, *b);
+}
+
+// top -H / ps -T show the name; longer names are cut to the 15 characters the kernel keeps.
+TEST(ThreadName, TheCallingThreadIsNamed) {
+  auto nameOf = [](const char* name) {
+    std::string seen;
+    std::thread t([&] {
+      nameThisThread(name);
+      char buf[64] = {};
+      ::pthread_getname_np(::pthread_self(), buf, sizeof buf);
+      seen = buf;
+    });
+    t.join();
+    return seen;
+  };
+  EXPECT_EQ(nameOf("vnetd-mutator"), "vnetd-mutator");
+  EXPECT_EQ(nameOf("vnetd-a-much-longer-name"), "vnetd-a-much-lo");
 }
 
 }  // namespace
