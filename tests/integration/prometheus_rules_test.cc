@@ -6,6 +6,7 @@
 // `for` is minutes; tests/prometheus/vnetd_rules_test.yml covers the firing) — while the
 // alerts about the target itself stay quiet. Prometheus scrapes with Accept-Encoding: gzip,
 // so this is also the compressed /metrics end to end. Subnet 198.18.190.0/24.
+#include <fstream>
 #include <string>
 
 #include "core/naming.h"
@@ -77,8 +78,16 @@ TEST_F(PrometheusRulesTest, TheRulesEvaluateOnRealSeriesAndTheRightAlertsGoOff) 
       EXPECT_EQ(rule.value("lastError", ""), "") << rule.dump();
       (rule.value("type", "") == "alerting" ? alerting : recording)++;
     }
-  EXPECT_EQ(alerting, 10) << rules.dump();
-  EXPECT_EQ(recording, 3) << rules.dump();
+  // As many as the file declares: none failed to load.
+  int declared_alerts = 0, declared_records = 0;
+  std::ifstream file(std::string(VNETD_SOURCE_DIR) + "/prometheus/vnetd-rules.yml");
+  for (std::string line; std::getline(file, line);) {
+    if (line.find("- alert: ") != std::string::npos) ++declared_alerts;
+    if (line.find("- record: ") != std::string::npos) ++declared_records;
+  }
+  ASSERT_GE(declared_alerts, 11) << "cannot read the rule file";
+  EXPECT_EQ(alerting, declared_alerts) << rules.dump();
+  EXPECT_EQ(recording, declared_records) << rules.dump();
 }
 
 }  // namespace
