@@ -823,7 +823,6 @@ Result<State> StateStore::load(const StateLock& held) const {
 struct StateStore::Durability {
   std::function<void()> saved;     // set: write-behind
   std::function<int(int)> fsync;  // set: a test's seam instead of fsync(2)
-  std::function<void(int, uint64_t)> reserve;  // set: blocks for each spare (prepareSpare)
   std::atomic<int64_t> last_temp_scan{0};  // steady_clock ns of the last scan; 0 = never
   std::mutex spare_mutex;
   UniqueFd spare;          // prepareSpare()'s empty file, for the next save
@@ -851,23 +850,13 @@ void StateStore::prepareSpare() const {
   // that rename(2) does not drop its last link and free its blocks on the hook path.
   if (::unlink(old.c_str()) != 0 && errno != ENOENT) return;
   (void)::link(statePath().c_str(), old.c_str());  // no state.json yet: nothing to keep
-  struct stat in_place {};
-  const uint64_t state_size = ::stat(old.c_str(), &in_place) == 0 ? static_cast<uint64_t>(in_place.st_size) : 0;
   std::lock_guard<std::mutex> guard(durability_->spare_mutex);
   if (durability_->spare) return;
   const std::string spare = spareName(dir_, ++durability_->spares);
   // O_EXCL: never a file someone holds (a leftover of an earlier process with our pid
   // makes this preparation fail; the next one takes the next number).
   durability_->spare = UniqueFd(::open(spare.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!durability_->spare) return;
-  durability_->spare_name = spare;
-  // Room for the next save, which may grow the state, without a block allocation in its
-  // rename (platform/host.h reserveFileSpace). Twice the state in place: a save changes one
-  // jail's record, so growing past that would take a burst of hundreds of new jails
-  // between two preparations — it then allocates the rest as it writes, nothing worse.
-  if (durability_->reserve)
-    durability_->reserve(durability_->spare.get(), std::min<uint64_t>(kMaxStateFileBytes,
-                                                                       std::max<uint64_t>(64 << 10, 2 * state_size)));
+  if (durability_->spare) durability_->spare_name = spare;
 }
 
 StateStore::StateStore(std::string dir)
@@ -876,10 +865,6 @@ StateStore::StateStore(std::string dir)
 void StateStore::setWriteBehind(std::function<void()> saved) { durability_->saved = std::move(saved); }
 
 void StateStore::setFsync(std::function<int(int)> fsync) { durability_->fsync = std::move(fsync); }
-
-void StateStore::setReserveSpace(std::function<void(int, uint64_t)> reserve) {
-  durability_->reserve = std::move(reserve);
-}
 
 Result<void> StateStore::sync() const {
   const std::string path = statePath();

@@ -55,7 +55,7 @@
 //    and .old of prepareSpare) of writers that were killed are removed by the next load()
 //    of another process — a write-behind store (the daemon) looks for them at most once a
 //    second (kStaleTempScanInterval): it loads at every hook, and the directory scan was a
-//    tenth of a hook's own CPU time; they are never read as state.
+//    few per cent of a hook's own CPU time; they are never read as state.
 //
 // Format (version 2), every field required, unknown fields rejected (a misspelt
 // "created_by_vnetd" must not silently default to true and let vnetd destroy an
@@ -230,14 +230,8 @@ class StateStore {
   // prepared 0.05 ms — at two saves per jail start. Both are temp names: never read as
   // state, removed by another process's load() (the save then creates its own file as
   // without a preparation). Needs no lock; any thread, one at a time; failures only make
-  // the next save the unprepared one. With setReserveSpace, the spare also gets disk
-  // blocks reserved for twice the state in place (at least 64 KiB), so that its save
-  // allocates none inside rename(2) (ext4: platform/host.h reserveFileSpace).
+  // the next save the unprepared one.
   void prepareSpare() const;
-  // The daemon's platform::reserveFileSpace, which prepareSpare() calls on each spare it
-  // makes (core cannot call the platform itself). Call before any thread saves; empty
-  // (the default) = nothing reserved.
-  void setReserveSpace(std::function<void(int fd, uint64_t bytes)> reserve);
   // Makes the state that is in place now durable: opens state.json by name, fsyncs it,
   // then fsyncs the directory (why that is enough: see the top of this file). A missing
   // state.json is no error (the directory is still synced). Needs no lock; any thread.

@@ -111,7 +111,6 @@ Result<void> Daemon::start() {
   syncer_ = std::make_unique<StateSyncer>([store = store_] { return store.sync(); }, kStateSyncDelay,
                                           [this](const char* counter) { counters_.add(counter); },
                                           [store = store_] { store.prepareSpare(); });
-  store_.setReserveSpace(platform::reserveFileSpace);
   store_.prepareSpare();
   store_.setWriteBehind([syncer = syncer_.get()] { syncer->saved(); });
   auto mutator = Mutator::create(

@@ -25,30 +25,13 @@ Result<std::string> readHostId();
 // (no-op). Call before starting threads.
 void retainFreedMemory();
 
-// Reserves disk blocks for the first `bytes` of the open file `fd` without changing its
-// size, so that data written there later needs no block allocation. Best effort: a
-// filesystem that cannot reserve is no error (the writes then allocate as they would have).
-// The daemon's StateStore::prepareSpare reserves the spare the next save writes:
-//   Linux: fallocate(2) with FALLOC_FL_KEEP_SIZE. On ext4 (delayed allocation, the default)
-//     a rename(2) that replaces a file allocates the blocks of the renamed file's delayed
-//     data and starts writing it back inside the call — the auto_da_alloc replace-via-
-//     rename rule (fs/ext4/namei.c ext4_rename -> ext4_alloc_da_blocks, which returns at
-//     once for an inode without reserved delayed blocks; Documentation/admin-guide/
-//     ext4.rst auto_da_alloc). Written into reserved blocks, the state has none: measured
-//     on ext4 with an 80 KB state, rename 50 -> 14 us and write 33 -> 28 us per save, on
-//     the hook's path, twice per jail start.
-//   FreeBSD: nothing. UFS allocates each block inside write(2) (sys/ufs/ffs/ffs_vnops.c
-//     ffs_write -> UFS_BALLOC), so a rename has nothing left to allocate, and ZFS writes
-//     copy-on-write at transaction group commit whatever was reserved.
-// Any thread.
-void reserveFileSpace(int fd, uint64_t bytes);
-
-// Names the calling thread (at most 15 characters are kept) so that `top -H`, `ps -T` /
-// `ps -H` and debuggers tell vnetd's threads apart: the daemon's are vnetd-mutator (hooks
-// and reconcile passes), vnetd-status, vnetd-capture (one per bridge), vnetd-guards,
-// vnetd-sync, vnetd-facts and vnetd-stream (a vnetctl capture). Linux: pthread_setname_np (the kernel
-// keeps 16 bytes, TASK_COMM_LEN, with the terminator). FreeBSD: pthread_set_name_np
-// (lib/libthr/thread/thr_info.c _pthread_set_name_np -> thr_set_name(2)). Best effort.
+// Names the calling thread so that `top -H`, `ps -T` / `ps -H` and debuggers tell vnetd's
+// threads apart: the daemon's are vnetd-mutator (hooks and reconcile passes), vnetd-status,
+// vnetd-capture (one per bridge), vnetd-guards, vnetd-sync, vnetd-facts and vnetd-stream (a
+// vnetctl capture). Linux: pthread_setname_np, cut to the 15 characters the kernel keeps
+// (TASK_COMM_LEN 16 with the terminator). FreeBSD: pthread_set_name_np
+// (lib/libthr/thread/thr_info.c _pthread_set_name_np -> thr_set_name(2), which keeps up to
+// MAXCOMLEN, 19). Keep names within 15 characters. Best effort.
 void nameThisThread(const char* name);
 
 // ---------------------------------------------------------------------------- doctor

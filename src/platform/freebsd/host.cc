@@ -27,7 +27,5 @@ void retainFreedMemory() {}
 
 void nameThisThread(const char* name) { ::pthread_set_name_np(::pthread_self(), name); }
 
-// UFS allocates blocks in write(2) and ZFS at commit: nothing to reserve (platform/host.h).
-void reserveFileSpace(int, uint64_t) {}
 
 }  // namespace vnetd::platform

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <limits>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -39,11 +38,5 @@ void nameThisThread(const char* name) {
   (void)::pthread_setname_np(::pthread_self(), cut);
 }
 
-void reserveFileSpace(int fd, uint64_t bytes) {
-  if (bytes == 0 || bytes > static_cast<uint64_t>(std::numeric_limits<off_t>::max())) return;
-  // Best effort (platform/host.h): EOPNOTSUPP (tmpfs before 3.5, some FUSE and network
-  // filesystems) or ENOSPC leave the file as it was, and the save allocates as it writes.
-  (void)::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(bytes));
-}
 
 }  // namespace vnetd::platform

@@ -98,6 +98,38 @@ Result<void> NetlinkSocket::joinGroup(unsigned group) {
   return success();
 }
 
+Result<void> readPendingDatagrams(int fd, const char* what, bool& overflow,
+                                  const std::function<void(std::span<const std::byte>)>& handle) {
+  static thread_local std::unique_ptr<std::byte[]> slots;  // default-initialised: not zeroed
+  if (!slots) slots.reset(new std::byte[size_t{kDatagramsPerCall} * kDatagramSlotBytes]);
+  iovec iov[kDatagramsPerCall];
+  mmsghdr msgs[kDatagramsPerCall];
+  for (;;) {
+    for (unsigned i = 0; i < kDatagramsPerCall; ++i) {
+      iov[i] = iovec{slots.get() + size_t{i} * kDatagramSlotBytes, kDatagramSlotBytes};
+      msgs[i] = mmsghdr{};
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int n = ::recvmmsg(fd, msgs, kDatagramsPerCall, MSG_DONTWAIT, nullptr);
+    if (n > 0) {
+      for (int i = 0; i < n; ++i) {
+        if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+          overflow = true;
+          continue;
+        }
+        handle(std::span<const std::byte>(slots.get() + size_t(i) * kDatagramSlotBytes, msgs[i].msg_len));
+      }
+      continue;
+    }
+    if (n == 0) return success();
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return success();
+    if (errno != ENOBUFS) return errnoError(what);
+    overflow = true;
+  }
+}
+
 Result<void> NetlinkSocket::dropBridgePortNotifications() {
   // nlmsg_type is in host byte order and a classic BPF half-word load reads network order,
   // so each byte of the type is loaded by itself: the low one at offset 4 on a little-endian

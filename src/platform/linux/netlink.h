@@ -144,40 +144,17 @@ class NetlinkSocket {
 // busy host dozens, which one recv each made as many system calls. The loop goes on until a
 // call finds nothing: an error that ended a call after some datagrams (ENOBUFS included)
 // is kept by the kernel and reported by the next call (net/socket.c do_recvmmsg). A
-// datagram longer than a slot arrives cut (MSG_TRUNC): that counts as `overflow`, the
-// caller's cue to re-read what it keeps, as for notifications the kernel dropped.
-inline constexpr unsigned kDatagramsPerCall = 16;
-inline constexpr size_t kDatagramSlotBytes = 16384;  // rtnetlink notifications are a few KiB
+// datagram longer than a slot (64 KiB, as the single buffer before) arrives cut (MSG_TRUNC):
+// that counts as `overflow`, the caller's cue to re-read what it keeps.
+//
+// The slots are one heap block per calling thread, allocated at its first call and never
+// zeroed (only the pages datagrams land in become resident): a thread-local array would be
+// part of every thread's static TLS block, which the C library zeroes at every
+// pthread_create and every process start (the standalone hook's too).
+inline constexpr unsigned kDatagramsPerCall = 8;
+inline constexpr size_t kDatagramSlotBytes = 65536;
 
-template <typename Handler>
-Result<void> readPendingDatagrams(int fd, const char* what, bool& overflow, Handler&& handle) {
-  alignas(8) static thread_local std::byte buf[kDatagramsPerCall][kDatagramSlotBytes];
-  iovec iov[kDatagramsPerCall];
-  mmsghdr msgs[kDatagramsPerCall];
-  for (;;) {
-    for (unsigned i = 0; i < kDatagramsPerCall; ++i) {
-      iov[i] = iovec{buf[i], kDatagramSlotBytes};
-      msgs[i] = mmsghdr{};
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-    }
-    int n = ::recvmmsg(fd, msgs, kDatagramsPerCall, MSG_DONTWAIT, nullptr);
-    if (n > 0) {
-      for (int i = 0; i < n; ++i) {
-        if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
-          overflow = true;
-          continue;
-        }
-        handle(std::span<const std::byte>(buf[i], msgs[i].msg_len));
-      }
-      continue;
-    }
-    if (n == 0) return success();
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return success();
-    if (errno != ENOBUFS) return errnoError(what);
-    overflow = true;
-  }
-}
+Result<void> readPendingDatagrams(int fd, const char* what, bool& overflow,
+                                  const std::function<void(std::span<const std::byte>)>& handle);
 
 }  // namespace vnetd::platform::lnx

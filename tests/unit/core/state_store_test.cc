@@ -980,40 +980,6 @@ TEST(StateStore, AWriteBehindStoreLooksForLeftoversAtMostOnceASecond) {
   EXPECT_TRUE(tempFiles(store->dir()).empty());
 }
 
-// prepareSpare() reserves blocks for the spare through the platform seam: twice the state
-// in place, at least 64 KiB, on the very file the next save renames into place.
-TEST(StateStore, PrepareSpareReservesRoomForTheNextSaveInTheSpare) {
-  TempDir tmp;
-  auto store = StateStore::open(tmp.stateDir());
-  ASSERT_TRUE(store);
-  store->setWriteBehind([] {});
-  std::vector<std::pair<ino_t, uint64_t>> reserved;
-  store->setReserveSpace([&](int fd, uint64_t bytes) {
-    struct stat st {};
-    ASSERT_EQ(::fstat(fd, &st), 0);
-    EXPECT_EQ(st.st_size, 0) << "the spare must be empty when reserved";
-    reserved.emplace_back(st.st_ino, bytes);
-  });
-  store->prepareSpare();  // no state yet
-  ASSERT_EQ(reserved.size(), 1u);
-  EXPECT_EQ(reserved[0].second, 64u << 10);
-  auto lock = store->lock();
-  ASSERT_TRUE(lock);
-  State state = richState();
-  for (int i = 0; i < 400; ++i) {
-    const std::string name = "j" + std::to_string(i);
-    state.jails.emplace(name, JailRecord{name, "created", 5, {interface(0, name)}});
-  }
-  ASSERT_TRUE(store->save(*lock, state).ok());
-  struct stat in_place {};
-  ASSERT_EQ(::stat(store->statePath().c_str(), &in_place), 0);
-  EXPECT_EQ(in_place.st_ino, reserved[0].first) << "the reserved file is not the one the save wrote";
-  ASSERT_GT(static_cast<uint64_t>(in_place.st_size), 32u << 10) << "the test needs a state past 32 KiB";
-  store->prepareSpare();
-  ASSERT_EQ(reserved.size(), 2u);
-  EXPECT_EQ(reserved[1].second, 2 * static_cast<uint64_t>(in_place.st_size));
-}
-
 TEST(StateStore, SaveRefusesInvalidState) {
   TempDir tmp;
   auto store = StateStore::open(tmp.stateDir());
