@@ -333,7 +333,14 @@ TEST_F(CaptureSampleTest, ScaledEstimatesOfAMixedWorkloadAreWithinFivePercentOfT
   for (auto deadline = Clock::now() + std::chrono::seconds(10); opened() == opened_before && Clock::now() < deadline;)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ASSERT_GT(opened(), opened_before) << "the capture did not restart on reload\n" << daemon_->log();
+  // The log line comes as the filter goes in; /metrics shows the new capture once its
+  // thread has published a first snapshot (collectors/capture.cc), a moment later.
   std::string before = scrape();
+  for (auto deadline = Clock::now() + std::chrono::seconds(10);
+       value(before, "vnetd_capture_sample", {"bridge=\"" + br + "\""}) != n && Clock::now() < deadline;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    before = scrape();
+  }
   ASSERT_EQ(value(before, "vnetd_capture_sample", {"bridge=\"" + br + "\""}), n);
 
   // The filter runs in the kernel (libpcap would otherwise filter in user space, after the
