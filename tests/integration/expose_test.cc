@@ -31,6 +31,7 @@
 #include "platform/linux/nftables.h"
 #include "tests/integration/daemon_fixture.h"
 #include "tests/integration/metrics_support.h"
+#include "tests/integration/nft_support.h"
 #include "tests/support/testnet.h"
 
 namespace vnetd {
@@ -175,18 +176,7 @@ std::string askWithin(const std::string& ns, bool tcp, const std::string& addres
 }
 
 // Comments of the rules in vnetd's forward table, with their counts.
-std::map<std::string, int> exposeRuleComments() {
-  std::map<std::string, int> out;
-  auto listing = platform::lnx::nftListJson("list table inet vnetd", "test: list table inet vnetd");
-  if (!listing) {
-    EXPECT_EQ(listing.error().code, ENOENT) << listing.error().message();
-    return out;
-  }
-  Json doc = Json::parse(*listing, nullptr, false);
-  for (const Json& item : doc.value("nftables", Json::array()))
-    if (item.contains("rule")) ++out[item["rule"].value("comment", "")];
-  return out;
-}
+std::map<std::string, int> exposeRuleComments() { return vnetd::testing::nftRuleComments("inet vnetd"); }
 
 class ExposeTest : public DaemonFixture {
  protected:

@@ -43,6 +43,7 @@
 #include "platform/policy.h"
 #include "tests/integration/daemon_fixture.h"
 #include "tests/integration/metrics_support.h"
+#include "tests/integration/nft_support.h"
 #include "tests/support/testnet.h"
 
 namespace vnetd {
@@ -226,18 +227,7 @@ std::string rulesetOutsideVnetd() {
 }
 
 // Comments of the rules in vnetd's table, each with its count ("" for a rule without).
-std::map<std::string, int> vnetdRuleComments() {
-  std::map<std::string, int> out;
-  auto listing = platform::lnx::nftListJson("list table ip vnetd", "test: list table ip vnetd");
-  if (!listing) {
-    EXPECT_EQ(listing.error().code, ENOENT) << listing.error().message();
-    return out;
-  }
-  Json doc = Json::parse(*listing, nullptr, false);
-  for (const Json& item : doc.value("nftables", Json::array()))
-    if (item.contains("rule")) ++out[item["rule"].value("comment", "")];
-  return out;
-}
+std::map<std::string, int> vnetdRuleComments() { return vnetd::testing::nftRuleComments("ip vnetd"); }
 
 class NatOutsideTest : public DaemonFixture {
  protected:
