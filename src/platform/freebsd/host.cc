@@ -25,7 +25,8 @@ Result<std::string> readHostId() {
 // jemalloc keeps freed pages for reuse (and returns them lazily) by itself.
 void retainFreedMemory() {}
 
+// lib/libthr/thread/thr_info.c _pthread_set_name_np: the calling thread's name goes to the
+// kernel by thr_set_name(2), which top -H and procstat -t show.
 void nameThisThread(const char* name) { ::pthread_set_name_np(::pthread_self(), name); }
-
 
 }  // namespace vnetd::platform

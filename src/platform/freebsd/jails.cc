@@ -198,7 +198,9 @@ class FreeBsdJails final : public Jails {
       if (!r) return std::move(r).withContext("list neighbours of jail " + name).error();
       return std::move(r->data);
     };
-    // A child attached to the jail sends it: the raw socket must be the jail's vnet's.
+    // A child attached to the jail sends it: the raw socket must be the jail's vnet's, and a
+    // socket's vnet is the creating credential's prison's for its whole life
+    // (sys/kern/uipc_socket.c socreate -> soalloc(CRED_TO_VNET(cred)) sets so_vnet).
     RouterSolicitor solicitor = [jid, name](const std::string& ifname) -> Result<void> {
       auto r = runInJail(jid, name, [&ifname](std::vector<std::byte>&, std::vector<int>&) {
         return solicitRoutersHere(ifname);
